@@ -1,0 +1,21 @@
+-- Card velocity: more than 3 card transactions by one customer within any 60-second window.
+with windowed as (
+  select
+    customer_id,
+    created_at,
+    count(*) over (
+      partition by customer_id order by created_at
+      range between interval 60 seconds preceding and current row
+    ) as n
+  from ref('transactions')
+  where payment_method = 'card'
+)
+select
+  customer_id,
+  'card_velocity_60s' as signal,
+  max(n) as max_card_transactions_60s,
+  min(created_at) as first_seen,
+  max(created_at) as last_seen
+from windowed
+where n > 3
+group by customer_id

@@ -1,0 +1,25 @@
+import type { Command } from 'commander';
+import { formatIssue } from '../../core/errors.js';
+import { inspectProject } from '../../config/load-project.js';
+import { buildDag } from '../../engine/dag.js';
+import { printJson, say } from '../output.js';
+
+export function registerValidate(program: Command): void {
+  program
+    .command('validate')
+    .description('check finmesh.yaml, domains, sources, contracts (ODCS v3.1) and models; report every problem')
+    .option('--project <dir>', 'project folder', '.')
+    .option('--json', 'print the result as JSON')
+    .action((opts: { project: string; json?: boolean }) => {
+      const { project, issues } = inspectProject(opts.project);
+      if (project) issues.push(...buildDag(project).issues);
+      if (opts.json) printJson({ valid: issues.length === 0, issues });
+      else if (issues.length === 0) {
+        say(`${opts.project}: valid — ${project?.domains.length ?? 0} domains, ${project?.sources.length ?? 0} sources, ${project?.products.length ?? 0} products`);
+      } else {
+        say(`${opts.project}: ${issues.length} problem${issues.length === 1 ? '' : 's'}`);
+        for (const i of issues) say(`  ${formatIssue(i)}`);
+      }
+      if (issues.length > 0) process.exitCode = 2;
+    });
+}

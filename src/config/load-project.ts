@@ -1,0 +1,194 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { ConfigError, FinmeshError, type ValidationIssue } from '../core/errors.js';
+import { formatPath, zodIssues } from './issues.js';
+import { validateOdcs } from './odcs-validator.js';
+import type { Domain, Product, Project, Source } from './project.js';
+import {
+  type Contract,
+  contractSchema,
+  domainConfigSchema,
+  type ProductSettings,
+  productSettingsSchema,
+  projectConfigSchema,
+  sourceConfigSchema,
+} from './schema.js';
+
+export const PROJECT_FILE = 'finmesh.yaml';
+
+/** The outcome of reading a project: the project when valid, and every issue found either way. */
+export interface LoadResult {
+  project: Project | undefined;
+  issues: ValidationIssue[];
+}
+
+/** Loads a project and throws a `ConfigError` carrying every issue when it is not valid. */
+export function loadProject(dir: string): Project {
+  const { project, issues } = inspectProject(dir);
+  if (!project || issues.length > 0) throw new ConfigError(issues);
+  return project;
+}
+
+/** Reads and validates the whole project, collecting every issue rather than stopping at the first. */
+export function inspectProject(dir: string): LoadResult {
+  const root = resolve(dir);
+  const issues: ValidationIssue[] = [];
+  if (!existsSync(join(root, PROJECT_FILE))) {
+    throw new FinmeshError('NOT_FOUND', `no ${PROJECT_FILE} in ${dir}: is this a finmesh project? (finmesh init <dir> creates one)`);
+  }
+  const rel = (p: string) => relative(root, p) || '.';
+  const readYaml = (file: string): unknown => {
+    try {
+      return parseYaml(readFileSync(file, 'utf8'));
+    } catch (e) {
+      if (e instanceof YAMLParseError) {
+        const at = e.linePos?.[0];
+        issues.push({ file: rel(file), path: '', expected: 'valid YAML', found: `${e.code} at line ${at?.line ?? '?'}, column ${at?.col ?? '?'}` });
+        return undefined;
+      }
+      throw e;
+    }
+  };
+
+  const projectDoc = readYaml(join(root, PROJECT_FILE));
+  const parsedProject = projectConfigSchema.safeParse(projectDoc ?? {});
+  if (!parsedProject.success) issues.push(...zodIssues(PROJECT_FILE, projectDoc, parsedProject.error));
+
+  const domains: Domain[] = [];
+  const sources: Source[] = [];
+  const products: Product[] = [];
+  const domainsDir = join(root, 'domains');
+  for (const name of listDirs(domainsDir)) {
+    const ddir = join(domainsDir, name);
+    const dfile = join(ddir, 'domain.yaml');
+    if (!existsSync(dfile)) {
+      issues.push({ file: rel(ddir), path: '', expected: 'a domain.yaml in every domain folder', found: 'no domain.yaml' });
+      continue;
+    }
+    const doc = readYaml(dfile);
+    const parsed = domainConfigSchema.safeParse(doc ?? {});
+    if (!parsed.success) {
+      issues.push(...zodIssues(rel(dfile), doc, parsed.error));
+    } else if (parsed.data.name !== name) {
+      issues.push({ file: rel(dfile), path: 'name', expected: `"${name}" (the folder's name)`, found: JSON.stringify(parsed.data.name) });
+    }
+    const domainOwnerTeam = parsed.success ? parsed.data.owner.team : undefined;
+    if (parsed.success) domains.push({ name, dir: rel(ddir), file: rel(dfile), config: parsed.data });
+
+    for (const sfile of listFiles(join(ddir, 'sources'), /\.ya?ml$/)) {
+      const sdoc = readYaml(sfile);
+      const sp = sourceConfigSchema.safeParse(sdoc ?? {});
+      if (!sp.success) {
+        issues.push(...zodIssues(rel(sfile), sdoc, sp.error));
+        continue;
+      }
+      sources.push({ name: sp.data.name, domain: name, file: rel(sfile), config: sp.data, dataset: { domain: name, zone: 'bronze', name: sp.data.dataset } });
+    }
+
+    for (const pname of listDirs(join(ddir, 'products'))) {
+      const pdir = join(ddir, 'products', pname);
+      const cfile = join(pdir, 'contract.odcs.yaml');
+      if (!existsSync(cfile)) {
+        issues.push({ file: rel(pdir), path: '', expected: 'a contract.odcs.yaml in every product folder', found: 'no contract' });
+        continue;
+      }
+      const cdoc = readYaml(cfile);
+      if (cdoc === undefined) continue;
+      const odcsIssues = validateOdcs(rel(cfile), cdoc);
+      issues.push(...odcsIssues);
+      const cp = contractSchema.safeParse(cdoc);
+      if (!cp.success) {
+        issues.push(...zodIssues(rel(cfile), cdoc, cp.error).filter((i) => !odcsIssues.some((o) => o.path === i.path)));
+        continue;
+      }
+      const contract = cp.data;
+      const settings = readSettings(rel(cfile), contract, issues);
+      if (!settings) continue;
+      const schemaName = contract.schema[0]?.name;
+      if (schemaName !== pname) {
+        issues.push({ file: rel(cfile), path: 'schema[0].name', expected: `"${pname}" (the product folder's name)`, found: JSON.stringify(schemaName) });
+      }
+      if (contract.domain !== undefined && contract.domain !== name) {
+        issues.push({ file: rel(cfile), path: 'domain', expected: `"${name}" (the domain folder's name)`, found: JSON.stringify(contract.domain) });
+      }
+      const modelFile = join(pdir, 'model.sql');
+      if (!existsSync(modelFile)) {
+        issues.push({ file: rel(pdir), path: '', expected: 'a model.sql that builds the product', found: 'no model.sql' });
+      }
+      const ownerMember = contract.team?.members?.find((m) => m.role === 'owner');
+      products.push({
+        name: pname,
+        domain: name,
+        dir: rel(pdir),
+        contractFile: rel(cfile),
+        modelFile: existsSync(modelFile) ? rel(modelFile) : undefined,
+        contract,
+        settings,
+        materialized: settings.materialized,
+        dataset: { domain: name, zone: settings.zone, name: pname },
+        owner: ownerMember?.username ?? contract.team?.name ?? domainOwnerTeam,
+      });
+    }
+  }
+  if (domains.length === 0 && issues.length === 0) {
+    issues.push({ file: 'domains', path: '', expected: 'at least one domain folder with a domain.yaml', found: 'none' });
+  }
+  checkUnique(sources.map((s) => ({ key: s.name, file: s.file, path: 'name' })), 'source name', issues);
+  checkUnique(products.map((p) => ({ key: p.name, file: p.contractFile, path: 'schema[0].name' })), 'product name', issues);
+  checkUnique(
+    [...sources.map((s) => ({ key: `${s.dataset.domain}_bronze.${s.dataset.name}`, file: s.file, path: 'dataset' }))],
+    'bronze dataset',
+    issues,
+  );
+  if (!parsedProject.success) return { project: undefined, issues };
+  return { project: { root, config: parsedProject.data, domains, sources, products }, issues };
+}
+
+function readSettings(file: string, contract: Contract, issues: ValidationIssue[]): ProductSettings | undefined {
+  const raw: Record<string, unknown> = {};
+  const index = new Map<string, number>();
+  (contract.customProperties ?? []).forEach((cp, i) => {
+    let value = cp.value;
+    if ((cp.property === 'uniqueKey' || cp.property === 'consumers') && typeof value === 'string') {
+      value = value.split(',').map((s) => s.trim()).filter(Boolean);
+    }
+    raw[cp.property] = value;
+    index.set(cp.property, i);
+  });
+  const known = new Set(Object.keys(productSettingsSchema.shape));
+  for (const key of Object.keys(raw)) if (!known.has(key)) delete raw[key];
+  const parsed = productSettingsSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  for (const issue of zodIssues(file, raw, parsed.error)) {
+    const key = issue.path.split(/[.[]/)[0] ?? '';
+    const i = index.get(key);
+    const path = i === undefined ? `customProperties (property "${key}")` : formatPath(['customProperties', i, 'value']);
+    issues.push({ ...issue, path });
+  }
+  return undefined;
+}
+
+function checkUnique(items: { key: string; file: string; path: string }[], what: string, issues: ValidationIssue[]) {
+  const seen = new Map<string, string>();
+  for (const it of items) {
+    const first = seen.get(it.key);
+    if (first) issues.push({ file: it.file, path: it.path, expected: `a ${what} unique in the project`, found: `"${it.key}", also used in ${first}` });
+    else seen.set(it.key, it.file);
+  }
+}
+
+function listDirs(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((n) => !n.startsWith('.') && !n.startsWith('_') && statSync(join(dir, n)).isDirectory())
+    .sort();
+}
+
+function listFiles(dir: string, re: RegExp): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((n) => re.test(n) && !n.startsWith('.'))
+    .sort()
+    .map((n) => join(dir, n));
+}

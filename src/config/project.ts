@@ -1,0 +1,61 @@
+import type { Contract, DomainConfig, Materialization, ProductSettings, ProjectConfig, SourceConfig, Zone } from './schema.js';
+
+/** A dataset in the lake: `<domain>_<zone>.<name>` in SQL, `<domain>/<zone>/<name>/` in storage. */
+export interface DatasetRef {
+  domain: string;
+  zone: Zone;
+  name: string;
+}
+
+export function sqlName(d: DatasetRef): string {
+  return `${d.domain}_${d.zone}.${d.name}`;
+}
+
+export function datasetKey(d: DatasetRef): string {
+  return `${d.domain}/${d.zone}/${d.name}`;
+}
+
+export function parseSqlName(name: string): DatasetRef | undefined {
+  const m = /^([a-z][a-z0-9_]*?)_(landing|bronze|silver|gold|quarantine)\.([a-z][a-z0-9_]*)$/.exec(name);
+  if (!m?.[1] || !m[2] || !m[3]) return undefined;
+  return { domain: m[1], zone: m[2] as Zone, name: m[3] };
+}
+
+export interface Source {
+  name: string;
+  domain: string;
+  /** File path relative to the project root. */
+  file: string;
+  config: SourceConfig;
+  dataset: DatasetRef;
+}
+
+export interface Product {
+  name: string;
+  domain: string;
+  dir: string;
+  contractFile: string;
+  modelFile: string | undefined;
+  contract: Contract;
+  settings: ProductSettings;
+  materialized: Materialization;
+  dataset: DatasetRef;
+  /** Owner from the contract's team (role owner), else the domain's owner team. */
+  owner: string | undefined;
+}
+
+export interface Domain {
+  name: string;
+  dir: string;
+  file: string;
+  config: DomainConfig;
+}
+
+/** A loaded and validated finmesh project. */
+export interface Project {
+  root: string;
+  config: ProjectConfig;
+  domains: Domain[];
+  sources: Source[];
+  products: Product[];
+}

@@ -1,0 +1,241 @@
+import { z } from 'zod';
+
+/** Classifications a contract property or source column may carry (DESIGN §8). */
+export const CLASSIFICATIONS = ['public', 'internal', 'confidential', 'pii', 'pci'] as const;
+export type Classification = (typeof CLASSIFICATIONS)[number];
+
+export const ZONES = ['landing', 'bronze', 'silver', 'gold', 'quarantine'] as const;
+export type Zone = (typeof ZONES)[number];
+
+export const MATERIALIZATIONS = ['view', 'table', 'incremental'] as const;
+export type Materialization = (typeof MATERIALIZATIONS)[number];
+
+const snakeName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'a lower_snake_case name');
+const kebabName = z.string().regex(/^[a-z][a-z0-9-]*$/, 'a lower-kebab-case name');
+
+/** `env:NAME` or `file:path` — a secret is never written in YAML itself. */
+export const secretRef = z
+  .string()
+  .regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$/, 'a secret reference (env:NAME or file:path)');
+
+/**
+ * Physical column types accepted in source schemas and contracts: DuckDB's names, which map one to one onto
+ * BigQuery's (VARCHAR→STRING, BIGINT→INT64, DECIMAL→NUMERIC, TIMESTAMPTZ→TIMESTAMP).
+ */
+const SCALAR_TYPES =
+  'VARCHAR|TEXT|STRING|BIGINT|INTEGER|INT|SMALLINT|TINYINT|HUGEINT|UBIGINT|DOUBLE|FLOAT|REAL|BOOLEAN|BOOL|DATE|TIME|TIMESTAMP|TIMESTAMPTZ|TIMESTAMP WITH TIME ZONE|BLOB|UUID|JSON';
+const SCALAR_RE = new RegExp(`^(${SCALAR_TYPES}|DECIMAL\\(\\d{1,2},\\s*\\d{1,2}\\)|NUMERIC\\(\\d{1,2},\\s*\\d{1,2}\\))(\\[\\])?$`, 'i');
+
+export function isValidPhysicalType(t: string): boolean {
+  const s = t.trim();
+  if (SCALAR_RE.test(s)) return true;
+  const m = /^STRUCT\((.*)\)(\[\])?$/is.exec(s);
+  if (!m?.[1]) return false;
+  return splitTopLevel(m[1]).every((field) => {
+    const fm = /^\s*("?[A-Za-z_][A-Za-z0-9_]*"?)\s+(.+?)\s*$/s.exec(field);
+    return fm?.[2] !== undefined && isValidPhysicalType(fm[2]);
+  });
+}
+
+/** Splits on commas that are not inside parentheses. */
+export function splitTopLevel(s: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === ',' && depth === 0) {
+      parts.push(s.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(s.slice(start));
+  return parts.filter((p) => p.trim() !== '');
+}
+
+export const physicalType = z
+  .string()
+  .refine(isValidPhysicalType, 'a column type (VARCHAR, BIGINT, DOUBLE, DECIMAL(p,s), BOOLEAN, DATE, TIMESTAMPTZ, STRUCT(...), ...)');
+
+// ---------------------------------------------------------------- finmesh.yaml
+
+export const projectConfigSchema = z
+  .object({
+    apiVersion: z.literal('finmesh/v1'),
+    name: kebabName,
+    description: z.string().optional(),
+    lake: z
+      .object({ kind: z.literal('local'), path: z.string().default('.finmesh/lake') })
+      .strict()
+      .default({ kind: 'local', path: '.finmesh/lake' }),
+    engine: z
+      .object({
+        kind: z.literal('duckdb'),
+        threads: z.number().int().positive().optional(),
+        memoryLimit: z.string().optional(),
+      })
+      .strict()
+      .default({ kind: 'duckdb' }),
+    metadata: z
+      .object({ kind: z.literal('sqlite'), path: z.string().default('.finmesh/metadata.db') })
+      .strict()
+      .default({ kind: 'sqlite', path: '.finmesh/metadata.db' }),
+    tokenization: z
+      .object({ key: secretRef.describe('key of the HMAC that tokenises direct identifiers (CPF, CNPJ)') })
+      .strict()
+      .optional(),
+    server: z
+      .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8080) })
+      .strict()
+      .default({ host: '127.0.0.1', port: 8080 }),
+    simulator: z
+      .object({
+        seed: z.number().int().default(42),
+        customers: z.number().int().positive().default(2000),
+        merchants: z.number().int().positive().default(300),
+        transactionsPerSecond: z.number().positive().default(200),
+      })
+      .strict()
+      .default({ seed: 42, customers: 2000, merchants: 300, transactionsPerSecond: 200 }),
+  })
+  .strict();
+export type ProjectConfig = z.infer<typeof projectConfigSchema>;
+
+// ---------------------------------------------------------------- domains/<d>/domain.yaml
+
+export const domainConfigSchema = z
+  .object({
+    name: snakeName,
+    description: z.string().optional(),
+    owner: z.object({ team: z.string().min(1), email: z.email() }).strict(),
+    onCall: z.string().optional(),
+    costCenter: z.string().optional(),
+  })
+  .strict();
+export type DomainConfig = z.infer<typeof domainConfigSchema>;
+
+// ---------------------------------------------------------------- domains/<d>/sources/*.yaml
+
+export const columnSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a column name'),
+    type: physicalType,
+    classification: z.enum(CLASSIFICATIONS).optional(),
+    description: z.string().optional(),
+  })
+  .strict();
+export type Column = z.infer<typeof columnSchema>;
+
+const sourceBase = {
+  name: kebabName,
+  description: z.string().optional(),
+  /** Bronze dataset the source lands in: `<domain>_bronze.<dataset>`. */
+  dataset: snakeName,
+  /** Business key columns; with `version`, what silver deduplicates on. */
+  key: z.array(z.string()).min(1),
+  version: z.string().optional(),
+  eventTime: z.string().optional(),
+  schema: z.array(columnSchema).min(1),
+};
+
+export const SIMULATED_ENTITIES = ['transactions', 'customers', 'merchants'] as const;
+
+export const sourceConfigSchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      ...sourceBase,
+      kind: z.literal('simulator'),
+      /** Which entity of the built-in fintech app simulator feeds this source. */
+      entity: z.enum(SIMULATED_ENTITIES),
+    })
+    .strict(),
+  z
+    .object({
+      ...sourceBase,
+      kind: z.literal('sftp'),
+      host: z.string().min(1),
+      port: z.number().int().min(1).max(65535).default(22),
+      username: z.string().min(1),
+      password: secretRef.optional(),
+      privateKey: secretRef.optional(),
+      hostKeyFingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/=]+$/, 'an OpenSSH SHA256 fingerprint'),
+      path: z.string().min(1),
+      pattern: z.string().default('*'),
+      format: z.enum(['csv', 'ndjson', 'fixed-width']),
+      layout: z.string().optional(),
+      expectedDaily: z.number().int().nonnegative().optional(),
+    })
+    .strict(),
+]);
+export type SourceConfig = z.infer<typeof sourceConfigSchema>;
+
+// ---------------------------------------------------------------- products/<p>/contract.odcs.yaml (finmesh's reading of ODCS)
+
+const odcsQuality = z.looseObject({
+  type: z.string().optional(),
+  metric: z.string().optional(),
+  query: z.string().optional(),
+  severity: z.string().optional(),
+});
+
+const odcsProperty = z.looseObject({
+  name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a column name'),
+  logicalType: z.string().optional(),
+  physicalType: physicalType.optional(),
+  required: z.boolean().optional(),
+  primaryKey: z.boolean().optional(),
+  classification: z.enum(CLASSIFICATIONS).optional(),
+  description: z.string().optional(),
+  quality: z.array(odcsQuality).optional(),
+});
+
+export const customPropertySchema = z.looseObject({ property: z.string(), value: z.unknown() });
+
+export const contractSchema = z.looseObject({
+  apiVersion: z.string(),
+  kind: z.literal('DataContract'),
+  id: z.string(),
+  version: z.string(),
+  status: z.string(),
+  name: z.string().optional(),
+  domain: z.string().optional(),
+  dataProduct: z.string().optional(),
+  description: z.looseObject({ purpose: z.string().optional(), usage: z.string().optional() }).optional(),
+  team: z
+    .looseObject({
+      name: z.string().optional(),
+      members: z.array(z.looseObject({ username: z.string(), role: z.string().optional() })).optional(),
+    })
+    .optional(),
+  schema: z
+    .array(
+      z.looseObject({
+        name: snakeName,
+        physicalType: z.string().optional(),
+        description: z.string().optional(),
+        properties: z.array(odcsProperty).min(1),
+        quality: z.array(odcsQuality).optional(),
+      }),
+    )
+    .length(1, 'exactly one schema object: the product dataset'),
+  slaProperties: z.array(z.looseObject({ property: z.string(), value: z.unknown(), unit: z.string().optional() })).optional(),
+  customProperties: z.array(customPropertySchema).optional(),
+});
+export type Contract = z.infer<typeof contractSchema>;
+
+/** finmesh's own fields, kept in the contract's `customProperties` so the contract stays valid ODCS. */
+export const productSettingsSchema = z
+  .object({
+    zone: z.enum(['silver', 'gold']),
+    materialized: z.enum(MATERIALIZATIONS).default('table'),
+    uniqueKey: z.array(z.string()).optional(),
+    versionColumn: z.string().optional(),
+    partitionBy: z.string().optional(),
+    watermark: z.string().optional(),
+    consumers: z.array(z.string()).default([]),
+    costCenter: z.string().optional(),
+  })
+  .strict();
+export type ProductSettings = z.infer<typeof productSettingsSchema>;

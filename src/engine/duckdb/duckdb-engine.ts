@@ -1,0 +1,159 @@
+import { mkdir, readdir } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { type DuckDBConnection, DuckDBInstance, type DuckDBResultReader } from '@duckdb/node-api';
+import { FinmeshError } from '../../core/errors.js';
+import { type ColumnInfo, type Engine, type QueryResult, quoteIdent, quoteLiteral, type WrittenFile } from '../engine.js';
+
+export interface DuckDbOptions {
+  /** Database file; in-memory when absent (the lake's Parquet files are the storage). */
+  path?: string;
+  threads?: number | undefined;
+  memoryLimit?: string | undefined;
+}
+
+/**
+ * DuckDB in-process. One connection, and one statement at a time: catalog changes (views redefined after a commit)
+ * and queries never interleave, so no write-write conflicts on the catalog.
+ */
+export class DuckDbEngine implements Engine {
+  readonly kind = 'duckdb';
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly conn: DuckDBConnection,
+  ) {}
+
+  static async create(options: DuckDbOptions = {}): Promise<DuckDbEngine> {
+    const config: Record<string, string> = {};
+    if (options.threads) config.threads = String(options.threads);
+    if (options.memoryLimit) config.memory_limit = options.memoryLimit;
+    try {
+      const instance = await DuckDBInstance.create(options.path ?? ':memory:', config);
+      const conn = await instance.connect();
+      return new DuckDbEngine(instance, conn);
+    } catch (cause) {
+      throw new FinmeshError('UNAVAILABLE', `cannot start DuckDB: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  exec(sql: string): Promise<void> {
+    return this.serial(async () => {
+      await this.run(sql);
+    });
+  }
+
+  query(sql: string): Promise<QueryResult> {
+    return this.serial(async () => toResult(await this.runAndRead(sql)));
+  }
+
+  describe(select: string): Promise<ColumnInfo[]> {
+    return this.serial(async () => {
+      const r = await this.runAndRead(`DESCRIBE ${select}`);
+      return r.getRowObjectsJson().map((row) => ({ name: String(row.column_name), type: String(row.column_type) }));
+    });
+  }
+
+  defineDataset(schema: string, table: string, files: string[], columns?: ColumnInfo[]): Promise<void> {
+    const target = `${quoteIdent(schema)}.${quoteIdent(table)}`;
+    let body: string;
+    if (files.length > 0) {
+      const list = files.map(quoteLiteral).join(', ');
+      body = `SELECT * FROM read_parquet([${list}], hive_partitioning = true, union_by_name = true)`;
+    } else if (columns && columns.length > 0) {
+      body = `SELECT ${columns.map((c) => `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`).join(', ')} WHERE false`;
+    } else {
+      return Promise.resolve();
+    }
+    return this.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}; CREATE OR REPLACE VIEW ${target} AS ${body}`);
+  }
+
+  writeParquet(select: string, dir: string, options: { partitionBy?: string | undefined } = {}): Promise<WrittenFile[]> {
+    return this.serial(async () => {
+      const partition = options.partitionBy ? `, PARTITION_BY (${quoteIdent(options.partitionBy)}), OVERWRITE_OR_IGNORE true` : '';
+      const target = options.partitionBy ? dir : join(dir, 'part-0.parquet');
+      if (!options.partitionBy) await mkdir(dir, { recursive: true });
+      await this.run(`COPY (${select}) TO ${quoteLiteral(target)} (FORMAT parquet, COMPRESSION zstd${partition})`);
+      const files = await listParquet(dir);
+      const out: WrittenFile[] = [];
+      for (const path of files) {
+        const meta = await this.runAndRead(`SELECT coalesce(sum(num_rows), 0)::BIGINT AS n FROM parquet_file_metadata(${quoteLiteral(path)})`);
+        const n = Number(meta.getRowObjectsJson()[0]?.n ?? 0);
+        const rel = relative(dir, path).split(sep);
+        out.push({ path, partition: rel.length > 1 ? rel.slice(0, -1).join('/') : undefined, rows: n });
+      }
+      return out;
+    });
+  }
+
+  sandbox(readableRoots: string[]): Promise<void> {
+    const dirs = readableRoots.map((r) => quoteLiteral(r.endsWith(sep) ? r : r + sep)).join(', ');
+    return this.exec(`SET allowed_directories = [${dirs}]; SET enable_external_access = false; SET lock_configuration = true`);
+  }
+
+  async close(): Promise<void> {
+    await this.queue.catch(() => undefined);
+    this.conn.closeSync();
+    this.instance.closeSync();
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async run(sql: string): Promise<void> {
+    try {
+      await this.conn.run(sql);
+    } catch (cause) {
+      throw new FinmeshError('QUERY_INVALID', (cause as Error).message, { cause });
+    }
+  }
+
+  private async runAndRead(sql: string): Promise<DuckDBResultReader> {
+    try {
+      return await this.conn.runAndReadAll(sql);
+    } catch (cause) {
+      throw new FinmeshError('QUERY_INVALID', (cause as Error).message, { cause });
+    }
+  }
+}
+
+async function listParquet(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile() && entry.name.endsWith('.parquet')) out.push(join(entry.parentPath, entry.name));
+  }
+  return out.sort();
+}
+
+const INTEGER_TYPES = new Set(['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'UHUGEINT']);
+
+function toResult(r: DuckDBResultReader): QueryResult {
+  const names = r.columnNames();
+  const types = r.columnTypes().map(String);
+  const columns = names.map((name, i) => ({ name, type: types[i] ?? 'UNKNOWN' }));
+  const rows = r.getRowObjectsJson().map((row) => {
+    const out: Record<string, unknown> = {};
+    columns.forEach((c) => {
+      out[c.name] = jsonValue(row[c.name], c.type);
+    });
+    return out;
+  });
+  return { columns, rows };
+}
+
+/** Integers and decimals arrive as strings; they become numbers when that loses nothing. */
+function jsonValue(v: unknown, type: string): unknown {
+  if (typeof v !== 'string') return v;
+  if (INTEGER_TYPES.has(type)) {
+    const n = Number(v);
+    return Number.isSafeInteger(n) ? n : v;
+  }
+  if (type.startsWith('DECIMAL')) {
+    const n = Number(v);
+    return Number.isFinite(n) && Math.abs(n) < 2 ** 53 / 1000 ? n : v;
+  }
+  return v;
+}

@@ -1,0 +1,119 @@
+/**
+ * The metadata store: runs, the lake's file manifest, dataset state, source checkpoints and the partner-file
+ * ledger. One port, an adapter per place it runs (SQLite embedded; PostgreSQL to follow).
+ *
+ * Invariant: a dataset's readable content is exactly its `live` files. A writer commits a file to storage
+ * first and records it here second, in one transaction with the files it replaces; readers list files here,
+ * never by globbing storage, so a half-written or replaced file is never read.
+ */
+export interface MetadataStore {
+  /** Records the start of a run. Throws if the id exists. */
+  startRun(run: RunStart): void;
+  /** Records the end of a run; `error` is required when `status` is `failed`. */
+  finishRun(runId: string, end: RunEnd): void;
+  listRuns(filter?: { job?: string; limit?: number; parentRunId?: string }): RunRecord[];
+
+  /**
+   * Atomically adds files to a dataset and retires the ones they replace, and optionally stores the dataset's
+   * schema and input positions. Returns the commit sequence number of the added files.
+   */
+  commitFiles(commit: FileCommit): number;
+  /** The files a reader sees, in commit order. */
+  liveFiles(dataset: string): LakeFile[];
+  /** Every dataset with at least one live file, with row totals. */
+  datasetSummaries(): DatasetSummary[];
+  /** Retired files whose storage objects may now be deleted. */
+  retiredFiles(olderThanMs: number): LakeFile[];
+  forgetFiles(keys: string[]): void;
+
+  datasetState(dataset: string): DatasetState | undefined;
+
+  getCheckpoint(source: string): string | undefined;
+  setCheckpoint(source: string, value: string): void;
+
+  /** Partner-file ledger: a file identified by its content hash and where it was seen. */
+  ledgerFind(source: string, sha256: string): LedgerEntry | undefined;
+  ledgerRecord(entry: LedgerEntry): void;
+
+  close(): void;
+}
+
+export const RUN_STATUSES = ['running', 'succeeded', 'failed', 'skipped'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export interface RunStart {
+  runId: string;
+  job: string;
+  /** What kind of job: `model`, `ingest`, `stream`, `check`, `demo`, `run`. */
+  kind: string;
+  parentRunId?: string | undefined;
+  startedAt: Date;
+}
+
+export interface RunEnd {
+  status: Exclude<RunStatus, 'running'>;
+  endedAt: Date;
+  rowsIn?: number;
+  rowsOut?: number;
+  rowsRejected?: number;
+  error?: string;
+}
+
+export interface RunRecord extends RunStart {
+  status: RunStatus;
+  endedAt: Date | undefined;
+  rowsIn: number;
+  rowsOut: number;
+  rowsRejected: number;
+  error: string | undefined;
+}
+
+export interface LakeFile {
+  seq: number;
+  dataset: string;
+  /** Storage key, relative to the lake root. */
+  key: string;
+  partition: string | undefined;
+  rows: number;
+  bytes: number;
+  runId: string;
+  committedAt: Date;
+}
+
+export interface FileCommit {
+  dataset: string;
+  runId: string;
+  add: { key: string; partition?: string | undefined; rows: number; bytes: number }[];
+  /** Storage keys of live files this commit replaces. */
+  replace: string[];
+  /** Column names and types of the dataset, as the engine reports them. */
+  schema?: { name: string; type: string }[];
+  /** For incremental models: the last commit seq consumed from each input dataset. */
+  inputs?: Record<string, number>;
+}
+
+export interface DatasetSummary {
+  dataset: string;
+  files: number;
+  rows: number;
+  bytes: number;
+  lastCommitAt: Date;
+}
+
+export interface DatasetState {
+  dataset: string;
+  schema: { name: string; type: string }[] | undefined;
+  inputs: Record<string, number>;
+  updatedAt: Date;
+}
+
+export interface LedgerEntry {
+  source: string;
+  path: string;
+  size: number;
+  mtime: Date;
+  sha256: string;
+  status: string;
+  runId: string;
+  seenAt: Date;
+}

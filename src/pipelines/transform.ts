@@ -1,0 +1,200 @@
+import { join } from 'node:path';
+import { FinmeshError } from '../core/errors.js';
+import { uuidv7 } from '../core/ids.js';
+import { datasetKey, sqlName } from '../config/project.js';
+import { buildDag, type ModelNode, renderModel, selectModels } from '../engine/dag.js';
+import { quoteIdent, quoteLiteral, type WrittenFile } from '../engine/engine.js';
+import { fileKey } from '../lake/layout.js';
+import type { Context } from './context.js';
+import { defineViewModel, refreshDataset } from './lake-session.js';
+
+export interface ModelRunResult {
+  model: string;
+  dataset: string;
+  runId: string;
+  status: 'succeeded' | 'failed' | 'skipped';
+  materialized: string;
+  rowsIn: number;
+  rowsOut: number;
+  durationMs: number;
+  error?: string;
+}
+
+export interface RunModelsOptions {
+  selector?: string | undefined;
+  parentRunId?: string | undefined;
+  onModel?: (r: ModelRunResult) => void;
+}
+
+/**
+ * Runs the selected models in dependency order. A failed model fails alone: its downstream models are skipped
+ * (their previous output stays readable) and independent branches still run.
+ */
+export async function runModels(ctx: Context, options: RunModelsOptions = {}): Promise<ModelRunResult[]> {
+  const { dag, issues } = buildDag(ctx.project);
+  if (issues.length > 0) throw new FinmeshError('CONFIG_INVALID', issues.map((i) => `${i.file}: ${i.path}: expected ${i.expected}, found ${i.found}`).join('\n'));
+  const selected = selectModels(dag, options.selector);
+  if (options.selector && selected.length === 0) {
+    throw new FinmeshError('NOT_FOUND', `no model matches "${options.selector}" (models: ${dag.nodes.map((n) => n.product.name).join(', ')})`);
+  }
+  const broken = new Set<string>();
+  const results: ModelRunResult[] = [];
+  for (const node of selected) {
+    const runId = uuidv7();
+    const started = Date.now();
+    const upstreamBroken = node.refs.find((r) => broken.has(r.name));
+    let result: ModelRunResult;
+    if (upstreamBroken) {
+      broken.add(node.product.name);
+      ctx.meta.startRun({ runId, job: `model:${node.product.name}`, kind: 'model', parentRunId: options.parentRunId, startedAt: new Date(started) });
+      const error = `skipped: upstream model ${upstreamBroken.name} failed`;
+      ctx.meta.finishRun(runId, { status: 'skipped', endedAt: new Date(), error });
+      result = base(node, runId, 'skipped', started, { error });
+    } else {
+      ctx.meta.startRun({ runId, job: `model:${node.product.name}`, kind: 'model', parentRunId: options.parentRunId, startedAt: new Date(started) });
+      try {
+        const { rowsIn, rowsOut } = await materialize(ctx, node, runId);
+        ctx.meta.finishRun(runId, { status: 'succeeded', endedAt: new Date(), rowsIn, rowsOut });
+        result = base(node, runId, 'succeeded', started, { rowsIn, rowsOut });
+      } catch (e) {
+        broken.add(node.product.name);
+        const error = e instanceof Error ? e.message : String(e);
+        ctx.meta.finishRun(runId, { status: 'failed', endedAt: new Date(), error });
+        result = base(node, runId, 'failed', started, { error });
+      }
+    }
+    results.push(result);
+    options.onModel?.(result);
+  }
+  return results;
+}
+
+function base(node: ModelNode, runId: string, status: ModelRunResult['status'], started: number, extra: Partial<ModelRunResult>): ModelRunResult {
+  return {
+    model: node.product.name,
+    dataset: sqlName(node.product.dataset),
+    runId,
+    status,
+    materialized: node.product.materialized,
+    rowsIn: 0,
+    rowsOut: 0,
+    durationMs: Date.now() - started,
+    ...extra,
+  };
+}
+
+async function materialize(ctx: Context, node: ModelNode, runId: string): Promise<{ rowsIn: number; rowsOut: number }> {
+  const { product } = node;
+  switch (product.materialized) {
+    case 'view': {
+      await defineViewModel(ctx, product.dataset, renderModel(node, ctx.project));
+      return { rowsIn: 0, rowsOut: 0 };
+    }
+    case 'table':
+      return materializeTable(ctx, node, runId);
+    case 'incremental':
+      return materializeIncremental(ctx, node, runId);
+  }
+}
+
+/** Rebuilds the whole dataset and swaps its file set in one metadata commit. */
+async function materializeTable(ctx: Context, node: ModelNode, runId: string): Promise<{ rowsIn: number; rowsOut: number }> {
+  const { product } = node;
+  const sql = renderModel(node, ctx.project);
+  const key = datasetKey(product.dataset);
+  const old = ctx.meta.liveFiles(key).map((f) => f.key);
+  const staging = await ctx.storage.stagingDir();
+  try {
+    const schema = await ctx.engine.describe(`SELECT * FROM (${sql}) AS model`);
+    const written = await ctx.engine.writeParquet(sql, join(staging, 'out'), { partitionBy: product.settings.partitionBy });
+    const add = await commitWritten(ctx, node, runId, written);
+    ctx.meta.commitFiles({ dataset: key, runId, add, replace: old.filter((k) => !add.some((a) => a.key === k)), schema });
+    await refreshDataset(ctx, product.dataset);
+    return { rowsIn: inputRows(ctx, node), rowsOut: add.reduce((s, f) => s + f.rows, 0) };
+  } finally {
+    await ctx.storage.discard(staging);
+  }
+}
+
+/**
+ * Merges new input into the dataset by `uniqueKey`, keeping the row with the highest `versionColumn`.
+ * Bronze inputs are read as deltas: only files committed after the last seq this model consumed. Only the
+ * partitions that new rows touch are rewritten; their old files are retired in the same commit.
+ */
+async function materializeIncremental(ctx: Context, node: ModelNode, runId: string): Promise<{ rowsIn: number; rowsOut: number }> {
+  const { product } = node;
+  const { uniqueKey, versionColumn, partitionBy } = product.settings;
+  if (!uniqueKey || uniqueKey.length === 0) {
+    throw new FinmeshError('CONFIG_INVALID', `${product.contractFile}: an incremental model needs customProperties uniqueKey`);
+  }
+  const key = datasetKey(product.dataset);
+  const state = ctx.meta.datasetState(key);
+  const consumed = state?.inputs ?? {};
+  const override = new Map<string, string>();
+  const inputs: Record<string, number> = {};
+  let newFiles = 0;
+  let rowsIn = 0;
+  for (const src of node.sources) {
+    const skey = datasetKey(src.dataset);
+    const after = consumed[skey] ?? 0;
+    const all = ctx.meta.liveFiles(skey);
+    const fresh = all.filter((f) => f.seq > after);
+    newFiles += fresh.length;
+    rowsIn += fresh.reduce((s, f) => s + f.rows, 0);
+    inputs[skey] = Math.max(after, ...all.map((f) => f.seq));
+    const delta = `__delta_${src.dataset.domain}_${src.dataset.name}`;
+    if (fresh.length > 0) await ctx.engine.defineDataset('main', delta, fresh.map((f) => ctx.storage.readPath(f.key)));
+    else await ctx.engine.exec(`CREATE OR REPLACE VIEW main.${quoteIdent(delta)} AS SELECT * FROM ${sqlName(src.dataset)} WHERE false`);
+    override.set(sqlName(src.dataset), `main.${quoteIdent(delta)}`);
+  }
+  const existing = ctx.meta.liveFiles(key);
+  if (newFiles === 0 && (existing.length > 0 || state?.schema)) return { rowsIn: 0, rowsOut: 0 };
+
+  const sql = renderModel(node, ctx.project, override);
+  const keyCols = uniqueKey.map(quoteIdent).join(', ');
+  const order = versionColumn ? `${quoteIdent(versionColumn)} DESC` : '1';
+  const latest = (from: string) => `SELECT * FROM ${from} QUALIFY row_number() OVER (PARTITION BY ${keyCols} ORDER BY ${order}) = 1`;
+  await ctx.engine.exec(`CREATE OR REPLACE TEMP TABLE __new AS ${latest(`(${sql}) AS model`)}`);
+
+  let touched = existing;
+  if (partitionBy) {
+    const parts = await ctx.engine.query(`SELECT DISTINCT CAST(${quoteIdent(partitionBy)} AS VARCHAR) AS p FROM __new`);
+    const names = new Set(parts.rows.map((r) => `${partitionBy}=${String(r.p)}`));
+    touched = existing.filter((f) => f.partition !== undefined && names.has(f.partition));
+  }
+  const old = touched.map((f) => quoteLiteral(ctx.storage.readPath(f.key)));
+  const merged =
+    old.length === 0
+      ? 'SELECT * FROM __new'
+      : latest(`(SELECT * FROM __new UNION ALL BY NAME SELECT * FROM read_parquet([${old.join(', ')}], hive_partitioning = true, union_by_name = true)) AS merged`);
+  const staging = await ctx.storage.stagingDir();
+  try {
+    const schema = await ctx.engine.describe('SELECT * FROM __new');
+    const written = await ctx.engine.writeParquet(merged, join(staging, 'out'), { partitionBy });
+    const add = await commitWritten(ctx, node, runId, written);
+    ctx.meta.commitFiles({ dataset: key, runId, add, replace: touched.map((f) => f.key), schema, inputs });
+    await refreshDataset(ctx, product.dataset);
+    const newRows = await ctx.engine.query('SELECT count(*) AS n FROM __new');
+    return { rowsIn, rowsOut: Number(newRows.rows[0]?.n ?? 0) };
+  } finally {
+    await ctx.engine.exec('DROP TABLE IF EXISTS __new');
+    await ctx.storage.discard(staging);
+  }
+}
+
+async function commitWritten(ctx: Context, node: ModelNode, runId: string, written: WrittenFile[]) {
+  const add: { key: string; partition: string | undefined; rows: number; bytes: number }[] = [];
+  for (const f of written) {
+    const key = fileKey(node.product.dataset, f.partition, runId);
+    const bytes = await ctx.storage.commit(f.path, key);
+    add.push({ key, partition: f.partition, rows: f.rows, bytes });
+  }
+  return add;
+}
+
+function inputRows(ctx: Context, node: ModelNode): number {
+  let n = 0;
+  for (const s of node.sources) n += ctx.meta.liveFiles(datasetKey(s.dataset)).reduce((a, f) => a + f.rows, 0);
+  for (const r of node.refs) n += ctx.meta.liveFiles(datasetKey(r.dataset)).reduce((a, f) => a + f.rows, 0);
+  return n;
+}
