@@ -15,7 +15,9 @@ const USER_ERRORS = new Set(['CONFIG_INVALID', 'NOT_FOUND', 'QUERY_INVALID', 'PE
 
 const program = new Command()
   .name('finmesh')
-  .description('A data platform for fintechs: change feeds and partner files into a zoned lake, data products with contracts, lineage and monitoring.')
+  .description(
+    'A data platform for fintechs: change feeds and partner files into a zoned lake, data products with contracts, lineage and monitoring.',
+  )
   .version('0.1.0')
   .showHelpAfterError()
   .exitOverride();

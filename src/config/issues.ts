@@ -42,17 +42,38 @@ export function zodIssues(file: string, doc: unknown, error: z.ZodError, prefix:
         }
         break;
       case 'invalid_type':
-        out.push({ file, path: formatPath(path), expected: found === undefined ? `a ${issue.expected} (required)` : `a ${issue.expected}`, found: describeValue(found) });
+        out.push({
+          file,
+          path: formatPath(path),
+          expected: found === undefined ? `${article(issue.expected)} (required)` : article(issue.expected),
+          found: describeValue(found),
+        });
         break;
       case 'invalid_value':
-        out.push({ file, path: formatPath(path), expected: `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`, found: describeValue(found) });
+        out.push({
+          file,
+          path: formatPath(path),
+          expected: `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`,
+          found: describeValue(found),
+        });
         break;
       case 'invalid_union':
         out.push({ file, path: formatPath(path), expected: issue.message, found: describeValue(found) });
         break;
       default:
-        out.push({ file, path: formatPath(path), expected: issue.message.replace(/^Invalid input: expected /, '').replace(/^Invalid string: must match pattern .*/, 'a value matching the required pattern'), found: describeValue(found) });
+        out.push({
+          file,
+          path: formatPath(path),
+          expected: issue.message
+            .replace(/^Invalid input: expected /, '')
+            .replace(/^Invalid string: must match pattern .*/, 'a value matching the required pattern'),
+          found: describeValue(found),
+        });
     }
   }
   return out;
+}
+
+function article(noun: string): string {
+  return `${/^[aeiou]/i.test(noun) ? 'an' : 'a'} ${noun}`;
 }

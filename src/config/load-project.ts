@@ -44,7 +44,12 @@ export function inspectProject(dir: string): LoadResult {
     } catch (e) {
       if (e instanceof YAMLParseError) {
         const at = e.linePos?.[0];
-        issues.push({ file: rel(file), path: '', expected: 'valid YAML', found: `${e.code} at line ${at?.line ?? '?'}, column ${at?.col ?? '?'}` });
+        issues.push({
+          file: rel(file),
+          path: '',
+          expected: 'valid YAML',
+          found: `${e.code} at line ${at?.line ?? '?'}, column ${at?.col ?? '?'}`,
+        });
         return undefined;
       }
       throw e;
@@ -58,6 +63,7 @@ export function inspectProject(dir: string): LoadResult {
   const domains: Domain[] = [];
   const sources: Source[] = [];
   const products: Product[] = [];
+  const unloadedProducts: string[] = [];
   const domainsDir = join(root, 'domains');
   for (const name of listDirs(domainsDir)) {
     const ddir = join(domainsDir, name);
@@ -83,10 +89,17 @@ export function inspectProject(dir: string): LoadResult {
         issues.push(...zodIssues(rel(sfile), sdoc, sp.error));
         continue;
       }
-      sources.push({ name: sp.data.name, domain: name, file: rel(sfile), config: sp.data, dataset: { domain: name, zone: 'bronze', name: sp.data.dataset } });
+      sources.push({
+        name: sp.data.name,
+        domain: name,
+        file: rel(sfile),
+        config: sp.data,
+        dataset: { domain: name, zone: 'bronze', name: sp.data.dataset },
+      });
     }
 
     for (const pname of listDirs(join(ddir, 'products'))) {
+      unloadedProducts.push(pname);
       const pdir = join(ddir, 'products', pname);
       const cfile = join(pdir, 'contract.odcs.yaml');
       if (!existsSync(cfile)) {
@@ -107,10 +120,20 @@ export function inspectProject(dir: string): LoadResult {
       if (!settings) continue;
       const schemaName = contract.schema[0]?.name;
       if (schemaName !== pname) {
-        issues.push({ file: rel(cfile), path: 'schema[0].name', expected: `"${pname}" (the product folder's name)`, found: JSON.stringify(schemaName) });
+        issues.push({
+          file: rel(cfile),
+          path: 'schema[0].name',
+          expected: `"${pname}" (the product folder's name)`,
+          found: JSON.stringify(schemaName),
+        });
       }
       if (contract.domain !== undefined && contract.domain !== name) {
-        issues.push({ file: rel(cfile), path: 'domain', expected: `"${name}" (the domain folder's name)`, found: JSON.stringify(contract.domain) });
+        issues.push({
+          file: rel(cfile),
+          path: 'domain',
+          expected: `"${name}" (the domain folder's name)`,
+          found: JSON.stringify(contract.domain),
+        });
       }
       const modelFile = join(pdir, 'model.sql');
       if (!existsSync(modelFile)) {
@@ -129,20 +152,29 @@ export function inspectProject(dir: string): LoadResult {
         dataset: { domain: name, zone: settings.zone, name: pname },
         owner: ownerMember?.username ?? contract.team?.name ?? domainOwnerTeam,
       });
+      unloadedProducts.pop();
     }
   }
   if (domains.length === 0 && issues.length === 0) {
     issues.push({ file: 'domains', path: '', expected: 'at least one domain folder with a domain.yaml', found: 'none' });
   }
-  checkUnique(sources.map((s) => ({ key: s.name, file: s.file, path: 'name' })), 'source name', issues);
-  checkUnique(products.map((p) => ({ key: p.name, file: p.contractFile, path: 'schema[0].name' })), 'product name', issues);
+  checkUnique(
+    sources.map((s) => ({ key: s.name, file: s.file, path: 'name' })),
+    'source name',
+    issues,
+  );
+  checkUnique(
+    products.map((p) => ({ key: p.name, file: p.contractFile, path: 'schema[0].name' })),
+    'product name',
+    issues,
+  );
   checkUnique(
     [...sources.map((s) => ({ key: `${s.dataset.domain}_bronze.${s.dataset.name}`, file: s.file, path: 'dataset' }))],
     'bronze dataset',
     issues,
   );
   if (!parsedProject.success) return { project: undefined, issues };
-  return { project: { root, config: parsedProject.data, domains, sources, products }, issues };
+  return { project: { root, config: parsedProject.data, domains, sources, products, unloadedProducts }, issues };
 }
 
 function readSettings(file: string, contract: Contract, issues: ValidationIssue[]): ProductSettings | undefined {
@@ -151,7 +183,10 @@ function readSettings(file: string, contract: Contract, issues: ValidationIssue[
   (contract.customProperties ?? []).forEach((cp, i) => {
     let value = cp.value;
     if ((cp.property === 'uniqueKey' || cp.property === 'consumers') && typeof value === 'string') {
-      value = value.split(',').map((s) => s.trim()).filter(Boolean);
+      value = value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     }
     raw[cp.property] = value;
     index.set(cp.property, i);
@@ -173,7 +208,13 @@ function checkUnique(items: { key: string; file: string; path: string }[], what:
   const seen = new Map<string, string>();
   for (const it of items) {
     const first = seen.get(it.key);
-    if (first) issues.push({ file: it.file, path: it.path, expected: `a ${what} unique in the project`, found: `"${it.key}", also used in ${first}` });
+    if (first)
+      issues.push({
+        file: it.file,
+        path: it.path,
+        expected: `a ${what} unique in the project`,
+        found: `"${it.key}", also used in ${first}`,
+      });
     else seen.set(it.key, it.file);
   }
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Ajv2019 } from 'ajv/dist/2019.js';
 import type { ErrorObject, ValidateFunction } from 'ajv';
+import { Ajv2019 } from 'ajv/dist/2019.js';
 import addFormatsModule from 'ajv-formats';
 import type { ValidationIssue } from '../core/errors.js';
 import { describeValue, valueAt } from './issues.js';

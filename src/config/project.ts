@@ -58,4 +58,6 @@ export interface Project {
   domains: Domain[];
   sources: Source[];
   products: Product[];
+  /** Product folders that exist but did not load (their problems are reported on their own). */
+  unloadedProducts: string[];
 }

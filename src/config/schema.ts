@@ -14,9 +14,7 @@ const snakeName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'a lower_snake_case name
 const kebabName = z.string().regex(/^[a-z][a-z0-9-]*$/, 'a lower-kebab-case name');
 
 /** `env:NAME` or `file:path` — a secret is never written in YAML itself. */
-export const secretRef = z
-  .string()
-  .regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$/, 'a secret reference (env:NAME or file:path)');
+export const secretRef = z.string().regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$/, 'a secret reference (env:NAME or file:path)');
 
 /**
  * Physical column types accepted in source schemas and contracts: DuckDB's names, which map one to one onto

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ValidationIssue } from '../core/errors.js';
 import { type DatasetRef, type Product, type Project, type Source, sqlName } from '../config/project.js';
+import type { ValidationIssue } from '../core/errors.js';
 
 /** `ref('product')`, `ref('domain', 'product')` or `source('name')`, optionally inside `{{ }}`. */
 const CALL_RE = /(\{\{\s*)?\b(ref|source)\(\s*'([^']+)'\s*(?:,\s*'([^']+)'\s*)?\)(\s*\}\})?/g;
@@ -52,12 +52,22 @@ export function buildDag(project: Project): { dag: ModelDag; issues: ValidationI
       if (call.fn === 'ref') {
         const target = resolveRef(project, call.args);
         if (target) refs.push(target);
-        else issues.push({ ...where, expected: `a product of the project (${project.products.map((p) => p.name).join(', ')})`, found: `"${call.args.join('.')}"` });
+        else if (!project.unloadedProducts.includes(call.args[call.args.length - 1] ?? ''))
+          issues.push({
+            ...where,
+            expected: `a product of the project (${project.products.map((p) => p.name).join(', ')})`,
+            found: `"${call.args.join('.')}"`,
+          });
       } else {
         const name = call.args[call.args.length - 1];
         const src = project.sources.find((s) => s.name === name);
         if (src) sources.push(src);
-        else issues.push({ ...where, expected: `a source of the project (${project.sources.map((s) => s.name).join(', ')})`, found: `"${call.args.join('.')}"` });
+        else
+          issues.push({
+            ...where,
+            expected: `a source of the project (${project.sources.map((s) => s.name).join(', ')})`,
+            found: `"${call.args.join('.')}"`,
+          });
       }
     }
     nodes.set(product.name, { product, sql, refs: unique(refs), sources: unique(sources) });
@@ -69,7 +79,12 @@ export function buildDag(project: Project): { dag: ModelDag; issues: ValidationI
     if (s === 'done') return;
     if (s === 'visiting') {
       const cycle = [...stack.slice(stack.indexOf(node.product.name)), node.product.name];
-      issues.push({ file: node.product.modelFile ?? node.product.dir, path: 'ref()', expected: 'models without cycles', found: `the cycle ${cycle.join(' → ')}` });
+      issues.push({
+        file: node.product.modelFile ?? node.product.dir,
+        path: 'ref()',
+        expected: 'models without cycles',
+        found: `the cycle ${cycle.join(' → ')}`,
+      });
       return;
     }
     state.set(node.product.name, 'visiting');

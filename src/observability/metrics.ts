@@ -70,7 +70,7 @@ export class Metrics {
   });
 
   constructor(options: { processMetrics?: boolean } = {}) {
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'finmesh_process_' });
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'finmesh_' });
   }
 
   exposition(): Promise<string> {

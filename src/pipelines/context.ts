@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
-import { resolveSecret } from '../config/secrets.js';
 import type { Project } from '../config/project.js';
+import { resolveSecret } from '../config/secrets.js';
 import { DuckDbEngine } from '../engine/duckdb/duckdb-engine.js';
 import type { Engine } from '../engine/engine.js';
 import { LocalStorage } from '../lake/local/local-storage.js';

@@ -1,5 +1,5 @@
-import { uuidv7 } from '../core/ids.js';
 import { datasetKey, type Project, sqlName } from '../config/project.js';
+import { uuidv7 } from '../core/ids.js';
 import type { Metrics } from '../observability/metrics.js';
 import { FintechSimulator } from '../simulator/fintech-simulator.js';
 import type { Context } from './context.js';
@@ -158,4 +158,3 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
-

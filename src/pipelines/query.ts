@@ -16,7 +16,12 @@ export async function runReadOnlyQuery(ctx: Context, sql: string): Promise<Query
 
 async function assertReadOnly(ctx: Context, sql: string): Promise<void> {
   const parsed = await ctx.engine.query(`SELECT json_serialize_sql(${`'${sql.replace(/'/g, "''")}'`}) AS j`);
-  const j = JSON.parse(String(parsed.rows[0]?.j)) as { error: boolean; error_type?: string; error_message?: string; statements?: unknown[] };
+  const j = JSON.parse(String(parsed.rows[0]?.j)) as {
+    error: boolean;
+    error_type?: string;
+    error_message?: string;
+    statements?: unknown[];
+  };
   if (j.error) {
     if (j.error_type === 'parser') throw new FinmeshError('QUERY_INVALID', `the query does not parse: ${j.error_message}`);
     const verb = /^\s*([A-Za-z]+)/.exec(sql)?.[1]?.toUpperCase() ?? 'this statement';

@@ -1,5 +1,5 @@
-import { uuidv7 } from '../core/ids.js';
 import type { Source } from '../config/project.js';
+import { uuidv7 } from '../core/ids.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ChangeEvent, FintechSimulator } from '../simulator/fintech-simulator.js';
 import { writeBronzeBatch } from './bronze-writer.js';
@@ -30,17 +30,18 @@ export class SimulatorFeed {
 
   /** Commits the customers and merchants the app starts with. */
   async seedReferenceData(): Promise<number> {
-    return this.commit(this.simulator.referenceData());
+    return this.commitEvents(this.simulator.referenceData());
   }
 
   /** Advances the app by `ms` of simulated time and commits what it changed. */
   async step(ms: number): Promise<number> {
     const events = this.simulator.advance(ms);
     for (const e of events) this.options.metrics?.simulatorEvents.inc({ entity: e.entity });
-    return this.commit(events);
+    return this.commitEvents(events);
   }
 
-  private async commit(events: ChangeEvent[]): Promise<number> {
+  /** Commits change events, one bronze batch per entity. */
+  async commitEvents(events: ChangeEvent[]): Promise<number> {
     const groups = new Map<string, string[]>();
     for (const e of events) {
       const lines = groups.get(e.entity) ?? [];
@@ -56,7 +57,13 @@ export class SimulatorFeed {
       const last = first + lines.length - 1;
       const runId = uuidv7();
       const started = Date.now();
-      this.ctx.meta.startRun({ runId, job: `ingest:${source.name}`, kind: 'ingest', parentRunId: this.options.parentRunId, startedAt: new Date(started) });
+      this.ctx.meta.startRun({
+        runId,
+        job: `ingest:${source.name}`,
+        kind: 'ingest',
+        parentRunId: this.options.parentRunId,
+        startedAt: new Date(started),
+      });
       try {
         const res = await writeBronzeBatch(this.ctx, { source, runId, firstOffset: first, lastOffset: last, input: { lines } });
         this.ctx.meta.setCheckpoint(checkpointKey, String(last));

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
+import { datasetKey, sqlName } from '../config/project.js';
 import { FinmeshError } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
-import { datasetKey, sqlName } from '../config/project.js';
 import { buildDag, type ModelNode, renderModel, selectModels } from '../engine/dag.js';
 import { quoteIdent, quoteLiteral, type WrittenFile } from '../engine/engine.js';
 import { fileKey } from '../lake/layout.js';
@@ -32,10 +32,17 @@ export interface RunModelsOptions {
  */
 export async function runModels(ctx: Context, options: RunModelsOptions = {}): Promise<ModelRunResult[]> {
   const { dag, issues } = buildDag(ctx.project);
-  if (issues.length > 0) throw new FinmeshError('CONFIG_INVALID', issues.map((i) => `${i.file}: ${i.path}: expected ${i.expected}, found ${i.found}`).join('\n'));
+  if (issues.length > 0)
+    throw new FinmeshError(
+      'CONFIG_INVALID',
+      issues.map((i) => `${i.file}: ${i.path}: expected ${i.expected}, found ${i.found}`).join('\n'),
+    );
   const selected = selectModels(dag, options.selector);
   if (options.selector && selected.length === 0) {
-    throw new FinmeshError('NOT_FOUND', `no model matches "${options.selector}" (models: ${dag.nodes.map((n) => n.product.name).join(', ')})`);
+    throw new FinmeshError(
+      'NOT_FOUND',
+      `no model matches "${options.selector}" (models: ${dag.nodes.map((n) => n.product.name).join(', ')})`,
+    );
   }
   const broken = new Set<string>();
   const results: ModelRunResult[] = [];
@@ -46,12 +53,24 @@ export async function runModels(ctx: Context, options: RunModelsOptions = {}): P
     let result: ModelRunResult;
     if (upstreamBroken) {
       broken.add(node.product.name);
-      ctx.meta.startRun({ runId, job: `model:${node.product.name}`, kind: 'model', parentRunId: options.parentRunId, startedAt: new Date(started) });
+      ctx.meta.startRun({
+        runId,
+        job: `model:${node.product.name}`,
+        kind: 'model',
+        parentRunId: options.parentRunId,
+        startedAt: new Date(started),
+      });
       const error = `skipped: upstream model ${upstreamBroken.name} failed`;
       ctx.meta.finishRun(runId, { status: 'skipped', endedAt: new Date(), error });
       result = base(node, runId, 'skipped', started, { error });
     } else {
-      ctx.meta.startRun({ runId, job: `model:${node.product.name}`, kind: 'model', parentRunId: options.parentRunId, startedAt: new Date(started) });
+      ctx.meta.startRun({
+        runId,
+        job: `model:${node.product.name}`,
+        kind: 'model',
+        parentRunId: options.parentRunId,
+        startedAt: new Date(started),
+      });
       try {
         const { rowsIn, rowsOut } = await materialize(ctx, node, runId);
         ctx.meta.finishRun(runId, { status: 'succeeded', endedAt: new Date(), rowsIn, rowsOut });
@@ -69,7 +88,13 @@ export async function runModels(ctx: Context, options: RunModelsOptions = {}): P
   return results;
 }
 
-function base(node: ModelNode, runId: string, status: ModelRunResult['status'], started: number, extra: Partial<ModelRunResult>): ModelRunResult {
+function base(
+  node: ModelNode,
+  runId: string,
+  status: ModelRunResult['status'],
+  started: number,
+  extra: Partial<ModelRunResult>,
+): ModelRunResult {
   return {
     model: node.product.name,
     dataset: sqlName(node.product.dataset),
@@ -143,7 +168,12 @@ async function materializeIncremental(ctx: Context, node: ModelNode, runId: stri
     rowsIn += fresh.reduce((s, f) => s + f.rows, 0);
     inputs[skey] = Math.max(after, ...all.map((f) => f.seq));
     const delta = `__delta_${src.dataset.domain}_${src.dataset.name}`;
-    if (fresh.length > 0) await ctx.engine.defineDataset('main', delta, fresh.map((f) => ctx.storage.readPath(f.key)));
+    if (fresh.length > 0)
+      await ctx.engine.defineDataset(
+        'main',
+        delta,
+        fresh.map((f) => ctx.storage.readPath(f.key)),
+      );
     else await ctx.engine.exec(`CREATE OR REPLACE VIEW main.${quoteIdent(delta)} AS SELECT * FROM ${sqlName(src.dataset)} WHERE false`);
     override.set(sqlName(src.dataset), `main.${quoteIdent(delta)}`);
   }
@@ -166,7 +196,9 @@ async function materializeIncremental(ctx: Context, node: ModelNode, runId: stri
   const merged =
     old.length === 0
       ? 'SELECT * FROM __new'
-      : latest(`(SELECT * FROM __new UNION ALL BY NAME SELECT * FROM read_parquet([${old.join(', ')}], hive_partitioning = true, union_by_name = true)) AS merged`);
+      : latest(
+          `(SELECT * FROM __new UNION ALL BY NAME SELECT * FROM read_parquet([${old.join(', ')}], hive_partitioning = true, union_by_name = true)) AS merged`,
+        );
   const staging = await ctx.storage.stagingDir();
   try {
     const schema = await ctx.engine.describe('SELECT * FROM __new');

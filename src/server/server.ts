@@ -26,7 +26,9 @@ export async function startServer(options: ServerOptions): Promise<StartedServer
     const ready = options.ready?.() ?? true;
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'starting' });
   });
-  app.get('/metrics', async (_req, reply) => reply.header('content-type', options.metrics.contentType).send(await options.metrics.exposition()));
+  app.get('/metrics', async (_req, reply) =>
+    reply.header('content-type', options.metrics.contentType).send(await options.metrics.exposition()),
+  );
   options.api?.(app);
   app.setErrorHandler((error, _req, reply) => {
     if (error instanceof FinmeshError) {
@@ -41,7 +43,9 @@ export async function startServer(options: ServerOptions): Promise<StartedServer
     const code = (cause as NodeJS.ErrnoException).code;
     throw new FinmeshError(
       code === 'EADDRINUSE' ? 'CONFLICT' : 'UNAVAILABLE',
-      code === 'EADDRINUSE' ? `port ${options.port} on ${options.host} is in use (choose another with --port, or 0 for any free port)` : `cannot listen on ${options.host}:${options.port}`,
+      code === 'EADDRINUSE'
+        ? `port ${options.port} on ${options.host} is in use (choose another with --port, or 0 for any free port)`
+        : `cannot listen on ${options.host}:${options.port}`,
       { cause },
     );
   }

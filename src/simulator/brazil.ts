@@ -106,8 +106,46 @@ export function boletoDueFactor(due: Date): number {
 export const ISPBS = ['00000000', '00360305', '60701190', '60746948', '90400888', '18236120', '00416968', '31872495'] as const;
 export const BANK_CODES = ['001', '104', '341', '237', '033', '260', '077'] as const;
 export const UFS = ['SP', 'RJ', 'MG', 'RS', 'PR', 'SC', 'BA', 'PE', 'CE', 'DF', 'GO', 'PA', 'AM', 'ES'] as const;
-export const FIRST_NAMES = ['Maria', 'José', 'Ana', 'João', 'Antônio', 'Francisca', 'Luíza', 'Carlos', 'Paulo', 'Adriana', 'Márcia', 'Lucas', 'Júlia', 'Gabriel', 'Letícia', 'Rafael', 'Beatriz', 'Sebastião', 'Conceição', 'Thiago'] as const;
-export const LAST_NAMES = ['Silva', 'Santos', 'Oliveira', 'Souza', 'Rodrigues', 'Ferreira', 'Alves', 'Pereira', 'Lima', 'Gomes', 'Araújo', 'Ribeiro', 'Magalhães', 'Conceição', 'Brandão', 'Gonçalves'] as const;
+export const FIRST_NAMES = [
+  'Maria',
+  'José',
+  'Ana',
+  'João',
+  'Antônio',
+  'Francisca',
+  'Luíza',
+  'Carlos',
+  'Paulo',
+  'Adriana',
+  'Márcia',
+  'Lucas',
+  'Júlia',
+  'Gabriel',
+  'Letícia',
+  'Rafael',
+  'Beatriz',
+  'Sebastião',
+  'Conceição',
+  'Thiago',
+] as const;
+export const LAST_NAMES = [
+  'Silva',
+  'Santos',
+  'Oliveira',
+  'Souza',
+  'Rodrigues',
+  'Ferreira',
+  'Alves',
+  'Pereira',
+  'Lima',
+  'Gomes',
+  'Araújo',
+  'Ribeiro',
+  'Magalhães',
+  'Conceição',
+  'Brandão',
+  'Gonçalves',
+] as const;
 /** Merchant category codes (ISO 18245) with a typical ticket in BRL. */
 export const MCCS = [
   ['5411', 'Supermercados', 180],

@@ -125,7 +125,11 @@ export class FintechSimulator {
       phone: `+55${r.int(11, 99)}9${r.digits(8)}`,
       birth_date: `${birthYear}-${String(r.int(1, 12)).padStart(2, '0')}-${String(r.int(1, 28)).padStart(2, '0')}`,
       state: r.pick(UFS),
-      segment: r.weighted([['retail', 70], ['premium', 20], ['business', 10]] as const),
+      segment: r.weighted([
+        ['retail', 70],
+        ['premium', 20],
+        ['business', 10],
+      ] as const),
       created_at: created.toISOString(),
       updated_at: created.toISOString(),
       version: 1,
@@ -159,7 +163,11 @@ export class FintechSimulator {
     const r = this.rng;
     this.txCount++;
     const customer = r.pick(this.customers);
-    const type: PaymentType = r.weighted([['pix', 55], ['card', 38], ['boleto', 7]] as const);
+    const type: PaymentType = r.weighted([
+      ['pix', 55],
+      ['card', 38],
+      ['boleto', 7],
+    ] as const);
     const merchant = type === 'pix' && r.chance(0.4) ? undefined : r.pick(this.merchants);
     const typical = merchant ? Number(MCCS.find((m) => m[0] === merchant.mcc)?.[2] ?? 100) : 120;
     // Log-normal around the merchant's typical ticket: most payments small, a long tail of large ones.
@@ -176,7 +184,12 @@ export class FintechSimulator {
       customer_id: customer.id,
       merchant_id: merchant?.id ?? null,
       payer: { cpf: customer.cpf, name: customer.name },
-      channel: r.weighted([['app', 70], ['web', 12], ['pos', 13], ['api', 5]] as const),
+      channel: r.weighted([
+        ['app', 70],
+        ['web', 12],
+        ['pos', 13],
+        ['api', 5],
+      ] as const),
       pix: null,
       card: null,
       boleto: null,
@@ -188,7 +201,13 @@ export class FintechSimulator {
     if (type === 'pix') {
       doc.pix = {
         end_to_end_id: pixEndToEndId(r, r.pick(ISPBS), now),
-        payee_key_type: r.weighted([['cpf', 30], ['email', 15], ['phone', 25], ['random', 20], ['cnpj', 10]] as const),
+        payee_key_type: r.weighted([
+          ['cpf', 30],
+          ['email', 15],
+          ['phone', 25],
+          ['random', 20],
+          ['cnpj', 10],
+        ] as const),
       };
       this.schedule(doc, at + r.int(200, 2500), r.chance(0.96) ? 'completed' : 'failed');
     } else if (type === 'card') {
@@ -197,7 +216,17 @@ export class FintechSimulator {
       doc.card = {
         brand,
         funding,
-        installments: funding === 'credit' && amount > 200 ? r.weighted([[1, 55], [2, 10], [3, 12], [6, 10], [10, 8], [12, 5]] as const) : 1,
+        installments:
+          funding === 'credit' && amount > 200
+            ? r.weighted([
+                [1, 55],
+                [2, 10],
+                [3, 12],
+                [6, 10],
+                [10, 8],
+                [12, 5],
+              ] as const)
+            : 1,
         nsu: r.digits(12),
         auth_code: r.digits(6),
         pan_masked: `${bin}******${r.digits(4)}`,
@@ -226,7 +255,13 @@ export class FintechSimulator {
 
   private transition(p: Pending): AppDocument {
     const at = Math.max(p.dueAt, Date.parse(String(p.doc.updated_at)) + 1);
-    const doc: AppDocument = { ...p.doc, status: p.next, version: p.doc.version + 1, updated_at: new Date(at).toISOString(), _ts: Math.floor(at / 1000) };
+    const doc: AppDocument = {
+      ...p.doc,
+      status: p.next,
+      version: p.doc.version + 1,
+      updated_at: new Date(at).toISOString(),
+      _ts: Math.floor(at / 1000),
+    };
     if (p.next === 'captured' && this.rng.chance(0.015)) this.schedule(doc, at + this.rng.int(2000, 9000), 'refunded');
     return doc;
   }

@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
-import { FinmeshError } from '../../core/errors.js';
 import { loadProject } from '../../config/load-project.js';
+import { FinmeshError } from '../../core/errors.js';
 import { Metrics } from '../../observability/metrics.js';
 import { openContext } from '../../pipelines/context.js';
 import { runDemo } from '../../pipelines/demo.js';
 import { layoutDemoWorkspace } from '../../pipelines/demo-workspace.js';
 import { type StartedServer, startServer } from '../../server/server.js';
-import { formatCount, formatTable, printJson, Progress, say } from '../output.js';
+import { formatCount, formatTable, Progress, printJson, say } from '../output.js';
 import { integer, positive } from './generate.js';
 
 interface DemoCliOptions {
@@ -52,15 +52,22 @@ export function registerDemo(program: Command): void {
           seconds: opts.seconds,
           metrics,
           signal: abort.signal,
-          onProgress: (p) => progress.update(`${p.elapsedS}/${opts.seconds} s · ${formatCount(p.events)} events to bronze · ${p.modelRuns} model runs · ${p.failures} failed`),
+          onProgress: (p) =>
+            progress.update(
+              `${p.elapsedS}/${opts.seconds} s · ${formatCount(p.events)} events to bronze · ${p.modelRuns} model runs · ${p.failures} failed`,
+            ),
         });
         progress.done();
         const result = { workspace: opts.dir, url: server.url, ...summary };
         if (opts.json) printJson(result);
         else {
           say(`\n${formatTable(['dataset', 'zone', 'rows', 'files'], summary.datasets)}`);
-          say(`\ntransactions: bronze ${formatCount(summary.transactions.bronze)} · silver ${formatCount(summary.transactions.silver)} · gold ${formatCount(summary.transactions.gold)}`);
-          say(`runs: ${summary.runs.total} (${summary.runs.succeeded} succeeded, ${summary.runs.failed} failed, ${summary.runs.skipped} skipped)`);
+          say(
+            `\ntransactions: bronze ${formatCount(summary.transactions.bronze)} · silver ${formatCount(summary.transactions.silver)} · gold ${formatCount(summary.transactions.gold)}`,
+          );
+          say(
+            `runs: ${summary.runs.total} (${summary.runs.succeeded} succeeded, ${summary.runs.failed} failed, ${summary.runs.skipped} skipped)`,
+          );
           for (const f of summary.failures) say(`  failed ${f.job} (${f.runId}): ${f.error}`);
           say(`\nexplore: npx finmesh query "select * from payments_gold.daily_volume_by_method" --project ${opts.dir}`);
         }

@@ -8,10 +8,15 @@ export function registerDiagram(program: Command): void {
     .command('diagram')
     .description("the project's architecture, generated from it: sources → lake zones → products → consumers, by domain")
     .option('--project <dir>', 'project folder', '.')
-    .option('--format <format>', 'output format (mermaid)', (v) => {
-      if (v !== 'mermaid') throw new InvalidArgumentError(`expected "mermaid", found "${v}"`);
-      return v;
-    }, 'mermaid')
+    .option(
+      '--format <format>',
+      'output format (mermaid)',
+      (v) => {
+        if (v !== 'mermaid') throw new InvalidArgumentError(`expected "mermaid", found "${v}"`);
+        return v;
+      },
+      'mermaid',
+    )
     .action((opts: { project: string }) => {
       process.stdout.write(mermaidDiagram(loadProject(opts.project)));
     });

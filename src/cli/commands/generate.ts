@@ -6,7 +6,7 @@ import { openContext } from '../../pipelines/context.js';
 import { prepareSession } from '../../pipelines/lake-session.js';
 import { SimulatorFeed } from '../../pipelines/simulator-feed.js';
 import { FintechSimulator } from '../../simulator/fintech-simulator.js';
-import { formatCount, printJson, Progress, say } from '../output.js';
+import { formatCount, Progress, printJson, say } from '../output.js';
 
 interface GenerateOptions {
   project: string;
@@ -21,7 +21,9 @@ interface GenerateOptions {
 export function registerGenerate(program: Command): void {
   program
     .command('generate')
-    .description("simulate the fintech app (customers, merchants, PIX/card/boleto payments) into the project's simulator sources, or to an NDJSON file")
+    .description(
+      "simulate the fintech app (customers, merchants, PIX/card/boleto payments) into the project's simulator sources, or to an NDJSON file",
+    )
     .option('--project <dir>', 'project folder', '.')
     .option('--seconds <n>', 'simulated seconds of activity', positive, 10)
     .option('--rate <n>', 'new transactions per simulated second (default: finmesh.yaml simulator.transactionsPerSecond)', positive)
@@ -34,7 +36,12 @@ export function registerGenerate(program: Command): void {
       const cfg = project.config.simulator;
       const start = opts.start ? new Date(opts.start) : new Date();
       if (Number.isNaN(start.getTime())) throw new InvalidArgumentError(`--start: expected an ISO date-time, found "${opts.start}"`);
-      const sim = new FintechSimulator({ ...cfg, seed: opts.seed ?? cfg.seed, transactionsPerSecond: opts.rate ?? cfg.transactionsPerSecond, start });
+      const sim = new FintechSimulator({
+        ...cfg,
+        seed: opts.seed ?? cfg.seed,
+        transactionsPerSecond: opts.rate ?? cfg.transactionsPerSecond,
+        start,
+      });
       const counts = { transactions: 0, changes: 0, customers: cfg.customers, merchants: cfg.merchants };
       const progress = new Progress();
       if (opts.out) {
@@ -43,7 +50,9 @@ export function registerGenerate(program: Command): void {
         for (let s = 0; s < opts.seconds; s++) {
           const events = sim.advance(1000);
           counts.changes += events.length;
-          for (const e of events) if (!out.write(`${JSON.stringify({ entity: e.entity, ...e.doc })}\n`)) await new Promise<void>((r) => out.once('drain', () => r()));
+          for (const e of events)
+            if (!out.write(`${JSON.stringify({ entity: e.entity, ...e.doc })}\n`))
+              await new Promise<void>((r) => out.once('drain', () => r()));
           progress.update(`generated ${s + 1}/${opts.seconds} s, ${formatCount(counts.changes)} changes`);
         }
         await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
@@ -64,7 +73,10 @@ export function registerGenerate(program: Command): void {
       progress.done();
       counts.transactions = sim.transactionsCreated;
       if (opts.json) printJson(counts);
-      else say(`generated ${formatCount(counts.transactions)} transactions (${formatCount(counts.changes)} changes) for ${formatCount(counts.customers)} customers and ${formatCount(counts.merchants)} merchants${opts.out ? ` into ${opts.out}` : ''}`);
+      else
+        say(
+          `generated ${formatCount(counts.transactions)} transactions (${formatCount(counts.changes)} changes) for ${formatCount(counts.customers)} customers and ${formatCount(counts.merchants)} merchants${opts.out ? ` into ${opts.out}` : ''}`,
+        );
     });
 }
 

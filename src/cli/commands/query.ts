@@ -17,7 +17,13 @@ export function registerQuery(program: Command): void {
       try {
         const result = await runReadOnlyQuery(ctx, sql);
         if (opts.json) printJson(result.rows);
-        else process.stdout.write(`${formatTable(result.columns.map((c) => c.name), result.rows)}\n(${result.rows.length} row${result.rows.length === 1 ? '' : 's'})\n`);
+        else
+          process.stdout.write(
+            `${formatTable(
+              result.columns.map((c) => c.name),
+              result.rows,
+            )}\n(${result.rows.length} row${result.rows.length === 1 ? '' : 's'})\n`,
+          );
       } finally {
         await ctx.close();
       }

@@ -20,7 +20,10 @@ export function registerRun(program: Command): void {
         const results = await runModels(ctx, {
           selector,
           onModel: (r) => {
-            if (!opts.json) say(`${r.status.padEnd(9)} ${r.dataset} (${r.materialized}) ${r.rowsOut} rows in ${r.durationMs} ms${r.error ? ` — ${r.error}` : ''}`);
+            if (!opts.json)
+              say(
+                `${r.status.padEnd(9)} ${r.dataset} (${r.materialized}) ${r.rowsOut} rows in ${r.durationMs} ms${r.error ? ` — ${r.error}` : ''}`,
+              );
           },
         });
         if (opts.json) printJson({ models: results });

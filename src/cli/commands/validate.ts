@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { formatIssue } from '../../core/errors.js';
 import { inspectProject } from '../../config/load-project.js';
+import { formatIssue } from '../../core/errors.js';
 import { buildDag } from '../../engine/dag.js';
 import { printJson, say } from '../output.js';
 
@@ -15,7 +15,9 @@ export function registerValidate(program: Command): void {
       if (project) issues.push(...buildDag(project).issues);
       if (opts.json) printJson({ valid: issues.length === 0, issues });
       else if (issues.length === 0) {
-        say(`${opts.project}: valid — ${project?.domains.length ?? 0} domains, ${project?.sources.length ?? 0} sources, ${project?.products.length ?? 0} products`);
+        say(
+          `${opts.project}: valid — ${project?.domains.length ?? 0} domains, ${project?.sources.length ?? 0} sources, ${project?.products.length ?? 0} products`,
+        );
       } else {
         say(`${opts.project}: ${issues.length} problem${issues.length === 1 ? '' : 's'}`);
         for (const i of issues) say(`  ${formatIssue(i)}`);

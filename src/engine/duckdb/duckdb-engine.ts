@@ -77,7 +77,9 @@ export class DuckDbEngine implements Engine {
       const files = await listParquet(dir);
       const out: WrittenFile[] = [];
       for (const path of files) {
-        const meta = await this.runAndRead(`SELECT coalesce(sum(num_rows), 0)::BIGINT AS n FROM parquet_file_metadata(${quoteLiteral(path)})`);
+        const meta = await this.runAndRead(
+          `SELECT coalesce(sum(num_rows), 0)::BIGINT AS n FROM parquet_file_metadata(${quoteLiteral(path)})`,
+        );
         const n = Number(meta.getRowObjectsJson()[0]?.n ?? 0);
         const rel = relative(dir, path).split(sep);
         out.push({ path, partition: rel.length > 1 ? rel.slice(0, -1).join('/') : undefined, rows: n });
@@ -128,7 +130,18 @@ async function listParquet(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-const INTEGER_TYPES = new Set(['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'UHUGEINT']);
+const INTEGER_TYPES = new Set([
+  'TINYINT',
+  'SMALLINT',
+  'INTEGER',
+  'BIGINT',
+  'HUGEINT',
+  'UTINYINT',
+  'USMALLINT',
+  'UINTEGER',
+  'UBIGINT',
+  'UHUGEINT',
+]);
 
 function toResult(r: DuckDBResultReader): QueryResult {
   const names = r.columnNames();

@@ -76,7 +76,11 @@ export class SqliteMetadataStore implements MetadataStore {
     try {
       db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
     } catch (cause) {
-      throw new FinmeshError('UNAVAILABLE', `cannot open the metadata store ${path}${options.readonly ? ' (has the project run yet?)' : ''}`, { cause });
+      throw new FinmeshError(
+        'UNAVAILABLE',
+        `cannot open the metadata store ${path}${options.readonly ? ' (has the project run yet?)' : ''}`,
+        { cause },
+      );
     }
     db.pragma('busy_timeout = 5000');
     if (!options.readonly) {
@@ -153,7 +157,9 @@ export class SqliteMetadataStore implements MetadataStore {
       }
       const prev = this.datasetState(commit.dataset);
       this.db
-        .prepare('INSERT INTO datasets (dataset, schema, inputs, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(dataset) DO UPDATE SET schema = excluded.schema, inputs = excluded.inputs, updated_at = excluded.updated_at')
+        .prepare(
+          'INSERT INTO datasets (dataset, schema, inputs, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(dataset) DO UPDATE SET schema = excluded.schema, inputs = excluded.inputs, updated_at = excluded.updated_at',
+        )
         .run(
           commit.dataset,
           JSON.stringify(commit.schema ?? prev?.schema ?? null),
@@ -201,7 +207,12 @@ export class SqliteMetadataStore implements MetadataStore {
       | undefined;
     if (!row) return undefined;
     const schema = row.schema ? (JSON.parse(row.schema) as DatasetState['schema'] | null) : null;
-    return { dataset: row.dataset, schema: schema ?? undefined, inputs: JSON.parse(row.inputs) as Record<string, number>, updatedAt: new Date(row.updated_at) };
+    return {
+      dataset: row.dataset,
+      schema: schema ?? undefined,
+      inputs: JSON.parse(row.inputs) as Record<string, number>,
+      updatedAt: new Date(row.updated_at),
+    };
   }
 
   getCheckpoint(source: string): string | undefined {
@@ -211,7 +222,9 @@ export class SqliteMetadataStore implements MetadataStore {
 
   setCheckpoint(source: string, value: string): void {
     this.db
-      .prepare('INSERT INTO checkpoints (source, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(source) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at')
+      .prepare(
+        'INSERT INTO checkpoints (source, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(source) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
+      )
       .run(source, value, Date.now());
   }
 
@@ -220,12 +233,23 @@ export class SqliteMetadataStore implements MetadataStore {
       | { source: string; path: string; size: number; mtime: number; sha256: string; status: string; run_id: string; seen_at: number }
       | undefined;
     if (!row) return undefined;
-    return { source: row.source, path: row.path, size: row.size, mtime: new Date(row.mtime), sha256: row.sha256, status: row.status, runId: row.run_id, seenAt: new Date(row.seen_at) };
+    return {
+      source: row.source,
+      path: row.path,
+      size: row.size,
+      mtime: new Date(row.mtime),
+      sha256: row.sha256,
+      status: row.status,
+      runId: row.run_id,
+      seenAt: new Date(row.seen_at),
+    };
   }
 
   ledgerRecord(e: LedgerEntry): void {
     this.db
-      .prepare('INSERT OR REPLACE INTO file_ledger (source, path, size, mtime, sha256, status, run_id, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .prepare(
+        'INSERT OR REPLACE INTO file_ledger (source, path, size, mtime, sha256, status, run_id, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      )
       .run(e.source, e.path, e.size, e.mtime.getTime(), e.sha256, e.status, e.runId, e.seenAt.getTime());
   }
 

@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+// Runs every *.test.ts under test/ with node's test runner through tsx (Node 20's --test takes no globs).
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const filter = process.argv.slice(2);
+const files = readdirSync('test', { recursive: true, withFileTypes: true })
+  .filter((e) => e.isFile() && e.name.endsWith('.test.ts'))
+  .map((e) => join(e.parentPath, e.name))
+  .filter((f) => filter.length === 0 || filter.some((x) => f.includes(x)))
+  .sort();
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+process.exit(r.status ?? 1);

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { cli, cliAsync, tempDir, waitFor } from '../helpers.js';
+
+describe('finmesh demo', () => {
+  it('runs the example end to end, serves /healthz and /metrics while it runs, and prints a JSON summary', async () => {
+    const dir = join(tempDir(), 'demo');
+    const child = cliAsync(['demo', '--seconds', '12', '--dir', dir, '--port', '0', '--json']);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const url = await waitFor(() => /health (http:\/\/[^/]+)\/healthz/.exec(stderr)?.[1], 60_000, 'the demo to print its URL');
+    const health = await fetch(`${url}/healthz`);
+    assert.equal(health.status, 200);
+    const metrics = await waitFor(
+      async () => {
+        const text = await (await fetch(`${url}/metrics`)).text();
+        return /finmesh_model_runs_total\{[^}]*outcome="succeeded"[^}]*\} [1-9]/.test(text) ? text : undefined;
+      },
+      60_000,
+      'a successful model run in /metrics',
+    );
+    assert.match(metrics, /finmesh_source_records_total\{domain="payments",source="core-transactions"\} [1-9]/);
+    assert.match(metrics, /finmesh_process_resident_memory_bytes [1-9]/);
+    assert.equal(await exited, 0, stderr);
+    const summary = JSON.parse(stdout);
+    assert.ok(
+      summary.transactions.bronze > 0 && summary.transactions.silver > 0 && summary.transactions.gold > 0,
+      JSON.stringify(summary.transactions),
+    );
+    assert.equal(summary.transactions.silver, summary.transactions.gold, 'gold counts every silver transaction');
+    assert.equal(summary.runs.failed, 0);
+    assert.ok(summary.runs.succeeded > 0);
+    for (const zone of ['bronze', 'silver', 'gold']) assert.ok(summary.zones[zone] > 0, zone);
+
+    const q = cli([
+      'query',
+      'select count(*) n, count(distinct transaction_id) d from payments_silver.transactions',
+      '--project',
+      dir,
+      '--json',
+    ]);
+    assert.equal(q.status, 0, q.stderr);
+    const [row] = JSON.parse(q.stdout);
+    assert.equal(row.n, row.d);
+    assert.equal(row.n, summary.transactions.silver);
+
+    const write = cli(['query', 'drop table payments_silver.transactions', '--project', dir]);
+    assert.equal(write.status, 2);
+    assert.match(write.stderr, /read-only/);
+  });
+
+  it('refuses to clear a folder that is not a demo workspace, and leaves it as it was', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'precious.txt'), 'do not delete');
+    const refused = cli(['demo', '--seconds', '1', '--dir', dir]);
+    assert.equal(refused.status, 2);
+    assert.match(refused.stderr, /not a finmesh demo workspace/);
+    assert.ok(existsSync(join(dir, 'precious.txt')));
+  });
+});

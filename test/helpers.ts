@@ -1,0 +1,55 @@
+import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+export const EXAMPLE = join(ROOT, 'examples/fintech');
+const BIN = join(ROOT, 'bin/finmesh.js');
+
+/** A fresh temporary folder, removed when the process exits. */
+export function tempDir(prefix = 'finmesh-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A copy of the example project with a tokenisation key in the environment. */
+export function copyExample(): string {
+  const dir = join(tempDir(), 'fintech');
+  cpSync(EXAMPLE, dir, { recursive: true, filter: (src) => !src.includes('/.finmesh') });
+  return dir;
+}
+
+export const TEST_KEY = 'test-tokenization-key-do-not-use';
+
+/** Runs the finmesh CLI as a user would, and returns its exit code and output. */
+export function cli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [BIN, ...args], {
+    cwd: options.cwd ?? ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, FINMESH_TOKENIZATION_KEY: TEST_KEY, ...options.env },
+    timeout: 180_000,
+  });
+}
+
+/** Starts the CLI in the background. */
+export function cliAsync(args: string[], options: { cwd?: string } = {}) {
+  return spawn(process.execPath, [BIN, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: { ...process.env, FINMESH_TOKENIZATION_KEY: TEST_KEY },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** Polls `fn` until it returns a value other than undefined, or fails after `ms`. */
+export async function waitFor<T>(fn: () => T | undefined | Promise<T | undefined>, ms: number, what: string): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { loadProject } from '../../src/config/load-project.js';
+import { openContext } from '../../src/pipelines/context.js';
+import { prepareSession } from '../../src/pipelines/lake-session.js';
+import { runReadOnlyQuery } from '../../src/pipelines/query.js';
+import { SimulatorFeed } from '../../src/pipelines/simulator-feed.js';
+import { runModels } from '../../src/pipelines/transform.js';
+import { FintechSimulator } from '../../src/simulator/fintech-simulator.js';
+import { copyExample, TEST_KEY } from '../helpers.js';
+
+process.env.FINMESH_TOKENIZATION_KEY = TEST_KEY;
+
+async function setup() {
+  const project = loadProject(copyExample());
+  const ctx = await openContext(project, { secrets: true });
+  await prepareSession(ctx);
+  const sim = new FintechSimulator({
+    ...project.config.simulator,
+    customers: 300,
+    merchants: 40,
+    transactionsPerSecond: 150,
+    start: new Date('2026-11-27T10:00:00Z'),
+  });
+  const feed = new SimulatorFeed(ctx, sim);
+  await feed.seedReferenceData();
+  return { project, ctx, sim, feed };
+}
+
+const one = async (ctx: Awaited<ReturnType<typeof setup>>['ctx'], sql: string) => (await ctx.engine.query(sql)).rows[0] ?? {};
+
+describe('bronze → silver → gold on the embedded lake', () => {
+  it('builds every model, and silver holds each transaction once at its latest version across incremental runs', async () => {
+    const { ctx, sim, feed } = await setup();
+    try {
+      const statuses = new Map<string, { version: number; status: string }>();
+      const track = (events: ReturnType<FintechSimulator['advance']>) => {
+        for (const e of events)
+          if (e.entity === 'transactions') statuses.set(e.doc.id, { version: e.doc.version, status: String(e.doc.status) });
+      };
+      // Drive the simulator by hand so the test knows every change the app made.
+      const step = async (ms: number) => {
+        const before = sim.transactionsCreated;
+        const events = sim.advance(ms);
+        track(events);
+        await feed.commitEvents(events);
+        return sim.transactionsCreated - before;
+      };
+      for (let i = 0; i < 5; i++) await step(1000);
+      const first = await runModels(ctx);
+      assert.deepEqual(
+        first.filter((r) => r.status !== 'succeeded'),
+        [],
+        'every model succeeds',
+      );
+      for (let i = 0; i < 10; i++) await step(1000);
+      const second = await runModels(ctx);
+      assert.deepEqual(
+        second.filter((r) => r.status !== 'succeeded'),
+        [],
+      );
+      const silver = await one(ctx, 'SELECT count(*) AS n, count(DISTINCT transaction_id) AS d FROM payments_silver.transactions');
+      assert.equal(silver.n, sim.transactionsCreated);
+      assert.equal(silver.d, sim.transactionsCreated);
+      const rows = (await ctx.engine.query('SELECT transaction_id, version, status FROM payments_silver.transactions')).rows;
+      for (const r of rows) {
+        const want = statuses.get(String(r.transaction_id));
+        assert.deepEqual({ version: r.version, status: r.status }, want, `latest version of ${r.transaction_id}`);
+      }
+      const bronze = await one(ctx, 'SELECT count(*) AS n FROM payments_bronze.transactions');
+      assert.ok(Number(bronze.n) > sim.transactionsCreated, 'bronze keeps every version');
+      const gold = await one(ctx, 'SELECT sum(transactions)::BIGINT AS n FROM payments_gold.daily_volume_by_method');
+      assert.equal(gold.n, sim.transactionsCreated);
+      const c360 = await one(ctx, 'SELECT count(*) AS n, sum(transactions)::BIGINT AS t FROM customers_gold.customer_360');
+      assert.equal(c360.n, 300);
+      assert.equal(c360.t, sim.transactionsCreated);
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('tokenises CPF with HMAC-SHA256 under the project key, and no raw CPF reaches silver or gold', async () => {
+    const { ctx, feed } = await setup();
+    try {
+      await feed.step(2000);
+      await runModels(ctx);
+      const pairs = (
+        await ctx.engine.query(
+          'SELECT b.cpf, s.cpf_token FROM customers_bronze.customers b JOIN customers_silver.customers s ON s.customer_id = b.id LIMIT 20',
+        )
+      ).rows;
+      assert.equal(pairs.length, 20);
+      for (const p of pairs) assert.equal(p.cpf_token, createHmac('sha256', TEST_KEY).update(String(p.cpf)).digest('hex'));
+      for (const table of ['customers_silver.customers', 'customers_gold.customer_360', 'payments_silver.transactions']) {
+        const cols = (await ctx.engine.describe(`SELECT * FROM ${table}`)).map((c) => c.name);
+        assert.ok(
+          !cols.includes('cpf') && !cols.includes('name') && !cols.includes('email') && !cols.includes('payer'),
+          `${table}: ${cols}`,
+        );
+      }
+      const masked = await one(
+        ctx,
+        "SELECT count(*) FILTER (WHERE NOT regexp_full_match(card_pan_masked, '[0-9]{6}[*]{6}[0-9]{4}')) AS bad, count(card_pan_masked) AS n FROM payments_silver.transactions",
+      );
+      assert.equal(masked.bad, 0);
+      assert.ok(Number(masked.n) > 0);
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('a failed model fails alone: downstream is skipped, its previous output stays, other branches run', async () => {
+    const { ctx, feed, project } = await setup();
+    try {
+      await feed.step(2000);
+      await runModels(ctx);
+      const before = await one(ctx, 'SELECT count(*) AS n FROM customers_gold.customer_360');
+      const node = project.products.find((p) => p.name === 'customers');
+      assert.ok(node);
+      // Break the customers model in memory: the same effect as a bad deploy of its SQL.
+      const { buildDag } = await import('../../src/engine/dag.js');
+      const dag = buildDag(project).dag;
+      const broken = dag.byName.get('customers');
+      assert.ok(broken);
+      const original = broken.sql;
+      const fs = await import('node:fs');
+      const path = `${project.root}/${node.modelFile}`;
+      fs.writeFileSync(path, original.replace('segment,', 'segmnt,'));
+      const results = await runModels(ctx);
+      fs.writeFileSync(path, original);
+      const status = Object.fromEntries(results.map((r) => [r.model, r.status]));
+      assert.equal(status.customers, 'failed');
+      assert.equal(status.customer_360, 'skipped');
+      assert.equal(status.daily_volume_by_method, 'succeeded');
+      assert.match(results.find((r) => r.model === 'customers')?.error ?? '', /segmnt/);
+      const after = await one(ctx, 'SELECT count(*) AS n FROM customers_gold.customer_360');
+      assert.equal(after.n, before.n, 'gold keeps its previous version');
+      const runs = ctx.meta.listRuns({ job: 'model:customers', limit: 1 });
+      assert.equal(runs[0]?.status, 'failed');
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('query is read-only: writes and file access outside the lake are refused', async () => {
+    const { ctx, feed } = await setup();
+    try {
+      await feed.step(1000);
+      await runModels(ctx, { selector: 'transactions' });
+      await assert.rejects(runReadOnlyQuery(ctx, 'DELETE FROM payments_silver.transactions'), /read-only.*found DELETE/);
+      await assert.rejects(runReadOnlyQuery(ctx, 'SELECT 1; SELECT 2'), /exactly one statement/);
+      await assert.rejects(runReadOnlyQuery(ctx, 'SELEC 1'), /does not parse/);
+      await assert.rejects(runReadOnlyQuery(ctx, "SELECT * FROM read_csv('/etc/hostname')"), /Permission Error/);
+    } finally {
+      await ctx.close();
+    }
+  });
+});
