@@ -1,0 +1,116 @@
+// npm run bench [-- --rows N]: finmesh's figures beside a reference measured in the same run, with ratios.
+import { createWriteStream, mkdirSync, rmSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadProject } from '../src/config/load-project.js';
+import { uuidv7 } from '../src/core/ids.js';
+import { DuckDbEngine } from '../src/engine/duckdb/duckdb-engine.js';
+import { quoteLiteral } from '../src/engine/engine.js';
+import { writeBronzeBatch } from '../src/pipelines/bronze-writer.js';
+import { openContext } from '../src/pipelines/context.js';
+import { prepareSession } from '../src/pipelines/lake-session.js';
+import { FintechSimulator } from '../src/simulator/fintech-simulator.js';
+
+const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, repeat: { type: 'string', default: '3' } } });
+const rows = Number(values.rows);
+const repeat = Number(values.repeat);
+const work = resolve('bench/.work');
+rmSync(work, { recursive: true, force: true });
+mkdirSync(work, { recursive: true });
+
+interface Row {
+  benchmark: string;
+  finmesh: string;
+  reference: string;
+  ratio: number;
+  bar: string;
+}
+const table: Row[] = [];
+
+async function generate(file: string, n: number): Promise<void> {
+  const sim = new FintechSimulator({
+    seed: 1,
+    customers: 5000,
+    merchants: 500,
+    transactionsPerSecond: 10_000,
+    start: new Date('2026-11-27T00:00:00Z'),
+  });
+  const out = createWriteStream(file);
+  let written = 0;
+  while (written < n) {
+    for (const e of sim.advance(1000)) {
+      if (e.entity !== 'transactions' || written >= n) continue;
+      if (!out.write(`${JSON.stringify(e.doc)}\n`)) await new Promise<void>((r) => out.once('drain', () => r()));
+      written++;
+    }
+  }
+  await new Promise<void>((r) => out.end(() => r()));
+}
+
+async function time(fn: () => Promise<void>): Promise<number> {
+  const t = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t) / 1e9;
+}
+
+async function benchIngestion(): Promise<void> {
+  const file = join(work, 'transactions.ndjson');
+  process.stderr.write(`generating ${rows.toLocaleString('en-US')} transactions as NDJSON… `);
+  await generate(file, rows);
+  process.stderr.write(`${(statSync(file).size / 2 ** 20).toFixed(0)} MiB\n`);
+
+  const project = loadProject('examples/fintech');
+  project.config.lake.path = join(work, 'lake');
+  project.config.metadata.path = join(work, 'metadata.db');
+  const ctx = await openContext(project);
+  await prepareSession(ctx);
+  const source = project.sources.find((s) => s.name === 'core-transactions');
+  if (!source) throw new Error('example has no core-transactions source');
+  const reference = await DuckDbEngine.create();
+
+  let best = { finmesh: Number.POSITIVE_INFINITY, reference: Number.POSITIVE_INFINITY };
+  for (let i = 0; i < repeat; i++) {
+    const refOut = join(work, `ref-${i}.parquet`);
+    const r = await time(() =>
+      reference.exec(`COPY (SELECT * FROM read_json(${quoteLiteral(file)})) TO ${quoteLiteral(refOut)} (FORMAT parquet)`),
+    );
+    const f = await time(async () => {
+      const res = await writeBronzeBatch(ctx, {
+        source,
+        runId: uuidv7(),
+        firstOffset: i * rows + 1,
+        lastOffset: (i + 1) * rows,
+        input: { ndjsonFile: file },
+      });
+      if (res.rows !== rows) throw new Error(`finmesh committed ${res.rows} rows, expected ${rows}`);
+    });
+    best = { finmesh: Math.min(best.finmesh, f), reference: Math.min(best.reference, r) };
+    process.stderr.write(`  run ${i + 1}/${repeat}: finmesh ${f.toFixed(2)} s, DuckDB COPY ${r.toFixed(2)} s\n`);
+  }
+  await reference.close();
+  await ctx.close();
+  const fr = rows / best.finmesh;
+  const rr = rows / best.reference;
+  table.push({
+    benchmark: 'NDJSON → bronze Parquet (rows/s)',
+    finmesh: Math.round(fr).toLocaleString('en-US'),
+    reference: `${Math.round(rr).toLocaleString('en-US')} (DuckDB COPY read_json → parquet)`,
+    ratio: fr / rr,
+    bar: '≥ 0.8',
+  });
+}
+
+await benchIngestion();
+rmSync(work, { recursive: true, force: true });
+
+const cols = ['benchmark', 'finmesh', 'reference', 'ratio', 'bar'] as const;
+const cells = table.map((r) => ({
+  ...r,
+  ratio: `${r.ratio.toFixed(2)}×${r.ratio >= Number(r.bar.replace(/[^0-9.]/g, '')) ? '' : '  BELOW BAR'}`,
+}));
+const widths = cols.map((c) => Math.max(c.length, ...cells.map((r) => String(r[c]).length)));
+const line = (v: string[]) => v.map((x, i) => x.padEnd(widths[i] ?? 0)).join(' | ');
+console.log(`\nfinmesh bench — ${rows.toLocaleString('en-US')} rows, best of ${repeat}, Node ${process.version}`);
+console.log(line([...cols]));
+console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
+for (const r of cells) console.log(line(cols.map((c) => String(r[c]))));
