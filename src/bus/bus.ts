@@ -1,0 +1,49 @@
+/**
+ * The event bus between change-feed readers and the lake writer. Delivery is at least once: a message not acked
+ * is delivered again (after `ackWaitMs`, on `nak`, or to the next subscription of the same group), so consumers
+ * must be idempotent — the lake writer is, by file name and by the source checkpoint it commits with each batch.
+ */
+export interface Bus {
+  readonly kind: string;
+  /**
+   * Publishes in order. Resolves once the bus has accepted every message (persisted, for a durable bus). Waits
+   * while the topic is at capacity, which is how a slow consumer slows the producer instead of growing memory.
+   */
+  publish(topic: string, messages: BusMessage[]): Promise<void>;
+  /**
+   * Consumes `topic` as `group`: each message goes to one subscription of the group, in publish order per key.
+   * At most `maxInFlight` deliveries are outstanding (unacked) at once.
+   */
+  subscribe(topic: string, group: string, options?: SubscribeOptions): Subscription;
+  close(): Promise<void>;
+}
+
+export interface BusMessage {
+  /** Partitioning and ordering key. */
+  key: string;
+  value: string;
+}
+
+export interface Delivery {
+  message: BusMessage;
+  /** 1 on first delivery, more on redelivery. */
+  attempt: number;
+  ack(): Promise<void>;
+  /** Asks for redelivery now. */
+  nak(): Promise<void>;
+}
+
+export interface Subscription extends AsyncIterable<Delivery> {
+  /** Stops delivering; unacked deliveries will be delivered again to the group. */
+  close(): Promise<void>;
+}
+
+export interface SubscribeOptions {
+  /** Upper bound on unacked deliveries (default 1000). */
+  maxInFlight?: number;
+  /** Redeliver a delivery not acked within this time (default 30 s). */
+  ackWaitMs?: number;
+}
+
+export const DEFAULT_MAX_IN_FLIGHT = 1000;
+export const DEFAULT_ACK_WAIT_MS = 30_000;

@@ -1,0 +1,132 @@
+import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, headers, type NatsConnection, nanos } from '@nats-io/transport-node';
+import { FinmeshError } from '../../core/errors.js';
+import { type Bus, type BusMessage, DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_IN_FLIGHT, type Delivery, type SubscribeOptions, type Subscription } from '../bus.js';
+
+export interface NatsBusOptions {
+  /** `nats://host:port`, comma-separated for a cluster. */
+  servers: string;
+  /** Prefix of stream names and subjects (default `finmesh`). */
+  prefix?: string;
+}
+
+const KEY_HEADER = 'Finmesh-Key';
+
+/**
+ * NATS JetStream: a file-backed stream per topic and a durable pull consumer per group, explicit acks.
+ * `max_ack_pending` is the in-flight bound; JetStream redelivers after `ack_wait` or a `nak`.
+ */
+export class NatsBus implements Bus {
+  readonly kind = 'nats';
+  private readonly streams = new Set<string>();
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    private readonly js: JetStreamClient,
+    private readonly prefix: string,
+  ) {}
+
+  static async create(options: NatsBusOptions): Promise<NatsBus> {
+    try {
+      const nc = await connect({ servers: options.servers.split(','), name: 'finmesh' });
+      const jsm = await jetstreamManager(nc);
+      return new NatsBus(nc, jsm, jetstream(nc), options.prefix ?? 'finmesh');
+    } catch (cause) {
+      throw new FinmeshError('UNAVAILABLE', `cannot reach NATS JetStream at ${options.servers}: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  async publish(topic: string, messages: BusMessage[]): Promise<void> {
+    const subject = await this.ensureStream(topic);
+    // Publish acks are awaited in windows: ordered on the wire, persisted before we return.
+    const window = 256;
+    for (let i = 0; i < messages.length; i += window) {
+      await Promise.all(
+        messages.slice(i, i + window).map((m) => {
+          const h = headers();
+          h.set(KEY_HEADER, m.key);
+          return this.js.publish(subject, m.value, { headers: h });
+        }),
+      );
+    }
+  }
+
+  subscribe(topic: string, group: string, options: SubscribeOptions = {}): Subscription {
+    const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+    const ackWait = options.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
+    let stop: (() => void) | undefined;
+    let closed = false;
+    const self = this;
+    const iterate = async function* (): AsyncGenerator<Delivery> {
+      await self.ensureStream(topic);
+      const stream = self.streamName(topic);
+      const durable = group.replace(/[^A-Za-z0-9_-]/g, '_');
+      try {
+        await self.jsm.consumers.info(stream, durable);
+      } catch {
+        await self.jsm.consumers.add(stream, {
+          durable_name: durable,
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          ack_wait: nanos(ackWait),
+          max_ack_pending: maxInFlight,
+        });
+      }
+      const consumer = await self.js.consumers.get(stream, durable);
+      const messages = await consumer.consume({ max_messages: Math.min(maxInFlight, 1000) });
+      stop = () => void messages.stop();
+      if (closed) return;
+      for await (const m of messages) {
+        yield {
+          message: { key: m.headers?.get(KEY_HEADER) ?? '', value: m.string() },
+          attempt: m.info.deliveryCount,
+          ack: async () => {
+            m.ack();
+          },
+          nak: async () => {
+            m.nak();
+          },
+        };
+      }
+    };
+    return {
+      [Symbol.asyncIterator]: iterate,
+      close: async () => {
+        closed = true;
+        stop?.();
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.nc.drain();
+  }
+
+  /** Deletes a topic's stream (tests and resets). */
+  async deleteTopic(topic: string): Promise<void> {
+    try {
+      await this.jsm.streams.delete(this.streamName(topic));
+    } catch {
+      // absent already
+    }
+    this.streams.delete(topic);
+  }
+
+  private streamName(topic: string): string {
+    return `${this.prefix}_${topic}`.replace(/[^A-Za-z0-9_-]/g, '_').toUpperCase();
+  }
+
+  private async ensureStream(topic: string): Promise<string> {
+    const subject = `${this.prefix}.${topic.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+    if (this.streams.has(topic)) return subject;
+    const name = this.streamName(topic);
+    try {
+      await this.jsm.streams.info(name);
+    } catch {
+      await this.jsm.streams.add({ name, subjects: [subject] });
+    }
+    this.streams.add(topic);
+    return subject;
+  }
+}

@@ -1,0 +1,14 @@
+import { after, before } from 'node:test';
+import { NatsBus } from '../../src/bus/nats/nats-bus.js';
+import { type Launched, NATS_BIN, skipUnless, startNats } from '../launchers.js';
+import { describeBusContract } from './bus-contract.js';
+
+const skip = skipUnless(NATS_BIN !== undefined, 'nats-server', 'Debian: apt-get install nats-server');
+let server: Launched | undefined;
+before(async () => {
+  if (!skip.skip) server = await startNats();
+});
+after(async () => {
+  await server?.stop();
+});
+describeBusContract('nats (JetStream)', async () => NatsBus.create({ servers: server?.url ?? '' }), skip);

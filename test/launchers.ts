@@ -1,0 +1,153 @@
+// Starts real servers for integration tests on free loopback ports, and stops them after.
+// A missing binary skips the test with a message (or fails it under FINMESH_REQUIRE_SERVICES=1, as in CI).
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { createServer, connect as tcpConnect } from 'node:net';
+import { join } from 'node:path';
+import { tempDir, waitFor } from './helpers.js';
+
+export const REQUIRE_SERVICES = process.env.FINMESH_REQUIRE_SERVICES === '1';
+
+/** Finds a server binary; undefined when absent. */
+export function findBinary(name: string, extraDirs: string[] = []): string | undefined {
+  for (const dir of [...extraDirs, '/usr/sbin', '/usr/bin', '/usr/local/bin', '/usr/local/sbin']) {
+    const p = join(dir, name);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+/** `{ skip }` for node:test when a server is missing; throws instead under FINMESH_REQUIRE_SERVICES=1. */
+export function skipUnless(available: boolean, server: string, howToStart: string): { skip?: string } {
+  if (available) return {};
+  const message = `${server} not found — install it (${howToStart}) to run this test`;
+  if (REQUIRE_SERVICES) throw new Error(`FINMESH_REQUIRE_SERVICES=1 but ${message}`);
+  return { skip: message };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      srv.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = tcpConnect({ host: '127.0.0.1', port }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
+}
+
+export interface Launched {
+  port: number;
+  url: string;
+  stop(): Promise<void>;
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+    });
+}
+
+async function started(child: ChildProcess, port: number, what: string, log: () => string): Promise<void> {
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}: ${log()}`);
+      return (await portOpen(port)) ? true : undefined;
+    },
+    30_000,
+    `${what} to listen on ${port}`,
+  );
+}
+
+export const NATS_BIN = findBinary('nats-server');
+
+export async function startNats(): Promise<Launched> {
+  if (!NATS_BIN) throw new Error('nats-server not found');
+  const port = await freePort();
+  let log = '';
+  const child = spawn(NATS_BIN, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', tempDir('nats-')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stderr?.on('data', (d) => {
+    log += d;
+  });
+  await started(child, port, 'nats-server', () => log);
+  return { port, url: `nats://127.0.0.1:${port}`, stop: stopper(child) };
+}
+
+function postgresBinDir(): string | undefined {
+  const base = '/usr/lib/postgresql';
+  if (!existsSync(base)) return undefined;
+  const versions = readdirSync(base).sort((a, b) => Number(b) - Number(a));
+  for (const v of versions) if (existsSync(join(base, v, 'bin', 'initdb'))) return join(base, v, 'bin');
+  return undefined;
+}
+
+export const POSTGRES_BIN_DIR = postgresBinDir();
+
+/** A throwaway PostgreSQL cluster with logical replication enabled; run as the `postgres` user when we are root. */
+export async function startPostgres(): Promise<Launched & { connectionString: string }> {
+  const bin = POSTGRES_BIN_DIR;
+  if (!bin) throw new Error('PostgreSQL not found');
+  const dir = tempDir('pg-');
+  const data = join(dir, 'data');
+  mkdirSync(data);
+  const asRoot = process.getuid?.() === 0;
+  let uid: number | undefined;
+  let gid: number | undefined;
+  if (asRoot) {
+    uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+    gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+    chownSync(dir, uid, gid);
+    chownSync(data, uid, gid);
+  }
+  const ids = uid === undefined ? {} : { uid, gid };
+  execFileSync(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync'], {
+    ...ids,
+    stdio: 'ignore',
+    cwd: dir,
+  });
+  const port = await freePort();
+  let log = '';
+  const child = spawn(
+    join(bin, 'postgres'),
+    [
+      '-D',
+      data,
+      '-p',
+      String(port),
+      '-k',
+      dir,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'wal_level=logical',
+      '-c',
+      'max_replication_slots=20',
+      '-c',
+      'max_wal_senders=20',
+      '-c',
+      'fsync=off',
+    ],
+    { ...ids, stdio: ['ignore', 'pipe', 'pipe'], cwd: dir },
+  );
+  child.stderr?.on('data', (d) => {
+    log += d;
+  });
+  await started(child, port, 'postgres', () => log);
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  return { port, url, connectionString: url, stop: stopper(child) };
+}
