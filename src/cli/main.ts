@@ -6,6 +6,7 @@ import { registerGenerate } from './commands/generate.js';
 import { registerInit } from './commands/init.js';
 import { registerQuery } from './commands/query.js';
 import { registerRun } from './commands/run.js';
+import { registerStream } from './commands/stream.js';
 import { registerValidate } from './commands/validate.js';
 
 /** Exit codes (DESIGN §7): 0 success, 1 failures found, 2 usage or configuration error. */
@@ -25,6 +26,7 @@ const program = new Command()
 registerDemo(program);
 registerValidate(program);
 registerRun(program);
+registerStream(program);
 registerGenerate(program);
 registerQuery(program);
 registerDiagram(program);

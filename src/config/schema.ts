@@ -84,6 +84,37 @@ export const projectConfigSchema = z
       .object({ key: secretRef.describe('key of the HMAC that tokenises direct identifiers (CPF, CNPJ)') })
       .strict()
       .optional(),
+    bus: z
+      .discriminatedUnion('kind', [
+        z.object({ kind: z.literal('memory'), capacity: z.number().int().positive().default(200_000) }).strict(),
+        z.object({ kind: z.literal('nats'), servers: z.string().min(1) }).strict(),
+        z
+          .object({
+            kind: z.literal('kafka'),
+            brokers: z.string().min(1),
+            ssl: z.boolean().default(false),
+            sasl: z
+              .object({ mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']), username: z.string(), password: secretRef })
+              .strict()
+              .optional(),
+          })
+          .strict(),
+        z.object({ kind: z.literal('pubsub'), projectId: z.string().min(1) }).strict(),
+      ])
+      .default({ kind: 'memory', capacity: 200_000 }),
+    stream: z
+      .object({
+        /** A micro-batch closes at this many records… */
+        batchMaxRecords: z.number().int().positive().default(50_000),
+        /** …or this long after its first record, whichever comes first. */
+        batchMaxMs: z.number().int().positive().default(1000),
+        /** How long a reader waits after an empty page. */
+        pollIntervalMs: z.number().int().positive().default(100),
+        /** How often `finmesh stream` runs the models (0: never). */
+        modelIntervalMs: z.number().int().nonnegative().default(5000),
+      })
+      .strict()
+      .default({ batchMaxRecords: 50_000, batchMaxMs: 1000, pollIntervalMs: 100, modelIntervalMs: 5000 }),
     server: z
       .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8080) })
       .strict()
@@ -147,6 +178,51 @@ export const sourceConfigSchema = z.discriminatedUnion('kind', [
       kind: z.literal('simulator'),
       /** Which entity of the built-in fintech app simulator feeds this source. */
       entity: z.enum(SIMULATED_ENTITIES),
+    })
+    .strict(),
+  z
+    .object({
+      ...sourceBase,
+      kind: z.literal('sqlite-outbox'),
+      /** The app's SQLite database holding the `outbox` table (relative to the project root). */
+      database: z.string().default('.finmesh/app.db'),
+      /** The outbox `aggregate` this source reads. */
+      entity: z.enum(SIMULATED_ENTITIES),
+    })
+    .strict(),
+  z
+    .object({
+      ...sourceBase,
+      kind: z.literal('postgres'),
+      /** Connection string reference, e.g. env:APP_DATABASE_URL (postgres://user:pass@host:5432/db). */
+      connection: secretRef,
+      /** The table whose changes this source reads, `schema.table`. */
+      table: z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, 'schema.table'),
+      /** Column holding the document as JSON (jsonb); other columns are ignored. */
+      documentColumn: z.string().default('doc'),
+      publication: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]*$/)
+        .default('finmesh'),
+      slot: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'a replication slot name (lower case, digits, _)'),
+      /** Which entity of the simulated app `finmesh generate` writes into this table. */
+      entity: z.enum(SIMULATED_ENTITIES).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      ...sourceBase,
+      kind: z.literal('cosmos'),
+      endpoint: z.string().url(),
+      key: secretRef,
+      database: z.string().min(1),
+      container: z.string().min(1),
+      /** LatestVersion (default) or AllVersionsAndDeletes (needs continuous backup on the account; see docs). */
+      mode: z.enum(['latestVersion', 'allVersionsAndDeletes']).default('latestVersion'),
+      startFrom: z.enum(['beginning', 'now']).default('beginning'),
+      /** Path of the partition key in documents, e.g. /pk. */
+      partitionKeyPath: z.string().default('/pk'),
+      leaseHeartbeatMs: z.number().int().positive().default(5000),
     })
     .strict(),
   z

@@ -9,6 +9,7 @@ export function fileKey(dataset: DatasetRef, partition: string | undefined, name
 /** The columns finmesh adds to every bronze row. */
 export const BRONZE_METADATA_COLUMNS = [
   { name: '_offset', type: 'BIGINT' },
+  { name: '_op', type: 'VARCHAR' },
   { name: '_ingested_at', type: 'TIMESTAMPTZ' },
   { name: '_run_id', type: 'VARCHAR' },
   { name: 'dt', type: 'DATE' },

@@ -29,6 +29,8 @@ export interface MetadataStore {
   datasetState(dataset: string): DatasetState | undefined;
 
   getCheckpoint(source: string): string | undefined;
+  /** When the checkpoint last moved (its age is a freshness signal). */
+  checkpointUpdatedAt(source: string): Date | undefined;
   setCheckpoint(source: string, value: string): void;
 
   /** Partner-file ledger: a file identified by its content hash and where it was seen. */
@@ -90,6 +92,8 @@ export interface FileCommit {
   schema?: { name: string; type: string }[];
   /** For incremental models: the last commit seq consumed from each input dataset. */
   inputs?: Record<string, number>;
+  /** A source checkpoint that moves in the same transaction: the files and the position commit together. */
+  checkpoint?: { source: string; value: string } | undefined;
 }
 
 export interface DatasetSummary {

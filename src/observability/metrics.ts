@@ -12,6 +12,57 @@ export class Metrics {
     labelNames: ['domain', 'source'] as const,
     registers: [this.registry],
   });
+  readonly sourceRecordsRead = new Counter({
+    name: 'finmesh_source_records_read_total',
+    help: 'Records read from a change feed (committed or not yet).',
+    labelNames: ['domain', 'source'] as const,
+    registers: [this.registry],
+  });
+  readonly sourceLagRecords = new Gauge({
+    name: 'finmesh_source_lag_records',
+    help: 'Changes the source holds beyond the committed checkpoint.',
+    labelNames: ['domain', 'source'] as const,
+    registers: [this.registry],
+  });
+  readonly sourceLagBytes = new Gauge({
+    name: 'finmesh_source_lag_bytes',
+    help: 'WAL bytes a replication slot retains beyond the committed checkpoint.',
+    labelNames: ['domain', 'source'] as const,
+    registers: [this.registry],
+  });
+  readonly checkpointAge = new Gauge({
+    name: 'finmesh_source_checkpoint_age_seconds',
+    help: 'Time since the source checkpoint last moved.',
+    labelNames: ['domain', 'source'] as const,
+    registers: [this.registry],
+  });
+  readonly batchRecords = new Histogram({
+    name: 'finmesh_stream_batch_records',
+    help: 'Records per committed bronze micro-batch.',
+    labelNames: ['domain', 'source'] as const,
+    buckets: [1, 10, 100, 1000, 5000, 10_000, 50_000, 100_000],
+    registers: [this.registry],
+  });
+  readonly streamErrors = new Counter({
+    name: 'finmesh_stream_errors_total',
+    help: 'Micro-batches that failed to commit and were retried.',
+    labelNames: ['domain', 'source'] as const,
+    registers: [this.registry],
+  });
+  readonly eventToBronze = new Histogram({
+    name: 'finmesh_event_to_bronze_latency_seconds',
+    help: 'From a change at the source (event time) to its commit in bronze.',
+    labelNames: ['domain', 'source'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+  readonly eventToGold = new Histogram({
+    name: 'finmesh_event_to_gold_latency_seconds',
+    help: 'From a change at the source (event time) to the completion of the gold run that includes it.',
+    labelNames: ['domain'] as const,
+    buckets: [0.5, 1, 2, 5, 10, 30, 60, 300, 900],
+    registers: [this.registry],
+  });
   readonly lakeFiles = new Counter({
     name: 'finmesh_lake_files_committed_total',
     help: 'Files committed to the lake.',

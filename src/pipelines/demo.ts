@@ -1,16 +1,19 @@
+import { MemoryBus } from '../bus/memory/memory-bus.js';
 import { datasetKey, type Project, sqlName } from '../config/project.js';
 import { uuidv7 } from '../core/ids.js';
+import { LatencyTracker, type Percentiles } from '../observability/latency.js';
 import type { Metrics } from '../observability/metrics.js';
 import { FintechSimulator } from '../simulator/fintech-simulator.js';
+import { openAppWriters } from './app-writers.js';
 import type { Context } from './context.js';
 import { prepareSession } from './lake-session.js';
-import { SimulatorFeed } from './simulator-feed.js';
+import { StreamJob } from './stream.js';
 import { type ModelRunResult, runModels } from './transform.js';
 
 export interface DemoOptions {
   seconds: number;
-  /** How often the simulated app commits a batch to bronze. */
-  batchIntervalMs?: number;
+  /** How often the simulated app commits its changes. */
+  appIntervalMs?: number;
   /** How often the models run. */
   modelIntervalMs?: number;
   metrics: Metrics;
@@ -28,17 +31,21 @@ export interface DemoProgress {
 export interface DemoSummary {
   runId: string;
   seconds: number;
+  /** Changes committed to bronze per source. */
   events: Record<string, number>;
+  eventsPerSecond: number;
+  latencySeconds: { toBronze: Percentiles; toGold: Percentiles };
   datasets: { dataset: string; domain: string; zone: string; rows: number; files: number }[];
   zones: Record<string, number>;
-  transactions: { bronze: number; silver: number; gold: number };
+  transactions: { generated: number; bronze: number; silver: number; gold: number };
   runs: { total: number; succeeded: number; failed: number; skipped: number };
   failures: { job: string; runId: string; error: string }[];
 }
 
 /**
- * The demo's main loop: the simulated app commits a micro-batch to bronze every second, the models run every few
- * seconds (silver merges incrementally, gold rebuilds), until the time is up; then a last batch and model run.
+ * The demo: the simulated app writes each change and its outbox row in one SQLite transaction; the stream tails the
+ * outbox through the in-process bus into bronze micro-batches; the models run every few seconds (silver merges
+ * incrementally, gold rebuilds). At the end the app stops, the stream catches up, and the models run once more.
  */
 export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoSummary> {
   const runId = uuidv7();
@@ -46,9 +53,21 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
   ctx.meta.startRun({ runId, job: 'demo', kind: 'demo', startedAt: new Date(started) });
   const { project, meta } = ctx;
   const metrics = options.metrics;
+  const latency = new LatencyTracker(metrics);
   await prepareSession(ctx);
   const sim = new FintechSimulator({ ...project.config.simulator, start: new Date(started) });
-  const feed = new SimulatorFeed(ctx, sim, { parentRunId: runId, metrics });
+  const app = await openAppWriters(project);
+  const transactionsSource = project.sources.find((s) => 'entity' in s.config && s.config.entity === 'transactions')?.name;
+  const bus = new MemoryBus(project.config.bus.kind === 'memory' ? project.config.bus.capacity : undefined);
+  const stream = new StreamJob(ctx, {
+    bus,
+    metrics,
+    parentRunId: runId,
+    // Latency is the real-time path's: transactions. Reference data loaded at start carries old event times.
+    onCommit: (c) => {
+      if (c.source === transactionsSource) latency.onBronzeCommit(c.committedAt, c.eventTimes);
+    },
+  });
   const results: ModelRunResult[] = [];
   const record = (r: ModelRunResult) => {
     results.push(r);
@@ -59,45 +78,68 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
     metrics.modelRowsOut.inc(labels, r.rowsOut);
     if (r.status === 'succeeded' && product) metrics.lastSuccess.set({ ...labels, zone: product.dataset.zone }, Date.now() / 1000);
   };
-  const batchEvery = options.batchIntervalMs ?? 1000;
+  const runAll = async () => {
+    const at = latency.goldRunStarted();
+    const rs = await runModels(ctx, { parentRunId: runId, onModel: record });
+    if (rs.filter((r) => r.dataset.includes('_gold.')).every((r) => r.status === 'succeeded')) latency.goldBuilt(at);
+    updateDatasetGauges(ctx, metrics);
+  };
+  const appEvery = options.appIntervalMs ?? 200;
   const modelEvery = options.modelIntervalMs ?? 5000;
   const deadline = started + options.seconds * 1000;
+  const committed = () => Object.values(stream.stats.committed).reduce((a, b) => a + b, 0);
   const progress = () =>
     options.onProgress?.({
       elapsedS: Math.round((Date.now() - started) / 1000),
-      events: Object.values(feed.stats.events).reduce((a, b) => a + b, 0),
+      events: committed(),
       modelRuns: results.length,
       failures: results.filter((r) => r.status === 'failed').length,
     });
   let error: unknown;
+  let streamSeconds = 0;
   try {
-    await feed.seedReferenceData();
+    if (!(await app.hasReferenceData())) await app.apply(sim.referenceData(), 500);
+    await stream.start();
+    const streamStarted = Date.now();
     let simulatedTo = started;
     let nextModels = started + Math.min(modelEvery, options.seconds * 500);
+    let models: Promise<void> = Promise.resolve();
+    let modelsBusy = false;
     while (Date.now() < deadline && !options.signal?.aborted) {
-      await sleep(Math.min(batchEvery, Math.max(0, deadline - Date.now())), options.signal);
+      await sleep(Math.min(appEvery, Math.max(0, deadline - Date.now())), options.signal);
       const now = Date.now();
-      await feed.step(now - simulatedTo);
+      await app.apply(sim.advance(now - simulatedTo));
       simulatedTo = now;
-      if (now >= nextModels) {
-        await runModels(ctx, { parentRunId: runId, onModel: record });
-        nextModels = Date.now() + modelEvery;
+      if (now >= nextModels && !modelsBusy) {
+        modelsBusy = true;
+        models = runAll().finally(() => {
+          modelsBusy = false;
+          nextModels = Date.now() + modelEvery;
+        });
       }
-      updateDatasetGauges(ctx, metrics);
       progress();
     }
-    await feed.step(Date.now() - simulatedTo);
-    await runModels(ctx, { parentRunId: runId, onModel: record });
-    updateDatasetGauges(ctx, metrics);
+    await models;
+    await app.apply(sim.advance(Date.now() - simulatedTo));
+    // Drain: let the stream commit everything the app wrote, then stop it.
+    const drainBy = Date.now() + 60_000;
+    while (!(await stream.caughtUp()) && Date.now() < drainBy) await sleep(50);
+    await stream.stop();
+    streamSeconds = (Date.now() - streamStarted) / 1000;
+    await runAll();
     progress();
   } catch (e) {
     error = e;
+  } finally {
+    await stream.close().catch(() => undefined);
+    await bus.close();
+    await app.close();
   }
-  const summary = await summarize(ctx, project, runId, started, feed);
+  const summary = await summarize(ctx, project, runId, started, stream, sim, latency, streamSeconds);
   meta.finishRun(runId, {
     status: error || summary.runs.failed > 0 ? 'failed' : 'succeeded',
     endedAt: new Date(),
-    rowsIn: Object.values(feed.stats.events).reduce((a, b) => a + b, 0),
+    rowsIn: committed(),
     error: error instanceof Error ? error.message : summary.runs.failed > 0 ? `${summary.runs.failed} runs failed` : undefined,
   });
   if (error) throw error;
@@ -111,14 +153,23 @@ function updateDatasetGauges(ctx: Context, metrics: Metrics): void {
   }
 }
 
-async function summarize(ctx: Context, project: Project, runId: string, started: number, feed: SimulatorFeed): Promise<DemoSummary> {
+async function summarize(
+  ctx: Context,
+  project: Project,
+  runId: string,
+  started: number,
+  stream: StreamJob,
+  sim: FintechSimulator,
+  latency: LatencyTracker,
+  streamSeconds: number,
+): Promise<DemoSummary> {
   const datasets = ctx.meta.datasetSummaries().map((d) => {
     const [domain = '', zone = '', name = ''] = d.dataset.split('/');
     return { dataset: `${domain}_${zone}.${name}`, domain, zone, rows: d.rows, files: d.files };
   });
   const zones: Record<string, number> = {};
   for (const d of datasets) zones[d.zone] = (zones[d.zone] ?? 0) + d.rows;
-  const runs = ctx.meta.listRuns({ parentRunId: runId, limit: 100_000 });
+  const runs = ctx.meta.listRuns({ parentRunId: runId, limit: 1_000_000 });
   const count = (s: string) => runs.filter((r) => r.status === s).length;
   const rowsOf = (name: string) => datasets.find((d) => d.dataset === name)?.rows ?? 0;
   const gold = project.products.find((p) => p.name === 'daily_volume_by_method');
@@ -127,15 +178,20 @@ async function summarize(ctx: Context, project: Project, runId: string, started:
     const r = await ctx.engine.query(`SELECT coalesce(sum(transactions), 0)::BIGINT AS n FROM ${sqlName(gold.dataset)}`);
     goldTransactions = Number(r.rows[0]?.n ?? 0);
   }
-  const txSource = project.sources.find((s) => s.config.kind === 'simulator' && s.config.entity === 'transactions');
+  const txSource = project.sources.find((s) => 'entity' in s.config && s.config.entity === 'transactions');
   const txSilver = project.products.find((p) => p.dataset.zone === 'silver' && p.name === 'transactions');
+  const events = stream.stats.committed;
+  const total = Object.values(events).reduce((a, b) => a + b, 0);
   return {
     runId,
     seconds: Math.round((Date.now() - started) / 100) / 10,
-    events: feed.stats.events,
+    events,
+    eventsPerSecond: streamSeconds > 0 ? Math.round(total / streamSeconds) : 0,
+    latencySeconds: latency.summary(),
     datasets,
     zones,
     transactions: {
+      generated: sim.transactionsCreated,
       bronze: txSource ? rowsOf(sqlName(txSource.dataset)) : 0,
       silver: txSilver ? rowsOf(sqlName(txSilver.dataset)) : 0,
       gold: goldTransactions,

@@ -42,10 +42,10 @@ export class SimulatorFeed {
 
   /** Commits change events, one bronze batch per entity. */
   async commitEvents(events: ChangeEvent[]): Promise<number> {
-    const groups = new Map<string, string[]>();
+    const groups = new Map<string, { key: string; json: string }[]>();
     for (const e of events) {
       const lines = groups.get(e.entity) ?? [];
-      lines.push(JSON.stringify(e.doc));
+      lines.push({ key: e.doc.id, json: JSON.stringify(e.doc) });
       groups.set(e.entity, lines);
     }
     let total = 0;
@@ -65,8 +65,15 @@ export class SimulatorFeed {
         startedAt: new Date(started),
       });
       try {
-        const res = await writeBronzeBatch(this.ctx, { source, runId, firstOffset: first, lastOffset: last, input: { lines } });
-        this.ctx.meta.setCheckpoint(checkpointKey, String(last));
+        const records = lines.map((l, i) => ({ offset: first + i, op: 'upsert' as const, key: l.key, json: l.json }));
+        const res = await writeBronzeBatch(this.ctx, {
+          source,
+          runId,
+          firstOffset: first,
+          lastOffset: last,
+          input: { records },
+          checkpoint: { source: checkpointKey, value: String(last) },
+        });
         this.ctx.meta.finishRun(runId, { status: 'succeeded', endedAt: new Date(), rowsIn: lines.length, rowsOut: res.rows });
         const m = this.options.metrics;
         if (m) {

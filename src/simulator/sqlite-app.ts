@@ -28,9 +28,13 @@ export class SqliteApp {
         version INTEGER NOT NULL, event_time INTEGER NOT NULL, payload TEXT NOT NULL);
       CREATE INDEX IF NOT EXISTS outbox_aggregate ON outbox(aggregate, id);`);
     const up = (t: string) =>
-      this.db.prepare(`INSERT INTO ${t} (id, pk, version, doc) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET version = excluded.version, doc = excluded.doc`);
+      this.db.prepare(
+        `INSERT INTO ${t} (id, pk, version, doc) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET version = excluded.version, doc = excluded.doc`,
+      );
     this.upsert = { transactions: up('transactions'), customers: up('customers'), merchants: up('merchants') };
-    this.outbox = this.db.prepare('INSERT INTO outbox (aggregate, aggregate_id, op, version, event_time, payload) VALUES (?, ?, ?, ?, ?, ?)');
+    this.outbox = this.db.prepare(
+      'INSERT INTO outbox (aggregate, aggregate_id, op, version, event_time, payload) VALUES (?, ?, ?, ?, ?, ?)',
+    );
   }
 
   /** True when the app already holds customers (a previous `generate` seeded it). */

@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { MemoryBus } from '../../src/bus/memory/memory-bus.js';
 import { loadProject } from '../../src/config/load-project.js';
 import { openContext } from '../../src/pipelines/context.js';
 import { prepareSession } from '../../src/pipelines/lake-session.js';
 import { runReadOnlyQuery } from '../../src/pipelines/query.js';
-import { SimulatorFeed } from '../../src/pipelines/simulator-feed.js';
+import { StreamJob } from '../../src/pipelines/stream.js';
 import { runModels } from '../../src/pipelines/transform.js';
-import { FintechSimulator } from '../../src/simulator/fintech-simulator.js';
+import { type ChangeEvent, FintechSimulator } from '../../src/simulator/fintech-simulator.js';
+import { SqliteApp } from '../../src/simulator/sqlite-app.js';
 import { copyExample, TEST_KEY } from '../helpers.js';
 
 process.env.FINMESH_TOKENIZATION_KEY = TEST_KEY;
@@ -23,8 +26,17 @@ async function setup() {
     transactionsPerSecond: 150,
     start: new Date('2026-11-27T10:00:00Z'),
   });
-  const feed = new SimulatorFeed(ctx, sim);
-  await feed.seedReferenceData();
+  const app = new SqliteApp(join(project.root, '.finmesh/app.db'));
+  /** The app commits `events` (each with its outbox row); then a stream commits all of it to bronze. */
+  const commit = async (events: ChangeEvent[]) => {
+    app.apply(events, 100);
+    const job = new StreamJob(ctx, { bus: new MemoryBus(), untilCaughtUp: true });
+    await job.start();
+    await job.wait();
+    await job.close();
+  };
+  await commit(sim.referenceData());
+  const feed = { step: async (ms: number) => commit(sim.advance(ms)), commitEvents: commit };
   return { project, ctx, sim, feed };
 }
 

@@ -1,7 +1,15 @@
 import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection, nanos } from '@nats-io/transport-node';
 import { FinmeshError } from '../../core/errors.js';
-import { type Bus, type BusMessage, DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_IN_FLIGHT, type Delivery, type SubscribeOptions, type Subscription } from '../bus.js';
+import {
+  type Bus,
+  type BusMessage,
+  DEFAULT_ACK_WAIT_MS,
+  DEFAULT_MAX_IN_FLIGHT,
+  type Delivery,
+  type SubscribeOptions,
+  type Subscription,
+} from '../bus.js';
 
 export interface NatsBusOptions {
   /** `nats://host:port`, comma-separated for a cluster. */

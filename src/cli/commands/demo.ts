@@ -19,7 +19,7 @@ interface DemoCliOptions {
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('run the example fintech end to end in this process: simulated app → bronze → silver → gold, with /metrics')
+    .description('run the example fintech end to end in one process: app + outbox → change feed → bronze → silver → gold, with /metrics')
     .option('--seconds <n>', 'how long to run', positive, 60)
     .option('--dir <dir>', 'workspace folder (a copy of examples/fintech; cleared by the next demo)', '.finmesh-demo')
     .option('--port <n>', 'HTTP port for /healthz and /metrics (0: any free port; default: finmesh.yaml, else any free port)', integer)

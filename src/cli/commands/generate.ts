@@ -2,6 +2,7 @@ import { createWriteStream } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { loadProject } from '../../config/load-project.js';
+import { openAppWriters } from '../../pipelines/app-writers.js';
 import { openContext } from '../../pipelines/context.js';
 import { prepareSession } from '../../pipelines/lake-session.js';
 import { SimulatorFeed } from '../../pipelines/simulator-feed.js';
@@ -25,7 +26,7 @@ export function registerGenerate(program: Command): void {
       "simulate the fintech app (customers, merchants, PIX/card/boleto payments) into the project's simulator sources, or to an NDJSON file",
     )
     .option('--project <dir>', 'project folder', '.')
-    .option('--seconds <n>', 'simulated seconds of activity', positive, 10)
+    .option('--seconds <n>', 'seconds of activity (real time when writing to the app database)', positive, 10)
     .option('--rate <n>', 'new transactions per simulated second (default: finmesh.yaml simulator.transactionsPerSecond)', positive)
     .option('--seed <n>', 'PRNG seed (default: finmesh.yaml simulator.seed)', integer)
     .option('--start <iso>', 'simulated start time, for reproducible output (default: now)')
@@ -56,6 +57,27 @@ export function registerGenerate(program: Command): void {
           progress.update(`generated ${s + 1}/${opts.seconds} s, ${formatCount(counts.changes)} changes`);
         }
         await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      } else if (project.sources.some((x) => x.config.kind === 'sqlite-outbox' || (x.config.kind === 'postgres' && x.config.entity))) {
+        // The app's own database: each change and its outbox row (or WAL record) commit together, in real time.
+        const app = await openAppWriters(project);
+        try {
+          if (!(await app.hasReferenceData())) await app.apply(sim.referenceData(), 500);
+          const started = Date.now();
+          let simulated = start.getTime();
+          while (Date.now() - started < opts.seconds * 1000) {
+            await sleep(100);
+            const now = start.getTime() + (Date.now() - started);
+            const events = sim.advance(now - simulated);
+            simulated = now;
+            await app.apply(events);
+            counts.changes += events.length;
+            progress.update(
+              `${Math.floor((Date.now() - started) / 1000)}/${opts.seconds} s, ${formatCount(counts.changes)} changes written to the app database`,
+            );
+          }
+        } finally {
+          await app.close();
+        }
       } else {
         const ctx = await openContext(project);
         try {
@@ -90,4 +112,8 @@ export function integer(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n)) throw new InvalidArgumentError(`expected an integer, found "${v}"`);
   return n;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }

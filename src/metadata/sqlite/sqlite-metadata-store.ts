@@ -166,6 +166,7 @@ export class SqliteMetadataStore implements MetadataStore {
           JSON.stringify({ ...(prev?.inputs ?? {}), ...(commit.inputs ?? {}) }),
           now,
         );
+      if (commit.checkpoint) this.setCheckpoint(commit.checkpoint.source, commit.checkpoint.value);
     })();
     return lastSeq;
   }
@@ -218,6 +219,11 @@ export class SqliteMetadataStore implements MetadataStore {
   getCheckpoint(source: string): string | undefined {
     const row = this.db.prepare('SELECT value FROM checkpoints WHERE source = ?').get(source) as { value: string } | undefined;
     return row?.value;
+  }
+
+  checkpointUpdatedAt(source: string): Date | undefined {
+    const row = this.db.prepare('SELECT updated_at FROM checkpoints WHERE source = ?').get(source) as { updated_at: number } | undefined;
+    return row ? new Date(row.updated_at) : undefined;
   }
 
   setCheckpoint(source: string, value: string): void {

@@ -30,10 +30,14 @@ export class SqliteOutboxSource implements ChangeFeedSource {
     try {
       this.db = new Database(this.path, { readonly: true, fileMustExist: true });
     } catch (cause) {
-      throw new FinmeshError('UNAVAILABLE', `cannot open the app database ${this.path} (has \`finmesh generate\` written to it yet?)`, { cause });
+      throw new FinmeshError('UNAVAILABLE', `cannot open the app database ${this.path} (has \`finmesh generate\` written to it yet?)`, {
+        cause,
+      });
     }
     this.db.pragma('busy_timeout = 5000');
-    this.readStmt = this.db.prepare('SELECT id, aggregate_id, op, event_time, payload FROM outbox WHERE aggregate = ? AND id > ? ORDER BY id LIMIT ?');
+    this.readStmt = this.db.prepare(
+      'SELECT id, aggregate_id, op, event_time, payload FROM outbox WHERE aggregate = ? AND id > ? ORDER BY id LIMIT ?',
+    );
   }
 
   async read(checkpoint: string | undefined, max: number): Promise<ChangePage> {
@@ -53,7 +57,9 @@ export class SqliteOutboxSource implements ChangeFeedSource {
   }
 
   async head(): Promise<string | undefined> {
-    const row = this.db?.prepare('SELECT max(id) AS id FROM outbox WHERE aggregate = ?').get(this.aggregate) as { id: number | null } | undefined;
+    const row = this.db?.prepare('SELECT max(id) AS id FROM outbox WHERE aggregate = ?').get(this.aggregate) as
+      | { id: number | null }
+      | undefined;
     return row?.id === null || row?.id === undefined ? undefined : String(row.id);
   }
 
@@ -66,7 +72,9 @@ export class SqliteOutboxSource implements ChangeFeedSource {
   }
 
   async lag(checkpoint: string | undefined): Promise<SourceLag> {
-    const row = this.db?.prepare('SELECT count(*) AS n FROM outbox WHERE aggregate = ? AND id > ?').get(this.aggregate, Number(checkpoint ?? 0)) as { n: number } | undefined;
+    const row = this.db
+      ?.prepare('SELECT count(*) AS n FROM outbox WHERE aggregate = ? AND id > ?')
+      .get(this.aggregate, Number(checkpoint ?? 0)) as { n: number } | undefined;
     return { records: row?.n ?? 0 };
   }
 

@@ -9,6 +9,7 @@ with behaviour as (
     min(created_at) as first_transaction_at,
     max(created_at) as last_transaction_at
   from ref('transactions')
+  where not is_deleted
   group by customer_id
 )
 select

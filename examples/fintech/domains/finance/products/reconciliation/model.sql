@@ -2,7 +2,7 @@
 with ledger as (
   select transaction_id, card_nsu, card_auth_code, amount, dt
   from ref('transactions')
-  where payment_method = 'card' and status in ('captured', 'refunded')
+  where payment_method = 'card' and status in ('captured', 'refunded') and not is_deleted
 ),
 settled as (
   select nsu, auth_code, sum(gross_amount) as gross_amount, min(transaction_date) as transaction_date

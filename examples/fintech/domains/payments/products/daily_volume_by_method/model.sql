@@ -8,5 +8,6 @@ select
   coalesce(sum(amount) filter (where status in ('completed', 'captured', 'refunded', 'paid')), 0)::decimal(38, 2) as total_amount,
   avg(amount)::decimal(18, 2) as avg_ticket
 from ref('transactions')
+where not is_deleted
 group by all
 order by day, payment_method

@@ -11,5 +11,6 @@ select
 from ref('transactions') t
 left join ref('merchants') m on m.merchant_id = t.merchant_id
 where t.merchant_id is not null
+  and not t.is_deleted
   and t.status in ('completed', 'captured', 'refunded', 'paid')
 group by all

@@ -1,5 +1,6 @@
 -- Silver transactions: one row per transaction id, latest version wins (incremental merge by transaction_id).
--- The payer's CPF is tokenised (keyed HMAC); the payer's name does not leave bronze.
+-- The payer's CPF is tokenised (keyed HMAC); the payer's name does not leave bronze. A delete at the source
+-- becomes a tombstone (is_deleted) so consumers see it went away.
 select
   id as transaction_id,
   type as payment_method,
@@ -24,6 +25,7 @@ select
   updated_at,
   version,
   _ts as source_ts,
+  _op = 'delete' as is_deleted,
   _ingested_at,
   cast(created_at as date) as dt
 from source('core-transactions')

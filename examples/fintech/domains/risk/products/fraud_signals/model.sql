@@ -8,7 +8,7 @@ with windowed as (
       range between interval 60 seconds preceding and current row
     ) as n
   from ref('transactions')
-  where payment_method = 'card'
+  where payment_method = 'card' and not is_deleted
 )
 select
   customer_id,

@@ -1,0 +1,141 @@
+import { type Admin, type Consumer, Kafka, logLevel, type Producer, type SASLOptions } from 'kafkajs';
+import { FinmeshError } from '../../core/errors.js';
+import { AsyncQueue } from '../async-queue.js';
+import { type Bus, type BusMessage, DEFAULT_MAX_IN_FLIGHT, type Delivery, type SubscribeOptions, type Subscription } from '../bus.js';
+
+export interface KafkaBusOptions {
+  brokers: string[];
+  ssl?: boolean;
+  /**
+   * SASL credentials. For Azure Event Hubs' Kafka endpoint: brokers `<namespace>.servicebus.windows.net:9093`,
+   * ssl true, mechanism `plain`, username `$ConnectionString`, password the namespace connection string.
+   */
+  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string } | undefined;
+  partitions?: number;
+}
+
+/**
+ * Kafka (or any Kafka-protocol service: Event Hubs, Confluent). Idempotent producer with acks=all; a consumer group
+ * per subscription group with manual commits: an offset is committed only once every message before it in its
+ * partition is acked, so a new subscription resumes at the first unacked message. Per-key order follows from
+ * the key → partition mapping.
+ */
+export class KafkaBus implements Bus {
+  readonly kind = 'kafka';
+  private readonly known = new Set<string>();
+
+  private constructor(
+    private readonly kafka: Kafka,
+    private readonly producer: Producer,
+    private readonly admin: Admin,
+    private readonly partitions: number,
+  ) {}
+
+  static async create(options: KafkaBusOptions): Promise<KafkaBus> {
+    const kafka = new Kafka({
+      clientId: 'finmesh',
+      brokers: options.brokers,
+      ssl: options.ssl ?? false,
+      sasl: options.sasl as SASLOptions | undefined,
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 5 },
+    });
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    const admin = kafka.admin();
+    try {
+      await producer.connect();
+      await admin.connect();
+    } catch (cause) {
+      throw new FinmeshError('UNAVAILABLE', `cannot reach Kafka at ${options.brokers.join(',')}: ${(cause as Error).message}`, { cause });
+    }
+    return new KafkaBus(kafka, producer, admin, options.partitions ?? 3);
+  }
+
+  async publish(topic: string, messages: BusMessage[]): Promise<void> {
+    await this.ensureTopic(topic);
+    await this.producer.send({ topic, acks: -1, messages: messages.map((m) => ({ key: m.key, value: m.value })) });
+  }
+
+  subscribe(topic: string, group: string, options: SubscribeOptions = {}): Subscription {
+    const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+    const queue = new AsyncQueue<Delivery>();
+    const consumer: Consumer = this.kafka.consumer({ groupId: group, allowAutoTopicCreation: false });
+    let inFlight = 0;
+    let paused = false;
+    let closed = false;
+    const acked = new Map<number, Set<number>>();
+    const committed = new Map<number, number>();
+    const started = (async () => {
+      await this.ensureTopic(topic);
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachMessage: async ({ partition, message }) => {
+          const offset = Number(message.offset);
+          if (!committed.has(partition)) committed.set(partition, offset);
+          let attempt = 1;
+          const delivery: Delivery = {
+            message: { key: message.key?.toString() ?? '', value: message.value?.toString() ?? '' },
+            get attempt() {
+              return attempt;
+            },
+            ack: async () => {
+              inFlight--;
+              const set = acked.get(partition) ?? new Set<number>();
+              set.add(offset);
+              acked.set(partition, set);
+              let next = committed.get(partition) ?? offset;
+              while (set.has(next)) set.delete(next++);
+              if (next !== committed.get(partition)) {
+                committed.set(partition, next);
+                await consumer.commitOffsets([{ topic, partition, offset: String(next) }]);
+              }
+              if (paused && inFlight < maxInFlight) {
+                paused = false;
+                consumer.resume([{ topic }]);
+              }
+            },
+            nak: async () => {
+              attempt++;
+              queue.unshift(delivery);
+            },
+          };
+          inFlight++;
+          queue.push(delivery);
+          if (inFlight >= maxInFlight && !paused) {
+            paused = true;
+            consumer.pause([{ topic }]);
+          }
+        },
+      });
+    })();
+    return {
+      [Symbol.asyncIterator]: async function* () {
+        await started;
+        while (!closed) {
+          const d = await queue.take();
+          if (!d) return;
+          yield d;
+        }
+      },
+      close: async () => {
+        closed = true;
+        queue.close();
+        await started.catch(() => undefined);
+        await consumer.disconnect();
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.producer.disconnect();
+    await this.admin.disconnect();
+  }
+
+  private async ensureTopic(topic: string): Promise<void> {
+    if (this.known.has(topic)) return;
+    await this.admin.createTopics({ topics: [{ topic, numPartitions: this.partitions }], waitForLeaders: true });
+    this.known.add(topic);
+  }
+}

@@ -1,0 +1,98 @@
+import type { Command } from 'commander';
+import { createBus } from '../../bus/registry.js';
+import { loadProject } from '../../config/load-project.js';
+import { FinmeshError } from '../../core/errors.js';
+import { createLogger } from '../../observability/logger.js';
+import { Metrics } from '../../observability/metrics.js';
+import { openContext } from '../../pipelines/context.js';
+import { prepareSession } from '../../pipelines/lake-session.js';
+import { StreamJob } from '../../pipelines/stream.js';
+import { runModels } from '../../pipelines/transform.js';
+import { type StartedServer, startServer } from '../../server/server.js';
+import { isChangeFeed } from '../../sources/changefeed/registry.js';
+import { formatCount, Progress, printJson, say } from '../output.js';
+import { integer } from './generate.js';
+
+interface StreamCliOptions {
+  project: string;
+  untilCaughtUp?: boolean;
+  models: boolean;
+  port?: number;
+  json?: boolean;
+}
+
+export function registerStream(program: Command): void {
+  program
+    .command('stream')
+    .description('stream every change-feed source into bronze (micro-batches, effectively once) and keep the models fresh')
+    .option('--project <dir>', 'project folder', '.')
+    .option('--until-caught-up', 'exit once everything the sources held at start is committed (and the models ran)')
+    .option('--no-models', 'only ingest; do not run the models')
+    .option('--port <n>', 'serve /healthz and /metrics on this port while streaming', integer)
+    .option('--json', 'print the final counts as JSON')
+    .action(async (opts: StreamCliOptions) => {
+      const project = loadProject(opts.project);
+      if (!project.sources.some(isChangeFeed)) {
+        throw new FinmeshError('CONFIG_INVALID', 'the project has no change-feed source (kind sqlite-outbox, postgres or cosmos)');
+      }
+      const log = createLogger({ component: 'stream' });
+      const ctx = await openContext(project, { secrets: true });
+      const bus = await createBus(project.config.bus, project.root);
+      const metrics = new Metrics();
+      const job = new StreamJob(ctx, { bus, metrics, untilCaughtUp: opts.untilCaughtUp });
+      let server: StartedServer | undefined;
+      const progress = new Progress();
+      let stopping = false;
+      const onSignal = () => {
+        if (stopping) return;
+        stopping = true;
+        log.info('stopping: committing what was read');
+        void job.stop();
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+      try {
+        await prepareSession(ctx);
+        if (opts.port !== undefined) server = await startServer({ host: project.config.server.host, port: opts.port, metrics });
+        await job.start();
+        log.info({ sources: project.sources.filter(isChangeFeed).map((s) => s.name), url: server?.url }, 'streaming');
+        const interval = project.config.stream.modelIntervalMs;
+        let modelsRunning: Promise<unknown> = Promise.resolve();
+        const ticker =
+          opts.models && interval > 0 && !opts.untilCaughtUp
+            ? setInterval(() => {
+                modelsRunning = modelsRunning.then(() => runModels(ctx)).catch((e) => log.error({ err: e }, 'model run failed'));
+              }, interval)
+            : undefined;
+        const progressTicker = setInterval(() => {
+          const n = Object.values(job.stats.committed).reduce((a, b) => a + b, 0);
+          progress.update(`${formatCount(n)} changes committed to bronze in ${job.stats.batches} batches`);
+        }, 500);
+        await job.wait();
+        if (ticker) clearInterval(ticker);
+        clearInterval(progressTicker);
+        progress.done();
+        await modelsRunning;
+        const models = opts.models ? await runModels(ctx) : [];
+        const failed = models.filter((m) => m.status === 'failed');
+        const result = {
+          committed: job.stats.committed,
+          batches: job.stats.batches,
+          models: { ran: models.length, failed: failed.length },
+        };
+        if (opts.json) printJson(result);
+        else
+          say(
+            `committed ${formatCount(Object.values(job.stats.committed).reduce((a, b) => a + b, 0))} changes in ${job.stats.batches} batches${opts.models ? `; models: ${models.length} ran, ${failed.length} failed` : ''}`,
+          );
+        if (failed.length > 0) process.exitCode = 1;
+      } finally {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+        await job.close();
+        await bus.close();
+        await server?.close();
+        await ctx.close();
+      }
+    });
+}

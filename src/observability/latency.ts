@@ -1,0 +1,79 @@
+import type { Metrics } from './metrics.js';
+
+/** p in [0, 1] of a sample, nearest-rank; undefined for an empty sample. */
+export function percentile(values: number[], p: number): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
+}
+
+/** A bounded uniform sample (reservoir sampling, algorithm R), so long runs keep constant memory. */
+export class Reservoir {
+  readonly values: number[] = [];
+  private seen = 0;
+  constructor(private readonly size = 100_000) {}
+  add(v: number): void {
+    this.seen++;
+    if (this.values.length < this.size) this.values.push(v);
+    else {
+      const j = Math.floor(Math.random() * this.seen);
+      if (j < this.size) this.values[j] = v;
+    }
+  }
+}
+
+interface PendingBatch {
+  committedAt: number;
+  eventTimes: number[];
+}
+
+/**
+ * End-to-end latency of changes: event time → bronze commit, and event time → completion of the first gold run
+ * that started after the change was in bronze (so its rows were in the gold it built).
+ */
+export class LatencyTracker {
+  readonly toBronze = new Reservoir();
+  readonly toGold = new Reservoir();
+  private pending: PendingBatch[] = [];
+
+  constructor(private readonly metrics?: Metrics) {}
+
+  onBronzeCommit(committedAt: number, eventTimes: number[]): void {
+    for (const t of eventTimes) this.toBronze.add(Math.max(0, committedAt - t) / 1000);
+    this.pending.push({ committedAt, eventTimes });
+  }
+
+  /** Call when a model run starts; returns a token for `goldBuilt`. */
+  goldRunStarted(): number {
+    return Date.now();
+  }
+
+  /** Call when the gold models that started at `startedAt` completed successfully. */
+  goldBuilt(startedAt: number, domain = 'payments'): void {
+    const done = Date.now();
+    const included = this.pending.filter((b) => b.committedAt <= startedAt);
+    this.pending = this.pending.filter((b) => b.committedAt > startedAt);
+    for (const b of included) {
+      for (const t of b.eventTimes) {
+        const s = Math.max(0, done - t) / 1000;
+        this.toGold.add(s);
+        this.metrics?.eventToGold.observe({ domain }, s);
+      }
+    }
+  }
+
+  summary(): { toBronze: Percentiles; toGold: Percentiles } {
+    return { toBronze: summarize(this.toBronze.values), toGold: summarize(this.toGold.values) };
+  }
+}
+
+export interface Percentiles {
+  samples: number;
+  p50: number | null;
+  p99: number | null;
+}
+
+function summarize(v: number[]): Percentiles {
+  const round = (x: number | undefined) => (x === undefined ? null : Math.round(x * 1000) / 1000);
+  return { samples: v.length, p50: round(percentile(v, 0.5)), p99: round(percentile(v, 0.99)) };
+}

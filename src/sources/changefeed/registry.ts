@@ -1,0 +1,55 @@
+import { isAbsolute, resolve } from 'node:path';
+import type { Project, Source } from '../../config/project.js';
+import { resolveSecret } from '../../config/secrets.js';
+import { FinmeshError } from '../../core/errors.js';
+import type { ChangeFeedSource } from './change-feed-source.js';
+
+export const CHANGE_FEED_KINDS = ['sqlite-outbox', 'postgres', 'cosmos'] as const;
+
+export function isChangeFeed(source: Source): boolean {
+  return (CHANGE_FEED_KINDS as readonly string[]).includes(source.config.kind);
+}
+
+/** Creates the adapter for a change-feed source; cloud SDKs load only when their adapter is asked for. */
+export async function createChangeFeedSource(
+  source: Source,
+  project: Project,
+  options: { owner?: string } = {},
+): Promise<ChangeFeedSource> {
+  const c = source.config;
+  switch (c.kind) {
+    case 'sqlite-outbox': {
+      const { SqliteOutboxSource } = await import('./sqlite-outbox/sqlite-outbox-source.js');
+      return new SqliteOutboxSource(isAbsolute(c.database) ? c.database : resolve(project.root, c.database), c.entity);
+    }
+    case 'postgres': {
+      const { PostgresSource } = await import('./postgres/postgres-source.js');
+      return new PostgresSource({
+        connectionString: resolveSecret(c.connection, project.root, `${source.file}: connection`),
+        table: c.table,
+        documentColumn: c.documentColumn,
+        publication: c.publication,
+        slot: c.slot,
+        keyColumns: c.key,
+      });
+    }
+    case 'cosmos': {
+      const { CosmosSource } = await import('./cosmos/cosmos-source.js');
+      const { SqliteLeaseStore } = await import('./cosmos/lease-store.js');
+      return new CosmosSource({
+        endpoint: c.endpoint,
+        key: resolveSecret(c.key, project.root, `${source.file}: key`),
+        database: c.database,
+        container: c.container,
+        mode: c.mode,
+        startFrom: c.startFrom,
+        partitionKeyPath: c.partitionKeyPath,
+        leases: new SqliteLeaseStore(resolve(project.root, project.config.metadata.path), source.name),
+        owner: options.owner ?? `finmesh-${process.pid}`,
+        heartbeatMs: c.leaseHeartbeatMs,
+      });
+    }
+    default:
+      throw new FinmeshError('NOT_SUPPORTED', `${source.file}: source kind "${c.kind}" is not a change feed`);
+  }
+}
