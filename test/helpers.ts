@@ -35,10 +35,10 @@ export function cli(args: string[], options: { cwd?: string; env?: NodeJS.Proces
 }
 
 /** Starts the CLI in the background. */
-export function cliAsync(args: string[], options: { cwd?: string } = {}) {
+export function cliAsync(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
   return spawn(process.execPath, [BIN, ...args], {
     cwd: options.cwd ?? ROOT,
-    env: { ...process.env, FINMESH_TOKENIZATION_KEY: TEST_KEY },
+    env: { ...process.env, FINMESH_TOKENIZATION_KEY: TEST_KEY, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }

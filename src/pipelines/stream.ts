@@ -52,7 +52,7 @@ export class StreamJob {
     const sources = this.ctx.project.sources.filter(isChangeFeed);
     for (const source of sources) {
       const feed = await createChangeFeedSource(source, this.ctx.project);
-      await feed.open();
+      await feed.open(this.ctx.meta.getCheckpoint(`source:${source.name}`));
       const target = this.options.untilCaughtUp ? await feed.head() : undefined;
       this.lanes.push(new Lane(this.ctx, source, feed, this.options, this.stats, target));
     }

@@ -8,8 +8,11 @@
  */
 export interface ChangeFeedSource {
   readonly kind: string;
-  /** Opens connections, creates the slot or leases it needs. Idempotent. */
-  open(): Promise<void>;
+  /**
+   * Opens connections, creates the slot or leases it needs. Idempotent. `checkpoint` is the last committed one
+   * (undefined on a first start), which tells a source whether it still owes an initial snapshot.
+   */
+  open(checkpoint?: string): Promise<void>;
   /** Reads the next page after `checkpoint` (`undefined`: from the feed's start). */
   read(checkpoint: string | undefined, max: number): Promise<ChangePage>;
   /** The feed's current end: reading up to it means caught up. Undefined when the source cannot tell. */

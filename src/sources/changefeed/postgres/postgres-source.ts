@@ -15,6 +15,9 @@ export interface PostgresSourceOptions {
   highWaterMark?: number;
 }
 
+/** The checkpoint of snapshot rows before the last: not a position, so it never moves the committed one. */
+const SNAPSHOT = 'snapshot';
+
 /** `'16/B374D848'` → 0x16B374D848, exact below 2^53 (far beyond any real WAL position). */
 export function lsnToNumber(lsn: string): number {
   const [hi = '0', lo = '0'] = lsn.split('/');
@@ -51,14 +54,19 @@ export class PostgresSource implements ChangeFeedSource {
   /** The last LSN acknowledged to the slot (its confirmed_flush_lsn at open). */
   private acked = '0/0';
   private lastPing = 0;
+  /** Initial snapshot state: pending until every row of the table has been read once. */
+  private snapshot: { after: string | undefined; done: boolean; consistentLsn: string; count: number } | undefined;
 
   constructor(private readonly options: PostgresSourceOptions) {
     this.hwm = options.highWaterMark ?? 20_000;
   }
 
-  async open(): Promise<void> {
+  async open(checkpoint?: string): Promise<void> {
     if (this.service) return;
     await this.ensurePublicationAndSlot();
+    // Nothing committed yet: the slot only sees changes made after it was created, so the table's current rows are
+    // read once first. Rows changed meanwhile arrive twice (snapshot and WAL); silver keeps the highest version.
+    if (checkpoint === undefined) this.snapshot = { after: undefined, done: false, consistentLsn: this.acked, count: 0 };
     const service = new LogicalReplicationService(
       { connectionString: this.options.connectionString },
       { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } },
@@ -87,6 +95,7 @@ export class PostgresSource implements ChangeFeedSource {
       throw new FinmeshError('UNAVAILABLE', `PostgreSQL replication for ${this.options.table}: ${this.error.message}`, {
         cause: this.error,
       });
+    if (this.snapshot && !this.snapshot.done) return this.readSnapshot(max);
     const after = checkpoint === undefined ? -1 : lsnToNumber(checkpoint);
     // The slot decides where replication resumes (its confirmed_flush_lsn); `checkpoint` only orders idle positions.
     const records = this.queue.splice(0, max);
@@ -107,7 +116,8 @@ export class PostgresSource implements ChangeFeedSource {
   }
 
   reached(a: string | undefined, b: string | undefined): boolean {
-    if (b === undefined) return true;
+    if (b === undefined || b === SNAPSHOT) return true;
+    if (a === SNAPSHOT) return false;
     if (a === undefined) return false;
     return lsnToNumber(a) >= lsnToNumber(b);
   }
@@ -139,6 +149,31 @@ export class PostgresSource implements ChangeFeedSource {
     await this.withClient((c) =>
       c.query('SELECT pg_drop_replication_slot($1) FROM pg_replication_slots WHERE slot_name = $1', [this.options.slot]),
     );
+  }
+
+  /** One page of the initial snapshot, by primary key; the last row carries the slot's consistent point. */
+  private async readSnapshot(max: number): Promise<ChangePage> {
+    const snap = this.snapshot as NonNullable<PostgresSource['snapshot']>;
+    const key = this.options.keyColumns[0] ?? 'id';
+    const table = this.options.table
+      .split('.')
+      .map((p) => pg.escapeIdentifier(p))
+      .join('.');
+    const k = pg.escapeIdentifier(key);
+    const rows = await this.withClient(async (c) =>
+      snap.after === undefined
+        ? (await c.query(`SELECT ${k} AS k, * FROM ${table} ORDER BY ${k} LIMIT $1`, [max])).rows
+        : (await c.query(`SELECT ${k} AS k, * FROM ${table} WHERE ${k} > $1 ORDER BY ${k} LIMIT $2`, [snap.after, max])).rows,
+    );
+    if (rows.length < max) snap.done = true;
+    const records: ChangeRecord[] = rows.map((row, i) => {
+      const r = this.toRecord('insert', ++snap.count, row as Record<string, unknown>);
+      const last = snap.done && i === rows.length - 1;
+      return { ...r, checkpoint: last ? snap.consistentLsn : SNAPSHOT };
+    });
+    if (rows.length > 0) snap.after = String((rows[rows.length - 1] as { k: unknown }).k);
+    if (snap.done && records.length === 0) return { records: [], checkpoint: snap.consistentLsn };
+    return { records, checkpoint: records[records.length - 1]?.checkpoint };
   }
 
   private async onMessage(lsn: string, msg: PgMessage): Promise<void> {
