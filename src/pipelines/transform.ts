@@ -149,8 +149,12 @@ async function materializeTable(ctx: Context, node: ModelNode, runId: string): P
 async function materializeIncremental(ctx: Context, node: ModelNode, runId: string): Promise<{ rowsIn: number; rowsOut: number }> {
   const { product } = node;
   const { uniqueKey, versionColumn, partitionBy } = product.settings;
+  if ((!uniqueKey || uniqueKey.length === 0) && partitionBy) return materializePartitions(ctx, node, runId, partitionBy);
   if (!uniqueKey || uniqueKey.length === 0) {
-    throw new FinmeshError('CONFIG_INVALID', `${product.contractFile}: an incremental model needs customProperties uniqueKey`);
+    throw new FinmeshError(
+      'CONFIG_INVALID',
+      `${product.contractFile}: an incremental model needs customProperties uniqueKey (merge by key) or partitionBy (rebuild changed partitions)`,
+    );
   }
   const key = datasetKey(product.dataset);
   const state = ctx.meta.datasetState(key);
@@ -210,6 +214,59 @@ async function materializeIncremental(ctx: Context, node: ModelNode, runId: stri
     return { rowsIn, rowsOut: Number(newRows.rows[0]?.n ?? 0) };
   } finally {
     await ctx.engine.exec('DROP TABLE IF EXISTS __new');
+    await ctx.storage.discard(staging);
+  }
+}
+
+/**
+ * Incremental by partition: rebuilds only the partitions whose upstream files changed since this model last ran
+ * (upstream datasets partitioned by the same column), and swaps exactly those partitions' files.
+ */
+async function materializePartitions(
+  ctx: Context,
+  node: ModelNode,
+  runId: string,
+  partitionBy: string,
+): Promise<{ rowsIn: number; rowsOut: number }> {
+  const { product } = node;
+  const key = datasetKey(product.dataset);
+  const state = ctx.meta.datasetState(key);
+  const consumed = state?.inputs ?? {};
+  const inputs: Record<string, number> = {};
+  const touched = new Set<string>();
+  let rowsIn = 0;
+  let unpartitionedChange = false;
+  for (const up of [...node.sources.map((s) => s.dataset), ...node.refs.map((r) => r.dataset)]) {
+    const ukey = datasetKey(up);
+    const after = consumed[ukey] ?? 0;
+    const files = ctx.meta.liveFiles(ukey);
+    inputs[ukey] = Math.max(after, ...files.map((f) => f.seq));
+    for (const f of files.filter((x) => x.seq > after)) {
+      rowsIn += f.rows;
+      if (f.partition?.startsWith(`${partitionBy}=`)) touched.add(f.partition.slice(partitionBy.length + 1));
+      else unpartitionedChange = true;
+    }
+  }
+  const existing = ctx.meta.liveFiles(key);
+  const firstBuild = !state?.schema;
+  if (!firstBuild && touched.size === 0 && !unpartitionedChange) return { rowsIn: 0, rowsOut: 0 };
+  // A change in an upstream not partitioned the same way may touch any partition: rebuild them all.
+  const full = firstBuild || unpartitionedChange;
+  const sql = renderModel(node, ctx.project);
+  const values = [...touched].map(quoteLiteral).join(', ');
+  const select = full ? sql : `SELECT * FROM (${sql}) AS model WHERE CAST(${quoteIdent(partitionBy)} AS VARCHAR) IN (${values})`;
+  const replace = full
+    ? existing
+    : existing.filter((f) => f.partition !== undefined && touched.has(f.partition.slice(partitionBy.length + 1)));
+  const staging = await ctx.storage.stagingDir();
+  try {
+    const schema = await ctx.engine.describe(`SELECT * FROM (${sql}) AS model`);
+    const written = await ctx.engine.writeParquet(select, join(staging, 'out'), { partitionBy });
+    const add = await commitWritten(ctx, node, runId, written);
+    ctx.meta.commitFiles({ dataset: key, runId, add, replace: replace.map((f) => f.key), schema, inputs });
+    await refreshDataset(ctx, product.dataset);
+    return { rowsIn, rowsOut: add.reduce((s, f) => s + f.rows, 0) };
+  } finally {
     await ctx.storage.discard(staging);
   }
 }

@@ -15,7 +15,7 @@ import { copyExample, TEST_KEY } from '../helpers.js';
 
 process.env.FINMESH_TOKENIZATION_KEY = TEST_KEY;
 
-async function setup() {
+async function setup(start = new Date('2026-11-27T10:00:00Z')) {
   const project = loadProject(copyExample());
   const ctx = await openContext(project, { secrets: true });
   await prepareSession(ctx);
@@ -24,7 +24,7 @@ async function setup() {
     customers: 300,
     merchants: 40,
     transactionsPerSecond: 150,
-    start: new Date('2026-11-27T10:00:00Z'),
+    start,
   });
   const app = new SqliteApp(join(project.root, '.finmesh/app.db'));
   /** The app commits `events` (each with its outbox row); then a stream commits all of it to bronze. */
@@ -87,6 +87,40 @@ describe('bronze → silver → gold on the embedded lake', () => {
       const c360 = await one(ctx, 'SELECT count(*) AS n, sum(transactions)::BIGINT AS t FROM customers_gold.customer_360');
       assert.equal(c360.n, 300);
       assert.equal(c360.t, sim.transactionsCreated);
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('gold refreshes incrementally: only the days with new transactions are rebuilt', async () => {
+    // Start just before midnight UTC so the transactions fall on two days.
+    const { ctx, feed } = await setup(new Date('2026-11-27T23:59:57Z'));
+    try {
+      await feed.step(6000);
+      await runModels(ctx);
+      // Payments created before midnight settle in the next seconds: their updates still touch the first day.
+      await feed.step(20_000);
+      await runModels(ctx);
+      const files = () => ctx.meta.liveFiles('payments/gold/volume_per_minute').map((f) => [f.partition, f.key]);
+      const before = files();
+      assert.deepEqual(before.map(([p]) => p).sort(), ['dt=2026-11-27', 'dt=2026-11-28']);
+      await feed.step(3000);
+      const results = await runModels(ctx);
+      assert.equal(results.find((r) => r.model === 'volume_per_minute')?.status, 'succeeded');
+      const after = files();
+      assert.deepEqual(
+        after.find(([p]) => p === 'dt=2026-11-27'),
+        before.find(([p]) => p === 'dt=2026-11-27'),
+        'the finished day is untouched',
+      );
+      assert.notDeepEqual(
+        after.find(([p]) => p === 'dt=2026-11-28'),
+        before.find(([p]) => p === 'dt=2026-11-28'),
+        'the current day is rebuilt',
+      );
+      const total = await one(ctx, 'SELECT sum(transactions)::BIGINT AS n FROM payments_gold.volume_per_minute');
+      const silver = await one(ctx, 'SELECT count(*) AS n FROM payments_silver.transactions WHERE NOT is_deleted');
+      assert.equal(total.n, silver.n);
     } finally {
       await ctx.close();
     }

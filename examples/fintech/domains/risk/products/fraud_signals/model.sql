@@ -1,8 +1,10 @@
--- Card velocity: more than 3 card transactions by one customer within any 60-second window.
+-- Card velocity: a customer with more than 3 card transactions inside any 60-second window, per day.
+-- Incremental by partition: only days with new transactions are recomputed.
 with windowed as (
   select
     customer_id,
     created_at,
+    dt,
     count(*) over (
       partition by customer_id order by created_at
       range between interval 60 seconds preceding and current row
@@ -15,7 +17,8 @@ select
   'card_velocity_60s' as signal,
   max(n) as max_card_transactions_60s,
   min(created_at) as first_seen,
-  max(created_at) as last_seen
+  max(created_at) as last_seen,
+  dt
 from windowed
 where n > 3
-group by customer_id
+group by customer_id, dt
