@@ -2,6 +2,7 @@
 import { createWriteStream, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { MemoryBus } from '../src/bus/memory/memory-bus.js';
 import { loadProject } from '../src/config/load-project.js';
 import { uuidv7 } from '../src/core/ids.js';
 import { DuckDbEngine } from '../src/engine/duckdb/duckdb-engine.js';
@@ -9,7 +10,9 @@ import { quoteLiteral } from '../src/engine/engine.js';
 import { writeBronzeBatch } from '../src/pipelines/bronze-writer.js';
 import { openContext } from '../src/pipelines/context.js';
 import { prepareSession } from '../src/pipelines/lake-session.js';
+import { StreamJob } from '../src/pipelines/stream.js';
 import { FintechSimulator } from '../src/simulator/fintech-simulator.js';
+import { SqliteApp } from '../src/simulator/sqlite-app.js';
 
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, repeat: { type: 'string', default: '3' } } });
 const rows = Number(values.rows);
@@ -100,7 +103,77 @@ async function benchIngestion(): Promise<void> {
   });
 }
 
+async function benchStreaming(): Promise<void> {
+  const events = Math.min(rows, 1_000_000);
+  const dir = join(work, 'stream');
+  mkdirSync(dir, { recursive: true });
+  const project = loadProject('examples/fintech');
+  project.config.lake.path = join(dir, 'lake');
+  project.config.metadata.path = join(dir, 'metadata.db');
+  project.config.stream.batchMaxRecords = 100_000;
+  project.config.stream.batchMaxMs = 500;
+  for (const s of project.sources) if (s.config.kind === 'sqlite-outbox') s.config.database = join(dir, 'app.db');
+  const sources = project.sources.filter((s) => s.name === 'core-transactions');
+  project.sources = sources;
+  const app = new SqliteApp(join(dir, 'app.db'));
+  process.stderr.write(`writing ${events.toLocaleString('en-US')} changes to the app's outbox… `);
+  const sim = new FintechSimulator({
+    seed: 2,
+    customers: 5000,
+    merchants: 500,
+    transactionsPerSecond: 20_000,
+    start: new Date('2026-11-27T00:00:00Z'),
+  });
+  let written = 0;
+  const ndjson = join(dir, 'same-rows.ndjson');
+  const out = createWriteStream(ndjson);
+  while (written < events) {
+    const batch = sim
+      .advance(1000)
+      .filter((e) => e.entity === 'transactions')
+      .slice(0, events - written);
+    app.apply(batch, 5000);
+    for (const e of batch) out.write(`${JSON.stringify(e.doc)}\n`);
+    written += batch.length;
+  }
+  await new Promise<void>((r) => out.end(() => r()));
+  app.close();
+  process.stderr.write('done\n');
+
+  const ctx = await openContext(project);
+  await prepareSession(ctx);
+  const job = new StreamJob(ctx, { bus: new MemoryBus(), untilCaughtUp: true });
+  const t = await time(async () => {
+    await job.start();
+    await job.wait();
+  });
+  await job.close();
+  const committed = Object.values(job.stats.committed).reduce((a, b) => a + b, 0);
+  if (committed !== events) throw new Error(`stream committed ${committed} of ${events}`);
+  await ctx.close();
+  const reference = await DuckDbEngine.create();
+  const source = sources[0];
+  if (!source) throw new Error('no core-transactions source');
+  const columns = source.config.schema.map((c) => `"${c.name}": '${c.type}'`).join(', ');
+  const r = await time(() =>
+    reference.exec(
+      `COPY (SELECT * FROM read_json(${quoteLiteral(ndjson)}, format = 'newline_delimited', columns = {${columns}})) TO ${quoteLiteral(join(dir, 'ref.parquet'))} (FORMAT parquet)`,
+    ),
+  );
+  await reference.close();
+  const f = events / t;
+  const ref = events / r;
+  table.push({
+    benchmark: 'outbox change feed → bronze, embedded (events/s)',
+    finmesh: Math.round(f).toLocaleString('en-US'),
+    reference: `${Math.round(ref).toLocaleString('en-US')} (DuckDB appending the same rows directly)`,
+    ratio: f / ref,
+    bar: '≥ 200k events/s',
+  });
+}
+
 await benchIngestion();
+await benchStreaming();
 rmSync(work, { recursive: true, force: true });
 
 const cols = ['benchmark', 'finmesh', 'reference', 'ratio', 'bar'] as const;

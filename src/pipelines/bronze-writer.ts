@@ -39,17 +39,35 @@ export interface BronzeCommit {
  * then recorded in the metadata store. The caller advances its checkpoint after this returns.
  */
 export async function writeBronzeBatch(ctx: Context, batch: BronzeBatch): Promise<BronzeCommit> {
-  const { source } = batch;
+  return commitBronzeBatch(ctx, batch, await stageBronzeBatch(ctx, batch));
+}
+
+/** A batch's input written to a staging folder, ready for the engine. */
+export interface StagedBatch {
+  staging: string;
+  input: string;
+  identity: string;
+}
+
+/**
+ * The part of a bronze write that needs no ordering: the batch's NDJSON in a staging folder, and its identity.
+ * A stream stages the next batch while the engine still writes the previous one.
+ */
+export async function stageBronzeBatch(ctx: Context, batch: BronzeBatch): Promise<StagedBatch> {
   const staging = await ctx.storage.stagingDir();
+  if (!('records' in batch.input)) return { staging, input: batch.input.ndjsonFile, identity: '' };
+  const input = join(staging, 'batch.ndjson');
+  // Each line carries its source offset and operation, so a bronze row traces to its exact source position.
+  const body = batch.input.records.map((r) => `{"_offset":${r.offset},"_op":"${r.op}",${r.json.slice(1)}`).join('\n');
+  await writeFile(input, body);
+  return { staging, input, identity: `-${batchIdentity(batch.input.records)}` };
+}
+
+/** The ordered part: the engine writes Parquet, files are committed, then the metadata (and checkpoint). */
+export async function commitBronzeBatch(ctx: Context, batch: BronzeBatch, staged: StagedBatch): Promise<BronzeCommit> {
+  const { source } = batch;
   try {
-    let input: string;
     const withOffset = 'records' in batch.input;
-    if ('records' in batch.input) {
-      input = join(staging, 'batch.ndjson');
-      // Each line carries its source offset and operation, so a bronze row traces to its exact source position.
-      const body = batch.input.records.map((r) => `{"_offset":${r.offset},"_op":"${r.op}",${r.json.slice(1)}`).join('\n');
-      await writeFile(input, body);
-    } else input = batch.input.ndjsonFile;
     const columns = source.config.schema.map((c) => `${quoteIdent(c.name)}: ${quoteLiteral(c.type)}`);
     if (withOffset) columns.push(`"_offset": 'BIGINT'`, `"_op": 'VARCHAR'`);
     const select = `SELECT ${source.config.schema.map((c) => quoteIdent(c.name)).join(', ')},
@@ -57,12 +75,11 @@ export async function writeBronzeBatch(ctx: Context, batch: BronzeBatch): Promis
         ${withOffset ? '_op' : "'upsert'"} AS _op,
         now() AS _ingested_at, ${quoteLiteral(batch.runId)} AS _run_id,
         CAST(now() AS DATE) AS dt
-      FROM read_json(${quoteLiteral(input)}, format = 'newline_delimited', columns = {${columns.join(', ')}})`;
-    const identity = 'records' in batch.input ? `-${batchIdentity(batch.input.records)}` : '';
-    const written = await ctx.engine.writeParquet(select, join(staging, 'out'), { partitionBy: 'dt' });
+      FROM read_json(${quoteLiteral(staged.input)}, format = 'newline_delimited', columns = {${columns.join(', ')}})`;
+    const written = await ctx.engine.writeParquet(select, join(staged.staging, 'out'), { partitionBy: 'dt' });
     const add: { key: string; partition: string | undefined; rows: number; bytes: number }[] = [];
     for (const f of written) {
-      const key = fileKey(source.dataset, f.partition, `${source.name}-${batch.firstOffset}-${batch.lastOffset}${identity}`);
+      const key = fileKey(source.dataset, f.partition, `${source.name}-${batch.firstOffset}-${batch.lastOffset}${staged.identity}`);
       const bytes = await ctx.storage.commit(f.path, key);
       add.push({ key, partition: f.partition, rows: f.rows, bytes });
     }
@@ -72,7 +89,7 @@ export async function writeBronzeBatch(ctx: Context, batch: BronzeBatch): Promis
     await refreshDataset(ctx, source.dataset);
     return { rows: add.reduce((s, f) => s + f.rows, 0), bytes: add.reduce((s, f) => s + f.bytes, 0), files: add.map((f) => f.key) };
   } finally {
-    await ctx.storage.discard(staging);
+    await ctx.storage.discard(staged.staging);
   }
 }
 

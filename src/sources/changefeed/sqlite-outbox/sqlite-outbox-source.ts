@@ -2,13 +2,8 @@ import Database from 'better-sqlite3';
 import { FinmeshError } from '../../../core/errors.js';
 import type { ChangeFeedSource, ChangePage, ChangeRecord, SourceLag } from '../change-feed-source.js';
 
-interface OutboxRow {
-  id: number;
-  aggregate_id: string;
-  op: string;
-  event_time: number;
-  payload: string;
-}
+/** id, aggregate_id, op, event_time, payload — read as arrays (`raw`), which costs far less than objects. */
+type OutboxRow = [number, string, string, number, string];
 
 /**
  * The embedded change feed: a transactional outbox in the app's SQLite database. The app writes each change and its
@@ -35,9 +30,11 @@ export class SqliteOutboxSource implements ChangeFeedSource {
       });
     }
     this.db.pragma('busy_timeout = 5000');
-    this.readStmt = this.db.prepare(
-      'SELECT id, aggregate_id, op, event_time, payload FROM outbox WHERE aggregate = ? AND id > ? ORDER BY id LIMIT ?',
-    );
+    this.readStmt = this.db
+      .prepare<[string, number, number], OutboxRow>(
+        'SELECT id, aggregate_id, op, event_time, payload FROM outbox WHERE aggregate = ? AND id > ? ORDER BY id LIMIT ?',
+      )
+      .raw(true);
   }
 
   async read(checkpoint: string | undefined, max: number): Promise<ChangePage> {
@@ -45,15 +42,15 @@ export class SqliteOutboxSource implements ChangeFeedSource {
     if (!stmt) throw new Error('SqliteOutboxSource.read before open');
     const after = checkpoint === undefined ? 0 : Number(checkpoint);
     const rows = stmt.all(this.aggregate, after, max);
-    const records: ChangeRecord[] = rows.map((r) => ({
-      key: r.aggregate_id,
-      op: r.op === 'delete' ? 'delete' : 'upsert',
-      offset: r.id,
-      eventTime: r.event_time,
-      json: r.payload,
-      checkpoint: String(r.id),
+    const records: ChangeRecord[] = rows.map(([id, key, op, eventTime, json]) => ({
+      key,
+      op: op === 'delete' ? 'delete' : 'upsert',
+      offset: id,
+      eventTime,
+      json,
+      checkpoint: String(id),
     }));
-    return { records, checkpoint: records.length > 0 ? String(rows[rows.length - 1]?.id) : checkpoint };
+    return { records, checkpoint: records.length > 0 ? records[records.length - 1]?.checkpoint : checkpoint };
   }
 
   async head(): Promise<string | undefined> {
