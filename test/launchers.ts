@@ -1,9 +1,10 @@
 // Starts real servers for integration tests on free loopback ports, and stops them after.
 // A missing binary skips the test with a message (or fails it under FINMESH_REQUIRE_SERVICES=1, as in CI).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { tempDir, waitFor } from './helpers.js';
 
 export const REQUIRE_SERVICES = process.env.FINMESH_REQUIRE_SERVICES === '1';
@@ -150,4 +151,51 @@ export async function startPostgres(): Promise<Launched & { connectionString: st
   await started(child, port, 'postgres', () => log);
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   return { port, url, connectionString: url, stop: stopper(child) };
+}
+
+/** Kafka jars fetched from Maven Central by `.ci/run` (see test/kafka/pom.xml). */
+export const KAFKA_LIBS = join(fileURLToPath(new URL('..', import.meta.url)), '.cache/kafka/libs');
+export const KAFKA_AVAILABLE =
+  existsSync(join(KAFKA_LIBS)) && readdirSync(KAFKA_LIBS).some((f) => f.startsWith('kafka_2.13-')) && findBinary('java') !== undefined;
+
+/** A single-node Kafka broker in KRaft mode (broker and controller in one JVM). */
+export async function startKafka(): Promise<Launched & { brokers: string }> {
+  const java = findBinary('java') as string;
+  const dir = tempDir('kafka-');
+  const port = await freePort();
+  const controller = await freePort();
+  const config = join(dir, 'server.properties');
+  writeFileSync(
+    config,
+    [
+      'process.roles=broker,controller',
+      'node.id=1',
+      `controller.quorum.voters=1@127.0.0.1:${controller}`,
+      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+      'controller.listener.names=CONTROLLER',
+      'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+      `log.dirs=${join(dir, 'data')}`,
+      'offsets.topic.replication.factor=1',
+      'offsets.topic.num.partitions=1',
+      'transaction.state.log.replication.factor=1',
+      'transaction.state.log.min.isr=1',
+      'group.initial.rebalance.delay.ms=0',
+      'share.coordinator.state.topic.replication.factor=1',
+      'share.coordinator.state.topic.min.isr=1',
+    ].join('\n'),
+  );
+  const cp = `${KAFKA_LIBS}/*`;
+  const jvm = ['-Xmx512m', '-XX:+UseSerialGC', '-cp', cp];
+  execFileSync(java, [...jvm, 'kafka.tools.StorageTool', 'format', '-t', 'finmeshtestclusterid0A', '-c', config], { stdio: 'pipe' });
+  let log = '';
+  const child = spawn(java, [...jvm, 'kafka.Kafka', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.on('data', (d) => {
+    log += d;
+  });
+  child.stderr?.on('data', (d) => {
+    log += d;
+  });
+  await started(child, port, 'kafka', () => log.slice(-2000));
+  return { port, url: `127.0.0.1:${port}`, brokers: `127.0.0.1:${port}`, stop: stopper(child) };
 }

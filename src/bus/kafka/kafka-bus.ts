@@ -59,10 +59,11 @@ export class KafkaBus implements Bus {
   subscribe(topic: string, group: string, options: SubscribeOptions = {}): Subscription {
     const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
     const queue = new AsyncQueue<Delivery>();
-    const consumer: Consumer = this.kafka.consumer({ groupId: group, allowAutoTopicCreation: false });
+    // Kafka groups are cluster-wide: one per (group, topic), so topics never rebalance each other.
+    const consumer: Consumer = this.kafka.consumer({ groupId: `${group}.${topic}`, allowAutoTopicCreation: false });
     let inFlight = 0;
-    let paused = false;
     let closed = false;
+    let space: (() => void) | undefined;
     const acked = new Map<number, Set<number>>();
     const committed = new Map<number, number>();
     const started = (async () => {
@@ -71,7 +72,16 @@ export class KafkaBus implements Bus {
       await consumer.subscribe({ topic, fromBeginning: true });
       await consumer.run({
         autoCommit: false,
-        eachMessage: async ({ partition, message }) => {
+        eachMessage: async ({ partition, message, heartbeat }) => {
+          // Backpressure: hold this partition until an ack makes room (heartbeating, so the group keeps us).
+          while (inFlight >= maxInFlight && !closed) {
+            await new Promise<void>((resolve) => {
+              space = resolve;
+              setTimeout(resolve, 1000).unref();
+            });
+            await heartbeat();
+          }
+          if (closed) return;
           const offset = Number(message.offset);
           if (!committed.has(partition)) committed.set(partition, offset);
           let attempt = 1;
@@ -91,10 +101,7 @@ export class KafkaBus implements Bus {
                 committed.set(partition, next);
                 await consumer.commitOffsets([{ topic, partition, offset: String(next) }]);
               }
-              if (paused && inFlight < maxInFlight) {
-                paused = false;
-                consumer.resume([{ topic }]);
-              }
+              space?.();
             },
             nak: async () => {
               attempt++;
@@ -103,10 +110,6 @@ export class KafkaBus implements Bus {
           };
           inFlight++;
           queue.push(delivery);
-          if (inFlight >= maxInFlight && !paused) {
-            paused = true;
-            consumer.pause([{ topic }]);
-          }
         },
       });
     })();
@@ -121,6 +124,7 @@ export class KafkaBus implements Bus {
       },
       close: async () => {
         closed = true;
+        space?.();
         queue.close();
         await started.catch(() => undefined);
         await consumer.disconnect();
