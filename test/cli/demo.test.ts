@@ -29,6 +29,8 @@ describe('finmesh demo', () => {
       'a successful model run in /metrics',
     );
     assert.match(metrics, /finmesh_source_records_total\{domain="payments",source="core-transactions"\} [1-9]/);
+    assert.match(metrics, /finmesh_event_to_bronze_latency_seconds_count\{domain="payments",source="core-transactions"\} [1-9]/);
+    assert.match(metrics, /finmesh_stream_batch_records_count\{[^}]*\} [1-9]/);
     assert.match(metrics, /finmesh_process_resident_memory_bytes [1-9]/);
     assert.equal(await exited, 0, stderr);
     const summary = JSON.parse(stdout);
@@ -38,6 +40,10 @@ describe('finmesh demo', () => {
     );
     assert.equal(summary.transactions.silver, summary.transactions.gold, 'gold counts every silver transaction');
     assert.equal(summary.runs.failed, 0);
+    assert.equal(summary.transactions.silver, summary.transactions.generated, 'every transaction the app made reached silver');
+    assert.ok(summary.eventsPerSecond > 0);
+    assert.ok(summary.latencySeconds.toBronze.p50 > 0 && summary.latencySeconds.toBronze.p99 >= summary.latencySeconds.toBronze.p50);
+    assert.ok(summary.latencySeconds.toGold.p99 >= summary.latencySeconds.toBronze.p99, 'gold comes after bronze');
     assert.ok(summary.runs.succeeded > 0);
     for (const zone of ['bronze', 'silver', 'gold']) assert.ok(summary.zones[zone] > 0, zone);
 
