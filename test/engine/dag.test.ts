@@ -45,6 +45,7 @@ describe('model DAG', () => {
       'merchant_daily_summary',
       'reconciliation',
       'transactions',
+      'volume_per_minute',
     ]);
     assert.deepEqual(names('domain:finance'), ['reconciliation']);
     assert.ok(names('zone:gold').every((n) => project.products.find((p) => p.name === n)?.dataset.zone === 'gold'));
