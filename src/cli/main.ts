@@ -4,8 +4,10 @@ import { registerDemo } from './commands/demo.js';
 import { registerDiagram } from './commands/diagram.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerInit } from './commands/init.js';
+import { registerLineage } from './commands/lineage.js';
 import { registerQuery } from './commands/query.js';
 import { registerRun } from './commands/run.js';
+import { registerServe } from './commands/serve.js';
 import { registerStream } from './commands/stream.js';
 import { registerValidate } from './commands/validate.js';
 
@@ -30,6 +32,8 @@ registerStream(program);
 registerGenerate(program);
 registerQuery(program);
 registerDiagram(program);
+registerLineage(program);
+registerServe(program);
 registerInit(program);
 
 try {

@@ -115,6 +115,29 @@ export const projectConfigSchema = z
       })
       .strict()
       .default({ batchMaxRecords: 50_000, batchMaxMs: 1000, pollIntervalMs: 100, modelIntervalMs: 5000 }),
+    lineage: z
+      .object({
+        transports: z
+          .array(
+            z.discriminatedUnion('type', [
+              z.object({ type: z.literal('file'), path: z.string().min(1) }).strict(),
+              z
+                .object({
+                  type: z.literal('http'),
+                  url: z.url(),
+                  /** Events held while the backend is unreachable; beyond it they are dropped (and counted). */
+                  bufferSize: z.number().int().positive().default(10_000),
+                  timeoutMs: z.number().int().positive().default(5000),
+                  apiKey: secretRef.optional(),
+                })
+                .strict(),
+              z.object({ type: z.literal('gcp'), project: z.string().min(1), location: z.string().default('us') }).strict(),
+            ]),
+          )
+          .default([]),
+      })
+      .strict()
+      .default({ transports: [] }),
     server: z
       .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8080) })
       .strict()

@@ -4,6 +4,8 @@
  */
 export interface Engine {
   readonly kind: string;
+  /** The engine's own version (lineage's processing_engine facet). */
+  readonly version: string;
   /** Runs statements that return nothing. Throws `FinmeshError('QUERY_INVALID')` with the engine's message. */
   exec(sql: string): Promise<void>;
   /** Runs one query and returns its rows with JSON-safe values (safe integers as numbers, big ones as strings). */

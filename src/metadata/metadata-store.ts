@@ -37,7 +37,22 @@ export interface MetadataStore {
   ledgerFind(source: string, sha256: string): LedgerEntry | undefined;
   ledgerRecord(entry: LedgerEntry): void;
 
+  /** Appends an OpenLineage event (finmesh's own or received from another producer). */
+  recordLineage(event: LineageEventRecord): void;
+  /** Every stored event in arrival order. */
+  lineageEvents(): LineageEventRecord[];
+
   close(): void;
+}
+
+export interface LineageEventRecord {
+  runId: string;
+  eventType: string;
+  eventTime: string;
+  jobNamespace: string;
+  jobName: string;
+  /** The event as received or emitted (JSON). */
+  event: unknown;
 }
 
 export const RUN_STATUSES = ['running', 'succeeded', 'failed', 'skipped'] as const;

@@ -7,6 +7,7 @@ import { FintechSimulator } from '../simulator/fintech-simulator.js';
 import { openAppWriters } from './app-writers.js';
 import type { Context } from './context.js';
 import { prepareSession } from './lake-session.js';
+import { parentRunEvent } from './lineage-events.js';
 import { StreamJob } from './stream.js';
 import { type ModelRunResult, runModels } from './transform.js';
 
@@ -51,6 +52,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
   const runId = uuidv7();
   const started = Date.now();
   ctx.meta.startRun({ runId, job: 'demo', kind: 'demo', startedAt: new Date(started) });
+  ctx.lineage.emit(parentRunEvent(ctx, 'START', runId, 'demo'));
   const { project, meta } = ctx;
   const metrics = options.metrics;
   const latency = new LatencyTracker(metrics);
@@ -80,7 +82,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
   };
   const runAll = async () => {
     const at = latency.goldRunStarted();
-    const rs = await runModels(ctx, { parentRunId: runId, onModel: record });
+    const rs = await runModels(ctx, { parentRunId: runId, parentJob: 'demo', onModel: record });
     if (rs.filter((r) => r.dataset.includes('_gold.')).every((r) => r.status === 'succeeded')) latency.goldBuilt(at);
     updateDatasetGauges(ctx, metrics);
   };
@@ -142,6 +144,8 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
     rowsIn: committed(),
     error: error instanceof Error ? error.message : summary.runs.failed > 0 ? `${summary.runs.failed} runs failed` : undefined,
   });
+  const failure = error instanceof Error ? error.message : summary.runs.failed > 0 ? `${summary.runs.failed} runs failed` : undefined;
+  ctx.lineage.emit(parentRunEvent(ctx, failure ? 'FAIL' : 'COMPLETE', runId, 'demo', failure));
   if (error) throw error;
   return summary;
 }

@@ -6,6 +6,7 @@ import type { ChangeFeedSource, ChangeRecord } from '../sources/changefeed/chang
 import { createChangeFeedSource, isChangeFeed } from '../sources/changefeed/registry.js';
 import { type BronzeBatch, commitBronzeBatch, type StagedBatch, stageBronzeBatch } from './bronze-writer.js';
 import type { Context } from './context.js';
+import { streamBatchEvents } from './lineage-events.js';
 
 /** Records per change-feed read, and per bus message. */
 const PAGE_SIZE = 5000;
@@ -260,6 +261,14 @@ class Lane {
     try {
       const res = await commitBronzeBatch(this.ctx, bronze, await stagedP);
       meta.finishRun(runId, { status: 'succeeded', endedAt: new Date(), rowsIn: batch.length, rowsOut: res.rows });
+      for (const e of streamBatchEvents(this.ctx, this.source, {
+        runId,
+        startedAt: new Date(started),
+        rows: res.rows,
+        bytes: res.bytes,
+        ok: true,
+      }))
+        this.ctx.lineage.emit(e);
       for (const d of deliveries) await d.ack();
       if (advance) await this.feed.acknowledge(checkpoint);
       this.committed += batch.length;
@@ -270,7 +279,17 @@ class Lane {
       this.observe(res.rows, res.bytes, res.files.length, started, committedAt, eventTimes);
       this.options.onCommit?.({ source: this.source.name, records: batch.length, committedAt, eventTimes });
     } catch (e) {
-      meta.finishRun(runId, { status: 'failed', endedAt: new Date(), error: e instanceof Error ? e.message : String(e) });
+      const error = e instanceof Error ? e.message : String(e);
+      meta.finishRun(runId, { status: 'failed', endedAt: new Date(), error });
+      for (const ev of streamBatchEvents(this.ctx, this.source, {
+        runId,
+        startedAt: new Date(started),
+        rows: 0,
+        bytes: 0,
+        ok: false,
+        error,
+      }))
+        this.ctx.lineage.emit(ev);
       // Nothing was committed: hand the records back for another try.
       for (const d of deliveries) await d.nak();
       this.options.metrics?.streamErrors.inc({ domain: this.source.domain, source: this.source.name });

@@ -7,6 +7,7 @@ import { quoteIdent, quoteLiteral, type WrittenFile } from '../engine/engine.js'
 import { fileKey } from '../lake/layout.js';
 import type { Context } from './context.js';
 import { defineViewModel, refreshDataset } from './lake-session.js';
+import { type ModelRunFacts, modelColumnLineage, modelEndEvent, modelStartEvent } from './lineage-events.js';
 
 export interface ModelRunResult {
   model: string;
@@ -23,6 +24,8 @@ export interface ModelRunResult {
 export interface RunModelsOptions {
   selector?: string | undefined;
   parentRunId?: string | undefined;
+  /** The job of the parent run (`run`, `demo`, `stream`), for the lineage parent facet. */
+  parentJob?: string | undefined;
   onModel?: (r: ModelRunResult) => void;
 }
 
@@ -71,21 +74,52 @@ export async function runModels(ctx: Context, options: RunModelsOptions = {}): P
         parentRunId: options.parentRunId,
         startedAt: new Date(started),
       });
+      const facts: ModelRunFacts = {
+        product: node.product,
+        runId,
+        parent: options.parentRunId ? { runId: options.parentRunId, job: options.parentJob ?? 'run' } : undefined,
+        sql: renderModel(node, ctx.project),
+        inputs: [...node.sources.map((x) => sqlName(x.dataset)), ...node.refs.map((x) => sqlName(x.dataset))],
+        startedAt: new Date(started),
+      };
+      ctx.lineage.emit(modelStartEvent(ctx, facts));
       try {
         const { rowsIn, rowsOut } = await materialize(ctx, node, runId);
         ctx.meta.finishRun(runId, { status: 'succeeded', endedAt: new Date(), rowsIn, rowsOut });
         result = base(node, runId, 'succeeded', started, { rowsIn, rowsOut });
+        await emitModelComplete(ctx, facts);
       } catch (e) {
         broken.add(node.product.name);
         const error = e instanceof Error ? e.message : String(e);
         ctx.meta.finishRun(runId, { status: 'failed', endedAt: new Date(), error });
         result = base(node, runId, 'failed', started, { error });
+        ctx.lineage.emit(modelEndEvent(ctx, facts, { ok: false, error, rows: 0, bytes: 0 }));
       }
     }
     results.push(result);
     options.onModel?.(result);
   }
   return results;
+}
+
+/** COMPLETE with the output's schema, statistics and column lineage; lineage trouble never fails the run. */
+async function emitModelComplete(ctx: Context, facts: ModelRunFacts): Promise<void> {
+  const key = datasetKey(facts.product.dataset);
+  const columns = ctx.meta.datasetState(key)?.schema;
+  const files = ctx.meta.liveFiles(key);
+  let lineage: Awaited<ReturnType<typeof modelColumnLineage>>;
+  try {
+    lineage = await modelColumnLineage(
+      ctx,
+      facts.sql,
+      (columns ?? []).map((c) => c.name),
+    );
+  } catch {
+    lineage = undefined;
+  }
+  const rows = files.reduce((a, f) => a + f.rows, 0);
+  const bytes = files.reduce((a, f) => a + f.bytes, 0);
+  ctx.lineage.emit(modelEndEvent(ctx, facts, { ok: true, rows, bytes, columns, lineage }));
 }
 
 function base(

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { loadProject } from '../../config/load-project.js';
 import { openContext } from '../../pipelines/context.js';
 import { prepareSession } from '../../pipelines/lake-session.js';
+import { withParentRun } from '../../pipelines/lineage-events.js';
 import { runModels } from '../../pipelines/transform.js';
 import { formatTable, printJson, say } from '../output.js';
 
@@ -17,15 +18,23 @@ export function registerRun(program: Command): void {
       const ctx = await openContext(project, { secrets: true });
       try {
         await prepareSession(ctx);
-        const results = await runModels(ctx, {
-          selector,
-          onModel: (r) => {
-            if (!opts.json)
-              say(
-                `${r.status.padEnd(9)} ${r.dataset} (${r.materialized}) ${r.rowsOut} rows in ${r.durationMs} ms${r.error ? ` — ${r.error}` : ''}`,
-              );
-          },
-        });
+        const results = await withParentRun(
+          ctx,
+          'run',
+          (runId) =>
+            runModels(ctx, {
+              selector,
+              parentRunId: runId,
+              parentJob: 'run',
+              onModel: (r) => {
+                if (!opts.json)
+                  say(
+                    `${r.status.padEnd(9)} ${r.dataset} (${r.materialized}) ${r.rowsOut} rows in ${r.durationMs} ms${r.error ? ` — ${r.error}` : ''}`,
+                  );
+              },
+            }),
+          (rs) => (rs.some((r) => r.status === 'failed') ? 'a model failed' : undefined),
+        );
         if (opts.json) printJson({ models: results });
         else say(`\n${formatTable(['status', 'count'], countBy(results.map((r) => r.status)))}`);
         if (results.some((r) => r.status !== 'succeeded')) process.exitCode = 1;

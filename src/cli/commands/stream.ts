@@ -2,10 +2,12 @@ import type { Command } from 'commander';
 import { createBus } from '../../bus/registry.js';
 import { loadProject } from '../../config/load-project.js';
 import { FinmeshError } from '../../core/errors.js';
+import { uuidv7 } from '../../core/ids.js';
 import { createLogger } from '../../observability/logger.js';
 import { Metrics } from '../../observability/metrics.js';
 import { openContext } from '../../pipelines/context.js';
 import { prepareSession } from '../../pipelines/lake-session.js';
+import { parentRunEvent } from '../../pipelines/lineage-events.js';
 import { StreamJob } from '../../pipelines/stream.js';
 import { runModels } from '../../pipelines/transform.js';
 import { type StartedServer, startServer } from '../../server/server.js';
@@ -39,7 +41,9 @@ export function registerStream(program: Command): void {
       const ctx = await openContext(project, { secrets: true });
       const bus = await createBus(project.config.bus, project.root);
       const metrics = new Metrics();
-      const job = new StreamJob(ctx, { bus, metrics, untilCaughtUp: opts.untilCaughtUp });
+      const streamRunId = uuidv7();
+      const job = new StreamJob(ctx, { bus, metrics, untilCaughtUp: opts.untilCaughtUp, parentRunId: streamRunId });
+      const models = (o: Parameters<typeof runModels>[1] = {}) => runModels(ctx, { ...o, parentRunId: streamRunId, parentJob: 'stream' });
       let server: StartedServer | undefined;
       const progress = new Progress();
       let stopping = false;
@@ -54,6 +58,8 @@ export function registerStream(program: Command): void {
       try {
         await prepareSession(ctx);
         if (opts.port !== undefined) server = await startServer({ host: project.config.server.host, port: opts.port, metrics });
+        ctx.meta.startRun({ runId: streamRunId, job: 'stream', kind: 'stream', startedAt: new Date() });
+        ctx.lineage.emit(parentRunEvent(ctx, 'START', streamRunId, 'stream'));
         await job.start();
         log.info({ sources: project.sources.filter(isChangeFeed).map((s) => s.name), url: server?.url }, 'streaming');
         const interval = project.config.stream.modelIntervalMs;
@@ -61,7 +67,7 @@ export function registerStream(program: Command): void {
         const ticker =
           opts.models && interval > 0 && !opts.untilCaughtUp
             ? setInterval(() => {
-                modelsRunning = modelsRunning.then(() => runModels(ctx)).catch((e) => log.error({ err: e }, 'model run failed'));
+                modelsRunning = modelsRunning.then(() => models()).catch((e) => log.error({ err: e }, 'model run failed'));
               }, interval)
             : undefined;
         const progressTicker = setInterval(() => {
@@ -73,17 +79,17 @@ export function registerStream(program: Command): void {
         clearInterval(progressTicker);
         progress.done();
         await modelsRunning;
-        const models = opts.models ? await runModels(ctx) : [];
-        const failed = models.filter((m) => m.status === 'failed');
-        const result = {
-          committed: job.stats.committed,
-          batches: job.stats.batches,
-          models: { ran: models.length, failed: failed.length },
-        };
+        const ran = opts.models ? await models() : [];
+        const failed = ran.filter((m) => m.status === 'failed');
+        const error = failed.length > 0 ? `${failed.length} model runs failed` : undefined;
+        const committed = Object.values(job.stats.committed).reduce((a, b) => a + b, 0);
+        ctx.meta.finishRun(streamRunId, { status: error ? 'failed' : 'succeeded', endedAt: new Date(), rowsOut: committed, error });
+        ctx.lineage.emit(parentRunEvent(ctx, error ? 'FAIL' : 'COMPLETE', streamRunId, 'stream', error));
+        const result = { committed: job.stats.committed, batches: job.stats.batches, models: { ran: ran.length, failed: failed.length } };
         if (opts.json) printJson(result);
         else
           say(
-            `committed ${formatCount(Object.values(job.stats.committed).reduce((a, b) => a + b, 0))} changes in ${job.stats.batches} batches${opts.models ? `; models: ${models.length} ran, ${failed.length} failed` : ''}`,
+            `committed ${formatCount(committed)} changes in ${job.stats.batches} batches${opts.models ? `; models: ${ran.length} ran, ${failed.length} failed` : ''}`,
           );
         if (failed.length > 0) process.exitCode = 1;
       } finally {

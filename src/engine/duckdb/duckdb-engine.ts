@@ -22,6 +22,7 @@ export class DuckDbEngine implements Engine {
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly conn: DuckDBConnection,
+    readonly version: string,
   ) {}
 
   static async create(options: DuckDbOptions = {}): Promise<DuckDbEngine> {
@@ -31,7 +32,8 @@ export class DuckDbEngine implements Engine {
     try {
       const instance = await DuckDBInstance.create(options.path ?? ':memory:', config);
       const conn = await instance.connect();
-      return new DuckDbEngine(instance, conn);
+      const v = await conn.runAndReadAll('SELECT version() AS v');
+      return new DuckDbEngine(instance, conn, String(v.getRowObjectsJson()[0]?.v ?? 'unknown'));
     } catch (cause) {
       throw new FinmeshError('UNAVAILABLE', `cannot start DuckDB: ${(cause as Error).message}`, { cause });
     }

@@ -8,6 +8,7 @@ import type {
   FileCommit,
   LakeFile,
   LedgerEntry,
+  LineageEventRecord,
   MetadataStore,
   RunEnd,
   RunRecord,
@@ -34,6 +35,10 @@ const MIGRATIONS = [
    CREATE TABLE file_ledger (
      source TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, sha256 TEXT NOT NULL,
      status TEXT NOT NULL, run_id TEXT NOT NULL, seen_at INTEGER NOT NULL, PRIMARY KEY (source, sha256, path));`,
+  `CREATE TABLE lineage_events (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, event_type TEXT NOT NULL, event_time TEXT NOT NULL,
+     job_namespace TEXT NOT NULL, job_name TEXT NOT NULL, event TEXT NOT NULL);
+   CREATE INDEX lineage_job ON lineage_events(job_namespace, job_name);`,
 ];
 
 interface RunRow {
@@ -257,6 +262,31 @@ export class SqliteMetadataStore implements MetadataStore {
         'INSERT OR REPLACE INTO file_ledger (source, path, size, mtime, sha256, status, run_id, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       )
       .run(e.source, e.path, e.size, e.mtime.getTime(), e.sha256, e.status, e.runId, e.seenAt.getTime());
+  }
+
+  recordLineage(e: LineageEventRecord): void {
+    this.db
+      .prepare('INSERT INTO lineage_events (run_id, event_type, event_time, job_namespace, job_name, event) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(e.runId, e.eventType, e.eventTime, e.jobNamespace, e.jobName, JSON.stringify(e.event));
+  }
+
+  lineageEvents(): LineageEventRecord[] {
+    const rows = this.db.prepare('SELECT * FROM lineage_events ORDER BY seq').all() as {
+      run_id: string;
+      event_type: string;
+      event_time: string;
+      job_namespace: string;
+      job_name: string;
+      event: string;
+    }[];
+    return rows.map((r) => ({
+      runId: r.run_id,
+      eventType: r.event_type,
+      eventTime: r.event_time,
+      jobNamespace: r.job_namespace,
+      jobName: r.job_name,
+      event: JSON.parse(r.event),
+    }));
   }
 
   close(): void {

@@ -1,0 +1,65 @@
+import type { Command } from 'commander';
+import { loadProject } from '../../config/load-project.js';
+import { FinmeshError } from '../../core/errors.js';
+import { LineageGraph } from '../../lineage/graph.js';
+import { marquezLineage } from '../../lineage/marquez.js';
+import type { RunEvent } from '../../lineage/openlineage.js';
+import { Metrics } from '../../observability/metrics.js';
+import { openContext } from '../../pipelines/context.js';
+import { startServer } from '../../server/server.js';
+import { say } from '../output.js';
+import { integer } from './generate.js';
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('serve the HTTP API: /healthz, /metrics, and /api/v1/lineage (an OpenLineage backend, Marquez API)')
+    .option('--project <dir>', 'project folder', '.')
+    .option('--port <n>', 'port (default: finmesh.yaml server.port)', integer)
+    .action(async (opts: { project: string; port?: number }) => {
+      const project = loadProject(opts.project);
+      const ctx = await openContext(project);
+      const metrics = new Metrics();
+      const server = await startServer({
+        host: project.config.server.host,
+        port: opts.port ?? project.config.server.port,
+        metrics,
+        api: (app) => {
+          app.post('/api/v1/lineage', async (req, reply) => {
+            const e = req.body as Partial<RunEvent> | undefined;
+            if (!e?.eventType || !e.eventTime || !e.run?.runId || !e.job?.namespace || !e.job?.name) {
+              throw new FinmeshError(
+                'DATA_INVALID',
+                'expected an OpenLineage RunEvent with eventType, eventTime, run.runId, job.namespace and job.name',
+              );
+            }
+            ctx.meta.recordLineage({
+              runId: e.run.runId,
+              eventType: e.eventType,
+              eventTime: e.eventTime,
+              jobNamespace: e.job.namespace,
+              jobName: e.job.name,
+              event: e,
+            });
+            return reply.code(201).send();
+          });
+          app.get('/api/v1/lineage', async (req) => {
+            const q = req.query as { nodeId?: string; depth?: string };
+            if (!q.nodeId)
+              throw new FinmeshError('DATA_INVALID', 'nodeId is required (dataset:<namespace>:<name> or job:<namespace>:<name>)');
+            const graph = LineageGraph.fromEvents(ctx.meta.lineageEvents().map((r) => r.event));
+            const result = marquezLineage(graph, q.nodeId, Number(q.depth ?? 20));
+            if (!result) throw new FinmeshError('NOT_FOUND', `no node ${q.nodeId}`);
+            return result;
+          });
+        },
+      });
+      say(`finmesh serve: ${server.url} (lineage API at ${server.url}/api/v1/lineage)`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGTERM', resolve);
+        process.once('SIGINT', resolve);
+      });
+      await server.close();
+      await ctx.close();
+    });
+}

@@ -1,0 +1,236 @@
+import { type Product, type Source, sqlName } from '../config/project.js';
+import type { ColumnInfo } from '../engine/engine.js';
+import { BRONZE_METADATA_COLUMNS } from '../lake/layout.js';
+import { columnLineage } from '../lineage/column-lineage.js';
+import { lakeDatasetId, projectNamespace, sourceDatasetId, sqlSymlink } from '../lineage/naming.js';
+import {
+  type ColumnLineage,
+  type DatasetId,
+  facets,
+  type LineageDataset,
+  PRODUCER,
+  RUN_EVENT_SCHEMA,
+  type RunEvent,
+} from '../lineage/openlineage.js';
+import type { Context } from './context.js';
+
+export interface ParentRun {
+  runId: string;
+  job: string;
+}
+
+/** Resolves a dataset's SQL name (`payments_silver.transactions`) to its OpenLineage id and columns. */
+export function catalogOf(ctx: Context) {
+  const { project } = ctx;
+  const byName = new Map<string, { id: DatasetId; columns: string[] }>();
+  for (const s of project.sources) {
+    byName.set(sqlName(s.dataset), {
+      id: lakeDatasetId(ctx.storage.location, s.dataset),
+      columns: [...s.config.schema.map((c) => c.name), ...BRONZE_METADATA_COLUMNS.map((c) => c.name)],
+    });
+  }
+  for (const p of project.products) {
+    const state = ctx.meta.datasetState(`${p.dataset.domain}/${p.dataset.zone}/${p.dataset.name}`);
+    const columns = state?.schema?.map((c) => c.name) ?? (p.contract.schema[0]?.properties ?? []).map((x) => x.name);
+    byName.set(sqlName(p.dataset), { id: lakeDatasetId(ctx.storage.location, p.dataset), columns });
+  }
+  return byName;
+}
+
+function baseEvent(ctx: Context, eventType: RunEvent['eventType'], runId: string, job: string, at: Date): RunEvent {
+  return {
+    eventType,
+    eventTime: at.toISOString(),
+    run: { runId },
+    job: { namespace: projectNamespace(ctx.project), name: job },
+    producer: PRODUCER,
+    schemaURL: RUN_EVENT_SCHEMA,
+  };
+}
+
+function parentFacet(ctx: Context, parent: ParentRun | undefined) {
+  return parent ? { run: { runId: parent.runId }, job: { namespace: projectNamespace(ctx.project), name: parent.job } } : undefined;
+}
+
+/** The finmesh facet: domain, product, zone and the classification of every column (from the contract). */
+function finmeshFacet(product: Product) {
+  const classifications: Record<string, string> = {};
+  for (const p of product.contract.schema[0]?.properties ?? []) if (p.classification) classifications[p.name] = p.classification;
+  return { domain: product.domain, product: product.name, zone: product.dataset.zone, classifications };
+}
+
+function productDataset(ctx: Context, product: Product, columns: ColumnInfo[] | undefined): LineageDataset {
+  const props = new Map((product.contract.schema[0]?.properties ?? []).map((p) => [p.name, p]));
+  const owner = product.owner;
+  return {
+    ...lakeDatasetId(ctx.storage.location, product.dataset),
+    facets: facets({
+      schema: columns
+        ? {
+            fields: columns.map((c) => ({
+              name: c.name,
+              type: c.type,
+              ...(props.get(c.name)?.description ? { description: props.get(c.name)?.description } : {}),
+            })),
+          }
+        : undefined,
+      dataSource: { name: `${product.dataset.domain}_${product.dataset.zone}`, uri: `file://${ctx.storage.location}` },
+      symlinks: { identifiers: [sqlSymlink(ctx.project, product.dataset)] },
+      ownership: owner ? { owners: [{ name: owner, type: 'OWNER' }] } : undefined,
+      documentation: product.contract.description?.purpose ? { description: product.contract.description.purpose } : undefined,
+      finmesh: finmeshFacet(product),
+    }),
+  };
+}
+
+function inputDataset(ctx: Context, name: string, columns: string[] | undefined): LineageDataset {
+  const catalog = catalogOf(ctx);
+  const entry = catalog.get(name);
+  const ref = [...ctx.project.sources.map((s) => s.dataset), ...ctx.project.products.map((p) => p.dataset)].find(
+    (d) => sqlName(d) === name,
+  );
+  return {
+    ...(entry?.id ?? { namespace: projectNamespace(ctx.project), name }),
+    facets: facets({
+      schema: columns ? { fields: columns.map((c) => ({ name: c })) } : undefined,
+      symlinks: ref ? { identifiers: [sqlSymlink(ctx.project, ref)] } : undefined,
+    }),
+  };
+}
+
+/** Column lineage of a model's SQL; an unparsable model gives none rather than failing the run. */
+export async function modelColumnLineage(ctx: Context, sql: string, outputColumns: string[]): Promise<ColumnLineage | undefined> {
+  const r = await ctx.engine.query(`SELECT json_serialize_sql('${sql.replace(/'/g, "''")}') AS j`);
+  const parsed = JSON.parse(String(r.rows[0]?.j)) as { error: boolean; statements?: { node: unknown }[] };
+  if (parsed.error || !parsed.statements?.[0]) return undefined;
+  const catalog = catalogOf(ctx);
+  return columnLineage({
+    node: parsed.statements[0].node,
+    columnsOf: (name) => catalog.get(name)?.columns ?? [],
+    outputColumns,
+    datasetId: (name) => catalog.get(name)?.id ?? { namespace: projectNamespace(ctx.project), name },
+  });
+}
+
+export interface ModelRunFacts {
+  product: Product;
+  runId: string;
+  parent: ParentRun | undefined;
+  sql: string;
+  inputs: string[];
+  startedAt: Date;
+}
+
+export function modelStartEvent(ctx: Context, f: ModelRunFacts): RunEvent {
+  const e = baseEvent(ctx, 'START', f.runId, `model:${f.product.domain}.${f.product.name}`, f.startedAt);
+  e.run.facets = facets({
+    parent: parentFacet(ctx, f.parent),
+    processing_engine: { name: 'DuckDB', version: ctx.engine.version ?? 'unknown', openlineageAdapterVersion: '0.1.0' },
+  });
+  e.job.facets = facets({
+    jobType: { processingType: 'BATCH', integration: 'FINMESH', jobType: 'MODEL' },
+    sql: { query: f.sql, dialect: 'duckdb' },
+  });
+  e.inputs = f.inputs.map((i) => inputDataset(ctx, i, undefined));
+  e.outputs = [{ ...lakeDatasetId(ctx.storage.location, f.product.dataset) }];
+  return e;
+}
+
+export function modelEndEvent(
+  ctx: Context,
+  f: ModelRunFacts,
+  end: { ok: boolean; error?: string; rows: number; bytes: number; columns?: ColumnInfo[]; lineage?: ColumnLineage | undefined },
+): RunEvent {
+  const e = modelStartEvent(ctx, f);
+  e.eventType = end.ok ? 'COMPLETE' : 'FAIL';
+  e.eventTime = new Date().toISOString();
+  if (!end.ok) {
+    e.run.facets = { ...e.run.facets, ...facets({ errorMessage: { message: end.error ?? 'failed', programmingLanguage: 'SQL' } }) };
+  }
+  const catalog = catalogOf(ctx);
+  e.inputs = f.inputs.map((i) => inputDataset(ctx, i, catalog.get(i)?.columns));
+  const out = productDataset(ctx, f.product, end.columns);
+  if (end.ok && end.lineage)
+    out.facets = { ...out.facets, ...facets({ columnLineage: { fields: end.lineage.fields, dataset: end.lineage.dataset } }) };
+  if (end.ok) out.outputFacets = facets({ outputStatistics: { rowCount: end.rows, size: end.bytes } });
+  e.outputs = [out];
+  return e;
+}
+
+/** One committed stream batch: source → bronze, column for column. */
+export function streamBatchEvents(
+  ctx: Context,
+  source: Source,
+  f: { runId: string; startedAt: Date; rows: number; bytes: number; ok: boolean; error?: string; connectionString?: string },
+): RunEvent[] {
+  const job = `stream:${source.name}`;
+  const start = baseEvent(ctx, 'START', f.runId, job, f.startedAt);
+  const jobFacets = facets({ jobType: { processingType: 'STREAMING', integration: 'FINMESH', jobType: 'INGEST' } });
+  start.job.facets = jobFacets;
+  const src = sourceDatasetId(ctx.project, source, f.connectionString);
+  const cols = source.config.schema;
+  const lineage: ColumnLineage = {
+    fields: Object.fromEntries(
+      cols.map((c) => [
+        c.name,
+        { inputFields: [{ ...src, field: c.name, transformations: [{ type: 'DIRECT', subtype: 'IDENTITY', masking: false }] }] },
+      ]),
+    ),
+    dataset: [],
+  };
+  const end = baseEvent(ctx, f.ok ? 'COMPLETE' : 'FAIL', f.runId, job, new Date());
+  end.job.facets = jobFacets;
+  if (!f.ok) end.run.facets = facets({ errorMessage: { message: f.error ?? 'failed', programmingLanguage: 'TypeScript' } });
+  end.inputs = [{ ...src, facets: facets({ schema: { fields: cols.map((c) => ({ name: c.name, type: c.type })) } }) }];
+  end.outputs = [
+    {
+      ...lakeDatasetId(ctx.storage.location, source.dataset),
+      facets: facets({
+        schema: { fields: [...cols, ...BRONZE_METADATA_COLUMNS].map((c) => ({ name: c.name, type: c.type })) },
+        symlinks: { identifiers: [sqlSymlink(ctx.project, source.dataset)] },
+        columnLineage: lineage as unknown as Record<string, unknown>,
+        finmesh: {
+          domain: source.domain,
+          source: source.name,
+          zone: 'bronze',
+          classifications: Object.fromEntries(cols.filter((c) => c.classification).map((c) => [c.name, c.classification as string])),
+        },
+      }),
+      outputFacets: f.ok ? facets({ outputStatistics: { rowCount: f.rows, size: f.bytes } }) : undefined,
+    },
+  ];
+  return [start, end];
+}
+
+/** START/COMPLETE (or FAIL) of a run that only groups others (`run`, `stream`, `demo`). */
+export function parentRunEvent(ctx: Context, type: 'START' | 'COMPLETE' | 'FAIL', runId: string, job: string, error?: string): RunEvent {
+  const e = baseEvent(ctx, type, runId, job, new Date());
+  e.job.facets = facets({ jobType: { processingType: job === 'stream' ? 'STREAMING' : 'BATCH', integration: 'FINMESH', jobType: 'JOB' } });
+  if (error) e.run.facets = facets({ errorMessage: { message: error, programmingLanguage: 'TypeScript' } });
+  return e;
+}
+
+/** Records a grouping run in the metadata store and in lineage, around `fn`. */
+export async function withParentRun<T>(
+  ctx: Context,
+  job: string,
+  fn: (runId: string) => Promise<T>,
+  failed?: (r: T) => string | undefined,
+): Promise<T> {
+  const { uuidv7 } = await import('../core/ids.js');
+  const runId = uuidv7();
+  ctx.meta.startRun({ runId, job, kind: job, startedAt: new Date() });
+  ctx.lineage.emit(parentRunEvent(ctx, 'START', runId, job));
+  try {
+    const result = await fn(runId);
+    const error = failed?.(result);
+    ctx.meta.finishRun(runId, { status: error ? 'failed' : 'succeeded', endedAt: new Date(), error });
+    ctx.lineage.emit(parentRunEvent(ctx, error ? 'FAIL' : 'COMPLETE', runId, job, error));
+    return result;
+  } catch (e) {
+    const error = e instanceof Error ? e.message : String(e);
+    ctx.meta.finishRun(runId, { status: 'failed', endedAt: new Date(), error });
+    ctx.lineage.emit(parentRunEvent(ctx, 'FAIL', runId, job, error));
+    throw e;
+  }
+}
