@@ -5,6 +5,7 @@ import { registerDiagram } from './commands/diagram.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerInit } from './commands/init.js';
 import { registerLineage } from './commands/lineage.js';
+import { registerMesh } from './commands/mesh.js';
 import { registerQuery } from './commands/query.js';
 import { registerRun } from './commands/run.js';
 import { registerServe } from './commands/serve.js';
@@ -33,6 +34,7 @@ registerGenerate(program);
 registerQuery(program);
 registerDiagram(program);
 registerLineage(program);
+registerMesh(program);
 registerServe(program);
 registerInit(program);
 

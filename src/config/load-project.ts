@@ -151,6 +151,7 @@ export function inspectProject(dir: string): LoadResult {
         materialized: settings.materialized,
         dataset: { domain: name, zone: settings.zone, name: pname },
         owner: ownerMember?.username ?? contract.team?.name ?? domainOwnerTeam,
+        contractOwner: ownerMember?.username,
       });
       unloadedProducts.pop();
     }

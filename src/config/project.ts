@@ -42,6 +42,8 @@ export interface Product {
   dataset: DatasetRef;
   /** Owner from the contract's team (role owner), else the domain's owner team. */
   owner: string | undefined;
+  /** The owner the contract itself names (team member with role owner); what the ownership policy checks. */
+  contractOwner: string | undefined;
 }
 
 export interface Domain {

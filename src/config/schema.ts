@@ -138,6 +138,43 @@ export const projectConfigSchema = z
       })
       .strict()
       .default({ transports: [] }),
+    quality: z
+      .object({
+        volumeAnomaly: z
+          .object({
+            /** |z| above this fails the check. */
+            threshold: z.number().positive().default(3),
+            /** Days of the product's own history the baseline is computed from. */
+            trainingDays: z.number().int().positive().default(56),
+            /** Same-weekday and same-day-of-month history when there is enough of it. */
+            seasonality: z.enum(['none', 'day-of-week', 'day-of-month']).default('day-of-week'),
+            /** Fewer history points than this: the check is skipped, not failed. */
+            minHistory: z.number().int().positive().default(4),
+          })
+          .strict()
+          .default({ threshold: 3, trainingDays: 56, seasonality: 'day-of-week', minHistory: 4 }),
+      })
+      .strict()
+      .default({ volumeAnomaly: { threshold: 3, trainingDays: 56, seasonality: 'day-of-week', minHistory: 4 } }),
+    policies: z
+      .array(
+        z
+          .object({
+            id: z.enum([
+              'product-has-owner',
+              'product-has-freshness-slo',
+              'columns-classified',
+              'pii-protected-before-silver',
+              'naming-conventions',
+              'source-has-alert',
+            ]),
+            severity: z.enum(['error', 'warning']).default('error'),
+            /** For naming-conventions: the pattern product names must match. */
+            pattern: z.string().optional(),
+          })
+          .strict(),
+      )
+      .default([]),
     server: z
       .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8080) })
       .strict()
@@ -148,9 +185,14 @@ export const projectConfigSchema = z
         customers: z.number().int().positive().default(2000),
         merchants: z.number().int().positive().default(300),
         transactionsPerSecond: z.number().positive().default(200),
+        /** Rates of known app defects the simulator injects (quality checks should find them). */
+        defects: z
+          .object({ lowercaseCurrency: z.number().min(0).max(1).default(0) })
+          .strict()
+          .default({ lowercaseCurrency: 0 }),
       })
       .strict()
-      .default({ seed: 42, customers: 2000, merchants: 300, transactionsPerSecond: 200 }),
+      .default({ seed: 42, customers: 2000, merchants: 300, transactionsPerSecond: 200, defects: { lowercaseCurrency: 0 } }),
   })
   .strict();
 export type ProjectConfig = z.infer<typeof projectConfigSchema>;

@@ -54,7 +54,8 @@ const AGGREGATES = new Set([
   'fsum',
   'product',
 ]);
-const MASKING = new Set(['tokenize', 'mask_pan', 'sha256', 'md5', 'sha1', 'hash']);
+/** Functions whose output hides the input: tokenisation, masking, hashing, and generalising a date to its year. */
+const MASKING = new Set(['tokenize', 'mask_pan', 'sha256', 'md5', 'sha1', 'hash', 'year']);
 
 export interface ColumnLineageInput {
   /** The SELECT's parsed form: `json_serialize_sql(sql)` → statements[0].node. */
@@ -124,6 +125,13 @@ function selectNode(node: Node, outerCtes: Map<string, Relation>, input: ColumnL
       const alias = names[names.length - 2];
       const r = scope.find((s) => s.alias === alias);
       if (r) return r.rel.columns.get(col) ?? [];
+      // `payer.cpf` where payer is a STRUCT column: the field derives from the column.
+      for (const s of scope) {
+        const struct =
+          s.rel.columns.get(names[0] ?? '') ?? (names.length >= 3 && s.alias === names[0] ? s.rel.columns.get(names[1] ?? '') : undefined);
+        if (struct)
+          return struct.map((o) => (o.kind === 'DIRECT' && o.subtype === 'IDENTITY' ? { ...o, subtype: 'TRANSFORMATION' as const } : o));
+      }
     }
     for (const s of scope) {
       const o = s.rel.columns.get(col);

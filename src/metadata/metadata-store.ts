@@ -37,12 +37,30 @@ export interface MetadataStore {
   ledgerFind(source: string, sha256: string): LedgerEntry | undefined;
   ledgerRecord(entry: LedgerEntry): void;
 
+  recordCheckResults(results: CheckResultRecord[]): void;
+  /** Results since `since`, newest first. */
+  checkResults(filter?: { product?: string; since?: Date }): CheckResultRecord[];
+
   /** Appends an OpenLineage event (finmesh's own or received from another producer). */
   recordLineage(event: LineageEventRecord): void;
   /** Every stored event in arrival order. */
   lineageEvents(): LineageEventRecord[];
 
   close(): void;
+}
+
+export interface CheckResultRecord {
+  runId: string;
+  checkId: string;
+  product: string;
+  column: string | undefined;
+  rule: string;
+  severity: 'error' | 'warning';
+  status: 'pass' | 'fail' | 'error' | 'skipped';
+  value: number | undefined;
+  expected: string;
+  message: string;
+  at: Date;
 }
 
 export interface LineageEventRecord {

@@ -113,6 +113,12 @@ export class Metrics {
     labelNames: ['domain', 'zone', 'product'] as const,
     registers: [this.registry],
   });
+  readonly checkResults = new Counter({
+    name: 'finmesh_check_results_total',
+    help: 'Quality check results by outcome.',
+    labelNames: ['domain', 'product', 'check', 'severity', 'outcome'] as const,
+    registers: [this.registry],
+  });
   readonly simulatorEvents = new Counter({
     name: 'finmesh_simulator_events_total',
     help: 'Change events the simulated app produced.',

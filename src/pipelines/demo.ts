@@ -82,7 +82,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
   };
   const runAll = async () => {
     const at = latency.goldRunStarted();
-    const rs = await runModels(ctx, { parentRunId: runId, parentJob: 'demo', onModel: record });
+    const rs = await runModels(ctx, { parentRunId: runId, parentJob: 'demo', onModel: record, metrics });
     if (rs.filter((r) => r.dataset.includes('_gold.')).every((r) => r.status === 'succeeded')) latency.goldBuilt(at);
     updateDatasetGauges(ctx, metrics);
   };

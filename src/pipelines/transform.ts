@@ -5,9 +5,11 @@ import { uuidv7 } from '../core/ids.js';
 import { buildDag, type ModelNode, renderModel, selectModels } from '../engine/dag.js';
 import { quoteIdent, quoteLiteral, type WrittenFile } from '../engine/engine.js';
 import { fileKey } from '../lake/layout.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { Context } from './context.js';
 import { defineViewModel, refreshDataset } from './lake-session.js';
 import { type ModelRunFacts, modelColumnLineage, modelEndEvent, modelStartEvent } from './lineage-events.js';
+import { qualityGate, runChecks } from './quality.js';
 
 export interface ModelRunResult {
   model: string;
@@ -19,6 +21,7 @@ export interface ModelRunResult {
   rowsOut: number;
   durationMs: number;
   error?: string;
+  checks?: { run: number; failed: number };
 }
 
 export interface RunModelsOptions {
@@ -27,6 +30,9 @@ export interface RunModelsOptions {
   /** The job of the parent run (`run`, `demo`, `stream`), for the lineage parent facet. */
   parentJob?: string | undefined;
   onModel?: (r: ModelRunResult) => void;
+  /** Run each product's checks after it is built (default true). */
+  checks?: boolean;
+  metrics?: Metrics | undefined;
 }
 
 /**
@@ -88,6 +94,10 @@ export async function runModels(ctx: Context, options: RunModelsOptions = {}): P
         ctx.meta.finishRun(runId, { status: 'succeeded', endedAt: new Date(), rowsIn, rowsOut });
         result = base(node, runId, 'succeeded', started, { rowsIn, rowsOut });
         await emitModelComplete(ctx, facts);
+        if (options.checks ?? true) {
+          const checks = await runChecks(ctx, node.product, { parentRunId: runId, metrics: options.metrics });
+          result.checks = { run: checks.length, failed: checks.filter((c) => c.status === 'fail' || c.status === 'error').length };
+        }
       } catch (e) {
         broken.add(node.product.name);
         const error = e instanceof Error ? e.message : String(e);
@@ -166,6 +176,11 @@ async function materializeTable(ctx: Context, node: ModelNode, runId: string): P
   try {
     const schema = await ctx.engine.describe(`SELECT * FROM (${sql}) AS model`);
     const written = await ctx.engine.writeParquet(sql, join(staging, 'out'), { partitionBy: product.settings.partitionBy });
+    await qualityGate(
+      ctx,
+      product,
+      written.map((f) => f.path),
+    );
     const add = await commitWritten(ctx, node, runId, written);
     ctx.meta.commitFiles({ dataset: key, runId, add, replace: old.filter((k) => !add.some((a) => a.key === k)), schema });
     await refreshDataset(ctx, product.dataset);
@@ -241,6 +256,8 @@ async function materializeIncremental(ctx: Context, node: ModelNode, runId: stri
   try {
     const schema = await ctx.engine.describe('SELECT * FROM __new');
     const written = await ctx.engine.writeParquet(merged, join(staging, 'out'), { partitionBy });
+    const kept = existing.filter((f) => !touched.includes(f)).map((f) => ctx.storage.readPath(f.key));
+    await qualityGate(ctx, product, [...kept, ...written.map((f) => f.path)]);
     const add = await commitWritten(ctx, node, runId, written);
     ctx.meta.commitFiles({ dataset: key, runId, add, replace: touched.map((f) => f.key), schema, inputs });
     await refreshDataset(ctx, product.dataset);
@@ -296,6 +313,8 @@ async function materializePartitions(
   try {
     const schema = await ctx.engine.describe(`SELECT * FROM (${sql}) AS model`);
     const written = await ctx.engine.writeParquet(select, join(staging, 'out'), { partitionBy });
+    const kept = existing.filter((f) => !replace.includes(f)).map((f) => ctx.storage.readPath(f.key));
+    await qualityGate(ctx, product, [...kept, ...written.map((f) => f.path)]);
     const add = await commitWritten(ctx, node, runId, written);
     ctx.meta.commitFiles({ dataset: key, runId, add, replace: replace.map((f) => f.key), schema, inputs });
     await refreshDataset(ctx, product.dataset);

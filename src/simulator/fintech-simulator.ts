@@ -37,6 +37,8 @@ export interface SimulatorOptions {
   transactionsPerSecond: number;
   /** Simulated time of the first event. */
   start: Date;
+  /** Known app bugs, injected at these rates so quality checks have something to find. */
+  defects?: { lowercaseCurrency?: number };
 }
 
 type PaymentType = 'pix' | 'card' | 'boleto';
@@ -180,7 +182,7 @@ export class FintechSimulator {
       type,
       status: 'created',
       amount,
-      currency: 'BRL',
+      currency: r.chance(this.opts.defects?.lowercaseCurrency ?? 0) ? 'brl' : 'BRL',
       customer_id: customer.id,
       merchant_id: merchant?.id ?? null,
       payer: { cpf: customer.cpf, name: customer.name },

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { FinmeshError } from '../../core/errors.js';
 import type {
+  CheckResultRecord,
   DatasetState,
   DatasetSummary,
   FileCommit,
@@ -39,6 +40,10 @@ const MIGRATIONS = [
      seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, event_type TEXT NOT NULL, event_time TEXT NOT NULL,
      job_namespace TEXT NOT NULL, job_name TEXT NOT NULL, event TEXT NOT NULL);
    CREATE INDEX lineage_job ON lineage_events(job_namespace, job_name);`,
+  `CREATE TABLE check_results (
+     run_id TEXT NOT NULL, check_id TEXT NOT NULL, product TEXT NOT NULL, column_name TEXT, rule TEXT NOT NULL,
+     severity TEXT NOT NULL, status TEXT NOT NULL, value REAL, expected TEXT NOT NULL, message TEXT NOT NULL, at INTEGER NOT NULL);
+   CREATE INDEX check_results_product ON check_results(product, at);`,
 ];
 
 interface RunRow {
@@ -262,6 +267,59 @@ export class SqliteMetadataStore implements MetadataStore {
         'INSERT OR REPLACE INTO file_ledger (source, path, size, mtime, sha256, status, run_id, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       )
       .run(e.source, e.path, e.size, e.mtime.getTime(), e.sha256, e.status, e.runId, e.seenAt.getTime());
+  }
+
+  recordCheckResults(results: CheckResultRecord[]): void {
+    const ins = this.db.prepare(
+      'INSERT INTO check_results (run_id, check_id, product, column_name, rule, severity, status, value, expected, message, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.db.transaction(() => {
+      for (const r of results)
+        ins.run(
+          r.runId,
+          r.checkId,
+          r.product,
+          r.column ?? null,
+          r.rule,
+          r.severity,
+          r.status,
+          r.value ?? null,
+          r.expected,
+          r.message,
+          r.at.getTime(),
+        );
+    })();
+  }
+
+  checkResults(filter: { product?: string; since?: Date } = {}): CheckResultRecord[] {
+    const rows = this.db
+      .prepare('SELECT * FROM check_results WHERE (? IS NULL OR product = ?) AND at >= ? ORDER BY at DESC')
+      .all(filter.product ?? null, filter.product ?? null, filter.since?.getTime() ?? 0) as {
+      run_id: string;
+      check_id: string;
+      product: string;
+      column_name: string | null;
+      rule: string;
+      severity: 'error' | 'warning';
+      status: CheckResultRecord['status'];
+      value: number | null;
+      expected: string;
+      message: string;
+      at: number;
+    }[];
+    return rows.map((r) => ({
+      runId: r.run_id,
+      checkId: r.check_id,
+      product: r.product,
+      column: r.column_name ?? undefined,
+      rule: r.rule,
+      severity: r.severity,
+      status: r.status,
+      value: r.value ?? undefined,
+      expected: r.expected,
+      message: r.message,
+      at: new Date(r.at),
+    }));
   }
 
   recordLineage(e: LineageEventRecord): void {

@@ -1,0 +1,305 @@
+import { datasetKey, type Product, sqlName } from '../config/project.js';
+import { FinmeshError } from '../core/errors.js';
+import { uuidv7 } from '../core/ids.js';
+import { type CompiledCheck, compileChecks, describeExpectation, judge, LUHN_MACRO, panLeakSql, panScanExempt } from '../mesh/checks.js';
+import type { CheckResultRecord } from '../metadata/metadata-store.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Context } from './context.js';
+
+export type CheckResult = CheckResultRecord;
+
+/** Every check a product has: its contract's rules, PAN leak, schema drift, freshness and volume anomaly. */
+export function checkNames(product: Product): string[] {
+  return [
+    ...compileChecks(product).map((c) => c.id),
+    ...['pan_leak', 'schema_drift', 'freshness', 'volume_anomaly'].map((b) => `${product.name}.dataset.${b}`),
+  ];
+}
+
+async function value(ctx: Context, sql: string, relation: string): Promise<number> {
+  const r = await ctx.engine.query(sql.replaceAll('{object}', relation));
+  const v = r.rows[0]?.v;
+  return v === null || v === undefined ? 0 : Number(v);
+}
+
+function result(
+  runId: string,
+  product: Product,
+  id: string,
+  rule: string,
+  severity: 'error' | 'warning',
+  status: CheckResult['status'],
+  v: number | undefined,
+  expected: string,
+  message: string,
+  column?: string,
+): CheckResult {
+  return {
+    runId,
+    checkId: id,
+    product: `${product.domain}.${product.name}`,
+    column,
+    rule,
+    severity,
+    status,
+    value: v,
+    expected,
+    message,
+    at: new Date(),
+  };
+}
+
+/** Runs compiled checks against `relation`; a check whose SQL fails is an `error` result, not a crash. */
+async function runCompiled(
+  ctx: Context,
+  product: Product,
+  checks: CompiledCheck[],
+  relation: string,
+  runId: string,
+): Promise<CheckResult[]> {
+  const out: CheckResult[] = [];
+  for (const c of checks) {
+    try {
+      const v = await value(ctx, c.sql, relation);
+      const ok = judge(v, c.expect);
+      out.push(
+        result(
+          runId,
+          product,
+          c.id,
+          c.rule,
+          c.severity,
+          ok ? 'pass' : 'fail',
+          v,
+          describeExpectation(c.expect),
+          ok ? c.description : `${c.description}: found ${v}`,
+          c.column,
+        ),
+      );
+    } catch (e) {
+      out.push(
+        result(
+          runId,
+          product,
+          c.id,
+          c.rule,
+          c.severity,
+          'error',
+          undefined,
+          describeExpectation(c.expect),
+          `the check could not run: ${(e as Error).message}`,
+          c.column,
+        ),
+      );
+    }
+  }
+  return out;
+}
+
+/**
+ * Error-severity rules against a candidate version of the dataset (the files that would be live after the commit).
+ * A failure throws: the caller discards the candidate and the previous version stays.
+ */
+export async function qualityGate(ctx: Context, product: Product, candidateFiles: string[]): Promise<void> {
+  const checks = compileChecks(product).filter((c) => c.severity === 'error');
+  if (checks.length === 0 || candidateFiles.length === 0) return;
+  await ctx.engine.exec(LUHN_MACRO);
+  await ctx.engine.defineDataset('main', '__candidate', candidateFiles);
+  const results = await runCompiled(ctx, product, checks, 'main.__candidate', 'gate');
+  const failed = results.filter((r) => r.status === 'fail');
+  if (failed.length > 0) {
+    throw new FinmeshError(
+      'DATA_INVALID',
+      `quality gate: ${failed.map((f) => `${f.checkId} (${f.expected}, found ${f.value})`).join('; ')} — this batch stays out and the previous version remains`,
+    );
+  }
+}
+
+export interface RunChecksOptions {
+  parentRunId?: string | undefined;
+  metrics?: Metrics | undefined;
+}
+
+/** Runs every check of a product on its live data, stores the results and exposes them as metrics. */
+export async function runChecks(ctx: Context, product: Product, options: RunChecksOptions = {}): Promise<CheckResult[]> {
+  const runId = uuidv7();
+  const started = new Date();
+  ctx.meta.startRun({ runId, job: `check:${product.name}`, kind: 'check', parentRunId: options.parentRunId, startedAt: started });
+  const relation = sqlName(product.dataset);
+  const key = datasetKey(product.dataset);
+  const live = ctx.meta.liveFiles(key);
+  const state = ctx.meta.datasetState(key);
+  const results: CheckResult[] = [];
+  const builtin = (rule: string) => `${product.name}.dataset.${rule}`;
+  if (!state?.schema && live.length === 0) {
+    for (const id of checkNames(product)) {
+      results.push(
+        result(runId, product, id, id.split('.').at(-1) ?? id, 'warning', 'skipped', undefined, '-', 'the product has never been built'),
+      );
+    }
+  } else {
+    await ctx.engine.exec(LUHN_MACRO);
+    results.push(...(await runCompiled(ctx, product, compileChecks(product), relation, runId)));
+    const columns = state?.schema ?? (await ctx.engine.describe(`SELECT * FROM ${relation}`));
+    const pan = panLeakSql(columns, panScanExempt(product));
+    if (pan) {
+      const v = await value(ctx, pan, relation);
+      results.push(
+        result(
+          runId,
+          product,
+          builtin('pan_leak'),
+          'pan_leak',
+          'error',
+          v === 0 ? 'pass' : 'fail',
+          v,
+          'mustBe 0',
+          v === 0 ? 'no full card number in any text column' : `${v} values look like full card numbers (Luhn-valid 13–19 digits)`,
+        ),
+      );
+    }
+    results.push(schemaDrift(runId, product, columns));
+    results.push(freshness(ctx, runId, product, live.at(-1)?.committedAt));
+    results.push(await volumeAnomaly(ctx, runId, product, columns));
+  }
+  ctx.meta.recordCheckResults(results);
+  const failed = results.filter((r) => r.status === 'fail' || r.status === 'error');
+  ctx.meta.finishRun(runId, {
+    status: failed.some((r) => r.severity === 'error') ? 'failed' : 'succeeded',
+    endedAt: new Date(),
+    rowsIn: results.length,
+    rowsOut: results.length - failed.length,
+    error: failed.length > 0 ? failed.map((f) => f.checkId).join(', ') : undefined,
+  });
+  for (const r of results)
+    options.metrics?.checkResults.inc({
+      domain: product.domain,
+      product: product.name,
+      check: r.rule,
+      severity: r.severity,
+      outcome: r.status,
+    });
+  return results;
+}
+
+function schemaDrift(runId: string, product: Product, columns: { name: string; type: string }[]): CheckResult {
+  const expected = product.contract.schema[0]?.properties ?? [];
+  const actual = new Map(columns.map((c) => [c.name, c.type]));
+  const problems: string[] = [];
+  for (const p of expected) {
+    const t = actual.get(p.name);
+    if (t === undefined) problems.push(`missing column ${p.name}`);
+    else if (p.physicalType && normaliseType(p.physicalType) !== normaliseType(t))
+      problems.push(`${p.name} is ${t}, the contract says ${p.physicalType}`);
+  }
+  const known = new Set(expected.map((p) => p.name));
+  for (const c of columns) if (!known.has(c.name)) problems.push(`column ${c.name} is not in the contract`);
+  return result(
+    runId,
+    product,
+    `${product.name}.dataset.schema_drift`,
+    'schema_drift',
+    'warning',
+    problems.length === 0 ? 'pass' : 'fail',
+    problems.length,
+    'mustBe 0',
+    problems.length === 0 ? 'schema matches the contract' : problems.join('; '),
+  );
+}
+
+function normaliseType(t: string): string {
+  const u = t.toUpperCase().replace(/\s+/g, '');
+  const aliases: Record<string, string> = {
+    TIMESTAMPWITHTIMEZONE: 'TIMESTAMPTZ',
+    TEXT: 'VARCHAR',
+    STRING: 'VARCHAR',
+    INT: 'INTEGER',
+    BOOL: 'BOOLEAN',
+    FLOAT8: 'DOUBLE',
+  };
+  return aliases[u] ?? u;
+}
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000, day: 86_400_000, days: 86_400_000 };
+
+/** The contract's freshness SLO: `slaProperties` latency (or frequency) with a unit. */
+export function freshnessSlo(product: Product): { ms: number; text: string } | undefined {
+  const sla = (product.contract.slaProperties ?? []).find(
+    (p) => p.property === 'latency' || p.property === 'freshness' || p.property === 'frequency',
+  );
+  if (!sla) return undefined;
+  const unit = String(sla.unit ?? 'm').toLowerCase();
+  const ms = Number(sla.value) * (UNIT_MS[unit] ?? 60_000);
+  return Number.isFinite(ms) ? { ms, text: `${sla.value}${unit}` } : undefined;
+}
+
+function freshness(ctx: Context, runId: string, product: Product, last: Date | undefined): CheckResult {
+  const slo = freshnessSlo(product);
+  const id = `${product.name}.dataset.freshness`;
+  if (!slo) return result(runId, product, id, 'freshness', 'warning', 'skipped', undefined, '-', 'the contract sets no latency SLA');
+  const updated = last ?? ctx.meta.datasetState(datasetKey(product.dataset))?.updatedAt;
+  const age = updated ? Date.now() - updated.getTime() : Number.POSITIVE_INFINITY;
+  const ok = age <= slo.ms;
+  return result(
+    runId,
+    product,
+    id,
+    'freshness',
+    'error',
+    ok ? 'pass' : 'fail',
+    Math.round(age / 1000),
+    `mustBeLessOrEqualTo ${slo.ms / 1000}s`,
+    ok ? `updated ${Math.round(age / 1000)} s ago (SLO ${slo.text})` : `stale: updated ${Math.round(age / 1000)} s ago, SLO ${slo.text}`,
+  );
+}
+
+/** Today's rows per day against the product's own history: |z| above the threshold fails. */
+async function volumeAnomaly(
+  ctx: Context,
+  runId: string,
+  product: Product,
+  columns: { name: string; type: string }[],
+): Promise<CheckResult> {
+  const id = `${product.name}.dataset.volume_anomaly`;
+  const cfg = ctx.project.config.quality.volumeAnomaly;
+  if (!columns.some((c) => c.name === 'dt'))
+    return result(runId, product, id, 'volume_anomaly', 'warning', 'skipped', undefined, '-', 'no dt column to count rows per day');
+  const rows = (
+    await ctx.engine.query(
+      `SELECT CAST(dt AS DATE) AS day, count(*) AS n FROM ${sqlName(product.dataset)} WHERE dt >= current_date - INTERVAL ${cfg.trainingDays} DAY GROUP BY 1 ORDER BY 1`,
+    )
+  ).rows.map((r) => ({ day: new Date(String(r.day)), n: Number(r.n) }));
+  const today = rows.at(-1);
+  if (!today) return result(runId, product, id, 'volume_anomaly', 'warning', 'skipped', undefined, '-', 'no rows yet');
+  let history = rows.slice(0, -1);
+  if (cfg.seasonality === 'day-of-week') history = history.filter((h) => h.day.getUTCDay() === today.day.getUTCDay());
+  if (cfg.seasonality === 'day-of-month') history = history.filter((h) => h.day.getUTCDate() === today.day.getUTCDate());
+  if (history.length < cfg.minHistory) {
+    return result(
+      runId,
+      product,
+      id,
+      'volume_anomaly',
+      'warning',
+      'skipped',
+      undefined,
+      `|z| <= ${cfg.threshold}`,
+      `${history.length} comparable days of history, ${cfg.minHistory} needed`,
+    );
+  }
+  const mean = history.reduce((a, h) => a + h.n, 0) / history.length;
+  const sd = Math.sqrt(history.reduce((a, h) => a + (h.n - mean) ** 2, 0) / history.length) || 1;
+  const z = (today.n - mean) / sd;
+  const ok = Math.abs(z) <= cfg.threshold;
+  return result(
+    runId,
+    product,
+    id,
+    'volume_anomaly',
+    'warning',
+    ok ? 'pass' : 'fail',
+    Math.round(z * 100) / 100,
+    `|z| <= ${cfg.threshold}`,
+    `${today.n} rows today vs ${Math.round(mean)} ± ${Math.round(sd)} (${cfg.seasonality})`,
+  );
+}
