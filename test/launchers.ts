@@ -199,3 +199,41 @@ export async function startKafka(): Promise<Launched & { brokers: string }> {
   await started(child, port, 'kafka', () => log.slice(-2000));
   return { port, url: `127.0.0.1:${port}`, brokers: `127.0.0.1:${port}`, stop: stopper(child) };
 }
+
+export const PROMTOOL_BIN = findBinary('promtool');
+export const PROMETHEUS_BIN = findBinary('prometheus');
+
+/** A Prometheus server scraping `targets` every second and evaluating `rulesFile` every second. */
+export async function startPrometheus(targets: string[], rulesFile: string): Promise<Launched> {
+  if (!PROMETHEUS_BIN) throw new Error('prometheus not found');
+  const dir = tempDir('prom-');
+  const port = await freePort();
+  const config = join(dir, 'prometheus.yml');
+  writeFileSync(
+    config,
+    [
+      'global:',
+      '  scrape_interval: 1s',
+      '  evaluation_interval: 1s',
+      'rule_files:',
+      `  - ${rulesFile}`,
+      'scrape_configs:',
+      '  - job_name: finmesh',
+      '    static_configs:',
+      `      - targets: [${targets.map((t) => `'${t}'`).join(', ')}]`,
+    ].join('\n'),
+  );
+  let log = '';
+  const child = spawn(
+    PROMETHEUS_BIN,
+    [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  child.stderr?.on('data', (d) => {
+    log += d;
+  });
+  await started(child, port, 'prometheus', () => log.slice(-2000));
+  return { port, url: `http://127.0.0.1:${port}`, stop: stopper(child) };
+}

@@ -8,7 +8,9 @@ import { registerLineage } from './commands/lineage.js';
 import { registerMesh } from './commands/mesh.js';
 import { registerQuery } from './commands/query.js';
 import { registerRun } from './commands/run.js';
+import { registerRuns } from './commands/runs.js';
 import { registerServe } from './commands/serve.js';
+import { registerSlo } from './commands/slo.js';
 import { registerStream } from './commands/stream.js';
 import { registerValidate } from './commands/validate.js';
 
@@ -29,6 +31,7 @@ const program = new Command()
 registerDemo(program);
 registerValidate(program);
 registerRun(program);
+registerRuns(program);
 registerStream(program);
 registerGenerate(program);
 registerQuery(program);
@@ -36,6 +39,7 @@ registerDiagram(program);
 registerLineage(program);
 registerMesh(program);
 registerServe(program);
+registerSlo(program);
 registerInit(program);
 
 try {

@@ -175,6 +175,24 @@ export const projectConfigSchema = z
           .strict(),
       )
       .default([]),
+    logging: z
+      .object({
+        level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+        /** Per component (stream, lineage, server, ...): its own level, and the share of info/debug lines kept. */
+        components: z
+          .record(
+            z.string(),
+            z
+              .object({
+                level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).optional(),
+                sampleRate: z.number().min(0).max(1).default(1),
+              })
+              .strict(),
+          )
+          .default({}),
+      })
+      .strict()
+      .default({ level: 'info', components: {} }),
     server: z
       .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8080) })
       .strict()

@@ -20,6 +20,8 @@ export interface MetadataStore {
   commitFiles(commit: FileCommit): number;
   /** The files a reader sees, in commit order. */
   liveFiles(dataset: string): LakeFile[];
+  /** Times files were committed to a dataset since `since` (retired ones included), oldest first. */
+  commitTimes(dataset: string, since: Date): Date[];
   /** Every dataset with at least one live file, with row totals. */
   datasetSummaries(): DatasetSummary[];
   /** Retired files whose storage objects may now be deleted. */

@@ -18,7 +18,13 @@ export const REDACT_PATHS = [
   'token',
   'secret',
   'cpf',
+  'cnpj',
   'pan',
+  'payer',
+  'email',
+  'phone',
+  'apiKey',
+  'connectionString',
   '*.password',
   '*.privateKey',
   '*.key',
@@ -27,11 +33,18 @@ export const REDACT_PATHS = [
   '*.cpf',
   '*.pan',
   '*.payer',
+  '*.cnpj',
+  '*.email',
+  '*.phone',
+  '*.apiKey',
+  '*.connectionString',
 ];
 
 export interface LoggerOptions {
   level?: string;
   component?: string;
+  /** Share of debug/info lines kept (0..1); warnings and errors are always kept. This is how log spend is controlled. */
+  sampleRate?: number;
   /** Where lines go; standard error by default so standard output stays for results. */
   destination?: pino.DestinationStream;
 }
@@ -48,7 +61,29 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         level: (label) => ({ severity: SEVERITY[label] ?? 'DEFAULT' }),
       },
       redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+      hooks: {
+        logMethod(args, method, level) {
+          // 30 is info: below warn, lines are sampled.
+          if (level <= 30 && (options.sampleRate ?? 1) < 1 && Math.random() >= (options.sampleRate ?? 1)) return;
+          method.apply(this, args);
+        },
+      },
     },
     options.destination ?? pino.destination(2),
   );
+}
+
+/** A component's logger as finmesh.yaml's `logging` configures it. */
+export function componentLogger(
+  logging: { level: string; components: Record<string, { level?: string | undefined; sampleRate: number }> },
+  component: string,
+  destination?: pino.DestinationStream,
+): Logger {
+  const c = logging.components[component];
+  return createLogger({
+    component,
+    level: process.env.FINMESH_LOG_LEVEL ?? c?.level ?? logging.level,
+    sampleRate: c?.sampleRate ?? 1,
+    destination,
+  });
 }

@@ -119,6 +119,19 @@ export class Metrics {
     labelNames: ['domain', 'product', 'check', 'severity', 'outcome'] as const,
     registers: [this.registry],
   });
+  readonly httpDuration = new Histogram({
+    name: 'finmesh_http_request_duration_seconds',
+    help: 'HTTP API request duration by route and status class.',
+    labelNames: ['route', 'status_class'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly httpRequests = new Counter({
+    name: 'finmesh_http_requests_total',
+    help: 'HTTP API requests by route and status class.',
+    labelNames: ['route', 'status_class'] as const,
+    registers: [this.registry],
+  });
   readonly simulatorEvents = new Counter({
     name: 'finmesh_simulator_events_total',
     help: 'Change events the simulated app produced.',

@@ -21,6 +21,13 @@ export interface StartedServer {
 /** The HTTP surface: `/healthz`, `/readyz`, `/metrics` and `/api/v1/...`. */
 export async function startServer(options: ServerOptions): Promise<StartedServer> {
   const app = Fastify({ logger: false });
+  app.addHook('onResponse', async (req, reply) => {
+    // The route pattern, not the URL: labels stay a bounded set.
+    const route = req.routeOptions.url ?? 'unmatched';
+    const labels = { route, status_class: `${Math.floor(reply.statusCode / 100)}xx` };
+    options.metrics.httpRequests.inc(labels);
+    options.metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+  });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const ready = options.ready?.() ?? true;

@@ -3,7 +3,7 @@ import { createBus } from '../../bus/registry.js';
 import { loadProject } from '../../config/load-project.js';
 import { FinmeshError } from '../../core/errors.js';
 import { uuidv7 } from '../../core/ids.js';
-import { createLogger } from '../../observability/logger.js';
+import { componentLogger } from '../../observability/logger.js';
 import { Metrics } from '../../observability/metrics.js';
 import { openContext } from '../../pipelines/context.js';
 import { prepareSession } from '../../pipelines/lake-session.js';
@@ -37,7 +37,7 @@ export function registerStream(program: Command): void {
       if (!project.sources.some(isChangeFeed)) {
         throw new FinmeshError('CONFIG_INVALID', 'the project has no change-feed source (kind sqlite-outbox, postgres or cosmos)');
       }
-      const log = createLogger({ component: 'stream' });
+      const log = componentLogger(project.config.logging, 'stream');
       const ctx = await openContext(project, { secrets: true });
       const bus = await createBus(project.config.bus, project.root);
       const metrics = new Metrics();

@@ -186,6 +186,13 @@ export class SqliteMetadataStore implements MetadataStore {
     return rows.map(toLakeFile);
   }
 
+  commitTimes(dataset: string, since: Date): Date[] {
+    const rows = this.db
+      .prepare('SELECT DISTINCT committed_at AS t FROM files WHERE dataset = ? AND committed_at >= ? ORDER BY committed_at')
+      .all(dataset, since.getTime()) as { t: number }[];
+    return rows.map((r) => new Date(r.t));
+  }
+
   datasetSummaries(): DatasetSummary[] {
     const rows = this.db
       .prepare(

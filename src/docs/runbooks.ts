@@ -1,0 +1,89 @@
+import type { RUNBOOKS } from '../observability/alert-rules.js';
+
+type Runbook = { title: string; means: string; impact: string; steps: string[] };
+
+const BOOKS: Record<(typeof RUNBOOKS)[number], Runbook> = {
+  'slo-burn-rate-page': {
+    title: 'SLO burning its error budget fast (page)',
+    means: 'At this rate the SLO’s whole error budget is gone within hours (14.4× over 1h and 5m, or 6× over 6h and 30m).',
+    impact: 'Consumers of the product see stale, failed or wrong data now; dashboards (Power BI) may show yesterday’s numbers.',
+    steps: [
+      'Find the SLO: the alert’s `sloth_service` and `sloth_slo` labels; `npx finmesh slo --json` shows its SLI, budget and burn rates.',
+      'freshness: `npx finmesh runs --job model:<product>` — is the model failing, or is its input not arriving (`finmesh runs --job stream:<source>`)?',
+      'pipeline-success: read the failed runs’ errors in `finmesh runs`; a quality-gate failure names the rule and value.',
+      'correctness: `npx finmesh test <product> --json` lists the failing checks.',
+      'Impact: `npx finmesh lineage <dataset> --downstream` lists the products and consumers affected; tell them.',
+    ],
+  },
+  'slo-burn-rate-ticket': {
+    title: 'SLO burning its error budget steadily (ticket)',
+    means: 'The budget will run out before the window ends (3× over 1d and 2h, or 1× over 3d and 6h).',
+    impact: 'No outage now, but the SLO will be missed this period unless the cause is fixed.',
+    steps: [
+      'Look at the trend: `npx finmesh slo --json` (burn rates 1h, 6h, 1d, 3d).',
+      'Fix the recurring cause found in `finmesh runs` or `finmesh test`, within the working week.',
+    ],
+  },
+  'source-lag': {
+    title: 'A change-feed source is lagging',
+    means: 'Changes wait at the source (outbox rows, PostgreSQL WAL, Cosmos DB feed) and the committed checkpoint has not moved.',
+    impact: 'Bronze, silver and gold stop advancing; a PostgreSQL slot keeps WAL and can fill the database’s disk.',
+    steps: [
+      'Is `finmesh stream` running? `npx finmesh runs --job stream:<source>` shows the last batches and errors.',
+      'PostgreSQL: `SELECT slot_name, active, pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn) FROM pg_replication_slots`.',
+      'Restart the stream; it resumes from the committed checkpoint without loss or duplicates.',
+    ],
+  },
+  'partner-file-missing': {
+    title: 'A partner file did not arrive',
+    means: 'Fewer files than `expectedDaily` were ingested from the partner’s SFTP in the last day.',
+    impact: 'Reconciliation shows sales as missing in settlement; finance close may be blocked.',
+    steps: [
+      'Check the partner’s SFTP folder and the ingestion runs (`finmesh runs --job ingest:<source>`).',
+      'Contact the partner if the file is absent; re-run ingestion when it lands (it is idempotent).',
+    ],
+  },
+  'pipeline-failing': {
+    title: 'A model failed twice or more in 15 minutes',
+    means: 'The same model keeps failing: not a transient error.',
+    impact: 'Its output keeps its previous version (failed batches never land); models downstream are skipped.',
+    steps: [
+      '`npx finmesh runs --job model:<product>` shows the error (SQL error, quality gate, missing input).',
+      'Fix the model or the data, then `npx finmesh run <product>+` to rebuild it and what depends on it.',
+    ],
+  },
+  'quarantine-spike': {
+    title: 'Many rows are being quarantined',
+    means: 'A source is sending rows that fail parsing or their contract, more than 100 in 10 minutes.',
+    impact: 'Those rows are kept in quarantine (with reason, file and line) but are missing from the products.',
+    steps: [
+      'Read the reasons in the quarantine zone (`finmesh query "select * from <domain>_quarantine.<dataset> limit 20"`).',
+      'Raise it with the source’s owner; replay once fixed.',
+    ],
+  },
+  'data-quality-error': {
+    title: 'An error-level data quality check failed',
+    means: 'A rule the contract marks `error` failed; the batch that failed it was kept out and the previous version stays.',
+    impact: 'The product is stale until the data or the rule is fixed.',
+    steps: [
+      '`npx finmesh test <product> --json` shows the rule, the value found and the expectation.',
+      'Trace the bad rows upstream with `npx finmesh lineage <dataset>.<column> --upstream`.',
+    ],
+  },
+  'watcher-silent': {
+    title: 'The watchers are silent',
+    means: 'Prometheus cannot scrape finmesh, so no other alert can fire.',
+    impact: 'Monitoring is blind: failures would go unnoticed.',
+    steps: ['Is the finmesh process up (`/healthz`)? Is the scrape target right?', 'Restore the scrape before anything else.'],
+  },
+};
+
+/** Markdown runbooks, one per alert, keyed by file name. */
+export function runbooks(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, b] of Object.entries(BOOKS)) {
+    out[`${name}.md`] =
+      `# ${b.title}\n\n**What it means.** ${b.means}\n\n**Impact.** ${b.impact}\n\n## What to do\n\n${b.steps.map((s, i) => `${i + 1}. ${s}`).join('\n')}\n\n**Escalate** to the on-call of the domain in the alert's \`owner\` label (\`domains/<domain>/domain.yaml\`).\n`;
+  }
+  return out;
+}

@@ -1,0 +1,244 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { zodIssues } from '../config/issues.js';
+import { datasetKey, type Product, type Project } from '../config/project.js';
+import { ConfigError, type ValidationIssue } from '../core/errors.js';
+import type { MetadataStore } from '../metadata/metadata-store.js';
+import { freshnessSlo } from '../pipelines/quality.js';
+
+export const SLI_KINDS = ['freshness', 'pipeline-success', 'correctness', 'api-availability'] as const;
+export type SliKind = (typeof SLI_KINDS)[number];
+
+/** An SLO finmesh evaluates: from a contract's SLA (defaults) or an OpenSLO v1 file in `slos/`. */
+export interface Slo {
+  name: string;
+  service: string;
+  sli: SliKind;
+  /** The product the SLI is about (`domain.product`), when it is about one. */
+  product: Product | undefined;
+  thresholdSeconds: number | undefined;
+  objective: number;
+  windowDays: number;
+  owner: string;
+  source: string;
+}
+
+/**
+ * The OpenSLO v1 subset finmesh reads: `kind: SLO`, `spec.service`, `spec.indicator.spec.ratioMetric.good.metricSource`
+ * with `type: finmesh` and `spec: { sli, product?, thresholdSeconds? }`, one rolling `timeWindow`, and one objective
+ * `target`. `budgetingMethod` is Occurrences (Timeslices for freshness, which is measured in time).
+ */
+const openSloSchema = z.looseObject({
+  apiVersion: z.literal('openslo/v1'),
+  kind: z.literal('SLO'),
+  metadata: z.looseObject({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'a lower-case name with dashes'),
+    displayName: z.string().optional(),
+  }),
+  spec: z.looseObject({
+    service: z.string(),
+    indicator: z.looseObject({
+      spec: z.looseObject({
+        ratioMetric: z.looseObject({
+          good: z.looseObject({
+            metricSource: z.looseObject({
+              type: z.literal('finmesh'),
+              spec: z
+                .object({ sli: z.enum(SLI_KINDS), product: z.string().optional(), thresholdSeconds: z.number().positive().optional() })
+                .strict(),
+            }),
+          }),
+        }),
+      }),
+    }),
+    timeWindow: z
+      .array(z.looseObject({ duration: z.string().regex(/^\d+d$/, 'a duration in days, e.g. 28d'), isRolling: z.literal(true) }))
+      .length(1),
+    budgetingMethod: z.enum(['Occurrences', 'Timeslices']).optional(),
+    objectives: z.array(z.looseObject({ target: z.number().gt(0).lt(1) })).min(1),
+  }),
+});
+
+/** Every SLO of the project: freshness from each contract's latency SLA, pipeline success and correctness per product, and the OpenSLO files. */
+export function loadSlos(project: Project): Slo[] {
+  const out: Slo[] = [];
+  for (const p of project.products) {
+    const id = `${p.domain}.${p.name}`;
+    const owner = project.domains.find((d) => d.name === p.domain)?.config.owner.team ?? p.domain;
+    const fresh = freshnessSlo(p);
+    if (fresh) {
+      out.push({
+        name: `${p.domain}-${p.name}-freshness`.replace(/_/g, '-'),
+        service: id,
+        sli: 'freshness',
+        product: p,
+        thresholdSeconds: fresh.ms / 1000,
+        objective: 0.99,
+        windowDays: 7,
+        owner,
+        source: p.contractFile,
+      });
+    }
+    out.push({
+      name: `${p.domain}-${p.name}-pipeline-success`.replace(/_/g, '-'),
+      service: id,
+      sli: 'pipeline-success',
+      product: p,
+      thresholdSeconds: undefined,
+      objective: 0.99,
+      windowDays: 7,
+      owner,
+      source: p.contractFile,
+    });
+    out.push({
+      name: `${p.domain}-${p.name}-correctness`.replace(/_/g, '-'),
+      service: id,
+      sli: 'correctness',
+      product: p,
+      thresholdSeconds: undefined,
+      objective: 0.95,
+      windowDays: 7,
+      owner,
+      source: p.contractFile,
+    });
+  }
+  const dir = join(project.root, 'slos');
+  let files: string[] = [];
+  try {
+    files = readdirSync(dir)
+      .filter((f) => /\.ya?ml$/.test(f))
+      .sort();
+  } catch {
+    return out;
+  }
+  const issues: ValidationIssue[] = [];
+  for (const f of files) {
+    const rel = `slos/${f}`;
+    const doc = parse(readFileSync(join(dir, f), 'utf8'));
+    const r = openSloSchema.safeParse(doc);
+    if (!r.success) {
+      issues.push(...zodIssues(rel, doc, r.error));
+      continue;
+    }
+    const s = r.data.spec;
+    const src = s.indicator.spec.ratioMetric.good.metricSource.spec;
+    const productId = src.product ?? s.service;
+    const product = project.products.find((p) => `${p.domain}.${p.name}` === productId);
+    if (src.sli !== 'api-availability' && !product) {
+      issues.push({ file: rel, path: 'spec.service', expected: 'a product as <domain>.<product>', found: JSON.stringify(productId) });
+      continue;
+    }
+    const owner = product ? (project.domains.find((d) => d.name === product.domain)?.config.owner.team ?? product.domain) : 'platform';
+    const objective = s.objectives[0]?.target ?? 0.99;
+    const windowDays = Number(s.timeWindow[0]?.duration.replace('d', '') ?? 7);
+    // An explicit file replaces the default SLO of the same SLI and product.
+    const i = out.findIndex((o) => o.sli === src.sli && o.product === product);
+    const slo: Slo = {
+      name: r.data.metadata.name,
+      service: s.service,
+      sli: src.sli,
+      product,
+      thresholdSeconds: src.thresholdSeconds,
+      objective,
+      windowDays,
+      owner,
+      source: rel,
+    };
+    if (i >= 0) out[i] = slo;
+    else out.push(slo);
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  return out;
+}
+
+export interface SloStatus {
+  name: string;
+  service: string;
+  sli: SliKind;
+  objective: number;
+  window: string;
+  /** The SLI over the window: good / total (null when nothing to measure yet, or measured by Prometheus only). */
+  sliValue: number | null;
+  errorBudgetRemaining: number | null;
+  burnRates: Record<'1h' | '6h' | '1d' | '3d', number | null>;
+  exhausted: boolean;
+  owner: string;
+  source: string;
+  note?: string;
+}
+
+const HOUR = 3_600_000;
+
+/** Evaluates SLOs from stored history (runs, commits, check results). */
+export function evaluateSlos(slos: Slo[], meta: MetadataStore, now = Date.now()): SloStatus[] {
+  return slos.map((slo) => {
+    const errorRatio = (ms: number): number | null => errorRatioOver(slo, meta, now, ms);
+    const window = slo.windowDays * 24 * HOUR;
+    const e = errorRatio(window);
+    const budget = 1 - slo.objective;
+    const burn = (ms: number) => {
+      const r = errorRatio(ms);
+      return r === null ? null : Math.round((r / budget) * 1000) / 1000;
+    };
+    const remaining = e === null ? null : Math.round((1 - e / budget) * 1000) / 1000;
+    return {
+      name: slo.name,
+      service: slo.service,
+      sli: slo.sli,
+      objective: slo.objective,
+      window: `${slo.windowDays}d rolling`,
+      sliValue: e === null ? null : Math.round((1 - e) * 100_000) / 100_000,
+      errorBudgetRemaining: remaining,
+      burnRates: { '1h': burn(HOUR), '6h': burn(6 * HOUR), '1d': burn(24 * HOUR), '3d': burn(72 * HOUR) },
+      exhausted: remaining !== null && remaining <= 0,
+      owner: slo.owner,
+      source: slo.source,
+      ...(slo.sli === 'api-availability' ? { note: 'measured by Prometheus from finmesh_http_requests_total (see finmesh alerts)' } : {}),
+    };
+  });
+}
+
+function errorRatioOver(slo: Slo, meta: MetadataStore, now: number, ms: number): number | null {
+  const since = new Date(now - ms);
+  const p = slo.product;
+  switch (slo.sli) {
+    case 'pipeline-success': {
+      if (!p) return null;
+      const runs = meta
+        .listRuns({ job: `model:${p.name}`, limit: 1_000_000 })
+        .filter((r) => r.startedAt >= since && (r.status === 'succeeded' || r.status === 'failed'));
+      return runs.length === 0 ? null : runs.filter((r) => r.status === 'failed').length / runs.length;
+    }
+    case 'correctness': {
+      if (!p) return null;
+      // Error-level rules only: warnings record known, tolerated defects and do not spend the budget.
+      const rs = meta
+        .checkResults({ product: `${p.domain}.${p.name}`, since })
+        .filter((r) => r.severity === 'error' && (r.status === 'pass' || r.status === 'fail'));
+      return rs.length === 0 ? null : rs.filter((r) => r.status === 'fail').length / rs.length;
+    }
+    case 'freshness': {
+      if (!p || !slo.thresholdSeconds) return null;
+      const times = meta.commitTimes(datasetKey(p.dataset), new Date(0)).map((d) => d.getTime());
+      if (times.length === 0) return null;
+      const start = Math.max(now - ms, times[0] as number);
+      const span = now - start;
+      if (span <= 0) return 0;
+      const limit = slo.thresholdSeconds * 1000;
+      let bad = 0;
+      const points = [...times.filter((t) => t <= now), now];
+      for (let i = 1; i < points.length; i++) {
+        const a = points[i - 1] as number;
+        const b = points[i] as number;
+        // Stale from a + limit until the next commit (b), counted inside the window only.
+        const from = Math.max(a + limit, start);
+        if (b > from) bad += b - from;
+      }
+      return Math.min(1, bad / span);
+    }
+    default:
+      return null;
+  }
+}
