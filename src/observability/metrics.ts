@@ -49,6 +49,30 @@ export class Metrics {
     labelNames: ['domain', 'source'] as const,
     registers: [this.registry],
   });
+  readonly busPublished = new Counter({
+    name: 'finmesh_bus_messages_published_total',
+    help: 'Messages (change-feed pages) published to the bus.',
+    labelNames: ['bus', 'source'] as const,
+    registers: [this.registry],
+  });
+  readonly busConsumed = new Counter({
+    name: 'finmesh_bus_messages_consumed_total',
+    help: 'Messages delivered to the lake writer.',
+    labelNames: ['bus', 'source'] as const,
+    registers: [this.registry],
+  });
+  readonly busRedelivered = new Counter({
+    name: 'finmesh_bus_messages_redelivered_total',
+    help: 'Deliveries that were redeliveries (attempt > 1).',
+    labelNames: ['bus', 'source'] as const,
+    registers: [this.registry],
+  });
+  readonly busBacklog = new Gauge({
+    name: 'finmesh_bus_backlog_records',
+    help: 'Records read from the source and not yet committed to bronze.',
+    labelNames: ['bus', 'source'] as const,
+    registers: [this.registry],
+  });
   readonly eventToBronze = new Histogram({
     name: 'finmesh_event_to_bronze_latency_seconds',
     help: 'From a change at the source (event time) to its commit in bronze.',

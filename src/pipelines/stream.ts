@@ -120,6 +120,10 @@ class Lane {
     return this.feed.reached(this.ctx.meta.getCheckpoint(this.checkpointKey), await this.feed.head());
   }
 
+  private get busLabels() {
+    return { bus: this.options.bus.kind, source: this.source.name };
+  }
+
   private get checkpointKey(): string {
     return `source:${this.source.name}`;
   }
@@ -182,6 +186,8 @@ class Lane {
       await this.options.bus.publish(this.topic, [{ key: this.source.name, value: page.records.map(encode).join('\n') }]);
       this.published += page.records.length;
       this.options.metrics?.sourceRecordsRead.inc(labels, page.records.length);
+      this.options.metrics?.busPublished.inc(this.busLabels);
+      this.options.metrics?.busBacklog.set(this.busLabels, this.published - this.committed);
       cursor = page.checkpoint;
       // Synchronous sources (SQLite) would otherwise hold the event loop: let the writer's I/O run between pages.
       await new Promise((r) => setImmediate(r));
@@ -194,6 +200,8 @@ class Lane {
       if (this.buffer.length === 0) this.firstBufferedAt = Date.now();
       // A page is never split across batches, so its delivery is acked exactly when all its records are committed.
       for (const line of delivery.message.value.split('\n')) this.buffer.push(decode(line));
+      this.options.metrics?.busConsumed.inc(this.busLabels);
+      if (delivery.attempt > 1) this.options.metrics?.busRedelivered.inc(this.busLabels);
       this.deliveries.push(delivery);
       if (this.buffer.length >= this.config.batchMaxRecords) await this.flush();
     }
@@ -272,6 +280,7 @@ class Lane {
       for (const d of deliveries) await d.ack();
       if (advance) await this.feed.acknowledge(checkpoint);
       this.committed += batch.length;
+      this.options.metrics?.busBacklog.set(this.busLabels, this.published - this.committed);
       this.stats.committed[this.source.name] = (this.stats.committed[this.source.name] ?? 0) + res.rows;
       this.stats.batches++;
       const committedAt = Date.now();

@@ -31,6 +31,9 @@ describe('finmesh demo', () => {
     assert.match(metrics, /finmesh_source_records_total\{domain="payments",source="core-transactions"\} [1-9]/);
     assert.match(metrics, /finmesh_event_to_bronze_latency_seconds_count\{domain="payments",source="core-transactions"\} [1-9]/);
     assert.match(metrics, /finmesh_stream_batch_records_count\{[^}]*\} [1-9]/);
+    assert.match(metrics, /finmesh_bus_messages_consumed_total\{bus="memory",source="core-transactions"\} [1-9]/);
+    assert.match(metrics, /finmesh_check_results_total\{[^}]*outcome="pass"\} [1-9]/);
+    assert.match(metrics, /finmesh_http_requests_total\{route="\/healthz",status_class="2xx"\} [1-9]/);
     assert.match(metrics, /finmesh_process_resident_memory_bytes [1-9]/);
     assert.equal(await exited, 0, stderr);
     const summary = JSON.parse(stdout);
