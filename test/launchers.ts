@@ -237,3 +237,53 @@ export async function startPrometheus(targets: string[], rulesFile: string): Pro
   await started(child, port, 'prometheus', () => log.slice(-2000));
   return { port, url: `http://127.0.0.1:${port}`, stop: stopper(child) };
 }
+
+export const SSHD_BIN = findBinary('sshd');
+const SFTP_SERVER = ['/usr/lib/openssh/sftp-server', '/usr/libexec/openssh/sftp-server', '/usr/lib/ssh/sftp-server'].find((p) =>
+  existsSync(p),
+);
+
+/**
+ * OpenSSH's sshd on a loopback port, key authentication only, serving `root` as the SFTP user's home. Returns the
+ * client key and the host key fingerprint to pin.
+ */
+export async function startSshd(): Promise<Launched & { user: string; clientKey: string; fingerprint: string; home: string }> {
+  if (!SSHD_BIN || !SFTP_SERVER) throw new Error('sshd or sftp-server not found');
+  const dir = tempDir('sshd-');
+  const port = await freePort();
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_key')]);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'client_key')]);
+  const fingerprint =
+    execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', join(dir, 'host_key.pub')])
+      .toString()
+      .split(' ')[1] ?? '';
+  writeFileSync(join(dir, 'authorized_keys'), execFileSync('cat', [join(dir, 'client_key.pub')]));
+  const user = execFileSync('id', ['-un']).toString().trim();
+  writeFileSync(
+    join(dir, 'sshd_config'),
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${join(dir, 'host_key')}`,
+      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PubkeyAuthentication yes',
+      'PermitRootLogin prohibit-password',
+      'StrictModes no',
+      'UsePAM no',
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      `Subsystem sftp ${SFTP_SERVER}`,
+    ].join('\n'),
+  );
+  mkdirSync('/run/sshd', { recursive: true });
+  let log = '';
+  const child = spawn(SSHD_BIN, ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr?.on('data', (d) => {
+    log += d;
+  });
+  await started(child, port, 'sshd', () => log.slice(-2000));
+  const home = join(dir, 'files');
+  mkdirSync(home);
+  return { port, url: `127.0.0.1:${port}`, user, clientKey: join(dir, 'client_key'), fingerprint, home, stop: stopper(child) };
+}

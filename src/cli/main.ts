@@ -3,6 +3,7 @@ import { ConfigError, FinmeshError } from '../core/errors.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDiagram } from './commands/diagram.js';
 import { registerGenerate } from './commands/generate.js';
+import { registerIngest } from './commands/ingest.js';
 import { registerInit } from './commands/init.js';
 import { registerLineage } from './commands/lineage.js';
 import { registerMesh } from './commands/mesh.js';
@@ -41,6 +42,7 @@ registerMesh(program);
 registerServe(program);
 registerSlo(program);
 registerInit(program);
+registerIngest(program);
 
 try {
   await program.parseAsync(process.argv);

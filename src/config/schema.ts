@@ -320,9 +320,22 @@ export const sourceConfigSchema = z.discriminatedUnion('kind', [
       hostKeyFingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/=]+$/, 'an OpenSSH SHA256 fingerprint'),
       path: z.string().min(1),
       pattern: z.string().default('*'),
-      format: z.enum(['csv', 'ndjson', 'fixed-width']),
+      format: z.enum(['ndjson', 'fixed-width']),
       layout: z.string().optional(),
       expectedDaily: z.number().int().nonnegative().optional(),
+      recursive: z.boolean().default(false),
+      /** A file is taken when its size and mtime hold still this long (or when `<name>.done` exists). */
+      stableMs: z.number().int().nonnegative().default(2000),
+      afterCommit: z.enum(['leave', 'move', 'delete']).default('leave'),
+      archivePath: z.string().optional(),
+      maxFileBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(1024 ** 3),
+      maxExpansionRatio: z.number().positive().default(100),
+      /** Serve this local folder over finmesh's own SFTP server on loopback (the demo's partner simulator). */
+      embedded: z.object({ root: z.string() }).strict().optional(),
     })
     .strict(),
 ]);

@@ -38,6 +38,8 @@ export interface MetadataStore {
   /** Partner-file ledger: a file identified by its content hash and where it was seen. */
   ledgerFind(source: string, sha256: string): LedgerEntry | undefined;
   ledgerRecord(entry: LedgerEntry): void;
+  /** The hash last ingested under a path, to flag a changed file with the same name. */
+  ledgerPath?(source: string, path: string): string | undefined;
 
   recordCheckResults(results: CheckResultRecord[]): void;
   /** Results since `since`, newest first. */

@@ -139,7 +139,7 @@ function symptomRules(project: Project, dur: (d: string) => string, runbook: (n:
     if (s.config.kind === 'sftp') {
       rules.push({
         alert: 'FinmeshPartnerFileMissing',
-        expr: `sum(increase(finmesh_sftp_files_ingested_total{${l}}[${dur('1d')}])) < ${s.config.expectedDaily ?? 1}`,
+        expr: `(sum(increase(finmesh_sftp_files_total{${l},outcome="ingested"}[${dur('1d')}])) or vector(0)) < ${s.config.expectedDaily ?? 1}`,
         for: dur('1h'),
         labels: { severity: 'ticket', owner: owner(s.domain), source: s.name },
         annotations: {

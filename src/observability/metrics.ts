@@ -143,6 +143,43 @@ export class Metrics {
     labelNames: ['domain', 'product', 'check', 'severity', 'outcome'] as const,
     registers: [this.registry],
   });
+  readonly sftpFiles = new Counter({
+    name: 'finmesh_sftp_files_total',
+    help: 'Partner files by outcome: seen, ingested, duplicate, changed, quarantined, incomplete.',
+    labelNames: ['domain', 'source', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly sftpBytes = new Counter({
+    name: 'finmesh_sftp_bytes_total',
+    help: 'Bytes of partner files downloaded.',
+    labelNames: ['domain', 'source'] as const,
+    registers: [this.registry],
+  });
+  readonly rowsAccepted = new Counter({
+    name: 'finmesh_file_rows_accepted_total',
+    help: 'Rows of partner files loaded into bronze.',
+    labelNames: ['domain', 'source'] as const,
+    registers: [this.registry],
+  });
+  readonly quarantineRows = new Counter({
+    name: 'finmesh_quarantine_rows_total',
+    help: 'Rows (and whole files) sent to quarantine.',
+    labelNames: ['domain', 'source'] as const,
+    registers: [this.registry],
+  });
+  readonly fileLag = new Gauge({
+    name: 'finmesh_sftp_file_lag_seconds',
+    help: 'Now minus the mtime of the newest file ingested.',
+    labelNames: ['domain', 'source'] as const,
+    registers: [this.registry],
+  });
+  readonly ingestDuration = new Histogram({
+    name: 'finmesh_ingest_duration_seconds',
+    help: 'Duration of one ingestion cycle of a file source.',
+    labelNames: ['domain', 'source'] as const,
+    buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
   readonly httpDuration = new Histogram({
     name: 'finmesh_http_request_duration_seconds',
     help: 'HTTP API request duration by route and status class.',

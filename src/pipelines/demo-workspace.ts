@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ssh2 from 'ssh2';
 import { parseDocument } from 'yaml';
 import { FinmeshError } from '../core/errors.js';
+import { sshFingerprint } from '../sources/sftp/fingerprint.js';
 
 export const EXAMPLE_PROJECT = fileURLToPath(new URL('../../examples/fintech', import.meta.url));
 const MARKER = '.finmesh-demo-workspace';
@@ -32,5 +34,30 @@ export function layoutDemoWorkspace(dir: string, options: { port?: number } = {}
   doc.setIn(['tokenization', 'key'], `file:${KEY_FILE}`);
   if (options.port !== undefined) doc.setIn(['server', 'port'], options.port);
   writeFileSync(file, doc.toString());
+  embedPartnerSftp(root);
   return root;
+}
+
+/**
+ * The demo's acquirer: its SFTP source is served by finmesh's embedded SFTP server (the real protocol, on loopback)
+ * over `.finmesh/partner-sftp`, with a random password and a host key whose fingerprint the source pins.
+ */
+function embedPartnerSftp(root: string): void {
+  const file = join(root, 'domains/partners/sources/acquirer-settlements.yaml');
+  if (!existsSync(file)) return;
+  const secrets = join(root, '.finmesh/secrets');
+  const keyFile = join(secrets, 'acquirer-settlements.host_key');
+  const pair = ssh2.utils.generateKeyPairSync('ed25519');
+  writeFileSync(keyFile, pair.private, { mode: 0o600 });
+  const parsed = ssh2.utils.parseKey(pair.private);
+  if (parsed instanceof Error) throw parsed;
+  writeFileSync(join(secrets, 'partner-sftp.password'), randomBytes(16).toString('hex'), { mode: 0o600 });
+  mkdirSync(join(root, '.finmesh/partner-sftp/outbound/settlements'), { recursive: true });
+  const doc = parseDocument(readFileSync(file, 'utf8'));
+  doc.set('host', '127.0.0.1');
+  doc.set('password', 'file:.finmesh/secrets/partner-sftp.password');
+  doc.set('hostKeyFingerprint', sshFingerprint(parsed.getPublicSSH()));
+  doc.set('stableMs', 500);
+  doc.set('embedded', { root: '.finmesh/partner-sftp' });
+  writeFileSync(file, doc.toString());
 }

@@ -1,11 +1,15 @@
+import { resolve } from 'node:path';
+import Database from 'better-sqlite3';
 import { MemoryBus } from '../bus/memory/memory-bus.js';
 import { datasetKey, type Project, sqlName } from '../config/project.js';
 import { uuidv7 } from '../core/ids.js';
 import { LatencyTracker, type Percentiles } from '../observability/latency.js';
 import type { Metrics } from '../observability/metrics.js';
 import { FintechSimulator } from '../simulator/fintech-simulator.js';
+import { dropPartnerFiles } from '../simulator/partner-files.js';
 import { openAppWriters } from './app-writers.js';
 import type { Context } from './context.js';
+import { type IngestReport, ingestSftpSource } from './ingest-files.js';
 import { prepareSession } from './lake-session.js';
 import { parentRunEvent } from './lineage-events.js';
 import { StreamJob } from './stream.js';
@@ -41,6 +45,52 @@ export interface DemoSummary {
   transactions: { generated: number; bronze: number; silver: number; gold: number };
   runs: { total: number; succeeded: number; failed: number; skipped: number };
   failures: { job: string; runId: string; error: string }[];
+  partnerFiles?: Record<string, number>;
+}
+
+/** Drops acquirer files for the captured card sales into the embedded partner SFTP folder, and ingests them. */
+async function settlePartnerFiles(
+  ctx: Context,
+  o: { late: boolean; metrics: Metrics; parentRunId: string; ingest?: boolean },
+): Promise<IngestReport | undefined> {
+  const source = ctx.project.sources.find((s) => s.config.kind === 'sftp' && s.config.embedded);
+  const outbox = ctx.project.sources.find((s) => s.config.kind === 'sqlite-outbox');
+  if (!source || source.config.kind !== 'sftp' || !source.config.embedded || !outbox || outbox.config.kind !== 'sqlite-outbox')
+    return undefined;
+  const db = new Database(resolve(ctx.project.root, outbox.config.database), { readonly: true });
+  const rows = db
+    .prepare(
+      `SELECT t.doc AS doc, m.doc AS merchant FROM transactions t LEFT JOIN merchants m ON m.id = json_extract(t.doc, '$.merchant_id')
+       WHERE json_extract(t.doc, '$.type') = 'card' AND json_extract(t.doc, '$.status') IN ('captured', 'refunded') ORDER BY t.id`,
+    )
+    .all() as { doc: string; merchant: string | null }[];
+  db.close();
+  const sales = rows.map((r) => {
+    const d = JSON.parse(r.doc) as {
+      created_at: string;
+      merchant_id: string | null;
+      amount: number;
+      card: { nsu: string; auth_code: string; brand: string };
+    };
+    const m = r.merchant ? (JSON.parse(r.merchant) as { trade_name: string }) : undefined;
+    return {
+      transactionDate: d.created_at.slice(0, 10),
+      merchantId: d.merchant_id ?? '',
+      nsu: d.card.nsu,
+      authCode: d.card.auth_code,
+      brand: d.card.brand,
+      amount: d.amount,
+      merchantName: m?.trade_name ?? '',
+    };
+  });
+  if (sales.length === 0) return undefined;
+  const dir = resolve(ctx.project.root, source.config.embedded.root, `.${source.config.path}`);
+  const today = new Date().toISOString().slice(0, 10);
+  dropPartnerFiles(dir, sales, { seed: ctx.project.config.simulator.seed, fileDate: today, sequence: o.late ? 2 : 1, late: o.late });
+  if (o.ingest === false) return undefined;
+  const report = await ingestSftpSource(ctx, source, { metrics: o.metrics, parentRunId: o.parentRunId });
+  await runModels(ctx, { selector: 'settlements+', parentRunId: o.parentRunId, parentJob: 'demo', metrics: o.metrics });
+  return report;
 }
 
 /**
@@ -99,6 +149,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
     });
   let error: unknown;
   let streamSeconds = 0;
+  let partners: IngestReport | undefined;
   try {
     if (!(await app.hasReferenceData())) await app.apply(sim.referenceData(), 500);
     await stream.start();
@@ -123,12 +174,17 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
     }
     await models;
     await app.apply(sim.advance(Date.now() - simulatedTo));
+    // The acquirer settles what was captured so far: today's file, ingested now over SFTP.
+    partners = await settlePartnerFiles(ctx, { late: false, metrics, parentRunId: runId });
     // Drain: let the stream commit everything the app wrote, then stop it.
     const drainBy = Date.now() + 60_000;
     while (!(await stream.caughtUp()) && Date.now() < drainBy) await sleep(50);
     await stream.stop();
     streamSeconds = (Date.now() - streamStarted) / 1000;
     await runAll();
+    // And, after the last ingestion, a re-sent copy under a new name and a transfer cut short: the next
+    // `finmesh ingest acquirer-settlements` finds a duplicate and quarantines the truncated file.
+    await settlePartnerFiles(ctx, { late: true, metrics, parentRunId: runId, ingest: false });
     progress();
   } catch (e) {
     error = e;
@@ -138,6 +194,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
     await app.close();
   }
   const summary = await summarize(ctx, project, runId, started, stream, sim, latency, streamSeconds);
+  if (partners) summary.partnerFiles = { ...partners.files, rowsAccepted: partners.rows.accepted, rowsRejected: partners.rows.rejected };
   meta.finishRun(runId, {
     status: error || summary.runs.failed > 0 ? 'failed' : 'succeeded',
     endedAt: new Date(),

@@ -268,6 +268,13 @@ export class SqliteMetadataStore implements MetadataStore {
     };
   }
 
+  ledgerPath(source: string, path: string): string | undefined {
+    const row = this.db
+      .prepare("SELECT sha256 FROM file_ledger WHERE source = ? AND path = ? AND status = 'ingested' ORDER BY seen_at DESC LIMIT 1")
+      .get(source, path) as { sha256: string } | undefined;
+    return row?.sha256;
+  }
+
   ledgerRecord(e: LedgerEntry): void {
     this.db
       .prepare(
