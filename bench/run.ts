@@ -1,5 +1,7 @@
 // npm run bench [-- --rows N]: finmesh's figures beside a reference measured in the same run, with ratios.
-import { createWriteStream, mkdirSync, rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MemoryBus } from '../src/bus/memory/memory-bus.js';
@@ -14,7 +16,13 @@ import { StreamJob } from '../src/pipelines/stream.js';
 import { FintechSimulator } from '../src/simulator/fintech-simulator.js';
 import { SqliteApp } from '../src/simulator/sqlite-app.js';
 
-const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, repeat: { type: 'string', default: '3' } } });
+const { values } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '1000000' },
+    repeat: { type: 'string', default: '3' },
+    sftpMib: { type: 'string', default: '256' },
+  },
+});
 const rows = Number(values.rows);
 const repeat = Number(values.repeat);
 const work = resolve('bench/.work');
@@ -172,8 +180,82 @@ async function benchStreaming(): Promise<void> {
   });
 }
 
+/** SFTP transfer: finmesh's downloader against OpenSSH's own `sftp` client, the same files from the same sshd. */
+async function benchSftp(): Promise<void> {
+  const { SSHD_BIN, startSshd } = await import('../test/launchers.js');
+  const { SftpConnection } = await import('../src/sources/sftp/sftp-client.js');
+  if (!SSHD_BIN) {
+    process.stderr.write('skipping the SFTP benchmark: OpenSSH sshd not found (Debian: apt-get install openssh-server)\n');
+    return;
+  }
+  const server = await startSshd();
+  try {
+    const files = 4;
+    const size = Math.max(1, Math.round(Number(values.sftpMib ?? '256'))) * 2 ** 20;
+    const remote = join(server.home, 'bench');
+    mkdirSync(remote, { recursive: true });
+    process.stderr.write(`writing ${files} × ${size / 2 ** 20} MiB for the SFTP benchmark… `);
+    for (let i = 0; i < files; i++) {
+      const out = createWriteStream(join(remote, `f${i}.bin`));
+      const chunk = randomBytes(2 ** 20);
+      for (let w = 0; w < size; w += chunk.length) if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
+      await new Promise<void>((r) => out.end(() => r()));
+    }
+    process.stderr.write('done\n');
+    const local = join(work, 'sftp');
+    mkdirSync(local, { recursive: true });
+    const batch = join(work, 'sftp-batch');
+    writeFileSync(
+      batch,
+      Array.from({ length: files }, (_, i) => `get ${join(remote, `f${i}.bin`)} ${join(local, `ref${i}.bin`)}`).join('\n'),
+    );
+    const ref = await time(async () => {
+      execFileSync(
+        'sftp',
+        [
+          '-q',
+          '-b',
+          batch,
+          '-i',
+          server.clientKey,
+          '-P',
+          String(server.port),
+          '-o',
+          'StrictHostKeyChecking=no',
+          '-o',
+          'UserKnownHostsFile=/dev/null',
+          `${server.user}@127.0.0.1`,
+        ],
+        { stdio: 'pipe' },
+      );
+    });
+    const conn = await SftpConnection.connect({
+      host: '127.0.0.1',
+      port: server.port,
+      username: server.user,
+      privateKey: readFileSync(server.clientKey, 'utf8'),
+      hostKeyFingerprint: server.fingerprint,
+    });
+    const fin = await time(async () => {
+      for (let i = 0; i < files; i++) await conn.download(join(remote, `f${i}.bin`), join(local, `fm${i}.bin`));
+    });
+    conn.close();
+    const mib = (files * size) / 2 ** 20;
+    table.push({
+      benchmark: `SFTP transfer, ${mib} MiB over loopback (MiB/s)`,
+      finmesh: (mib / fin).toFixed(0),
+      reference: `${(mib / ref).toFixed(0)} (OpenSSH sftp)`,
+      ratio: ref / fin,
+      bar: '≥ 0.8',
+    });
+  } finally {
+    await server.stop();
+  }
+}
+
 await benchIngestion();
 await benchStreaming();
+await benchSftp();
 rmSync(work, { recursive: true, force: true });
 
 const cols = ['benchmark', 'finmesh', 'reference', 'ratio', 'bar'] as const;
