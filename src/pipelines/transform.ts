@@ -60,26 +60,19 @@ export async function runModels(ctx: Context, options: RunModelsOptions = {}): P
     const started = Date.now();
     const upstreamBroken = node.refs.find((r) => broken.has(r.name));
     let result: ModelRunResult;
+    ctx.meta.startRun({
+      runId,
+      job: `model:${node.product.name}`,
+      kind: 'model',
+      parentRunId: options.parentRunId,
+      startedAt: new Date(started),
+    });
     if (upstreamBroken) {
       broken.add(node.product.name);
-      ctx.meta.startRun({
-        runId,
-        job: `model:${node.product.name}`,
-        kind: 'model',
-        parentRunId: options.parentRunId,
-        startedAt: new Date(started),
-      });
       const error = `skipped: upstream model ${upstreamBroken.name} failed`;
       ctx.meta.finishRun(runId, { status: 'skipped', endedAt: new Date(), error });
       result = base(node, runId, 'skipped', started, { error });
     } else {
-      ctx.meta.startRun({
-        runId,
-        job: `model:${node.product.name}`,
-        kind: 'model',
-        parentRunId: options.parentRunId,
-        startedAt: new Date(started),
-      });
       const facts: ModelRunFacts = {
         product: node.product,
         runId,
