@@ -55,8 +55,7 @@ async function settlePartnerFiles(
 ): Promise<IngestReport | undefined> {
   const source = ctx.project.sources.find((s) => s.config.kind === 'sftp' && s.config.embedded);
   const outbox = ctx.project.sources.find((s) => s.config.kind === 'sqlite-outbox');
-  if (!source || source.config.kind !== 'sftp' || !source.config.embedded || !outbox || outbox.config.kind !== 'sqlite-outbox')
-    return undefined;
+  if (source?.config.kind !== 'sftp' || !source.config.embedded || !outbox || outbox.config.kind !== 'sqlite-outbox') return undefined;
   const db = new Database(resolve(ctx.project.root, outbox.config.database), { readonly: true });
   const rows = db
     .prepare(

@@ -205,7 +205,10 @@ class Lane {
       }
       // Pages travel as few bus messages as the bus's size limits allow (NATS and Kafka take 1 MiB by default):
       // per-event overhead stays off the hot path, and the feed's order is kept.
-      await this.options.bus.publish(this.topic, chunk(page.records.map(encode), MAX_MESSAGE_BYTES).map((value) => ({ key: this.source.name, value })));
+      await this.options.bus.publish(
+        this.topic,
+        chunk(page.records.map(encode), MAX_MESSAGE_BYTES).map((value) => ({ key: this.source.name, value })),
+      );
       this.published += page.records.length;
       this.options.metrics?.sourceRecordsRead.inc(labels, page.records.length);
       this.options.metrics?.busPublished.inc(this.busLabels, Math.ceil(page.records.length / 500));
