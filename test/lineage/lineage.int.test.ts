@@ -108,6 +108,10 @@ describe('finmesh as an OpenLineage backend', () => {
       const { graph } = (await res.json()) as { graph: { id: string; type: string }[] };
       assert.ok(graph.some((n) => n.type === 'JOB' && n.id.endsWith(':model:payments.daily_volume_by_method')));
       assert.ok(graph.some((n) => n.type === 'DATASET' && n.id.endsWith('payments/silver/transactions')));
+      const catalog = (await (await fetch(`http://127.0.0.1:${port}/api/v1/catalog`)).json()) as { products: { product: string }[] };
+      assert.ok(catalog.products.some((p) => p.product === 'payments.transactions'));
+      const runs = await fetch(`http://127.0.0.1:${port}/api/v1/runs`);
+      assert.equal(runs.status, 200);
       const bad = await fetch(`http://127.0.0.1:${port}/api/v1/lineage`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },

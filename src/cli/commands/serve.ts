@@ -6,6 +6,8 @@ import { marquezLineage } from '../../lineage/marquez.js';
 import type { RunEvent } from '../../lineage/openlineage.js';
 import { Metrics } from '../../observability/metrics.js';
 import { openContext } from '../../pipelines/context.js';
+import { buildCatalog } from '../../pipelines/mesh.js';
+import { runHistory } from '../../pipelines/runs.js';
 import { startServer } from '../../server/server.js';
 import { say } from '../output.js';
 import { integer } from './generate.js';
@@ -13,7 +15,9 @@ import { integer } from './generate.js';
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('serve the HTTP API: /healthz, /metrics, and /api/v1/lineage (an OpenLineage backend, Marquez API)')
+    .description(
+      'serve the HTTP API: /healthz, /metrics, /api/v1/catalog, /api/v1/runs and /api/v1/lineage (an OpenLineage backend, Marquez API)',
+    )
     .option('--project <dir>', 'project folder', '.')
     .option('--port <n>', 'port (default: finmesh.yaml server.port)', integer)
     .action(async (opts: { project: string; port?: number }) => {
@@ -42,6 +46,11 @@ export function registerServe(program: Command): void {
               event: e,
             });
             return reply.code(201).send();
+          });
+          app.get('/api/v1/catalog', async () => ({ products: buildCatalog(ctx) }));
+          app.get('/api/v1/runs', async (req) => {
+            const q = req.query as { job?: string; limit?: string };
+            return { jobs: runHistory(ctx, { job: q.job, limit: Number(q.limit ?? 20) }) };
           });
           app.get('/api/v1/lineage', async (req) => {
             const q = req.query as { nodeId?: string; depth?: string };
