@@ -15,8 +15,9 @@ export function registerValidate(program: Command): void {
       if (project) issues.push(...buildDag(project).issues);
       if (opts.json) printJson({ valid: issues.length === 0, issues });
       else if (issues.length === 0) {
+        const n = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;
         say(
-          `${opts.project}: valid — ${project?.domains.length ?? 0} domains, ${project?.sources.length ?? 0} sources, ${project?.products.length ?? 0} products`,
+          `${opts.project}: valid — ${n(project?.domains.length ?? 0, 'domain')}, ${n(project?.sources.length ?? 0, 'source')}, ${n(project?.products.length ?? 0, 'product')}`,
         );
       } else {
         say(`${opts.project}: ${issues.length} problem${issues.length === 1 ? '' : 's'}`);
