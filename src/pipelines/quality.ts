@@ -1,6 +1,8 @@
 import { datasetKey, type Product, sqlName } from '../config/project.js';
 import { FinmeshError } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
+import { lakeDatasetId, projectNamespace } from '../lineage/naming.js';
+import { facets, PRODUCER, RUN_EVENT_SCHEMA } from '../lineage/openlineage.js';
 import { type CompiledCheck, compileChecks, describeExpectation, judge, LUHN_MACRO, panLeakSql, panScanExempt } from '../mesh/checks.js';
 import type { CheckResultRecord } from '../metadata/metadata-store.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -171,6 +173,7 @@ export async function runChecks(ctx: Context, product: Product, options: RunChec
     rowsOut: results.length - failed.length,
     error: failed.length > 0 ? failed.map((f) => f.checkId).join(', ') : undefined,
   });
+  emitCheckLineage(ctx, product, runId, started, results, options.parentRunId);
   for (const r of results)
     options.metrics?.checkResults.inc({
       domain: product.domain,
@@ -302,4 +305,46 @@ async function volumeAnomaly(
     `|z| <= ${cfg.threshold}`,
     `${today.n} rows today vs ${Math.round(mean)} ± ${Math.round(sd)} (${cfg.seasonality})`,
   );
+}
+
+/** The check run in lineage: the product as the input, with a dataQualityAssertions facet (how dbt and GE report). */
+function emitCheckLineage(
+  ctx: Context,
+  product: Product,
+  runId: string,
+  started: Date,
+  results: CheckResult[],
+  parentRunId: string | undefined,
+): void {
+  const namespace = projectNamespace(ctx.project);
+  const job = {
+    namespace,
+    name: `check:${product.domain}.${product.name}`,
+    facets: facets({ jobType: { processingType: 'BATCH', integration: 'FINMESH', jobType: 'TEST' } }),
+  };
+  const run = {
+    runId,
+    facets: facets({
+      parent: parentRunId
+        ? { run: { runId: parentRunId }, job: { namespace, name: `model:${product.domain}.${product.name}` } }
+        : undefined,
+    }),
+  };
+  const ran = results.filter((r) => r.status === 'pass' || r.status === 'fail');
+  const input = {
+    ...lakeDatasetId(ctx.storage.location, product.dataset),
+    inputFacets: facets({
+      dataQualityAssertions: {
+        assertions: ran.map((r) => ({ assertion: r.rule, success: r.status === 'pass', ...(r.column ? { column: r.column } : {}) })),
+      },
+    }),
+  };
+  const base = { producer: PRODUCER, schemaURL: RUN_EVENT_SCHEMA, job, run };
+  ctx.lineage.emit({
+    ...base,
+    eventType: 'START',
+    eventTime: started.toISOString(),
+    inputs: [{ ...lakeDatasetId(ctx.storage.location, product.dataset) }],
+  });
+  ctx.lineage.emit({ ...base, eventType: 'COMPLETE', eventTime: new Date().toISOString(), inputs: [input] });
 }

@@ -37,7 +37,16 @@ describe('lineage from every run', () => {
     assert.ok(events.length > 20);
     for (const e of events) assert.deepEqual(validate(e), [], `${e.job.name} ${e.eventType}`);
     const types = new Set(events.map((e) => `${e.job.name.split(':')[0]}:${e.eventType}`));
-    for (const t of ['model:START', 'model:COMPLETE', 'stream:START', 'stream:COMPLETE']) assert.ok(types.has(t), t);
+    for (const t of ['model:START', 'model:COMPLETE', 'stream:START', 'stream:COMPLETE', 'check:COMPLETE']) assert.ok(types.has(t), t);
+    const check = events.find((e) => e.job.name === 'check:payments.transactions' && e.eventType === 'COMPLETE');
+    const assertions = valueAt(check, ['inputs', 0, 'inputFacets', 'dataQualityAssertions', 'assertions']) as {
+      assertion: string;
+      success: boolean;
+    }[];
+    assert.ok(
+      assertions.some((a) => a.assertion === 'nullValues' && a.success),
+      'check results travel as dataQualityAssertions',
+    );
     const model = events.find((e) => e.job.name === 'model:payments.daily_volume_by_method' && e.eventType === 'COMPLETE');
     assert.ok(model);
     assert.equal(valueAt(model, ['job', 'facets', 'jobType', 'integration']), 'FINMESH');
