@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import { MemoryBus } from '../bus/memory/memory-bus.js';
 import { datasetKey, type Project, sqlName } from '../config/project.js';
 import { uuidv7 } from '../core/ids.js';
+import { sleep } from '../core/sleep.js';
 import { LatencyTracker, type Percentiles } from '../observability/latency.js';
 import type { Metrics } from '../observability/metrics.js';
 import { FintechSimulator } from '../simulator/fintech-simulator.js';
@@ -259,18 +260,4 @@ async function summarize(
     runs: { total: runs.length, succeeded: count('succeeded'), failed: count('failed'), skipped: count('skipped') },
     failures: runs.filter((r) => r.status === 'failed').map((r) => ({ job: r.job, runId: r.runId, error: r.error ?? '' })),
   };
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(t);
-      resolve();
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -61,39 +61,18 @@ async function runCompiled(
 ): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
   for (const c of checks) {
+    let status: CheckResult['status'];
+    let v: number | undefined;
+    let message: string;
     try {
-      const v = await value(ctx, c.sql, relation);
-      const ok = judge(v, c.expect);
-      out.push(
-        result(
-          runId,
-          product,
-          c.id,
-          c.rule,
-          c.severity,
-          ok ? 'pass' : 'fail',
-          v,
-          describeExpectation(c.expect),
-          ok ? c.description : `${c.description}: found ${v}`,
-          c.column,
-        ),
-      );
+      v = await value(ctx, c.sql, relation);
+      status = judge(v, c.expect) ? 'pass' : 'fail';
+      message = status === 'pass' ? c.description : `${c.description}: found ${v}`;
     } catch (e) {
-      out.push(
-        result(
-          runId,
-          product,
-          c.id,
-          c.rule,
-          c.severity,
-          'error',
-          undefined,
-          describeExpectation(c.expect),
-          `the check could not run: ${(e as Error).message}`,
-          c.column,
-        ),
-      );
+      status = 'error';
+      message = `the check could not run: ${(e as Error).message}`;
     }
+    out.push(result(runId, product, c.id, c.rule, c.severity, status, v, describeExpectation(c.expect), message, c.column));
   }
   return out;
 }

@@ -1,6 +1,7 @@
 import type { Bus, Delivery } from '../bus/bus.js';
 import type { Source } from '../config/project.js';
 import { uuidv7 } from '../core/ids.js';
+import { sleep } from '../core/sleep.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ChangeFeedSource, ChangeRecord } from '../sources/changefeed/change-feed-source.js';
 import { createChangeFeedSource, isChangeFeed } from '../sources/changefeed/registry.js';
@@ -383,8 +384,4 @@ function decode(v: string): ChangeRecord {
     key: v.slice(d + 1, e),
     json: v.slice(e + 1),
   };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -2,6 +2,7 @@ import { createWriteStream } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { loadProject } from '../../config/load-project.js';
+import { sleep } from '../../core/sleep.js';
 import { openAppWriters } from '../../pipelines/app-writers.js';
 import { openContext } from '../../pipelines/context.js';
 import { prepareSession } from '../../pipelines/lake-session.js';
@@ -112,8 +113,4 @@ export function integer(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n)) throw new InvalidArgumentError(`expected an integer, found "${v}"`);
   return n;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
