@@ -300,7 +300,7 @@ async function benchSftp(): Promise<void> {
       hostKeyFingerprint: server.fingerprint,
     });
     const fin = await time(async () => {
-      for (let i = 0; i < files; i++) await conn.download(join(remote, `f${i}.bin`), join(local, `fm${i}.bin`));
+      for (let i = 0; i < files; i++) await conn.download(join(remote, `f${i}.bin`), join(local, `fm${i}.bin`), size);
     });
     conn.close();
     const mib = (files * size) / 2 ** 20;

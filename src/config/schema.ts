@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { csvOptionsSchema } from '../sources/formats/csv.js';
+import { ENCODINGS } from '../sources/formats/decode.js';
 
 /** Classifications a contract property or source column may carry (DESIGN §8). */
 export const CLASSIFICATIONS = ['public', 'internal', 'confidential', 'pii', 'pci'] as const;
@@ -14,6 +16,16 @@ const snakeName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'a lower_snake_case name
 const kebabName = z.string().regex(/^[a-z][a-z0-9-]*$/, 'a lower-kebab-case name');
 
 /** `env:NAME` or `file:path` — a secret is never written in YAML itself. */
+/** A duration such as 500ms, 30s, 5m, 1h. */
+export const duration = z.string().regex(/^\d+(ms|s|m|h)$/, 'a duration such as 30s, 5m or 1h');
+
+/** Milliseconds in a duration (`30s` → 30000). */
+export function durationMs(d: string): number {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(d);
+  if (!m) throw new Error(`not a duration: ${d}`);
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+}
+
 export const secretRef = z.string().regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$/, 'a secret reference (env:NAME or file:path)');
 
 /**
@@ -319,13 +331,45 @@ export const sourceConfigSchema = z.discriminatedUnion('kind', [
       privateKey: secretRef.optional(),
       hostKeyFingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/=]+$/, 'an OpenSSH SHA256 fingerprint'),
       path: z.string().min(1),
+      /** Glob over the path below `path` (`*`, `?`, `**`); a file matches when its relative path or its name does. */
       pattern: z.string().default('*'),
-      format: z.enum(['ndjson', 'fixed-width']),
+      /** A regular expression over the relative path, instead of (or as well as) the glob. */
+      regex: z
+        .string()
+        .refine((r) => {
+          try {
+            new RegExp(r);
+            return true;
+          } catch {
+            return false;
+          }
+        }, 'a valid regular expression')
+        .optional(),
+      format: z.enum(['ndjson', 'fixed-width', 'csv']),
       layout: z.string().optional(),
+      csv: csvOptionsSchema.optional(),
+      /** Text encoding of the files; a fixed-width layout may set its own. */
+      encoding: z.enum(ENCODINGS).optional(),
+      /** Files arrive PGP-encrypted to our key (and, with `verifyWith`, signed by the partner's). */
+      pgp: z
+        .object({
+          privateKey: secretRef,
+          passphrase: secretRef.optional(),
+          /** The partner's public key: every file must carry a valid signature by it. */
+          verifyWith: secretRef.optional(),
+        })
+        .strict()
+        .optional(),
       expectedDaily: z.number().int().nonnegative().optional(),
       recursive: z.boolean().default(false),
       /** A file is taken when its size and mtime hold still this long (or when `<name>.done` exists). */
       stableMs: z.number().int().nonnegative().default(2000),
+      /** How often `finmesh ingest --watch` polls: 30s, 5m, 1h. */
+      pollEvery: duration.default('5m'),
+      /** Connections (each with one open file handle) downloading in parallel. */
+      maxConnections: z.number().int().min(1).max(16).default(2),
+      /** Attempts to connect or download before the cycle fails with the last error. */
+      retries: z.number().int().min(1).max(10).default(3),
       afterCommit: z.enum(['leave', 'move', 'delete']).default('leave'),
       archivePath: z.string().optional(),
       maxFileBytes: z
@@ -334,10 +378,33 @@ export const sourceConfigSchema = z.discriminatedUnion('kind', [
         .positive()
         .default(1024 ** 3),
       maxExpansionRatio: z.number().positive().default(100),
+      maxArchiveEntries: z.number().int().positive().default(1000),
       /** Serve this local folder over finmesh's own SFTP server on loopback (the demo's partner simulator). */
       embedded: z.object({ root: z.string() }).strict().optional(),
     })
-    .strict(),
+    .strict()
+    .superRefine((s, ctx) => {
+      if (s.format === 'fixed-width' && !s.layout)
+        ctx.addIssue({ code: 'custom', path: ['layout'], message: 'a fixed-width source needs a layout' });
+      if (s.format !== 'fixed-width' && s.layout)
+        ctx.addIssue({ code: 'custom', path: ['layout'], message: 'only fixed-width sources take a layout' });
+      if (s.format !== 'csv' && s.csv) ctx.addIssue({ code: 'custom', path: ['csv'], message: 'csv settings need format: csv' });
+      if (s.afterCommit === 'move' && !s.archivePath && s.recursive)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['archivePath'],
+          message: 'a recursive source that moves files needs an archivePath outside its path',
+        });
+      if (s.format === 'csv' && s.csv?.header === false) {
+        const unplaced = s.schema.filter((c) => !c.name.startsWith('_') && typeof s.csv?.columns?.[c.name] !== 'number');
+        if (unplaced.length > 0)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['csv', 'columns'],
+            message: `without a header every column needs a 1-based position; missing: ${unplaced.map((c) => c.name).join(', ')}`,
+          });
+      }
+    }),
 ]);
 export type SourceConfig = z.infer<typeof sourceConfigSchema>;
 

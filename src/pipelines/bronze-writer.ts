@@ -14,7 +14,9 @@ export interface BronzeBatch {
   firstOffset: number;
   lastOffset: number;
   /** Records with their source offsets, or an NDJSON file the engine reads whole. */
-  input: { records: BronzeRecord[] } | { ndjsonFile: string };
+  input:
+    | { records: BronzeRecord[] }
+    | { ndjsonFile: string /** Names the file with the offsets (a hash of the content). */; identity?: string };
   /** Source checkpoint committed in the same metadata transaction as the files. */
   checkpoint?: { source: string; value: string } | undefined;
 }
@@ -55,7 +57,8 @@ export interface StagedBatch {
  */
 export async function stageBronzeBatch(ctx: Context, batch: BronzeBatch): Promise<StagedBatch> {
   const staging = await ctx.storage.stagingDir();
-  if (!('records' in batch.input)) return { staging, input: batch.input.ndjsonFile, identity: '' };
+  if (!('records' in batch.input))
+    return { staging, input: batch.input.ndjsonFile, identity: batch.input.identity ? `-${batch.input.identity}` : '' };
   const input = join(staging, 'batch.ndjson');
   // Each line carries its source offset and operation, so a bronze row traces to its exact source position.
   const body = batch.input.records.map((r) => `{"_offset":${r.offset},"_op":"${r.op}",${r.json.slice(1)}`).join('\n');

@@ -1,40 +1,52 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
-import { basename, isAbsolute, join, resolve } from 'node:path';
+import { createReadStream, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { datasetKey, type Source } from '../config/project.js';
+import { durationMs } from '../config/schema.js';
 import { resolveSecret } from '../config/secrets.js';
 import { FinmeshError } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
-import { quoteLiteral } from '../engine/engine.js';
-import { fileKey } from '../lake/layout.js';
+import { sleep } from '../core/sleep.js';
 import type { Metrics } from '../observability/metrics.js';
-import { decodeFile } from '../sources/formats/decode.js';
-import { type Layout, layoutSchema, type ParsedFile, parseFixedWidth } from '../sources/formats/fixed-width.js';
+import { type Layout, layoutSchema } from '../sources/formats/fixed-width.js';
+import { type FileFormat, readFileRows } from '../sources/formats/read-file.js';
 import { EmbeddedSftpServer } from '../sources/sftp/embedded-sftp-server.js';
 import { globToRegExp, type RemoteFile, SftpConnection } from '../sources/sftp/sftp-client.js';
 import { writeBronzeBatch } from './bronze-writer.js';
 import type { Context } from './context.js';
-import { refreshDataset } from './lake-session.js';
+import { NdjsonWriter, quarantineLine, writeQuarantine } from './quarantine.js';
 
-export type FileOutcome = 'ingested' | 'duplicate' | 'changed' | 'quarantined' | 'incomplete';
+export type FileOutcome = 'ingested' | 'duplicate' | 'changed' | 'quarantined' | 'incomplete' | 'failed';
 
 export interface IngestReport {
   source: string;
   runId: string;
-  files: { seen: number; ingested: number; duplicate: number; changed: number; quarantined: number; incomplete: number };
+  files: { seen: number; ingested: number; duplicate: number; changed: number; quarantined: number; incomplete: number; failed: number };
   rows: { accepted: number; rejected: number };
   bytes: number;
-  details: { path: string; outcome: FileOutcome; sha256?: string; rows?: number; rejected?: number; reason?: string }[];
+  details: {
+    path: string;
+    outcome: FileOutcome;
+    sha256?: string;
+    rows?: number;
+    rejected?: number;
+    reason?: string;
+    /** Zip entries read, as `file!entry`. */
+    members?: string[];
+    /** Key id of the partner's verified PGP signature. */
+    signedBy?: string;
+  }[];
 }
 
 type SftpConfig = Extract<Source['config'], { kind: 'sftp' }>;
 
 /**
  * One ingestion cycle of a partner SFTP source: list, keep the files that are complete (stable size and mtime,
- * or a `.done` marker), download, hash (SHA-256), skip content already ingested under any name, keep the file
- * unchanged in landing, parse it, load good rows to bronze and bad rows to quarantine — or, when the file fails
- * integrity (trailer, truncation, decompression limits), quarantine it whole and load nothing of it.
+ * or a `.done` marker), download them over a bounded pool of connections (resuming partial downloads), hash
+ * (SHA-256), skip content already ingested under any name, keep the file unchanged in landing, decrypt and unpack
+ * it, parse it, load good rows to bronze and bad rows to quarantine — or, when the file fails integrity (signature,
+ * trailer, truncation, decompression limits), quarantine it whole and load nothing of it.
  */
 export async function ingestSftpSource(
   ctx: Context,
@@ -55,141 +67,194 @@ export async function ingestSftpSource(
   const report: IngestReport = {
     source: source.name,
     runId,
-    files: { seen: 0, ingested: 0, duplicate: 0, changed: 0, quarantined: 0, incomplete: 0 },
+    files: { seen: 0, ingested: 0, duplicate: 0, changed: 0, quarantined: 0, incomplete: 0, failed: 0 },
     rows: { accepted: 0, rejected: 0 },
     bytes: 0,
     details: [],
   };
-  const password = cfg.password ? resolveSecret(cfg.password, ctx.project.root, `${source.file}: password`) : undefined;
-  const privateKey = cfg.privateKey ? resolveSecret(cfg.privateKey, ctx.project.root, `${source.file}: privateKey`) : undefined;
+  const secret = (ref: string | undefined, what: string) =>
+    ref ? resolveSecret(ref, ctx.project.root, `${source.file}: ${what}`) : undefined;
+  const password = secret(cfg.password, 'password');
+  const privateKey = secret(cfg.privateKey, 'privateKey');
+  const format = fileFormat(ctx, source, cfg, secret);
+  const downloads = join(dirname(resolve(ctx.project.root, ctx.project.config.metadata.path)), 'downloads', source.name);
+  mkdirSync(downloads, { recursive: true });
   let embedded: EmbeddedSftpServer | undefined;
-  let conn: SftpConnection | undefined;
+  let pool: ConnectionPool | undefined;
   try {
     let port = cfg.port;
     if (cfg.embedded) {
-      const root = resolve(ctx.project.root, cfg.embedded.root);
       embedded = await EmbeddedSftpServer.start({
-        root,
+        root: resolve(ctx.project.root, cfg.embedded.root),
         username: cfg.username,
         password: password ?? '',
         hostKeyFile: join(resolve(ctx.project.root, '.finmesh/secrets'), `${source.name}.host_key`),
       });
       port = embedded.port;
     }
-    conn = await connectWithRetry({
+    const connectOptions = {
       host: cfg.host,
       port,
       username: cfg.username,
       password,
       privateKey,
       hostKeyFingerprint: cfg.hostKeyFingerprint,
+    };
+    const connections = new ConnectionPool(
+      () => withRetries(cfg.retries, () => SftpConnection.connect(connectOptions)),
+      cfg.maxConnections,
+    );
+    pool = connections;
+    const candidates = await completeFiles(connections, cfg, report);
+    dropStalePartials(downloads);
+    // Downloads run ahead on the pool, each resuming where a failed attempt stopped; files are then verified and
+    // committed one at a time, in name order.
+    const fetched = candidates.map((f) => {
+      const local = join(downloads, createHash('sha1').update(`${f.path}\u0000${f.size}\u0000${f.mtime.getTime()}`).digest('hex'));
+      return withRetries(cfg.retries, () => connections.use((c) => c.download(f.path, local, f.size))).then(
+        () => ({ local, error: undefined as unknown }),
+        (error: unknown) => ({ local, error }),
+      );
     });
-    const pattern = globToRegExp(cfg.pattern);
-    const matches = (files: RemoteFile[]) =>
-      files.filter((f) => pattern.test(f.path.slice(cfg.path.replace(/\/$/, '').length + 1)) || pattern.test(basename(f.path)));
-    const first = await conn.list(cfg.path, cfg.recursive);
-    const markers = new Set(first.filter((f) => f.path.endsWith('.done')).map((f) => f.path.slice(0, -5)));
-    let candidates = matches(first.filter((f) => !f.path.endsWith('.done')));
-    report.files.seen = candidates.length;
-    // Two polls a moment apart: a file still being written changes size or mtime between them.
-    if (candidates.some((c) => !markers.has(c.path)) && cfg.stableMs > 0)
-      await new Promise((r) => setTimeout(r, Math.min(cfg.stableMs, 1000)));
-    const second = new Map((await conn.list(cfg.path, cfg.recursive)).map((f) => [f.path, f]));
-    const now = Date.now();
-    const layout = cfg.format === 'fixed-width' ? loadLayout(ctx, source, cfg) : undefined;
-    candidates = candidates.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    for (const f of candidates) {
-      const again = second.get(f.path);
-      const stable =
-        markers.has(f.path) ||
-        (again && again.size === f.size && again.mtime.getTime() === f.mtime.getTime() && now - f.mtime.getTime() >= cfg.stableMs);
-      if (!stable) {
-        report.files.incomplete++;
-        report.details.push({ path: f.path, outcome: 'incomplete', reason: 'still changing or too recent; taken on a later poll' });
+    for (const [i, f] of candidates.entries()) {
+      const { local, error } = await (fetched[i] as (typeof fetched)[number]);
+      if (error) {
+        report.files.failed++;
+        report.details.push({ path: f.path, outcome: 'failed', reason: (error as Error).message });
         continue;
       }
       if (f.size > cfg.maxFileBytes) {
-        await quarantineFile(ctx, source, runId, f.path, `file is ${f.size} bytes, above the limit of ${cfg.maxFileBytes}`);
+        rmSync(local, { force: true });
+        await writeQuarantine(ctx, source, runId, [
+          { kind: 'file', file: f.path, line: 0, reason: `file is ${f.size} bytes, above the limit of ${cfg.maxFileBytes}`, raw: '' },
+        ]);
         report.files.quarantined++;
         report.details.push({ path: f.path, outcome: 'quarantined', reason: 'too large' });
         continue;
       }
-      await ingestOne(ctx, source, cfg, conn, f, layout, runId, report);
+      report.bytes += f.size;
+      await processFile(ctx, source, cfg, format, f, local, runId, report, connections);
       options.metrics?.fileLag.set({ domain: source.domain, source: source.name }, (Date.now() - f.mtime.getTime()) / 1000);
     }
+    const failed = report.details.filter((d) => d.outcome === 'failed');
     ctx.meta.finishRun(runId, {
-      status: 'succeeded',
+      status: failed.length > 0 ? 'failed' : 'succeeded',
       endedAt: new Date(),
       rowsIn: report.rows.accepted + report.rows.rejected,
       rowsOut: report.rows.accepted,
       rowsRejected: report.rows.rejected,
+      ...(failed.length > 0 ? { error: failed.map((d) => d.reason).join('; ') } : {}),
     });
   } catch (e) {
     ctx.meta.finishRun(runId, { status: 'failed', endedAt: new Date(), error: e instanceof Error ? e.message : String(e) });
     throw e;
   } finally {
-    conn?.close();
+    pool?.close();
     await embedded?.close();
-  }
-  const m = options.metrics;
-  if (m) {
-    const l = { domain: source.domain, source: source.name };
-    m.sftpFiles.inc({ ...l, outcome: 'seen' }, report.files.seen);
-    for (const k of ['ingested', 'duplicate', 'changed', 'quarantined', 'incomplete'] as const)
-      m.sftpFiles.inc({ ...l, outcome: k }, report.files[k]);
-    m.sftpBytes.inc(l, report.bytes);
-    m.rowsAccepted.inc(l, report.rows.accepted);
-    m.quarantineRows.inc(l, report.rows.rejected + report.files.quarantined);
-    m.ingestDuration.observe(l, (Date.now() - started) / 1000);
+    recordMetrics(options.metrics, source, report, started);
   }
   return report;
 }
 
-async function connectWithRetry(o: Parameters<typeof SftpConnection.connect>[0]): Promise<SftpConnection> {
-  let last: unknown;
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    try {
-      return await SftpConnection.connect(o);
-    } catch (e) {
-      if (e instanceof FinmeshError && e.code === 'PERMISSION') throw e;
-      last = e;
-      await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+/**
+ * Polls each source on its own `pollEvery` until `signal` aborts, one cycle at a time per source. A failed cycle
+ * is reported and retried at the next poll; a running cycle finishes before the loop stops.
+ */
+export async function watchSftpSources(
+  ctx: Context,
+  sources: Source[],
+  o: { metrics?: Metrics; signal: AbortSignal; onReport: (r: IngestReport) => void; onError: (source: Source, e: unknown) => void },
+): Promise<void> {
+  const due = new Map(sources.map((s) => [s.name, 0]));
+  while (!o.signal.aborted) {
+    for (const s of sources) {
+      if (o.signal.aborted || (due.get(s.name) ?? 0) > Date.now() || s.config.kind !== 'sftp') continue;
+      try {
+        o.onReport(await ingestSftpSource(ctx, s, { metrics: o.metrics }));
+      } catch (e) {
+        o.onError(s, e);
+      }
+      due.set(s.name, Date.now() + durationMs(s.config.pollEvery));
     }
+    await sleep(Math.max(50, Math.min(...due.values()) - Date.now()), o.signal);
   }
-  throw new FinmeshError('UNAVAILABLE', `${(last as Error).message} (after 3 attempts)`, { cause: last });
 }
 
-function loadLayout(ctx: Context, source: Source, cfg: SftpConfig): Layout {
-  if (!cfg.layout) throw new FinmeshError('CONFIG_INVALID', `${source.file}: a fixed-width source needs a layout`);
-  const path = isAbsolute(cfg.layout) ? cfg.layout : resolve(ctx.project.root, cfg.layout);
-  const r = layoutSchema.safeParse(parse(readFileSync(path, 'utf8')));
-  if (!r.success)
-    throw new FinmeshError('CONFIG_INVALID', `${cfg.layout}: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  return r.data;
-}
-
-async function ingestOne(
+function fileFormat(
   ctx: Context,
   source: Source,
   cfg: SftpConfig,
-  conn: SftpConnection,
+  secret: (ref: string | undefined, what: string) => string | undefined,
+): FileFormat {
+  const sensitive = new Set(['confidential', 'pii', 'pci']);
+  return {
+    format: cfg.format,
+    layout: cfg.format === 'fixed-width' ? loadLayout(ctx, source, cfg) : undefined,
+    csv: cfg.csv,
+    encoding: cfg.encoding,
+    schema: cfg.schema.map((c) => ({ name: c.name, type: c.type, sensitive: sensitive.has(c.classification ?? 'internal') })),
+    pgp: cfg.pgp && {
+      privateKey: secret(cfg.pgp.privateKey, 'pgp.privateKey') as string,
+      passphrase: secret(cfg.pgp.passphrase, 'pgp.passphrase'),
+      verificationKey: secret(cfg.pgp.verifyWith, 'pgp.verifyWith'),
+    },
+    limits: { maxBytes: cfg.maxFileBytes, maxRatio: cfg.maxExpansionRatio, maxEntries: cfg.maxArchiveEntries },
+  };
+}
+
+/** Lists twice a moment apart and keeps the files that held still (or have a `.done` marker), in name order. */
+async function completeFiles(pool: ConnectionPool, cfg: SftpConfig, report: IngestReport): Promise<RemoteFile[]> {
+  const glob = globToRegExp(cfg.pattern);
+  const regex = cfg.regex ? new RegExp(cfg.regex) : undefined;
+  const root = cfg.path.replace(/\/$/, '');
+  const matches = (f: RemoteFile) => {
+    const rel = f.path.slice(root.length + 1);
+    return (glob.test(rel) || glob.test(basename(f.path))) && (!regex || regex.test(rel));
+  };
+  const archive = cfg.afterCommit === 'move' ? (cfg.archivePath ?? `${root}/archive`) : undefined;
+  const list = async () =>
+    (await pool.use((c) => c.list(cfg.path, cfg.recursive))).filter((f) => !archive || !f.path.startsWith(`${archive}/`));
+  const first = await list();
+  const markers = new Set(first.filter((f) => f.path.endsWith('.done')).map((f) => f.path.slice(0, -5)));
+  const candidates = first
+    .filter((f) => !f.path.endsWith('.done') && matches(f))
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  report.files.seen = candidates.length;
+  // Two polls a moment apart: a file still being written changes size or mtime between them.
+  if (candidates.some((c) => !markers.has(c.path)) && cfg.stableMs > 0) await sleep(Math.min(cfg.stableMs, 1000));
+  const second = new Map((await list()).map((f) => [f.path, f]));
+  const now = Date.now();
+  return candidates.filter((f) => {
+    const again = second.get(f.path);
+    const stable =
+      markers.has(f.path) ||
+      (again && again.size === f.size && again.mtime.getTime() === f.mtime.getTime() && now - f.mtime.getTime() >= cfg.stableMs);
+    if (!stable) {
+      report.files.incomplete++;
+      report.details.push({ path: f.path, outcome: 'incomplete', reason: 'still changing or too recent; taken on a later poll' });
+    }
+    return stable;
+  });
+}
+
+async function processFile(
+  ctx: Context,
+  source: Source,
+  cfg: SftpConfig,
+  format: FileFormat,
   f: RemoteFile,
-  layout: Layout | undefined,
+  local: string,
   runId: string,
   report: IngestReport,
+  pool: ConnectionPool,
 ): Promise<void> {
   const staging = await ctx.storage.stagingDir();
   try {
-    const local = join(staging, 'download');
-    await conn.download(f.path, local);
-    const bytes = readFileSync(local);
-    if (bytes.length !== statSync(local).size || bytes.length !== f.size)
-      throw new FinmeshError('DATA_INVALID', `${f.path}: downloaded ${bytes.length} bytes of ${f.size}`);
-    report.bytes += bytes.length;
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const sha256 = await hashFile(local);
     const seen = ctx.meta.ledgerFind(source.name, sha256);
     const entry = { source: source.name, path: f.path, size: f.size, mtime: f.mtime, sha256, runId, seenAt: new Date() };
     if (seen) {
+      rmSync(local, { force: true });
       ctx.meta.ledgerRecord({ ...entry, status: seen.path === f.path ? 'seen' : 'duplicate' });
       if (seen.path !== f.path) {
         report.files.duplicate++;
@@ -203,7 +268,24 @@ async function ingestOne(
       return;
     }
     const previousVersion = ctx.meta.ledgerPath?.(source.name, f.path);
-    // Landing keeps the bytes exactly as received, named by their hash.
+    const names = new Set(source.config.schema.map((c) => c.name));
+    const rows = new NdjsonWriter(join(staging, 'rows.ndjson'));
+    const rejects = new NdjsonWriter(join(staging, 'rejects.ndjson'));
+    let read: Awaited<ReturnType<typeof readFileRows>>;
+    try {
+      read = await readFileRows(local, f.path, format, staging, (member) => ({
+        row: (line, values) => {
+          const out: Record<string, unknown> = { _source_file: member, _line: line };
+          for (const k in values) if (names.has(k)) out[k] = values[k];
+          rows.add(JSON.stringify(out));
+        },
+        reject: (line, reason, raw) => rejects.add(quarantineLine(source, { kind: 'row', file: member, line, reason, raw })),
+      }));
+    } finally {
+      rows.close();
+      rejects.close();
+    }
+    // Landing keeps the bytes exactly as received, named by their hash, whatever happens to the rows.
     const landing = { domain: source.domain, zone: 'landing' as const, name: source.dataset.name };
     const day = new Date().toISOString().slice(0, 10);
     const landingKey = `${datasetKey(landing)}/dt=${day}/${sha256.slice(0, 16)}-${basename(f.path).replace(/[^A-Za-z0-9_.-]/g, '_')}`;
@@ -214,76 +296,149 @@ async function ingestOne(
       add: [{ key: landingKey, partition: `dt=${day}`, rows: 0, bytes: landed }],
       replace: [],
     });
-    let parsed: ParsedFile;
-    try {
-      const text = decodeFile(bytes, f.path, layout?.encoding ?? 'utf-8', { maxBytes: cfg.maxFileBytes, maxRatio: cfg.maxExpansionRatio });
-      parsed = layout ? parseFixedWidth(text, layout, f.path) : parseNdjson(text, f.path);
-    } catch (e) {
-      parsed = { rows: [], rejects: [], integrityError: e instanceof Error ? e.message : String(e) };
-    }
-    if (parsed.integrityError) {
-      await quarantineFile(ctx, source, runId, f.path, parsed.integrityError);
+    const signed = read.signedBy ? { signedBy: read.signedBy } : {};
+    const members = read.members.length > 1 || read.members[0] !== f.path ? { members: read.members } : {};
+    if (read.integrityError) {
+      await writeQuarantine(ctx, source, runId, [{ kind: 'file', file: f.path, line: 0, reason: read.integrityError, raw: '' }]);
       ctx.meta.ledgerRecord({ ...entry, status: 'quarantined' });
       report.files.quarantined++;
-      report.details.push({ path: f.path, outcome: 'quarantined', sha256, reason: parsed.integrityError });
+      report.details.push({ path: f.path, outcome: 'quarantined', sha256, reason: read.integrityError, ...members, ...signed });
       return;
     }
-    const names = new Set(source.config.schema.map((c) => c.name));
-    const records = parsed.rows.map((r) => {
-      const values: Record<string, unknown> = { _source_file: f.path, _line: r.line };
-      for (const [k, v] of Object.entries(r.values)) if (names.has(k)) values[k] = v;
-      return { offset: r.line, op: 'upsert' as const, key: `${sha256}:${r.line}`, json: JSON.stringify(values) };
-    });
-    if (records.length > 0) {
+    if (rows.count > 0)
       await writeBronzeBatch(ctx, {
         source,
         runId,
-        firstOffset: records[0]?.offset ?? 0,
-        lastOffset: records.at(-1)?.offset ?? 0,
-        input: { records },
+        firstOffset: 1,
+        lastOffset: rows.count,
+        input: { ndjsonFile: rows.path, identity: sha256.slice(0, 12) },
       });
-    }
-    if (parsed.rejects.length > 0)
-      await writeQuarantine(
-        ctx,
-        source,
-        runId,
-        parsed.rejects.map((r) => ({ kind: 'row', file: f.path, line: r.line, reason: r.reason, raw: r.raw })),
-      );
+    if (rejects.count > 0) await writeQuarantine(ctx, source, runId, { ndjsonFile: rejects.path, identity: sha256.slice(0, 12) });
     ctx.meta.ledgerRecord({ ...entry, status: 'ingested' });
     const outcome: FileOutcome = previousVersion && previousVersion !== sha256 ? 'changed' : 'ingested';
     report.files.ingested++;
     if (outcome === 'changed') report.files.changed++;
-    report.rows.accepted += records.length;
-    report.rows.rejected += parsed.rejects.length;
+    report.rows.accepted += rows.count;
+    report.rows.rejected += rejects.count;
     report.details.push({
       path: f.path,
       outcome,
       sha256,
-      rows: records.length,
-      rejected: parsed.rejects.length,
+      rows: rows.count,
+      rejected: rejects.count,
+      ...members,
+      ...signed,
       ...(outcome === 'changed' ? { reason: 'a new version of a file ingested before under the same name' } : {}),
     });
-    await afterCommit(conn, cfg, f.path);
+    await pool.use((c) => afterCommit(c, cfg, f.path));
   } finally {
     await ctx.storage.discard(staging);
   }
 }
 
-function parseNdjson(text: string, file: string): ParsedFile {
-  const rows: ParsedFile['rows'] = [];
-  const rejects: ParsedFile['rejects'] = [];
-  text.split('\n').forEach((raw, i) => {
-    if (raw.trim() === '') return;
-    try {
-      const v = JSON.parse(raw) as unknown;
-      if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
-      rows.push({ line: i + 1, values: v as Record<string, unknown> });
-    } catch (e) {
-      rejects.push({ line: i + 1, reason: `${file}: line ${i + 1}: ${(e as Error).message}`, raw });
-    }
+function hashFile(path: string): Promise<string> {
+  return new Promise((resolveHash, reject) => {
+    const h = createHash('sha256');
+    createReadStream(path)
+      .on('data', (b) => h.update(b))
+      .on('error', reject)
+      .on('end', () => resolveHash(h.digest('hex')));
   });
-  return { rows, rejects, integrityError: undefined };
+}
+
+/** Partial downloads of files that never came back (renamed, deleted by the partner) are dropped after a week. */
+function dropStalePartials(dir: string): void {
+  const cutoff = Date.now() - 7 * 86_400_000;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).mtimeMs < cutoff) rmSync(p, { force: true });
+  }
+}
+
+/** Runs `fn` up to `attempts` times with exponential backoff; the last error says how many attempts were made. */
+async function withRetries<T>(attempts: number, fn: () => Promise<T>): Promise<T> {
+  let last: unknown;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof FinmeshError && (e.code === 'PERMISSION' || e.code === 'CONFIG_INVALID')) throw e;
+      last = e;
+      if (attempt < attempts) await sleep(250 * 2 ** attempt);
+    }
+  }
+  const msg = (last as Error).message;
+  throw new FinmeshError('UNAVAILABLE', attempts > 1 ? `${msg} (after ${attempts} attempts)` : msg, { cause: last });
+}
+
+/**
+ * At most `max` SFTP connections (each downloading one file, so one open remote handle each). A connection whose
+ * work failed is closed rather than reused: the next user opens a fresh one.
+ */
+class ConnectionPool {
+  private readonly idle: SftpConnection[] = [];
+  private open = 0;
+  private readonly waiting: ((c: SftpConnection | undefined) => void)[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly connect: () => Promise<SftpConnection>,
+    private readonly max: number,
+  ) {}
+
+  async use<T>(fn: (c: SftpConnection) => Promise<T>): Promise<T> {
+    const c = await this.acquire();
+    try {
+      const out = await fn(c);
+      this.release(c);
+      return out;
+    } catch (e) {
+      c.close();
+      this.open--;
+      this.release(undefined);
+      throw e;
+    }
+  }
+
+  private async acquire(): Promise<SftpConnection> {
+    if (this.closed) throw new FinmeshError('UNAVAILABLE', 'SFTP: the connection pool is closed');
+    const idle = this.idle.pop();
+    if (idle) return idle;
+    if (this.open < this.max) {
+      this.open++;
+      try {
+        return await this.connect();
+      } catch (e) {
+        this.open--;
+        this.release(undefined);
+        throw e;
+      }
+    }
+    const handed = await new Promise<SftpConnection | undefined>((r) => this.waiting.push(r));
+    return handed ?? this.acquire();
+  }
+
+  /** Hands a connection (or, when one was dropped, the right to open one) to the next waiter. */
+  private release(c: SftpConnection | undefined): void {
+    const next = this.waiting.shift();
+    if (next) next(c);
+    else if (c) this.idle.push(c);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const c of this.idle.splice(0)) c.close();
+    for (const w of this.waiting.splice(0)) w(undefined);
+  }
+}
+
+function loadLayout(ctx: Context, source: Source, cfg: SftpConfig): Layout {
+  if (!cfg.layout) throw new FinmeshError('CONFIG_INVALID', `${source.file}: a fixed-width source needs a layout`);
+  const path = isAbsolute(cfg.layout) ? cfg.layout : resolve(ctx.project.root, cfg.layout);
+  const r = layoutSchema.safeParse(parse(readFileSync(path, 'utf8')));
+  if (!r.success)
+    throw new FinmeshError('CONFIG_INVALID', `${cfg.layout}: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return r.data;
 }
 
 async function afterCommit(conn: SftpConnection, cfg: SftpConfig, path: string): Promise<void> {
@@ -295,40 +450,14 @@ async function afterCommit(conn: SftpConnection, cfg: SftpConfig, path: string):
   }
 }
 
-async function quarantineFile(ctx: Context, source: Source, runId: string, file: string, reason: string): Promise<void> {
-  await writeQuarantine(ctx, source, runId, [{ kind: 'file', file, line: 0, reason, raw: '' }]);
-}
-
-/** Quarantine rows: what was rejected, why, where (file and line), the raw text, and the run. */
-async function writeQuarantine(
-  ctx: Context,
-  source: Source,
-  runId: string,
-  rows: { kind: string; file: string; line: number; reason: string; raw: string }[],
-): Promise<void> {
-  const dataset = { domain: source.domain, zone: 'quarantine' as const, name: source.dataset.name };
-  const staging = await ctx.storage.stagingDir();
-  try {
-    const input = join(staging, 'q.ndjson');
-    writeFileSync(input, rows.map((r) => JSON.stringify({ ...r, source: source.name })).join('\n'));
-    const select = `SELECT kind, source, file AS _source_file, line AS _line, reason, raw, ${quoteLiteral(runId)} AS _run_id, now() AS _ingested_at, CAST(now() AS DATE) AS dt
-      FROM read_json(${quoteLiteral(input)}, format = 'newline_delimited', columns = {kind: 'VARCHAR', source: 'VARCHAR', file: 'VARCHAR', line: 'BIGINT', reason: 'VARCHAR', raw: 'VARCHAR'})`;
-    const written = await ctx.engine.writeParquet(select, join(staging, 'out'), { partitionBy: 'dt' });
-    const add = [];
-    for (const w of written) {
-      const key = fileKey(
-        dataset,
-        w.partition,
-        `${runId}-${createHash('sha256')
-          .update(rows.map((r) => `${r.file}:${r.line}`).join('|'))
-          .digest('hex')
-          .slice(0, 12)}`,
-      );
-      add.push({ key, partition: w.partition, rows: w.rows, bytes: await ctx.storage.commit(w.path, key) });
-    }
-    ctx.meta.commitFiles({ dataset: datasetKey(dataset), runId, add, replace: [] });
-    await refreshDataset(ctx, dataset);
-  } finally {
-    await ctx.storage.discard(staging);
-  }
+function recordMetrics(m: Metrics | undefined, source: Source, report: IngestReport, started: number): void {
+  if (!m) return;
+  const l = { domain: source.domain, source: source.name };
+  m.sftpFiles.inc({ ...l, outcome: 'seen' }, report.files.seen);
+  for (const k of ['ingested', 'duplicate', 'changed', 'quarantined', 'incomplete', 'failed'] as const)
+    m.sftpFiles.inc({ ...l, outcome: k }, report.files[k]);
+  m.sftpBytes.inc(l, report.bytes);
+  m.rowsAccepted.inc(l, report.rows.accepted);
+  m.quarantineRows.inc(l, report.rows.rejected + report.files.quarantined);
+  m.ingestDuration.observe(l, (Date.now() - started) / 1000);
 }

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { ENCODINGS, splitLines } from './decode.js';
+import { type ParsedFile, type ParseText, parseText, type RowSink } from './format.js';
 
 const field = z
   .object({
@@ -18,7 +20,7 @@ export const layoutSchema = z
   .object({
     name: z.string(),
     description: z.string().optional(),
-    encoding: z.enum(['utf-8', 'latin1', 'windows-1252']).default('utf-8'),
+    encoding: z.enum(ENCODINGS).default('utf-8'),
     /** Record length; shorter lines are padded, longer ones are an error. */
     recordLength: z.number().int().positive().optional(),
     records: z
@@ -47,79 +49,108 @@ export const layoutSchema = z
   .strict();
 export type Layout = z.infer<typeof layoutSchema>;
 
-export interface ParsedFile {
-  rows: { line: number; values: Record<string, unknown> }[];
-  rejects: { line: number; reason: string; raw: string }[];
-  /** Set when the file as a whole fails integrity (trailer mismatch, missing trailer): nothing may load. */
-  integrityError: string | undefined;
+/** A fixed-width layout as a streaming parser: detail rows out, bad lines rejected with record type, line and field. */
+export function fixedWidthParser(layout: Layout): ParseText {
+  return async (chunks, file, sink) => {
+    const state = new FixedWidthState(layout, file, sink);
+    for await (const { first, lines } of splitLines(chunks))
+      for (let i = 0; i < lines.length; i++) state.line(lines[i] as string, first + i);
+    return state.finish();
+  };
 }
 
-/** Parses a fixed-width file: detail rows out, bad lines rejected with record type, line and field named. */
-export function parseFixedWidth(text: string, layout: Layout, file: string): ParsedFile {
-  const lines = text.split('\n');
-  if (lines.at(-1) === '') lines.pop();
-  const rows: ParsedFile['rows'] = [];
-  const rejects: ParsedFile['rejects'] = [];
-  let trailer: Record<string, unknown> | undefined;
-  let trailerLine = 0;
-  // Amounts of detail lines rejected for another field still count toward the trailer total.
-  let rejectedTotal = 0;
-  lines.forEach((raw, i) => {
-    const line = i + 1;
+/** Parses a whole fixed-width text in memory. */
+export function parseFixedWidth(text: string, layout: Layout, file: string): Promise<ParsedFile> {
+  return parseText(fixedWidthParser(layout), text, file);
+}
+
+class FixedWidthState {
+  private details = 0;
+  private rejected = 0;
+  private trailer: Record<string, unknown> | undefined;
+  private trailerLine = 0;
+  /** Detail records (accepted or rejected) seen before the trailer. */
+  private detailsBeforeTrailer = 0;
+  /** Sum in cents of the trailer's `sumOf` field over every detail line, rejected ones included. */
+  private totalCents = 0;
+  private readonly sumOf: string | undefined;
+
+  constructor(
+    private readonly layout: Layout,
+    private readonly file: string,
+    private readonly sink: RowSink,
+  ) {
+    this.sumOf = layout.trailer?.total?.sumOf;
+  }
+
+  line(raw: string, line: number): void {
+    const { layout, file } = this;
     const rec = layout.records.find((r) => r.match.every((m) => raw.substr(m.start - 1, m.value.length) === m.value));
     if (!rec) {
-      rejects.push({ line, reason: `${file}: line ${line}: no record type of layout ${layout.name} matches`, raw });
+      this.reject(line, `${file}: line ${line}: no record type of layout ${layout.name} matches`, raw);
       return;
     }
     if (layout.recordLength && raw.length > layout.recordLength) {
-      rejects.push({
+      this.reject(
         line,
-        reason: `${file}: line ${line}: ${rec.type} record is ${raw.length} characters, the layout says ${layout.recordLength}`,
+        `${file}: line ${line}: ${rec.type} record is ${raw.length} characters, the layout says ${layout.recordLength}`,
         raw,
-      });
+      );
       return;
     }
     const values: Record<string, unknown> = {};
     for (const f of rec.fields) {
-      const s = raw.substr(f.start - 1, f.length);
-      const v = convert(s, f);
+      const v = convert(raw.substr(f.start - 1, f.length), f);
       if (v instanceof Error) {
-        rejects.push({
+        if (rec.role === 'detail') {
+          // Amounts of detail lines rejected for another field still count toward the trailer total.
+          const sumField = rec.fields.find((x) => x.name === this.sumOf);
+          const amount = sumField && sumField !== f ? convert(raw.substr(sumField.start - 1, sumField.length), sumField) : undefined;
+          if (typeof amount === 'number') this.totalCents += Math.round(amount * 100);
+        }
+        this.reject(
           line,
-          reason: `${file}: line ${line}: ${rec.type} record, field ${f.name} (positions ${f.start}-${f.start + f.length - 1}): ${v.message}`,
+          `${file}: line ${line}: ${rec.type} record, field ${f.name} (positions ${f.start}-${f.start + f.length - 1}): ${v.message}`,
           raw,
-        });
-        const sumField = rec.role === 'detail' ? rec.fields.find((x) => x.name === layout.trailer?.total?.sumOf) : undefined;
-        const amount = sumField ? convert(raw.substr(sumField.start - 1, sumField.length), sumField) : undefined;
-        if (typeof amount === 'number') rejectedTotal += Math.round(amount * 100);
+        );
         return;
       }
       values[f.name] = v;
     }
-    if (rec.role === 'detail') rows.push({ line, values });
-    else if (rec.role === 'trailer') {
-      trailer = values;
-      trailerLine = line;
-    }
-  });
-  let integrityError: string | undefined;
-  const checks = layout.trailer;
-  if (checks && !trailer) integrityError = `${file}: no trailer record: the file is truncated`;
-  else if (checks && trailer) {
-    if (checks.count) {
-      const expected = Number(trailer[checks.count]);
-      const found = rows.length + rejects.filter((r) => r.line < trailerLine).length;
-      if (expected !== found)
-        integrityError = `${file}: trailer (line ${trailerLine}) ${checks.count} says ${expected} detail records, the file has ${found}`;
-    }
-    if (!integrityError && checks.total) {
-      const sum = (rows.reduce((a, r) => a + Math.round(Number(r.values[checks.total?.sumOf ?? '']) * 100), 0) + rejectedTotal) / 100;
-      const expected = Number(trailer[checks.total.field]);
-      if (Math.abs(sum - expected) > 0.001)
-        integrityError = `${file}: trailer (line ${trailerLine}) ${checks.total.field} says ${expected.toFixed(2)}, the details sum to ${sum.toFixed(2)}`;
+    if (rec.role === 'detail') {
+      this.details++;
+      if (this.sumOf !== undefined) this.totalCents += Math.round(Number(values[this.sumOf]) * 100);
+      this.sink.row(line, values);
+    } else if (rec.role === 'trailer') {
+      this.trailer = values;
+      this.trailerLine = line;
+      this.detailsBeforeTrailer = this.details + this.rejected;
     }
   }
-  return { rows, rejects, integrityError };
+
+  private reject(line: number, reason: string, raw: string): void {
+    this.rejected++;
+    this.sink.reject(line, reason, raw);
+  }
+
+  finish(): string | undefined {
+    const { layout, file, trailer, trailerLine } = this;
+    const checks = layout.trailer;
+    if (!checks) return undefined;
+    if (!trailer) return `${file}: no trailer record: the file is truncated`;
+    if (checks.count) {
+      const expected = Number(trailer[checks.count]);
+      if (expected !== this.detailsBeforeTrailer)
+        return `${file}: trailer (line ${trailerLine}) ${checks.count} says ${expected} detail records, the file has ${this.detailsBeforeTrailer}`;
+    }
+    if (checks.total) {
+      const sum = this.totalCents / 100;
+      const expected = Number(trailer[checks.total.field]);
+      if (Math.abs(sum - expected) > 0.001)
+        return `${file}: trailer (line ${trailerLine}) ${checks.total.field} says ${expected.toFixed(2)}, the details sum to ${sum.toFixed(2)}`;
+    }
+    return undefined;
+  }
 }
 
 function convert(s: string, f: z.infer<typeof field>): unknown {

@@ -1,3 +1,4 @@
+import { open as openLocal, stat } from 'node:fs/promises';
 import { Client, type ConnectConfig, type FileEntryWithStats, type SFTPWrapper } from 'ssh2';
 import { FinmeshError } from '../../core/errors.js';
 import { sshFingerprint } from './fingerprint.js';
@@ -88,13 +89,83 @@ export class SftpConnection {
     return out;
   }
 
-  /** Downloads with parallel reads (the transfer settings decide throughput). */
-  async download(remote: string, local: string): Promise<void> {
-    await new Promise<void>((resolve, reject) =>
-      this.sftp.fastGet(remote, local, { concurrency: 128, chunkSize: 65_536 }, (err) =>
-        err ? reject(new FinmeshError('UNAVAILABLE', `SFTP: cannot download ${remote}: ${err.message}`, { cause: err })) : resolve(),
-      ),
-    );
+  /**
+   * Downloads `remote` (of `size` bytes) into `local`, continuing after what `local` already holds — a download
+   * cut short earlier resumes instead of starting over. Reads are pipelined (`concurrency` requests in flight on
+   * one handle) and written in place; on failure the local file is cut back to its longest complete prefix, so the
+   * next attempt resumes from there. Returns the bytes transferred by this call.
+   */
+  async download(remote: string, local: string, size: number, o: { concurrency?: number; chunkSize?: number } = {}): Promise<number> {
+    const concurrency = o.concurrency ?? 64;
+    const chunkSize = o.chunkSize ?? 65_536;
+    let have = 0;
+    try {
+      have = (await stat(local)).size;
+    } catch {
+      have = 0;
+    }
+    if (have > size) have = 0;
+    const out = await openLocal(local, have > 0 ? 'r+' : 'w');
+    let handle: Buffer | undefined;
+    let watermark = have;
+    try {
+      if (have > 0) await out.truncate(have);
+      if (have === size) return 0;
+      handle = await new Promise<Buffer>((resolve, reject) => this.sftp.open(remote, 'r', (err, h) => (err ? reject(err) : resolve(h))));
+      const h = handle;
+      // Ranges still to request, and ranges written (by start) not yet joined to the complete prefix.
+      const pending: [number, number][] = [];
+      for (let off = have; off < size; off += chunkSize) pending.push([off, Math.min(size, off + chunkSize)]);
+      pending.reverse();
+      const written = new Map<number, number>();
+      await new Promise<void>((resolve, reject) => {
+        let inflight = 0;
+        let failed = false;
+        const fail = (e: Error) => {
+          if (failed) return;
+          failed = true;
+          reject(e);
+        };
+        const pump = () => {
+          while (!failed && inflight < concurrency && pending.length > 0) {
+            const [start, end] = pending.pop() as [number, number];
+            const buf = Buffer.allocUnsafe(end - start);
+            inflight++;
+            this.sftp.read(h, buf, 0, end - start, start, (err, n) => {
+              if (err) return fail(err);
+              if (n === 0) return fail(new Error(`the file ends at ${start} bytes, not ${size}: it changed during the download`));
+              // A server may answer with fewer bytes than asked; ask again for the rest.
+              if (n < end - start) pending.push([start + n, end]);
+              out.write(buf, 0, n, start).then(() => {
+                inflight--;
+                written.set(start, start + n);
+                for (let e = written.get(watermark); e !== undefined; e = written.get(watermark)) {
+                  written.delete(watermark);
+                  watermark = e;
+                }
+                if (watermark >= size) resolve();
+                else pump();
+              }, fail);
+            });
+          }
+        };
+        pump();
+      });
+      return size - have;
+    } catch (cause) {
+      await out.truncate(watermark).catch(() => undefined);
+      throw new FinmeshError(
+        'UNAVAILABLE',
+        `SFTP: download of ${remote} stopped at ${watermark} of ${size} bytes (resumes from there): ${(cause as Error).message}`,
+        { cause },
+      );
+    } finally {
+      await out.close().catch(() => undefined);
+      if (handle) {
+        const h = handle;
+        await new Promise<void>((r) => this.sftp.close(h, () => r()));
+      }
+    }
   }
 
   async rename(from: string, to: string): Promise<void> {

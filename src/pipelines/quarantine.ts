@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { datasetKey, type Source } from '../config/project.js';
+import { quoteLiteral } from '../engine/engine.js';
+import { fileKey } from '../lake/layout.js';
+import type { Context } from './context.js';
+import { refreshDataset } from './lake-session.js';
+
+export interface QuarantineRow {
+  /** `row` for a rejected row, `file` for a file refused whole. */
+  kind: 'row' | 'file';
+  file: string;
+  line: number;
+  reason: string;
+  raw: string;
+}
+
+/** Appends NDJSON lines to a file through a buffer: rows of a large file never sit in memory all at once. */
+export class NdjsonWriter {
+  private readonly fd: number;
+  private buffer: string[] = [];
+  private size = 0;
+  count = 0;
+
+  constructor(readonly path: string) {
+    this.fd = openSync(path, 'w');
+  }
+
+  add(json: string): void {
+    this.buffer.push(json);
+    this.size += json.length + 1;
+    this.count++;
+    if (this.size > 1 << 20) this.flush();
+  }
+
+  flush(): void {
+    if (this.buffer.length === 0) return;
+    writeSync(this.fd, `${this.buffer.join('\n')}\n`);
+    this.buffer = [];
+    this.size = 0;
+  }
+
+  close(): void {
+    this.flush();
+    closeSync(this.fd);
+  }
+}
+
+/** A quarantine row as the NDJSON line `writeQuarantine` reads. */
+export const quarantineLine = (source: Source, r: QuarantineRow) => JSON.stringify({ ...r, source: source.name });
+
+/**
+ * Writes quarantine rows — what was rejected, why, where (file and line), the raw text, and the run — into the
+ * source's quarantine dataset, from rows or from an NDJSON file of `quarantineLine`s.
+ */
+export async function writeQuarantine(
+  ctx: Context,
+  source: Source,
+  runId: string,
+  input: QuarantineRow[] | { ndjsonFile: string; identity: string },
+): Promise<void> {
+  const dataset = { domain: source.domain, zone: 'quarantine' as const, name: source.dataset.name };
+  const staging = await ctx.storage.stagingDir();
+  try {
+    let file: string;
+    let identity: string;
+    if (Array.isArray(input)) {
+      file = join(staging, 'q.ndjson');
+      const w = new NdjsonWriter(file);
+      for (const r of input) w.add(quarantineLine(source, r));
+      w.close();
+      identity = createHash('sha256')
+        .update(input.map((r) => `${r.file}:${r.line}`).join('|'))
+        .digest('hex')
+        .slice(0, 12);
+    } else {
+      file = input.ndjsonFile;
+      identity = input.identity;
+    }
+    const select = `SELECT kind, source, file AS _source_file, line AS _line, reason, raw, ${quoteLiteral(runId)} AS _run_id, now() AS _ingested_at, CAST(now() AS DATE) AS dt
+      FROM read_json(${quoteLiteral(file)}, format = 'newline_delimited', columns = {kind: 'VARCHAR', source: 'VARCHAR', file: 'VARCHAR', line: 'BIGINT', reason: 'VARCHAR', raw: 'VARCHAR'})`;
+    const written = await ctx.engine.writeParquet(select, join(staging, 'out'), { partitionBy: 'dt' });
+    const add = [];
+    for (const w of written) {
+      const key = fileKey(dataset, w.partition, `${runId}-${identity}`);
+      add.push({ key, partition: w.partition, rows: w.rows, bytes: await ctx.storage.commit(w.path, key) });
+    }
+    ctx.meta.commitFiles({ dataset: datasetKey(dataset), runId, add, replace: [] });
+    await refreshDataset(ctx, dataset);
+  } finally {
+    await ctx.storage.discard(staging);
+  }
+}

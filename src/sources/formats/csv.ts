@@ -1,0 +1,197 @@
+import { Readable } from 'node:stream';
+import { type CsvError, parse } from 'csv-parse';
+import { z } from 'zod';
+import { FinmeshError } from '../../core/errors.js';
+import type { ParseText } from './format.js';
+import { type Convert, converterFor, datePattern } from './values.js';
+
+export const csvOptionsSchema = z
+  .object({
+    delimiter: z.string().min(1).max(4).default(','),
+    quote: z.string().length(1).default('"'),
+    /** Escape character inside quoted fields; by default the quote itself ("" inside "..."). */
+    escape: z.string().length(1).optional(),
+    /** The first record names the columns. */
+    header: z.boolean().default(true),
+    /** Lines to skip before the header (a title line some partners add). */
+    skipLines: z.number().int().nonnegative().default(0),
+    comment: z.string().length(1).optional(),
+    /**
+     * Where each schema column is in the file: a header name (`gross_amount: "Valor Bruto"`) or a 1-based position.
+     * Columns not listed match a header whose name, lower-cased and without accents, equals theirs.
+     */
+    columns: z.record(z.string(), z.union([z.string().min(1), z.number().int().positive()])).optional(),
+    decimalSeparator: z.enum(['.', ',']).default('.'),
+    thousandsSeparator: z.enum(['', '.', ',', ' ']).default(''),
+    dateFormat: z.string().default('yyyy-MM-dd'),
+    timestampFormat: z.string().default('yyyy-MM-dd HH:mm:ss'),
+    nullValues: z.array(z.string()).default(['']),
+    /** Drop blanks around values. */
+    trim: z.boolean().default(true),
+  })
+  .strict()
+  .superRefine((o, ctx) => {
+    if (o.thousandsSeparator !== '' && o.thousandsSeparator === o.decimalSeparator)
+      ctx.addIssue({ code: 'custom', path: ['thousandsSeparator'], message: 'cannot be the decimal separator' });
+    if (o.decimalSeparator === ',' && o.delimiter === ',')
+      ctx.addIssue({ code: 'custom', path: ['delimiter'], message: 'a file with decimal commas needs another delimiter, such as ";"' });
+    if (!o.header && Object.values(o.columns ?? {}).some((c) => typeof c === 'string'))
+      ctx.addIssue({ code: 'custom', path: ['columns'], message: 'without a header, columns are 1-based positions' });
+    for (const key of ['dateFormat', 'timestampFormat'] as const) {
+      try {
+        datePattern(o[key]);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', path: [key], message: (e as Error).message });
+      }
+    }
+  });
+export type CsvOptions = z.infer<typeof csvOptionsSchema>;
+
+export interface CsvColumn {
+  name: string;
+  type: string;
+  /** Values of sensitive columns are kept out of rejection messages (the raw line still goes to quarantine). */
+  sensitive?: boolean;
+}
+
+/** `Valor Líquido` → `valor_liquido`. */
+export const normalizeHeader = (h: string) =>
+  h
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_|_$/g, '');
+
+/**
+ * CSV with the partner's conventions (delimiter, quoting, header, decimal comma, date formats), parsed by
+ * `csv-parse` as a stream, typed by the source schema. A row whose fields do not fit goes to the sink's
+ * rejects with its first line; a quoted field left open at the end means the file was cut short, so the file
+ * fails whole. Every row keeps the line it starts on, including rows whose quoted fields span lines.
+ */
+export function csvParser(options: CsvOptions, schema: CsvColumn[]): ParseText {
+  const wanted = schema.filter((c) => !c.name.startsWith('_'));
+  return async (chunks, file, sink) => {
+    let unclosed: number | undefined;
+    const parser = parse({
+      delimiter: options.delimiter,
+      quote: options.quote,
+      escape: options.escape ?? options.quote,
+      comment: options.comment,
+      from_line: options.skipLines + 1,
+      trim: options.trim,
+      relax_column_count: true,
+      relax_quotes: true,
+      skip_empty_lines: true,
+      skip_records_with_error: true,
+      info: true,
+      raw: true,
+      on_skip: (err: CsvError | undefined, raw: string | undefined) => {
+        if (!err) return;
+        if (err.code === 'CSV_QUOTE_NOT_CLOSED') {
+          unclosed = Number(err.lines ?? 0);
+          return;
+        }
+        const text = trimLineEnds(raw ?? '');
+        sink.reject(Number(err.lines ?? 0), `${file}: line ${err.lines}: ${err.message}`, text);
+      },
+    });
+    const input = Readable.from(chunks);
+    input.on('error', (e) => parser.destroy(e));
+    input.pipe(parser);
+    let plan: { index: number; column: CsvColumn; convert: Convert; label: string }[] | undefined;
+    let width = 0;
+    let headerError: string | undefined;
+    if (!options.header) {
+      plan = planByPosition(wanted, options, file);
+      width = Math.max(...plan.map((p) => p.index + 1));
+    }
+    for await (const item of parser as AsyncIterable<{ record: string[]; info: { lines: number }; raw: string }>) {
+      if (headerError) continue;
+      const raw = trimLineEnds(item.raw);
+      const line = item.info.lines - countNewlines(raw);
+      if (!plan) {
+        const planned = planByHeader(item.record, wanted, options, file, line);
+        if (typeof planned === 'string') {
+          headerError = planned;
+          continue;
+        }
+        plan = planned;
+        width = item.record.length;
+        continue;
+      }
+      if (options.header ? item.record.length !== width : item.record.length < width) {
+        sink.reject(
+          line,
+          `${file}: line ${line}: ${item.record.length} fields, the ${options.header ? 'header has' : 'layout needs'} ${width}`,
+          raw,
+        );
+        continue;
+      }
+      const values: Record<string, unknown> = {};
+      let bad: string | undefined;
+      for (const p of plan) {
+        const v = p.convert(item.record[p.index] as string);
+        if (v instanceof Error) {
+          bad = `${file}: line ${line}: column ${p.column.name} (${p.label}): ${v.message}`;
+          break;
+        }
+        values[p.column.name] = v;
+      }
+      if (bad) sink.reject(line, bad, raw);
+      else sink.row(line, values);
+    }
+    if (headerError) return headerError;
+    if (unclosed !== undefined)
+      return `${file}: line ${unclosed}: a quoted field is still open at the end of the file; the file is cut short or malformed`;
+    if (!plan) return `${file}: no header line; the file is empty or cut short`;
+    return undefined;
+  };
+}
+
+function planByHeader(header: string[], wanted: CsvColumn[], o: CsvOptions, file: string, line: number) {
+  const normalized = header.map(normalizeHeader);
+  const plan = [];
+  const missing: string[] = [];
+  for (const column of wanted) {
+    const spec = o.columns?.[column.name];
+    let index: number;
+    if (typeof spec === 'number') index = spec - 1;
+    else if (typeof spec === 'string') {
+      index = header.indexOf(spec);
+      if (index < 0) index = normalized.indexOf(normalizeHeader(spec));
+    } else index = normalized.indexOf(column.name);
+    if (index < 0 || index >= header.length) {
+      missing.push(spec === undefined ? column.name : `${column.name} ("${spec}")`);
+      continue;
+    }
+    plan.push(step(column, index, `"${header[index]}"`, o));
+  }
+  if (missing.length > 0)
+    return `${file}: line ${line}: the header has no column for ${missing.join(', ')} (it has ${header.map((h) => `"${h}"`).join(', ')}); map them under csv.columns`;
+  return plan;
+}
+
+function planByPosition(wanted: CsvColumn[], o: CsvOptions, file: string) {
+  return wanted.map((column) => {
+    const spec = o.columns?.[column.name];
+    if (typeof spec !== 'number')
+      throw new FinmeshError('CONFIG_INVALID', `${file}: without a header, csv.columns must give ${column.name} a position`);
+    return step(column, spec - 1, `field ${spec}`, o);
+  });
+}
+
+const step = (column: CsvColumn, index: number, label: string, o: CsvOptions) => ({
+  index,
+  column,
+  label,
+  convert: converterFor(column.type, o, !column.sensitive),
+});
+
+const trimLineEnds = (s: string) => s.replace(/^[\r\n]+/, '').replace(/\r?\n$/, '');
+
+function countNewlines(s: string): number {
+  let n = 0;
+  for (let i = s.indexOf('\n'); i !== -1; i = s.indexOf('\n', i + 1)) n++;
+  return n;
+}
