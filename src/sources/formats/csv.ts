@@ -96,7 +96,7 @@ export function csvParser(options: CsvOptions, schema: CsvColumn[]): ParseText {
         sink.reject(Number(err.lines ?? 0), `${file}: line ${err.lines}: ${err.message}`, text);
       },
     });
-    const input = Readable.from(chunks);
+    const input = Readable.from(lfOnly(chunks));
     input.on('error', (e) => parser.destroy(e));
     input.pipe(parser);
     let plan: { index: number; column: CsvColumn; convert: Convert; label: string }[] | undefined;
@@ -143,7 +143,7 @@ export function csvParser(options: CsvOptions, schema: CsvColumn[]): ParseText {
     }
     if (headerError) return headerError;
     if (unclosed !== undefined)
-      return `${file}: line ${unclosed}: a quoted field is still open at the end of the file; the file is cut short or malformed`;
+      return `${file}: line ${unclosed}: a quoted field opened on this line is never closed; the file is cut short or malformed`;
     if (!plan) return `${file}: no header line; the file is empty or cut short`;
     return undefined;
   };
@@ -187,6 +187,21 @@ const step = (column: CsvColumn, index: number, label: string, o: CsvOptions) =>
   label,
   convert: converterFor(column.type, o, !column.sensitive),
 });
+
+/** CRLF → LF across chunk boundaries, so lines count the same in CRLF files (csv-parse counts CR and LF apart). */
+async function* lfOnly(chunks: AsyncIterable<string>): AsyncGenerator<string> {
+  let held = '';
+  for await (const chunk of chunks) {
+    let text = held + chunk;
+    held = '';
+    if (text.endsWith('\r')) {
+      held = '\r';
+      text = text.slice(0, -1);
+    }
+    yield text.includes('\r\n') ? text.replaceAll('\r\n', '\n') : text;
+  }
+  if (held) yield held;
+}
 
 const trimLineEnds = (s: string) => s.replace(/^[\r\n]+/, '').replace(/\r?\n$/, '');
 

@@ -55,7 +55,7 @@ export async function decryptPgpFile(input: string, output: string, keys: PgpKey
     return { signedBy: first.keyID.toHex().toUpperCase() };
   } catch (cause) {
     const text = (cause as Error).message;
-    const what = /signature|signed/i.test(text) ? 'signature check failed' : 'cannot decrypt';
+    const what = /\bsign/i.test(text) ? 'signature check failed' : 'cannot decrypt';
     throw new FinmeshError('DATA_INVALID', `${name}: PGP ${what}: ${text}`, { cause });
   }
 }
