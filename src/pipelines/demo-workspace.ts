@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import ssh2 from 'ssh2';
 import { parseDocument } from 'yaml';
 import { FinmeshError } from '../core/errors.js';
+import { generatePgpKeys } from '../simulator/partner-files.js';
 import { sshFingerprint } from '../sources/sftp/fingerprint.js';
 
 export const EXAMPLE_PROJECT = fileURLToPath(new URL('../../examples/fintech', import.meta.url));
@@ -16,7 +17,7 @@ const KEY_FILE = '.finmesh/secrets/tokenization.key';
  * copy's finmesh.yaml references, and a marker so a later demo may safely clear it. A folder that is not
  * empty and has no marker is never touched.
  */
-export function layoutDemoWorkspace(dir: string, options: { port?: number } = {}): string {
+export async function layoutDemoWorkspace(dir: string, options: { port?: number } = {}): Promise<string> {
   const root = resolve(dir);
   if (existsSync(root) && readdirSync(root).length > 0) {
     if (!existsSync(join(root, MARKER))) {
@@ -34,30 +35,53 @@ export function layoutDemoWorkspace(dir: string, options: { port?: number } = {}
   doc.setIn(['tokenization', 'key'], `file:${KEY_FILE}`);
   if (options.port !== undefined) doc.setIn(['server', 'port'], options.port);
   writeFileSync(file, doc.toString());
-  embedPartnerSftp(root);
+  await embedPartnerSftp(root);
   return root;
 }
 
+/** The demo's partner sources: each one's folder on the embedded server. */
+const PARTNER_SOURCES = [
+  { file: 'domains/partners/sources/acquirer-settlements.yaml', name: 'acquirer-settlements', folder: 'outbound/settlements' },
+  { file: 'domains/partners/sources/acquirer-chargebacks.yaml', name: 'acquirer-chargebacks', folder: 'outbound/chargebacks' },
+];
+
 /**
- * The demo's acquirer: its SFTP source is served by finmesh's embedded SFTP server (the real protocol, on loopback)
- * over `.finmesh/partner-sftp`, with a random password and a host key whose fingerprint the source pins.
+ * The demo's acquirer: its SFTP sources are served by finmesh's embedded SFTP server (the real protocol, on
+ * loopback) over `.finmesh/partner-sftp`, with a random password and a host key whose fingerprint each source
+ * pins. Chargeback reports are PGP-encrypted: the workspace gets the fintech's key pair (passphrase-protected)
+ * and the acquirer's, whose public half the source verifies signatures with.
  */
-function embedPartnerSftp(root: string): void {
-  const file = join(root, 'domains/partners/sources/acquirer-settlements.yaml');
-  if (!existsSync(file)) return;
+async function embedPartnerSftp(root: string): Promise<void> {
   const secrets = join(root, '.finmesh/secrets');
-  const keyFile = join(secrets, 'acquirer-settlements.host_key');
-  const pair = ssh2.utils.generateKeyPairSync('ed25519');
-  writeFileSync(keyFile, pair.private, { mode: 0o600 });
-  const parsed = ssh2.utils.parseKey(pair.private);
-  if (parsed instanceof Error) throw parsed;
-  writeFileSync(join(secrets, 'partner-sftp.password'), randomBytes(16).toString('hex'), { mode: 0o600 });
-  mkdirSync(join(root, '.finmesh/partner-sftp/outbound/settlements'), { recursive: true });
-  const doc = parseDocument(readFileSync(file, 'utf8'));
-  doc.set('host', '127.0.0.1');
-  doc.set('password', 'file:.finmesh/secrets/partner-sftp.password');
-  doc.set('hostKeyFingerprint', sshFingerprint(parsed.getPublicSSH()));
-  doc.set('stableMs', 500);
-  doc.set('embedded', { root: '.finmesh/partner-sftp' });
-  writeFileSync(file, doc.toString());
+  const secret = (name: string, text: string) => writeFileSync(join(secrets, name), text, { mode: 0o600 });
+  secret('partner-sftp.password', randomBytes(16).toString('hex'));
+  for (const p of PARTNER_SOURCES) {
+    const file = join(root, p.file);
+    if (!existsSync(file)) continue;
+    const pair = ssh2.utils.generateKeyPairSync('ed25519');
+    secret(`${p.name}.host_key`, pair.private);
+    const parsed = ssh2.utils.parseKey(pair.private);
+    if (parsed instanceof Error) throw parsed;
+    mkdirSync(join(root, '.finmesh/partner-sftp', p.folder), { recursive: true });
+    const doc = parseDocument(readFileSync(file, 'utf8'));
+    doc.set('host', '127.0.0.1');
+    doc.set('password', 'file:.finmesh/secrets/partner-sftp.password');
+    doc.set('hostKeyFingerprint', sshFingerprint(parsed.getPublicSSH()));
+    doc.set('stableMs', 500);
+    doc.set('embedded', { root: '.finmesh/partner-sftp' });
+    if (doc.has('pgp')) {
+      const passphrase = randomBytes(16).toString('hex');
+      const fintech = await generatePgpKeys('Fintech data platform (demo)', 'data@fintech.example', passphrase);
+      const acquirer = await generatePgpKeys('Acquirer EDI (demo)', 'edi@acquirer.example');
+      secret('fintech-pgp.key', fintech.privateKey);
+      secret('fintech-pgp.pub', fintech.publicKey);
+      secret('fintech-pgp.passphrase', passphrase);
+      secret('acquirer-pgp.key', acquirer.privateKey);
+      secret('acquirer-pgp.pub', acquirer.publicKey);
+      doc.setIn(['pgp', 'privateKey'], 'file:.finmesh/secrets/fintech-pgp.key');
+      doc.setIn(['pgp', 'passphrase'], 'file:.finmesh/secrets/fintech-pgp.passphrase');
+      doc.setIn(['pgp', 'verifyWith'], 'file:.finmesh/secrets/acquirer-pgp.pub');
+    }
+    writeFileSync(file, doc.toString());
+  }
 }

@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { MemoryBus } from '../bus/memory/memory-bus.js';
 import { datasetKey, type Project, sqlName } from '../config/project.js';
@@ -7,7 +8,14 @@ import { sleep } from '../core/sleep.js';
 import { LatencyTracker, type Percentiles } from '../observability/latency.js';
 import type { Metrics } from '../observability/metrics.js';
 import { FintechSimulator } from '../simulator/fintech-simulator.js';
-import { dropPartnerFiles } from '../simulator/partner-files.js';
+import {
+  chargebackReport,
+  dropPartnerFiles,
+  generatePgpKeys,
+  type SettledSale,
+  sealForFintech,
+  zipOne,
+} from '../simulator/partner-files.js';
 import { openAppWriters } from './app-writers.js';
 import type { Context } from './context.js';
 import { type IngestReport, ingestSftpSource } from './ingest-files.js';
@@ -46,17 +54,62 @@ export interface DemoSummary {
   transactions: { generated: number; bronze: number; silver: number; gold: number };
   runs: { total: number; succeeded: number; failed: number; skipped: number };
   failures: { job: string; runId: string; error: string }[];
-  partnerFiles?: Record<string, number>;
+  /** Per partner source: the demo's ingestion of today's files. */
+  partnerFiles?: Record<string, Record<string, number>>;
 }
 
-/** Drops acquirer files for the captured card sales into the embedded partner SFTP folder, and ingests them. */
+/**
+ * The acquirer, simulated: drops its files for the card sales captured so far into the embedded partner SFTP
+ * folders — the settlement EDI file and the chargeback report (CSV, zipped, PGP-encrypted and signed) — and, unless
+ * told not to, ingests them and runs the products they feed. The late round adds the defects the next
+ * `finmesh ingest` finds: a settlement file re-sent under a new name, one cut short, and a chargeback report
+ * signed by a key that is not the acquirer's.
+ */
 async function settlePartnerFiles(
   ctx: Context,
   o: { late: boolean; metrics: Metrics; parentRunId: string; ingest?: boolean },
-): Promise<IngestReport | undefined> {
-  const source = ctx.project.sources.find((s) => s.config.kind === 'sftp' && s.config.embedded);
+): Promise<IngestReport[]> {
+  const embedded = (name: string) => {
+    const s = ctx.project.sources.find((x) => x.name === name);
+    return s?.config.kind === 'sftp' && s.config.embedded
+      ? { source: s, config: s.config, embeddedRoot: s.config.embedded.root }
+      : undefined;
+  };
+  const settlements = embedded('acquirer-settlements');
+  const chargebacks = embedded('acquirer-chargebacks');
+  const sales = capturedCardSales(ctx);
+  if (sales.length === 0 || (!settlements && !chargebacks)) return [];
+  const today = new Date().toISOString().slice(0, 10);
+  const seed = ctx.project.config.simulator.seed;
+  const folder = (e: { embeddedRoot: string; config: { path: string } }) => resolve(ctx.project.root, e.embeddedRoot, `.${e.config.path}`);
+  if (settlements) dropPartnerFiles(folder(settlements), sales, { seed, fileDate: today, sequence: o.late ? 2 : 1, late: o.late });
+  if (chargebacks?.config.pgp) {
+    const base = `CHARGEBACKS_${today.replaceAll('-', '')}_${o.late ? '002' : '001'}`;
+    const { csv } = chargebackReport(sales, { seed: seed + (o.late ? 1 : 0), fileDate: today });
+    const fintechPublicKey = readFileSync(resolve(ctx.project.root, '.finmesh/secrets/fintech-pgp.pub'), 'utf8');
+    // In the late round the report is signed by a key that is not the acquirer's: it must not load.
+    const signingKey = o.late
+      ? (await generatePgpKeys('Someone else', 'unknown@example.com')).privateKey
+      : readFileSync(resolve(ctx.project.root, '.finmesh/secrets/acquirer-pgp.key'), 'utf8');
+    mkdirSync(folder(chargebacks), { recursive: true });
+    writeFileSync(
+      join(folder(chargebacks), `${base}.zip.pgp`),
+      await sealForFintech(await zipOne(`${base}.csv`, csv), { fintechPublicKey, signingKey }),
+    );
+  }
+  if (o.ingest === false) return [];
+  const reports: IngestReport[] = [];
+  for (const e of [settlements, chargebacks]) {
+    if (e) reports.push(await ingestSftpSource(ctx, e.source, { metrics: o.metrics, parentRunId: o.parentRunId }));
+  }
+  await runModels(ctx, { selector: 'settlements+ chargebacks+', parentRunId: o.parentRunId, parentJob: 'demo', metrics: o.metrics });
+  return reports;
+}
+
+/** The card sales the simulated app captured (or refunded), with their merchants: what the acquirer settles. */
+function capturedCardSales(ctx: Context): SettledSale[] {
   const outbox = ctx.project.sources.find((s) => s.config.kind === 'sqlite-outbox');
-  if (source?.config.kind !== 'sftp' || !source.config.embedded || !outbox || outbox.config.kind !== 'sqlite-outbox') return undefined;
+  if (outbox?.config.kind !== 'sqlite-outbox') return [];
   const db = new Database(resolve(ctx.project.root, outbox.config.database), { readonly: true });
   const rows = db
     .prepare(
@@ -65,7 +118,7 @@ async function settlePartnerFiles(
     )
     .all() as { doc: string; merchant: string | null }[];
   db.close();
-  const sales = rows.map((r) => {
+  return rows.map((r) => {
     const d = JSON.parse(r.doc) as {
       created_at: string;
       merchant_id: string | null;
@@ -83,14 +136,6 @@ async function settlePartnerFiles(
       merchantName: m?.trade_name ?? '',
     };
   });
-  if (sales.length === 0) return undefined;
-  const dir = resolve(ctx.project.root, source.config.embedded.root, `.${source.config.path}`);
-  const today = new Date().toISOString().slice(0, 10);
-  dropPartnerFiles(dir, sales, { seed: ctx.project.config.simulator.seed, fileDate: today, sequence: o.late ? 2 : 1, late: o.late });
-  if (o.ingest === false) return undefined;
-  const report = await ingestSftpSource(ctx, source, { metrics: o.metrics, parentRunId: o.parentRunId });
-  await runModels(ctx, { selector: 'settlements+', parentRunId: o.parentRunId, parentJob: 'demo', metrics: o.metrics });
-  return report;
 }
 
 /**
@@ -149,7 +194,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
     });
   let error: unknown;
   let streamSeconds = 0;
-  let partners: IngestReport | undefined;
+  let partners: IngestReport[] = [];
   try {
     if (!(await app.hasReferenceData())) await app.apply(sim.referenceData(), 500);
     await stream.start();
@@ -182,8 +227,8 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
     await stream.stop();
     streamSeconds = (Date.now() - streamStarted) / 1000;
     await runAll();
-    // And, after the last ingestion, a re-sent copy under a new name and a transfer cut short: the next
-    // `finmesh ingest acquirer-settlements` finds a duplicate and quarantines the truncated file.
+    // And, after the last ingestion, a re-sent copy under a new name, a transfer cut short and a chargeback report
+    // signed by a stranger: the next `finmesh ingest` finds the duplicate and quarantines the other two.
     await settlePartnerFiles(ctx, { late: true, metrics, parentRunId: runId, ingest: false });
     progress();
   } catch (e) {
@@ -194,7 +239,10 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
     await app.close();
   }
   const summary = await summarize(ctx, project, runId, started, stream, sim, latency, streamSeconds);
-  if (partners) summary.partnerFiles = { ...partners.files, rowsAccepted: partners.rows.accepted, rowsRejected: partners.rows.rejected };
+  for (const p of partners) {
+    summary.partnerFiles ??= {};
+    summary.partnerFiles[p.source] = { ...p.files, rowsAccepted: p.rows.accepted, rowsRejected: p.rows.rejected };
+  }
   meta.finishRun(runId, {
     status: error || summary.runs.failed > 0 ? 'failed' : 'succeeded',
     endedAt: new Date(),

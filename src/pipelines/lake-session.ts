@@ -13,7 +13,12 @@ export async function prepareSession(ctx: Context): Promise<void> {
   const { engine, project } = ctx;
   await engine.exec("SET TimeZone = 'UTC'");
   await engine.exec(macroSql(ctx.tokenizationKey));
-  for (const s of project.sources) await refreshDataset(ctx, s.dataset, bronzeColumns(s));
+  for (const s of project.sources) {
+    await refreshDataset(ctx, s.dataset, bronzeColumns(s));
+    // Rejected rows, with their reasons, are queryable where any exist: `<domain>_quarantine.<dataset>`.
+    const quarantine = { domain: s.domain, zone: 'quarantine' as const, name: s.dataset.name };
+    if (ctx.meta.datasetState(datasetKey(quarantine))) await refreshDataset(ctx, quarantine);
+  }
   const { dag } = buildDag(project);
   for (const node of dag.nodes) {
     if (node.product.materialized === 'view') await defineViewModel(ctx, node.product.dataset, renderModel(node, project));

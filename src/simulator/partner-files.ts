@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import yazl from 'yazl';
 import { Random } from '../core/random.js';
 
 export interface SettledSale {
@@ -76,4 +77,111 @@ export function dropPartnerFiles(
     );
   }
   return written;
+}
+
+const CHARGEBACK_REASONS: [string, string][] = [
+  ['4837', 'Fraude; transação não reconhecida'],
+  ['4853', 'Mercadoria não recebida'],
+  ['4834', 'Duplicidade'],
+  ['4855', 'Produto "diferente" do anunciado'],
+];
+
+/** Header of the acquirer's chargeback report, in Portuguese as partners send it. */
+export const CHARGEBACK_HEADER = [
+  'ID Disputa',
+  'Data Abertura',
+  'Data Venda',
+  'NSU',
+  'Cód. Autorização',
+  'Estabelecimento',
+  'Nome Fantasia',
+  'Bandeira',
+  'Valor Contestado',
+  'Cód. Motivo',
+  'Motivo',
+  'Situação',
+];
+
+const brDate = (d: string) => `${d.slice(8, 10)}/${d.slice(5, 7)}/${d.slice(0, 4)}`;
+const brAmount = (v: number) => {
+  const [int, dec] = v.toFixed(2).split('.') as [string, string];
+  return `${int.replace(/\B(?=(\d{3})+(?!\d))/g, '.')},${dec}`;
+};
+const csvField = (s: string) => (/[;"\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
+
+/**
+ * The acquirer's daily chargeback report: CSV with `;`, decimal commas, dd/MM/yyyy dates and a Portuguese header,
+ * in ISO-8859-1 with CRLF. About 1 % of the card sales are disputed (at least two when there are sales); one row
+ * carries an impossible date, so a run shows a rejected row with its line.
+ */
+export function chargebackReport(sales: SettledSale[], o: { seed: number; fileDate: string }): { csv: Buffer; rows: number } {
+  const r = new Random(o.seed + 7);
+  const disputed = sales.filter((_, i) => r.chance(0.01) || i === 1 || i === 4).slice(0, Math.max(2, Math.ceil(sales.length / 50)));
+  const lines = [CHARGEBACK_HEADER.join(';')];
+  disputed.forEach((s, i) => {
+    const [code, reason] = CHARGEBACK_REASONS[i % CHARGEBACK_REASONS.length] as [string, string];
+    const opened = i === 1 && disputed.length > 2 ? '31/02/2026' : brDate(o.fileDate);
+    lines.push(
+      [
+        `CB${ymd(o.fileDate)}${String(i + 1).padStart(5, '0')}`,
+        opened,
+        brDate(s.transactionDate),
+        s.nsu,
+        s.authCode,
+        s.merchantId,
+        s.merchantName,
+        s.brand,
+        brAmount(s.amount),
+        code,
+        reason,
+        i % 3 === 0 ? 'Aberta' : 'Em análise',
+      ]
+        .map(csvField)
+        .join(';'),
+    );
+  });
+  return { csv: Buffer.from(`${lines.join('\r\n')}\r\n`, 'latin1'), rows: disputed.length };
+}
+
+/** A file in one zip entry, as the acquirer packs its reports. */
+export function zipOne(name: string, data: Buffer): Promise<Buffer> {
+  const zip = new yazl.ZipFile();
+  zip.addBuffer(data, name);
+  zip.end();
+  const chunks: Buffer[] = [];
+  return new Promise((resolve, reject) => {
+    zip.outputStream.on('data', (c: Buffer) => chunks.push(c));
+    zip.outputStream.on('end', () => resolve(Buffer.concat(chunks)));
+    zip.outputStream.on('error', reject);
+  });
+}
+
+/** Encrypts to the fintech's public key and signs with the acquirer's private key, as `gpg --sign --encrypt` does. */
+export async function sealForFintech(data: Buffer, keys: { fintechPublicKey: string; signingKey: string }): Promise<Buffer> {
+  const openpgp = await import('openpgp');
+  const message = await openpgp.createMessage({ binary: data });
+  const encrypted = await openpgp.encrypt({
+    message,
+    encryptionKeys: await openpgp.readKey({ armoredKey: keys.fintechPublicKey }),
+    signingKeys: await openpgp.readPrivateKey({ armoredKey: keys.signingKey }),
+    format: 'binary',
+  });
+  return Buffer.from(encrypted as Uint8Array);
+}
+
+/** A fresh OpenPGP key pair (Curve25519), armored; the private key protected when a passphrase is given. */
+export async function generatePgpKeys(
+  name: string,
+  email: string,
+  passphrase?: string,
+): Promise<{ privateKey: string; publicKey: string }> {
+  const openpgp = await import('openpgp');
+  const k = await openpgp.generateKey({
+    type: 'ecc',
+    curve: 'curve25519Legacy',
+    userIDs: [{ name, email }],
+    ...(passphrase ? { passphrase } : {}),
+    format: 'armored',
+  });
+  return { privateKey: k.privateKey, publicKey: k.publicKey };
 }

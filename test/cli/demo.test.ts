@@ -62,6 +62,32 @@ describe('finmesh demo', () => {
     assert.equal(row.n, row.d);
     assert.equal(row.n, summary.transactions.silver);
 
+    // Partner files: the demo ingested today's settlement file and chargeback report over SFTP; the acquirer then
+    // re-sent a file under a new name, cut one short and signed a report with a stranger's key.
+    const settled = summary.partnerFiles['acquirer-settlements'];
+    assert.equal(settled.ingested, 1, JSON.stringify(summary.partnerFiles));
+    assert.ok(settled.rowsAccepted > 0 && settled.rowsRejected === 1, 'one malformed EDI row');
+    assert.equal(summary.partnerFiles['acquirer-chargebacks'].ingested, 1, 'the PGP-encrypted zip of CSV loaded');
+    const ingest = (source: string) => {
+      const r = cli(['ingest', source, '--project', dir, '--json']);
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout);
+    };
+    const late = ingest('acquirer-settlements');
+    assert.deepEqual([late.files.ingested, late.files.duplicate, late.files.quarantined], [1, 1, 1], JSON.stringify(late.details));
+    assert.ok(late.rows.accepted > 0 && late.rows.rejected === 1);
+    assert.match(
+      late.details.find((d: { outcome: string }) => d.outcome === 'quarantined').reason,
+      /PARCIAL\.txt: no trailer record: the file is truncated/,
+    );
+    const again = ingest('acquirer-settlements');
+    assert.equal(again.files.ingested + again.files.duplicate + again.files.quarantined, 0, 'a second run ingests nothing new');
+    const forged = ingest('acquirer-chargebacks');
+    assert.equal(forged.files.quarantined, 1);
+    assert.match(forged.details[0].reason, /CHARGEBACKS_\d{8}_002\.zip\.pgp: PGP signature check failed/);
+    const disputes = cli(['query', 'select count(*) n from partners_silver.chargebacks', '--project', dir, '--json']);
+    assert.ok(JSON.parse(disputes.stdout)[0].n > 0, 'disputes reached silver');
+
     const write = cli(['query', 'drop table payments_silver.transactions', '--project', dir]);
     assert.equal(write.status, 2);
     assert.match(write.stderr, /read-only/);

@@ -25,7 +25,7 @@ export function registerDemo(program: Command): void {
     .option('--port <n>', 'HTTP port for /healthz and /metrics (0: any free port; default: finmesh.yaml, else any free port)', integer)
     .option('--json', 'print the summary as one JSON object')
     .action(async (opts: DemoCliOptions) => {
-      const root = layoutDemoWorkspace(opts.dir, { port: opts.port });
+      const root = await layoutDemoWorkspace(opts.dir, { port: opts.port });
       const project = loadProject(root);
       const ctx = await openContext(project, { secrets: true });
       const metrics = new Metrics();

@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { loadProject } from '../../config/load-project.js';
+import type { Source } from '../../config/project.js';
+import { duration, durationMs } from '../../config/schema.js';
 import { FinmeshError } from '../../core/errors.js';
 import { Metrics } from '../../observability/metrics.js';
 import { openContext } from '../../pipelines/context.js';
-import { ingestSftpSource } from '../../pipelines/ingest-files.js';
+import { type IngestReport, ingestSftpSource, watchSftpSources } from '../../pipelines/ingest-files.js';
 import { prepareSession } from '../../pipelines/lake-session.js';
 import { printJson, say } from '../output.js';
 
@@ -11,29 +13,86 @@ export function registerIngest(program: Command): void {
   program
     .command('ingest')
     .description(
-      'one ingestion cycle of a file source (SFTP): complete files only, verified, deduplicated by content, landed unchanged, parsed to bronze',
+      'ingest file sources (SFTP): complete files only, verified, deduplicated by content, landed unchanged, parsed to bronze; once, or polling with --watch',
     )
-    .argument('<source>', 'the source name')
+    .argument('[sources...]', 'source names (default: every file source of the project)')
     .option('--project <dir>', 'project folder', '.')
-    .option('--json', 'print the report as JSON')
-    .action(async (name: string, opts: { project: string; json?: boolean }) => {
+    .option('--json', 'print each report as JSON (one line per cycle with --watch)')
+    .option('--watch', 'keep polling, each source on its own `pollEvery`, until interrupted')
+    .option('--every <duration>', 'with --watch, poll every source this often instead (30s, 5m, 1h)')
+    .action(async (names: string[], opts: { project: string; json?: boolean; watch?: boolean; every?: string }) => {
       const project = loadProject(opts.project);
-      const source = project.sources.find((s) => s.name === name);
-      if (!source) throw new FinmeshError('NOT_FOUND', `no source "${name}" (sources: ${project.sources.map((s) => s.name).join(', ')})`);
+      const fileSources = project.sources.filter((s) => s.config.kind === 'sftp');
+      const sources = names.length === 0 ? fileSources : names.map((n) => pick(project.sources, fileSources, n));
+      if (sources.length === 0) throw new FinmeshError('NOT_FOUND', `${opts.project}: the project has no file (SFTP) sources`);
+      if (opts.every !== undefined && !duration.safeParse(opts.every).success)
+        throw new FinmeshError('CONFIG_INVALID', `--every: expected a duration such as 30s, 5m or 1h, found "${opts.every}"`);
       const ctx = await openContext(project);
+      const metrics = new Metrics({ processMetrics: false });
       try {
         await prepareSession(ctx);
-        const report = await ingestSftpSource(ctx, source, { metrics: new Metrics({ processMetrics: false }) });
-        if (opts.json) printJson(report);
-        else {
-          const f = report.files;
-          say(
-            `${name}: ${f.seen} files seen, ${f.ingested} ingested (${f.changed} changed), ${f.duplicate} duplicate, ${f.quarantined} quarantined, ${f.incomplete} not complete yet; rows: ${report.rows.accepted} accepted, ${report.rows.rejected} rejected`,
-          );
-          for (const d of report.details.filter((x) => x.reason)) say(`  ${d.outcome.padEnd(11)} ${d.path}: ${d.reason}`);
+        if (!opts.watch) {
+          const reports: IngestReport[] = [];
+          for (const s of sources) reports.push(await ingestSftpSource(ctx, s, { metrics }));
+          if (opts.json) printJson(reports.length === 1 ? reports[0] : reports);
+          else for (const r of reports) printReport(r);
+          if (reports.some((r) => r.files.failed > 0)) process.exitCode = 1;
+          return;
+        }
+        const abort = new AbortController();
+        const stop = () => abort.abort();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        const every = opts.every;
+        const watched = every
+          ? sources.map((s) => (s.config.kind === 'sftp' ? { ...s, config: { ...s.config, pollEvery: every } } : s))
+          : sources;
+        say(
+          `watching ${watched.map((s) => `${s.name} (every ${s.config.kind === 'sftp' ? s.config.pollEvery : '?'})`).join(', ')}; Ctrl-C stops after the running cycle`,
+        );
+        try {
+          await watchSftpSources(ctx, watched, {
+            metrics,
+            signal: abort.signal,
+            onReport: (r) => {
+              if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+              else printReport(r, new Date());
+            },
+            onError: (s, e) => {
+              const next = s.config.kind === 'sftp' ? durationMs(s.config.pollEvery) / 1000 : 0;
+              say(
+                `${new Date().toISOString()} ${s.name}: cycle failed, next attempt in ${next} s: ${e instanceof Error ? e.message : String(e)}`,
+              );
+            },
+          });
+        } finally {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
         }
       } finally {
         await ctx.close();
       }
     });
+}
+
+function pick(all: Source[], fileSources: Source[], name: string): Source {
+  const s = all.find((x) => x.name === name);
+  if (!s) throw new FinmeshError('NOT_FOUND', `no source "${name}" (file sources: ${fileSources.map((x) => x.name).join(', ') || 'none'})`);
+  if (s.config.kind !== 'sftp')
+    throw new FinmeshError(
+      'CONFIG_INVALID',
+      `${s.file}: ${name} is a ${s.config.kind} source; \`finmesh ingest\` reads file sources (the stream reads change feeds)`,
+    );
+  return s;
+}
+
+function printReport(report: IngestReport, at?: Date): void {
+  const f = report.files;
+  say(
+    `${at ? `${at.toISOString()} ` : ''}${report.source}: ${f.seen} files seen, ${f.ingested} ingested (${f.changed} changed), ${f.duplicate} duplicate, ${f.quarantined} quarantined, ${f.incomplete} not complete yet, ${f.failed} failed; rows: ${report.rows.accepted} accepted, ${report.rows.rejected} rejected`,
+  );
+  for (const d of report.details.filter((x) => x.reason)) {
+    const reason = d.reason?.startsWith(`${d.path}: `) ? d.reason.slice(d.path.length + 2) : d.reason;
+    say(`  ${d.outcome.padEnd(11)} ${d.path}: ${reason}`);
+  }
 }

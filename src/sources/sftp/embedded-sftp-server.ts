@@ -29,6 +29,14 @@ export interface EmbeddedSftpOptions {
   /** Where the host key is kept (created once), so its fingerprint stays the same across starts. */
   hostKeyFile: string;
   port?: number;
+  /** Fault injection for tests of resumption: end the client's connection once this many file bytes were served. */
+  dropConnectionAfterBytes?: number;
+}
+
+/** What the server has sent, for tests and the demo's report. */
+interface ServedBytes {
+  total: number;
+  dropAfter: number | undefined;
 }
 
 /**
@@ -40,7 +48,13 @@ export class EmbeddedSftpServer {
     private readonly server: InstanceType<typeof Server>,
     readonly port: number,
     readonly fingerprint: string,
+    private readonly served: ServedBytes,
   ) {}
+
+  /** File bytes served by READ requests since the server started. */
+  get bytesServed(): number {
+    return this.served.total;
+  }
 
   static async start(o: EmbeddedSftpOptions): Promise<EmbeddedSftpServer> {
     if (!existsSync(o.hostKeyFile)) {
@@ -53,6 +67,7 @@ export class EmbeddedSftpServer {
     const fingerprint = sshFingerprint(parsed.getPublicSSH());
     const root = resolve(o.root);
     mkdirSync(root, { recursive: true });
+    const served: ServedBytes = { total: 0, dropAfter: o.dropConnectionAfterBytes };
     const server = new Server({ hostKeys: [hostKey] }, (client: Connection) => {
       client.on('authentication', (ctx) => {
         if (ctx.method === 'password' && ctx.username === o.username && ctx.password === o.password) ctx.accept();
@@ -61,13 +76,16 @@ export class EmbeddedSftpServer {
       client.on('ready', () => {
         client.on('session', (accept) => {
           const session = accept();
-          session.on('sftp', (acceptSftp) => serve(acceptSftp(), root));
+          session.on('sftp', (acceptSftp) =>
+            // A dropped connection is a cut socket, as when the network fails, not a polite goodbye.
+            serve(acceptSftp(), root, served, () => (client as unknown as { _sock: { destroy(): void } })._sock.destroy()),
+          );
         });
       });
       client.on('error', () => undefined);
     });
     await new Promise<void>((r) => server.listen(o.port ?? 0, '127.0.0.1', () => r()));
-    return new EmbeddedSftpServer(server, (server.address() as AddressInfo).port, fingerprint);
+    return new EmbeddedSftpServer(server, (server.address() as AddressInfo).port, fingerprint, served);
   }
 
   async close(): Promise<void> {
@@ -75,7 +93,7 @@ export class EmbeddedSftpServer {
   }
 }
 
-function serve(sftp: SFTPWrapper, root: string): void {
+function serve(sftp: SFTPWrapper, root: string, served: ServedBytes, drop: () => void): void {
   const handles = new Map<number, { fd?: number; dir?: string[]; path: string }>();
   let next = 1;
   const local = (p: string) => {
@@ -133,6 +151,11 @@ function serve(sftp: SFTPWrapper, root: string): void {
     const n = readSync(e.fd, buf, 0, length, offset);
     if (n === 0) return sftp.status(reqid, STATUS_CODE.EOF);
     sftp.data(reqid, buf.subarray(0, n));
+    served.total += n;
+    if (served.dropAfter !== undefined && served.total >= served.dropAfter) {
+      served.dropAfter = undefined;
+      drop();
+    }
   });
   sftp.on('OPENDIR', (reqid, p) => {
     const l = local(p);

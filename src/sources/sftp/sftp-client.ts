@@ -25,10 +25,23 @@ export interface RemoteFile {
  * key fails the connection with an error saying which key was offered, never silently accepted.
  */
 export class SftpConnection {
+  /** Set once the connection is gone (closed by either side, or failed): requests still waiting will get no answer. */
+  private lost: Error | undefined;
+  private readonly onLost = new Set<(e: Error) => void>();
+
   private constructor(
     private readonly client: Client,
     private readonly sftp: SFTPWrapper,
-  ) {}
+  ) {
+    const lose = (e: Error) => {
+      if (this.lost) return;
+      this.lost = e;
+      for (const f of this.onLost) f(e);
+    };
+    client.on('error', (e: Error) => lose(e));
+    client.on('close', () => lose(new Error('the connection was closed')));
+    sftp.on('close', () => lose(new Error('the SFTP session was closed')));
+  }
 
   static async connect(o: SftpConnectOptions): Promise<SftpConnection> {
     const client = new Client();
@@ -118,39 +131,51 @@ export class SftpConnection {
       for (let off = have; off < size; off += chunkSize) pending.push([off, Math.min(size, off + chunkSize)]);
       pending.reverse();
       const written = new Map<number, number>();
-      await new Promise<void>((resolve, reject) => {
-        let inflight = 0;
-        let failed = false;
-        const fail = (e: Error) => {
-          if (failed) return;
-          failed = true;
-          reject(e);
-        };
-        const pump = () => {
-          while (!failed && inflight < concurrency && pending.length > 0) {
-            const [start, end] = pending.pop() as [number, number];
-            const buf = Buffer.allocUnsafe(end - start);
-            inflight++;
-            this.sftp.read(h, buf, 0, end - start, start, (err, n) => {
-              if (err) return fail(err);
-              if (n === 0) return fail(new Error(`the file ends at ${start} bytes, not ${size}: it changed during the download`));
-              // A server may answer with fewer bytes than asked; ask again for the rest.
-              if (n < end - start) pending.push([start + n, end]);
-              out.write(buf, 0, n, start).then(() => {
-                inflight--;
-                written.set(start, start + n);
-                for (let e = written.get(watermark); e !== undefined; e = written.get(watermark)) {
-                  written.delete(watermark);
-                  watermark = e;
-                }
-                if (watermark >= size) resolve();
-                else pump();
-              }, fail);
-            });
-          }
-        };
-        pump();
-      });
+      const writes = new Set<Promise<void>>();
+      try {
+        await new Promise<void>((resolve, reject) => {
+          let inflight = 0;
+          let failed = false;
+          const fail = (e: Error) => {
+            if (failed) return;
+            failed = true;
+            reject(e);
+          };
+          const pump = () => {
+            while (!failed && inflight < concurrency && pending.length > 0) {
+              const [start, end] = pending.pop() as [number, number];
+              const buf = Buffer.allocUnsafe(end - start);
+              inflight++;
+              this.sftp.read(h, buf, 0, end - start, start, (err, n) => {
+                if (failed) return;
+                if (err) return fail(err);
+                if (n === 0) return fail(new Error(`the file ends at ${start} bytes, not ${size}: it changed during the download`));
+                // A server may answer with fewer bytes than asked; ask again for the rest.
+                if (n < end - start) pending.push([start + n, end]);
+                const w = out.write(buf, 0, n, start).then(() => {
+                  inflight--;
+                  written.set(start, start + n);
+                  for (let e = written.get(watermark); e !== undefined; e = written.get(watermark)) {
+                    written.delete(watermark);
+                    watermark = e;
+                  }
+                  if (watermark >= size) resolve();
+                  else pump();
+                }, fail);
+                writes.add(w);
+                void w.finally(() => writes.delete(w));
+              });
+            }
+          };
+          if (this.lost) return fail(this.lost);
+          this.onLost.add(fail);
+          pump();
+        });
+      } finally {
+        this.onLost.clear();
+        // Writes still landing must finish before the file is cut back to its complete prefix.
+        await Promise.allSettled([...writes]);
+      }
       return size - have;
     } catch (cause) {
       await out.truncate(watermark).catch(() => undefined);
@@ -161,7 +186,8 @@ export class SftpConnection {
       );
     } finally {
       await out.close().catch(() => undefined);
-      if (handle) {
+      // A lost connection answers nothing more: its handles went with it.
+      if (handle && !this.lost) {
         const h = handle;
         await new Promise<void>((r) => this.sftp.close(h, () => r()));
       }
