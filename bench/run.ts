@@ -16,12 +16,16 @@ import { prepareSession } from '../src/pipelines/lake-session.js';
 import { StreamJob } from '../src/pipelines/stream.js';
 import { FintechSimulator } from '../src/simulator/fintech-simulator.js';
 import { SqliteApp } from '../src/simulator/sqlite-app.js';
+import { csvOptionsSchema } from '../src/sources/formats/csv.js';
+import { type FileFormat, readFileRows } from '../src/sources/formats/read-file.js';
 
 const { values } = parseArgs({
   options: {
     rows: { type: 'string', default: '1000000' },
     repeat: { type: 'string', default: '3' },
     sftpMib: { type: 'string', default: '256' },
+    /** Run only the benchmarks whose name contains one of these words: ingest, stream, sftp, csv. */
+    only: { type: 'string', multiple: true },
   },
 });
 const rows = Number(values.rows);
@@ -316,9 +320,103 @@ async function benchSftp(): Promise<void> {
   }
 }
 
-await benchIngestion();
-await benchStreaming();
-await benchSftp();
+/** Partner CSV parsing: finmesh's reader (latin-1 decode, CSV scan, typed conversion, JSON rows) vs DuckDB read_csv. */
+async function benchCsvParse(): Promise<void> {
+  const n = Math.min(rows, 1_000_000);
+  const file = join(work, 'chargebacks.csv');
+  const header = 'ID Disputa;Data Abertura;NSU;Estabelecimento;Nome Fantasia;Bandeira;Valor Contestado;Motivo;Parcelas';
+  const out = createWriteStream(file);
+  out.write(Buffer.from(`${header}\r\n`, 'latin1'));
+  for (let i = 0; i < n; i += 10_000) {
+    const lines: string[] = [];
+    for (let j = i; j < Math.min(n, i + 10_000); j++) {
+      const day = String(1 + (j % 28)).padStart(2, '0');
+      lines.push(
+        `CB${String(j).padStart(10, '0')};${day}/11/2026;${200000000000 + j};mer_${String(j % 5000).padStart(6, '0')};${j % 3 ? 'Padaria Açaí' : '"Loja ""Conceição"""'};VISA;${j % 999},${String(j % 100).padStart(2, '0')};${j % 7 ? 'Mercadoria não recebida' : '"Fraude; não reconhecida"'};${1 + (j % 12)}`,
+      );
+    }
+    if (!out.write(Buffer.from(`${lines.join('\r\n')}\r\n`, 'latin1'))) await new Promise<void>((r) => out.once('drain', () => r()));
+  }
+  await new Promise<void>((r) => out.end(() => r()));
+  const fmt: FileFormat = {
+    format: 'csv',
+    encoding: 'latin1',
+    csv: csvOptionsSchema.parse({
+      delimiter: ';',
+      decimalSeparator: ',',
+      dateFormat: 'dd/MM/yyyy',
+      columns: {
+        case_id: 'ID Disputa',
+        opened_on: 'Data Abertura',
+        nsu: 'NSU',
+        merchant_id: 'Estabelecimento',
+        merchant_name: 'Nome Fantasia',
+        brand: 'Bandeira',
+        amount: 'Valor Contestado',
+        reason: 'Motivo',
+        installments: 'Parcelas',
+      },
+    }),
+    schema: [
+      { name: 'case_id', type: 'VARCHAR' },
+      { name: 'opened_on', type: 'DATE' },
+      { name: 'nsu', type: 'VARCHAR' },
+      { name: 'merchant_id', type: 'VARCHAR' },
+      { name: 'merchant_name', type: 'VARCHAR' },
+      { name: 'brand', type: 'VARCHAR' },
+      { name: 'amount', type: 'DECIMAL(18,2)' },
+      { name: 'reason', type: 'VARCHAR' },
+      { name: 'installments', type: 'INTEGER' },
+    ],
+    limits: { maxBytes: 2 ** 40, maxRatio: 1000, maxEntries: 1 },
+  };
+  const reference = await DuckDbEngine.create();
+  let best = { finmesh: Number.POSITIVE_INFINITY, reference: Number.POSITIVE_INFINITY };
+  for (let i = 0; i < repeat; i++) {
+    let count = 0;
+    let bytes = 0;
+    const f = await time(async () => {
+      const result = await readFileRows(file, 'chargebacks.csv', fmt, work, () => ({
+        row: (line, values) => {
+          bytes += JSON.stringify({ _source_file: 'chargebacks.csv', _line: line, ...values }).length;
+          count++;
+        },
+        reject: (_line, reason) => {
+          throw new Error(reason);
+        },
+      }));
+      if (result.integrityError || count !== n) throw new Error(`finmesh read ${count} rows of ${n}: ${result.integrityError}`);
+    });
+    const r = await time(() =>
+      reference.exec(
+        `CREATE OR REPLACE TEMP TABLE t AS SELECT * FROM read_csv(${quoteLiteral(file)}, delim = ';', header = true, encoding = 'latin-1', decimal_separator = ',', dateformat = '%d/%m/%Y', columns = {case_id: 'VARCHAR', opened_on: 'DATE', nsu: 'VARCHAR', merchant_id: 'VARCHAR', merchant_name: 'VARCHAR', brand: 'VARCHAR', amount: 'DECIMAL(18,2)', reason: 'VARCHAR', installments: 'INTEGER'})`,
+      ),
+    );
+    best = { finmesh: Math.min(best.finmesh, f), reference: Math.min(best.reference, r) };
+    process.stderr.write(
+      `  csv ${i + 1}/${repeat}: finmesh ${f.toFixed(2)} s (${(bytes / 2 ** 20).toFixed(0)} MiB of rows), DuckDB read_csv ${r.toFixed(2)} s\n`,
+    );
+  }
+  await reference.close();
+  const fr = n / best.finmesh;
+  const rr = n / best.reference;
+  table.push({
+    benchmark: `partner CSV parse, ${n.toLocaleString('en-US')} rows, ISO-8859-1 (rows/s)`,
+    finmesh: Math.round(fr).toLocaleString('en-US'),
+    reference: `${Math.round(rr).toLocaleString('en-US')} (DuckDB read_csv, all columns)`,
+    ratio: fr / rr,
+    bar: '-',
+  });
+}
+
+const benches: [string, () => Promise<void>][] = [
+  ['ingest', benchIngestion],
+  ['stream', benchStreaming],
+  ['sftp', benchSftp],
+  ['csv', benchCsvParse],
+];
+const only = values.only?.flatMap((o) => o.split(','));
+for (const [name, run] of benches) if (!only || only.some((o) => name.includes(o))) await run();
 rmSync(work, { recursive: true, force: true });
 
 const cols = ['benchmark', 'finmesh', 'reference', 'ratio', 'bar'] as const;

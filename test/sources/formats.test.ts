@@ -79,6 +79,14 @@ describe('CSV', () => {
     assert.doesNotMatch(parsed.rejects[1]?.reason ?? '', /12,3x/, 'values of sensitive columns stay out of messages');
     assert.equal(parsed.rejects[1]?.raw, 'CB-4;25/11/2026;Loja Quatro;12,3x;Outro;1', 'the raw line is kept for quarantine');
     assert.match(parsed.rejects[2]?.reason ?? '', /line 8: 5 fields, the header has 6/);
+    for (const size of [1, 2, 3, 5, 7, 64]) {
+      const sink = collectingSink();
+      const pieces = (async function* () {
+        for (let i = 0; i < csvText.length; i += size) yield csvText.slice(i, i + size);
+      })();
+      assert.equal(await csvParser(brazilian, chargebackSchema)(pieces, 'CHARGEBACKS.csv', sink), undefined);
+      assert.deepEqual([sink.rows, sink.rejects], [parsed.rows, parsed.rejects], `CRLF text in chunks of ${size}`);
+    }
   });
 
   it('fails the whole file when a quoted field is left open (a file cut short) or the header lacks a column', async () => {
@@ -114,6 +122,55 @@ describe('CSV', () => {
     const parsed = await parseText(csvParser(options, schema), '1|S|20261127 13:05:09\n2|N|20261127 25:00:00\n', 'p.txt');
     assert.deepEqual(parsed.rows, [{ line: 1, values: { id: 1, ok: true, at: '2026-11-27 13:05:09.000' } }]);
     assert.match(parsed.rejects[0]?.reason ?? '', /line 2: column at \(field 3\): expected a timestamp yyyyMMdd HH:mm:ss/);
+  });
+
+  it('rejects a record with a malformed quote and keeps every good row after it, whatever the chunking', async () => {
+    const text = [
+      'id|note|n',
+      '1|"ok"|1',
+      '2|"bad"x|2',
+      '3|plain "inner" quotes|3',
+      '# a comment line',
+      '4|"spans',
+      'two lines"|4',
+      '5|"esc \\" quote"|5',
+      '6|last|6',
+    ].join('\n');
+    const options = csvOptionsSchema.parse({ delimiter: '|', escape: '\\', comment: '#', skipLines: 0 });
+    const schema = [
+      { name: 'id', type: 'INTEGER' },
+      { name: 'note', type: 'VARCHAR' },
+      { name: 'n', type: 'INTEGER' },
+    ];
+    const whole = await parseText(csvParser(options, schema), text, 'q.csv');
+    assert.deepEqual(
+      whole.rows.map((r) => [r.line, r.values.id, r.values.note]),
+      [
+        [2, 1, 'ok'],
+        [4, 3, 'plain "inner" quotes'],
+        [6, 4, 'spans\ntwo lines'],
+        [8, 5, 'esc " quote'],
+        [9, 6, 'last'],
+      ],
+    );
+    assert.deepEqual(whole.rejects, [
+      {
+        line: 3,
+        reason: 'q.csv: line 3: field 2: a closing quote is followed by "x" instead of the delimiter or the line end',
+        raw: '2|"bad"x|2',
+      },
+    ]);
+    // The same text cut into chunks of every size from 1 to 12 characters reads the same.
+    for (let size = 1; size <= 12; size++) {
+      const sink = collectingSink();
+      const pieces = (async function* () {
+        for (let i = 0; i < text.length; i += size) yield text.slice(i, i + size);
+      })();
+      const error = await csvParser(options, schema)(pieces, 'q.csv', sink);
+      assert.equal(error, undefined);
+      assert.deepEqual(sink.rows, whole.rows, `chunks of ${size}`);
+      assert.deepEqual(sink.rejects, whole.rejects, `chunks of ${size}`);
+    }
   });
 
   it('validates its settings with messages a user can act on', () => {

@@ -1,7 +1,6 @@
-import { Readable } from 'node:stream';
-import { type CsvError, parse } from 'csv-parse';
 import { z } from 'zod';
 import { FinmeshError } from '../../core/errors.js';
+import { CsvScanner } from './csv-scanner.js';
 import type { ParseText } from './format.js';
 import { type Convert, converterFor, datePattern } from './values.js';
 
@@ -64,41 +63,14 @@ export const normalizeHeader = (h: string) =>
     .replace(/^_|_$/g, '');
 
 /**
- * CSV with the partner's conventions (delimiter, quoting, header, decimal comma, date formats), parsed by
- * `csv-parse` as a stream, typed by the source schema. A row whose fields do not fit goes to the sink's
+ * CSV with the partner's conventions (delimiter, quoting, header, decimal comma, date formats), scanned as a
+ * stream (see `CsvScanner`), typed by the source schema. A row whose fields do not fit goes to the sink's
  * rejects with its first line; a quoted field left open at the end means the file was cut short, so the file
  * fails whole. Every row keeps the line it starts on, including rows whose quoted fields span lines.
  */
 export function csvParser(options: CsvOptions, schema: CsvColumn[]): ParseText {
   const wanted = schema.filter((c) => !c.name.startsWith('_'));
   return async (chunks, file, sink) => {
-    let unclosed: number | undefined;
-    const parser = parse({
-      delimiter: options.delimiter,
-      quote: options.quote,
-      escape: options.escape ?? options.quote,
-      comment: options.comment,
-      from_line: options.skipLines + 1,
-      trim: options.trim,
-      relax_column_count: true,
-      relax_quotes: true,
-      skip_empty_lines: true,
-      skip_records_with_error: true,
-      info: true,
-      raw: true,
-      on_skip: (err: CsvError | undefined, raw: string | undefined) => {
-        if (!err) return;
-        if (err.code === 'CSV_QUOTE_NOT_CLOSED') {
-          unclosed = Number(err.lines ?? 0);
-          return;
-        }
-        const text = trimLineEnds(raw ?? '');
-        sink.reject(Number(err.lines ?? 0), `${file}: line ${err.lines}: ${err.message}`, text);
-      },
-    });
-    const input = Readable.from(lfOnly(chunks));
-    input.on('error', (e) => parser.destroy(e));
-    input.pipe(parser);
     let plan: { index: number; column: CsvColumn; convert: Convert; label: string }[] | undefined;
     let width = 0;
     let headerError: string | undefined;
@@ -106,48 +78,67 @@ export function csvParser(options: CsvOptions, schema: CsvColumn[]): ParseText {
       plan = planByPosition(wanted, options, file);
       width = Math.max(...plan.map((p) => p.index + 1));
     }
-    for await (const item of parser as AsyncIterable<{ record: string[]; info: { lines: number }; raw: string }>) {
-      if (headerError) continue;
-      const raw = trimLineEnds(item.raw);
-      const line = item.info.lines - countNewlines(raw);
-      if (!plan) {
-        const planned = planByHeader(item.record, wanted, options, file, line);
-        if (typeof planned === 'string') {
-          headerError = planned;
-          continue;
-        }
-        plan = planned;
-        width = item.record.length;
-        continue;
-      }
-      if (options.header ? item.record.length !== width : item.record.length < width) {
-        sink.reject(
-          line,
-          `${file}: line ${line}: ${item.record.length} fields, the ${options.header ? 'header has' : 'layout needs'} ${width}`,
-          raw,
-        );
-        continue;
-      }
-      const values: Record<string, unknown> = {};
-      let bad: string | undefined;
-      for (const p of plan) {
-        const v = p.convert(item.record[p.index] as string);
-        if (v instanceof Error) {
-          bad = `${file}: line ${line}: column ${p.column.name} (${p.label}): ${v.message}`;
-          break;
-        }
-        values[p.column.name] = v;
-      }
-      if (bad) sink.reject(line, bad, raw);
-      else sink.row(line, values);
+    const scanner = new CsvScanner(
+      {
+        delimiter: options.delimiter,
+        quote: options.quote,
+        escape: options.escape ?? options.quote,
+        comment: options.comment,
+        skipLines: options.skipLines,
+        trim: options.trim,
+        maxRecordChars: MAX_RECORD_CHARS,
+      },
+      {
+        malformed: (reason, line, raw) => sink.reject(line, `${file}: line ${line}: ${reason}`, raw),
+        record: (fields, line, raw) => {
+          if (headerError) return;
+          if (!plan) {
+            const planned = planByHeader(fields, wanted, options, file, line);
+            if (typeof planned === 'string') headerError = planned;
+            else {
+              plan = planned;
+              width = fields.length;
+            }
+            return;
+          }
+          if (options.header ? fields.length !== width : fields.length < width) {
+            sink.reject(
+              line,
+              `${file}: line ${line}: ${fields.length} fields, the ${options.header ? 'header has' : 'layout needs'} ${width}`,
+              raw,
+            );
+            return;
+          }
+          const values: Record<string, unknown> = {};
+          for (const p of plan) {
+            const v = p.convert(fields[p.index] as string);
+            if (v instanceof Error) {
+              sink.reject(line, `${file}: line ${line}: column ${p.column.name} (${p.label}): ${v.message}`, raw);
+              return;
+            }
+            values[p.column.name] = v;
+          }
+          sink.row(line, values);
+        },
+      },
+    );
+    for await (const chunk of lfOnly(chunks)) {
+      scanner.push(chunk);
+      if (headerError) return headerError;
+      if (scanner.tooLongAt !== undefined)
+        return `${file}: line ${scanner.tooLongAt}: a record runs past ${MAX_RECORD_CHARS} characters (a quote never closed?); the file is malformed`;
     }
+    scanner.end();
     if (headerError) return headerError;
-    if (unclosed !== undefined)
-      return `${file}: line ${unclosed}: a quoted field opened on this line is never closed; the file is cut short or malformed`;
+    if (scanner.unclosedAt !== undefined)
+      return `${file}: line ${scanner.unclosedAt}: a quoted field opened on this line is never closed; the file is cut short or malformed`;
     if (!plan) return `${file}: no header line; the file is empty or cut short`;
     return undefined;
   };
 }
+
+/** Longest record accepted: far above any real row, low enough that an unclosed quote stops early. */
+const MAX_RECORD_CHARS = 16 * 1024 * 1024;
 
 function planByHeader(header: string[], wanted: CsvColumn[], o: CsvOptions, file: string, line: number) {
   const normalized = header.map(normalizeHeader);
@@ -188,7 +179,7 @@ const step = (column: CsvColumn, index: number, label: string, o: CsvOptions) =>
   convert: converterFor(column.type, o, !column.sensitive),
 });
 
-/** CRLF → LF across chunk boundaries, so lines count the same in CRLF files (csv-parse counts CR and LF apart). */
+/** CRLF → LF across chunk boundaries: values spanning lines read the same from CRLF and LF files. */
 async function* lfOnly(chunks: AsyncIterable<string>): AsyncGenerator<string> {
   let held = '';
   for await (const chunk of chunks) {
@@ -201,12 +192,4 @@ async function* lfOnly(chunks: AsyncIterable<string>): AsyncGenerator<string> {
     yield text.includes('\r\n') ? text.replaceAll('\r\n', '\n') : text;
   }
   if (held) yield held;
-}
-
-const trimLineEnds = (s: string) => s.replace(/^[\r\n]+/, '').replace(/\r?\n$/, '');
-
-function countNewlines(s: string): number {
-  let n = 0;
-  for (let i = s.indexOf('\n'); i !== -1; i = s.indexOf('\n', i + 1)) n++;
-  return n;
 }

@@ -62,49 +62,72 @@ export function converterFor(type: string, o: LocaleOptions, showValue = true): 
   return wrap((s) => s);
 }
 
-const TOKENS: Record<string, { re: string; part: 'y' | 'M' | 'd' | 'H' | 'm' | 's' | 'S' }> = {
-  yyyy: { re: '(\\d{4})', part: 'y' },
-  MM: { re: '(\\d{2})', part: 'M' },
-  dd: { re: '(\\d{2})', part: 'd' },
-  HH: { re: '(\\d{2})', part: 'H' },
-  mm: { re: '(\\d{2})', part: 'm' },
-  ss: { re: '(\\d{2})', part: 's' },
-  SSS: { re: '(\\d{3})', part: 'S' },
-};
+const TOKENS = [
+  ['yyyy', 'y'],
+  ['SSS', 'S'],
+  ['MM', 'M'],
+  ['dd', 'd'],
+  ['HH', 'H'],
+  ['mm', 'm'],
+  ['ss', 's'],
+] as const;
+type Part = (typeof TOKENS)[number][1];
+
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /**
  * A date/timestamp pattern (yyyy MM dd HH mm ss SSS; anything else literal) → a parser returning ISO text
  * (`2026-11-27` or `2026-11-27 13:05:00.000`), or undefined when the text does not match or is not a real date.
+ * Every token has a fixed width, so the parser checks positions and digits directly (no regex, no Date): partner
+ * files carry millions of dates.
  */
 export function datePattern(pattern: string): (s: string) => string | undefined {
-  let re = '';
-  const parts: string[] = [];
+  const fields: { part: Part; at: number; width: number }[] = [];
+  const literals: { at: number; code: number }[] = [];
+  let at = 0;
   for (let i = 0; i < pattern.length; ) {
-    const tok = ['yyyy', 'SSS', 'MM', 'dd', 'HH', 'mm', 'ss'].find((k) => pattern.startsWith(k, i));
+    const tok = TOKENS.find(([k]) => pattern.startsWith(k, i));
     if (tok) {
-      re += TOKENS[tok]?.re;
-      parts.push(TOKENS[tok]?.part as string);
-      i += tok.length;
+      fields.push({ part: tok[1], at, width: tok[0].length });
+      at += tok[0].length;
+      i += tok[0].length;
     } else {
-      re += (pattern[i] as string).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+      literals.push({ at, code: pattern.charCodeAt(i) });
+      at++;
       i++;
     }
   }
-  if (!parts.includes('y') || !parts.includes('M') || !parts.includes('d'))
+  const has = (p: Part) => fields.some((f) => f.part === p);
+  if (!has('y') || !has('M') || !has('d'))
     throw new Error(`date pattern "${pattern}" needs yyyy, MM and dd (and for timestamps HH, mm, ss)`);
-  const matcher = new RegExp(`^${re}$`);
-  const timed = parts.includes('H');
+  const width = at;
+  const timed = has('H');
+  const digitsAt = fields.flatMap((f) => Array.from({ length: f.width }, (_, k) => f.at + k));
+  const slot = (p: Part) => fields.find((f) => f.part === p);
+  const [y, mo, d, h, mi, se, ms] = (['y', 'M', 'd', 'H', 'm', 's', 'S'] as const).map(slot);
+  const num = (s: string, f: { at: number; width: number } | undefined) => {
+    if (!f) return 0;
+    let v = 0;
+    for (let k = 0; k < f.width; k++) v = v * 10 + (s.charCodeAt(f.at + k) - 48);
+    return v;
+  };
+  const text = (s: string, f: { at: number; width: number } | undefined, fallback: string) => (f ? s.substr(f.at, f.width) : fallback);
   return (s) => {
-    const m = matcher.exec(s);
-    if (!m) return undefined;
-    const v: Record<string, number> = { y: 0, M: 1, d: 1, H: 0, m: 0, s: 0, S: 0 };
-    parts.forEach((p, i) => {
-      v[p] = Number(m[i + 1]);
-    });
-    const d = new Date(Date.UTC(v.y as number, (v.M as number) - 1, v.d, v.H, v.m, v.s, v.S));
-    if (d.getUTCFullYear() !== v.y || d.getUTCMonth() !== (v.M as number) - 1 || d.getUTCDate() !== v.d) return undefined;
-    if (d.getUTCHours() !== v.H || d.getUTCMinutes() !== v.m || d.getUTCSeconds() !== v.s) return undefined;
-    const iso = d.toISOString();
-    return timed ? `${iso.slice(0, 10)} ${iso.slice(11, 23)}` : iso.slice(0, 10);
+    if (s.length !== width) return undefined;
+    for (const l of literals) if (s.charCodeAt(l.at) !== l.code) return undefined;
+    for (const k of digitsAt) {
+      const c = s.charCodeAt(k);
+      if (c < 48 || c > 57) return undefined;
+    }
+    const year = num(s, y);
+    const month = num(s, mo);
+    const day = num(s, d);
+    if (month < 1 || month > 12 || day < 1) return undefined;
+    const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+    if (day > (DAYS[month - 1] as number) + (leap ? 1 : 0)) return undefined;
+    const date = `${text(s, y, '')}-${text(s, mo, '')}-${text(s, d, '')}`;
+    if (!timed) return date;
+    if (num(s, h) > 23 || num(s, mi) > 59 || num(s, se) > 59) return undefined;
+    return `${date} ${text(s, h, '00')}:${text(s, mi, '00')}:${text(s, se, '00')}.${text(s, ms, '000')}`;
   };
 }
