@@ -1,4 +1,5 @@
-import { open as openLocal, stat } from 'node:fs/promises';
+import { closeSync, ftruncateSync, open, write } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { Client, type ConnectConfig, type FileEntryWithStats, type SFTPWrapper } from 'ssh2';
 import { FinmeshError } from '../../core/errors.js';
 import { sshFingerprint } from './fingerprint.js';
@@ -109,7 +110,7 @@ export class SftpConnection {
    * next attempt resumes from there. Returns the bytes transferred by this call.
    */
   async download(remote: string, local: string, size: number, o: { concurrency?: number; chunkSize?: number } = {}): Promise<number> {
-    const concurrency = o.concurrency ?? 64;
+    const concurrency = o.concurrency ?? 128;
     const chunkSize = o.chunkSize ?? 65_536;
     let have = 0;
     try {
@@ -118,11 +119,13 @@ export class SftpConnection {
       have = 0;
     }
     if (have > size) have = 0;
-    const out = await openLocal(local, have > 0 ? 'r+' : 'w');
+    const fd = await new Promise<number>((resolve, reject) =>
+      open(local, have > 0 ? 'r+' : 'w', (err, f) => (err ? reject(err) : resolve(f))),
+    );
     let handle: Buffer | undefined;
     let watermark = have;
     try {
-      if (have > 0) await out.truncate(have);
+      if (have > 0) ftruncateSync(fd, have);
       if (have === size) return 0;
       handle = await new Promise<Buffer>((resolve, reject) => this.sftp.open(remote, 'r', (err, h) => (err ? reject(err) : resolve(h))));
       const h = handle;
@@ -131,10 +134,12 @@ export class SftpConnection {
       for (let off = have; off < size; off += chunkSize) pending.push([off, Math.min(size, off + chunkSize)]);
       pending.reverse();
       const written = new Map<number, number>();
-      const writes = new Set<Promise<void>>();
+      // One buffer per request in flight, reused: a 1 GiB download allocates `concurrency` chunks, not 16k.
+      const free: Buffer[] = Array.from({ length: Math.min(concurrency, pending.length) }, () => Buffer.allocUnsafe(chunkSize));
+      let writing = 0;
+      let settled: (() => void) | undefined;
       try {
         await new Promise<void>((resolve, reject) => {
-          let inflight = 0;
           let failed = false;
           const fail = (e: Error) => {
             if (failed) return;
@@ -142,18 +147,21 @@ export class SftpConnection {
             reject(e);
           };
           const pump = () => {
-            while (!failed && inflight < concurrency && pending.length > 0) {
+            while (!failed && free.length > 0 && pending.length > 0) {
               const [start, end] = pending.pop() as [number, number];
-              const buf = Buffer.allocUnsafe(end - start);
-              inflight++;
+              const buf = free.pop() as Buffer;
               this.sftp.read(h, buf, 0, end - start, start, (err, n) => {
                 if (failed) return;
                 if (err) return fail(err);
                 if (n === 0) return fail(new Error(`the file ends at ${start} bytes, not ${size}: it changed during the download`));
                 // A server may answer with fewer bytes than asked; ask again for the rest.
                 if (n < end - start) pending.push([start + n, end]);
-                const w = out.write(buf, 0, n, start).then(() => {
-                  inflight--;
+                writing++;
+                write(fd, buf, 0, n, start, (werr) => {
+                  writing--;
+                  free.push(buf);
+                  if (writing === 0) settled?.();
+                  if (werr) return fail(werr);
                   written.set(start, start + n);
                   for (let e = written.get(watermark); e !== undefined; e = written.get(watermark)) {
                     written.delete(watermark);
@@ -161,9 +169,7 @@ export class SftpConnection {
                   }
                   if (watermark >= size) resolve();
                   else pump();
-                }, fail);
-                writes.add(w);
-                void w.finally(() => writes.delete(w));
+                });
               });
             }
           };
@@ -174,18 +180,25 @@ export class SftpConnection {
       } finally {
         this.onLost.clear();
         // Writes still landing must finish before the file is cut back to its complete prefix.
-        await Promise.allSettled([...writes]);
+        if (writing > 0)
+          await new Promise<void>((r) => {
+            settled = r;
+          });
       }
       return size - have;
     } catch (cause) {
-      await out.truncate(watermark).catch(() => undefined);
+      try {
+        ftruncateSync(fd, watermark);
+      } catch {
+        // The prefix check on the next attempt still holds: sizes beyond the watermark are cut then.
+      }
       throw new FinmeshError(
         'UNAVAILABLE',
         `SFTP: download of ${remote} stopped at ${watermark} of ${size} bytes (resumes from there): ${(cause as Error).message}`,
         { cause },
       );
     } finally {
-      await out.close().catch(() => undefined);
+      closeSync(fd);
       // A lost connection answers nothing more: its handles went with it.
       if (handle && !this.lost) {
         const h = handle;
