@@ -40,6 +40,8 @@ export interface MetadataStore {
   ledgerRecord(entry: LedgerEntry): void;
   /** The hash last ingested under a path, to flag a changed file with the same name. */
   ledgerPath?(source: string, path: string): string | undefined;
+  /** Files ingested per UTC day (`YYYY-MM-DD`) since `since`, and when the source was first seen at all. */
+  ledgerDays(source: string, since: Date): { firstSeen: Date | undefined; ingested: Map<string, number> };
 
   recordCheckResults(results: CheckResultRecord[]): void;
   /** Results since `since`, newest first. */

@@ -91,6 +91,8 @@ export function prometheusRules(project: Project, slos: Slo[], options: RuleOpti
       { record: 'slo:period_error_budget_remaining:ratio', expr: `1 - slo:period_burn_rate:ratio${sel}`, labels },
     );
     for (const [severity, pairs] of Object.entries(BURN_ALERTS) as [keyof typeof BURN_ALERTS, (typeof BURN_ALERTS)['page']][]) {
+      // A late partner file is a ticket for the partner's owner, not a page: files arrive daily, not by the minute.
+      if (severity === 'page' && slo.sli === 'completeness') continue;
       const cond = pairs
         .map(
           (p) =>
@@ -128,6 +130,15 @@ function sliErrorExpr(slo: Slo, w: string, scale: number): string {
     }
     case 'api-availability':
       return `(sum(rate(finmesh_http_requests_total{status_class="5xx"}[${w}])) or vector(0)) / sum(rate(finmesh_http_requests_total[${w}]))`;
+    case 'completeness': {
+      // The share of the window during which the last day held fewer ingested files than promised.
+      const f = slo.fileSource;
+      const day = `${Math.max(1, Math.round(86_400 / scale))}s`;
+      const step = scale > 1 ? '1s' : '5m';
+      const sel = `domain="${f?.domain}",source="${f?.name}"`;
+      // Only once the source has reported at all (a fresh install has no day to judge yet).
+      return `avg_over_time((((sum(increase(finmesh_sftp_files_total{${sel},outcome="ingested"}[${day}])) or vector(0)) < bool ${f?.expectedDaily ?? 1}) and on() (count(finmesh_sftp_files_total{${sel}}) > 0))[${w}:${step}])`;
+    }
   }
 }
 

@@ -8,7 +8,7 @@ import { ConfigError, type ValidationIssue } from '../core/errors.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import { freshnessSlo } from '../pipelines/quality.js';
 
-export const SLI_KINDS = ['freshness', 'pipeline-success', 'correctness', 'api-availability'] as const;
+export const SLI_KINDS = ['freshness', 'pipeline-success', 'correctness', 'completeness', 'api-availability'] as const;
 export type SliKind = (typeof SLI_KINDS)[number];
 
 /** An SLO finmesh evaluates: from a contract's SLA (defaults) or an OpenSLO v1 file in `slos/`. */
@@ -19,6 +19,8 @@ export interface Slo {
   /** The product the SLI is about (`domain.product`), when it is about one. */
   product: Product | undefined;
   thresholdSeconds: number | undefined;
+  /** For `completeness`: the file source and how many files it must deliver each day. */
+  fileSource?: { name: string; domain: string; expectedDaily: number };
   objective: number;
   windowDays: number;
   owner: string;
@@ -104,6 +106,22 @@ export function loadSlos(project: Project): Slo[] {
       source: p.contractFile,
     });
   }
+  // Partner files: the share of days on which a file source delivered the files it promises (`expectedDaily`).
+  for (const s of project.sources) {
+    if (s.config.kind !== 'sftp' || !s.config.expectedDaily) continue;
+    out.push({
+      name: `${s.domain}-${s.name}-completeness`,
+      service: `${s.domain}.${s.name}`,
+      sli: 'completeness',
+      product: undefined,
+      thresholdSeconds: undefined,
+      fileSource: { name: s.name, domain: s.domain, expectedDaily: s.config.expectedDaily },
+      objective: 0.95,
+      windowDays: 30,
+      owner: project.domains.find((d) => d.name === s.domain)?.config.owner.team ?? s.domain,
+      source: s.file,
+    });
+  }
   const dir = join(project.root, 'slos');
   let files: string[] = [];
   try {
@@ -126,6 +144,15 @@ export function loadSlos(project: Project): Slo[] {
     const src = s.indicator.spec.ratioMetric.good.metricSource.spec;
     const productId = src.product ?? s.service;
     const product = project.products.find((p) => `${p.domain}.${p.name}` === productId);
+    if (src.sli === 'completeness') {
+      issues.push({
+        file: rel,
+        path: 'spec.indicator',
+        expected: 'a product SLI (completeness comes from a file source’s expectedDaily)',
+        found: '"completeness"',
+      });
+      continue;
+    }
     if (src.sli !== 'api-availability' && !product) {
       issues.push({ file: rel, path: 'spec.service', expected: 'a product as <domain>.<product>', found: JSON.stringify(productId) });
       continue;
@@ -237,6 +264,24 @@ function errorRatioOver(slo: Slo, meta: MetadataStore, now: number, ms: number):
         if (b > from) bad += b - from;
       }
       return Math.min(1, bad / span);
+    }
+    case 'completeness': {
+      const f = slo.fileSource;
+      if (!f) return null;
+      // Whole UTC days only (today is not over), at least the last one, none before the source was first seen.
+      const day = 86_400_000;
+      const today = Math.floor(now / day) * day;
+      const from = Math.min(today - day, Math.floor((now - ms) / day) * day);
+      const { firstSeen, ingested } = meta.ledgerDays(f.name, new Date(from));
+      if (!firstSeen) return null;
+      const start = Math.max(from, Math.floor(firstSeen.getTime() / day) * day);
+      let days = 0;
+      let short = 0;
+      for (let d = start; d < today; d += day) {
+        days++;
+        if ((ingested.get(new Date(d).toISOString().slice(0, 10)) ?? 0) < f.expectedDaily) short++;
+      }
+      return days === 0 ? null : short / days;
     }
     default:
       return null;

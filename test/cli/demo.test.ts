@@ -88,6 +88,41 @@ describe('finmesh demo', () => {
     const disputes = cli(['query', 'select count(*) n from partners_silver.chargebacks', '--project', dir, '--json']);
     assert.ok(JSON.parse(disputes.stdout)[0].n > 0, 'disputes reached silver');
 
+    // Polling: every file source on a schedule, with /metrics for Prometheus; Ctrl-C ends it after the cycle.
+    const watch = cliAsync(['ingest', '--watch', '--every', '1s', '--port', '0', '--json', '--project', dir]);
+    let watched = '';
+    let watchErr = '';
+    watch.stdout.on('data', (d) => {
+      watched += d;
+    });
+    watch.stderr.on('data', (d) => {
+      watchErr += d;
+    });
+    const watchExit = new Promise<number | null>((resolve) => watch.on('exit', resolve));
+    const cycles = await waitFor(
+      () => {
+        const lines = watched
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { source: string });
+        return new Set(lines.map((l) => l.source)).size === 2 && lines.length >= 4 ? lines : undefined;
+      },
+      60_000,
+      'two polling cycles of both file sources',
+    );
+    assert.ok(
+      cycles.every((c) => (c as unknown as { files: { ingested: number } }).files.ingested === 0),
+      'nothing new to ingest',
+    );
+    const metricsUrl = /metrics (http:\/\/\S+)/.exec(watchErr)?.[1];
+    assert.ok(metricsUrl, watchErr);
+    assert.match(
+      await (await fetch(metricsUrl)).text(),
+      /finmesh_sftp_files_total\{domain="partners",source="acquirer-settlements",outcome="seen"\} [1-9]/,
+    );
+    watch.kill('SIGINT');
+    assert.equal(await watchExit, 0, watchErr);
+
     const write = cli(['query', 'drop table payments_silver.transactions', '--project', dir]);
     assert.equal(write.status, 2);
     assert.match(write.stderr, /read-only/);

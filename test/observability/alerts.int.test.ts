@@ -3,9 +3,33 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { cli, cliAsync, copyExample, tempDir, waitFor } from '../helpers.js';
 import { freePort, PROMETHEUS_BIN, PROMTOOL_BIN, skipUnless, startPrometheus } from '../launchers.js';
+
+const COMPLETENESS_TEST = `  # The acquirer delivered one settlement file, then nothing: a day later the completeness SLO opens a ticket
+  # (never a page), and a source that never reported at all raises nothing.
+  - interval: 10m
+    input_series:
+      - series: 'finmesh_sftp_files_total{domain="partners",source="acquirer-settlements",outcome="ingested"}'
+        values: '0 1+0x200'
+      - series: 'finmesh_sftp_files_total{domain="partners",source="acquirer-settlements",outcome="seen"}'
+        values: '0 1+0x200'
+    alert_rule_test:
+      - eval_time: 20h
+        alertname: FinmeshSLOBurnRateTicket
+        exp_alerts: []
+      - eval_time: 30h
+        alertname: FinmeshSLOBurnRateTicket
+        exp_alerts:
+          - exp_labels: { severity: ticket, owner: partner-integrations, sloth_id: partners-acquirer-settlements-completeness, sloth_service: partners.acquirer-settlements, sloth_slo: completeness }
+            exp_annotations:
+              summary: "partners.acquirer-settlements: completeness SLO (95% over 30d) is burning its error budget steadily"
+              runbook_url: docs/runbooks/slo-burn-rate-ticket.md
+      - eval_time: 30h
+        alertname: FinmeshSLOBurnRatePage
+        exp_alerts: []
+`;
 
 const promtool = skipUnless(PROMTOOL_BIN !== undefined, 'promtool', 'Debian: apt-get install prometheus');
 
@@ -107,6 +131,23 @@ tests:
     );
     const out = execFileSync(PROMTOOL_BIN as string, ['test', 'rules', tests], { encoding: 'utf8', stdio: 'pipe' });
     assert.match(out, /SUCCESS/);
+    // Completeness is judged over days: its own rule group, evaluated every 5 minutes over 30 hours.
+    const all = parse(readFileSync(rules, 'utf8')) as Rules;
+    const completenessRules = join(dir, 'completeness.yml');
+    writeFileSync(
+      completenessRules,
+      stringify({ groups: all.groups.filter((g) => g.name === 'finmesh-slo-partners-acquirer-settlements-completeness') }),
+    );
+    const completenessTests = join(dir, 'completeness-tests.yml');
+    writeFileSync(
+      completenessTests,
+      `rule_files: [${completenessRules}]
+evaluation_interval: 5m
+tests:
+${COMPLETENESS_TEST}`,
+    );
+    const out2 = execFileSync(PROMTOOL_BIN as string, ['test', 'rules', completenessTests], { encoding: 'utf8', stdio: 'pipe' });
+    assert.match(out2, /SUCCESS/);
   });
 });
 

@@ -7,7 +7,9 @@ import { Metrics } from '../../observability/metrics.js';
 import { openContext } from '../../pipelines/context.js';
 import { type IngestReport, ingestSftpSource, watchSftpSources } from '../../pipelines/ingest-files.js';
 import { prepareSession } from '../../pipelines/lake-session.js';
+import { startServer } from '../../server/server.js';
 import { printJson, say } from '../output.js';
+import { integer } from './generate.js';
 
 export function registerIngest(program: Command): void {
   program
@@ -20,7 +22,8 @@ export function registerIngest(program: Command): void {
     .option('--json', 'print each report as JSON (one line per cycle with --watch)')
     .option('--watch', 'keep polling, each source on its own `pollEvery`, until interrupted')
     .option('--every <duration>', 'with --watch, poll every source this often instead (30s, 5m, 1h)')
-    .action(async (names: string[], opts: { project: string; json?: boolean; watch?: boolean; every?: string }) => {
+    .option('--port <n>', 'with --watch, serve /healthz and /metrics on this port (0: any free port)', integer)
+    .action(async (names: string[], opts: { project: string; json?: boolean; watch?: boolean; every?: string; port?: number }) => {
       const project = loadProject(opts.project);
       const fileSources = project.sources.filter((s) => s.config.kind === 'sftp');
       const sources = names.length === 0 ? fileSources : names.map((n) => pick(project.sources, fileSources, n));
@@ -28,7 +31,7 @@ export function registerIngest(program: Command): void {
       if (opts.every !== undefined && !duration.safeParse(opts.every).success)
         throw new FinmeshError('CONFIG_INVALID', `--every: expected a duration such as 30s, 5m or 1h, found "${opts.every}"`);
       const ctx = await openContext(project);
-      const metrics = new Metrics({ processMetrics: false });
+      const metrics = new Metrics({ processMetrics: opts.watch === true && opts.port !== undefined });
       try {
         await prepareSession(ctx);
         if (!opts.watch) {
@@ -39,6 +42,9 @@ export function registerIngest(program: Command): void {
           if (reports.some((r) => r.files.failed > 0)) process.exitCode = 1;
           return;
         }
+        const server =
+          opts.port !== undefined ? await startServer({ host: project.config.server.host, port: opts.port, metrics }) : undefined;
+        if (server) say(`metrics ${server.url}/metrics`);
         const abort = new AbortController();
         const stop = () => abort.abort();
         process.once('SIGINT', stop);
@@ -68,6 +74,7 @@ export function registerIngest(program: Command): void {
         } finally {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
+          await server?.close();
         }
       } finally {
         await ctx.close();

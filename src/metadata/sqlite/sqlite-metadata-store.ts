@@ -275,6 +275,16 @@ export class SqliteMetadataStore implements MetadataStore {
     return row?.sha256;
   }
 
+  ledgerDays(source: string, since: Date): { firstSeen: Date | undefined; ingested: Map<string, number> } {
+    const first = this.db.prepare('SELECT min(seen_at) AS t FROM file_ledger WHERE source = ?').get(source) as { t: number | null };
+    const rows = this.db
+      .prepare(
+        "SELECT strftime('%Y-%m-%d', seen_at / 1000, 'unixepoch') AS day, count(*) AS n FROM file_ledger WHERE source = ? AND status = 'ingested' AND seen_at >= ? GROUP BY day",
+      )
+      .all(source, since.getTime()) as { day: string; n: number }[];
+    return { firstSeen: first.t === null ? undefined : new Date(first.t), ingested: new Map(rows.map((r) => [r.day, r.n])) };
+  }
+
   ledgerRecord(e: LedgerEntry): void {
     this.db
       .prepare(
