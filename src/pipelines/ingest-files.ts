@@ -15,6 +15,7 @@ import { EmbeddedSftpServer } from '../sources/sftp/embedded-sftp-server.js';
 import { globToRegExp, type RemoteFile, SftpConnection } from '../sources/sftp/sftp-client.js';
 import { writeBronzeBatch } from './bronze-writer.js';
 import type { Context } from './context.js';
+import { ingestRunEvents } from './lineage-events.js';
 import { NdjsonWriter, quarantineLine, writeQuarantine } from './quarantine.js';
 
 export type FileOutcome = 'ingested' | 'duplicate' | 'changed' | 'quarantined' | 'incomplete' | 'failed';
@@ -36,6 +37,8 @@ export interface IngestReport {
     members?: string[];
     /** Key id of the partner's verified PGP signature. */
     signedBy?: string;
+    /** Bytes received. */
+    size?: number;
   }[];
 }
 
@@ -51,7 +54,7 @@ type SftpConfig = Extract<Source['config'], { kind: 'sftp' }>;
 export async function ingestSftpSource(
   ctx: Context,
   source: Source,
-  options: { metrics?: Metrics; parentRunId?: string } = {},
+  options: { metrics?: Metrics; parentRunId?: string; parentJob?: string } = {},
 ): Promise<IngestReport> {
   if (source.config.kind !== 'sftp') throw new FinmeshError('CONFIG_INVALID', `${source.file}: ${source.name} is not an SFTP source`);
   const cfg = source.config;
@@ -72,6 +75,19 @@ export async function ingestSftpSource(
     bytes: 0,
     details: [],
   };
+  const parent = options.parentRunId ? { runId: options.parentRunId, job: options.parentJob ?? 'demo' } : undefined;
+  const lineage = (ok: boolean, error?: string) =>
+    ingestRunEvents(ctx, source, {
+      runId,
+      startedAt: new Date(started),
+      parent,
+      ok,
+      error,
+      files: report.details,
+      rows: report.rows,
+      bytes: report.bytes,
+    });
+  ctx.lineage.emit(lineage(true).start);
   const secret = (ref: string | undefined, what: string) =>
     ref ? resolveSecret(ref, ctx.project.root, `${source.file}: ${what}`) : undefined;
   const password = secret(cfg.password, 'password');
@@ -145,8 +161,11 @@ export async function ingestSftpSource(
       rowsRejected: report.rows.rejected,
       ...(failed.length > 0 ? { error: failed.map((d) => d.reason).join('; ') } : {}),
     });
+    ctx.lineage.emit(lineage(failed.length === 0, failed.map((d) => d.reason).join('; ')).end);
   } catch (e) {
-    ctx.meta.finishRun(runId, { status: 'failed', endedAt: new Date(), error: e instanceof Error ? e.message : String(e) });
+    const error = e instanceof Error ? e.message : String(e);
+    ctx.meta.finishRun(runId, { status: 'failed', endedAt: new Date(), error });
+    ctx.lineage.emit(lineage(false, error).end);
     throw e;
   } finally {
     pool?.close();
@@ -302,7 +321,15 @@ async function processFile(
       await writeQuarantine(ctx, source, runId, [{ kind: 'file', file: f.path, line: 0, reason: read.integrityError, raw: '' }]);
       ctx.meta.ledgerRecord({ ...entry, status: 'quarantined' });
       report.files.quarantined++;
-      report.details.push({ path: f.path, outcome: 'quarantined', sha256, reason: read.integrityError, ...members, ...signed });
+      report.details.push({
+        path: f.path,
+        outcome: 'quarantined',
+        sha256,
+        size: f.size,
+        reason: read.integrityError,
+        ...members,
+        ...signed,
+      });
       return;
     }
     if (rows.count > 0)
@@ -324,6 +351,7 @@ async function processFile(
       path: f.path,
       outcome,
       sha256,
+      size: f.size,
       rows: rows.count,
       rejected: rejects.count,
       ...members,

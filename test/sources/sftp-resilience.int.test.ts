@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseDocument } from 'yaml';
 import { loadProject } from '../../src/config/load-project.js';
+import type { RunEvent } from '../../src/lineage/openlineage.js';
 import { openContext } from '../../src/pipelines/context.js';
 import { type IngestReport, ingestSftpSource, watchSftpSources } from '../../src/pipelines/ingest-files.js';
 import { prepareSession } from '../../src/pipelines/lake-session.js';
@@ -18,6 +19,7 @@ import {
 import { EmbeddedSftpServer } from '../../src/sources/sftp/embedded-sftp-server.js';
 import { SftpConnection } from '../../src/sources/sftp/sftp-client.js';
 import { copyExample, TEST_KEY, tempDir, waitFor } from '../helpers.js';
+import { openLineageValidator } from '../lineage/openlineage-schema.js';
 
 process.env.FINMESH_TOKENIZATION_KEY = TEST_KEY;
 process.env.RESILIENCE_SFTP_PASSWORD = 'pw-resilience';
@@ -176,7 +178,7 @@ describe('PGP-encrypted, zipped CSV reports over SFTP (the example’s acquirer-
         verifyWith: `file:${join(secrets, 'acquirer.pub')}`,
       },
     });
-    const { report, bronze, quarantine } = await withSource(dir, 'acquirer-chargebacks', async (ctx, s) => ({
+    const { report, bronze, quarantine, events } = await withSource(dir, 'acquirer-chargebacks', async (ctx, s) => ({
       report: await ingestSftpSource(ctx, s),
       bronze: (
         await ctx.engine.query(
@@ -186,6 +188,7 @@ describe('PGP-encrypted, zipped CSV reports over SFTP (the example’s acquirer-
       quarantine: (
         await ctx.engine.query('SELECT kind, _source_file, _line, reason FROM partners_quarantine.chargebacks ORDER BY kind, _line')
       ).rows,
+      events: ctx.meta.lineageEvents().map((e) => e.event as RunEvent),
     }));
     assert.deepEqual([report.files.ingested, report.files.quarantined], [1, 1], JSON.stringify(report.details));
     const ok = report.details.find((d) => d.outcome === 'ingested');
@@ -214,6 +217,30 @@ describe('PGP-encrypted, zipped CSV reports over SFTP (the example’s acquirer-
       String(quarantine.find((q) => q.kind === 'file')?.reason),
       /CHARGEBACKS_20261127_002\.zip\.pgp: PGP signature check failed/,
     );
+    // Lineage: each file read → landing, bronze (column for column) and quarantine, valid OpenLineage.
+    const validate = openLineageValidator();
+    const run = events.filter((e) => e.job.name === 'ingest:acquirer-chargebacks');
+    assert.deepEqual(
+      run.map((e) => e.eventType),
+      ['START', 'COMPLETE'],
+    );
+    for (const e of run) assert.deepEqual(validate(e), [], JSON.stringify(e));
+    const end = run[1] as RunEvent;
+    assert.deepEqual(
+      end.inputs?.map((i) => [i.namespace, i.name]),
+      [
+        [`sftp://127.0.0.1:${server.port}`, '/outbound/chargebacks/CHARGEBACKS_20261127_001.zip.pgp'],
+        [`sftp://127.0.0.1:${server.port}`, '/outbound/chargebacks/CHARGEBACKS_20261127_002.zip.pgp'],
+      ],
+    );
+    assert.equal((end.inputs?.[0]?.inputFacets?.finmesh as { sha256: string }).sha256, ok?.sha256);
+    assert.deepEqual(
+      end.outputs?.map((o) => o.name.split('/').slice(-3).join('/')),
+      ['partners/landing/chargebacks', 'partners/bronze/chargebacks', 'partners/quarantine/chargebacks'],
+    );
+    const amount = (end.outputs?.[1]?.facets?.columnLineage as { fields: Record<string, { inputFields: { name: string }[] }> }).fields
+      .amount;
+    assert.ok(amount?.inputFields.some((f) => f.name.endsWith('CHARGEBACKS_20261127_001.zip.pgp')));
   });
 });
 
