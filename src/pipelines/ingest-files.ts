@@ -54,7 +54,12 @@ type SftpConfig = Extract<Source['config'], { kind: 'sftp' }>;
 export async function ingestSftpSource(
   ctx: Context,
   source: Source,
-  options: { metrics?: Metrics; parentRunId?: string; parentJob?: string } = {},
+  options: {
+    metrics?: Metrics;
+    parentRunId?: string;
+    parentJob?: string /** When a schedule meant this cycle to run. */;
+    nominalTime?: Date;
+  } = {},
 ): Promise<IngestReport> {
   if (source.config.kind !== 'sftp') throw new FinmeshError('CONFIG_INVALID', `${source.file}: ${source.name} is not an SFTP source`);
   const cfg = source.config;
@@ -86,6 +91,7 @@ export async function ingestSftpSource(
       files: report.details,
       rows: report.rows,
       bytes: report.bytes,
+      nominalTime: options.nominalTime,
     });
   ctx.lineage.emit(lineage(true).start);
   const secret = (ref: string | undefined, what: string) =>
@@ -187,13 +193,15 @@ export async function watchSftpSources(
   const due = new Map(sources.map((s) => [s.name, 0]));
   while (!o.signal.aborted) {
     for (const s of sources) {
-      if (o.signal.aborted || (due.get(s.name) ?? 0) > Date.now() || s.config.kind !== 'sftp') continue;
+      const at = due.get(s.name) ?? 0;
+      if (o.signal.aborted || at > Date.now() || s.config.kind !== 'sftp') continue;
       try {
-        o.onReport(await ingestSftpSource(ctx, s, { metrics: o.metrics }));
+        o.onReport(await ingestSftpSource(ctx, s, { metrics: o.metrics, nominalTime: new Date(at === 0 ? Date.now() : at) }));
       } catch (e) {
         o.onError(s, e);
       }
-      due.set(s.name, Date.now() + durationMs(s.config.pollEvery));
+      // The next poll is due one interval after this one was, so cycles keep their cadence.
+      due.set(s.name, Math.max(at === 0 ? Date.now() : at, Date.now() - durationMs(s.config.pollEvery)) + durationMs(s.config.pollEvery));
     }
     await sleep(Math.max(50, Math.min(...due.values()) - Date.now()), o.signal);
   }

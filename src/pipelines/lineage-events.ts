@@ -254,6 +254,8 @@ export interface IngestFacts {
   }[];
   rows: { accepted: number; rejected: number };
   bytes: number;
+  /** When a schedule meant the run to start (`finmesh ingest --watch`). */
+  nominalTime?: Date | undefined;
 }
 
 /**
@@ -267,11 +269,13 @@ export function ingestRunEvents(ctx: Context, source: Source, f: IngestFacts): {
   const parent = parentFacet(ctx, f.parent);
   const start = baseEvent(ctx, 'START', f.runId, job, f.startedAt);
   start.job.facets = jobFacets;
-  if (parent) start.run.facets = facets({ parent });
+  const nominalTime = f.nominalTime ? { nominalStartTime: f.nominalTime.toISOString() } : undefined;
+  if (parent || nominalTime) start.run.facets = facets({ parent, nominalTime });
   const end = baseEvent(ctx, f.ok ? 'COMPLETE' : 'FAIL', f.runId, job, new Date());
   end.job.facets = jobFacets;
   end.run.facets = facets({
     parent,
+    nominalTime,
     errorMessage: f.ok ? undefined : { message: f.error ?? 'failed', programmingLanguage: 'TypeScript' },
   });
   const server = sourceDatasetId(ctx.project, source);

@@ -276,6 +276,19 @@ describe('polling', () => {
       );
       abort.abort();
       await watching;
+      // Scheduled runs say when they were due: OpenLineage's nominalTime, one poll interval apart.
+      const validate = openLineageValidator();
+      const starts = ctx.meta
+        .lineageEvents()
+        .map((e) => e.event as RunEvent)
+        .filter((e) => e.job.name === 'ingest:acquirer-settlements' && e.eventType === 'START');
+      const nominal = starts.map((e) => Date.parse((e.run.facets?.nominalTime as { nominalStartTime: string }).nominalStartTime));
+      assert.ok(nominal.length >= 2);
+      assert.ok(
+        nominal.slice(1).every((t, i) => t - (nominal[i] as number) >= 300),
+        'at least one interval apart',
+      );
+      for (const e of starts) assert.deepEqual(validate(e), []);
     });
     const ingested = reports.flatMap((r) => r.details.filter((d) => d.outcome === 'ingested').map((d) => d.path.split('/').pop()));
     assert.deepEqual(
