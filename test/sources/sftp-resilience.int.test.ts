@@ -233,13 +233,13 @@ describe('PGP-encrypted, zipped CSV reports over SFTP (the example’s acquirer-
         [`sftp://127.0.0.1:${server.port}`, '/outbound/chargebacks/CHARGEBACKS_20261127_002.zip.pgp'],
       ],
     );
-    assert.equal((end.inputs?.[0]?.inputFacets?.finmesh as { sha256: string }).sha256, ok?.sha256);
+    assert.equal((end.inputs?.[0]?.inputFacets?.finmesh as { sha256: string } | undefined)?.sha256, ok?.sha256);
     assert.deepEqual(
       end.outputs?.map((o) => o.name.split('/').slice(-3).join('/')),
       ['partners/landing/chargebacks', 'partners/bronze/chargebacks', 'partners/quarantine/chargebacks'],
     );
-    const amount = (end.outputs?.[1]?.facets?.columnLineage as { fields: Record<string, { inputFields: { name: string }[] }> }).fields
-      .amount;
+    const amount = (end.outputs?.[1]?.facets?.columnLineage as { fields: Record<string, { inputFields: { name: string }[] }> } | undefined)
+      ?.fields.amount;
     assert.ok(amount?.inputFields.some((f) => f.name.endsWith('CHARGEBACKS_20261127_001.zip.pgp')));
   });
 });
@@ -282,7 +282,9 @@ describe('polling', () => {
         .lineageEvents()
         .map((e) => e.event as RunEvent)
         .filter((e) => e.job.name === 'ingest:acquirer-settlements' && e.eventType === 'START');
-      const nominal = starts.map((e) => Date.parse((e.run.facets?.nominalTime as { nominalStartTime: string }).nominalStartTime));
+      const nominal = starts.map((e) =>
+        Date.parse((e.run.facets?.nominalTime as { nominalStartTime: string } | undefined)?.nominalStartTime ?? ''),
+      );
       assert.ok(nominal.length >= 2);
       assert.ok(
         nominal.slice(1).every((t, i) => t - (nominal[i] as number) >= 300),
