@@ -5,6 +5,7 @@ import { MemoryBus } from '../bus/memory/memory-bus.js';
 import { datasetKey, type Project, sqlName } from '../config/project.js';
 import { uuidv7 } from '../core/ids.js';
 import { sleep } from '../core/sleep.js';
+import { buildDag, selectModels } from '../engine/dag.js';
 import { LatencyTracker, type Percentiles } from '../observability/latency.js';
 import type { Metrics } from '../observability/metrics.js';
 import { FintechSimulator } from '../simulator/fintech-simulator.js';
@@ -162,7 +163,9 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
     parentRunId: runId,
     // Latency is the real-time path's: transactions. Reference data loaded at start carries old event times.
     onCommit: (c) => {
-      if (c.source === transactionsSource) latency.onBronzeCommit(c.committedAt, c.eventTimes);
+      if (c.source !== transactionsSource) return;
+      latency.onBronzeCommit(c.committedAt, c.eventTimes);
+      transactionCommits++;
     },
   });
   const results: ModelRunResult[] = [];
@@ -175,12 +178,22 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
     metrics.modelRowsOut.inc(labels, r.rowsOut);
     if (r.status === 'succeeded' && product) metrics.lastSuccess.set({ ...labels, zone: product.dataset.zone }, Date.now() / 1000);
   };
-  const runAll = async () => {
+  // The real-time branch — the models the transactions feed, and everything downstream of them — runs as soon as
+  // new transactions are in bronze; the other models (reference data, partner files) on the model interval.
+  const { dag } = buildDag(project);
+  const fed = dag.nodes.filter((n) => n.sources.some((s) => s.name === transactionsSource)).map((n) => `${n.product.name}+`);
+  const fast = fed.length > 0 ? selectModels(dag, fed.join(' ')).map((n) => n.product.name) : [];
+  const rest = dag.nodes.map((n) => n.product.name).filter((n) => !fast.includes(n));
+  // `builds` says whether the run rebuilds the real-time gold (then the latency tracker counts it).
+  const run = async (selector: string | undefined, builds = selector === undefined) => {
     const at = latency.goldRunStarted();
-    const rs = await runModels(ctx, { parentRunId: runId, parentJob: 'demo', onModel: record, metrics });
-    if (rs.filter((r) => r.dataset.includes('_gold.')).every((r) => r.status === 'succeeded')) latency.goldBuilt(at);
+    const rs = await runModels(ctx, { selector, parentRunId: runId, parentJob: 'demo', onModel: record, metrics });
+    const gold = rs.filter((r) => r.dataset.includes('_gold.'));
+    if (builds && gold.length > 0 && gold.every((r) => r.status === 'succeeded')) latency.goldBuilt(at);
     updateDatasetGauges(ctx, metrics);
   };
+  const runAll = () => run(undefined);
+  let transactionCommits = 0;
   const appEvery = options.appIntervalMs ?? 200;
   const modelEvery = options.modelIntervalMs ?? 5000;
   const deadline = started + options.seconds * 1000;
@@ -200,23 +213,40 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
     await stream.start();
     const streamStarted = Date.now();
     let simulatedTo = started;
-    let nextModels = started + Math.min(modelEvery, options.seconds * 500);
-    let models: Promise<void> = Promise.resolve();
-    let modelsBusy = false;
+    let stopModels = false;
+    // One model loop (the engine runs one model at a time): the real-time branch whenever transactions arrived,
+    // the rest when their interval is up.
+    const models = (async () => {
+      // Everything once first: the real-time branch reads reference products (merchants, customers) too.
+      // Once transactions are in bronze (or the interval is up), as the products' volume checks expect rows.
+      const firstBy = started + Math.min(modelEvery, options.seconds * 500);
+      while (!stopModels && transactionCommits === 0 && Date.now() < firstBy) await sleep(100);
+      let seen = transactionCommits;
+      await runAll();
+      let nextRest = Date.now() + modelEvery;
+      while (!stopModels) {
+        if (rest.length > 0 && Date.now() >= nextRest) {
+          await run(rest.join(' '));
+          nextRest = Date.now() + modelEvery;
+        }
+        if (fast.length > 0 && transactionCommits > seen) {
+          seen = transactionCommits;
+          await run(fast.join(' '), true);
+        } else await sleep(100);
+        if (fast.length === 0 && Date.now() >= nextRest) {
+          await runAll();
+          nextRest = Date.now() + modelEvery;
+        }
+      }
+    })();
     while (Date.now() < deadline && !options.signal?.aborted) {
       await sleep(Math.min(appEvery, Math.max(0, deadline - Date.now())), options.signal);
       const now = Date.now();
       await app.apply(sim.advance(now - simulatedTo));
       simulatedTo = now;
-      if (now >= nextModels && !modelsBusy) {
-        modelsBusy = true;
-        models = runAll().finally(() => {
-          modelsBusy = false;
-          nextModels = Date.now() + modelEvery;
-        });
-      }
       progress();
     }
+    stopModels = true;
     await models;
     await app.apply(sim.advance(Date.now() - simulatedTo));
     // The acquirer settles what was captured so far: today's file, ingested now over SFTP.
