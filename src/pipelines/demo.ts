@@ -5,7 +5,6 @@ import { MemoryBus } from '../bus/memory/memory-bus.js';
 import { datasetKey, type Project, sqlName } from '../config/project.js';
 import { uuidv7 } from '../core/ids.js';
 import { sleep } from '../core/sleep.js';
-import { buildDag, selectModels } from '../engine/dag.js';
 import { LatencyTracker, type Percentiles } from '../observability/latency.js';
 import type { Metrics } from '../observability/metrics.js';
 import { FintechSimulator } from '../simulator/fintech-simulator.js';
@@ -22,6 +21,7 @@ import type { Context } from './context.js';
 import { type IngestReport, ingestSftpSource } from './ingest-files.js';
 import { prepareSession } from './lake-session.js';
 import { parentRunEvent } from './lineage-events.js';
+import { ModelScheduler } from './model-scheduler.js';
 import { StreamJob } from './stream.js';
 import { type ModelRunResult, runModels } from './transform.js';
 
@@ -141,8 +141,9 @@ function capturedCardSales(ctx: Context): SettledSale[] {
 
 /**
  * The demo: the simulated app writes each change and its outbox row in one SQLite transaction; the stream tails the
- * outbox through the in-process bus into bronze micro-batches; the models run every few seconds (silver merges
- * incrementally, gold rebuilds). At the end the app stops, the stream catches up, and the models run once more.
+ * outbox through the in-process bus into bronze micro-batches; the models the transactions feed run as soon as new
+ * transactions are committed, the others every few seconds (`ModelScheduler`; silver merges incrementally, gold
+ * refreshes by partition). At the end the app stops, the stream catches up, and the models run once more.
  */
 export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoSummary> {
   const runId = uuidv7();
@@ -165,7 +166,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
     onCommit: (c) => {
       if (c.source !== transactionsSource) return;
       latency.onBronzeCommit(c.committedAt, c.eventTimes);
-      transactionCommits++;
+      scheduler.committed(c.source);
     },
   });
   const results: ModelRunResult[] = [];
@@ -178,12 +179,6 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
     metrics.modelRowsOut.inc(labels, r.rowsOut);
     if (r.status === 'succeeded' && product) metrics.lastSuccess.set({ ...labels, zone: product.dataset.zone }, Date.now() / 1000);
   };
-  // The real-time branch — the models the transactions feed, and everything downstream of them — runs as soon as
-  // new transactions are in bronze; the other models (reference data, partner files) on the model interval.
-  const { dag } = buildDag(project);
-  const fed = dag.nodes.filter((n) => n.sources.some((s) => s.name === transactionsSource)).map((n) => `${n.product.name}+`);
-  const fast = fed.length > 0 ? selectModels(dag, fed.join(' ')).map((n) => n.product.name) : [];
-  const rest = dag.nodes.map((n) => n.product.name).filter((n) => !fast.includes(n));
   // `builds` says whether the run rebuilds the real-time gold (then the latency tracker counts it).
   const run = async (selector: string | undefined, builds = selector === undefined) => {
     const at = latency.goldRunStarted();
@@ -193,10 +188,15 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
     updateDatasetGauges(ctx, metrics);
   };
   const runAll = () => run(undefined);
-  let transactionCommits = 0;
   const appEvery = options.appIntervalMs ?? 200;
   const modelEvery = options.modelIntervalMs ?? 5000;
   const deadline = started + options.seconds * 1000;
+  const scheduler = new ModelScheduler(project, {
+    realTimeSources: transactionsSource ? [transactionsSource] : [],
+    intervalMs: modelEvery,
+    firstRunBy: started + Math.min(modelEvery, options.seconds * 500),
+    run,
+  });
   const committed = () => Object.values(stream.stats.committed).reduce((a, b) => a + b, 0);
   const progress = () =>
     options.onProgress?.({
@@ -213,32 +213,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
     await stream.start();
     const streamStarted = Date.now();
     let simulatedTo = started;
-    let stopModels = false;
-    // One model loop (the engine runs one model at a time): the real-time branch whenever transactions arrived,
-    // the rest when their interval is up.
-    const models = (async () => {
-      // Everything once first: the real-time branch reads reference products (merchants, customers) too.
-      // Once transactions are in bronze (or the interval is up), as the products' volume checks expect rows.
-      const firstBy = started + Math.min(modelEvery, options.seconds * 500);
-      while (!stopModels && transactionCommits === 0 && Date.now() < firstBy) await sleep(100);
-      let seen = transactionCommits;
-      await runAll();
-      let nextRest = Date.now() + modelEvery;
-      while (!stopModels) {
-        if (rest.length > 0 && Date.now() >= nextRest) {
-          await run(rest.join(' '));
-          nextRest = Date.now() + modelEvery;
-        }
-        if (fast.length > 0 && transactionCommits > seen) {
-          seen = transactionCommits;
-          await run(fast.join(' '), true);
-        } else await sleep(100);
-        if (fast.length === 0 && Date.now() >= nextRest) {
-          await runAll();
-          nextRest = Date.now() + modelEvery;
-        }
-      }
-    })();
+    scheduler.start();
     while (Date.now() < deadline && !options.signal?.aborted) {
       await sleep(Math.min(appEvery, Math.max(0, deadline - Date.now())), options.signal);
       const now = Date.now();
@@ -246,8 +221,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
       simulatedTo = now;
       progress();
     }
-    stopModels = true;
-    await models;
+    await scheduler.stop();
     await app.apply(sim.advance(Date.now() - simulatedTo));
     // The acquirer settles what was captured so far: today's file, ingested now over SFTP.
     partners = await settlePartnerFiles(ctx, { late: false, metrics, parentRunId: runId });
@@ -264,6 +238,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
   } catch (e) {
     error = e;
   } finally {
+    await scheduler.stop().catch(() => undefined);
     await stream.close().catch(() => undefined);
     await bus.close();
     await app.close();

@@ -8,6 +8,7 @@ import { Metrics } from '../../observability/metrics.js';
 import { openContext } from '../../pipelines/context.js';
 import { prepareSession } from '../../pipelines/lake-session.js';
 import { parentRunEvent } from '../../pipelines/lineage-events.js';
+import { ModelScheduler } from '../../pipelines/model-scheduler.js';
 import { StreamJob } from '../../pipelines/stream.js';
 import { runModels } from '../../pipelines/transform.js';
 import { type StartedServer, startServer } from '../../server/server.js';
@@ -42,8 +43,28 @@ export function registerStream(program: Command): void {
       const bus = await createBus(project.config.bus, project.root);
       const metrics = new Metrics();
       const streamRunId = uuidv7();
-      const job = new StreamJob(ctx, { bus, metrics, untilCaughtUp: opts.untilCaughtUp, parentRunId: streamRunId });
       const models = (o: Parameters<typeof runModels>[1] = {}) => runModels(ctx, { ...o, parentRunId: streamRunId, parentJob: 'stream' });
+      const interval = project.config.stream.modelIntervalMs;
+      // Models fed by a change feed run as soon as it commits new changes; the others every `modelIntervalMs`.
+      const scheduler =
+        opts.models && interval > 0 && !opts.untilCaughtUp
+          ? new ModelScheduler(project, {
+              realTimeSources: project.sources.filter(isChangeFeed).map((s) => s.name),
+              intervalMs: interval,
+              firstRunBy: Date.now() + interval,
+              run: async (selector) => {
+                await models({ selector });
+              },
+              onError: (e) => log.error({ err: e }, 'model run failed'),
+            })
+          : undefined;
+      const job = new StreamJob(ctx, {
+        bus,
+        metrics,
+        untilCaughtUp: opts.untilCaughtUp,
+        parentRunId: streamRunId,
+        onCommit: (c) => scheduler?.committed(c.source),
+      });
       let server: StartedServer | undefined;
       const progress = new Progress();
       let stopping = false;
@@ -62,23 +83,15 @@ export function registerStream(program: Command): void {
         ctx.lineage.emit(parentRunEvent(ctx, 'START', streamRunId, 'stream'));
         await job.start();
         log.info({ sources: project.sources.filter(isChangeFeed).map((s) => s.name), url: server?.url }, 'streaming');
-        const interval = project.config.stream.modelIntervalMs;
-        let modelsRunning: Promise<unknown> = Promise.resolve();
-        const ticker =
-          opts.models && interval > 0 && !opts.untilCaughtUp
-            ? setInterval(() => {
-                modelsRunning = modelsRunning.then(() => models()).catch((e) => log.error({ err: e }, 'model run failed'));
-              }, interval)
-            : undefined;
+        scheduler?.start();
         const progressTicker = setInterval(() => {
           const n = Object.values(job.stats.committed).reduce((a, b) => a + b, 0);
           progress.update(`${formatCount(n)} changes committed to bronze in ${job.stats.batches} batches`);
         }, 500);
         await job.wait();
-        if (ticker) clearInterval(ticker);
         clearInterval(progressTicker);
         progress.done();
-        await modelsRunning;
+        await scheduler?.stop();
         const ran = opts.models ? await models() : [];
         const failed = ran.filter((m) => m.status === 'failed');
         const error = failed.length > 0 ? `${failed.length} model runs failed` : undefined;
@@ -93,6 +106,7 @@ export function registerStream(program: Command): void {
           );
         if (failed.length > 0) process.exitCode = 1;
       } finally {
+        await scheduler?.stop();
         process.off('SIGTERM', onSignal);
         process.off('SIGINT', onSignal);
         await job.close();

@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadProject } from '../../src/config/load-project.js';
+import { sleep } from '../../src/core/sleep.js';
+import { ModelScheduler } from '../../src/pipelines/model-scheduler.js';
+import { EXAMPLE } from '../helpers.js';
+
+describe('model scheduling while changes stream in', () => {
+  it('runs everything once, then the real-time branch on each new commit and the rest on its interval', async () => {
+    const runs: { selector: string | undefined; realTime: boolean }[] = [];
+    const scheduler = new ModelScheduler(loadProject(EXAMPLE), {
+      realTimeSources: ['core-transactions'],
+      intervalMs: 1500,
+      firstRunBy: Date.now() + 60_000,
+      run: async (selector, realTime) => {
+        runs.push({ selector, realTime });
+        await sleep(20);
+      },
+    });
+    assert.ok(scheduler.realTime.includes('transactions') && scheduler.realTime.includes('daily_volume_by_method'));
+    assert.ok(scheduler.realTime.includes('reconciliation'), 'gold reading transactions is in the real-time branch');
+    assert.deepEqual(scheduler.rest.sort(), ['chargebacks', 'customers', 'merchants', 'settlements']);
+    scheduler.start();
+    await sleep(300);
+    assert.equal(runs.length, 0, 'nothing runs before the first real-time changes (or the first deadline)');
+    scheduler.committed('merchant-registry');
+    await sleep(300);
+    assert.equal(runs.length, 0, 'reference data alone does not start the real-time branch');
+    const until = async (n: number) => {
+      for (let i = 0; i < 200 && runs.length < n; i++) await sleep(50);
+    };
+    scheduler.committed('core-transactions');
+    await until(1);
+    assert.deepEqual(runs[0], { selector: undefined, realTime: true }, 'everything first');
+    scheduler.committed('core-transactions');
+    await until(2);
+    scheduler.committed('core-transactions');
+    await until(3);
+    await until(4);
+    await scheduler.stop();
+    const realTime = runs.filter((r) => r.selector === scheduler.realTime.join(' '));
+    const rest = runs.filter((r) => r.selector === scheduler.rest.join(' '));
+    assert.equal(realTime.length, 2, 'once per batch of new commits');
+    assert.ok(realTime.every((r) => r.realTime));
+    assert.ok(rest.length >= 1 && rest.every((r) => !r.realTime), 'the rest on its interval, not counted as real-time');
+    const after = runs.length;
+    await sleep(500);
+    assert.equal(runs.length, after, 'stopped');
+  });
+});
