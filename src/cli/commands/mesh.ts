@@ -1,11 +1,13 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { stringify } from 'yaml';
 import { loadProject } from '../../config/load-project.js';
 import { FinmeshError, formatIssue } from '../../core/errors.js';
 import { buildDag, selectModels } from '../../engine/dag.js';
 import { DuckDbEngine } from '../../engine/duckdb/duckdb-engine.js';
 import { diffContracts } from '../../mesh/contract-diff.js';
+import { productToOdps } from '../../mesh/odps.js';
 import { openContext } from '../../pipelines/context.js';
 import { prepareSession } from '../../pipelines/lake-session.js';
 import { buildCatalog, checkPolicies, findGaps, readContract } from '../../pipelines/mesh.js';
@@ -140,5 +142,36 @@ export function registerMesh(program: Command): void {
       else if (changes.length === 0) say('no schema changes');
       else for (const c of changes) say(`${c.breaking ? 'BREAKING' : 'ok      '} ${c.kind}: ${c.detail}`);
       if (breaking.length > 0) process.exitCode = 1;
+    });
+
+  program
+    .command('odps')
+    .description('export data products as Open Data Product Standard (ODPS v1.0.0) documents')
+    .argument('[products...]', 'products as <name> or <domain>.<name> (default: all)')
+    .option('--project <dir>', 'project folder', '.')
+    .option('--out <dir>', 'write one <domain>.<product>.odps.yaml per product here instead of printing')
+    .option('--api-url <url>', 'base URL of `finmesh serve` for the management ports (default: the server settings)')
+    .action((names: string[], opts: { project: string; out?: string; apiUrl?: string }) => {
+      const project = loadProject(opts.project);
+      const chosen =
+        names.length === 0
+          ? project.products
+          : names.map((n) => {
+              const p = project.products.find((x) => x.name === n || `${x.domain}.${x.name}` === n);
+              if (!p)
+                throw new FinmeshError(
+                  'NOT_FOUND',
+                  `no product "${n}" (products: ${project.products.map((x) => `${x.domain}.${x.name}`).join(', ')})`,
+                );
+              return p;
+            });
+      const docs = chosen.map((p) => ({ product: p, doc: productToOdps(project, p, { apiUrl: opts.apiUrl }) }));
+      if (!opts.out) {
+        process.stdout.write(docs.map((d) => stringify(d.doc)).join('---\n'));
+        return;
+      }
+      mkdirSync(opts.out, { recursive: true });
+      for (const d of docs) writeFileSync(join(opts.out, `${d.product.domain}.${d.product.name}.odps.yaml`), stringify(d.doc));
+      say(`${docs.length} ODPS documents in ${opts.out}`);
     });
 }
