@@ -96,14 +96,15 @@ export async function ingestSftpSource(
   ctx.lineage.emit(lineage(true).start);
   const secret = (ref: string | undefined, what: string) =>
     ref ? resolveSecret(ref, ctx.project.root, `${source.file}: ${what}`) : undefined;
-  const password = secret(cfg.password, 'password');
-  const privateKey = secret(cfg.privateKey, 'privateKey');
-  const format = fileFormat(ctx, source, cfg, secret);
-  const downloads = join(dirname(resolve(ctx.project.root, ctx.project.config.metadata.path)), 'downloads', source.name);
-  mkdirSync(downloads, { recursive: true });
   let embedded: EmbeddedSftpServer | undefined;
   let pool: ConnectionPool | undefined;
   try {
+    // Inside the run: a missing secret or a bad layout fails the run with its reason, never leaves it running.
+    const password = secret(cfg.password, 'password');
+    const privateKey = secret(cfg.privateKey, 'privateKey');
+    const format = fileFormat(ctx, source, cfg, secret);
+    const downloads = join(dirname(resolve(ctx.project.root, ctx.project.config.metadata.path)), 'downloads', source.name);
+    mkdirSync(downloads, { recursive: true });
     let port = cfg.port;
     if (cfg.embedded) {
       embedded = await EmbeddedSftpServer.start({

@@ -244,6 +244,9 @@ describe('envelopes: gzip, zip, encodings', () => {
     assert.match(many.result.integrityError ?? '', /MANY\.zip: the archive holds 11 entries, above the limit of 10/);
     const noise = Array.from({ length: 2000 }, () => JSON.stringify({ x: randomBytes(16).toString('hex') })).join('\n');
     const whole = await zip([['a.ndjson', Buffer.from(noise)]]);
+    const gzipped = gzipSync(Buffer.from('{"x":1}\n'.repeat(5000)));
+    const cutGzip = await read(gzipped.subarray(0, Math.floor(gzipped.length / 2)), 'CUT.ndjson.gz');
+    assert.match(cutGzip.result.integrityError ?? '', /CUT\.ndjson\.gz: not a valid gzip stream \(.*\); the file is corrupt or cut short/);
     const broken = await read(whole.subarray(0, Math.floor(whole.length / 2)), 'CUT.zip');
     assert.match(broken.result.integrityError ?? '', /CUT\.zip: not a readable zip archive/);
   });

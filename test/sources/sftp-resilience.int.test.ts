@@ -254,6 +254,20 @@ describe('polling', () => {
     await server?.close();
   });
 
+  it('fails the run, naming the secret, when the password reference cannot be resolved', async () => {
+    delete process.env.FINMESH_TEST_MISSING_PASSWORD;
+    const dir = projectFor(server, 'acquirer-settlements', { password: 'env:FINMESH_TEST_MISSING_PASSWORD' });
+    const runs = await withSource(dir, 'acquirer-settlements', async (ctx, source) => {
+      await assert.rejects(ingestSftpSource(ctx, source), /acquirer-settlements\.yaml: password.*FINMESH_TEST_MISSING_PASSWORD/);
+      return ctx.meta.listRuns({ job: 'ingest:acquirer-settlements', limit: 10 });
+    });
+    assert.deepEqual(
+      runs.map((r) => r.status),
+      ['failed'],
+      'the run ends failed, not left running',
+    );
+  });
+
   it('takes new files on the next poll, matches the regex as well as the glob, and stops when asked', async () => {
     const dir = projectFor(server, 'acquirer-settlements', { pollEvery: '300ms', regex: '_00[0-9]\\.txt$', maxConnections: 2 });
     writeFileSync(join(root, 'outbound/settlements/EDI_20261126_001.txt'), acquirerEdiFile(sales(50), '2026-11-26', 1));

@@ -63,8 +63,15 @@ export async function* openMembers(path: string, name: string, limits: DecodeLim
   if (kind === 'gzip') {
     const gunzip = createGunzip();
     const source = createReadStream(path);
-    source.on('error', (e) => gunzip.destroy(e));
-    yield { name: name.replace(/\.gz$/i, ''), bytes: source.pipe(gunzip).pipe(limitBytes(name, compressed, limits, budget)) };
+    const limited = limitBytes(name, compressed, limits, budget);
+    // `pipe` forwards no errors: a corrupt or truncated gzip must fail the reader, not hang it.
+    source.on('error', (e) => limited.destroy(e));
+    gunzip.on('error', (e) =>
+      limited.destroy(
+        new FinmeshError('DATA_INVALID', `${name}: not a valid gzip stream (${e.message}); the file is corrupt or cut short`, { cause: e }),
+      ),
+    );
+    yield { name: name.replace(/\.gz$/i, ''), bytes: source.pipe(gunzip).pipe(limited) };
     return;
   }
   yield* zipMembers(path, name, compressed, limits, budget);
