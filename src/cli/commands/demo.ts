@@ -69,6 +69,15 @@ export function registerDemo(program: Command): void {
             `runs: ${summary.runs.total} (${summary.runs.succeeded} succeeded, ${summary.runs.failed} failed, ${summary.runs.skipped} skipped)`,
           );
           for (const f of summary.failures) say(`  failed ${f.job} (${f.runId}): ${f.error}`);
+          const partners = Object.entries(summary.partnerFiles ?? {});
+          if (partners.length > 0) {
+            say(
+              `partner files over SFTP: ${partners.map(([s, f]) => `${s} ${f.ingested} ingested (${formatCount(f.rowsAccepted ?? 0)} rows, ${f.rowsRejected} rejected)`).join(' · ')}`,
+            );
+            say(
+              `  the acquirer has since dropped more (a re-sent copy, a file cut short, a forged report): npx finmesh ingest --project ${opts.dir}`,
+            );
+          }
           say(`\nexplore: npx finmesh query "select * from payments_gold.daily_volume_by_method" --project ${opts.dir}`);
         }
         if (summary.runs.failed > 0) process.exitCode = 1;
