@@ -385,15 +385,15 @@ export const sourceConfigSchema = z.discriminatedUnion('kind', [
     .strict()
     .superRefine((s, ctx) => {
       if (s.format === 'fixed-width' && !s.layout)
-        ctx.addIssue({ code: 'custom', path: ['layout'], message: 'a fixed-width source needs a layout' });
+        ctx.addIssue({ code: 'custom', path: ['layout'], message: 'a layout (a fixed-width source needs one)' });
       if (s.format !== 'fixed-width' && s.layout)
-        ctx.addIssue({ code: 'custom', path: ['layout'], message: 'only fixed-width sources take a layout' });
-      if (s.format !== 'csv' && s.csv) ctx.addIssue({ code: 'custom', path: ['csv'], message: 'csv settings need format: csv' });
+        ctx.addIssue({ code: 'custom', path: ['layout'], message: 'no layout (only fixed-width sources take one)' });
+      if (s.format !== 'csv' && s.csv) ctx.addIssue({ code: 'custom', path: ['csv'], message: 'no csv settings (they need format: csv)' });
       if (s.afterCommit === 'move' && !s.archivePath && s.recursive)
         ctx.addIssue({
           code: 'custom',
           path: ['archivePath'],
-          message: 'a recursive source that moves files needs an archivePath outside its path',
+          message: 'an archivePath outside path (a recursive source moves files there)',
         });
       if (s.format === 'csv' && s.csv?.header === false) {
         const unplaced = s.schema.filter((c) => !c.name.startsWith('_') && typeof s.csv?.columns?.[c.name] !== 'number');
@@ -401,7 +401,7 @@ export const sourceConfigSchema = z.discriminatedUnion('kind', [
           ctx.addIssue({
             code: 'custom',
             path: ['csv', 'columns'],
-            message: `without a header every column needs a 1-based position; missing: ${unplaced.map((c) => c.name).join(', ')}`,
+            message: `a 1-based position for every column (the file has no header); missing: ${unplaced.map((c) => c.name).join(', ')}`,
           });
       }
     }),

@@ -31,11 +31,15 @@ export const csvOptionsSchema = z
   .strict()
   .superRefine((o, ctx) => {
     if (o.thousandsSeparator !== '' && o.thousandsSeparator === o.decimalSeparator)
-      ctx.addIssue({ code: 'custom', path: ['thousandsSeparator'], message: 'cannot be the decimal separator' });
+      ctx.addIssue({ code: 'custom', path: ['thousandsSeparator'], message: 'a separator other than the decimal separator' });
     if (o.decimalSeparator === ',' && o.delimiter === ',')
-      ctx.addIssue({ code: 'custom', path: ['delimiter'], message: 'a file with decimal commas needs another delimiter, such as ";"' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['delimiter'],
+        message: 'a delimiter other than "," (the amounts use decimal commas), such as ";"',
+      });
     if (!o.header && Object.values(o.columns ?? {}).some((c) => typeof c === 'string'))
-      ctx.addIssue({ code: 'custom', path: ['columns'], message: 'without a header, columns are 1-based positions' });
+      ctx.addIssue({ code: 'custom', path: ['columns'], message: '1-based positions (the file has no header)' });
     for (const key of ['dateFormat', 'timestampFormat'] as const) {
       try {
         datePattern(o[key]);
