@@ -1,6 +1,7 @@
 import { datasetKey, type Product, sqlName } from '../config/project.js';
 import { FinmeshError } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
+import { quoteIdent } from '../engine/engine.js';
 import { lakeDatasetId, projectNamespace } from '../lineage/naming.js';
 import { facets, PRODUCER, RUN_EVENT_SCHEMA } from '../lineage/openlineage.js';
 import { type CompiledCheck, compileChecks, describeExpectation, judge, LUHN_MACRO, panLeakSql, panScanExempt } from '../mesh/checks.js';
@@ -111,6 +112,7 @@ export async function runChecks(ctx: Context, product: Product, options: RunChec
   const live = ctx.meta.liveFiles(key);
   const state = ctx.meta.datasetState(key);
   const results: CheckResult[] = [];
+  let profile: DataQualityProfile | undefined;
   const builtin = (rule: string) => `${product.name}.dataset.${rule}`;
   if (!state?.schema && live.length === 0) {
     for (const id of checkNames(product)) {
@@ -142,6 +144,11 @@ export async function runChecks(ctx: Context, product: Product, options: RunChec
     results.push(schemaDrift(runId, product, columns));
     results.push(freshness(ctx, runId, product, live.at(-1)?.committedAt));
     results.push(await volumeAnomaly(ctx, runId, product, columns));
+    profile = await profileColumns(
+      ctx,
+      relation,
+      columns.map((c) => c.name),
+    );
   }
   ctx.meta.recordCheckResults(results);
   const failed = results.filter((r) => r.status === 'fail' || r.status === 'error');
@@ -152,7 +159,7 @@ export async function runChecks(ctx: Context, product: Product, options: RunChec
     rowsOut: results.length - failed.length,
     error: failed.length > 0 ? failed.map((f) => f.checkId).join(', ') : undefined,
   });
-  emitCheckLineage(ctx, product, runId, started, results, options.parentRunId);
+  emitCheckLineage(ctx, product, runId, started, results, options.parentRunId, profile);
   for (const r of results)
     options.metrics?.checkResults.inc({
       domain: product.domain,
@@ -286,6 +293,20 @@ async function volumeAnomaly(
   );
 }
 
+interface DataQualityProfile {
+  rowCount: number;
+  columnMetrics: Record<string, { nullCount: number }>;
+}
+
+/** Rows and nulls per column, in one scan: OpenLineage's dataQualityMetrics facet of the check run. */
+async function profileColumns(ctx: Context, relation: string, columns: string[]): Promise<DataQualityProfile> {
+  const counts = columns.map((c, i) => `count(${quoteIdent(c)}) AS c${i}`);
+  const row =
+    (await ctx.engine.query(`SELECT count(*) AS n${counts.length > 0 ? `, ${counts.join(', ')}` : ''} FROM ${relation}`)).rows[0] ?? {};
+  const n = Number(row.n ?? 0);
+  return { rowCount: n, columnMetrics: Object.fromEntries(columns.map((c, i) => [c, { nullCount: n - Number(row[`c${i}`] ?? 0) }])) };
+}
+
 /** The check run in lineage: the product as the input, with a dataQualityAssertions facet (how dbt and GE report). */
 function emitCheckLineage(
   ctx: Context,
@@ -294,6 +315,7 @@ function emitCheckLineage(
   started: Date,
   results: CheckResult[],
   parentRunId: string | undefined,
+  profile: DataQualityProfile | undefined,
 ): void {
   const namespace = projectNamespace(ctx.project);
   const job = {
@@ -316,6 +338,7 @@ function emitCheckLineage(
       dataQualityAssertions: {
         assertions: ran.map((r) => ({ assertion: r.rule, success: r.status === 'pass', ...(r.column ? { column: r.column } : {}) })),
       },
+      dataQualityMetrics: profile as Record<string, unknown> | undefined,
     }),
   };
   const base = { producer: PRODUCER, schemaURL: RUN_EVENT_SCHEMA, job, run };

@@ -47,6 +47,12 @@ describe('lineage from every run', () => {
       assertions.some((a) => a.assertion === 'nullValues' && a.success),
       'check results travel as dataQualityAssertions',
     );
+    const profile = valueAt(check, ['inputs', 0, 'inputFacets', 'dataQualityMetrics']) as {
+      rowCount: number;
+      columnMetrics: Record<string, { nullCount: number }>;
+    };
+    assert.ok(profile.rowCount > 0, 'the check run profiles the product: rows…');
+    assert.equal(profile.columnMetrics.transaction_id?.nullCount, 0, '…and nulls per column');
     const model = events.find((e) => e.job.name === 'model:payments.daily_volume_by_method' && e.eventType === 'COMPLETE');
     assert.ok(model);
     assert.equal(valueAt(model, ['job', 'facets', 'jobType', 'integration']), 'FINMESH');
