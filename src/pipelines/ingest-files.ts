@@ -39,6 +39,8 @@ export interface IngestReport {
     signedBy?: string;
     /** Bytes received. */
     size?: number;
+    /** Something went wrong after the file was committed (the after-commit move or delete). */
+    warning?: string;
   }[];
 }
 
@@ -356,7 +358,7 @@ async function processFile(
     if (outcome === 'changed') report.files.changed++;
     report.rows.accepted += rows.count;
     report.rows.rejected += rejects.count;
-    report.details.push({
+    const detail: IngestReport['details'][number] = {
       path: f.path,
       outcome,
       sha256,
@@ -366,8 +368,14 @@ async function processFile(
       ...members,
       ...signed,
       ...(outcome === 'changed' ? { reason: 'a new version of a file ingested before under the same name' } : {}),
-    });
-    await pool.use((c) => afterCommit(c, cfg, f.path));
+    };
+    report.details.push(detail);
+    try {
+      await pool.use((c) => afterCommit(c, cfg, f.path));
+    } catch (e) {
+      // The rows are committed: a partner server refusing the move or delete must not undo or stop that.
+      detail.warning = `afterCommit ${cfg.afterCommit} failed (${(e as Error).message}); the file stays where it is and the ledger keeps it from loading twice`;
+    }
   } finally {
     await ctx.storage.discard(staging);
   }
@@ -479,11 +487,15 @@ function loadLayout(ctx: Context, source: Source, cfg: SftpConfig): Layout {
 }
 
 async function afterCommit(conn: SftpConnection, cfg: SftpConfig, path: string): Promise<void> {
-  if (cfg.afterCommit === 'delete') await conn.remove(path);
-  else if (cfg.afterCommit === 'move') {
-    const archive = cfg.archivePath ?? `${cfg.path.replace(/\/$/, '')}/archive`;
-    await conn.mkdir(archive);
-    await conn.rename(path, `${archive}/${basename(path)}`);
+  try {
+    if (cfg.afterCommit === 'delete') await conn.remove(path);
+    else if (cfg.afterCommit === 'move') {
+      const archive = cfg.archivePath ?? `${cfg.path.replace(/\/$/, '')}/archive`;
+      await conn.mkdir(archive);
+      await conn.rename(path, `${archive}/${basename(path)}`);
+    }
+  } catch (cause) {
+    throw new FinmeshError('UNAVAILABLE', `SFTP: cannot ${cfg.afterCommit} ${path}: ${(cause as Error).message}`, { cause });
   }
 }
 

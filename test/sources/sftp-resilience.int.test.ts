@@ -268,6 +268,26 @@ describe('polling', () => {
     );
   });
 
+  it('keeps a committed file committed when the after-commit move is refused, with a warning', async () => {
+    writeFileSync(join(root, 'outbound/settlements/EDI_20261125_BLOCK.txt'), acquirerEdiFile(sales(12, '2026-11-25'), '2026-11-25', 7));
+    writeFileSync(join(root, 'outbound/settlements/blocked'), 'a file where the archive folder should be');
+    const dir = projectFor(server, 'acquirer-settlements', {
+      pattern: 'EDI_*_BLOCK.txt',
+      afterCommit: 'move',
+      archivePath: '/outbound/settlements/blocked',
+    });
+    const [first, again] = await withSource(dir, 'acquirer-settlements', async (ctx, source) => [
+      await ingestSftpSource(ctx, source),
+      await ingestSftpSource(ctx, source),
+    ]);
+    assert.deepEqual([first?.files.ingested, first?.rows.accepted], [1, 12]);
+    assert.match(
+      first?.details[0]?.warning ?? '',
+      /afterCommit move failed \(SFTP: cannot move \/outbound\/settlements\/EDI_20261125_BLOCK\.txt: .*\); the file stays/,
+    );
+    assert.equal(again?.files.ingested, 0, 'the ledger keeps the file that stayed from loading twice');
+  });
+
   it('takes new files on the next poll, matches the regex as well as the glob, and stops when asked', async () => {
     const dir = projectFor(server, 'acquirer-settlements', { pollEvery: '300ms', regex: '_00[0-9]\\.txt$', maxConnections: 2 });
     writeFileSync(join(root, 'outbound/settlements/EDI_20261126_001.txt'), acquirerEdiFile(sales(50), '2026-11-26', 1));

@@ -98,6 +98,7 @@ function printReport(report: IngestReport, at?: Date): void {
   say(
     `${at ? `${at.toISOString()} ` : ''}${report.source}: ${f.seen} files seen, ${f.ingested} ingested (${f.changed} changed), ${f.duplicate} duplicate, ${f.quarantined} quarantined, ${f.incomplete} not complete yet, ${f.failed} failed; rows: ${report.rows.accepted} accepted, ${report.rows.rejected} rejected`,
   );
+  for (const d of report.details.filter((x) => x.warning)) say(`  warning     ${d.path}: ${d.warning}`);
   for (const d of report.details.filter((x) => x.reason)) {
     const reason = d.reason?.startsWith(`${d.path}: `) ? d.reason.slice(d.path.length + 2) : d.reason;
     say(`  ${d.outcome.padEnd(11)} ${d.path}: ${reason}`);
