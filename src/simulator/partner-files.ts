@@ -143,10 +143,13 @@ export function chargebackReport(sales: SettledSale[], o: { seed: number; fileDa
   return { csv: Buffer.from(`${lines.join('\r\n')}\r\n`, 'latin1'), rows: disputed.length };
 }
 
-/** A file in one zip entry, as the acquirer packs its reports. */
-export function zipOne(name: string, data: Buffer): Promise<Buffer> {
+/** A zip of these files (names ending in `/` are folders), as partners pack their reports. */
+export function zipFiles(entries: [string, Buffer][]): Promise<Buffer> {
   const zip = new yazl.ZipFile();
-  zip.addBuffer(data, name);
+  for (const [name, data] of entries) {
+    if (name.endsWith('/')) zip.addEmptyDirectory(name);
+    else zip.addBuffer(data, name);
+  }
   zip.end();
   const chunks: Buffer[] = [];
   return new Promise((resolve, reject) => {
@@ -155,6 +158,9 @@ export function zipOne(name: string, data: Buffer): Promise<Buffer> {
     zip.outputStream.on('error', reject);
   });
 }
+
+/** A file in one zip entry, as the acquirer packs its reports. */
+export const zipOne = (name: string, data: Buffer) => zipFiles([[name, data]]);
 
 /** Encrypts to the fintech's public key and signs with the acquirer's private key, as `gpg --sign --encrypt` does. */
 export async function sealForFintech(data: Buffer, keys: { fintechPublicKey: string; signingKey: string }): Promise<Buffer> {

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import yazl from 'yazl';
+import { zipFiles } from '../../src/simulator/partner-files.js';
 import { type CsvOptions, csvOptionsSchema, csvParser, normalizeHeader } from '../../src/sources/formats/csv.js';
 import { collectingSink, parseText } from '../../src/sources/formats/format.js';
 import { type FileFormat, readFileRows } from '../../src/sources/formats/read-file.js';
@@ -199,20 +199,7 @@ async function read(bytes: Buffer, name: string, fmt: FileFormat = ndjson) {
   return { result, sinks };
 }
 
-function zip(entries: [string, Buffer][]): Promise<Buffer> {
-  const z = new yazl.ZipFile();
-  for (const [name, data] of entries) {
-    if (name.endsWith('/')) z.addEmptyDirectory(name);
-    else z.addBuffer(data, name);
-  }
-  z.end();
-  const chunks: Buffer[] = [];
-  return new Promise((resolve, reject) => {
-    z.outputStream.on('data', (c: Buffer) => chunks.push(c));
-    z.outputStream.on('end', () => resolve(Buffer.concat(chunks)));
-    z.outputStream.on('error', reject);
-  });
-}
+const zip = zipFiles;
 
 describe('envelopes: gzip, zip, encodings', () => {
   it('reads every file of a zip as its own member, with lines counted per member', async () => {

@@ -49,6 +49,16 @@ async function serve(o: { dropConnectionAfterBytes?: number } = {}) {
   return { root, server };
 }
 
+/** An embedded server for the tests of one suite: started before them, closed after. */
+function serveDuringSuite(): { server: EmbeddedSftpServer; root: string } {
+  const state = {} as { server: EmbeddedSftpServer; root: string };
+  before(async () => Object.assign(state, await serve()));
+  after(async () => {
+    await state.server?.close();
+  });
+  return state;
+}
+
 /** A copy of the example whose source `name` points at `server`, with `settings` on top. */
 function projectFor(server: EmbeddedSftpServer, name: string, settings: Record<string, unknown> = {}): string {
   const dir = copyExample();
@@ -148,14 +158,7 @@ describe('PGP-encrypted, zipped CSV reports over SFTP (the example’s acquirer-
     writeFileSync(join(secrets, 'acquirer.pub'), keys.acquirer.publicKey);
     process.env.FINMESH_TEST_PGP_PASSPHRASE = 'pgp-pass';
   });
-  let server: EmbeddedSftpServer;
-  let root: string;
-  before(async () => {
-    ({ root, server } = await serve());
-  });
-  after(async () => {
-    await server?.close();
-  });
+  const served = serveDuringSuite();
 
   it('decrypts, checks the signature, unzips and loads typed rows with their file and line; a forged report is quarantined whole', async () => {
     const day = '2026-11-27';
@@ -164,14 +167,14 @@ describe('PGP-encrypted, zipped CSV reports over SFTP (the example’s acquirer-
       fintechPublicKey: keys.fintech.publicKey,
       signingKey: keys.acquirer.privateKey,
     });
-    writeFileSync(join(root, 'outbound/chargebacks/CHARGEBACKS_20261127_001.zip.pgp'), sealed);
+    writeFileSync(join(served.root, 'outbound/chargebacks/CHARGEBACKS_20261127_001.zip.pgp'), sealed);
     const stranger = await generatePgpKeys('Mallory', 'm@example.com');
     const forged = await sealForFintech(await zipOne('CHARGEBACKS_20261127_002.csv', csv), {
       fintechPublicKey: keys.fintech.publicKey,
       signingKey: stranger.privateKey,
     });
-    writeFileSync(join(root, 'outbound/chargebacks/CHARGEBACKS_20261127_002.zip.pgp'), forged);
-    const dir = projectFor(server, 'acquirer-chargebacks', {
+    writeFileSync(join(served.root, 'outbound/chargebacks/CHARGEBACKS_20261127_002.zip.pgp'), forged);
+    const dir = projectFor(served.server, 'acquirer-chargebacks', {
       pgp: {
         privateKey: `file:${join(secrets, 'fintech.key')}`,
         passphrase: 'env:FINMESH_TEST_PGP_PASSPHRASE',
@@ -229,8 +232,8 @@ describe('PGP-encrypted, zipped CSV reports over SFTP (the example’s acquirer-
     assert.deepEqual(
       end.inputs?.map((i) => [i.namespace, i.name]),
       [
-        [`sftp://127.0.0.1:${server.port}`, '/outbound/chargebacks/CHARGEBACKS_20261127_001.zip.pgp'],
-        [`sftp://127.0.0.1:${server.port}`, '/outbound/chargebacks/CHARGEBACKS_20261127_002.zip.pgp'],
+        [`sftp://127.0.0.1:${served.server.port}`, '/outbound/chargebacks/CHARGEBACKS_20261127_001.zip.pgp'],
+        [`sftp://127.0.0.1:${served.server.port}`, '/outbound/chargebacks/CHARGEBACKS_20261127_002.zip.pgp'],
       ],
     );
     assert.equal((end.inputs?.[0]?.inputFacets?.finmesh as { sha256: string } | undefined)?.sha256, ok?.sha256);
@@ -245,18 +248,11 @@ describe('PGP-encrypted, zipped CSV reports over SFTP (the example’s acquirer-
 });
 
 describe('polling', () => {
-  let server: EmbeddedSftpServer;
-  let root: string;
-  before(async () => {
-    ({ root, server } = await serve());
-  });
-  after(async () => {
-    await server?.close();
-  });
+  const served = serveDuringSuite();
 
   it('fails the run, naming the secret, when the password reference cannot be resolved', async () => {
     delete process.env.FINMESH_TEST_MISSING_PASSWORD;
-    const dir = projectFor(server, 'acquirer-settlements', { password: 'env:FINMESH_TEST_MISSING_PASSWORD' });
+    const dir = projectFor(served.server, 'acquirer-settlements', { password: 'env:FINMESH_TEST_MISSING_PASSWORD' });
     const runs = await withSource(dir, 'acquirer-settlements', async (ctx, source) => {
       await assert.rejects(ingestSftpSource(ctx, source), /acquirer-settlements\.yaml: password.*FINMESH_TEST_MISSING_PASSWORD/);
       return ctx.meta.listRuns({ job: 'ingest:acquirer-settlements', limit: 10 });
@@ -269,9 +265,12 @@ describe('polling', () => {
   });
 
   it('keeps a committed file committed when the after-commit move is refused, with a warning', async () => {
-    writeFileSync(join(root, 'outbound/settlements/EDI_20261125_BLOCK.txt'), acquirerEdiFile(sales(12, '2026-11-25'), '2026-11-25', 7));
-    writeFileSync(join(root, 'outbound/settlements/blocked'), 'a file where the archive folder should be');
-    const dir = projectFor(server, 'acquirer-settlements', {
+    writeFileSync(
+      join(served.root, 'outbound/settlements/EDI_20261125_BLOCK.txt'),
+      acquirerEdiFile(sales(12, '2026-11-25'), '2026-11-25', 7),
+    );
+    writeFileSync(join(served.root, 'outbound/settlements/blocked'), 'a file where the archive folder should be');
+    const dir = projectFor(served.server, 'acquirer-settlements', {
       pattern: 'EDI_*_BLOCK.txt',
       afterCommit: 'move',
       archivePath: '/outbound/settlements/blocked',
@@ -289,10 +288,10 @@ describe('polling', () => {
   });
 
   it('takes new files on the next poll, matches the regex as well as the glob, and stops when asked', async () => {
-    const dir = projectFor(server, 'acquirer-settlements', { pollEvery: '300ms', regex: '_00[0-9]\\.txt$', maxConnections: 2 });
-    writeFileSync(join(root, 'outbound/settlements/EDI_20261126_001.txt'), acquirerEdiFile(sales(50), '2026-11-26', 1));
-    writeFileSync(join(root, 'outbound/settlements/EDI_20261126_002.txt'), acquirerEdiFile(sales(60), '2026-11-26', 2));
-    writeFileSync(join(root, 'outbound/settlements/EDI_20261126_TEST.txt'), acquirerEdiFile(sales(5), '2026-11-26', 9));
+    const dir = projectFor(served.server, 'acquirer-settlements', { pollEvery: '300ms', regex: '_00[0-9]\\.txt$', maxConnections: 2 });
+    writeFileSync(join(served.root, 'outbound/settlements/EDI_20261126_001.txt'), acquirerEdiFile(sales(50), '2026-11-26', 1));
+    writeFileSync(join(served.root, 'outbound/settlements/EDI_20261126_002.txt'), acquirerEdiFile(sales(60), '2026-11-26', 2));
+    writeFileSync(join(served.root, 'outbound/settlements/EDI_20261126_TEST.txt'), acquirerEdiFile(sales(5), '2026-11-26', 9));
     const reports: IngestReport[] = [];
     await withSource(dir, 'acquirer-settlements', async (ctx, source) => {
       const abort = new AbortController();
@@ -302,7 +301,10 @@ describe('polling', () => {
         onError: (_s, e) => assert.fail(e as Error),
       });
       await waitFor(() => (reports.some((r) => r.files.ingested === 2) ? true : undefined), 20_000, 'the first two files');
-      writeFileSync(join(root, 'outbound/settlements/EDI_20261127_003.txt'), acquirerEdiFile(sales(70, '2026-11-27'), '2026-11-27', 3));
+      writeFileSync(
+        join(served.root, 'outbound/settlements/EDI_20261127_003.txt'),
+        acquirerEdiFile(sales(70, '2026-11-27'), '2026-11-27', 3),
+      );
       await waitFor(
         () => (reports.some((r) => r.details.some((d) => d.path.endsWith('_003.txt') && d.outcome === 'ingested')) ? true : undefined),
         20_000,

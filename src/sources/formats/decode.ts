@@ -50,8 +50,14 @@ export async function sniffContainer(path: string): Promise<Container> {
  * declare), so a zip bomb stops at the limit with an error naming the file. Consume each member's stream before
  * asking for the next.
  */
-export async function* openMembers(path: string, name: string, limits: DecodeLimits): AsyncGenerator<Member> {
-  const kind = await sniffContainer(path);
+export async function* openMembers(
+  path: string,
+  name: string,
+  limits: DecodeLimits,
+  /** What the file is, when the caller has looked already. */
+  known?: Container,
+): AsyncGenerator<Member> {
+  const kind = known ?? (await sniffContainer(path));
   if (kind === 'pgp' || kind === 'pgp-armored')
     throw new FinmeshError('DATA_INVALID', `${name}: the file is PGP-encrypted but the source has no \`pgp\` settings to decrypt it`);
   if (kind === 'plain') {

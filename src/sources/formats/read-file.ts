@@ -54,7 +54,7 @@ export async function readFileRows(
     }
     const parse = parserFor(fmt);
     const encoding = fmt.encoding ?? fmt.layout?.encoding ?? 'utf-8';
-    for await (const member of openMembers(input, name, fmt.limits)) {
+    for await (const member of openMembers(input, name, fmt.limits, fmt.pgp ? undefined : container)) {
       members.push(member.name);
       const error = await parse(decodeText(member.bytes, encoding, member.name), member.name, sinkFor(member.name));
       if (error) return { integrityError: error, members, signedBy };
