@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { unitMs } from '../core/duration.js';
 import { ConfigError, FinmeshError, type ValidationIssue } from '../core/errors.js';
 import { formatPath, zodIssues } from './issues.js';
 import { validateOdcs } from './odcs-validator.js';
@@ -13,6 +14,7 @@ import {
   productSettingsSchema,
   projectConfigSchema,
   sourceConfigSchema,
+  TIME_SLA_PROPERTIES,
 } from './schema.js';
 
 export const PROJECT_FILE = 'finmesh.yaml';
@@ -135,6 +137,7 @@ export function inspectProject(dir: string): LoadResult {
           found: JSON.stringify(contract.domain),
         });
       }
+      checkSlaUnits(rel(cfile), contract, issues);
       const modelFile = join(pdir, 'model.sql');
       if (!existsSync(modelFile)) {
         issues.push({ file: rel(pdir), path: '', expected: 'a model.sql that builds the product', found: 'no model.sql' });
@@ -203,6 +206,27 @@ function readSettings(file: string, contract: Contract, issues: ValidationIssue[
     issues.push({ ...issue, path });
   }
   return undefined;
+}
+
+/** Time SLAs (latency, frequency, retention…) need a unit finmesh knows: a guess would move an alert by 60×. */
+function checkSlaUnits(file: string, contract: Contract, issues: ValidationIssue[]): void {
+  (contract.slaProperties ?? []).forEach((sla, i) => {
+    if (!TIME_SLA_PROPERTIES.includes(sla.property) || sla.unit === undefined) return;
+    if (unitMs(sla.unit) === undefined)
+      issues.push({
+        file,
+        path: formatPath(['slaProperties', i, 'unit']),
+        expected: 'a time unit (s, m/min/minutes, h/hours, d/days, w/weeks, y/years)',
+        found: JSON.stringify(sla.unit),
+      });
+    else if (!Number.isFinite(Number(sla.value)) || Number(sla.value) < 0)
+      issues.push({
+        file,
+        path: formatPath(['slaProperties', i, 'value']),
+        expected: 'a non-negative number',
+        found: JSON.stringify(sla.value),
+      });
+  });
 }
 
 function checkUnique(items: { key: string; file: string; path: string }[], what: string, issues: ValidationIssue[]) {

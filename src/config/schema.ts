@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isDuration, parseDuration } from '../core/duration.js';
 import { csvOptionsSchema } from '../sources/formats/csv.js';
 import { ENCODINGS } from '../sources/formats/decode.js';
 
@@ -15,17 +16,15 @@ export type Materialization = (typeof MATERIALIZATIONS)[number];
 const snakeName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'a lower_snake_case name');
 const kebabName = z.string().regex(/^[a-z][a-z0-9-]*$/, 'a lower-kebab-case name');
 
-/** `env:NAME` or `file:path` — a secret is never written in YAML itself. */
-/** A duration such as 500ms, 30s, 5m, 1h. */
-export const duration = z.string().regex(/^\d+(ms|s|m|h)$/, 'a duration such as 30s, 5m or 1h');
+/** A duration such as 500ms, 30s, 5m, 1h or 2d (parsed by `core/duration`, the one parser). */
+export const duration = z.string().refine(isDuration, 'a duration such as 30s, 5m, 1h or 2d');
 
-/** Milliseconds in a duration (`30s` → 30000). */
+/** Milliseconds in a validated config duration (`30s` → 30000). */
 export function durationMs(d: string): number {
-  const m = /^(\d+)(ms|s|m|h)$/.exec(d);
-  if (!m) throw new Error(`not a duration: ${d}`);
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+  return parseDuration(d);
 }
 
+/** `env:NAME` or `file:path` — a secret is never written in YAML itself. */
 export const secretRef = z.string().regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$/, 'a secret reference (env:NAME or file:path)');
 
 /**
@@ -427,6 +426,9 @@ const odcsProperty = z.looseObject({
   description: z.string().optional(),
   quality: z.array(odcsQuality).optional(),
 });
+
+/** ODCS SLA properties whose value is a duration (`value` + time `unit`). */
+export const TIME_SLA_PROPERTIES = ['latency', 'freshness', 'frequency', 'retention', 'timeToDetect', 'timeToNotify', 'timeToRepair'];
 
 export const customPropertySchema = z.looseObject({ property: z.string(), value: z.unknown() });
 

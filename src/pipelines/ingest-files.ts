@@ -7,6 +7,7 @@ import { durationMs } from '../config/schema.js';
 import { resolveSecret } from '../config/secrets.js';
 import { FinmeshError } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
+import { retry } from '../core/retry.js';
 import { sleep } from '../core/sleep.js';
 import type { Metrics } from '../observability/metrics.js';
 import { type Layout, layoutSchema } from '../sources/formats/fixed-width.js';
@@ -400,20 +401,12 @@ function dropStalePartials(dir: string): void {
   }
 }
 
-/** Runs `fn` up to `attempts` times with exponential backoff; the last error says how many attempts were made. */
-async function withRetries<T>(attempts: number, fn: () => Promise<T>): Promise<T> {
-  let last: unknown;
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (e instanceof FinmeshError && (e.code === 'PERMISSION' || e.code === 'CONFIG_INVALID')) throw e;
-      last = e;
-      if (attempt < attempts) await sleep(250 * 2 ** attempt);
-    }
-  }
-  const msg = (last as Error).message;
-  throw new FinmeshError('UNAVAILABLE', attempts > 1 ? `${msg} (after ${attempts} attempts)` : msg, { cause: last });
+/** Connects and downloads are tried `attempts` times with backoff; a refused key or bad config is final at once. */
+function withRetries<T>(attempts: number, fn: () => Promise<T>): Promise<T> {
+  return retry(fn, {
+    attempts,
+    retryable: (e) => !(e instanceof FinmeshError && (e.code === 'PERMISSION' || e.code === 'CONFIG_INVALID')),
+  });
 }
 
 /**

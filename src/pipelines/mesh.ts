@@ -11,7 +11,8 @@ import { columnLineage } from '../lineage/column-lineage.js';
 import { compileChecks } from '../mesh/checks.js';
 import { evaluatePolicies, type PolicyViolation } from '../mesh/policies.js';
 import type { Context } from './context.js';
-import { checkNames, freshnessSlo } from './quality.js';
+import { freshnessSlo } from '../mesh/sla.js';
+import { checkNames } from './quality.js';
 
 /** Silver columns that copy a PII/PCI input without tokenising or masking it, found from the models' column lineage. */
 export async function findUnprotectedColumns(

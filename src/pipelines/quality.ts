@@ -4,6 +4,7 @@ import { uuidv7 } from '../core/ids.js';
 import { quoteIdent } from '../engine/engine.js';
 import { lakeDatasetId, projectNamespace } from '../lineage/naming.js';
 import { facets, PRODUCER, RUN_EVENT_SCHEMA } from '../lineage/openlineage.js';
+import { freshnessSlo } from '../mesh/sla.js';
 import { type CompiledCheck, compileChecks, describeExpectation, judge, LUHN_MACRO, panLeakSql, panScanExempt } from '../mesh/checks.js';
 import type { CheckResultRecord } from '../metadata/metadata-store.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -207,19 +208,6 @@ function normaliseType(t: string): string {
     FLOAT8: 'DOUBLE',
   };
   return aliases[u] ?? u;
-}
-
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000, day: 86_400_000, days: 86_400_000 };
-
-/** The contract's freshness SLO: `slaProperties` latency (or frequency) with a unit. */
-export function freshnessSlo(product: Product): { ms: number; text: string } | undefined {
-  const sla = (product.contract.slaProperties ?? []).find(
-    (p) => p.property === 'latency' || p.property === 'freshness' || p.property === 'frequency',
-  );
-  if (!sla) return undefined;
-  const unit = String(sla.unit ?? 'm').toLowerCase();
-  const ms = Number(sla.value) * (UNIT_MS[unit] ?? 60_000);
-  return Number.isFinite(ms) ? { ms, text: `${sla.value}${unit}` } : undefined;
 }
 
 function freshness(ctx: Context, runId: string, product: Product, last: Date | undefined): CheckResult {

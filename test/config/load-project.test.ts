@@ -7,6 +7,7 @@ import { inspectProject, loadProject } from '../../src/config/load-project.js';
 import { validateOdcs } from '../../src/config/odcs-validator.js';
 import { isValidPhysicalType } from '../../src/config/schema.js';
 import { ConfigError } from '../../src/core/errors.js';
+import { freshnessSlo } from '../../src/mesh/sla.js';
 import { cli, copyExample, EXAMPLE } from '../helpers.js';
 
 describe('project model', () => {
@@ -34,6 +35,24 @@ describe('project model', () => {
       const doc = parse(readFileSync(join(EXAMPLE, product.contractFile), 'utf8'));
       assert.deepEqual(validateOdcs(product.contractFile, doc), []);
     }
+  });
+
+  it('reads SLA units in words (hours are hours) and refuses a time unit it does not know', () => {
+    const dir = copyExample();
+    const file = join(dir, 'domains/payments/products/transactions/contract.odcs.yaml');
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace('{ property: latency, value: 5, unit: m }', '{ property: latency, value: 2, unit: hours }'),
+    );
+    const tx = loadProject(dir).products.find((p) => p.name === 'transactions');
+    assert.ok(tx);
+    assert.equal(freshnessSlo(tx)?.ms, 7_200_000);
+    writeFileSync(file, readFileSync(file, 'utf8').replace('unit: hours', 'unit: fortnights'));
+    const { issues } = inspectProject(dir);
+    const issue = issues.find((i) => i.path === 'slaProperties[0].unit');
+    assert.ok(issue, JSON.stringify(issues));
+    assert.equal(issue.file, 'domains/payments/products/transactions/contract.odcs.yaml');
+    assert.match(issue.found, /fortnights/);
   });
 
   it('reports every problem at once, each with file, YAML path, expected and found', () => {
