@@ -5,8 +5,8 @@ import { z } from 'zod';
 import { zodIssues } from '../config/issues.js';
 import { datasetKey, type Product, type Project } from '../config/project.js';
 import { ConfigError, type ValidationIssue } from '../core/errors.js';
-import type { MetadataStore } from '../metadata/metadata-store.js';
 import { freshnessSlo } from '../mesh/sla.js';
+import type { MetadataStore } from '../metadata/metadata-store.js';
 
 export const SLI_KINDS = ['freshness', 'pipeline-success', 'correctness', 'completeness', 'api-availability'] as const;
 export type SliKind = (typeof SLI_KINDS)[number];

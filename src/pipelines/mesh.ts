@@ -10,8 +10,8 @@ import { BRONZE_METADATA_COLUMNS } from '../lake/layout.js';
 import { columnLineage } from '../lineage/column-lineage.js';
 import { compileChecks } from '../mesh/checks.js';
 import { evaluatePolicies, type PolicyViolation } from '../mesh/policies.js';
-import type { Context } from './context.js';
 import { freshnessSlo } from '../mesh/sla.js';
+import type { Context } from './context.js';
 import { checkNames } from './quality.js';
 
 /** Silver columns that copy a PII/PCI input without tokenising or masking it, found from the models' column lineage. */
