@@ -7,8 +7,11 @@ import { parseArgs } from 'node:util';
 import { MemoryBus } from '../src/bus/memory/memory-bus.js';
 import { loadProject } from '../src/config/load-project.js';
 import { uuidv7 } from '../src/core/ids.js';
+import { duckDbDialect } from '../src/engine/duckdb/duckdb-dialect.js';
 import { DuckDbEngine } from '../src/engine/duckdb/duckdb-engine.js';
-import { quoteLiteral } from '../src/engine/engine.js';
+
+const quoteLiteral = (v: string) => duckDbDialect.quoteLiteral(v);
+
 import { LatencyTracker } from '../src/observability/latency.js';
 import { writeBronzeBatch } from '../src/pipelines/bronze-writer.js';
 import { openContext } from '../src/pipelines/context.js';
@@ -77,7 +80,7 @@ async function benchIngestion(): Promise<void> {
 
   const project = loadProject('examples/fintech');
   project.config.lake.path = join(work, 'lake');
-  project.config.metadata.path = join(work, 'metadata.db');
+  project.config.metadata = { kind: 'sqlite', path: join(work, 'metadata.db') };
   const ctx = await openContext(project);
   await prepareSession(ctx);
   const source = project.sources.find((s) => s.name === 'core-transactions');
@@ -122,7 +125,7 @@ async function benchStreaming(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const project = loadProject('examples/fintech');
   project.config.lake.path = join(dir, 'lake');
-  project.config.metadata.path = join(dir, 'metadata.db');
+  project.config.metadata = { kind: 'sqlite', path: join(dir, 'metadata.db') };
   project.config.stream.batchMaxRecords = 100_000;
   project.config.stream.batchMaxMs = 500;
   for (const s of project.sources) if (s.config.kind === 'sqlite-outbox') s.config.database = join(dir, 'app.db');
@@ -202,7 +205,7 @@ async function benchStreaming(): Promise<void> {
       const { NatsBus } = await import('../src/bus/nats/nats-bus.js');
       const bus = await NatsBus.create({ servers: nats.url });
       project.config.lake.path = join(dir, 'lake-nats');
-      project.config.metadata.path = join(dir, 'metadata-nats.db');
+      project.config.metadata = { kind: 'sqlite', path: join(dir, 'metadata-nats.db') };
       const nctx = await openContext(project);
       await prepareSession(nctx);
       const njob = new StreamJob(nctx, { bus, untilCaughtUp: true });

@@ -7,7 +7,7 @@ import { MemoryBus } from './memory/memory-bus.js';
 export async function createBus(config: ProjectConfig['bus'], projectRoot: string): Promise<Bus> {
   switch (config.kind) {
     case 'memory':
-      return new MemoryBus(config.capacity);
+      return new MemoryBus(config.capacity, config.maxBytes);
     case 'nats': {
       const { NatsBus } = await import('./nats/nats-bus.js');
       return NatsBus.create({ servers: config.servers });

@@ -88,8 +88,21 @@ export const projectConfigSchema = z
       .strict()
       .default({ kind: 'duckdb' }),
     metadata: z
-      .object({ kind: z.literal('sqlite'), path: z.string().default('.finmesh/metadata.db') })
-      .strict()
+      .discriminatedUnion('kind', [
+        z.object({ kind: z.literal('sqlite'), path: z.string().default('.finmesh/metadata.db') }).strict(),
+        z
+          .object({
+            kind: z.literal('postgres'),
+            /** Connection string reference, e.g. env:FINMESH_METADATA_URL (postgres://user:pass@host:5432/db). */
+            connection: secretRef,
+            /** The schema finmesh's tables live in, created and migrated on first use. */
+            schema: z
+              .string()
+              .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower_snake_case schema name of at most 63 characters')
+              .default('finmesh'),
+          })
+          .strict(),
+      ])
       .default({ kind: 'sqlite', path: '.finmesh/metadata.db' }),
     tokenization: z
       .object({ key: secretRef.describe('key of the HMAC that tokenises direct identifiers (CPF, CNPJ)') })
@@ -97,7 +110,19 @@ export const projectConfigSchema = z
       .optional(),
     bus: z
       .discriminatedUnion('kind', [
-        z.object({ kind: z.literal('memory'), capacity: z.number().int().positive().default(200_000) }).strict(),
+        z
+          .object({
+            kind: z.literal('memory'),
+            /** Messages a topic holds before publishers wait… */
+            capacity: z.number().int().positive().default(200_000),
+            /** …or bytes of them, whichever comes first: the embedded bus's memory bound. */
+            maxBytes: z
+              .number()
+              .int()
+              .min(1 << 20)
+              .default(256 * 1024 * 1024),
+          })
+          .strict(),
         z.object({ kind: z.literal('nats'), servers: z.string().min(1) }).strict(),
         z
           .object({
@@ -112,20 +137,32 @@ export const projectConfigSchema = z
           .strict(),
         z.object({ kind: z.literal('pubsub'), projectId: z.string().min(1) }).strict(),
       ])
-      .default({ kind: 'memory', capacity: 200_000 }),
+      .default({ kind: 'memory', capacity: 200_000, maxBytes: 256 * 1024 * 1024 }),
     stream: z
       .object({
         /** A micro-batch closes at this many records… */
         batchMaxRecords: z.number().int().positive().default(50_000),
         /** …or this long after its first record, whichever comes first. */
         batchMaxMs: z.number().int().positive().default(1000),
+        /** Unacked change pages the lake writer may hold in memory (bytes); bounds the stream's memory. */
+        maxBufferedBytes: z
+          .number()
+          .int()
+          .min(1 << 20)
+          .default(256 * 1024 * 1024),
         /** How long a reader waits after an empty page. */
         pollIntervalMs: z.number().int().positive().default(100),
         /** How often `finmesh stream` runs the models (0: never). */
         modelIntervalMs: z.number().int().nonnegative().default(5000),
       })
       .strict()
-      .default({ batchMaxRecords: 50_000, batchMaxMs: 1000, pollIntervalMs: 100, modelIntervalMs: 5000 }),
+      .default({
+        batchMaxRecords: 50_000,
+        batchMaxMs: 1000,
+        maxBufferedBytes: 256 * 1024 * 1024,
+        pollIntervalMs: 100,
+        modelIntervalMs: 5000,
+      }),
     lineage: z
       .object({
         transports: z
@@ -266,14 +303,6 @@ const sourceBase = {
 export const SIMULATED_ENTITIES = ['transactions', 'customers', 'merchants'] as const;
 
 export const sourceConfigSchema = z.discriminatedUnion('kind', [
-  z
-    .object({
-      ...sourceBase,
-      kind: z.literal('simulator'),
-      /** Which entity of the built-in fintech app simulator feeds this source. */
-      entity: z.enum(SIMULATED_ENTITIES),
-    })
-    .strict(),
   z
     .object({
       ...sourceBase,

@@ -1,22 +1,47 @@
 /**
  * The SQL engine port: DuckDB in-process by default, BigQuery in the cloud. finmesh's own code never scans data
- * itself; it hands SQL and whole files to the engine.
+ * itself; it hands SQL and whole files to the engine. Everything that is engine-specific — its SQL dialect, how it
+ * reads files, its macros, its parser — is behind this port, so jobs build SQL from `dialect` and never write an
+ * engine's syntax themselves.
+ *
+ * Model SQL is written in finmesh's SQL, which is DuckDB's dialect with `ref()`/`source()` and the macros below;
+ * every engine parses it with `parse` (BigQuery's adapter through an embedded DuckDB parser) and runs it in its own
+ * dialect.
  */
 export interface Engine {
+  /** `duckdb`, `bigquery`. */
   readonly kind: string;
   /** The engine's own version (lineage's processing_engine facet). */
   readonly version: string;
+  /** How SQL is spelt for this engine: quoting, file readers, functions the jobs need. */
+  readonly dialect: SqlDialect;
   /** Runs statements that return nothing. Throws `FinmeshError('QUERY_INVALID')` with the engine's message. */
   exec(sql: string): Promise<void>;
   /** Runs one query and returns its rows with JSON-safe values (safe integers as numbers, big ones as strings). */
   query(sql: string): Promise<QueryResult>;
-  /** Column names and types a SELECT would return, without running it. */
+  /** Column names and types a SELECT would return, without running it. Throws `QUERY_INVALID` when it does not bind. */
   describe(select: string): Promise<ColumnInfo[]>;
   /**
-   * Creates or replaces the view `schema.table` over Parquet files; with no files, an empty view of `columns`.
-   * Hive partition columns (`dt=...`) are read from the paths.
+   * Parses finmesh SQL into its statements without running or binding it. A syntax error is a value
+   * (`error.kind === 'syntax'`), not an exception.
+   */
+  parse(sql: string): Promise<ParsedSql>;
+  /**
+   * Creates or replaces the view `schema.table` over Parquet files; with no files, an empty view of `columns`
+   * (nothing at all when there are no columns either). Hive partition columns (`dt=...`) are read from the paths.
    */
   defineDataset(schema: string, table: string, files: string[], columns?: ColumnInfo[]): Promise<void>;
+  /** Creates or replaces the view `schema.table` as `select`. */
+  defineView(schema: string, table: string, select: string): Promise<void>;
+  /** Materialises `select` as a session-scoped table `name` (replacing one of that name). */
+  createTempTable(name: string, select: string): Promise<void>;
+  dropTempTable(name: string): Promise<void>;
+  /**
+   * Defines the functions models and checks may call: `tokenize(v)` (keyed HMAC-SHA256, hex; an error when no key
+   * is given), `mask_pan(v)` (first 6 and last 4 digits), and `pan_like(s)`/`luhn_valid(s)` (card-number shape and
+   * checksum). Idempotent.
+   */
+  installMacros(options: { tokenizationKey?: string | undefined }): Promise<void>;
   /**
    * Writes the rows of a SELECT as Parquet into `dir` (hive-partitioned by `partitionBy` when given) and lists the
    * files written with their row counts.
@@ -25,6 +50,52 @@ export interface Engine {
   /** Restricts this engine to reading the given folders and refuses to change settings from then on. */
   sandbox(readableRoots: string[]): Promise<void>;
   close(): Promise<void>;
+}
+
+/** SQL spelt for one engine. Every method returns SQL text; none runs anything. */
+export interface SqlDialect {
+  /** `duckdb`, `bigquery`: the OpenLineage SQL facet's dialect. */
+  readonly name: string;
+  quoteIdent(name: string): string;
+  quoteLiteral(value: string): string;
+  /** `CAST(expr AS type)`, the type given in finmesh's (DuckDB's) names. */
+  cast(expr: string, type: string): string;
+  /** The current timestamp, and today's date (UTC). */
+  currentTimestamp(): string;
+  currentDate(): string;
+  /** Today's date minus `days` days. */
+  daysAgo(days: number): string;
+  /** The number of rows where `condition` holds (an aggregate). */
+  countIf(condition: string): string;
+  /** True when the whole of `expr` matches the regular expression `pattern` (RE2 syntax). */
+  regexpFullMatch(expr: string, pattern: string): string;
+  /** How many full card numbers (13–19 digits, a card network's prefix and length, Luhn-valid) a text `expr` holds. */
+  cardNumbersIn(expr: string): string;
+  /** A relation reading newline-delimited JSON, typed by `columns` (other fields ignored, missing ones NULL). */
+  readNdjson(file: string, columns: ColumnInfo[]): string;
+  /** A relation reading Parquet files (hive partitions from the paths, columns united by name). */
+  readParquet(files: string[]): string;
+  /** `a` and `b` stacked, columns matched by name. */
+  unionAllByName(a: string, b: string): string;
+  /** The rows of relation `from` that are the latest per `keys` by `orderBy` (descending); one per key. */
+  latestPerKey(from: string, keys: string[], orderBy: string | undefined): string;
+}
+
+/** A parsed statement list. */
+export interface ParsedSql {
+  /** Set when the text does not parse; `kind` tells a syntax error from a statement the parser refuses. */
+  error?: { kind: 'syntax' | 'unsupported'; message: string } | undefined;
+  statements: ParsedStatement[];
+}
+
+export interface ParsedStatement {
+  /** `SELECT` for a query (WITH … SELECT included); otherwise the statement's verb. */
+  type: string;
+  /**
+   * The statement's syntax tree in finmesh's SQL AST, which is DuckDB's serialised form (`json_serialize_sql`):
+   * what column lineage and policy checks walk.
+   */
+  ast: unknown;
 }
 
 export interface ColumnInfo {
@@ -42,12 +113,4 @@ export interface WrittenFile {
   /** `dt=2026-11-27` for hive-partitioned output, undefined otherwise. */
   partition: string | undefined;
   rows: number;
-}
-
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-export function quoteLiteral(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
 }

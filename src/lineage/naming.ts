@@ -45,7 +45,5 @@ export function sourceDatasetId(project: Project, source: Source, connectionStri
       return { namespace: `azurecosmos://${new URL(c.endpoint).host}/dbs/${c.database}`, name: `colls/${c.container}` };
     case 'sftp':
       return { namespace: `sftp://${c.host}:${c.port}`, name: c.path };
-    case 'simulator':
-      return { namespace: projectNamespace(project), name: `simulator.${c.entity}` };
   }
 }

@@ -1,18 +1,33 @@
 import { type Product, sqlName } from '../config/project.js';
-import { quoteIdent, quoteLiteral } from '../engine/engine.js';
+import type { SqlDialect } from '../engine/engine.js';
 
-/** A quality rule compiled to one SQL query returning a single number `v`, and how to judge it. */
-export interface CompiledCheck {
+/**
+ * A quality rule of a contract, engine-neutral: which rule, on which column, how its number is judged. `checkSql`
+ * spells it for an engine.
+ */
+export interface CheckRule {
   /** Stable id: `<product>.<column or dataset>.<rule>` (a metric label, so bounded). */
   id: string;
   product: string;
   column: string | undefined;
   rule: string;
   severity: 'error' | 'warning';
-  /** SQL over `{object}`, the relation to check (the dataset, or a candidate batch before it commits). */
-  sql: string;
   expect: Expectation;
   description: string;
+  /** What the rule measures. */
+  measure:
+    | { kind: 'sql'; query: string }
+    | { kind: 'rowCount' }
+    | { kind: 'nullValues'; column: string }
+    | { kind: 'missingValues'; column: string; missing: (string | null)[] }
+    | { kind: 'invalidValues'; column: string; validValues: string[] | undefined; pattern: string | undefined }
+    | { kind: 'duplicateValues'; column: string | undefined };
+}
+
+/** A rule compiled to one SQL query over `{object}` returning a single number `v`. */
+export interface CompiledCheck extends CheckRule {
+  /** SQL over `{object}`, the relation to check (the dataset, or a candidate batch before it commits). */
+  sql: string;
 }
 
 export type Expectation =
@@ -60,12 +75,12 @@ export function describeExpectation(e: Expectation): string {
 
 type Rule = Record<string, unknown>;
 
-/** Compiles the contract's ODCS quality rules (dataset- and column-level) and the PAN-leak check. */
-export function compileChecks(product: Product): CompiledCheck[] {
+/** The contract's ODCS quality rules (dataset- and column-level) that finmesh can evaluate. */
+export function checkRules(product: Product): CheckRule[] {
   const schema = product.contract.schema[0];
-  const out: CompiledCheck[] = [];
+  const out: CheckRule[] = [];
   const add = (rule: Rule, column: string | undefined, index: number) => {
-    const c = compileRule(product, rule, column, index);
+    const c = readRule(product, rule, column, index);
     if (c) out.push(c);
   };
   for (const [i, r] of (schema?.quality ?? []).entries()) add(r as Rule, undefined, i);
@@ -73,49 +88,43 @@ export function compileChecks(product: Product): CompiledCheck[] {
   return out;
 }
 
-function compileRule(product: Product, rule: Rule, column: string | undefined, index: number): CompiledCheck | undefined {
+/** The contract's rules, each compiled to SQL for `dialect`. */
+export function compileChecks(product: Product, dialect: SqlDialect): CompiledCheck[] {
+  return checkRules(product).map((r) => ({ ...r, sql: checkSql(r, dialect) }));
+}
+
+function readRule(product: Product, rule: Rule, column: string | undefined, index: number): CheckRule | undefined {
   const expect = expectation(rule);
   if (!expect) return undefined;
   const severity = String(rule.severity ?? 'error').startsWith('warn') ? 'warning' : 'error';
   const type = String(rule.type ?? (rule.metric ? 'library' : rule.query ? 'sql' : 'text'));
-  const col = column ? quoteIdent(column) : undefined;
   const where = `${product.name}.${column ?? 'dataset'}`;
-  let sql: string | undefined;
+  let measure: CheckRule['measure'];
   let ruleName: string;
   if (type === 'sql' && typeof rule.query === 'string') {
     ruleName = String(rule.name ?? `sql${index}`);
-    sql = `SELECT (${rule.query.replace(/\{object\}|\$\{object\}/g, '{object}').replace(/\{property\}|\$\{property\}/g, col ?? '')}) AS v`;
+    measure = { kind: 'sql', query: rule.query };
   } else {
     ruleName = String(rule.metric ?? rule.rule ?? '');
     const args = (rule.arguments ?? {}) as { validValues?: unknown[]; pattern?: string; missingValues?: unknown[] };
     switch (ruleName) {
       case 'rowCount':
-        sql = 'SELECT count(*) AS v FROM {object}';
+        measure = { kind: 'rowCount' };
         break;
       case 'nullValues':
-        if (!col) return undefined;
-        sql = `SELECT count(*) FILTER (WHERE ${col} IS NULL) AS v FROM {object}`;
+        if (!column) return undefined;
+        measure = { kind: 'nullValues', column };
         break;
-      case 'missingValues': {
-        if (!col) return undefined;
-        const missing = (args.missingValues ?? ['']).map((m) => (m === null ? 'NULL' : quoteLiteral(String(m))));
-        sql = `SELECT count(*) FILTER (WHERE ${col} IS NULL OR CAST(${col} AS VARCHAR) IN (${missing.join(', ')})) AS v FROM {object}`;
+      case 'missingValues':
+        if (!column) return undefined;
+        measure = { kind: 'missingValues', column, missing: (args.missingValues ?? ['']).map((m) => (m === null ? null : String(m))) };
         break;
-      }
-      case 'invalidValues': {
-        if (!col) return undefined;
-        const conds: string[] = [];
-        if (args.validValues)
-          conds.push(`CAST(${col} AS VARCHAR) NOT IN (${args.validValues.map((v) => quoteLiteral(String(v))).join(', ')})`);
-        if (args.pattern) conds.push(`NOT regexp_full_match(CAST(${col} AS VARCHAR), ${quoteLiteral(args.pattern)})`);
-        if (conds.length === 0) return undefined;
-        sql = `SELECT count(*) FILTER (WHERE ${col} IS NOT NULL AND (${conds.join(' OR ')})) AS v FROM {object}`;
+      case 'invalidValues':
+        if (!column || (!args.validValues && !args.pattern)) return undefined;
+        measure = { kind: 'invalidValues', column, validValues: args.validValues?.map(String), pattern: args.pattern };
         break;
-      }
       case 'duplicateValues':
-        sql = col
-          ? `SELECT count(${col}) - count(DISTINCT ${col}) AS v FROM {object}`
-          : 'SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT * FROM {object})) AS v FROM {object}';
+        measure = { kind: 'duplicateValues', column };
         break;
       default:
         return undefined;
@@ -127,10 +136,41 @@ function compileRule(product: Product, rule: Rule, column: string | undefined, i
     column,
     rule: ruleName,
     severity,
-    sql,
+    measure,
     expect,
     description: String(rule.description ?? `${ruleName} ${describeExpectation(expect)}`),
   };
+}
+
+/** One query over `{object}` returning the rule's number as `v`. */
+export function checkSql(r: CheckRule, d: SqlDialect): string {
+  const m = r.measure;
+  const text = (col: string) => d.cast(d.quoteIdent(col), 'VARCHAR');
+  switch (m.kind) {
+    case 'sql': {
+      const prop = r.column ? d.quoteIdent(r.column) : '';
+      return `SELECT (${m.query.replace(/\{object\}|\$\{object\}/g, '{object}').replace(/\{property\}|\$\{property\}/g, prop)}) AS v`;
+    }
+    case 'rowCount':
+      return 'SELECT count(*) AS v FROM {object}';
+    case 'nullValues':
+      return `SELECT ${d.countIf(`${d.quoteIdent(m.column)} IS NULL`)} AS v FROM {object}`;
+    case 'missingValues': {
+      const values = m.missing.filter((x): x is string => x !== null).map((x) => d.quoteLiteral(x));
+      const cond = [`${d.quoteIdent(m.column)} IS NULL`, ...(values.length > 0 ? [`${text(m.column)} IN (${values.join(', ')})`] : [])];
+      return `SELECT ${d.countIf(cond.join(' OR '))} AS v FROM {object}`;
+    }
+    case 'invalidValues': {
+      const conds: string[] = [];
+      if (m.validValues) conds.push(`${text(m.column)} NOT IN (${m.validValues.map((v) => d.quoteLiteral(v)).join(', ')})`);
+      if (m.pattern) conds.push(`NOT ${d.regexpFullMatch(text(m.column), m.pattern)}`);
+      return `SELECT ${d.countIf(`${d.quoteIdent(m.column)} IS NOT NULL AND (${conds.join(' OR ')})`)} AS v FROM {object}`;
+    }
+    case 'duplicateValues':
+      return m.column
+        ? `SELECT count(${d.quoteIdent(m.column)}) - count(DISTINCT ${d.quoteIdent(m.column)}) AS v FROM {object}`
+        : 'SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT * FROM {object})) AS v FROM {object}';
+  }
 }
 
 function expectation(rule: Rule): Expectation | undefined {
@@ -152,12 +192,14 @@ function expectation(rule: Rule): Expectation | undefined {
  * end-to-end ids) from matching. A column can opt out in its contract (`customProperties: panScan: false`), for
  * identifiers that look like card numbers by chance (a CNPJ has 14 digits and passes Luhn one time in ten).
  */
-export function panLeakSql(columns: { name: string; type: string }[], exempt: Set<string> = new Set()): string | undefined {
+export function panLeakSql(
+  columns: { name: string; type: string }[],
+  dialect: SqlDialect,
+  exempt: Set<string> = new Set(),
+): string | undefined {
   const text = columns.filter((c) => /^(VARCHAR|TEXT|STRING)$/i.test(c.type) && !exempt.has(c.name));
   if (text.length === 0) return undefined;
-  const per = text.map(
-    (c) => `len(list_filter(regexp_extract_all(${quoteIdent(c.name)}, '\\b[0-9]{13,19}\\b'), x -> pan_like(x) AND luhn_valid(x)))`,
-  );
+  const per = text.map((c) => dialect.cardNumbersIn(dialect.quoteIdent(c.name)));
   return `SELECT coalesce(sum(${per.join(' + ')}), 0) AS v FROM {object}`;
 }
 
@@ -170,19 +212,6 @@ export function panScanExempt(product: Product): Set<string> {
   }
   return out;
 }
-
-/** DuckDB macros: card-network prefix and length (`pan_like`), and the Luhn check of a digit string. */
-export const LUHN_MACRO = `CREATE OR REPLACE MACRO pan_like(s) AS (
-  (length(s) = 13 AND regexp_full_match(s, '4[0-9]*'))
-  OR (length(s) = 14 AND regexp_full_match(s, '3(0[0-5]|[68])[0-9]*'))
-  OR (length(s) = 15 AND regexp_full_match(s, '3[47][0-9]*'))
-  OR (length(s) = 16 AND regexp_full_match(s, '(4|5[1-5]|2[2-7]|6|35)[0-9]*'))
-  OR (length(s) BETWEEN 17 AND 19 AND regexp_full_match(s, '(4|6|35)[0-9]*')));
-CREATE OR REPLACE MACRO luhn_valid(s) AS (
-  list_sum(list_transform(range(length(s)), i ->
-    CASE WHEN i % 2 = 1
-      THEN (CAST(substr(s, length(s) - i, 1) AS INTEGER) * 2) - CASE WHEN CAST(substr(s, length(s) - i, 1) AS INTEGER) * 2 > 9 THEN 9 ELSE 0 END
-      ELSE CAST(substr(s, length(s) - i, 1) AS INTEGER) END)) % 10 = 0)`;
 
 export function objectName(product: Product): string {
   return sqlName(product.dataset);

@@ -1,82 +1,65 @@
 /**
- * The metadata store: runs, the lake's file manifest, dataset state, source checkpoints and the partner-file
- * ledger. One port, an adapter per place it runs (SQLite embedded; PostgreSQL to follow).
+ * The metadata store: everything finmesh knows about what it did, split by concern — runs, the lake's file
+ * manifest, source checkpoints, the partner-file ledger, leases, check results, lineage events and the lake's
+ * reader sessions. One port, an adapter per place it runs: SQLite embedded (one process or several on one
+ * machine), PostgreSQL when several processes on several machines share one store (Cloud Run with Cloud SQL).
  *
- * Invariant: a dataset's readable content is exactly its `live` files. A writer commits a file to storage
- * first and records it here second, in one transaction with the files it replaces; readers list files here,
- * never by globbing storage, so a half-written or replaced file is never read.
+ * Every member is async, so a networked store fits behind it. Adapters are built by `static async create` and
+ * apply their own numbered migrations before the first call returns.
+ *
+ * Invariant: a dataset's readable content is exactly its live files. A writer commits a file to storage first
+ * and records it here second, in one transaction with the files it replaces and the source checkpoint that moves
+ * with it; readers list files here, never by globbing storage, so a half-written or replaced file is never read.
  */
 export interface MetadataStore {
-  /** Records the start of a run. Throws if the id exists. */
-  startRun(run: RunStart): void;
-  /** Records the end of a run; `error` is required when `status` is `failed`. */
-  finishRun(runId: string, end: RunEnd): void;
-  listRuns(filter?: { job?: string; limit?: number; parentRunId?: string }): RunRecord[];
+  /** `sqlite` or `postgres`. */
+  readonly kind: string;
+  /** Where the store is, for messages (a file path, or `postgres://host:port/db` without credentials). */
+  readonly location: string;
+  readonly runs: RunStore;
+  readonly manifest: ManifestStore;
+  readonly checkpoints: CheckpointStore;
+  readonly ledger: FileLedger;
+  readonly leases: LeaseStore;
+  readonly checks: CheckResultStore;
+  readonly lineage: LineageStore;
+  readonly readers: LakeReaderStore;
+  /** Releases connections. Idempotent. */
+  close(): Promise<void>;
+}
 
+/** How long a running run may go without a heartbeat before another process declares it dead. */
+export const DEFAULT_RUN_EXPIRY_MS = 60_000;
+/** How often a process proves its running runs (and its lake reader session) alive. */
+export const DEFAULT_HEARTBEAT_MS = 10_000;
+
+// ---------------------------------------------------------------- runs
+
+/** Every job's runs: started once, heartbeated while running, finished once. */
+export interface RunStore {
+  /** Records the start of a run as `running`, heartbeated now. Throws `CONFLICT` if the id exists. */
+  start(run: RunStart): Promise<void>;
   /**
-   * Atomically adds files to a dataset and retires the ones they replace, and optionally stores the dataset's
-   * schema and input positions. Returns the commit sequence number of the added files.
+   * Records the end of a run; `error` is required when `status` is `failed`. Also ends a run another process had
+   * declared dead (the late truth wins). Throws `NOT_FOUND` for an unknown id.
    */
-  commitFiles(commit: FileCommit): number;
-  /** The files a reader sees, in commit order. */
-  liveFiles(dataset: string): LakeFile[];
-  /** Times files were committed to a dataset since `since` (retired ones included), oldest first. */
-  commitTimes(dataset: string, since: Date): Date[];
-  /** Every dataset with at least one live file, with row totals. */
-  datasetSummaries(): DatasetSummary[];
-  /** Retired files whose storage objects may now be deleted. */
-  retiredFiles(olderThanMs: number): LakeFile[];
-  forgetFiles(keys: string[]): void;
-
-  datasetState(dataset: string): DatasetState | undefined;
-
-  getCheckpoint(source: string): string | undefined;
-  /** When the checkpoint last moved (its age is a freshness signal). */
-  checkpointUpdatedAt(source: string): Date | undefined;
-  setCheckpoint(source: string, value: string): void;
-
-  /** Partner-file ledger: a file identified by its content hash and where it was seen. */
-  ledgerFind(source: string, sha256: string): LedgerEntry | undefined;
-  ledgerRecord(entry: LedgerEntry): void;
-  /** The hash last ingested under a path, to flag a changed file with the same name. */
-  ledgerPath?(source: string, path: string): string | undefined;
-  /** Files ingested per UTC day (`YYYY-MM-DD`) since `since`, and when the source was first seen at all. */
-  ledgerDays(source: string, since: Date): { firstSeen: Date | undefined; ingested: Map<string, number> };
-
-  recordCheckResults(results: CheckResultRecord[]): void;
-  /** Results since `since`, newest first. */
-  checkResults(filter?: { product?: string; since?: Date }): CheckResultRecord[];
-
-  /** Appends an OpenLineage event (finmesh's own or received from another producer). */
-  recordLineage(event: LineageEventRecord): void;
-  /** Every stored event in arrival order. */
-  lineageEvents(): LineageEventRecord[];
-
-  close(): void;
+  finish(runId: string, end: RunEnd): Promise<void>;
+  /** Marks running runs alive at `at`. Unknown or finished ids are ignored. */
+  heartbeat(runIds: string[], at: Date): Promise<void>;
+  /**
+   * Fails every `running` run whose last heartbeat is older than `staleBefore` (its process died: SIGKILL, power
+   * loss), with an error that says so, and returns them.
+   */
+  expire(staleBefore: Date, at: Date): Promise<RunRecord[]>;
+  /** Runs newest first (by start), filtered; `limit` defaults to 1000. */
+  list(filter?: RunFilter): Promise<RunRecord[]>;
 }
 
-export interface CheckResultRecord {
-  runId: string;
-  checkId: string;
-  product: string;
-  column: string | undefined;
-  rule: string;
-  severity: 'error' | 'warning';
-  status: 'pass' | 'fail' | 'error' | 'skipped';
-  value: number | undefined;
-  expected: string;
-  message: string;
-  at: Date;
-}
-
-export interface LineageEventRecord {
-  runId: string;
-  eventType: string;
-  eventTime: string;
-  jobNamespace: string;
-  jobName: string;
-  /** The event as received or emitted (JSON). */
-  event: unknown;
+export interface RunFilter {
+  job?: string | undefined;
+  parentRunId?: string | undefined;
+  status?: RunStatus | undefined;
+  limit?: number | undefined;
 }
 
 export const RUN_STATUSES = ['running', 'succeeded', 'failed', 'skipped'] as const;
@@ -85,7 +68,7 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 export interface RunStart {
   runId: string;
   job: string;
-  /** What kind of job: `model`, `ingest`, `stream`, `check`, `demo`, `run`. */
+  /** What kind of job: `model`, `ingest`, `stream`, `check`, `demo`, `run`, `gc`. */
   kind: string;
   parentRunId?: string | undefined;
   startedAt: Date;
@@ -94,19 +77,47 @@ export interface RunStart {
 export interface RunEnd {
   status: Exclude<RunStatus, 'running'>;
   endedAt: Date;
-  rowsIn?: number;
-  rowsOut?: number;
-  rowsRejected?: number;
-  error?: string;
+  rowsIn?: number | undefined;
+  rowsOut?: number | undefined;
+  rowsRejected?: number | undefined;
+  error?: string | undefined;
 }
 
 export interface RunRecord extends RunStart {
   status: RunStatus;
   endedAt: Date | undefined;
+  heartbeatAt: Date | undefined;
   rowsIn: number;
   rowsOut: number;
   rowsRejected: number;
   error: string | undefined;
+}
+
+// ---------------------------------------------------------------- manifest
+
+/** The lake's file manifest and each dataset's state: what a reader may read. */
+export interface ManifestStore {
+  /**
+   * Atomically adds files to a dataset, retires the ones they replace (and any live file with an added key: a
+   * replayed batch), stores the dataset's schema and input positions, and moves the source checkpoint — all or
+   * nothing. Commits are totally ordered: a file's `seq` is greater than every seq committed before it, so an
+   * incremental reader that consumed up to seq N never misses a later commit. Returns the seq of the last file.
+   */
+  commit(commit: FileCommit): Promise<number>;
+  /** The files a reader sees, in commit order. */
+  liveFiles(dataset: string): Promise<LakeFile[]>;
+  /** Times files were committed to a dataset since `since` (retired ones included), oldest first. */
+  commitTimes(dataset: string, since: Date): Promise<Date[]>;
+  /** Every dataset with at least one live file, with row totals. */
+  summaries(): Promise<DatasetSummary[]>;
+  /** A dataset's schema and consumed input positions; undefined when it was never committed. */
+  state(dataset: string): Promise<DatasetState | undefined>;
+  /** Retired files retired before `before` whose key is not live again (replays reuse keys), oldest first. */
+  retired(before: Date): Promise<RetiredFile[]>;
+  /** Forgets retired files once their objects are deleted. Live rows are never touched. */
+  forget(keys: string[]): Promise<void>;
+  /** True when some row, live or retired, names this storage key (orphan detection). */
+  knows(key: string): Promise<boolean>;
 }
 
 export interface LakeFile {
@@ -121,6 +132,10 @@ export interface LakeFile {
   committedAt: Date;
 }
 
+export interface RetiredFile extends LakeFile {
+  retiredAt: Date;
+}
+
 export interface FileCommit {
   dataset: string;
   runId: string;
@@ -128,9 +143,9 @@ export interface FileCommit {
   /** Storage keys of live files this commit replaces. */
   replace: string[];
   /** Column names and types of the dataset, as the engine reports them. */
-  schema?: { name: string; type: string }[];
+  schema?: { name: string; type: string }[] | undefined;
   /** For incremental models: the last commit seq consumed from each input dataset. */
-  inputs?: Record<string, number>;
+  inputs?: Record<string, number> | undefined;
   /** A source checkpoint that moves in the same transaction: the files and the position commit together. */
   checkpoint?: { source: string; value: string } | undefined;
 }
@@ -150,6 +165,35 @@ export interface DatasetState {
   updatedAt: Date;
 }
 
+// ---------------------------------------------------------------- checkpoints
+
+/** Source positions, moved only after what was read up to them is committed. */
+export interface CheckpointStore {
+  get(source: string): Promise<Checkpoint | undefined>;
+  /** Sets a checkpoint on its own (a commit that carries files moves it through `manifest.commit`). */
+  set(source: string, value: string): Promise<void>;
+}
+
+export interface Checkpoint {
+  value: string;
+  /** When it last moved (its age is a freshness signal). */
+  updatedAt: Date;
+}
+
+// ---------------------------------------------------------------- file ledger
+
+/** The partner-file ledger: each file seen, by content hash and where it was seen. */
+export interface FileLedger {
+  /** The first sighting of this content for the source; undefined when never seen. */
+  find(source: string, sha256: string): Promise<LedgerEntry | undefined>;
+  /** The hash last ingested under a path, to flag a changed file with the same name. */
+  lastIngested(source: string, path: string): Promise<string | undefined>;
+  /** Records a sighting; the same (source, hash, path) replaces its earlier row. */
+  record(entry: LedgerEntry): Promise<void>;
+  /** Files ingested per UTC day (`YYYY-MM-DD`) since `since`, and when the source was first seen at all. */
+  days(source: string, since: Date): Promise<{ firstSeen: Date | undefined; ingested: Map<string, number> }>;
+}
+
 export interface LedgerEntry {
   source: string;
   path: string;
@@ -159,4 +203,96 @@ export interface LedgerEntry {
   status: string;
   runId: string;
   seenAt: Date;
+}
+
+// ---------------------------------------------------------------- leases
+
+/**
+ * Leases on parts of a source (a Cosmos DB feed range), so several readers share it and a dead one's part is
+ * taken over. `scope` names the source.
+ */
+export interface LeaseStore {
+  list(scope: string): Promise<Lease[]>;
+  /** Registers parts not known yet (first start, or after a split). */
+  ensure(scope: string, parts: { rangeId: string; range: string }[]): Promise<void>;
+  /** Takes every lease that is free, already `owner`'s, or whose heartbeat is older than `expiryMs`; returns the owner's. */
+  acquire(scope: string, owner: string, now: number, expiryMs: number): Promise<Lease[]>;
+  heartbeat(scope: string, owner: string, now: number): Promise<void>;
+  /** Moves a part's continuation; only its owner may. Resolves false when the lease was lost. */
+  advance(scope: string, rangeId: string, owner: string, continuation: string, now: number): Promise<boolean>;
+  release(scope: string, owner: string): Promise<void>;
+}
+
+/** A lease on one part of a source: who reads it, from which continuation, and when the owner last proved alive. */
+export interface Lease {
+  rangeId: string;
+  /** JSON of the part's bounds, to start reading it the first time. */
+  range: string;
+  continuation: string | undefined;
+  owner: string | undefined;
+  heartbeat: number;
+}
+
+// ---------------------------------------------------------------- check results
+
+export interface CheckResultStore {
+  record(results: CheckResultRecord[]): Promise<void>;
+  /** Results at or after `since`, newest first. */
+  list(filter?: { product?: string | undefined; since?: Date | undefined }): Promise<CheckResultRecord[]>;
+}
+
+export interface CheckResultRecord {
+  runId: string;
+  checkId: string;
+  product: string;
+  column: string | undefined;
+  rule: string;
+  severity: 'error' | 'warning';
+  status: 'pass' | 'fail' | 'error' | 'skipped';
+  value: number | undefined;
+  expected: string;
+  message: string;
+  at: Date;
+}
+
+// ---------------------------------------------------------------- lineage
+
+export interface LineageStore {
+  /** Appends an OpenLineage event (finmesh's own or received from another producer). */
+  record(event: LineageEventRecord): Promise<void>;
+  /** Every stored event in arrival order. */
+  list(): Promise<LineageEventRecord[]>;
+}
+
+export interface LineageEventRecord {
+  runId: string;
+  eventType: string;
+  eventTime: string;
+  jobNamespace: string;
+  jobName: string;
+  /** The event as received or emitted (JSON). */
+  event: unknown;
+}
+
+// ---------------------------------------------------------------- lake readers
+
+/**
+ * Processes reading the lake (each finmesh process's engine session), with when each defined its view of each
+ * dataset. A retired file may be deleted once no live reader's view of its dataset predates its retirement.
+ */
+export interface LakeReaderStore {
+  /** Registers or refreshes a reader; its heartbeat is `reader.heartbeatAt`. */
+  upsert(reader: LakeReader): Promise<void>;
+  remove(id: string): Promise<void>;
+  /** Readers whose heartbeat is at or after `aliveSince`. */
+  list(aliveSince: Date): Promise<LakeReader[]>;
+}
+
+export interface LakeReader {
+  id: string;
+  /** Who reads: `host pid command`, for messages. */
+  process: string;
+  /** Dataset → epoch ms when this reader last defined its view of it (the file list it reads from then on). */
+  views: Record<string, number>;
+  heartbeatAt: Date;
 }

@@ -106,6 +106,19 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
+  readonly jobRuns = new Counter({
+    name: 'finmesh_job_runs_total',
+    help: 'Runs of every job (ingest cycle, stream batch, model, check, gc…) by kind and outcome.',
+    labelNames: ['kind', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly jobDuration = new Histogram({
+    name: 'finmesh_job_run_duration_seconds',
+    help: 'Duration of runs by kind of job.',
+    labelNames: ['kind'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
   readonly modelRuns = new Counter({
     name: 'finmesh_model_runs_total',
     help: 'Model runs by outcome.',

@@ -198,11 +198,13 @@ export interface SloStatus {
 
 const HOUR = 3_600_000;
 
-/** Evaluates SLOs from stored history (runs, commits, check results). */
-export function evaluateSlos(slos: Slo[], meta: MetadataStore, now = Date.now()): SloStatus[] {
-  return slos.map((slo) => {
-    const errorRatio = (ms: number): number | null => errorRatioOver(slo, meta, now, ms);
+/** Evaluates SLOs from stored history (runs, commits, check results, the file ledger). */
+export async function evaluateSlos(slos: Slo[], meta: MetadataStore, now = Date.now()): Promise<SloStatus[]> {
+  const out: SloStatus[] = [];
+  for (const slo of slos) {
     const window = slo.windowDays * 24 * HOUR;
+    // One read of the history per SLO; every window (the SLO's and the burn-rate ones) is computed from it.
+    const errorRatio = await errorRatioFn(slo, meta, now, Math.max(window, 72 * HOUR));
     const e = errorRatio(window);
     const budget = 1 - slo.objective;
     const burn = (ms: number) => {
@@ -210,7 +212,7 @@ export function evaluateSlos(slos: Slo[], meta: MetadataStore, now = Date.now())
       return r === null ? null : Math.round((r / budget) * 1000) / 1000;
     };
     const remaining = e === null ? null : Math.round((1 - e / budget) * 1000) / 1000;
-    return {
+    out.push({
       name: slo.name,
       service: slo.service,
       sli: slo.sli,
@@ -223,67 +225,83 @@ export function evaluateSlos(slos: Slo[], meta: MetadataStore, now = Date.now())
       owner: slo.owner,
       source: slo.source,
       ...(slo.sli === 'api-availability' ? { note: 'measured by Prometheus from finmesh_http_requests_total (see finmesh alerts)' } : {}),
-    };
-  });
+    });
+  }
+  return out;
 }
 
-function errorRatioOver(slo: Slo, meta: MetadataStore, now: number, ms: number): number | null {
-  const since = new Date(now - ms);
+/** The SLI's error ratio over the last `ms`, for any `ms` up to `maxMs`; null when there is nothing to measure. */
+async function errorRatioFn(slo: Slo, meta: MetadataStore, now: number, maxMs: number): Promise<(ms: number) => number | null> {
+  const none = () => null;
+  const horizon = new Date(now - maxMs);
   const p = slo.product;
   switch (slo.sli) {
     case 'pipeline-success': {
-      if (!p) return null;
-      const runs = meta
-        .listRuns({ job: `model:${p.name}`, limit: 1_000_000 })
-        .filter((r) => r.startedAt >= since && (r.status === 'succeeded' || r.status === 'failed'));
-      return runs.length === 0 ? null : runs.filter((r) => r.status === 'failed').length / runs.length;
+      if (!p) return none;
+      const runs = (await meta.runs.list({ job: `model:${p.name}`, limit: 1_000_000 })).filter(
+        (r) => r.startedAt >= horizon && (r.status === 'succeeded' || r.status === 'failed'),
+      );
+      return (ms) => {
+        const since = new Date(now - ms);
+        const inWindow = runs.filter((r) => r.startedAt >= since);
+        return inWindow.length === 0 ? null : inWindow.filter((r) => r.status === 'failed').length / inWindow.length;
+      };
     }
     case 'correctness': {
-      if (!p) return null;
+      if (!p) return none;
       // Error-level rules only: warnings record known, tolerated defects and do not spend the budget.
-      const rs = meta
-        .checkResults({ product: `${p.domain}.${p.name}`, since })
-        .filter((r) => r.severity === 'error' && (r.status === 'pass' || r.status === 'fail'));
-      return rs.length === 0 ? null : rs.filter((r) => r.status === 'fail').length / rs.length;
+      const rs = (await meta.checks.list({ product: `${p.domain}.${p.name}`, since: horizon })).filter(
+        (r) => r.severity === 'error' && (r.status === 'pass' || r.status === 'fail'),
+      );
+      return (ms) => {
+        const since = new Date(now - ms);
+        const inWindow = rs.filter((r) => r.at >= since);
+        return inWindow.length === 0 ? null : inWindow.filter((r) => r.status === 'fail').length / inWindow.length;
+      };
     }
     case 'freshness': {
-      if (!p || !slo.thresholdSeconds) return null;
-      const times = meta.commitTimes(datasetKey(p.dataset), new Date(0)).map((d) => d.getTime());
-      if (times.length === 0) return null;
-      const start = Math.max(now - ms, times[0] as number);
-      const span = now - start;
-      if (span <= 0) return 0;
+      if (!p || !slo.thresholdSeconds) return none;
+      const times = (await meta.manifest.commitTimes(datasetKey(p.dataset), new Date(0))).map((d) => d.getTime());
+      if (times.length === 0) return none;
       const limit = slo.thresholdSeconds * 1000;
-      let bad = 0;
-      const points = [...times.filter((t) => t <= now), now];
-      for (let i = 1; i < points.length; i++) {
-        const a = points[i - 1] as number;
-        const b = points[i] as number;
-        // Stale from a + limit until the next commit (b), counted inside the window only.
-        const from = Math.max(a + limit, start);
-        if (b > from) bad += b - from;
-      }
-      return Math.min(1, bad / span);
+      return (ms) => {
+        const start = Math.max(now - ms, times[0] as number);
+        const span = now - start;
+        if (span <= 0) return 0;
+        let bad = 0;
+        const points = [...times.filter((t) => t <= now), now];
+        for (let i = 1; i < points.length; i++) {
+          const a = points[i - 1] as number;
+          const b = points[i] as number;
+          // Stale from a + limit until the next commit (b), counted inside the window only.
+          const from = Math.max(a + limit, start);
+          if (b > from) bad += b - from;
+        }
+        return Math.min(1, bad / span);
+      };
     }
     case 'completeness': {
       const f = slo.fileSource;
-      if (!f) return null;
+      if (!f) return none;
       // Whole UTC days only (today is not over), at least the last one, none before the source was first seen.
       const day = 86_400_000;
       const today = Math.floor(now / day) * day;
-      const from = Math.min(today - day, Math.floor((now - ms) / day) * day);
-      const { firstSeen, ingested } = meta.ledgerDays(f.name, new Date(from));
-      if (!firstSeen) return null;
-      const start = Math.max(from, Math.floor(firstSeen.getTime() / day) * day);
-      let days = 0;
-      let short = 0;
-      for (let d = start; d < today; d += day) {
-        days++;
-        if ((ingested.get(new Date(d).toISOString().slice(0, 10)) ?? 0) < f.expectedDaily) short++;
-      }
-      return days === 0 ? null : short / days;
+      const earliest = Math.min(today - day, Math.floor((now - maxMs) / day) * day);
+      const { firstSeen, ingested } = await meta.ledger.days(f.name, new Date(earliest));
+      if (!firstSeen) return none;
+      return (ms) => {
+        const from = Math.min(today - day, Math.floor((now - ms) / day) * day);
+        const start = Math.max(from, Math.floor(firstSeen.getTime() / day) * day);
+        let days = 0;
+        let short = 0;
+        for (let d = start; d < today; d += day) {
+          days++;
+          if ((ingested.get(new Date(d).toISOString().slice(0, 10)) ?? 0) < f.expectedDaily) short++;
+        }
+        return days === 0 ? null : short / days;
+      };
     }
     default:
-      return null;
+      return none;
   }
 }

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { datasetKey, type Source } from '../config/project.js';
-import { quoteIdent, quoteLiteral } from '../engine/engine.js';
 import { fileKey } from '../lake/layout.js';
 import type { Context } from './context.js';
 import { refreshDataset } from './lake-session.js';
@@ -70,15 +69,16 @@ export async function stageBronzeBatch(ctx: Context, batch: BronzeBatch): Promis
 export async function commitBronzeBatch(ctx: Context, batch: BronzeBatch, staged: StagedBatch): Promise<BronzeCommit> {
   const { source } = batch;
   try {
+    const d = ctx.engine.dialect;
     const withOffset = 'records' in batch.input;
-    const columns = source.config.schema.map((c) => `${quoteIdent(c.name)}: ${quoteLiteral(c.type)}`);
-    if (withOffset) columns.push(`"_offset": 'BIGINT'`, `"_op": 'VARCHAR'`);
-    const select = `SELECT ${source.config.schema.map((c) => quoteIdent(c.name)).join(', ')},
-        ${withOffset ? '_offset' : 'CAST(NULL AS BIGINT)'} AS _offset,
+    const columns = source.config.schema.map((c) => ({ name: c.name, type: c.type }));
+    if (withOffset) columns.push({ name: '_offset', type: 'BIGINT' }, { name: '_op', type: 'VARCHAR' });
+    const select = `SELECT ${source.config.schema.map((c) => d.quoteIdent(c.name)).join(', ')},
+        ${withOffset ? '_offset' : d.cast('NULL', 'BIGINT')} AS _offset,
         ${withOffset ? '_op' : "'upsert'"} AS _op,
-        now() AS _ingested_at, ${quoteLiteral(batch.runId)} AS _run_id,
-        CAST(now() AS DATE) AS dt
-      FROM read_json(${quoteLiteral(staged.input)}, format = 'newline_delimited', columns = {${columns.join(', ')}})`;
+        ${d.currentTimestamp()} AS _ingested_at, ${d.quoteLiteral(batch.runId)} AS _run_id,
+        ${d.currentDate()} AS dt
+      FROM ${d.readNdjson(staged.input, columns)}`;
     const written = await ctx.engine.writeParquet(select, join(staged.staging, 'out'), { partitionBy: 'dt' });
     const add: { key: string; partition: string | undefined; rows: number; bytes: number }[] = [];
     for (const f of written) {
@@ -87,7 +87,13 @@ export async function commitBronzeBatch(ctx: Context, batch: BronzeBatch, staged
       add.push({ key, partition: f.partition, rows: f.rows, bytes });
     }
     if (add.length > 0 || batch.checkpoint) {
-      ctx.meta.commitFiles({ dataset: datasetKey(source.dataset), runId: batch.runId, add, replace: [], checkpoint: batch.checkpoint });
+      await ctx.meta.manifest.commit({
+        dataset: datasetKey(source.dataset),
+        runId: batch.runId,
+        add,
+        replace: [],
+        checkpoint: batch.checkpoint,
+      });
     }
     await refreshDataset(ctx, source.dataset);
     return { rows: add.reduce((s, f) => s + f.rows, 0), bytes: add.reduce((s, f) => s + f.bytes, 0), files: add.map((f) => f.key) };

@@ -1,18 +1,20 @@
 import { resolve } from 'node:path';
+import type { Logger } from 'pino';
 import type { Project } from '../config/project.js';
 import { resolveSecret } from '../config/secrets.js';
+import { type Clock, systemClock } from '../core/clock.js';
+import { FinmeshError } from '../core/errors.js';
 import { DuckDbEngine } from '../engine/duckdb/duckdb-engine.js';
 import type { Engine } from '../engine/engine.js';
 import { LocalStorage } from '../lake/local/local-storage.js';
 import type { LakeStorage } from '../lake/storage.js';
 import { Lineage } from '../lineage/lineage.js';
-import type { LineageTransport } from '../lineage/transport.js';
-import { FileTransport } from '../lineage/transports/file-transport.js';
-import { GcpTransport } from '../lineage/transports/gcp-transport.js';
-import { HttpTransport } from '../lineage/transports/http-transport.js';
+import { createTransports } from '../lineage/registry.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
-import { SqliteMetadataStore } from '../metadata/sqlite/sqlite-metadata-store.js';
-import { createLogger } from '../observability/logger.js';
+import { createMetadataStore } from '../metadata/registry.js';
+import { componentLogger } from '../observability/logger.js';
+import { Metrics } from '../observability/metrics.js';
+import { Runs } from '../runs/runs.js';
 
 /** Everything a job needs, opened from the project's configuration: the composition root for pipelines. */
 export interface Context {
@@ -24,33 +26,49 @@ export interface Context {
   tokenizationKey: string | undefined;
   /** Where every run's OpenLineage events go: the metadata store and the configured transports. */
   lineage: Lineage;
+  /** The run lifecycle: every job's runs start and end here. */
+  runs: Runs;
+  /** This process's metrics; a command that serves `/metrics` exposes these. */
+  metrics: Metrics;
+  log: Logger;
+  clock: Clock;
   close(): Promise<void>;
 }
 
 export interface OpenOptions {
   /** Resolve secrets (the tokenisation key); read-only commands leave them alone. */
   secrets?: boolean;
-  /** Open the metadata store read-only (query, reports). */
+  /** Read commands: the store must exist already (the project ran), and lineage is not sent anywhere. */
   readonly?: boolean;
+  /** The registry a command serves; a private one otherwise. */
+  metrics?: Metrics | undefined;
+  clock?: Clock | undefined;
 }
 
 export async function openContext(project: Project, options: OpenOptions = {}): Promise<Context> {
   const cfg = project.config;
+  const clock = options.clock ?? systemClock;
+  const log = componentLogger(cfg.logging, 'runs');
   const storage = new LocalStorage(resolve(project.root, cfg.lake.path));
-  const meta = SqliteMetadataStore.open(resolve(project.root, cfg.metadata.path), { readonly: options.readonly ?? false });
+  const meta = await createMetadataStore(cfg.metadata, project.root, { mustExist: options.readonly ?? false, clock });
   let engine: Engine;
   try {
     engine = await DuckDbEngine.create({ threads: cfg.engine.threads, memoryLimit: cfg.engine.memoryLimit });
   } catch (e) {
-    meta.close();
+    await meta.close();
     throw e;
   }
   const tokenizationKey =
     options.secrets && cfg.tokenization ? resolveSecret(cfg.tokenization.key, project.root, 'finmesh.yaml: tokenization.key') : undefined;
-  const log = createLogger({ component: 'lineage' });
-  const onError = (e: unknown) => log.warn({ err: e instanceof Error ? e.message : String(e) }, 'lineage event not delivered');
-  const transports = options.readonly ? [] : createTransports(project, onError);
+  const lineageLog = componentLogger(cfg.logging, 'lineage');
+  const onError = (e: unknown) =>
+    lineageLog.warn({ err_message: e instanceof Error ? e.message : String(e) }, 'lineage event not delivered');
+  const transports = options.readonly ? [] : await createTransports(cfg.lineage.transports, project.root, onError);
   const lineage = new Lineage(meta, transports, onError);
+  const metrics = options.metrics ?? new Metrics({ processMetrics: false });
+  const runs = new Runs({ meta, lineage, logger: log, metrics, clock });
+  // Runs left `running` by a process that died are failed now, by the first process that looks.
+  if (!options.readonly) await runs.expireDead();
   return {
     project,
     engine,
@@ -58,26 +76,25 @@ export async function openContext(project: Project, options: OpenOptions = {}): 
     meta,
     tokenizationKey,
     lineage,
+    runs,
+    metrics,
+    log,
+    clock,
     async close() {
+      await runs.close();
       await lineage.close();
       await engine.close();
-      meta.close();
+      await meta.close();
     },
   };
 }
 
-function createTransports(project: Project, onError: (e: unknown) => void): LineageTransport[] {
-  return project.config.lineage.transports.map((t): LineageTransport => {
-    if (t.type === 'file') return new FileTransport(resolve(project.root, t.path));
-    if (t.type === 'http') {
-      return new HttpTransport({
-        url: t.url,
-        bufferSize: t.bufferSize,
-        timeoutMs: t.timeoutMs,
-        apiKey: t.apiKey ? resolveSecret(t.apiKey, project.root, 'finmesh.yaml: lineage.transports.apiKey') : undefined,
-        onDrop: (reason) => onError(new Error(reason)),
-      });
-    }
-    return new GcpTransport({ project: t.project, location: t.location, onError });
-  });
+/** The context of a project that has run (its metadata store exists), read-only; undefined when it never ran. */
+export async function openIfRan(project: Project, options: Omit<OpenOptions, 'readonly'> = {}): Promise<Context | undefined> {
+  try {
+    return await openContext(project, { ...options, readonly: true });
+  } catch (e) {
+    if (e instanceof FinmeshError && e.code === 'NOT_FOUND') return undefined;
+    throw e;
+  }
 }

@@ -3,10 +3,10 @@ import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { MemoryBus } from '../bus/memory/memory-bus.js';
 import { datasetKey, type Project, sqlName } from '../config/project.js';
-import { uuidv7 } from '../core/ids.js';
 import { sleep } from '../core/sleep.js';
 import { LatencyTracker, type Percentiles } from '../observability/latency.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { ParentRun } from '../runs/runs.js';
 import { FintechSimulator } from '../simulator/fintech-simulator.js';
 import {
   chargebackReport,
@@ -31,7 +31,6 @@ export interface DemoOptions {
   appIntervalMs?: number;
   /** How often the models run. */
   modelIntervalMs?: number;
-  metrics: Metrics;
   onProgress?: (p: DemoProgress) => void;
   signal?: AbortSignal;
 }
@@ -66,10 +65,7 @@ export interface DemoSummary {
  * `finmesh ingest` finds: a settlement file re-sent under a new name, one cut short, and a chargeback report
  * signed by a key that is not the acquirer's.
  */
-async function settlePartnerFiles(
-  ctx: Context,
-  o: { late: boolean; metrics: Metrics; parentRunId: string; ingest?: boolean },
-): Promise<IngestReport[]> {
+async function settlePartnerFiles(ctx: Context, o: { late: boolean; parent: ParentRun; ingest?: boolean }): Promise<IngestReport[]> {
   const embedded = (name: string) => {
     const s = ctx.project.sources.find((x) => x.name === name);
     return s?.config.kind === 'sftp' && s.config.embedded
@@ -101,9 +97,9 @@ async function settlePartnerFiles(
   if (o.ingest === false) return [];
   const reports: IngestReport[] = [];
   for (const e of [settlements, chargebacks]) {
-    if (e) reports.push(await ingestSftpSource(ctx, e.source, { metrics: o.metrics, parentRunId: o.parentRunId }));
+    if (e) reports.push(await ingestSftpSource(ctx, e.source, { parent: o.parent }));
   }
-  await runModels(ctx, { selector: 'settlements+ chargebacks+', parentRunId: o.parentRunId, parentJob: 'demo', metrics: o.metrics });
+  await runModels(ctx, { selector: 'settlements+ chargebacks+', parent: o.parent });
   return reports;
 }
 
@@ -146,22 +142,30 @@ function capturedCardSales(ctx: Context): SettledSale[] {
  * refreshes by partition). At the end the app stops, the stream catches up, and the models run once more.
  */
 export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoSummary> {
-  const runId = uuidv7();
-  const started = Date.now();
-  ctx.meta.startRun({ runId, job: 'demo', kind: 'demo', startedAt: new Date(started) });
-  ctx.lineage.emit(parentRunEvent(ctx, 'START', runId, 'demo'));
-  const { project, meta } = ctx;
-  const metrics = options.metrics;
+  const demoRun = await ctx.runs.start({
+    job: 'demo',
+    kind: 'demo',
+    lineage: {
+      start: (r) => parentRunEvent(ctx, 'START', r.id, 'demo'),
+      end: (r, o) => parentRunEvent(ctx, o.status === 'failed' ? 'FAIL' : 'COMPLETE', r.id, 'demo', o.error),
+    },
+  });
+  const runId = demoRun.id;
+  const parent = { runId, job: 'demo' };
+  const started = demoRun.startedAt.getTime();
+  const { project } = ctx;
+  const metrics = ctx.metrics;
   const latency = new LatencyTracker(metrics);
   await prepareSession(ctx);
   const sim = new FintechSimulator({ ...project.config.simulator, start: new Date(started) });
   const app = await openAppWriters(project);
   const transactionsSource = project.sources.find((s) => 'entity' in s.config && s.config.entity === 'transactions')?.name;
-  const bus = new MemoryBus(project.config.bus.kind === 'memory' ? project.config.bus.capacity : undefined);
+  const bus =
+    project.config.bus.kind === 'memory' ? new MemoryBus(project.config.bus.capacity, project.config.bus.maxBytes) : new MemoryBus();
   const stream = new StreamJob(ctx, {
     bus,
     metrics,
-    parentRunId: runId,
+    parent,
     // Latency is the real-time path's: transactions. Reference data loaded at start carries old event times.
     onCommit: (c) => {
       if (c.source !== transactionsSource) return;
@@ -170,22 +174,14 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
     },
   });
   const results: ModelRunResult[] = [];
-  const record = (r: ModelRunResult) => {
-    results.push(r);
-    const product = project.products.find((p) => p.name === r.model);
-    const labels = { domain: product?.domain ?? '', product: r.model };
-    metrics.modelRuns.inc({ ...labels, outcome: r.status });
-    metrics.modelDuration.observe(labels, r.durationMs / 1000);
-    metrics.modelRowsOut.inc(labels, r.rowsOut);
-    if (r.status === 'succeeded' && product) metrics.lastSuccess.set({ ...labels, zone: product.dataset.zone }, Date.now() / 1000);
-  };
+  const record = (r: ModelRunResult) => results.push(r);
   // `builds` says whether the run rebuilds the real-time gold (then the latency tracker counts it).
   const run = async (selector: string | undefined, builds = selector === undefined) => {
     const at = latency.goldRunStarted();
-    const rs = await runModels(ctx, { selector, parentRunId: runId, parentJob: 'demo', onModel: record, metrics });
+    const rs = await runModels(ctx, { selector, parent, onModel: record });
     const gold = rs.filter((r) => r.dataset.includes('_gold.'));
     if (builds && gold.length > 0 && gold.every((r) => r.status === 'succeeded')) latency.goldBuilt(at);
-    updateDatasetGauges(ctx, metrics);
+    await updateDatasetGauges(ctx, metrics);
   };
   const runAll = () => run(undefined);
   const appEvery = options.appIntervalMs ?? 200;
@@ -224,7 +220,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
     await scheduler.stop();
     await app.apply(sim.advance(Date.now() - simulatedTo));
     // The acquirer settles what was captured so far: today's file, ingested now over SFTP.
-    partners = await settlePartnerFiles(ctx, { late: false, metrics, parentRunId: runId });
+    partners = await settlePartnerFiles(ctx, { late: false, parent });
     // Drain: let the stream commit everything the app wrote, then stop it.
     const drainBy = Date.now() + 60_000;
     while (!(await stream.caughtUp()) && Date.now() < drainBy) await sleep(50);
@@ -233,7 +229,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
     await runAll();
     // And, after the last ingestion, a re-sent copy under a new name, a transfer cut short and a chargeback report
     // signed by a stranger: the next `finmesh ingest` finds the duplicate and quarantines the other two.
-    await settlePartnerFiles(ctx, { late: true, metrics, parentRunId: runId, ingest: false });
+    await settlePartnerFiles(ctx, { late: true, parent, ingest: false });
     progress();
   } catch (e) {
     error = e;
@@ -248,20 +244,14 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
     summary.partnerFiles ??= {};
     summary.partnerFiles[p.source] = { ...p.files, rowsAccepted: p.rows.accepted, rowsRejected: p.rows.rejected };
   }
-  meta.finishRun(runId, {
-    status: error || summary.runs.failed > 0 ? 'failed' : 'succeeded',
-    endedAt: new Date(),
-    rowsIn: committed(),
-    error: error instanceof Error ? error.message : summary.runs.failed > 0 ? `${summary.runs.failed} runs failed` : undefined,
-  });
   const failure = error instanceof Error ? error.message : summary.runs.failed > 0 ? `${summary.runs.failed} runs failed` : undefined;
-  ctx.lineage.emit(parentRunEvent(ctx, failure ? 'FAIL' : 'COMPLETE', runId, 'demo', failure));
+  await demoRun.end({ status: failure ? 'failed' : 'succeeded', rowsIn: committed(), error: failure });
   if (error) throw error;
   return summary;
 }
 
-function updateDatasetGauges(ctx: Context, metrics: Metrics): void {
-  for (const d of ctx.meta.datasetSummaries()) {
+async function updateDatasetGauges(ctx: Context, metrics: Metrics): Promise<void> {
+  for (const d of await ctx.meta.manifest.summaries()) {
     const [domain, zone, product] = d.dataset.split('/');
     if (domain && zone && product) metrics.datasetRows.set({ domain, zone, product }, d.rows);
   }
@@ -277,19 +267,21 @@ async function summarize(
   latency: LatencyTracker,
   streamSeconds: number,
 ): Promise<DemoSummary> {
-  const datasets = ctx.meta.datasetSummaries().map((d) => {
+  const datasets = (await ctx.meta.manifest.summaries()).map((d) => {
     const [domain = '', zone = '', name = ''] = d.dataset.split('/');
     return { dataset: `${domain}_${zone}.${name}`, domain, zone, rows: d.rows, files: d.files };
   });
   const zones: Record<string, number> = {};
   for (const d of datasets) zones[d.zone] = (zones[d.zone] ?? 0) + d.rows;
-  const runs = ctx.meta.listRuns({ parentRunId: runId, limit: 1_000_000 });
+  const runs = await ctx.meta.runs.list({ parentRunId: runId, limit: 1_000_000 });
   const count = (s: string) => runs.filter((r) => r.status === s).length;
   const rowsOf = (name: string) => datasets.find((d) => d.dataset === name)?.rows ?? 0;
   const gold = project.products.find((p) => p.name === 'daily_volume_by_method');
   let goldTransactions = 0;
-  if (gold && ctx.meta.liveFiles(datasetKey(gold.dataset)).length > 0) {
-    const r = await ctx.engine.query(`SELECT coalesce(sum(transactions), 0)::BIGINT AS n FROM ${sqlName(gold.dataset)}`);
+  if (gold && (await ctx.meta.manifest.liveFiles(datasetKey(gold.dataset))).length > 0) {
+    const r = await ctx.engine.query(
+      `SELECT ${ctx.engine.dialect.cast('coalesce(sum(transactions), 0)', 'BIGINT')} AS n FROM ${sqlName(gold.dataset)}`,
+    );
     goldTransactions = Number(r.rows[0]?.n ?? 0);
   }
   const txSource = project.sources.find((s) => 'entity' in s.config && s.config.entity === 'transactions');

@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { datasetKey, type Source } from '../config/project.js';
 import { durationMs } from '../config/schema.js';
 import { resolveSecret } from '../config/secrets.js';
 import { FinmeshError } from '../core/errors.js';
-import { uuidv7 } from '../core/ids.js';
 import { retry } from '../core/retry.js';
 import { sleep } from '../core/sleep.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { ParentRun, Run } from '../runs/runs.js';
 import { type Layout, layoutSchema } from '../sources/formats/fixed-width.js';
 import { type FileFormat, readFileRows } from '../sources/formats/read-file.js';
 import { EmbeddedSftpServer } from '../sources/sftp/embedded-sftp-server.js';
@@ -58,37 +58,28 @@ export async function ingestSftpSource(
   ctx: Context,
   source: Source,
   options: {
-    metrics?: Metrics;
-    parentRunId?: string;
-    parentJob?: string /** When a schedule meant this cycle to run. */;
+    parent?: ParentRun | undefined;
+    /** When a schedule meant this cycle to run. */
     nominalTime?: Date;
   } = {},
 ): Promise<IngestReport> {
   if (source.config.kind !== 'sftp') throw new FinmeshError('CONFIG_INVALID', `${source.file}: ${source.name} is not an SFTP source`);
   const cfg = source.config;
-  const runId = uuidv7();
+  const metrics = ctx.metrics;
   const started = Date.now();
-  ctx.meta.startRun({
-    runId,
-    job: `ingest:${source.name}`,
-    kind: 'ingest',
-    parentRunId: options.parentRunId,
-    startedAt: new Date(started),
-  });
   const report: IngestReport = {
     source: source.name,
-    runId,
+    runId: '',
     files: { seen: 0, ingested: 0, duplicate: 0, changed: 0, quarantined: 0, incomplete: 0, failed: 0 },
     rows: { accepted: 0, rejected: 0 },
     bytes: 0,
     details: [],
   };
-  const parent = options.parentRunId ? { runId: options.parentRunId, job: options.parentJob ?? 'demo' } : undefined;
-  const lineage = (ok: boolean, error?: string) =>
+  const events = (run: Run, ok: boolean, error?: string) =>
     ingestRunEvents(ctx, source, {
-      runId,
-      startedAt: new Date(started),
-      parent,
+      runId: run.id,
+      startedAt: run.startedAt,
+      parent: options.parent,
       ok,
       error,
       files: report.details,
@@ -96,7 +87,16 @@ export async function ingestSftpSource(
       bytes: report.bytes,
       nominalTime: options.nominalTime,
     });
-  ctx.lineage.emit(lineage(true).start);
+  const run = await ctx.runs.start({
+    job: `ingest:${source.name}`,
+    kind: 'ingest',
+    parent: options.parent,
+    startedAt: new Date(started),
+    labels: { domain: source.domain, source: source.name },
+    lineage: { start: (r) => events(r, true).start, end: (r, o) => events(r, o.status === 'succeeded', o.error).end },
+  });
+  const runId = run.id;
+  report.runId = runId;
   const secret = (ref: string | undefined, what: string) =>
     ref ? resolveSecret(ref, ctx.project.root, `${source.file}: ${what}`) : undefined;
   let embedded: EmbeddedSftpServer | undefined;
@@ -106,7 +106,7 @@ export async function ingestSftpSource(
     const password = secret(cfg.password, 'password');
     const privateKey = secret(cfg.privateKey, 'privateKey');
     const format = fileFormat(ctx, source, cfg, secret);
-    const downloads = join(dirname(resolve(ctx.project.root, ctx.project.config.metadata.path)), 'downloads', source.name);
+    const downloads = resolve(ctx.project.root, '.finmesh/downloads', source.name);
     mkdirSync(downloads, { recursive: true });
     let port = cfg.port;
     if (cfg.embedded) {
@@ -160,27 +160,23 @@ export async function ingestSftpSource(
       }
       report.bytes += f.size;
       await processFile(ctx, source, cfg, format, f, local, runId, report, connections);
-      options.metrics?.fileLag.set({ domain: source.domain, source: source.name }, (Date.now() - f.mtime.getTime()) / 1000);
+      metrics.fileLag.set({ domain: source.domain, source: source.name }, (Date.now() - f.mtime.getTime()) / 1000);
     }
     const failed = report.details.filter((d) => d.outcome === 'failed');
-    ctx.meta.finishRun(runId, {
+    await run.end({
       status: failed.length > 0 ? 'failed' : 'succeeded',
-      endedAt: new Date(),
       rowsIn: report.rows.accepted + report.rows.rejected,
       rowsOut: report.rows.accepted,
       rowsRejected: report.rows.rejected,
-      ...(failed.length > 0 ? { error: failed.map((d) => d.reason).join('; ') } : {}),
+      error: failed.length > 0 ? failed.map((d) => d.reason).join('; ') : undefined,
     });
-    ctx.lineage.emit(lineage(failed.length === 0, failed.map((d) => d.reason).join('; ')).end);
   } catch (e) {
-    const error = e instanceof Error ? e.message : String(e);
-    ctx.meta.finishRun(runId, { status: 'failed', endedAt: new Date(), error });
-    ctx.lineage.emit(lineage(false, error).end);
+    await run.fail(e);
     throw e;
   } finally {
     pool?.close();
     await embedded?.close();
-    recordMetrics(options.metrics, source, report, started);
+    recordMetrics(metrics, source, report, started);
   }
   return report;
 }
@@ -192,7 +188,7 @@ export async function ingestSftpSource(
 export async function watchSftpSources(
   ctx: Context,
   sources: Source[],
-  o: { metrics?: Metrics; signal: AbortSignal; onReport: (r: IngestReport) => void; onError: (source: Source, e: unknown) => void },
+  o: { signal: AbortSignal; onReport: (r: IngestReport) => void; onError: (source: Source, e: unknown) => void },
 ): Promise<void> {
   const due = new Map(sources.map((s) => [s.name, 0]));
   while (!o.signal.aborted) {
@@ -200,7 +196,7 @@ export async function watchSftpSources(
       const at = due.get(s.name) ?? 0;
       if (o.signal.aborted || at > Date.now() || s.config.kind !== 'sftp') continue;
       try {
-        o.onReport(await ingestSftpSource(ctx, s, { metrics: o.metrics, nominalTime: new Date(at === 0 ? Date.now() : at) }));
+        o.onReport(await ingestSftpSource(ctx, s, { nominalTime: new Date(at === 0 ? Date.now() : at) }));
       } catch (e) {
         o.onError(s, e);
       }
@@ -282,11 +278,11 @@ async function processFile(
   const staging = await ctx.storage.stagingDir();
   try {
     const sha256 = await hashFile(local);
-    const seen = ctx.meta.ledgerFind(source.name, sha256);
+    const seen = await ctx.meta.ledger.find(source.name, sha256);
     const entry = { source: source.name, path: f.path, size: f.size, mtime: f.mtime, sha256, runId, seenAt: new Date() };
     if (seen) {
       rmSync(local, { force: true });
-      ctx.meta.ledgerRecord({ ...entry, status: seen.path === f.path ? 'seen' : 'duplicate' });
+      await ctx.meta.ledger.record({ ...entry, status: seen.path === f.path ? 'seen' : 'duplicate' });
       if (seen.path !== f.path) {
         report.files.duplicate++;
         report.details.push({
@@ -298,7 +294,7 @@ async function processFile(
       }
       return;
     }
-    const previousVersion = ctx.meta.ledgerPath?.(source.name, f.path);
+    const previousVersion = await ctx.meta.ledger.lastIngested(source.name, f.path);
     const names = new Set(source.config.schema.map((c) => c.name));
     const rows = new NdjsonWriter(join(staging, 'rows.ndjson'));
     const rejects = new NdjsonWriter(join(staging, 'rejects.ndjson'));
@@ -321,7 +317,7 @@ async function processFile(
     const day = new Date().toISOString().slice(0, 10);
     const landingKey = `${datasetKey(landing)}/dt=${day}/${sha256.slice(0, 16)}-${basename(f.path).replace(/[^A-Za-z0-9_.-]/g, '_')}`;
     const landed = await ctx.storage.commit(local, landingKey);
-    ctx.meta.commitFiles({
+    await ctx.meta.manifest.commit({
       dataset: datasetKey(landing),
       runId,
       add: [{ key: landingKey, partition: `dt=${day}`, rows: 0, bytes: landed }],
@@ -331,7 +327,7 @@ async function processFile(
     const members = read.members.length > 1 || read.members[0] !== f.path ? { members: read.members } : {};
     if (read.integrityError) {
       await writeQuarantine(ctx, source, runId, [{ kind: 'file', file: f.path, line: 0, reason: read.integrityError, raw: '' }]);
-      ctx.meta.ledgerRecord({ ...entry, status: 'quarantined' });
+      await ctx.meta.ledger.record({ ...entry, status: 'quarantined' });
       report.files.quarantined++;
       report.details.push({
         path: f.path,
@@ -353,7 +349,7 @@ async function processFile(
         input: { ndjsonFile: rows.path, identity: sha256.slice(0, 12) },
       });
     if (rejects.count > 0) await writeQuarantine(ctx, source, runId, { ndjsonFile: rejects.path, identity: sha256.slice(0, 12) });
-    ctx.meta.ledgerRecord({ ...entry, status: 'ingested' });
+    await ctx.meta.ledger.record({ ...entry, status: 'ingested' });
     const outcome: FileOutcome = previousVersion && previousVersion !== sha256 ? 'changed' : 'ingested';
     report.files.ingested++;
     if (outcome === 'changed') report.files.changed++;

@@ -1,4 +1,4 @@
-import { type Product, type Source, sqlName } from '../config/project.js';
+import { datasetKey, type Product, type Source, sqlName } from '../config/project.js';
 import type { ColumnInfo } from '../engine/engine.js';
 import { BRONZE_METADATA_COLUMNS } from '../lake/layout.js';
 import { columnLineage } from '../lineage/column-lineage.js';
@@ -12,15 +12,18 @@ import {
   RUN_EVENT_SCHEMA,
   type RunEvent,
 } from '../lineage/openlineage.js';
+import type { ParentRun } from '../runs/runs.js';
 import type { Context } from './context.js';
 
-export interface ParentRun {
-  runId: string;
-  job: string;
-}
+export type { ParentRun };
 
-/** Resolves a dataset's SQL name (`payments_silver.transactions`) to its OpenLineage id and columns. */
-export function catalogOf(ctx: Context) {
+type Catalog = Map<string, { id: DatasetId; columns: string[] }>;
+
+/**
+ * Resolves a dataset's SQL name (`payments_silver.transactions`) to its OpenLineage id and columns: the columns
+ * its last build recorded (from `builtColumns`), else its contract's.
+ */
+export function catalogOf(ctx: Context, builtColumns: Map<string, string[]> = new Map()): Catalog {
   const { project } = ctx;
   const byName = new Map<string, { id: DatasetId; columns: string[] }>();
   for (const s of project.sources) {
@@ -30,12 +33,28 @@ export function catalogOf(ctx: Context) {
     });
   }
   for (const p of project.products) {
-    const state = ctx.meta.datasetState(`${p.dataset.domain}/${p.dataset.zone}/${p.dataset.name}`);
-    const columns = state?.schema?.map((c) => c.name) ?? (p.contract.schema[0]?.properties ?? []).map((x) => x.name);
+    const columns = builtColumns.get(datasetKey(p.dataset)) ?? (p.contract.schema[0]?.properties ?? []).map((x) => x.name);
     byName.set(sqlName(p.dataset), { id: lakeDatasetId(ctx.storage.location, p.dataset), columns });
   }
   return byName;
 }
+
+/** The catalog with the columns each product's last build recorded in the metadata store. */
+export async function builtCatalog(ctx: Context): Promise<Catalog> {
+  const built = new Map<string, string[]>();
+  for (const p of ctx.project.products) {
+    const schema = (await ctx.meta.manifest.state(datasetKey(p.dataset)))?.schema;
+    if (schema)
+      built.set(
+        datasetKey(p.dataset),
+        schema.map((c) => c.name),
+      );
+  }
+  return catalogOf(ctx, built);
+}
+
+/** Engines as OpenLineage's processing_engine facet names them. */
+const ENGINE_NAMES: Record<string, string> = { duckdb: 'DuckDB', bigquery: 'BigQuery' };
 
 function baseEvent(ctx: Context, eventType: RunEvent['eventType'], runId: string, job: string, at: Date): RunEvent {
   return {
@@ -83,8 +102,7 @@ function productDataset(ctx: Context, product: Product, columns: ColumnInfo[] | 
   };
 }
 
-function inputDataset(ctx: Context, name: string, columns: string[] | undefined): LineageDataset {
-  const catalog = catalogOf(ctx);
+function inputDataset(ctx: Context, catalog: Catalog, name: string, columns: string[] | undefined): LineageDataset {
   const entry = catalog.get(name);
   const ref = [...ctx.project.sources.map((s) => s.dataset), ...ctx.project.products.map((p) => p.dataset)].find(
     (d) => sqlName(d) === name,
@@ -99,16 +117,21 @@ function inputDataset(ctx: Context, name: string, columns: string[] | undefined)
 }
 
 /** Column lineage of a model's SQL; an unparsable model gives none rather than failing the run. */
-export async function modelColumnLineage(ctx: Context, sql: string, outputColumns: string[]): Promise<ColumnLineage | undefined> {
-  const r = await ctx.engine.query(`SELECT json_serialize_sql('${sql.replace(/'/g, "''")}') AS j`);
-  const parsed = JSON.parse(String(r.rows[0]?.j)) as { error: boolean; statements?: { node: unknown }[] };
-  if (parsed.error || !parsed.statements?.[0]) return undefined;
-  const catalog = catalogOf(ctx);
+export async function modelColumnLineage(
+  ctx: Context,
+  sql: string,
+  outputColumns: string[],
+  catalog?: Catalog,
+): Promise<ColumnLineage | undefined> {
+  const parsed = await ctx.engine.parse(sql);
+  const statement = parsed.statements[0];
+  if (parsed.error || !statement) return undefined;
+  const names = catalog ?? (await builtCatalog(ctx));
   return columnLineage({
-    node: parsed.statements[0].node,
-    columnsOf: (name) => catalog.get(name)?.columns ?? [],
+    node: statement.ast,
+    columnsOf: (name) => names.get(name)?.columns ?? [],
     outputColumns,
-    datasetId: (name) => catalog.get(name)?.id ?? { namespace: projectNamespace(ctx.project), name },
+    datasetId: (name) => names.get(name)?.id ?? { namespace: projectNamespace(ctx.project), name },
   });
 }
 
@@ -125,13 +148,18 @@ export function modelStartEvent(ctx: Context, f: ModelRunFacts): RunEvent {
   const e = baseEvent(ctx, 'START', f.runId, `model:${f.product.domain}.${f.product.name}`, f.startedAt);
   e.run.facets = facets({
     parent: parentFacet(ctx, f.parent),
-    processing_engine: { name: 'DuckDB', version: ctx.engine.version ?? 'unknown', openlineageAdapterVersion: '0.1.0' },
+    processing_engine: {
+      name: ENGINE_NAMES[ctx.engine.kind] ?? ctx.engine.kind,
+      version: ctx.engine.version ?? 'unknown',
+      openlineageAdapterVersion: '0.1.0',
+    },
   });
   e.job.facets = facets({
     jobType: { processingType: 'BATCH', integration: 'FINMESH', jobType: 'MODEL' },
-    sql: { query: f.sql, dialect: 'duckdb' },
+    sql: { query: f.sql, dialect: ctx.engine.dialect.name },
   });
-  e.inputs = f.inputs.map((i) => inputDataset(ctx, i, undefined));
+  const catalog = catalogOf(ctx);
+  e.inputs = f.inputs.map((i) => inputDataset(ctx, catalog, i, undefined));
   e.outputs = [{ ...lakeDatasetId(ctx.storage.location, f.product.dataset) }];
   return e;
 }
@@ -139,7 +167,15 @@ export function modelStartEvent(ctx: Context, f: ModelRunFacts): RunEvent {
 export function modelEndEvent(
   ctx: Context,
   f: ModelRunFacts,
-  end: { ok: boolean; error?: string; rows: number; bytes: number; columns?: ColumnInfo[]; lineage?: ColumnLineage | undefined },
+  end: {
+    ok: boolean;
+    error?: string | undefined;
+    rows: number;
+    bytes: number;
+    columns?: ColumnInfo[] | undefined;
+    lineage?: ColumnLineage | undefined;
+    catalog?: Catalog | undefined;
+  },
 ): RunEvent {
   const e = modelStartEvent(ctx, f);
   e.eventType = end.ok ? 'COMPLETE' : 'FAIL';
@@ -147,8 +183,8 @@ export function modelEndEvent(
   if (!end.ok) {
     e.run.facets = { ...e.run.facets, ...facets({ errorMessage: { message: end.error ?? 'failed', programmingLanguage: 'SQL' } }) };
   }
-  const catalog = catalogOf(ctx);
-  e.inputs = f.inputs.map((i) => inputDataset(ctx, i, catalog.get(i)?.columns));
+  const catalog = end.catalog ?? catalogOf(ctx);
+  e.inputs = f.inputs.map((i) => inputDataset(ctx, catalog, i, catalog.get(i)?.columns));
   const out = productDataset(ctx, f.product, end.columns);
   if (end.ok && end.lineage)
     out.facets = { ...out.facets, ...facets({ columnLineage: { fields: end.lineage.fields, dataset: end.lineage.dataset } }) };
@@ -208,31 +244,6 @@ export function parentRunEvent(ctx: Context, type: 'START' | 'COMPLETE' | 'FAIL'
   e.job.facets = facets({ jobType: { processingType: job === 'stream' ? 'STREAMING' : 'BATCH', integration: 'FINMESH', jobType: 'JOB' } });
   if (error) e.run.facets = facets({ errorMessage: { message: error, programmingLanguage: 'TypeScript' } });
   return e;
-}
-
-/** Records a grouping run in the metadata store and in lineage, around `fn`. */
-export async function withParentRun<T>(
-  ctx: Context,
-  job: string,
-  fn: (runId: string) => Promise<T>,
-  failed?: (r: T) => string | undefined,
-): Promise<T> {
-  const { uuidv7 } = await import('../core/ids.js');
-  const runId = uuidv7();
-  ctx.meta.startRun({ runId, job, kind: job, startedAt: new Date() });
-  ctx.lineage.emit(parentRunEvent(ctx, 'START', runId, job));
-  try {
-    const result = await fn(runId);
-    const error = failed?.(result);
-    ctx.meta.finishRun(runId, { status: error ? 'failed' : 'succeeded', endedAt: new Date(), error });
-    ctx.lineage.emit(parentRunEvent(ctx, error ? 'FAIL' : 'COMPLETE', runId, job, error));
-    return result;
-  } catch (e) {
-    const error = e instanceof Error ? e.message : String(e);
-    ctx.meta.finishRun(runId, { status: 'failed', endedAt: new Date(), error });
-    ctx.lineage.emit(parentRunEvent(ctx, 'FAIL', runId, job, error));
-    throw e;
-  }
 }
 
 /** What a file-ingestion run read and wrote, for its lineage. */

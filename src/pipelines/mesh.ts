@@ -8,7 +8,7 @@ import { buildDag, downstreamOf, renderModel } from '../engine/dag.js';
 import type { Engine } from '../engine/engine.js';
 import { BRONZE_METADATA_COLUMNS } from '../lake/layout.js';
 import { columnLineage } from '../lineage/column-lineage.js';
-import { compileChecks } from '../mesh/checks.js';
+import { checkRules } from '../mesh/checks.js';
 import { evaluatePolicies, type PolicyViolation } from '../mesh/policies.js';
 import { freshnessSlo } from '../mesh/sla.js';
 import type { Context } from './context.js';
@@ -38,11 +38,11 @@ export async function findUnprotectedColumns(
   const out = new Map<string, { column: string; from: string; classification: string }[]>();
   for (const node of dag.nodes.filter((n) => n.product.dataset.zone === 'silver')) {
     const sql = renderModel(node, project);
-    const r = await engine.query(`SELECT json_serialize_sql('${sql.replace(/'/g, "''")}') AS j`);
-    const parsed = JSON.parse(String(r.rows[0]?.j)) as { error: boolean; statements?: { node: unknown }[] };
-    if (parsed.error || !parsed.statements?.[0]) continue;
+    const parsed = await engine.parse(sql);
+    const statement = parsed.statements[0];
+    if (parsed.error || !statement) continue;
     const lineage = columnLineage({
-      node: parsed.statements[0].node,
+      node: statement.ast,
       columnsOf: (d) => columnsOf.get(d) ?? [],
       outputColumns: [],
       datasetId: (d) => ({ namespace: 'sql', name: d }),
@@ -85,20 +85,21 @@ export interface CatalogEntry {
 }
 
 /** The catalog: every product with owner, schema and classifications, SLOs, freshness, quality score and neighbours. */
-export function buildCatalog(ctx: Context): CatalogEntry[] {
+export async function buildCatalog(ctx: Context): Promise<CatalogEntry[]> {
   const { project } = ctx;
   const { dag } = buildDag(project);
   const since = new Date(Date.now() - 7 * 86_400_000);
-  return project.products.map((p) => {
+  const entries: CatalogEntry[] = [];
+  for (const p of project.products) {
     const domain = project.domains.find((d) => d.name === p.domain);
     const key = `${p.dataset.domain}/${p.dataset.zone}/${p.dataset.name}`;
-    const files = ctx.meta.liveFiles(key);
-    const updated = files.at(-1)?.committedAt ?? ctx.meta.datasetState(key)?.updatedAt;
+    const files = await ctx.meta.manifest.liveFiles(key);
+    const updated = files.at(-1)?.committedAt ?? (await ctx.meta.manifest.state(key))?.updatedAt;
     const slo = freshnessSlo(p);
     const age = updated ? Math.round((Date.now() - updated.getTime()) / 1000) : null;
-    const results = ctx.meta.checkResults({ product: `${p.domain}.${p.name}`, since }).filter((r) => r.status !== 'skipped');
+    const results = (await ctx.meta.checks.list({ product: `${p.domain}.${p.name}`, since })).filter((r) => r.status !== 'skipped');
     const node = dag.byName.get(p.name);
-    return {
+    entries.push({
       product: `${p.domain}.${p.name}`,
       domain: p.domain,
       zone: p.dataset.zone,
@@ -137,8 +138,9 @@ export function buildCatalog(ctx: Context): CatalogEntry[] {
           : [],
       },
       consumers: p.settings.consumers,
-    };
-  });
+    });
+  }
+  return entries;
 }
 
 export interface Gap {
@@ -153,17 +155,17 @@ export interface Gap {
  * an owner or on-call, SLOs that no alert watches, datasets nobody consumes. From history, when the project has
  * run: products without lineage and checks that never ran.
  */
-export function findGaps(
+export async function findGaps(
   project: Project,
   ctx: Context | undefined,
-): { gaps: Gap[]; evaluated: { definition: boolean; history: boolean } } {
+): Promise<{ gaps: Gap[]; evaluated: { definition: boolean; history: boolean } }> {
   const gaps: Gap[] = [];
   const { dag } = buildDag(project);
   for (const p of project.products) {
     const subject = `${p.domain}.${p.name}`;
     const domain = project.domains.find((d) => d.name === p.domain);
     if (!freshnessSlo(p)) gaps.push({ kind: 'no-slo', subject, file: p.contractFile, detail: 'no latency/freshness SLA in slaProperties' });
-    if (compileChecks(p).length === 0)
+    if (checkRules(p).length === 0)
       gaps.push({
         kind: 'no-checks',
         subject,
@@ -203,14 +205,14 @@ export function findGaps(
     if (readers.length === 0) gaps.push({ kind: 'unconsumed', subject: s.name, file: s.file, detail: 'no model reads this source' });
   }
   if (!ctx) return { gaps, evaluated: { definition: true, history: false } };
-  const events = ctx.meta.lineageEvents();
-  const results = ctx.meta.checkResults();
+  const events = await ctx.meta.lineage.list();
+  const results = await ctx.meta.checks.list();
   for (const p of project.products) {
     const subject = `${p.domain}.${p.name}`;
     if (!events.some((e) => e.jobName === `model:${subject}`))
       gaps.push({ kind: 'no-lineage', subject, file: p.contractFile, detail: 'no lineage event recorded for its model' });
     const ran = new Set(results.filter((r) => r.product === subject && r.status !== 'skipped').map((r) => r.checkId));
-    for (const c of compileChecks(p))
+    for (const c of checkRules(p))
       if (!ran.has(c.id)) gaps.push({ kind: 'check-never-ran', subject, file: p.contractFile, detail: `${c.id} has never run` });
   }
   return { gaps, evaluated: { definition: true, history: true } };

@@ -1,13 +1,11 @@
 import { datasetKey, type Product, sqlName } from '../config/project.js';
 import { FinmeshError } from '../core/errors.js';
-import { uuidv7 } from '../core/ids.js';
-import { quoteIdent } from '../engine/engine.js';
 import { lakeDatasetId, projectNamespace } from '../lineage/naming.js';
-import { facets, PRODUCER, RUN_EVENT_SCHEMA } from '../lineage/openlineage.js';
-import { type CompiledCheck, compileChecks, describeExpectation, judge, LUHN_MACRO, panLeakSql, panScanExempt } from '../mesh/checks.js';
+import { facets, PRODUCER, RUN_EVENT_SCHEMA, type RunEvent } from '../lineage/openlineage.js';
+import { type CompiledCheck, checkRules, compileChecks, describeExpectation, judge, panLeakSql, panScanExempt } from '../mesh/checks.js';
 import { freshnessSlo } from '../mesh/sla.js';
 import type { CheckResultRecord } from '../metadata/metadata-store.js';
-import type { Metrics } from '../observability/metrics.js';
+import type { ParentRun } from '../runs/runs.js';
 import type { Context } from './context.js';
 
 export type CheckResult = CheckResultRecord;
@@ -15,7 +13,7 @@ export type CheckResult = CheckResultRecord;
 /** Every check a product has: its contract's rules, PAN leak, schema drift, freshness and volume anomaly. */
 export function checkNames(product: Product): string[] {
   return [
-    ...compileChecks(product).map((c) => c.id),
+    ...checkRules(product).map((c) => c.id),
     ...['pan_leak', 'schema_drift', 'freshness', 'volume_anomaly'].map((b) => `${product.name}.dataset.${b}`),
   ];
 }
@@ -84,9 +82,8 @@ async function runCompiled(
  * A failure throws: the caller discards the candidate and the previous version stays.
  */
 export async function qualityGate(ctx: Context, product: Product, candidateFiles: string[]): Promise<void> {
-  const checks = compileChecks(product).filter((c) => c.severity === 'error');
+  const checks = compileChecks(product, ctx.engine.dialect).filter((c) => c.severity === 'error');
   if (checks.length === 0 || candidateFiles.length === 0) return;
-  await ctx.engine.exec(LUHN_MACRO);
   await ctx.engine.defineDataset('main', '__candidate', candidateFiles);
   const results = await runCompiled(ctx, product, checks, 'main.__candidate', 'gate');
   const failed = results.filter((r) => r.status === 'fail');
@@ -99,70 +96,80 @@ export async function qualityGate(ctx: Context, product: Product, candidateFiles
 }
 
 export interface RunChecksOptions {
-  parentRunId?: string | undefined;
-  metrics?: Metrics | undefined;
+  /** The model run that built the product, when the checks follow a build. */
+  parent?: ParentRun | undefined;
 }
 
 /** Runs every check of a product on its live data, stores the results and exposes them as metrics. */
 export async function runChecks(ctx: Context, product: Product, options: RunChecksOptions = {}): Promise<CheckResult[]> {
-  const runId = uuidv7();
-  const started = new Date();
-  ctx.meta.startRun({ runId, job: `check:${product.name}`, kind: 'check', parentRunId: options.parentRunId, startedAt: started });
-  const relation = sqlName(product.dataset);
-  const key = datasetKey(product.dataset);
-  const live = ctx.meta.liveFiles(key);
-  const state = ctx.meta.datasetState(key);
   const results: CheckResult[] = [];
   let profile: DataQualityProfile | undefined;
-  const builtin = (rule: string) => `${product.name}.dataset.${rule}`;
-  if (!state?.schema && live.length === 0) {
-    for (const id of checkNames(product)) {
-      results.push(
-        result(runId, product, id, id.split('.').at(-1) ?? id, 'warning', 'skipped', undefined, '-', 'the product has never been built'),
+  const run = await ctx.runs.start({
+    job: `check:${product.name}`,
+    kind: 'check',
+    parent: options.parent,
+    labels: { domain: product.domain, product: product.name },
+    lineage: {
+      start: (r) => checkEvent(ctx, product, r.id, r.startedAt, 'START', [], options.parent, undefined),
+      end: (r) => checkEvent(ctx, product, r.id, r.startedAt, 'COMPLETE', results, options.parent, profile),
+    },
+  });
+  const runId = run.id;
+  try {
+    const relation = sqlName(product.dataset);
+    const key = datasetKey(product.dataset);
+    const live = await ctx.meta.manifest.liveFiles(key);
+    const state = await ctx.meta.manifest.state(key);
+    const builtin = (rule: string) => `${product.name}.dataset.${rule}`;
+    if (!state?.schema && live.length === 0) {
+      for (const id of checkNames(product)) {
+        results.push(
+          result(runId, product, id, id.split('.').at(-1) ?? id, 'warning', 'skipped', undefined, '-', 'the product has never been built'),
+        );
+      }
+    } else {
+      results.push(...(await runCompiled(ctx, product, compileChecks(product, ctx.engine.dialect), relation, runId)));
+      const columns = state?.schema ?? (await ctx.engine.describe(`SELECT * FROM ${relation}`));
+      const pan = panLeakSql(columns, ctx.engine.dialect, panScanExempt(product));
+      if (pan) {
+        const v = await value(ctx, pan, relation);
+        results.push(
+          result(
+            runId,
+            product,
+            builtin('pan_leak'),
+            'pan_leak',
+            'error',
+            v === 0 ? 'pass' : 'fail',
+            v,
+            'mustBe 0',
+            v === 0 ? 'no full card number in any text column' : `${v} values look like full card numbers (Luhn-valid 13–19 digits)`,
+          ),
+        );
+      }
+      results.push(schemaDrift(runId, product, columns));
+      results.push(await freshness(ctx, runId, product, live.at(-1)?.committedAt));
+      results.push(await volumeAnomaly(ctx, runId, product, columns));
+      profile = await profileColumns(
+        ctx,
+        relation,
+        columns.map((c) => c.name),
       );
     }
-  } else {
-    await ctx.engine.exec(LUHN_MACRO);
-    results.push(...(await runCompiled(ctx, product, compileChecks(product), relation, runId)));
-    const columns = state?.schema ?? (await ctx.engine.describe(`SELECT * FROM ${relation}`));
-    const pan = panLeakSql(columns, panScanExempt(product));
-    if (pan) {
-      const v = await value(ctx, pan, relation);
-      results.push(
-        result(
-          runId,
-          product,
-          builtin('pan_leak'),
-          'pan_leak',
-          'error',
-          v === 0 ? 'pass' : 'fail',
-          v,
-          'mustBe 0',
-          v === 0 ? 'no full card number in any text column' : `${v} values look like full card numbers (Luhn-valid 13–19 digits)`,
-        ),
-      );
-    }
-    results.push(schemaDrift(runId, product, columns));
-    results.push(freshness(ctx, runId, product, live.at(-1)?.committedAt));
-    results.push(await volumeAnomaly(ctx, runId, product, columns));
-    profile = await profileColumns(
-      ctx,
-      relation,
-      columns.map((c) => c.name),
-    );
+    await ctx.meta.checks.record(results);
+  } catch (e) {
+    await run.fail(e);
+    throw e;
   }
-  ctx.meta.recordCheckResults(results);
   const failed = results.filter((r) => r.status === 'fail' || r.status === 'error');
-  ctx.meta.finishRun(runId, {
+  await run.end({
     status: failed.some((r) => r.severity === 'error') ? 'failed' : 'succeeded',
-    endedAt: new Date(),
     rowsIn: results.length,
     rowsOut: results.length - failed.length,
     error: failed.length > 0 ? failed.map((f) => f.checkId).join(', ') : undefined,
   });
-  emitCheckLineage(ctx, product, runId, started, results, options.parentRunId, profile);
   for (const r of results)
-    options.metrics?.checkResults.inc({
+    ctx.metrics.checkResults.inc({
       domain: product.domain,
       product: product.name,
       check: r.rule,
@@ -210,11 +217,11 @@ function normaliseType(t: string): string {
   return aliases[u] ?? u;
 }
 
-function freshness(ctx: Context, runId: string, product: Product, last: Date | undefined): CheckResult {
+async function freshness(ctx: Context, runId: string, product: Product, last: Date | undefined): Promise<CheckResult> {
   const slo = freshnessSlo(product);
   const id = `${product.name}.dataset.freshness`;
   if (!slo) return result(runId, product, id, 'freshness', 'warning', 'skipped', undefined, '-', 'the contract sets no latency SLA');
-  const updated = last ?? ctx.meta.datasetState(datasetKey(product.dataset))?.updatedAt;
+  const updated = last ?? (await ctx.meta.manifest.state(datasetKey(product.dataset)))?.updatedAt;
   const age = updated ? Date.now() - updated.getTime() : Number.POSITIVE_INFINITY;
   const ok = age <= slo.ms;
   return result(
@@ -241,9 +248,10 @@ async function volumeAnomaly(
   const cfg = ctx.project.config.quality.volumeAnomaly;
   if (!columns.some((c) => c.name === 'dt'))
     return result(runId, product, id, 'volume_anomaly', 'warning', 'skipped', undefined, '-', 'no dt column to count rows per day');
+  const d = ctx.engine.dialect;
   const rows = (
     await ctx.engine.query(
-      `SELECT CAST(dt AS DATE) AS day, count(*) AS n FROM ${sqlName(product.dataset)} WHERE dt >= current_date - INTERVAL ${cfg.trainingDays} DAY GROUP BY 1 ORDER BY 1`,
+      `SELECT ${d.cast('dt', 'DATE')} AS day, count(*) AS n FROM ${sqlName(product.dataset)} WHERE dt >= ${d.daysAgo(cfg.trainingDays)} GROUP BY 1 ORDER BY 1`,
     )
   ).rows.map((r) => ({ day: new Date(String(r.day)), n: Number(r.n) }));
   const today = rows.at(-1);
@@ -288,7 +296,7 @@ interface DataQualityProfile {
 
 /** Rows and nulls per column, in one scan: OpenLineage's dataQualityMetrics facet of the check run. */
 async function profileColumns(ctx: Context, relation: string, columns: string[]): Promise<DataQualityProfile> {
-  const counts = columns.map((c, i) => `count(${quoteIdent(c)}) AS c${i}`);
+  const counts = columns.map((c, i) => `count(${ctx.engine.dialect.quoteIdent(c)}) AS c${i}`);
   const row =
     (await ctx.engine.query(`SELECT count(*) AS n${counts.length > 0 ? `, ${counts.join(', ')}` : ''} FROM ${relation}`)).rows[0] ?? {};
   const n = Number(row.n ?? 0);
@@ -296,15 +304,16 @@ async function profileColumns(ctx: Context, relation: string, columns: string[])
 }
 
 /** The check run in lineage: the product as the input, with a dataQualityAssertions facet (how dbt and GE report). */
-function emitCheckLineage(
+function checkEvent(
   ctx: Context,
   product: Product,
   runId: string,
   started: Date,
+  type: 'START' | 'COMPLETE',
   results: CheckResult[],
-  parentRunId: string | undefined,
+  parent: ParentRun | undefined,
   profile: DataQualityProfile | undefined,
-): void {
+): RunEvent {
   const namespace = projectNamespace(ctx.project);
   const job = {
     namespace,
@@ -313,12 +322,16 @@ function emitCheckLineage(
   };
   const run = {
     runId,
-    facets: facets({
-      parent: parentRunId
-        ? { run: { runId: parentRunId }, job: { namespace, name: `model:${product.domain}.${product.name}` } }
-        : undefined,
-    }),
+    facets: facets({ parent: parent ? { run: { runId: parent.runId }, job: { namespace, name: parent.job } } : undefined }),
   };
+  const base = { producer: PRODUCER, schemaURL: RUN_EVENT_SCHEMA, job, run };
+  if (type === 'START')
+    return {
+      ...base,
+      eventType: 'START',
+      eventTime: started.toISOString(),
+      inputs: [{ ...lakeDatasetId(ctx.storage.location, product.dataset) }],
+    };
   const ran = results.filter((r) => r.status === 'pass' || r.status === 'fail');
   const input = {
     ...lakeDatasetId(ctx.storage.location, product.dataset),
@@ -329,12 +342,5 @@ function emitCheckLineage(
       dataQualityMetrics: profile as Record<string, unknown> | undefined,
     }),
   };
-  const base = { producer: PRODUCER, schemaURL: RUN_EVENT_SCHEMA, job, run };
-  ctx.lineage.emit({
-    ...base,
-    eventType: 'START',
-    eventTime: started.toISOString(),
-    inputs: [{ ...lakeDatasetId(ctx.storage.location, product.dataset) }],
-  });
-  ctx.lineage.emit({ ...base, eventType: 'COMPLETE', eventTime: new Date().toISOString(), inputs: [input] });
+  return { ...base, eventType: 'COMPLETE', eventTime: new Date().toISOString(), inputs: [input] };
 }

@@ -2,10 +2,15 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { datasetKey, type Source } from '../config/project.js';
-import { quoteLiteral } from '../engine/engine.js';
 import { fileKey } from '../lake/layout.js';
 import type { Context } from './context.js';
 import { refreshDataset } from './lake-session.js';
+
+/** The fields of a quarantine NDJSON line. */
+const QUARANTINE_INPUT = ['kind', 'source', 'file', 'line', 'reason', 'raw'].map((name) => ({
+  name,
+  type: name === 'line' ? 'BIGINT' : 'VARCHAR',
+}));
 
 export interface QuarantineRow {
   /** `row` for a rejected row, `file` for a file refused whole. */
@@ -78,15 +83,16 @@ export async function writeQuarantine(
       file = input.ndjsonFile;
       identity = input.identity;
     }
-    const select = `SELECT kind, source, file AS _source_file, line AS _line, reason, raw, ${quoteLiteral(runId)} AS _run_id, now() AS _ingested_at, CAST(now() AS DATE) AS dt
-      FROM read_json(${quoteLiteral(file)}, format = 'newline_delimited', columns = {kind: 'VARCHAR', source: 'VARCHAR', file: 'VARCHAR', line: 'BIGINT', reason: 'VARCHAR', raw: 'VARCHAR'})`;
+    const d = ctx.engine.dialect;
+    const select = `SELECT kind, source, file AS _source_file, line AS _line, reason, raw, ${d.quoteLiteral(runId)} AS _run_id, ${d.currentTimestamp()} AS _ingested_at, ${d.currentDate()} AS dt
+      FROM ${d.readNdjson(file, QUARANTINE_INPUT)}`;
     const written = await ctx.engine.writeParquet(select, join(staging, 'out'), { partitionBy: 'dt' });
     const add = [];
     for (const w of written) {
       const key = fileKey(dataset, w.partition, `${runId}-${identity}`);
       add.push({ key, partition: w.partition, rows: w.rows, bytes: await ctx.storage.commit(w.path, key) });
     }
-    ctx.meta.commitFiles({ dataset: datasetKey(dataset), runId, add, replace: [] });
+    await ctx.meta.manifest.commit({ dataset: datasetKey(dataset), runId, add, replace: [] });
     await refreshDataset(ctx, dataset);
   } finally {
     await ctx.storage.discard(staging);

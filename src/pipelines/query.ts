@@ -15,19 +15,13 @@ export async function runReadOnlyQuery(ctx: Context, sql: string): Promise<Query
 }
 
 async function assertReadOnly(ctx: Context, sql: string): Promise<void> {
-  const parsed = await ctx.engine.query(`SELECT json_serialize_sql(${`'${sql.replace(/'/g, "''")}'`}) AS j`);
-  const j = JSON.parse(String(parsed.rows[0]?.j)) as {
-    error: boolean;
-    error_type?: string;
-    error_message?: string;
-    statements?: unknown[];
-  };
-  if (j.error) {
-    if (j.error_type === 'parser') throw new FinmeshError('QUERY_INVALID', `the query does not parse: ${j.error_message}`);
+  const parsed = await ctx.engine.parse(sql);
+  if (parsed.error) {
+    if (parsed.error.kind === 'syntax') throw new FinmeshError('QUERY_INVALID', `the query does not parse: ${parsed.error.message}`);
     const verb = /^\s*([A-Za-z]+)/.exec(sql)?.[1]?.toUpperCase() ?? 'this statement';
     throw new FinmeshError('PERMISSION', `finmesh query is read-only: only SELECT (or WITH ... SELECT) is allowed, found ${verb}`);
   }
-  if ((j.statements?.length ?? 0) !== 1) {
-    throw new FinmeshError('QUERY_INVALID', `expected exactly one statement, found ${j.statements?.length ?? 0}`);
+  if (parsed.statements.length !== 1) {
+    throw new FinmeshError('QUERY_INVALID', `expected exactly one statement, found ${parsed.statements.length}`);
   }
 }

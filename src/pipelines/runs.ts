@@ -17,8 +17,8 @@ export interface JobHistory {
 }
 
 /** Run history grouped by job, newest first; a failed run carries its error. */
-export function runHistory(ctx: Context, options: { job?: string | undefined; limit?: number } = {}): JobHistory[] {
-  const runs = ctx.meta.listRuns({ job: options.job, limit: 100_000 });
+export async function runHistory(ctx: Context, options: { job?: string | undefined; limit?: number } = {}): Promise<JobHistory[]> {
+  const runs = await ctx.meta.runs.list({ job: options.job, limit: 100_000 });
   const byJob = new Map<string, JobHistory>();
   for (const r of runs) {
     const h = byJob.get(r.job) ?? { job: r.job, kind: r.kind, runs: [] };

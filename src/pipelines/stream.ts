@@ -1,11 +1,12 @@
 import type { Bus, Delivery } from '../bus/bus.js';
 import type { Source } from '../config/project.js';
-import { uuidv7 } from '../core/ids.js';
 import { sleep } from '../core/sleep.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { ParentRun } from '../runs/runs.js';
 import type { ChangeFeedSource, ChangeRecord } from '../sources/changefeed/change-feed-source.js';
 import { createChangeFeedSource, isChangeFeed } from '../sources/changefeed/registry.js';
 import { type BronzeBatch, commitBronzeBatch, type StagedBatch, stageBronzeBatch } from './bronze-writer.js';
+import { decodeRecords, packMessages } from './change-codec.js';
 import type { Context } from './context.js';
 import { streamBatchEvents } from './lineage-events.js';
 
@@ -14,31 +15,13 @@ const PAGE_SIZE = 5000;
 /** Largest bus message the stream publishes. */
 const MAX_MESSAGE_BYTES = 512 * 1024;
 
-/** Joins lines into newline-separated strings of at most `max` bytes (a single longer line stands alone). */
-function chunk(lines: string[], max: number): string[] {
-  const out: string[] = [];
-  let cur: string[] = [];
-  let size = 0;
-  for (const l of lines) {
-    const n = Buffer.byteLength(l) + 1;
-    if (cur.length > 0 && size + n > max) {
-      out.push(cur.join('\n'));
-      cur = [];
-      size = 0;
-    }
-    cur.push(l);
-    size += n;
-  }
-  if (cur.length > 0) out.push(cur.join('\n'));
-  return out;
-}
-
 export interface StreamOptions {
   bus: Bus;
   metrics?: Metrics | undefined;
   /** Exit once everything each source held at start is committed. */
   untilCaughtUp?: boolean;
-  parentRunId?: string | undefined;
+  /** The run this stream belongs to (`stream`, `demo`). */
+  parent?: ParentRun | undefined;
   /** Called after every committed batch, e.g. to track latency to gold. */
   onCommit?: (c: CommittedBatch) => void;
 }
@@ -77,8 +60,8 @@ export class StreamJob {
   async start(): Promise<void> {
     const sources = this.ctx.project.sources.filter(isChangeFeed);
     for (const source of sources) {
-      const feed = await createChangeFeedSource(source, this.ctx.project);
-      await feed.open(this.ctx.meta.getCheckpoint(`source:${source.name}`));
+      const feed = await createChangeFeedSource(source, this.ctx.project, { leases: this.ctx.meta.leases });
+      await feed.open((await this.ctx.meta.checkpoints.get(`source:${source.name}`))?.value);
       const target = this.options.untilCaughtUp ? await feed.head() : undefined;
       this.lanes.push(new Lane(this.ctx, source, feed, this.options, this.stats, target));
     }
@@ -139,7 +122,11 @@ class Lane {
   }
 
   async caughtUp(): Promise<boolean> {
-    return this.feed.reached(this.ctx.meta.getCheckpoint(this.checkpointKey), await this.feed.head());
+    return this.feed.reached(await this.committedCheckpoint(), await this.feed.head());
+  }
+
+  private async committedCheckpoint(): Promise<string | undefined> {
+    return (await this.ctx.meta.checkpoints.get(this.checkpointKey))?.value;
   }
 
   private get busLabels() {
@@ -151,8 +138,9 @@ class Lane {
   }
 
   async run(): Promise<void> {
+    // The bound is in messages: each holds at most MAX_MESSAGE_BYTES, so unacked pages never exceed maxBufferedBytes.
     const sub = this.options.bus.subscribe(this.topic, 'lake-writer', {
-      maxInFlight: this.config.batchMaxRecords * 2,
+      maxInFlight: maxInFlightMessages(this.config.maxBufferedBytes),
       ackWaitMs: 10 * 60_000,
     });
     const writer = this.write(sub);
@@ -178,7 +166,7 @@ class Lane {
 
   private async read(): Promise<void> {
     const { meta } = this.ctx;
-    let cursor = meta.getCheckpoint(this.checkpointKey);
+    let cursor = await this.committedCheckpoint();
     const labels = { domain: this.source.domain, source: this.source.name };
     let lastLagCheck = 0;
     while (!this.stopped) {
@@ -191,28 +179,29 @@ class Lane {
           // The source moved past changes that were not ours (PostgreSQL WAL of other tables): once everything read
           // is committed, the position itself may be committed, so the slot can release that WAL.
           cursor = page.checkpoint;
-          if (this.committed === this.published && !this.feed.reached(meta.getCheckpoint(this.checkpointKey), cursor)) {
-            meta.setCheckpoint(this.checkpointKey, cursor);
+          if (this.committed === this.published && !this.feed.reached(await this.committedCheckpoint(), cursor)) {
+            await meta.checkpoints.set(this.checkpointKey, cursor);
             await this.feed.acknowledge(cursor);
           }
           continue;
         }
         if (Date.now() - lastLagCheck > 1000) {
           lastLagCheck = Date.now();
-          await this.updateLag(meta.getCheckpoint(this.checkpointKey));
+          await this.updateLag();
         }
         await sleep(this.config.pollIntervalMs);
         continue;
       }
       // Pages travel as few bus messages as the bus's size limits allow (NATS and Kafka take 1 MiB by default):
       // per-event overhead stays off the hot path, and the feed's order is kept.
+      const messages = packMessages(page.records, MAX_MESSAGE_BYTES);
       await this.options.bus.publish(
         this.topic,
-        chunk(page.records.map(encode), MAX_MESSAGE_BYTES).map((value) => ({ key: this.source.name, value })),
+        messages.map((m) => ({ key: this.source.name, value: m.value })),
       );
       this.published += page.records.length;
       this.options.metrics?.sourceRecordsRead.inc(labels, page.records.length);
-      this.options.metrics?.busPublished.inc(this.busLabels, Math.ceil(page.records.length / 500));
+      this.options.metrics?.busPublished.inc(this.busLabels, messages.length);
       this.options.metrics?.busBacklog.set(this.busLabels, this.published - this.committed);
       cursor = page.checkpoint;
       // Synchronous sources (SQLite) would otherwise hold the event loop: let the writer's I/O run between pages.
@@ -225,7 +214,7 @@ class Lane {
     for await (const delivery of sub) {
       if (this.buffer.length === 0) this.firstBufferedAt = Date.now();
       // A page is never split across batches, so its delivery is acked exactly when all its records are committed.
-      for (const line of delivery.message.value.split('\n')) this.buffer.push(decode(line));
+      for (const r of decodeRecords(delivery.message.value)) this.buffer.push(r);
       this.options.metrics?.busConsumed.inc(this.busLabels);
       if (delivery.attempt > 1) this.options.metrics?.busRedelivered.inc(this.busLabels);
       this.deliveries.push(delivery);
@@ -264,7 +253,7 @@ class Lane {
     // A redelivered batch never moves the checkpoint backwards (checked again at commit).
     return {
       source: this.source,
-      runId: uuidv7(),
+      runId: '',
       firstOffset: first,
       lastOffset: last,
       input: { records: batch },
@@ -279,30 +268,34 @@ class Lane {
     stagedP: Promise<StagedBatch>,
     started: number,
   ): Promise<void> {
-    const { meta } = this.ctx;
-    const runId = bronze.runId;
     const checkpoint = bronze.checkpoint?.value as string;
-    const current = meta.getCheckpoint(this.checkpointKey);
-    const advance = !this.feed.reached(current, checkpoint);
+    const advance = !this.feed.reached(await this.committedCheckpoint(), checkpoint);
     if (!advance) bronze.checkpoint = undefined;
-    meta.startRun({
-      runId,
+    let written = { rows: 0, bytes: 0 };
+    const run = await this.ctx.runs.start({
       job: `stream:${this.source.name}`,
       kind: 'stream',
-      parentRunId: this.options.parentRunId,
+      parent: this.options.parent,
       startedAt: new Date(started),
+      labels: { domain: this.source.domain, source: this.source.name },
+      lineage: {
+        start: (r) => streamBatchEvents(this.ctx, this.source, { runId: r.id, startedAt: r.startedAt, rows: 0, bytes: 0, ok: true })[0],
+        end: (r, o) =>
+          streamBatchEvents(this.ctx, this.source, {
+            runId: r.id,
+            startedAt: r.startedAt,
+            rows: written.rows,
+            bytes: written.bytes,
+            ok: o.status === 'succeeded',
+            error: o.error,
+          })[1],
+      },
     });
+    bronze.runId = run.id;
     try {
       const res = await commitBronzeBatch(this.ctx, bronze, await stagedP);
-      meta.finishRun(runId, { status: 'succeeded', endedAt: new Date(), rowsIn: batch.length, rowsOut: res.rows });
-      for (const e of streamBatchEvents(this.ctx, this.source, {
-        runId,
-        startedAt: new Date(started),
-        rows: res.rows,
-        bytes: res.bytes,
-        ok: true,
-      }))
-        this.ctx.lineage.emit(e);
+      written = res;
+      await run.succeed({ rowsIn: batch.length, rowsOut: res.rows });
       for (const d of deliveries) await d.ack();
       if (advance) await this.feed.acknowledge(checkpoint);
       this.committed += batch.length;
@@ -314,17 +307,7 @@ class Lane {
       this.observe(res.rows, res.bytes, res.files.length, started, committedAt, eventTimes);
       this.options.onCommit?.({ source: this.source.name, records: batch.length, committedAt, eventTimes });
     } catch (e) {
-      const error = e instanceof Error ? e.message : String(e);
-      meta.finishRun(runId, { status: 'failed', endedAt: new Date(), error });
-      for (const ev of streamBatchEvents(this.ctx, this.source, {
-        runId,
-        startedAt: new Date(started),
-        rows: 0,
-        bytes: 0,
-        ok: false,
-        error,
-      }))
-        this.ctx.lineage.emit(ev);
+      if (!run.ended) await run.fail(e);
       // Nothing was committed: hand the records back for another try.
       for (const d of deliveries) await d.nak();
       this.options.metrics?.streamErrors.inc({ domain: this.source.domain, source: this.source.name });
@@ -346,15 +329,15 @@ class Lane {
     m.checkpointAge.set(labels, 0);
   }
 
-  private async updateLag(checkpoint: string | undefined): Promise<void> {
+  private async updateLag(): Promise<void> {
     const m = this.options.metrics;
     if (!m) return;
     const labels = { domain: this.source.domain, source: this.source.name };
-    const lag = await this.feed.lag(checkpoint);
+    const cp = await this.ctx.meta.checkpoints.get(this.checkpointKey);
+    const lag = await this.feed.lag(cp?.value);
     if (lag.records !== undefined) m.sourceLagRecords.set(labels, lag.records);
     if (lag.bytes !== undefined) m.sourceLagBytes.set(labels, lag.bytes);
-    const at = this.ctx.meta.checkpointUpdatedAt(this.checkpointKey);
-    if (at) m.checkpointAge.set(labels, (Date.now() - at.getTime()) / 1000);
+    if (cp) m.checkpointAge.set(labels, (Date.now() - cp.updatedAt.getTime()) / 1000);
   }
 
   get finishedReading(): boolean {
@@ -362,26 +345,7 @@ class Lane {
   }
 }
 
-/**
- * One record a line: `offset \t op \t eventTime \t checkpoint \t key \t json`. Compact JSON holds no raw tab or
- * newline, and checkpoints and keys are free of both, so the splits are safe.
- */
-function encode(r: ChangeRecord): string {
-  return `${r.offset}\t${r.op}\t${r.eventTime}\t${r.checkpoint}\t${r.key}\t${r.json}`;
-}
-
-function decode(v: string): ChangeRecord {
-  const a = v.indexOf('\t');
-  const b = v.indexOf('\t', a + 1);
-  const c = v.indexOf('\t', b + 1);
-  const d = v.indexOf('\t', c + 1);
-  const e = v.indexOf('\t', d + 1);
-  return {
-    offset: Number(v.slice(0, a)),
-    op: v.slice(a + 1, b) === 'delete' ? 'delete' : 'upsert',
-    eventTime: Number(v.slice(b + 1, c)),
-    checkpoint: v.slice(c + 1, d),
-    key: v.slice(d + 1, e),
-    json: v.slice(e + 1),
-  };
+/** Unacked messages the lake writer may hold: `maxBufferedBytes` of full-size messages (at least two). */
+export function maxInFlightMessages(maxBufferedBytes: number): number {
+  return Math.max(2, Math.floor(maxBufferedBytes / MAX_MESSAGE_BYTES));
 }

@@ -1,14 +1,13 @@
 import { join } from 'node:path';
 import { datasetKey, sqlName } from '../config/project.js';
 import { FinmeshError } from '../core/errors.js';
-import { uuidv7 } from '../core/ids.js';
 import { buildDag, type ModelNode, renderModel, selectModels } from '../engine/dag.js';
-import { quoteIdent, quoteLiteral, type WrittenFile } from '../engine/engine.js';
+import type { WrittenFile } from '../engine/engine.js';
 import { fileKey } from '../lake/layout.js';
-import type { Metrics } from '../observability/metrics.js';
+import type { ParentRun } from '../runs/runs.js';
 import type { Context } from './context.js';
 import { defineViewModel, refreshDataset } from './lake-session.js';
-import { type ModelRunFacts, modelColumnLineage, modelEndEvent, modelStartEvent } from './lineage-events.js';
+import { builtCatalog, type ModelRunFacts, modelColumnLineage, modelEndEvent, modelStartEvent } from './lineage-events.js';
 import { qualityGate, runChecks } from './quality.js';
 
 export interface ModelRunResult {
@@ -26,18 +25,17 @@ export interface ModelRunResult {
 
 export interface RunModelsOptions {
   selector?: string | undefined;
-  parentRunId?: string | undefined;
-  /** The job of the parent run (`run`, `demo`, `stream`), for the lineage parent facet. */
-  parentJob?: string | undefined;
+  /** The run these model runs belong to (`run`, `demo`, `stream`). */
+  parent?: ParentRun | undefined;
   onModel?: (r: ModelRunResult) => void;
   /** Run each product's checks after it is built (default true). */
   checks?: boolean;
-  metrics?: Metrics | undefined;
 }
 
 /**
  * Runs the selected models in dependency order. A failed model fails alone: its downstream models are skipped
- * (their previous output stays readable) and independent branches still run.
+ * (their previous output stays readable) and independent branches still run. Every model run goes through the
+ * run lifecycle and updates the model metrics of `ctx.metrics`, whoever calls.
  */
 export async function runModels(ctx: Context, options: RunModelsOptions = {}): Promise<ModelRunResult[]> {
   const { dag, issues } = buildDag(ctx.project);
@@ -56,73 +54,96 @@ export async function runModels(ctx: Context, options: RunModelsOptions = {}): P
   const broken = new Set<string>();
   const results: ModelRunResult[] = [];
   for (const node of selected) {
-    const runId = uuidv7();
-    const started = Date.now();
     const upstreamBroken = node.refs.find((r) => broken.has(r.name));
-    let result: ModelRunResult;
-    ctx.meta.startRun({
-      runId,
-      job: `model:${node.product.name}`,
-      kind: 'model',
-      parentRunId: options.parentRunId,
-      startedAt: new Date(started),
-    });
-    if (upstreamBroken) {
-      broken.add(node.product.name);
-      const error = `skipped: upstream model ${upstreamBroken.name} failed`;
-      ctx.meta.finishRun(runId, { status: 'skipped', endedAt: new Date(), error });
-      result = base(node, runId, 'skipped', started, { error });
-    } else {
-      const facts: ModelRunFacts = {
-        product: node.product,
-        runId,
-        parent: options.parentRunId ? { runId: options.parentRunId, job: options.parentJob ?? 'run' } : undefined,
-        sql: renderModel(node, ctx.project),
-        inputs: [...node.sources.map((x) => sqlName(x.dataset)), ...node.refs.map((x) => sqlName(x.dataset))],
-        startedAt: new Date(started),
-      };
-      ctx.lineage.emit(modelStartEvent(ctx, facts));
-      try {
-        const { rowsIn, rowsOut } = await materialize(ctx, node, runId);
-        ctx.meta.finishRun(runId, { status: 'succeeded', endedAt: new Date(), rowsIn, rowsOut });
-        result = base(node, runId, 'succeeded', started, { rowsIn, rowsOut });
-        await emitModelComplete(ctx, facts);
-        if (options.checks ?? true) {
-          const checks = await runChecks(ctx, node.product, { parentRunId: runId, metrics: options.metrics });
-          result.checks = { run: checks.length, failed: checks.filter((c) => c.status === 'fail' || c.status === 'error').length };
-        }
-      } catch (e) {
-        broken.add(node.product.name);
-        const error = e instanceof Error ? e.message : String(e);
-        ctx.meta.finishRun(runId, { status: 'failed', endedAt: new Date(), error });
-        result = base(node, runId, 'failed', started, { error });
-        ctx.lineage.emit(modelEndEvent(ctx, facts, { ok: false, error, rows: 0, bytes: 0 }));
-      }
-    }
+    const result = await runModel(ctx, node, options, upstreamBroken?.name);
+    if (result.status !== 'succeeded') broken.add(node.product.name);
+    recordModelMetrics(ctx, node, result);
     results.push(result);
     options.onModel?.(result);
   }
   return results;
 }
 
+async function runModel(
+  ctx: Context,
+  node: ModelNode,
+  options: RunModelsOptions,
+  upstreamBroken: string | undefined,
+): Promise<ModelRunResult> {
+  const { product } = node;
+  const facts: Omit<ModelRunFacts, 'runId' | 'startedAt'> = {
+    product,
+    parent: options.parent,
+    sql: renderModel(node, ctx.project),
+    inputs: [...node.sources.map((x) => sqlName(x.dataset)), ...node.refs.map((x) => sqlName(x.dataset))],
+  };
+  let built: { rowsIn: number; rowsOut: number } | undefined;
+  const run = await ctx.runs.start({
+    job: `model:${product.name}`,
+    kind: 'model',
+    parent: options.parent,
+    labels: { domain: product.domain, product: product.name },
+    lineage: upstreamBroken
+      ? undefined
+      : {
+          start: (r) => modelStartEvent(ctx, { ...facts, runId: r.id, startedAt: r.startedAt }),
+          end: (r, o) =>
+            o.status === 'succeeded'
+              ? modelCompleteEvent(ctx, { ...facts, runId: r.id, startedAt: r.startedAt })
+              : modelEndEvent(ctx, { ...facts, runId: r.id, startedAt: r.startedAt }, { ok: false, error: o.error, rows: 0, bytes: 0 }),
+        },
+  });
+  const started = run.startedAt.getTime();
+  if (upstreamBroken) {
+    const error = `skipped: upstream model ${upstreamBroken} failed`;
+    await run.skip(error);
+    return base(node, run.id, 'skipped', started, { error });
+  }
+  try {
+    built = await materialize(ctx, node, run.id);
+  } catch (e) {
+    await run.fail(e);
+    return base(node, run.id, 'failed', started, { error: e instanceof Error ? e.message : String(e) });
+  }
+  await run.succeed(built);
+  const result = base(node, run.id, 'succeeded', started, built);
+  if (options.checks ?? true) {
+    const checks = await runChecks(ctx, product, { parent: { runId: run.id, job: `model:${product.domain}.${product.name}` } });
+    result.checks = { run: checks.length, failed: checks.filter((c) => c.status === 'fail' || c.status === 'error').length };
+  }
+  return result;
+}
+
+/** The model families every command that runs models exports: runs by outcome, duration, rows, last success. */
+function recordModelMetrics(ctx: Context, node: ModelNode, r: ModelRunResult): void {
+  const m = ctx.metrics;
+  const labels = { domain: node.product.domain, product: node.product.name };
+  m.modelRuns.inc({ ...labels, outcome: r.status });
+  m.modelDuration.observe(labels, r.durationMs / 1000);
+  m.modelRowsOut.inc(labels, r.rowsOut);
+  if (r.status === 'succeeded') m.lastSuccess.set({ ...labels, zone: node.product.dataset.zone }, Date.now() / 1000);
+}
+
 /** COMPLETE with the output's schema, statistics and column lineage; lineage trouble never fails the run. */
-async function emitModelComplete(ctx: Context, facts: ModelRunFacts): Promise<void> {
+async function modelCompleteEvent(ctx: Context, facts: ModelRunFacts) {
   const key = datasetKey(facts.product.dataset);
-  const columns = ctx.meta.datasetState(key)?.schema;
-  const files = ctx.meta.liveFiles(key);
+  const columns = (await ctx.meta.manifest.state(key))?.schema;
+  const files = await ctx.meta.manifest.liveFiles(key);
+  const catalog = await builtCatalog(ctx);
   let lineage: Awaited<ReturnType<typeof modelColumnLineage>>;
   try {
     lineage = await modelColumnLineage(
       ctx,
       facts.sql,
       (columns ?? []).map((c) => c.name),
+      catalog,
     );
   } catch {
     lineage = undefined;
   }
   const rows = files.reduce((a, f) => a + f.rows, 0);
   const bytes = files.reduce((a, f) => a + f.bytes, 0);
-  ctx.lineage.emit(modelEndEvent(ctx, facts, { ok: true, rows, bytes, columns, lineage }));
+  return modelEndEvent(ctx, facts, { ok: true, rows, bytes, columns, lineage, catalog });
 }
 
 function base(
@@ -164,7 +185,7 @@ async function materializeTable(ctx: Context, node: ModelNode, runId: string): P
   const { product } = node;
   const sql = renderModel(node, ctx.project);
   const key = datasetKey(product.dataset);
-  const old = ctx.meta.liveFiles(key).map((f) => f.key);
+  const old = (await ctx.meta.manifest.liveFiles(key)).map((f) => f.key);
   const staging = await ctx.storage.stagingDir();
   try {
     const schema = await ctx.engine.describe(`SELECT * FROM (${sql}) AS model`);
@@ -175,9 +196,9 @@ async function materializeTable(ctx: Context, node: ModelNode, runId: string): P
       written.map((f) => f.path),
     );
     const add = await commitWritten(ctx, node, runId, written);
-    ctx.meta.commitFiles({ dataset: key, runId, add, replace: old.filter((k) => !add.some((a) => a.key === k)), schema });
+    await ctx.meta.manifest.commit({ dataset: key, runId, add, replace: old.filter((k) => !add.some((a) => a.key === k)), schema });
     await refreshDataset(ctx, product.dataset);
-    return { rowsIn: inputRows(ctx, node), rowsOut: add.reduce((s, f) => s + f.rows, 0) };
+    return { rowsIn: await inputRows(ctx, node), rowsOut: add.reduce((s, f) => s + f.rows, 0) };
   } finally {
     await ctx.storage.discard(staging);
   }
@@ -198,8 +219,9 @@ async function materializeIncremental(ctx: Context, node: ModelNode, runId: stri
       `${product.contractFile}: an incremental model needs customProperties uniqueKey (merge by key) or partitionBy (rebuild changed partitions)`,
     );
   }
+  const d = ctx.engine.dialect;
   const key = datasetKey(product.dataset);
-  const state = ctx.meta.datasetState(key);
+  const state = await ctx.meta.manifest.state(key);
   const consumed = state?.inputs ?? {};
   const override = new Map<string, string>();
   const inputs: Record<string, number> = {};
@@ -208,7 +230,7 @@ async function materializeIncremental(ctx: Context, node: ModelNode, runId: stri
   for (const src of node.sources) {
     const skey = datasetKey(src.dataset);
     const after = consumed[skey] ?? 0;
-    const all = ctx.meta.liveFiles(skey);
+    const all = await ctx.meta.manifest.liveFiles(skey);
     const fresh = all.filter((f) => f.seq > after);
     newFiles += fresh.length;
     rowsIn += fresh.reduce((s, f) => s + f.rows, 0);
@@ -220,31 +242,27 @@ async function materializeIncremental(ctx: Context, node: ModelNode, runId: stri
         delta,
         fresh.map((f) => ctx.storage.readPath(f.key)),
       );
-    else await ctx.engine.exec(`CREATE OR REPLACE VIEW main.${quoteIdent(delta)} AS SELECT * FROM ${sqlName(src.dataset)} WHERE false`);
-    override.set(sqlName(src.dataset), `main.${quoteIdent(delta)}`);
+    else await ctx.engine.defineView('main', delta, `SELECT * FROM ${sqlName(src.dataset)} WHERE false`);
+    override.set(sqlName(src.dataset), `main.${d.quoteIdent(delta)}`);
   }
-  const existing = ctx.meta.liveFiles(key);
+  const existing = await ctx.meta.manifest.liveFiles(key);
   if (newFiles === 0 && (existing.length > 0 || state?.schema)) return { rowsIn: 0, rowsOut: 0 };
 
   const sql = renderModel(node, ctx.project, override);
-  const keyCols = uniqueKey.map(quoteIdent).join(', ');
-  const order = versionColumn ? `${quoteIdent(versionColumn)} DESC` : '1';
-  const latest = (from: string) => `SELECT * FROM ${from} QUALIFY row_number() OVER (PARTITION BY ${keyCols} ORDER BY ${order}) = 1`;
-  await ctx.engine.exec(`CREATE OR REPLACE TEMP TABLE __new AS ${latest(`(${sql}) AS model`)}`);
+  const latest = (from: string) => d.latestPerKey(from, uniqueKey, versionColumn);
+  await ctx.engine.createTempTable('__new', latest(`(${sql}) AS model`));
 
   let touched = existing;
   if (partitionBy) {
-    const parts = await ctx.engine.query(`SELECT DISTINCT CAST(${quoteIdent(partitionBy)} AS VARCHAR) AS p FROM __new`);
+    const parts = await ctx.engine.query(`SELECT DISTINCT ${d.cast(d.quoteIdent(partitionBy), 'VARCHAR')} AS p FROM __new`);
     const names = new Set(parts.rows.map((r) => `${partitionBy}=${String(r.p)}`));
     touched = existing.filter((f) => f.partition !== undefined && names.has(f.partition));
   }
-  const old = touched.map((f) => quoteLiteral(ctx.storage.readPath(f.key)));
+  const old = touched.map((f) => ctx.storage.readPath(f.key));
   const merged =
     old.length === 0
       ? 'SELECT * FROM __new'
-      : latest(
-          `(SELECT * FROM __new UNION ALL BY NAME SELECT * FROM read_parquet([${old.join(', ')}], hive_partitioning = true, union_by_name = true)) AS merged`,
-        );
+      : latest(`(${d.unionAllByName('SELECT * FROM __new', `SELECT * FROM ${d.readParquet(old)}`)}) AS merged`);
   const staging = await ctx.storage.stagingDir();
   try {
     const schema = await ctx.engine.describe('SELECT * FROM __new');
@@ -252,12 +270,12 @@ async function materializeIncremental(ctx: Context, node: ModelNode, runId: stri
     const kept = existing.filter((f) => !touched.includes(f)).map((f) => ctx.storage.readPath(f.key));
     await qualityGate(ctx, product, [...kept, ...written.map((f) => f.path)]);
     const add = await commitWritten(ctx, node, runId, written);
-    ctx.meta.commitFiles({ dataset: key, runId, add, replace: touched.map((f) => f.key), schema, inputs });
+    await ctx.meta.manifest.commit({ dataset: key, runId, add, replace: touched.map((f) => f.key), schema, inputs });
     await refreshDataset(ctx, product.dataset);
     const newRows = await ctx.engine.query('SELECT count(*) AS n FROM __new');
     return { rowsIn, rowsOut: Number(newRows.rows[0]?.n ?? 0) };
   } finally {
-    await ctx.engine.exec('DROP TABLE IF EXISTS __new');
+    await ctx.engine.dropTempTable('__new');
     await ctx.storage.discard(staging);
   }
 }
@@ -274,7 +292,7 @@ async function materializePartitions(
 ): Promise<{ rowsIn: number; rowsOut: number }> {
   const { product } = node;
   const key = datasetKey(product.dataset);
-  const state = ctx.meta.datasetState(key);
+  const state = await ctx.meta.manifest.state(key);
   const consumed = state?.inputs ?? {};
   const inputs: Record<string, number> = {};
   const touched = new Set<string>();
@@ -283,7 +301,7 @@ async function materializePartitions(
   for (const up of [...node.sources.map((s) => s.dataset), ...node.refs.map((r) => r.dataset)]) {
     const ukey = datasetKey(up);
     const after = consumed[ukey] ?? 0;
-    const files = ctx.meta.liveFiles(ukey);
+    const files = await ctx.meta.manifest.liveFiles(ukey);
     inputs[ukey] = Math.max(after, ...files.map((f) => f.seq));
     for (const f of files.filter((x) => x.seq > after)) {
       rowsIn += f.rows;
@@ -291,14 +309,15 @@ async function materializePartitions(
       else unpartitionedChange = true;
     }
   }
-  const existing = ctx.meta.liveFiles(key);
+  const existing = await ctx.meta.manifest.liveFiles(key);
   const firstBuild = !state?.schema;
   if (!firstBuild && touched.size === 0 && !unpartitionedChange) return { rowsIn: 0, rowsOut: 0 };
   // A change in an upstream not partitioned the same way may touch any partition: rebuild them all.
   const full = firstBuild || unpartitionedChange;
   const sql = renderModel(node, ctx.project);
-  const values = [...touched].map(quoteLiteral).join(', ');
-  const select = full ? sql : `SELECT * FROM (${sql}) AS model WHERE CAST(${quoteIdent(partitionBy)} AS VARCHAR) IN (${values})`;
+  const d = ctx.engine.dialect;
+  const values = [...touched].map((v) => d.quoteLiteral(v)).join(', ');
+  const select = full ? sql : `SELECT * FROM (${sql}) AS model WHERE ${d.cast(d.quoteIdent(partitionBy), 'VARCHAR')} IN (${values})`;
   const replace = full
     ? existing
     : existing.filter((f) => f.partition !== undefined && touched.has(f.partition.slice(partitionBy.length + 1)));
@@ -309,7 +328,7 @@ async function materializePartitions(
     const kept = existing.filter((f) => !replace.includes(f)).map((f) => ctx.storage.readPath(f.key));
     await qualityGate(ctx, product, [...kept, ...written.map((f) => f.path)]);
     const add = await commitWritten(ctx, node, runId, written);
-    ctx.meta.commitFiles({ dataset: key, runId, add, replace: replace.map((f) => f.key), schema, inputs });
+    await ctx.meta.manifest.commit({ dataset: key, runId, add, replace: replace.map((f) => f.key), schema, inputs });
     await refreshDataset(ctx, product.dataset);
     return { rowsIn, rowsOut: add.reduce((s, f) => s + f.rows, 0) };
   } finally {
@@ -327,9 +346,9 @@ async function commitWritten(ctx: Context, node: ModelNode, runId: string, writt
   return add;
 }
 
-function inputRows(ctx: Context, node: ModelNode): number {
+async function inputRows(ctx: Context, node: ModelNode): Promise<number> {
   let n = 0;
-  for (const s of node.sources) n += ctx.meta.liveFiles(datasetKey(s.dataset)).reduce((a, f) => a + f.rows, 0);
-  for (const r of node.refs) n += ctx.meta.liveFiles(datasetKey(r.dataset)).reduce((a, f) => a + f.rows, 0);
+  for (const d of [...node.sources.map((s) => s.dataset), ...node.refs.map((r) => r.dataset)])
+    n += (await ctx.meta.manifest.liveFiles(datasetKey(d))).reduce((a, f) => a + f.rows, 0);
   return n;
 }

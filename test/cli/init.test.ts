@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { cli, tempDir } from '../helpers.js';
 
 describe('finmesh init', () => {
-  it('scaffolds a project that validates, generates, runs and can be queried', () => {
+  it('scaffolds a project that validates, generates, streams, runs and can be queried', () => {
     const dir = join(tempDir(), 'p');
     const init = cli(['init', dir]);
     assert.equal(init.status, 0, init.stderr);
@@ -15,6 +15,8 @@ describe('finmesh init', () => {
     const g = cli(['generate', '--project', dir, '--seconds', '5', '--json', '--start', '2026-11-27T12:00:00Z']);
     assert.equal(g.status, 0, g.stderr);
     assert.equal(JSON.parse(g.stdout).transactions, 250);
+    const s = cli(['stream', '--project', dir, '--until-caught-up', '--json']);
+    assert.equal(s.status, 0, s.stderr);
     const r = cli(['run', '--project', dir, '--json']);
     assert.equal(r.status, 0, r.stderr);
     const q = cli(['query', 'select sum(transactions)::int n from payments_gold.daily_volume', '--project', dir, '--json']);

@@ -3,8 +3,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { loadProject } from '../../src/config/load-project.js';
+import { duckDbDialect } from '../../src/engine/duckdb/duckdb-dialect.js';
 import { DuckDbEngine } from '../../src/engine/duckdb/duckdb-engine.js';
-import { compileChecks, judge, LUHN_MACRO, panLeakSql } from '../../src/mesh/checks.js';
+import { compileChecks, judge, panLeakSql } from '../../src/mesh/checks.js';
 import { checkNames } from '../../src/pipelines/quality.js';
 import { cli, copyExample, EXAMPLE, tempDir } from '../helpers.js';
 
@@ -20,7 +21,9 @@ describe('quality checks compiled from contracts', () => {
     const project = loadProject(EXAMPLE);
     const tx = project.products.find((p) => p.name === 'transactions');
     assert.ok(tx);
-    const ids = compileChecks(tx).map((c) => `${c.id}:${c.severity}`);
+    const compiled = compileChecks(tx, duckDbDialect);
+    for (const c of compiled) assert.match(c.sql, /^SELECT .* AS v/, c.id);
+    const ids = compiled.map((c) => `${c.id}:${c.severity}`);
     assert.deepEqual(ids.sort(), [
       'transactions.currency.invalidValues:warning',
       'transactions.dataset.rowCount:error',
@@ -35,13 +38,13 @@ describe('quality checks compiled from contracts', () => {
   it('finds a full card number in any text column, and not boleto barcodes, PIX ids or exempt columns', async () => {
     const engine = await DuckDbEngine.create();
     try {
-      await engine.exec(LUHN_MACRO);
+      await engine.installMacros({});
       await engine.exec(`CREATE TABLE t AS SELECT * FROM (VALUES
         ('paid with 4111111111111111 yesterday', '23793381286000782713695000063305975520000370000', 'E0000000020261127120000123abcde', '11222333000181'),
         ('masked 411111******1111', '34191790010104351004791020150008291070026000', 'E6070119020261127120015Rt3xQ9pZkLm', '11444777000161')
       ) v(note, barcode, e2e, cnpj)`);
       const cols = ['note', 'barcode', 'e2e', 'cnpj'].map((name) => ({ name, type: 'VARCHAR' }));
-      const sql = (panLeakSql(cols, new Set(['cnpj'])) as string).replaceAll('{object}', 't');
+      const sql = (panLeakSql(cols, engine.dialect, new Set(['cnpj'])) as string).replaceAll('{object}', 't');
       assert.equal((await engine.query(sql)).rows[0]?.v, 1);
     } finally {
       await engine.close();

@@ -10,15 +10,15 @@ import { EXAMPLE, tempDir } from '../helpers.js';
 const DAY = 86_400_000;
 
 describe('partner-file completeness SLO', () => {
-  it('counts the whole days on which a source delivered fewer files than it promises', () => {
+  it('counts the whole days on which a source delivered fewer files than it promises', async () => {
     const project = loadProject(EXAMPLE);
     const slo = loadSlos(project).find((s) => s.name === 'partners-acquirer-settlements-completeness');
     assert.ok(slo, 'a file source with expectedDaily gets a completeness SLO');
     assert.deepEqual(slo.fileSource, { name: 'acquirer-settlements', domain: 'partners', expectedDaily: 1 });
-    const meta = SqliteMetadataStore.open(join(tempDir('slo-'), 'meta.db'));
+    const meta = await SqliteMetadataStore.create({ path: join(tempDir('slo-'), 'meta.db') });
     const now = Date.UTC(2026, 10, 27, 15, 0, 0);
     const record = (daysAgo: number, status: string, path: string) =>
-      meta.ledgerRecord({
+      meta.ledger.record({
         source: 'acquirer-settlements',
         path,
         size: 1,
@@ -29,16 +29,16 @@ describe('partner-file completeness SLO', () => {
         seenAt: new Date(now - daysAgo * DAY),
       });
     // Five whole days since the source was first seen: a file on four of them; on one, only a re-sent duplicate.
-    record(5, 'ingested', 'EDI_1.txt');
-    record(4, 'ingested', 'EDI_2.txt');
-    record(3, 'duplicate', 'EDI_2_COPY.txt');
-    record(2, 'ingested', 'EDI_4.txt');
-    record(1, 'ingested', 'EDI_5.txt');
-    const [status] = evaluateSlos([slo], meta, now);
+    await record(5, 'ingested', 'EDI_1.txt');
+    await record(4, 'ingested', 'EDI_2.txt');
+    await record(3, 'duplicate', 'EDI_2_COPY.txt');
+    await record(2, 'ingested', 'EDI_4.txt');
+    await record(1, 'ingested', 'EDI_5.txt');
+    const [status] = await evaluateSlos([slo], meta, now);
     assert.equal(status?.sliValue, 0.8, 'four good days of five');
     assert.equal(status?.burnRates['1d'], 0, 'yesterday delivered');
     assert.ok((status?.errorBudgetRemaining ?? 1) < 0, 'one missed day in five spends more than a 5 % budget');
-    meta.close();
+    await meta.close();
   });
 
   it('is measured in Prometheus from the ingested-files counter', () => {

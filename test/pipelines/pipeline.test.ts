@@ -101,13 +101,13 @@ describe('bronze → silver → gold on the embedded lake', () => {
       // Payments created before midnight settle in the next seconds: their updates still touch the first day.
       await feed.step(20_000);
       await runModels(ctx);
-      const files = () => ctx.meta.liveFiles('payments/gold/volume_per_minute').map((f) => [f.partition, f.key]);
-      const before = files();
+      const files = async () => (await ctx.meta.manifest.liveFiles('payments/gold/volume_per_minute')).map((f) => [f.partition, f.key]);
+      const before = await files();
       assert.deepEqual(before.map(([p]) => p).sort(), ['dt=2026-11-27', 'dt=2026-11-28']);
       await feed.step(3000);
       const results = await runModels(ctx);
       assert.equal(results.find((r) => r.model === 'volume_per_minute')?.status, 'succeeded');
-      const after = files();
+      const after = await files();
       assert.deepEqual(
         after.find(([p]) => p === 'dt=2026-11-27'),
         before.find(([p]) => p === 'dt=2026-11-27'),
@@ -182,7 +182,7 @@ describe('bronze → silver → gold on the embedded lake', () => {
       assert.match(results.find((r) => r.model === 'customers')?.error ?? '', /segmnt/);
       const after = await one(ctx, 'SELECT count(*) AS n FROM customers_gold.customer_360');
       assert.equal(after.n, before.n, 'gold keeps its previous version');
-      const runs = ctx.meta.listRuns({ job: 'model:customers', limit: 1 });
+      const runs = await ctx.meta.runs.list({ job: 'model:customers', limit: 1 });
       assert.equal(runs[0]?.status, 'failed');
     } finally {
       await ctx.close();

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { SqliteMetadataStore } from '../../src/metadata/sqlite/sqlite-metadata-store.js';
 import { type CosmosFeedApi, type CosmosPage, CosmosSource, type StartFrom } from '../../src/sources/changefeed/cosmos/cosmos-source.js';
-import { SqliteLeaseStore } from '../../src/sources/changefeed/cosmos/lease-store.js';
+import { type CosmosLeases, scopedLeases } from '../../src/sources/changefeed/cosmos/lease-store.js';
 import { tempDir } from '../helpers.js';
 
 /**
@@ -36,7 +37,17 @@ const item = (pk: string, id: string, lsn: number, extra: Record<string, unknown
   ...extra,
 });
 
-function source(api: CosmosFeedApi, leasesPath: string, owner = 'w1', mode: 'latestVersion' | 'allVersionsAndDeletes' = 'latestVersion') {
+/** The leases of `scope` in the metadata store at `path`, as another process would open them. */
+async function leasesAt(path: string, scope: string): Promise<CosmosLeases> {
+  return scopedLeases((await SqliteMetadataStore.create({ path })).leases, scope);
+}
+
+async function source(
+  api: CosmosFeedApi,
+  leasesPath: string,
+  owner = 'w1',
+  mode: 'latestVersion' | 'allVersionsAndDeletes' = 'latestVersion',
+) {
   return new CosmosSource({
     endpoint: 'https://example.documents.azure.com',
     key: 'unused',
@@ -45,7 +56,7 @@ function source(api: CosmosFeedApi, leasesPath: string, owner = 'w1', mode: 'lat
     mode,
     startFrom: 'beginning',
     partitionKeyPath: '/pk',
-    leases: new SqliteLeaseStore(leasesPath, 'core-transactions'),
+    leases: await leasesAt(leasesPath, 'core-transactions'),
     owner,
     heartbeatMs: 200,
     api,
@@ -59,7 +70,7 @@ describe('CosmosSource: finmesh’s change feed processor over the pull model', 
       r0: [{ status: 200, items: [item('c1', 't1', 10), item('c1', 't2', 11)], continuation: 'r0@11' }],
       r1: [{ status: 200, items: [item('c9', 't9', 4)], continuation: 'r1@4' }],
     });
-    const src = source(api, path);
+    const src = await source(api, path);
     await src.open();
     const p1 = await src.read(undefined, 100);
     const p2 = await src.read(p1.checkpoint, 100);
@@ -86,17 +97,17 @@ describe('CosmosSource: finmesh’s change feed processor over the pull model', 
         { status: 200, items: [item('c1', 't3', 12)], continuation: 'r0@12' },
       ],
     });
-    const first = source(api, path);
+    const first = await source(api, path);
     await first.open();
     const page = await first.read(undefined, 100);
     assert.equal(page.records.length, 1);
-    const store = new SqliteLeaseStore(path, 'core-transactions');
-    assert.equal(store.list()[0]?.continuation, undefined, 'not committed downstream yet');
+    const store = await leasesAt(path, 'core-transactions');
+    assert.equal((await store.list())[0]?.continuation, undefined, 'not committed downstream yet');
     await first.acknowledge(page.checkpoint as string);
-    assert.equal(store.list()[0]?.continuation, 'r0@10');
+    assert.equal((await store.list())[0]?.continuation, 'r0@10');
     // Read the next page but crash before acknowledging it.
     assert.equal((await first.read(page.checkpoint, 100)).records.length, 1);
-    const restarted = source(api, path);
+    const restarted = await source(api, path);
     await restarted.open();
     api.calls.length = 0;
     await restarted.read(undefined, 100);
@@ -106,16 +117,16 @@ describe('CosmosSource: finmesh’s change feed processor over the pull model', 
   it('a second worker takes no lease while the owner heartbeats, and takes them once it stops', async () => {
     const path = join(tempDir(), 'meta.db');
     const api = new ScriptedFeed({ r0: [], r1: [] });
-    const w1 = source(api, path, 'w1');
+    const w1 = await source(api, path, 'w1');
     await w1.open();
     assert.equal(w1.leases().length, 2);
-    const w2 = source(api, path, 'w2');
+    const w2 = await source(api, path, 'w2');
     await w2.open();
     assert.equal(w2.leases().length, 0);
     await new Promise((r) => setTimeout(r, 700));
     await w2.read(undefined, 10);
     assert.equal(w2.leases().length, 2, 'expired leases move to a live worker');
-    assert.ok(!(await new SqliteLeaseStore(path, 'core-transactions').advance('r0', 'w1', 'x')), 'the old owner can no longer move them');
+    assert.ok(!(await (await leasesAt(path, 'core-transactions')).advance('r0', 'w1', 'x')), 'the old owner can no longer move them');
   });
 
   it('AllVersionsAndDeletes: starts from now and turns deletes into tombstones', async () => {
@@ -132,7 +143,7 @@ describe('CosmosSource: finmesh’s change feed processor over the pull model', 
         },
       ],
     });
-    const src = source(api, path, 'w1', 'allVersionsAndDeletes');
+    const src = await source(api, path, 'w1', 'allVersionsAndDeletes');
     await src.open();
     const page = await src.read(undefined, 10);
     assert.ok('now' in (api.calls[0]?.from ?? {}), 'the full-fidelity feed cannot start from the beginning');
@@ -167,7 +178,7 @@ describe('CosmosSource: finmesh’s change feed processor over the pull model', 
       mode: 'latestVersion',
       startFrom: 'now',
       partitionKeyPath: '/pk',
-      leases: new SqliteLeaseStore(join(tempDir(), 'm.db'), 'live'),
+      leases: await leasesAt(join(tempDir(), 'm.db'), 'live'),
       owner: 'live',
       heartbeatMs: 5000,
     });

@@ -191,7 +191,7 @@ describe('PGP-encrypted, zipped CSV reports over SFTP (the example’s acquirer-
       quarantine: (
         await ctx.engine.query('SELECT kind, _source_file, _line, reason FROM partners_quarantine.chargebacks ORDER BY kind, _line')
       ).rows,
-      events: ctx.meta.lineageEvents().map((e) => e.event as RunEvent),
+      events: await ctx.lineage.flush().then(async () => (await ctx.meta.lineage.list()).map((e) => e.event as RunEvent)),
     }));
     assert.deepEqual([report.files.ingested, report.files.quarantined], [1, 1], JSON.stringify(report.details));
     const ok = report.details.find((d) => d.outcome === 'ingested');
@@ -255,7 +255,7 @@ describe('polling', () => {
     const dir = projectFor(served.server, 'acquirer-settlements', { password: 'env:FINMESH_TEST_MISSING_PASSWORD' });
     const runs = await withSource(dir, 'acquirer-settlements', async (ctx, source) => {
       await assert.rejects(ingestSftpSource(ctx, source), /acquirer-settlements\.yaml: password.*FINMESH_TEST_MISSING_PASSWORD/);
-      return ctx.meta.listRuns({ job: 'ingest:acquirer-settlements', limit: 10 });
+      return ctx.meta.runs.list({ job: 'ingest:acquirer-settlements', limit: 10 });
     });
     assert.deepEqual(
       runs.map((r) => r.status),
@@ -314,8 +314,8 @@ describe('polling', () => {
       await watching;
       // Scheduled runs say when they were due: OpenLineage's nominalTime, one poll interval apart.
       const validate = openLineageValidator();
-      const starts = ctx.meta
-        .lineageEvents()
+      await ctx.lineage.flush();
+      const starts = (await ctx.meta.lineage.list())
         .map((e) => e.event as RunEvent)
         .filter((e) => e.job.name === 'ingest:acquirer-settlements' && e.eventType === 'START');
       const nominal = starts.map((e) =>

@@ -13,6 +13,7 @@ interface Entry {
   seq: number;
   message: BusMessage;
   ackedBy: Set<string>;
+  size: number;
 }
 
 interface Group {
@@ -29,29 +30,43 @@ class Topic {
   head = 0;
   groups = new Map<string, Group>();
   nextSeq = 1;
+  /** Characters of the keys and values retained (one byte each for the Latin-1 text V8 stores compactly). */
+  bytes = 0;
   spaceWaiters: (() => void)[] = [];
 }
+
+/** Retained bytes per topic beyond which `publish` waits (default). */
+export const DEFAULT_MEMORY_BUS_MAX_BYTES = 256 * 1024 * 1024;
+/** Retained messages per topic beyond which `publish` waits (default). */
+export const DEFAULT_MEMORY_BUS_CAPACITY = 100_000;
 
 /**
  * The embedded bus: bounded in-process queues. It claims no durability — after a crash the source checkpoint is
  * what makes the stream resume without loss. A message stays until every group acked it; `publish` waits while a
- * topic holds `capacity` messages.
+ * topic holds `capacity` messages or `maxBytes` of them (a single larger message still passes an empty topic), so
+ * the memory it takes is bounded whatever the message size.
  */
 export class MemoryBus implements Bus {
   readonly kind = 'memory';
   private readonly topics = new Map<string, Topic>();
   private closed = false;
 
-  constructor(private readonly capacity = 100_000) {}
+  constructor(
+    private readonly capacity = DEFAULT_MEMORY_BUS_CAPACITY,
+    private readonly maxBytes = DEFAULT_MEMORY_BUS_MAX_BYTES,
+  ) {}
 
   async publish(topic: string, messages: BusMessage[]): Promise<void> {
     const t = this.topic(topic);
     for (const message of messages) {
-      while (t.entries.length - t.head >= this.capacity) {
+      const size = message.key.length + message.value.length;
+      const retained = () => t.entries.length - t.head;
+      while (retained() >= this.capacity || (retained() > 0 && t.bytes + size > this.maxBytes)) {
         if (this.closed) throw new FinmeshError('UNAVAILABLE', 'the bus is closed');
         await new Promise<void>((resolve) => t.spaceWaiters.push(resolve));
       }
-      t.entries.push({ seq: t.nextSeq++, message, ackedBy: new Set() });
+      t.entries.push({ seq: t.nextSeq++, message, ackedBy: new Set(), size });
+      t.bytes += size;
     }
     for (const g of t.groups.values()) g.wake?.();
   }
@@ -148,7 +163,10 @@ export class MemoryBus implements Bus {
   private release(t: Topic): void {
     const groups = [...t.groups.keys()];
     const before = t.head;
-    while (t.head < t.entries.length && groups.every((g) => t.entries[t.head]?.ackedBy.has(g))) t.head++;
+    while (t.head < t.entries.length && groups.every((g) => t.entries[t.head]?.ackedBy.has(g))) {
+      t.bytes -= (t.entries[t.head] as Entry).size;
+      t.head++;
+    }
     if (t.head === before) return;
     if (t.head > 4096 && t.head > t.entries.length / 2) {
       t.entries = t.entries.slice(t.head);

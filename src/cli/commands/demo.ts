@@ -27,8 +27,8 @@ export function registerDemo(program: Command): void {
     .action(async (opts: DemoCliOptions) => {
       const root = await layoutDemoWorkspace(opts.dir, { port: opts.port });
       const project = loadProject(root);
-      const ctx = await openContext(project, { secrets: true });
       const metrics = new Metrics();
+      const ctx = await openContext(project, { secrets: true, metrics });
       let server: StartedServer | undefined;
       let ready = false;
       const abort = new AbortController();
@@ -50,7 +50,6 @@ export function registerDemo(program: Command): void {
         ready = true;
         const summary = await runDemo(ctx, {
           seconds: opts.seconds,
-          metrics,
           signal: abort.signal,
           onProgress: (p) =>
             progress.update(

@@ -4,9 +4,6 @@ import { InvalidArgumentError } from 'commander';
 import { loadProject } from '../../config/load-project.js';
 import { sleep } from '../../core/sleep.js';
 import { openAppWriters } from '../../pipelines/app-writers.js';
-import { openContext } from '../../pipelines/context.js';
-import { prepareSession } from '../../pipelines/lake-session.js';
-import { SimulatorFeed } from '../../pipelines/simulator-feed.js';
 import { FintechSimulator } from '../../simulator/fintech-simulator.js';
 import { formatCount, Progress, printJson, say } from '../output.js';
 
@@ -24,7 +21,7 @@ export function registerGenerate(program: Command): void {
   program
     .command('generate')
     .description(
-      "simulate the fintech app (customers, merchants, PIX/card/boleto payments) into the project's simulator sources, or to an NDJSON file",
+      "simulate the fintech app (customers, merchants, PIX/card/boleto payments) into the databases behind the project's change feeds, or to an NDJSON file",
     )
     .option('--project <dir>', 'project folder', '.')
     .option('--seconds <n>', 'seconds of activity (real time when writing to the app database)', positive, 10)
@@ -58,16 +55,18 @@ export function registerGenerate(program: Command): void {
           progress.update(`generated ${s + 1}/${opts.seconds} s, ${formatCount(counts.changes)} changes`);
         }
         await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-      } else if (project.sources.some((x) => x.config.kind === 'sqlite-outbox' || (x.config.kind === 'postgres' && x.config.entity))) {
+      } else {
         // The app's own database: each change and its outbox row (or WAL record) commit together, in real time.
         const app = await openAppWriters(project);
         try {
           if (!(await app.hasReferenceData())) await app.apply(sim.referenceData(), 500);
           const started = Date.now();
           let simulated = start.getTime();
-          while (Date.now() - started < opts.seconds * 1000) {
-            await sleep(100);
-            const now = start.getTime() + (Date.now() - started);
+          const end = start.getTime() + opts.seconds * 1000;
+          while (simulated < end) {
+            await sleep(Math.min(100, Math.max(0, started + opts.seconds * 1000 - Date.now())));
+            // Exactly --seconds of simulated activity, however the sleeps fall: the same seed gives the same changes.
+            const now = Math.min(end, start.getTime() + (Date.now() - started));
             const events = sim.advance(now - simulated);
             simulated = now;
             await app.apply(events);
@@ -78,19 +77,6 @@ export function registerGenerate(program: Command): void {
           }
         } finally {
           await app.close();
-        }
-      } else {
-        const ctx = await openContext(project);
-        try {
-          await prepareSession(ctx);
-          const feed = new SimulatorFeed(ctx, sim);
-          await feed.seedReferenceData();
-          for (let s = 0; s < opts.seconds; s++) {
-            counts.changes += await feed.step(1000);
-            progress.update(`generated ${s + 1}/${opts.seconds} s, ${formatCount(counts.changes)} changes`);
-          }
-        } finally {
-          await ctx.close();
         }
       }
       progress.done();

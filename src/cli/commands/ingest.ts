@@ -30,13 +30,13 @@ export function registerIngest(program: Command): void {
       if (sources.length === 0) throw new FinmeshError('NOT_FOUND', `${opts.project}: the project has no file (SFTP) sources`);
       if (opts.every !== undefined && !duration.safeParse(opts.every).success)
         throw new FinmeshError('CONFIG_INVALID', `--every: expected a duration such as 30s, 5m or 1h, found "${opts.every}"`);
-      const ctx = await openContext(project);
       const metrics = new Metrics({ processMetrics: opts.watch === true && opts.port !== undefined });
+      const ctx = await openContext(project, { metrics });
       try {
         await prepareSession(ctx);
         if (!opts.watch) {
           const reports: IngestReport[] = [];
-          for (const s of sources) reports.push(await ingestSftpSource(ctx, s, { metrics }));
+          for (const s of sources) reports.push(await ingestSftpSource(ctx, s));
           if (opts.json) printJson(reports.length === 1 ? reports[0] : reports);
           else for (const r of reports) printReport(r);
           if (reports.some((r) => r.files.failed > 0)) process.exitCode = 1;
@@ -58,7 +58,6 @@ export function registerIngest(program: Command): void {
         );
         try {
           await watchSftpSources(ctx, watched, {
-            metrics,
             signal: abort.signal,
             onReport: (r) => {
               if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`);

@@ -19,7 +19,7 @@ export function registerInit(program: Command): void {
       cpSync(TEMPLATE, dir, { recursive: true });
       renameSync(join(dir, 'gitignore'), join(dir, '.gitignore'));
       say(
-        `created a finmesh project in ${dir}\nnext: cd ${dir} && npx finmesh validate && npx finmesh generate --seconds 30 && npx finmesh run`,
+        `created a finmesh project in ${dir}\nnext: cd ${dir} && npx finmesh validate && npx finmesh generate --seconds 30 && npx finmesh stream --until-caught-up`,
       );
     });
 }

@@ -39,7 +39,7 @@ export function registerLineage(program: Command): void {
       const project = loadProject(opts.project);
       const ctx = await openContext(project, { readonly: true });
       try {
-        const events = ctx.meta.lineageEvents().map((e) => e.event);
+        const events = (await ctx.meta.lineage.list()).map((e) => e.event);
         if (target === 'export') {
           for (const e of events) process.stdout.write(`${JSON.stringify(e)}\n`);
           return;

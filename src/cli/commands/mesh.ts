@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { loadProject } from '../../config/load-project.js';
@@ -8,7 +8,7 @@ import { buildDag, selectModels } from '../../engine/dag.js';
 import { DuckDbEngine } from '../../engine/duckdb/duckdb-engine.js';
 import { diffContracts } from '../../mesh/contract-diff.js';
 import { productToOdps } from '../../mesh/odps.js';
-import { openContext } from '../../pipelines/context.js';
+import { openContext, openIfRan } from '../../pipelines/context.js';
 import { prepareSession } from '../../pipelines/lake-session.js';
 import { buildCatalog, checkPolicies, findGaps, readContract } from '../../pipelines/mesh.js';
 import { runChecks } from '../../pipelines/quality.js';
@@ -59,10 +59,9 @@ export function registerMesh(program: Command): void {
     .option('--json', 'print the catalog as JSON')
     .action(async (opts: { project: string; json?: boolean }) => {
       const project = loadProject(opts.project);
-      const hasRun = existsSync(resolve(project.root, project.config.metadata.path));
-      const ctx = await openContext(project, { readonly: hasRun });
+      const ctx = (await openIfRan(project)) ?? (await openContext(project));
       try {
-        const catalog = buildCatalog(ctx);
+        const catalog = await buildCatalog(ctx);
         if (opts.json) printJson({ products: catalog });
         else {
           process.stdout.write(
@@ -112,10 +111,9 @@ export function registerMesh(program: Command): void {
     .option('--json', 'print the gaps as JSON')
     .action(async (opts: { project: string; json?: boolean }) => {
       const project = loadProject(opts.project);
-      const hasRun = existsSync(resolve(project.root, project.config.metadata.path));
-      const ctx = hasRun ? await openContext(project, { readonly: true }) : undefined;
+      const ctx = await openIfRan(project);
       try {
-        const { gaps, evaluated } = findGaps(project, ctx);
+        const { gaps, evaluated } = await findGaps(project, ctx);
         if (opts.json) printJson({ gaps, evaluated });
         else {
           if (gaps.length === 0) say('no monitoring gaps');

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadProject } from '../../config/load-project.js';
 import { openContext } from '../../pipelines/context.js';
 import { prepareSession } from '../../pipelines/lake-session.js';
-import { withParentRun } from '../../pipelines/lineage-events.js';
+import { parentRunEvent } from '../../pipelines/lineage-events.js';
 import { runModels } from '../../pipelines/transform.js';
 import { formatTable, printJson, say } from '../output.js';
 
@@ -18,14 +18,19 @@ export function registerRun(program: Command): void {
       const ctx = await openContext(project, { secrets: true });
       try {
         await prepareSession(ctx);
-        const results = await withParentRun(
-          ctx,
-          'run',
-          (runId) =>
+        const results = await ctx.runs.track(
+          {
+            job: 'run',
+            kind: 'run',
+            lineage: {
+              start: (r) => parentRunEvent(ctx, 'START', r.id, 'run'),
+              end: (r, o) => parentRunEvent(ctx, o.status === 'failed' ? 'FAIL' : 'COMPLETE', r.id, 'run', o.error),
+            },
+          },
+          (run) =>
             runModels(ctx, {
               selector,
-              parentRunId: runId,
-              parentJob: 'run',
+              parent: { runId: run.id, job: 'run' },
               onModel: (r) => {
                 if (!opts.json)
                   say(
@@ -33,7 +38,7 @@ export function registerRun(program: Command): void {
                   );
               },
             }),
-          (rs) => (rs.some((r) => r.status === 'failed') ? 'a model failed' : undefined),
+          (rs) => ({ error: rs.some((r) => r.status === 'failed') ? 'a model failed' : undefined }),
         );
         if (opts.json) printJson({ models: results });
         else say(`\n${formatTable(['status', 'count'], countBy(results.map((r) => r.status)))}`);

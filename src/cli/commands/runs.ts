@@ -17,7 +17,7 @@ export function registerRuns(program: Command): void {
       const project = loadProject(opts.project);
       const ctx = await openContext(project, { readonly: true });
       try {
-        const jobs = runHistory(ctx, { job: opts.job, limit: opts.limit });
+        const jobs = await runHistory(ctx, { job: opts.job, limit: opts.limit });
         if (opts.json) printJson({ jobs });
         else {
           process.stdout.write(

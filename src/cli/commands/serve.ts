@@ -37,7 +37,7 @@ export function registerServe(program: Command): void {
                 'expected an OpenLineage RunEvent with eventType, eventTime, run.runId, job.namespace and job.name',
               );
             }
-            ctx.meta.recordLineage({
+            await ctx.meta.lineage.record({
               runId: e.run.runId,
               eventType: e.eventType,
               eventTime: e.eventTime,
@@ -47,16 +47,16 @@ export function registerServe(program: Command): void {
             });
             return reply.code(201).send();
           });
-          app.get('/api/v1/catalog', async () => ({ products: buildCatalog(ctx) }));
+          app.get('/api/v1/catalog', async () => ({ products: await buildCatalog(ctx) }));
           app.get('/api/v1/runs', async (req) => {
             const q = req.query as { job?: string; limit?: string };
-            return { jobs: runHistory(ctx, { job: q.job, limit: Number(q.limit ?? 20) }) };
+            return { jobs: await runHistory(ctx, { job: q.job, limit: Number(q.limit ?? 20) }) };
           });
           app.get('/api/v1/lineage', async (req) => {
             const q = req.query as { nodeId?: string; depth?: string };
             if (!q.nodeId)
               throw new FinmeshError('DATA_INVALID', 'nodeId is required (dataset:<namespace>:<name> or job:<namespace>:<name>)');
-            const graph = LineageGraph.fromEvents(ctx.meta.lineageEvents().map((r) => r.event));
+            const graph = LineageGraph.fromEvents((await ctx.meta.lineage.list()).map((r) => r.event));
             const result = marquezLineage(graph, q.nodeId, Number(q.depth ?? 20));
             if (!result) throw new FinmeshError('NOT_FOUND', `no node ${q.nodeId}`);
             return result;

@@ -24,7 +24,7 @@ export function registerSlo(program: Command): void {
       const slos = loadSlos(project);
       const ctx = await openContext(project, { readonly: true });
       try {
-        const status = evaluateSlos(slos, ctx.meta);
+        const status = await evaluateSlos(slos, ctx.meta);
         if (opts.json) printJson({ slos: status });
         else {
           process.stdout.write(

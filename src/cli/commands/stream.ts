@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
+import type { Bus } from '../../bus/bus.js';
 import { createBus } from '../../bus/registry.js';
 import { loadProject } from '../../config/load-project.js';
 import { FinmeshError } from '../../core/errors.js';
-import { uuidv7 } from '../../core/ids.js';
 import { componentLogger } from '../../observability/logger.js';
 import { Metrics } from '../../observability/metrics.js';
 import { openContext } from '../../pipelines/context.js';
@@ -39,32 +39,11 @@ export function registerStream(program: Command): void {
         throw new FinmeshError('CONFIG_INVALID', 'the project has no change-feed source (kind sqlite-outbox, postgres or cosmos)');
       }
       const log = componentLogger(project.config.logging, 'stream');
-      const ctx = await openContext(project, { secrets: true });
-      const bus = await createBus(project.config.bus, project.root);
       const metrics = new Metrics();
-      const streamRunId = uuidv7();
-      const models = (o: Parameters<typeof runModels>[1] = {}) => runModels(ctx, { ...o, parentRunId: streamRunId, parentJob: 'stream' });
-      const interval = project.config.stream.modelIntervalMs;
-      // Models fed by a change feed run as soon as it commits new changes; the others every `modelIntervalMs`.
-      const scheduler =
-        opts.models && interval > 0 && !opts.untilCaughtUp
-          ? new ModelScheduler(project, {
-              realTimeSources: project.sources.filter(isChangeFeed).map((s) => s.name),
-              intervalMs: interval,
-              firstRunBy: Date.now() + interval,
-              run: async (selector) => {
-                await models({ selector });
-              },
-              onError: (e) => log.error({ err: e }, 'model run failed'),
-            })
-          : undefined;
-      const job = new StreamJob(ctx, {
-        bus,
-        metrics,
-        untilCaughtUp: opts.untilCaughtUp,
-        parentRunId: streamRunId,
-        onCommit: (c) => scheduler?.committed(c.source),
-      });
+      const ctx = await openContext(project, { secrets: true, metrics });
+      let bus: Bus | undefined;
+      let job: StreamJob | undefined;
+      let scheduler: ModelScheduler | undefined;
       let server: StartedServer | undefined;
       const progress = new Progress();
       let stopping = false;
@@ -72,45 +51,87 @@ export function registerStream(program: Command): void {
         if (stopping) return;
         stopping = true;
         log.info('stopping: committing what was read');
-        void job.stop();
+        void job?.stop();
       };
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
       try {
-        await prepareSession(ctx);
-        if (opts.port !== undefined) server = await startServer({ host: project.config.server.host, port: opts.port, metrics });
-        ctx.meta.startRun({ runId: streamRunId, job: 'stream', kind: 'stream', startedAt: new Date() });
-        ctx.lineage.emit(parentRunEvent(ctx, 'START', streamRunId, 'stream'));
-        await job.start();
-        log.info({ sources: project.sources.filter(isChangeFeed).map((s) => s.name), url: server?.url }, 'streaming');
-        scheduler?.start();
-        const progressTicker = setInterval(() => {
-          const n = Object.values(job.stats.committed).reduce((a, b) => a + b, 0);
-          progress.update(`${formatCount(n)} changes committed to bronze in ${job.stats.batches} batches`);
-        }, 500);
-        await job.wait();
-        clearInterval(progressTicker);
-        progress.done();
-        await scheduler?.stop();
-        const ran = opts.models ? await models() : [];
-        const failed = ran.filter((m) => m.status === 'failed');
-        const error = failed.length > 0 ? `${failed.length} model runs failed` : undefined;
-        const committed = Object.values(job.stats.committed).reduce((a, b) => a + b, 0);
-        ctx.meta.finishRun(streamRunId, { status: error ? 'failed' : 'succeeded', endedAt: new Date(), rowsOut: committed, error });
-        ctx.lineage.emit(parentRunEvent(ctx, error ? 'FAIL' : 'COMPLETE', streamRunId, 'stream', error));
-        const result = { committed: job.stats.committed, batches: job.stats.batches, models: { ran: ran.length, failed: failed.length } };
-        if (opts.json) printJson(result);
-        else
-          say(
-            `committed ${formatCount(committed)} changes in ${job.stats.batches} batches${opts.models ? `; models: ${ran.length} ran, ${failed.length} failed` : ''}`,
-          );
-        if (failed.length > 0) process.exitCode = 1;
+        // The stream's own run spans everything, opening the sources included: a source that cannot open fails it.
+        await ctx.runs.track(
+          {
+            job: 'stream',
+            kind: 'stream',
+            lineage: {
+              start: (r) => parentRunEvent(ctx, 'START', r.id, 'stream'),
+              end: (r, o) => parentRunEvent(ctx, o.status === 'failed' ? 'FAIL' : 'COMPLETE', r.id, 'stream', o.error),
+            },
+          },
+          async (run) => {
+            const parent = { runId: run.id, job: 'stream' };
+            const models = (o: Parameters<typeof runModels>[1] = {}) => runModels(ctx, { ...o, parent });
+            const interval = project.config.stream.modelIntervalMs;
+            // Models fed by a change feed run as soon as it commits new changes; the others every `modelIntervalMs`.
+            scheduler =
+              opts.models && interval > 0 && !opts.untilCaughtUp
+                ? new ModelScheduler(project, {
+                    realTimeSources: project.sources.filter(isChangeFeed).map((s) => s.name),
+                    intervalMs: interval,
+                    firstRunBy: Date.now() + interval,
+                    run: async (selector) => {
+                      await models({ selector });
+                    },
+                    onError: (e) => log.error({ err: e }, 'model run failed'),
+                  })
+                : undefined;
+            bus = await createBus(project.config.bus, project.root);
+            job = new StreamJob(ctx, {
+              bus,
+              metrics,
+              untilCaughtUp: opts.untilCaughtUp,
+              parent,
+              onCommit: (c) => scheduler?.committed(c.source),
+            });
+            await prepareSession(ctx);
+            if (opts.port !== undefined) server = await startServer({ host: project.config.server.host, port: opts.port, metrics });
+            await job.start();
+            log.info({ sources: project.sources.filter(isChangeFeed).map((s) => s.name), url: server?.url }, 'streaming');
+            scheduler?.start();
+            const running = job;
+            const progressTicker = setInterval(() => {
+              const n = Object.values(running.stats.committed).reduce((a, b) => a + b, 0);
+              progress.update(`${formatCount(n)} changes committed to bronze in ${running.stats.batches} batches`);
+            }, 500);
+            try {
+              await job.wait();
+            } finally {
+              clearInterval(progressTicker);
+              progress.done();
+            }
+            await scheduler?.stop();
+            const ran = opts.models ? await models() : [];
+            const failed = ran.filter((m) => m.status === 'failed');
+            const committed = Object.values(job.stats.committed).reduce((a, b) => a + b, 0);
+            const result = {
+              committed: job.stats.committed,
+              batches: job.stats.batches,
+              models: { ran: ran.length, failed: failed.length },
+            };
+            if (opts.json) printJson(result);
+            else
+              say(
+                `committed ${formatCount(committed)} changes in ${job.stats.batches} batches${opts.models ? `; models: ${ran.length} ran, ${failed.length} failed` : ''}`,
+              );
+            if (failed.length > 0) process.exitCode = 1;
+            return { committed, failed: failed.length };
+          },
+          (r) => ({ rowsOut: r.committed, error: r.failed > 0 ? `${r.failed} model runs failed` : undefined }),
+        );
       } finally {
         await scheduler?.stop();
         process.off('SIGTERM', onSignal);
         process.off('SIGINT', onSignal);
-        await job.close();
-        await bus.close();
+        await job?.close();
+        await bus?.close();
         await server?.close();
         await ctx.close();
       }

@@ -2,7 +2,12 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance, type DuckDBResultReader } from '@duckdb/node-api';
 import { FinmeshError } from '../../core/errors.js';
-import { type ColumnInfo, type Engine, type QueryResult, quoteIdent, quoteLiteral, type WrittenFile } from '../engine.js';
+import type { ColumnInfo, Engine, ParsedSql, QueryResult, WrittenFile } from '../engine.js';
+import { duckDbDialect } from './duckdb-dialect.js';
+import { macroSql } from './duckdb-macros.js';
+
+const quoteIdent = (n: string) => duckDbDialect.quoteIdent(n);
+const quoteLiteral = (v: string) => duckDbDialect.quoteLiteral(v);
 
 export interface DuckDbOptions {
   /** Database file; in-memory when absent (the lake's Parquet files are the storage). */
@@ -13,10 +18,11 @@ export interface DuckDbOptions {
 
 /**
  * DuckDB in-process. One connection, and one statement at a time: catalog changes (views redefined after a commit)
- * and queries never interleave, so no write-write conflicts on the catalog.
+ * and queries never interleave, so no write-write conflicts on the catalog. Sessions run in UTC.
  */
 export class DuckDbEngine implements Engine {
   readonly kind = 'duckdb';
+  readonly dialect = duckDbDialect;
   private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
@@ -32,6 +38,7 @@ export class DuckDbEngine implements Engine {
     try {
       const instance = await DuckDBInstance.create(options.path ?? ':memory:', config);
       const conn = await instance.connect();
+      await conn.run("SET TimeZone = 'UTC'");
       const v = await conn.runAndReadAll('SELECT version() AS v');
       return new DuckDbEngine(instance, conn, String(v.getRowObjectsJson()[0]?.v ?? 'unknown'));
     } catch (cause) {
@@ -56,18 +63,52 @@ export class DuckDbEngine implements Engine {
     });
   }
 
+  async parse(sql: string): Promise<ParsedSql> {
+    const r = await this.query(`SELECT json_serialize_sql(${quoteLiteral(sql)}) AS j`);
+    const j = JSON.parse(String(r.rows[0]?.j)) as {
+      error: boolean;
+      error_type?: string;
+      error_message?: string;
+      statements?: { node: { type?: string } }[];
+    };
+    if (j.error) {
+      // json_serialize_sql serialises SELECTs only: anything else parses but is refused as "not supported".
+      const kind = j.error_type === 'parser' ? 'syntax' : 'unsupported';
+      return { error: { kind, message: j.error_message ?? 'the SQL does not parse' }, statements: [] };
+    }
+    return {
+      statements: (j.statements ?? []).map((st) => ({ type: 'SELECT', ast: st.node })),
+    };
+  }
+
   defineDataset(schema: string, table: string, files: string[], columns?: ColumnInfo[]): Promise<void> {
-    const target = `${quoteIdent(schema)}.${quoteIdent(table)}`;
     let body: string;
     if (files.length > 0) {
-      const list = files.map(quoteLiteral).join(', ');
-      body = `SELECT * FROM read_parquet([${list}], hive_partitioning = true, union_by_name = true)`;
+      body = `SELECT * FROM ${duckDbDialect.readParquet(files)}`;
     } else if (columns && columns.length > 0) {
       body = `SELECT ${columns.map((c) => `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`).join(', ')} WHERE false`;
     } else {
       return Promise.resolve();
     }
-    return this.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}; CREATE OR REPLACE VIEW ${target} AS ${body}`);
+    return this.defineView(schema, table, body);
+  }
+
+  defineView(schema: string, table: string, select: string): Promise<void> {
+    return this.exec(
+      `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}; CREATE OR REPLACE VIEW ${quoteIdent(schema)}.${quoteIdent(table)} AS ${select}`,
+    );
+  }
+
+  createTempTable(name: string, select: string): Promise<void> {
+    return this.exec(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(name)} AS ${select}`);
+  }
+
+  dropTempTable(name: string): Promise<void> {
+    return this.exec(`DROP TABLE IF EXISTS ${quoteIdent(name)}`);
+  }
+
+  installMacros(options: { tokenizationKey?: string | undefined }): Promise<void> {
+    return this.exec(macroSql(options.tokenizationKey));
   }
 
   writeParquet(select: string, dir: string, options: { partitionBy?: string | undefined } = {}): Promise<WrittenFile[]> {

@@ -43,7 +43,7 @@ export interface ChangeRecord {
   offset: number;
   /** When the change happened at the source (epoch ms). */
   eventTime: number;
-  /** The document (or, for a delete, at least its key fields) as JSON text. */
+  /** The document (or, for a delete, at least its key fields) as JSON text on one line (an object). */
   json: string;
   /** The checkpoint right after this record. */
   checkpoint: string;

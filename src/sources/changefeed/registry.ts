@@ -2,7 +2,9 @@ import { isAbsolute, resolve } from 'node:path';
 import type { Project, Source } from '../../config/project.js';
 import { resolveSecret } from '../../config/secrets.js';
 import { FinmeshError } from '../../core/errors.js';
+import type { LeaseStore } from '../../metadata/metadata-store.js';
 import type { ChangeFeedSource } from './change-feed-source.js';
+import { scopedLeases } from './cosmos/lease-store.js';
 
 export const CHANGE_FEED_KINDS = ['sqlite-outbox', 'postgres', 'cosmos'] as const;
 
@@ -14,7 +16,7 @@ export function isChangeFeed(source: Source): boolean {
 export async function createChangeFeedSource(
   source: Source,
   project: Project,
-  options: { owner?: string } = {},
+  options: { owner?: string; leases?: LeaseStore } = {},
 ): Promise<ChangeFeedSource> {
   const c = source.config;
   switch (c.kind) {
@@ -35,7 +37,6 @@ export async function createChangeFeedSource(
     }
     case 'cosmos': {
       const { CosmosSource } = await import('./cosmos/cosmos-source.js');
-      const { SqliteLeaseStore } = await import('./cosmos/lease-store.js');
       return new CosmosSource({
         endpoint: c.endpoint,
         key: resolveSecret(c.key, project.root, `${source.file}: key`),
@@ -44,7 +45,7 @@ export async function createChangeFeedSource(
         mode: c.mode,
         startFrom: c.startFrom,
         partitionKeyPath: c.partitionKeyPath,
-        leases: new SqliteLeaseStore(resolve(project.root, project.config.metadata.path), source.name),
+        leases: scopedLeases(required(options.leases, 'a lease store (the metadata store’s leases)'), source.name),
         owner: options.owner ?? `finmesh-${process.pid}`,
         heartbeatMs: c.leaseHeartbeatMs,
       });
@@ -52,4 +53,9 @@ export async function createChangeFeedSource(
     default:
       throw new FinmeshError('NOT_SUPPORTED', `${source.file}: source kind "${c.kind}" is not a change feed`);
   }
+}
+
+function required<T>(v: T | undefined, what: string): T {
+  if (v === undefined) throw new Error(`createChangeFeedSource needs ${what}`);
+  return v;
 }

@@ -1,6 +1,6 @@
 import { FinmeshError } from '../../../core/errors.js';
 import type { ChangeFeedSource, ChangePage, ChangeRecord, SourceLag } from '../change-feed-source.js';
-import type { Lease, LeaseStore } from './lease-store.js';
+import type { CosmosLeases, Lease } from './lease-store.js';
 
 export type CosmosMode = 'latestVersion' | 'allVersionsAndDeletes';
 
@@ -32,7 +32,7 @@ export interface CosmosSourceOptions {
   mode: CosmosMode;
   startFrom: 'beginning' | 'now';
   partitionKeyPath: string;
-  leases: LeaseStore;
+  leases: CosmosLeases;
   owner: string;
   heartbeatMs: number;
   /** Injected in tests; the SDK otherwise. */
@@ -62,14 +62,14 @@ export class CosmosSource implements ChangeFeedSource {
     if (this.api) return;
     this.api = this.options.api ?? (await sdkFeedApi(this.options));
     const ranges = await this.api.feedRanges();
-    this.options.leases.ensure(ranges);
-    this.acquire();
+    await this.options.leases.ensure(ranges);
+    await this.acquire();
   }
 
   async read(_checkpoint: string | undefined, max: number): Promise<ChangePage> {
     const api = this.api;
     if (!api) throw new Error('CosmosSource.read before open');
-    if (Date.now() - this.lastHeartbeat > this.options.heartbeatMs) this.acquire();
+    if (Date.now() - this.lastHeartbeat > this.options.heartbeatMs) await this.acquire();
     // Visit each owned range at most once per call; the first with changes answers.
     for (let i = 0; i < this.owned.length; i++) {
       const lease = this.owned[(this.next + i) % this.owned.length] as Lease;
@@ -112,7 +112,7 @@ export class CosmosSource implements ChangeFeedSource {
     const tokens = JSON.parse(checkpoint) as Record<string, string | null>;
     for (const [rangeId, token] of Object.entries(tokens)) {
       if (!token) continue;
-      if (!this.options.leases.advance(rangeId, this.options.owner, token)) {
+      if (!(await this.options.leases.advance(rangeId, this.options.owner, token))) {
         // Another worker took the lease (we were too slow to heartbeat): stop reading that range.
         this.owned = this.owned.filter((l) => l.rangeId !== rangeId);
         this.cursors.delete(rangeId);
@@ -125,7 +125,7 @@ export class CosmosSource implements ChangeFeedSource {
   }
 
   async close(): Promise<void> {
-    this.options.leases.release(this.options.owner);
+    await this.options.leases.release(this.options.owner);
   }
 
   /** Leases this worker holds (for tests and `finmesh runs`). */
@@ -133,10 +133,10 @@ export class CosmosSource implements ChangeFeedSource {
     return this.owned;
   }
 
-  private acquire(): void {
+  private async acquire(): Promise<void> {
     const now = Date.now();
     this.lastHeartbeat = now;
-    this.owned = this.options.leases.acquire(this.options.owner, now, this.options.heartbeatMs * 3);
+    this.owned = await this.options.leases.acquire(this.options.owner, now, this.options.heartbeatMs * 3);
     for (const l of this.owned) if (!this.cursors.has(l.rangeId)) this.cursors.set(l.rangeId, l.continuation);
     for (const id of [...this.cursors.keys()]) if (!this.owned.some((l) => l.rangeId === id)) this.cursors.delete(id);
   }

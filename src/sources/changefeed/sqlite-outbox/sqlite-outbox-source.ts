@@ -47,7 +47,8 @@ export class SqliteOutboxSource implements ChangeFeedSource {
       op: op === 'delete' ? 'delete' : 'upsert',
       offset: id,
       eventTime,
-      json,
+      // Line breaks in a JSON text can only be whitespace between tokens: folding them keeps it one NDJSON line.
+      json: json.includes('\n') || json.includes('\r') ? json.replace(/[\r\n]/g, ' ') : json,
       checkpoint: String(id),
     }));
     return { records, checkpoint: records.length > 0 ? records[records.length - 1]?.checkpoint : checkpoint };

@@ -1,0 +1,62 @@
+import type { ColumnInfo, SqlDialect } from '../engine.js';
+
+/** DuckDB's SQL. */
+export class DuckDbDialect implements SqlDialect {
+  readonly name = 'duckdb';
+
+  quoteIdent(name: string): string {
+    return `"${name.replace(/"/g, '""')}"`;
+  }
+
+  quoteLiteral(value: string): string {
+    return `'${value.replace(/'/g, "''")}'`;
+  }
+
+  cast(expr: string, type: string): string {
+    return `CAST(${expr} AS ${type})`;
+  }
+
+  currentTimestamp(): string {
+    return 'now()';
+  }
+
+  currentDate(): string {
+    return 'current_date';
+  }
+
+  daysAgo(days: number): string {
+    return `(current_date - INTERVAL ${Math.trunc(days)} DAY)`;
+  }
+
+  countIf(condition: string): string {
+    return `count(*) FILTER (WHERE ${condition})`;
+  }
+
+  regexpFullMatch(expr: string, pattern: string): string {
+    return `regexp_full_match(${expr}, ${this.quoteLiteral(pattern)})`;
+  }
+
+  cardNumbersIn(expr: string): string {
+    return `len(list_filter(regexp_extract_all(${expr}, '\\b[0-9]{13,19}\\b'), x -> pan_like(x) AND luhn_valid(x)))`;
+  }
+
+  readNdjson(file: string, columns: ColumnInfo[]): string {
+    const cols = columns.map((c) => `${this.quoteIdent(c.name)}: ${this.quoteLiteral(c.type)}`).join(', ');
+    return `read_json(${this.quoteLiteral(file)}, format = 'newline_delimited', columns = {${cols}})`;
+  }
+
+  readParquet(files: string[]): string {
+    return `read_parquet([${files.map((f) => this.quoteLiteral(f)).join(', ')}], hive_partitioning = true, union_by_name = true)`;
+  }
+
+  unionAllByName(a: string, b: string): string {
+    return `${a} UNION ALL BY NAME ${b}`;
+  }
+
+  latestPerKey(from: string, keys: string[], orderBy: string | undefined): string {
+    const order = orderBy ? `${this.quoteIdent(orderBy)} DESC` : '1';
+    return `SELECT * FROM ${from} QUALIFY row_number() OVER (PARTITION BY ${keys.map((k) => this.quoteIdent(k)).join(', ')} ORDER BY ${order}) = 1`;
+  }
+}
+
+export const duckDbDialect = new DuckDbDialect();

@@ -1,0 +1,251 @@
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import { type Clock, systemClock } from '../core/clock.js';
+import { formatDuration } from '../core/duration.js';
+import { uuidv7 } from '../core/ids.js';
+import type { RunEvent } from '../lineage/openlineage.js';
+import {
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_RUN_EXPIRY_MS,
+  type MetadataStore,
+  type RunEnd,
+  type RunRecord,
+} from '../metadata/metadata-store.js';
+import type { Metrics } from '../observability/metrics.js';
+
+export const RUN_KINDS = ['model', 'ingest', 'stream', 'check', 'demo', 'run', 'gc'] as const;
+export type RunKind = (typeof RUN_KINDS)[number];
+
+/** A run another run belongs to: `job` is its lineage job name, for the OpenLineage parent facet. */
+export interface ParentRun {
+  runId: string;
+  job: string;
+}
+
+/** How a run ended. */
+export interface RunOutcome {
+  status: 'succeeded' | 'failed' | 'skipped';
+  error?: string | undefined;
+  rowsIn?: number | undefined;
+  rowsOut?: number | undefined;
+  rowsRejected?: number | undefined;
+}
+
+/**
+ * A run's OpenLineage events, built by the job that knows its inputs and outputs. The lifecycle emits them: START
+ * when the run starts, COMPLETE or FAIL when it ends. A builder that throws never fails the run.
+ */
+export interface RunLineage {
+  start?(run: Run): RunEvent | undefined;
+  end?(run: Run, outcome: RunOutcome): RunEvent | RunEvent[] | undefined | Promise<RunEvent | RunEvent[] | undefined>;
+}
+
+export interface RunSpec {
+  /** The job as the runs table names it: `model:transactions`, `ingest:acquirer-settlements`, `stream`. */
+  job: string;
+  kind: RunKind;
+  parent?: ParentRun | undefined;
+  /** Bindings for the run's log lines (`domain`, `source`, `product`…), besides `run_id` and `job`. */
+  labels?: Record<string, string> | undefined;
+  lineage?: RunLineage | undefined;
+  startedAt?: Date | undefined;
+}
+
+/** Where emitted lineage goes (the `Lineage` fan-out: metadata store and transports). */
+export interface LineageSink {
+  emit(event: RunEvent): void;
+}
+
+export interface RunsOptions {
+  meta: MetadataStore;
+  lineage: LineageSink;
+  logger: Logger;
+  metrics?: Metrics | undefined;
+  clock?: Clock | undefined;
+  /** How often running runs are proven alive (default `DEFAULT_HEARTBEAT_MS`). */
+  heartbeatMs?: number | undefined;
+  /** A running run without a heartbeat for this long belongs to a dead process (default `DEFAULT_RUN_EXPIRY_MS`). */
+  expiryMs?: number | undefined;
+}
+
+/**
+ * The one owner of the run lifecycle: every job (ingest cycle, stream batch, model, check, demo, gc) starts, ends
+ * and fails through it, so each run is recorded, heartbeated, in lineage (START, then COMPLETE or FAIL), in the
+ * metrics and in the logs with its `run_id` — the same way everywhere.
+ *
+ * Invariants: a run is finished exactly once; a run whose process died (no heartbeat for `expiryMs`) is failed by
+ * the next process that looks (`expireDead`, called when a project is opened and on every heartbeat).
+ */
+export class Runs {
+  readonly clock: Clock;
+  private readonly running = new Map<string, Run>();
+  private timer: NodeJS.Timeout | undefined;
+  private beating: Promise<void> = Promise.resolve();
+  private readonly heartbeatMs: number;
+  private readonly expiryMs: number;
+
+  constructor(private readonly o: RunsOptions) {
+    this.clock = o.clock ?? systemClock;
+    this.heartbeatMs = o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    this.expiryMs = o.expiryMs ?? DEFAULT_RUN_EXPIRY_MS;
+  }
+
+  /** Records the start of a run (and its START event) and keeps it heartbeating until it ends. */
+  async start(spec: RunSpec): Promise<Run> {
+    const startedAt = spec.startedAt ?? new Date(this.clock.now());
+    const run = new Run(this, spec, uuidv7(startedAt.getTime()), startedAt, this.o.logger);
+    await this.o.meta.runs.start({ runId: run.id, job: spec.job, kind: spec.kind, parentRunId: spec.parent?.runId, startedAt });
+    this.running.set(run.id, run);
+    this.ensureTimer();
+    this.emit(() => spec.lineage?.start?.(run));
+    return run;
+  }
+
+  /**
+   * Runs `fn` as a run: succeeded with what `outcome` derives from its result (or failed when `outcome` says so),
+   * failed with the error's message when it throws (and the error rethrown).
+   */
+  async track<T>(spec: RunSpec, fn: (run: Run) => Promise<T>, outcome?: (result: T) => Partial<RunOutcome>): Promise<T> {
+    const run = await this.start(spec);
+    let result: T;
+    try {
+      result = await fn(run);
+    } catch (e) {
+      if (!run.ended) await run.fail(e);
+      throw e;
+    }
+    if (!run.ended) {
+      const o = outcome?.(result) ?? {};
+      await run.end({ status: o.error && o.status !== 'skipped' ? 'failed' : (o.status ?? 'succeeded'), ...o });
+    }
+    return result;
+  }
+
+  /** Fails the runs of processes that stopped heartbeating; returns them. */
+  async expireDead(): Promise<RunRecord[]> {
+    const now = this.clock.now();
+    const dead = await this.o.meta.runs.expire(new Date(now - this.expiryMs), new Date(now));
+    for (const r of dead)
+      this.o.logger.warn({ run_id: r.runId, job: r.job }, `run ${r.runId} of ${r.job} marked failed: ${r.error ?? 'no heartbeat'}`);
+    return dead;
+  }
+
+  /** Stops heartbeating. Runs still running stay `running` until they end or another process expires them. */
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.beating;
+  }
+
+  /** @internal Called by `Run.end`. */
+  async finish(run: Run, outcome: RunOutcome): Promise<void> {
+    const endedAt = new Date(this.clock.now());
+    const end: RunEnd = {
+      status: outcome.status,
+      endedAt,
+      rowsIn: outcome.rowsIn,
+      rowsOut: outcome.rowsOut,
+      rowsRejected: outcome.rowsRejected,
+      error: outcome.error,
+    };
+    this.running.delete(run.id);
+    try {
+      await this.o.meta.runs.finish(run.id, end);
+    } finally {
+      const seconds = (endedAt.getTime() - run.startedAt.getTime()) / 1000;
+      this.o.metrics?.jobRuns.inc({ kind: run.kind, outcome: outcome.status });
+      this.o.metrics?.jobDuration.observe({ kind: run.kind }, seconds);
+      const line = { outcome: outcome.status, duration_s: seconds, rows_in: outcome.rowsIn, rows_out: outcome.rowsOut };
+      if (outcome.status === 'failed') run.log.error({ ...line, err_message: outcome.error }, `${run.job} failed: ${outcome.error ?? ''}`);
+      else run.log.debug(line, `${run.job} ${outcome.status} in ${formatDuration(seconds * 1000)}`);
+      if (run.spec.lineage?.end) {
+        try {
+          const events = await run.spec.lineage.end(run, outcome);
+          for (const e of Array.isArray(events) ? events : events ? [events] : []) this.o.lineage.emit(e);
+        } catch (e) {
+          run.log.warn({ err_message: (e as Error).message }, 'lineage of the run could not be built');
+        }
+      }
+    }
+  }
+
+  private emit(build: () => RunEvent | undefined): void {
+    try {
+      const e = build();
+      if (e) this.o.lineage.emit(e);
+    } catch (e) {
+      this.o.logger.warn({ err_message: (e as Error).message }, 'lineage of the run could not be built');
+    }
+  }
+
+  private ensureTimer(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      this.beating = this.beat();
+    }, this.heartbeatMs);
+    // Heartbeats never keep a finished command alive.
+    this.timer.unref();
+  }
+
+  private async beat(): Promise<void> {
+    try {
+      await this.o.meta.runs.heartbeat([...this.running.keys()], new Date(this.clock.now()));
+      await this.expireDead();
+    } catch (e) {
+      this.o.logger.warn({ err_message: (e as Error).message }, 'heartbeat not recorded');
+    }
+  }
+}
+
+/** A started run: its id ties its log lines, metrics, lineage and results together. */
+export class Run {
+  readonly log: Logger;
+  private done = false;
+
+  constructor(
+    private readonly owner: Runs,
+    readonly spec: RunSpec,
+    readonly id: string,
+    readonly startedAt: Date,
+    logger: Logger,
+  ) {
+    this.log = logger.child({ run_id: id, job: spec.job, ...(spec.labels ?? {}) });
+  }
+
+  get job(): string {
+    return this.spec.job;
+  }
+  get kind(): RunKind {
+    return this.spec.kind;
+  }
+  get parent(): ParentRun | undefined {
+    return this.spec.parent;
+  }
+  get ended(): boolean {
+    return this.done;
+  }
+
+  /** Ends the run once; a second end is ignored. */
+  async end(outcome: RunOutcome): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    await this.owner.finish(this, outcome);
+  }
+
+  succeed(counts: Omit<RunOutcome, 'status' | 'error'> = {}): Promise<void> {
+    return this.end({ status: 'succeeded', ...counts });
+  }
+
+  fail(error: unknown, counts: Omit<RunOutcome, 'status' | 'error'> = {}): Promise<void> {
+    return this.end({ status: 'failed', error: error instanceof Error ? error.message : String(error), ...counts });
+  }
+
+  skip(reason: string): Promise<void> {
+    return this.end({ status: 'skipped', error: reason });
+  }
+}
+
+/** `host pid` of this process, for messages about who holds what. */
+export function processName(): string {
+  return `${hostname()} ${process.pid}`;
+}

@@ -1,0 +1,374 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { ManualClock } from '../../src/core/clock.js';
+import { FinmeshError } from '../../src/core/errors.js';
+import type { LakeFile, MetadataStore } from '../../src/metadata/metadata-store.js';
+
+/** A store under test, and a way to open a second connection to the same store (another process would). */
+export interface MetadataFixture {
+  store: MetadataStore;
+  /** Another store instance on the same database (its own connection). */
+  openAnother(clock: ManualClock): Promise<MetadataStore>;
+}
+
+/**
+ * The behaviour every metadata adapter must show. `make` opens a fresh, empty store whose timestamps come from
+ * `clock`. Names are unique per test, so adapters whose databases outlive a test stay correct.
+ */
+export function describeMetadataContract(
+  name: string,
+  make: (clock: ManualClock) => Promise<MetadataFixture>,
+  options: { skip?: string } = {},
+): void {
+  describe(`metadata contract: ${name}`, { skip: options.skip }, () => {
+    const clock = new ManualClock(Date.UTC(2026, 10, 27, 12));
+    let fx: MetadataFixture;
+    let meta: MetadataStore;
+    const unique = (p: string) => `${p}-${randomUUID().slice(0, 8)}`;
+    before(async () => {
+      fx = await make(clock);
+      meta = fx.store;
+    });
+    after(async () => {
+      await meta?.close();
+    });
+
+    describe('runs', () => {
+      it('records a run from start to finish, refuses a second start of the same id and a finish of an unknown one', async () => {
+        const job = unique('model:x');
+        const runId = randomUUID();
+        const startedAt = new Date(clock.now());
+        await meta.runs.start({ runId, job, kind: 'model', startedAt });
+        const [running] = await meta.runs.list({ job });
+        assert.equal(running?.status, 'running');
+        assert.equal(running?.startedAt.getTime(), startedAt.getTime());
+        await assert.rejects(meta.runs.start({ runId, job, kind: 'model', startedAt }), (e: unknown) => isCode(e, 'CONFLICT'));
+        await meta.runs.finish(runId, {
+          status: 'succeeded',
+          endedAt: new Date(clock.now() + 1500),
+          rowsIn: 10,
+          rowsOut: 7,
+          rowsRejected: 3,
+        });
+        const [done] = await meta.runs.list({ job });
+        assert.equal(done?.status, 'succeeded');
+        assert.equal(done?.endedAt?.getTime(), startedAt.getTime() + 1500);
+        assert.deepEqual([done?.rowsIn, done?.rowsOut, done?.rowsRejected], [10, 7, 3]);
+        await assert.rejects(meta.runs.finish(randomUUID(), { status: 'failed', endedAt: new Date(), error: 'x' }), (e: unknown) =>
+          isCode(e, 'NOT_FOUND'),
+        );
+      });
+
+      it('lists newest first, filtered by job, parent and status, within a limit', async () => {
+        const job = unique('ingest:y');
+        const parent = randomUUID();
+        for (let i = 0; i < 5; i++) {
+          const runId = randomUUID();
+          await meta.runs.start({
+            runId,
+            job,
+            kind: 'ingest',
+            parentRunId: i < 3 ? parent : undefined,
+            startedAt: new Date(clock.now() + i * 1000),
+          });
+          if (i % 2 === 0)
+            await meta.runs.finish(runId, { status: 'failed', endedAt: new Date(clock.now() + i * 1000 + 10), error: `boom ${i}` });
+        }
+        const all = await meta.runs.list({ job });
+        assert.equal(all.length, 5);
+        assert.deepEqual(
+          all.map((r) => r.startedAt.getTime()),
+          [4, 3, 2, 1, 0].map((i) => clock.now() + i * 1000),
+        );
+        assert.equal((await meta.runs.list({ job, parentRunId: parent })).length, 3);
+        const failed = await meta.runs.list({ job, status: 'failed' });
+        assert.deepEqual(
+          failed.map((r) => r.error),
+          ['boom 4', 'boom 2', 'boom 0'],
+        );
+        assert.equal((await meta.runs.list({ job, limit: 2 })).length, 2);
+      });
+
+      it('fails a running run whose heartbeat stopped, keeps one that heartbeats, and lets a late finish win', async () => {
+        const job = unique('stream:z');
+        const dead = randomUUID();
+        const alive = randomUUID();
+        const t0 = clock.now();
+        await meta.runs.start({ runId: dead, job, kind: 'stream', startedAt: new Date(t0) });
+        await meta.runs.start({ runId: alive, job, kind: 'stream', startedAt: new Date(t0) });
+        await meta.runs.heartbeat([alive, randomUUID()], new Date(t0 + 50_000));
+        const expired = await meta.runs.expire(new Date(t0 + 30_000), new Date(t0 + 70_000));
+        const mine = expired.filter((r) => r.job === job);
+        assert.deepEqual(
+          mine.map((r) => r.runId),
+          [dead],
+        );
+        assert.equal(mine[0]?.status, 'failed');
+        assert.match(mine[0]?.error ?? '', /no heartbeat since/);
+        const byId = new Map((await meta.runs.list({ job })).map((r) => [r.runId, r]));
+        assert.equal(byId.get(dead)?.status, 'failed');
+        assert.equal(byId.get(alive)?.status, 'running');
+        assert.equal(byId.get(alive)?.heartbeatAt?.getTime(), t0 + 50_000);
+        assert.deepEqual(
+          await meta.runs.expire(new Date(t0 + 30_000), new Date(t0 + 70_000)).then((r) => r.filter((x) => x.job === job)),
+          [],
+        );
+        await meta.runs.finish(dead, { status: 'succeeded', endedAt: new Date(t0 + 80_000) });
+        assert.equal((await meta.runs.list({ job })).find((r) => r.runId === dead)?.status, 'succeeded');
+      });
+    });
+
+    describe('manifest', () => {
+      const file = (key: string, rows = 10) => ({ key, partition: 'dt=2026-11-27', rows, bytes: rows * 100 });
+
+      it('commits files with increasing seqs; a reader sees exactly the live ones, in commit order', async () => {
+        const ds = unique('payments/bronze/tx');
+        const s1 = await meta.manifest.commit({ dataset: ds, runId: 'r1', add: [file(`${ds}/a`), file(`${ds}/b`)], replace: [] });
+        const s2 = await meta.manifest.commit({ dataset: ds, runId: 'r2', add: [file(`${ds}/c`, 5)], replace: [] });
+        assert.ok(s2 > s1);
+        const live = await meta.manifest.liveFiles(ds);
+        assert.deepEqual(
+          live.map((f) => f.key),
+          [`${ds}/a`, `${ds}/b`, `${ds}/c`],
+        );
+        assert.equal(live.at(-1)?.seq, s2);
+        assert.deepEqual([live[0]?.rows, live[0]?.bytes, live[0]?.partition, live[0]?.runId], [10, 1000, 'dt=2026-11-27', 'r1']);
+        const summary = (await meta.manifest.summaries()).find((s) => s.dataset === ds);
+        assert.deepEqual([summary?.files, summary?.rows, summary?.bytes], [3, 25, 2500]);
+      });
+
+      it('replaces files atomically, and a replayed key is live once', async () => {
+        const ds = unique('payments/silver/tx');
+        await meta.manifest.commit({ dataset: ds, runId: 'r1', add: [file(`${ds}/v1`)], replace: [] });
+        clock.advance(1000);
+        await meta.manifest.commit({ dataset: ds, runId: 'r2', add: [file(`${ds}/v2`)], replace: [`${ds}/v1`] });
+        await meta.manifest.commit({ dataset: ds, runId: 'r3', add: [file(`${ds}/v2`, 11)], replace: [] });
+        const live = await meta.manifest.liveFiles(ds);
+        assert.deepEqual(
+          live.map((f) => [f.key, f.rows]),
+          [[`${ds}/v2`, 11]],
+        );
+        clock.advance(1000);
+        const retired = (await meta.manifest.retired(new Date(clock.now()))).filter((f) => f.dataset === ds);
+        assert.deepEqual(
+          retired.map((f) => f.key),
+          [`${ds}/v1`],
+          'v2 is retired once but live again under the same key, so its object must stay',
+        );
+        assert.ok(retired[0] && retired[0].retiredAt.getTime() < clock.now());
+        assert.equal((await meta.manifest.retired(new Date(clock.now() - 5000))).filter((f) => f.dataset === ds).length, 0);
+        assert.equal(await meta.manifest.knows(`${ds}/v1`), true);
+        await meta.manifest.forget([`${ds}/v1`, `${ds}/v2`]);
+        assert.equal(await meta.manifest.knows(`${ds}/v1`), false);
+        assert.equal((await meta.manifest.liveFiles(ds)).length, 1, 'forget never touches a live file');
+        assert.equal(await meta.manifest.knows(`${ds}/never`), false);
+      });
+
+      it('keeps the schema and merges consumed input positions; the checkpoint moves with the files', async () => {
+        const ds = unique('payments/silver/y');
+        const source = unique('source:tx');
+        assert.equal(await meta.manifest.state(ds), undefined);
+        await meta.manifest.commit({
+          dataset: ds,
+          runId: 'r1',
+          add: [file(`${ds}/1`)],
+          replace: [],
+          schema: [{ name: 'id', type: 'VARCHAR' }],
+          inputs: { a: 3 },
+          checkpoint: { source, value: '42' },
+        });
+        await meta.manifest.commit({ dataset: ds, runId: 'r2', add: [], replace: [], inputs: { b: 7 } });
+        const state = await meta.manifest.state(ds);
+        assert.deepEqual(state?.schema, [{ name: 'id', type: 'VARCHAR' }]);
+        assert.deepEqual(state?.inputs, { a: 3, b: 7 });
+        const cp = await meta.checkpoints.get(source);
+        assert.equal(cp?.value, '42');
+        assert.equal(cp?.updatedAt.getTime(), clock.now());
+        const times = await meta.manifest.commitTimes(ds, new Date(0));
+        assert.equal(times.length, 1);
+      });
+
+      it('orders commits totally: a reader polling from another connection never misses a file committed concurrently', async () => {
+        const other = await fx.openAnother(clock);
+        try {
+          const ds = unique('payments/bronze/concurrent');
+          const writers = [meta, other].map(async (m, w) => {
+            for (let i = 0; i < 40; i++)
+              await m.manifest.commit({ dataset: ds, runId: `w${w}`, add: [file(`${ds}/${w}-${i}`, 1)], replace: [] });
+          });
+          const seen = new Map<string, LakeFile>();
+          let consumed = 0;
+          let writing = true;
+          const done = Promise.all(writers).finally(() => {
+            writing = false;
+          });
+          const poll = async () => {
+            for (const f of await other.manifest.liveFiles(ds)) {
+              if (f.seq > consumed) seen.set(f.key, f);
+            }
+            consumed = Math.max(consumed, ...[...seen.values()].map((f) => f.seq));
+          };
+          while (writing) await poll();
+          await done;
+          await poll();
+          const all = await meta.manifest.liveFiles(ds);
+          assert.equal(all.length, 80);
+          assert.equal(new Set(all.map((f) => f.seq)).size, 80, 'every seq unique');
+          assert.deepEqual([...seen.keys()].sort(), all.map((f) => f.key).sort(), 'an incremental reader saw every file');
+        } finally {
+          await other.close();
+        }
+      });
+    });
+
+    describe('checkpoints, ledger, leases', () => {
+      it('keeps a checkpoint per source with when it moved', async () => {
+        const s = unique('source:cp');
+        assert.equal(await meta.checkpoints.get(s), undefined);
+        await meta.checkpoints.set(s, '1');
+        clock.advance(5000);
+        await meta.checkpoints.set(s, '2');
+        const cp = await meta.checkpoints.get(s);
+        assert.deepEqual([cp?.value, cp?.updatedAt.getTime()], ['2', clock.now()]);
+      });
+
+      it('finds content by hash under any name, the last ingested hash of a path, and files per UTC day', async () => {
+        const source = unique('acquirer');
+        const day = Date.UTC(2026, 10, 26, 23, 30);
+        const entry = (path: string, sha256: string, status: string, seenAt: number) => ({
+          source,
+          path,
+          size: 100,
+          mtime: new Date(day - 60_000),
+          sha256,
+          status,
+          runId: 'r',
+          seenAt: new Date(seenAt),
+        });
+        assert.equal(await meta.ledger.find(source, 'aa'), undefined);
+        await meta.ledger.record(entry('/out/a.txt', 'aa', 'ingested', day));
+        await meta.ledger.record(entry('/out/a-copy.txt', 'aa', 'duplicate', day + 3_600_000));
+        await meta.ledger.record(entry('/out/a.txt', 'bb', 'ingested', day + 7_200_000));
+        await meta.ledger.record(entry('/out/c.txt', 'cc', 'quarantined', day + 7_300_000));
+        const first = await meta.ledger.find(source, 'aa');
+        assert.deepEqual(
+          [first?.path, first?.status, first?.seenAt.getTime(), first?.mtime.getTime()],
+          ['/out/a.txt', 'ingested', day, day - 60_000],
+        );
+        assert.equal(await meta.ledger.lastIngested(source, '/out/a.txt'), 'bb');
+        assert.equal(await meta.ledger.lastIngested(source, '/out/c.txt'), undefined);
+        const days = await meta.ledger.days(source, new Date(day - 86_400_000));
+        assert.equal(days.firstSeen?.getTime(), day);
+        assert.deepEqual(Object.fromEntries(days.ingested), { '2026-11-26': 1, '2026-11-27': 1 });
+      });
+
+      it('shares a source between readers by leases: one owner per part, a dead owner’s part taken over', async () => {
+        const scope = unique('cosmos');
+        const other = await fx.openAnother(clock);
+        try {
+          await meta.leases.ensure(scope, [
+            { rangeId: 'r0', range: '{"min":"","max":"80"}' },
+            { rangeId: 'r1', range: '{"min":"80","max":"FF"}' },
+          ]);
+          await other.leases.ensure(scope, [{ rangeId: 'r0', range: 'ignored: already known' }]);
+          const t = clock.now();
+          const a = await meta.leases.acquire(scope, 'A', t, 10_000);
+          assert.deepEqual(
+            a.map((l) => l.rangeId),
+            ['r0', 'r1'],
+          );
+          assert.equal(a[0]?.range, '{"min":"","max":"80"}');
+          assert.deepEqual(await other.leases.acquire(scope, 'B', t + 5000, 10_000), [], 'A is alive');
+          assert.equal(await meta.leases.advance(scope, 'r0', 'A', 'tok-1', t + 6000), true);
+          assert.equal(await other.leases.advance(scope, 'r0', 'B', 'tok-x', t + 6000), false, 'only the owner moves a part');
+          await meta.leases.heartbeat(scope, 'A', t + 6000);
+          const b = await other.leases.acquire(scope, 'B', t + 17_000, 10_000);
+          assert.deepEqual(
+            b.map((l) => [l.rangeId, l.continuation]),
+            [
+              ['r0', 'tok-1'],
+              ['r1', undefined],
+            ],
+            'A stopped heartbeating: B takes over from the last continuation',
+          );
+          await other.leases.release(scope, 'B');
+          assert.deepEqual(
+            (await meta.leases.list(scope)).map((l) => l.owner),
+            [undefined, undefined],
+          );
+        } finally {
+          await other.close();
+        }
+      });
+    });
+
+    describe('check results, lineage, lake readers', () => {
+      it('stores check results and lists them newest first, by product and since', async () => {
+        const product = unique('payments.tx');
+        const r = (checkId: string, at: number, status: 'pass' | 'fail') => ({
+          runId: 'r',
+          checkId,
+          product,
+          column: checkId === 'a' ? 'amount' : undefined,
+          rule: 'nullValues',
+          severity: 'error' as const,
+          status,
+          value: at % 7,
+          expected: 'mustBe 0',
+          message: `m ${checkId}`,
+          at: new Date(at),
+        });
+        const t = clock.now();
+        await meta.checks.record([r('a', t, 'pass'), r('b', t + 1000, 'fail')]);
+        const all = await meta.checks.list({ product });
+        assert.deepEqual(
+          all.map((x) => [x.checkId, x.status, x.column]),
+          [
+            ['b', 'fail', undefined],
+            ['a', 'pass', 'amount'],
+          ],
+        );
+        assert.equal(all[1]?.value, t % 7);
+        assert.equal((await meta.checks.list({ product, since: new Date(t + 500) })).length, 1);
+      });
+
+      it('appends lineage events and returns them in arrival order, JSON intact', async () => {
+        const name = unique('model:payments.tx');
+        const before = (await meta.lineage.list()).length;
+        for (const type of ['START', 'COMPLETE']) {
+          await meta.lineage.record({
+            runId: 'r',
+            eventType: type,
+            eventTime: '2026-11-27T12:00:00.000Z',
+            jobNamespace: 'finmesh://fintech',
+            jobName: name,
+            event: { eventType: type, nested: { a: [1, 'dois', null] }, text: 'ção' },
+          });
+        }
+        const events = (await meta.lineage.list()).slice(before).filter((e) => e.jobName === name);
+        assert.deepEqual(
+          events.map((e) => e.eventType),
+          ['START', 'COMPLETE'],
+        );
+        assert.deepEqual(events[1]?.event, { eventType: 'COMPLETE', nested: { a: [1, 'dois', null] }, text: 'ção' });
+      });
+
+      it('registers lake readers with their views, lists the live ones, forgets a removed one', async () => {
+        const id = unique('reader');
+        const t = clock.now();
+        await meta.readers.upsert({ id, process: 'host 1 query', views: { 'payments/bronze/tx': t }, heartbeatAt: new Date(t) });
+        await meta.readers.upsert({ id, process: 'host 1 query', views: { 'payments/bronze/tx': t + 5 }, heartbeatAt: new Date(t + 10) });
+        const live = (await meta.readers.list(new Date(t))).filter((r) => r.id === id);
+        assert.deepEqual(live[0]?.views, { 'payments/bronze/tx': t + 5 });
+        assert.equal((await meta.readers.list(new Date(t + 11))).filter((r) => r.id === id).length, 0, 'stale readers are not live');
+        await meta.readers.remove(id);
+        assert.equal((await meta.readers.list(new Date(0))).filter((r) => r.id === id).length, 0);
+      });
+    });
+  });
+}
+
+function isCode(e: unknown, code: string): boolean {
+  return e instanceof FinmeshError && e.code === code;
+}
