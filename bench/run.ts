@@ -12,13 +12,13 @@ import { DuckDbEngine } from '../src/engine/duckdb/duckdb-engine.js';
 
 const quoteLiteral = (v: string) => duckDbDialect.quoteLiteral(v);
 
+import { FintechSimulator } from '../src/demo/simulator/fintech-simulator.js';
+import { SqliteApp } from '../src/demo/simulator/sqlite-app.js';
+import { openContext } from '../src/jobs/context.js';
+import { StreamJob } from '../src/jobs/stream.js';
+import { writeBronzeBatch } from '../src/lake/bronze-writer.js';
+import { prepareSession } from '../src/lake/session.js';
 import { LatencyTracker } from '../src/observability/latency.js';
-import { writeBronzeBatch } from '../src/pipelines/bronze-writer.js';
-import { openContext } from '../src/pipelines/context.js';
-import { prepareSession } from '../src/pipelines/lake-session.js';
-import { StreamJob } from '../src/pipelines/stream.js';
-import { FintechSimulator } from '../src/simulator/fintech-simulator.js';
-import { SqliteApp } from '../src/simulator/sqlite-app.js';
 import { csvOptionsSchema } from '../src/sources/formats/csv.js';
 import { type FileFormat, readFileRows } from '../src/sources/formats/read-file.js';
 

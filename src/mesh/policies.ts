@@ -1,7 +1,7 @@
 import type { Project } from '../config/project.js';
 import { sqlName } from '../config/project.js';
 import type { ValidationIssue } from '../core/errors.js';
-import { freshnessSlo } from '../mesh/sla.js';
+import { freshnessSlo } from './sla.js';
 
 export interface PolicyViolation extends ValidationIssue {
   policy: string;

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { zipFiles } from '../../src/simulator/partner-files.js';
+import { zipFiles } from '../../src/demo/simulator/partner-files.js';
 import { type CsvOptions, csvOptionsSchema, csvParser, normalizeHeader } from '../../src/sources/formats/csv.js';
 import { collectingSink, parseText } from '../../src/sources/formats/format.js';
 import { type FileFormat, readFileRows } from '../../src/sources/formats/read-file.js';

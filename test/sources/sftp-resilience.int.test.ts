@@ -4,10 +4,6 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseDocument } from 'yaml';
 import { loadProject } from '../../src/config/load-project.js';
-import type { RunEvent } from '../../src/lineage/openlineage.js';
-import { openContext } from '../../src/pipelines/context.js';
-import { type IngestReport, ingestSftpSource, watchSftpSources } from '../../src/pipelines/ingest-files.js';
-import { prepareSession } from '../../src/pipelines/lake-session.js';
 import {
   acquirerEdiFile,
   chargebackReport,
@@ -15,7 +11,11 @@ import {
   type SettledSale,
   sealForFintech,
   zipOne,
-} from '../../src/simulator/partner-files.js';
+} from '../../src/demo/simulator/partner-files.js';
+import { openContext } from '../../src/jobs/context.js';
+import { type IngestReport, ingestSftpSource, watchSftpSources } from '../../src/jobs/ingest.js';
+import { prepareSession } from '../../src/lake/session.js';
+import type { RunEvent } from '../../src/lineage/openlineage.js';
 import { EmbeddedSftpServer } from '../../src/sources/sftp/embedded-sftp-server.js';
 import { SftpConnection } from '../../src/sources/sftp/sftp-client.js';
 import { copyExample, TEST_KEY, tempDir, waitFor } from '../helpers.js';

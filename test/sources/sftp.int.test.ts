@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { loadProject } from '../../src/config/load-project.js';
-import { openContext } from '../../src/pipelines/context.js';
-import { ingestSftpSource } from '../../src/pipelines/ingest-files.js';
-import { prepareSession } from '../../src/pipelines/lake-session.js';
-import { acquirerEdiFile, type SettledSale } from '../../src/simulator/partner-files.js';
+import { acquirerEdiFile, type SettledSale } from '../../src/demo/simulator/partner-files.js';
+import { openContext } from '../../src/jobs/context.js';
+import { ingestSftpSource } from '../../src/jobs/ingest.js';
+import { prepareSession } from '../../src/lake/session.js';
 import { EmbeddedSftpServer } from '../../src/sources/sftp/embedded-sftp-server.js';
 import { copyExample, TEST_KEY, tempDir } from '../helpers.js';
 

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { loadProject } from '../../config/load-project.js';
 import { FinmeshError } from '../../core/errors.js';
+import { runDemo } from '../../demo/demo.js';
+import { layoutDemoWorkspace } from '../../demo/workspace.js';
+import { openContext } from '../../jobs/context.js';
 import { Metrics } from '../../observability/metrics.js';
-import { openContext } from '../../pipelines/context.js';
-import { runDemo } from '../../pipelines/demo.js';
-import { layoutDemoWorkspace } from '../../pipelines/demo-workspace.js';
 import { type StartedServer, startServer } from '../../server/server.js';
 import { formatCount, formatTable, Progress, printJson, say } from '../output.js';
 import { integer, positive } from './generate.js';

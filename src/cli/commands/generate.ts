@@ -3,8 +3,8 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { loadProject } from '../../config/load-project.js';
 import { sleep } from '../../core/sleep.js';
-import { openAppWriters } from '../../pipelines/app-writers.js';
-import { FintechSimulator } from '../../simulator/fintech-simulator.js';
+import { openAppWriters } from '../../demo/app-writers.js';
+import { FintechSimulator } from '../../demo/simulator/fintech-simulator.js';
 import { formatCount, Progress, printJson, say } from '../output.js';
 
 interface GenerateOptions {

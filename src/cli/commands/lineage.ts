@@ -2,8 +2,8 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { loadProject } from '../../config/load-project.js';
 import { FinmeshError } from '../../core/errors.js';
+import { openContext } from '../../jobs/context.js';
 import { LineageGraph } from '../../lineage/graph.js';
-import { openContext } from '../../pipelines/context.js';
 import { printJson } from '../output.js';
 import { integer } from './generate.js';
 

@@ -6,12 +6,12 @@ import { loadProject } from '../../config/load-project.js';
 import { FinmeshError, formatIssue } from '../../core/errors.js';
 import { buildDag, selectModels } from '../../engine/dag.js';
 import { DuckDbEngine } from '../../engine/duckdb/duckdb-engine.js';
+import { runChecks } from '../../jobs/check.js';
+import { openContext, openIfRan } from '../../jobs/context.js';
+import { prepareSession } from '../../lake/session.js';
 import { diffContracts } from '../../mesh/contract-diff.js';
 import { productToOdps } from '../../mesh/odps.js';
-import { openContext, openIfRan } from '../../pipelines/context.js';
-import { prepareSession } from '../../pipelines/lake-session.js';
-import { buildCatalog, checkPolicies, findGaps, readContract } from '../../pipelines/mesh.js';
-import { runChecks } from '../../pipelines/quality.js';
+import { buildCatalog, checkPolicies, findGaps, readContract } from '../../mesh/reports.js';
 import { formatTable, printJson, say } from '../output.js';
 
 export function registerMesh(program: Command): void {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadProject } from '../../config/load-project.js';
-import { openContext } from '../../pipelines/context.js';
-import { runReadOnlyQuery } from '../../pipelines/query.js';
+import { runReadOnlyQuery } from '../../governance/query.js';
+import { openContext } from '../../jobs/context.js';
 import { formatTable, printJson } from '../output.js';
 
 export function registerQuery(program: Command): void {

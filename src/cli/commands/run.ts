@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { loadProject } from '../../config/load-project.js';
-import { openContext } from '../../pipelines/context.js';
-import { prepareSession } from '../../pipelines/lake-session.js';
-import { parentRunEvent } from '../../pipelines/lineage-events.js';
-import { runModels } from '../../pipelines/transform.js';
+import { openContext } from '../../jobs/context.js';
+import { runModels } from '../../jobs/transform.js';
+import { prepareSession } from '../../lake/session.js';
+import { parentRunEvent } from '../../lineage/events.js';
 import { formatTable, printJson, say } from '../output.js';
 
 export function registerRun(program: Command): void {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadProject } from '../../config/load-project.js';
-import { openContext } from '../../pipelines/context.js';
-import { runHistory } from '../../pipelines/runs.js';
+import { openContext } from '../../jobs/context.js';
+import { runHistory } from '../../runs/history.js';
 import { formatTable, printJson } from '../output.js';
 import { integer } from './generate.js';
 

@@ -1,13 +1,13 @@
 import type { Command } from 'commander';
 import { loadProject } from '../../config/load-project.js';
 import { FinmeshError } from '../../core/errors.js';
+import { openContext } from '../../jobs/context.js';
 import { LineageGraph } from '../../lineage/graph.js';
 import { marquezLineage } from '../../lineage/marquez.js';
 import type { RunEvent } from '../../lineage/openlineage.js';
+import { buildCatalog } from '../../mesh/reports.js';
 import { Metrics } from '../../observability/metrics.js';
-import { openContext } from '../../pipelines/context.js';
-import { buildCatalog } from '../../pipelines/mesh.js';
-import { runHistory } from '../../pipelines/runs.js';
+import { runHistory } from '../../runs/history.js';
 import { startServer } from '../../server/server.js';
 import { say } from '../output.js';
 import { integer } from './generate.js';

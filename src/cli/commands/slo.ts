@@ -5,9 +5,9 @@ import { InvalidArgumentError } from 'commander';
 import { stringify } from 'yaml';
 import { loadProject } from '../../config/load-project.js';
 import { runbooks } from '../../docs/runbooks.js';
+import { openContext } from '../../jobs/context.js';
 import { prometheusRules } from '../../observability/alert-rules.js';
 import { evaluateSlos, loadSlos } from '../../observability/slo.js';
-import { openContext } from '../../pipelines/context.js';
 import { formatTable, printJson, say } from '../output.js';
 import { positive } from './generate.js';
 

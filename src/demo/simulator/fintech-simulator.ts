@@ -1,4 +1,4 @@
-import { Random } from '../core/random.js';
+import { Random } from '../../core/random.js';
 import {
   BANK_CODES,
   boletoBarcode,

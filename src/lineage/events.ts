@@ -1,8 +1,10 @@
 import { datasetKey, type Product, type Source, sqlName } from '../config/project.js';
 import type { ColumnInfo } from '../engine/engine.js';
+import type { Context } from '../jobs/context.js';
 import { BRONZE_METADATA_COLUMNS } from '../lake/layout.js';
-import { columnLineage } from '../lineage/column-lineage.js';
-import { lakeDatasetId, projectNamespace, sourceDatasetId, sqlSymlink } from '../lineage/naming.js';
+import type { ParentRun } from '../runs/runs.js';
+import { columnLineage } from './column-lineage.js';
+import { lakeDatasetId, projectNamespace, sourceDatasetId, sqlSymlink } from './naming.js';
 import {
   type ColumnLineage,
   type DatasetId,
@@ -11,9 +13,7 @@ import {
   PRODUCER,
   RUN_EVENT_SCHEMA,
   type RunEvent,
-} from '../lineage/openlineage.js';
-import type { ParentRun } from '../runs/runs.js';
-import type { Context } from './context.js';
+} from './openlineage.js';
 
 export type { ParentRun };
 

@@ -8,16 +8,16 @@ import { resolveSecret } from '../config/secrets.js';
 import { FinmeshError } from '../core/errors.js';
 import { retry } from '../core/retry.js';
 import { sleep } from '../core/sleep.js';
+import { writeBronzeBatch } from '../lake/bronze-writer.js';
+import { NdjsonWriter, quarantineLine, writeQuarantine } from '../lake/quarantine.js';
+import { ingestRunEvents } from '../lineage/events.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ParentRun, Run } from '../runs/runs.js';
 import { type Layout, layoutSchema } from '../sources/formats/fixed-width.js';
 import { type FileFormat, readFileRows } from '../sources/formats/read-file.js';
 import { EmbeddedSftpServer } from '../sources/sftp/embedded-sftp-server.js';
 import { globToRegExp, type RemoteFile, SftpConnection } from '../sources/sftp/sftp-client.js';
-import { writeBronzeBatch } from './bronze-writer.js';
 import type { Context } from './context.js';
-import { ingestRunEvents } from './lineage-events.js';
-import { NdjsonWriter, quarantineLine, writeQuarantine } from './quarantine.js';
 
 export type FileOutcome = 'ingested' | 'duplicate' | 'changed' | 'quarantined' | 'incomplete' | 'failed';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadProject } from '../../src/config/load-project.js';
 import { sleep } from '../../src/core/sleep.js';
-import { ModelScheduler } from '../../src/pipelines/model-scheduler.js';
+import { ModelScheduler } from '../../src/jobs/scheduler.js';
 import { EXAMPLE } from '../helpers.js';
 
 describe('model scheduling while changes stream in', () => {

@@ -6,13 +6,13 @@ import { type Contract, contractSchema } from '../config/schema.js';
 import { FinmeshError } from '../core/errors.js';
 import { buildDag, downstreamOf, renderModel } from '../engine/dag.js';
 import type { Engine } from '../engine/engine.js';
+import { checkNames } from '../jobs/check.js';
+import type { Context } from '../jobs/context.js';
 import { BRONZE_METADATA_COLUMNS } from '../lake/layout.js';
 import { columnLineage } from '../lineage/column-lineage.js';
-import { checkRules } from '../mesh/checks.js';
-import { evaluatePolicies, type PolicyViolation } from '../mesh/policies.js';
-import { freshnessSlo } from '../mesh/sla.js';
-import type { Context } from './context.js';
-import { checkNames } from './quality.js';
+import { checkRules } from './checks.js';
+import { evaluatePolicies, type PolicyViolation } from './policies.js';
+import { freshnessSlo } from './sla.js';
 
 /** Silver columns that copy a PII/PCI input without tokenising or masking it, found from the models' column lineage. */
 export async function findUnprotectedColumns(

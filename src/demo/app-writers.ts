@@ -2,9 +2,9 @@ import { isAbsolute, resolve } from 'node:path';
 import type { Project } from '../config/project.js';
 import { resolveSecret } from '../config/secrets.js';
 import { FinmeshError } from '../core/errors.js';
-import type { ChangeEvent } from '../simulator/fintech-simulator.js';
-import { PostgresApp } from '../simulator/postgres-app.js';
-import { SqliteApp } from '../simulator/sqlite-app.js';
+import type { ChangeEvent } from './simulator/fintech-simulator.js';
+import { PostgresApp } from './simulator/postgres-app.js';
+import { SqliteApp } from './simulator/sqlite-app.js';
 
 /** Where the simulated app writes: the transactional databases behind the project's change-feed sources. */
 export interface AppWriters {

@@ -1,8 +1,8 @@
 import { type DatasetRef, datasetKey, type Source } from '../config/project.js';
 import { buildDag, renderModel } from '../engine/dag.js';
 import type { ColumnInfo } from '../engine/engine.js';
-import { BRONZE_METADATA_COLUMNS } from '../lake/layout.js';
-import type { Context } from './context.js';
+import type { Context } from '../jobs/context.js';
+import { BRONZE_METADATA_COLUMNS } from './layout.js';
 
 /**
  * Prepares the engine to read the lake: one schema per `<domain>_<zone>`, one view per dataset over its live

@@ -1,4 +1,4 @@
-import type { Context } from './context.js';
+import type { Context } from '../jobs/context.js';
 
 export interface JobHistory {
   job: string;

@@ -4,10 +4,18 @@ import Database from 'better-sqlite3';
 import { MemoryBus } from '../bus/memory/memory-bus.js';
 import { datasetKey, type Project, sqlName } from '../config/project.js';
 import { sleep } from '../core/sleep.js';
+import type { Context } from '../jobs/context.js';
+import { type IngestReport, ingestSftpSource } from '../jobs/ingest.js';
+import { ModelScheduler } from '../jobs/scheduler.js';
+import { StreamJob } from '../jobs/stream.js';
+import { type ModelRunResult, runModels } from '../jobs/transform.js';
+import { prepareSession } from '../lake/session.js';
+import { parentRunEvent } from '../lineage/events.js';
 import { LatencyTracker, type Percentiles } from '../observability/latency.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ParentRun } from '../runs/runs.js';
-import { FintechSimulator } from '../simulator/fintech-simulator.js';
+import { openAppWriters } from './app-writers.js';
+import { FintechSimulator } from './simulator/fintech-simulator.js';
 import {
   chargebackReport,
   dropPartnerFiles,
@@ -15,15 +23,7 @@ import {
   type SettledSale,
   sealForFintech,
   zipOne,
-} from '../simulator/partner-files.js';
-import { openAppWriters } from './app-writers.js';
-import type { Context } from './context.js';
-import { type IngestReport, ingestSftpSource } from './ingest-files.js';
-import { prepareSession } from './lake-session.js';
-import { parentRunEvent } from './lineage-events.js';
-import { ModelScheduler } from './model-scheduler.js';
-import { StreamJob } from './stream.js';
-import { type ModelRunResult, runModels } from './transform.js';
+} from './simulator/partner-files.js';
 
 export interface DemoOptions {
   seconds: number;

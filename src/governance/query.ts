@@ -1,7 +1,7 @@
 import { FinmeshError } from '../core/errors.js';
 import type { QueryResult } from '../engine/engine.js';
-import type { Context } from './context.js';
-import { prepareSession } from './lake-session.js';
+import type { Context } from '../jobs/context.js';
+import { prepareSession } from '../lake/session.js';
 
 /**
  * Runs a user's SQL over the lake, read-only twice over: the statement must parse as exactly one SELECT, and the

@@ -9,8 +9,8 @@ import {
   isValidCnpj,
   isValidCpf,
   luhnValid,
-} from '../../src/simulator/brazil.js';
-import { type AppDocument, FintechSimulator } from '../../src/simulator/fintech-simulator.js';
+} from '../../src/demo/simulator/brazil.js';
+import { type AppDocument, FintechSimulator } from '../../src/demo/simulator/fintech-simulator.js';
 
 const options = { seed: 7, customers: 50, merchants: 10, transactionsPerSecond: 100, start: new Date('2026-11-27T12:00:00Z') };
 

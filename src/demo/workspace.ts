@@ -5,8 +5,8 @@ import { fileURLToPath } from 'node:url';
 import ssh2 from 'ssh2';
 import { parseDocument } from 'yaml';
 import { FinmeshError } from '../core/errors.js';
-import { generatePgpKeys } from '../simulator/partner-files.js';
 import { sshFingerprint } from '../sources/sftp/fingerprint.js';
+import { generatePgpKeys } from './simulator/partner-files.js';
 
 export const EXAMPLE_PROJECT = fileURLToPath(new URL('../../examples/fintech', import.meta.url));
 const MARKER = '.finmesh-demo-workspace';

@@ -1,14 +1,14 @@
 import type { Bus, Delivery } from '../bus/bus.js';
 import type { Source } from '../config/project.js';
 import { sleep } from '../core/sleep.js';
+import { type BronzeBatch, commitBronzeBatch, type StagedBatch, stageBronzeBatch } from '../lake/bronze-writer.js';
+import { streamBatchEvents } from '../lineage/events.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ParentRun } from '../runs/runs.js';
 import type { ChangeFeedSource, ChangeRecord } from '../sources/changefeed/change-feed-source.js';
 import { createChangeFeedSource, isChangeFeed } from '../sources/changefeed/registry.js';
-import { type BronzeBatch, commitBronzeBatch, type StagedBatch, stageBronzeBatch } from './bronze-writer.js';
 import { decodeRecords, packMessages } from './change-codec.js';
 import type { Context } from './context.js';
-import { streamBatchEvents } from './lineage-events.js';
 
 /** Records per change-feed read. */
 const PAGE_SIZE = 5000;

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { datasetKey, type Source } from '../config/project.js';
-import { fileKey } from '../lake/layout.js';
-import type { Context } from './context.js';
-import { refreshDataset } from './lake-session.js';
+import type { Context } from '../jobs/context.js';
+import { fileKey } from './layout.js';
+import { refreshDataset } from './session.js';
 
 export interface BronzeBatch {
   source: Source;

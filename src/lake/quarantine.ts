@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { datasetKey, type Source } from '../config/project.js';
-import { fileKey } from '../lake/layout.js';
-import type { Context } from './context.js';
-import { refreshDataset } from './lake-session.js';
+import type { Context } from '../jobs/context.js';
+import { fileKey } from './layout.js';
+import { refreshDataset } from './session.js';
 
 /** The fields of a quarantine NDJSON line. */
 const QUARANTINE_INPUT = ['kind', 'source', 'file', 'line', 'reason', 'raw'].map((name) => ({

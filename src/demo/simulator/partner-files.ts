@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yazl from 'yazl';
-import { Random } from '../core/random.js';
+import { Random } from '../../core/random.js';
 
 export interface SettledSale {
   transactionDate: string;

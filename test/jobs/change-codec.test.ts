@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeRecords, packMessages } from '../../src/pipelines/change-codec.js';
-import { maxInFlightMessages } from '../../src/pipelines/stream.js';
+import { decodeRecords, packMessages } from '../../src/jobs/change-codec.js';
+import { maxInFlightMessages } from '../../src/jobs/stream.js';
 import type { ChangeRecord } from '../../src/sources/changefeed/change-feed-source.js';
 
 describe('change records on the bus', () => {

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { FinmeshError } from '../core/errors.js';
+import { FinmeshError } from '../../core/errors.js';
 import type { ChangeEvent } from './fintech-simulator.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Random } from '../core/random.js';
+import type { Random } from '../../core/random.js';
 
 /** A CPF with valid check digits (11 digits, no punctuation). */
 export function generateCpf(rng: Random): string {

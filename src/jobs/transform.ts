@@ -4,11 +4,11 @@ import { FinmeshError } from '../core/errors.js';
 import { buildDag, type ModelNode, renderModel, selectModels } from '../engine/dag.js';
 import type { WrittenFile } from '../engine/engine.js';
 import { fileKey } from '../lake/layout.js';
+import { defineViewModel, refreshDataset } from '../lake/session.js';
+import { builtCatalog, type ModelRunFacts, modelColumnLineage, modelEndEvent, modelStartEvent } from '../lineage/events.js';
 import type { ParentRun } from '../runs/runs.js';
+import { qualityGate, runChecks } from './check.js';
 import type { Context } from './context.js';
-import { defineViewModel, refreshDataset } from './lake-session.js';
-import { builtCatalog, type ModelRunFacts, modelColumnLineage, modelEndEvent, modelStartEvent } from './lineage-events.js';
-import { qualityGate, runChecks } from './quality.js';
 
 export interface ModelRunResult {
   model: string;
