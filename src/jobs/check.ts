@@ -2,21 +2,13 @@ import { datasetKey, type Product, sqlName } from '../config/project.js';
 import { FinmeshError } from '../core/errors.js';
 import { lakeDatasetId, projectNamespace } from '../lineage/naming.js';
 import { facets, PRODUCER, RUN_EVENT_SCHEMA, type RunEvent } from '../lineage/openlineage.js';
-import { type CompiledCheck, checkRules, compileChecks, describeExpectation, judge, panLeakSql, panScanExempt } from '../mesh/checks.js';
+import { type CompiledCheck, checkNames, compileChecks, describeExpectation, judge, panLeakSql, panScanExempt } from '../mesh/checks.js';
 import { freshnessSlo } from '../mesh/sla.js';
 import type { CheckResultRecord } from '../metadata/metadata-store.js';
 import type { ParentRun } from '../runs/runs.js';
 import type { Context } from './context.js';
 
 export type CheckResult = CheckResultRecord;
-
-/** Every check a product has: its contract's rules, PAN leak, schema drift, freshness and volume anomaly. */
-export function checkNames(product: Product): string[] {
-  return [
-    ...checkRules(product).map((c) => c.id),
-    ...['pan_leak', 'schema_drift', 'freshness', 'volume_anomaly'].map((b) => `${product.name}.dataset.${b}`),
-  ];
-}
 
 async function value(ctx: Context, sql: string, relation: string): Promise<number> {
   const r = await ctx.engine.query(sql.replaceAll('{object}', relation));

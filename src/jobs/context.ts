@@ -4,8 +4,8 @@ import type { Project } from '../config/project.js';
 import { resolveSecret } from '../config/secrets.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { FinmeshError } from '../core/errors.js';
-import { DuckDbEngine } from '../engine/duckdb/duckdb-engine.js';
 import type { Engine } from '../engine/engine.js';
+import { createEngine } from '../engine/registry.js';
 import { LocalStorage } from '../lake/local/local-storage.js';
 import type { LakeStorage } from '../lake/storage.js';
 import { Lineage } from '../lineage/lineage.js';
@@ -53,7 +53,7 @@ export async function openContext(project: Project, options: OpenOptions = {}): 
   const meta = await createMetadataStore(cfg.metadata, project.root, { mustExist: options.readonly ?? false, clock });
   let engine: Engine;
   try {
-    engine = await DuckDbEngine.create({ threads: cfg.engine.threads, memoryLimit: cfg.engine.memoryLimit });
+    engine = await createEngine(cfg.engine);
   } catch (e) {
     await meta.close();
     throw e;

@@ -6,6 +6,7 @@ import type { WrittenFile } from '../engine/engine.js';
 import { fileKey } from '../lake/layout.js';
 import { defineViewModel, refreshDataset } from '../lake/session.js';
 import { builtCatalog, type ModelRunFacts, modelColumnLineage, modelEndEvent, modelStartEvent } from '../lineage/events.js';
+import { modelPolicyViolations } from '../mesh/policies.js';
 import type { ParentRun } from '../runs/runs.js';
 import { qualityGate, runChecks } from './check.js';
 import type { Context } from './context.js';
@@ -100,6 +101,7 @@ async function runModel(
     return base(node, run.id, 'skipped', started, { error });
   }
   try {
+    await enforcePolicies(ctx, node);
     built = await materialize(ctx, node, run.id);
   } catch (e) {
     await run.fail(e);
@@ -112,6 +114,19 @@ async function runModel(
     result.checks = { run: checks.length, failed: checks.filter((c) => c.status === 'fail' || c.status === 'error').length };
   }
   return result;
+}
+
+/**
+ * Error-level policies that judge what the model writes (PII/PCI protected before silver) stop it before it writes:
+ * the run fails with the policy, the column and what feeds it.
+ */
+async function enforcePolicies(ctx: Context, node: ModelNode): Promise<void> {
+  const violations = await modelPolicyViolations(ctx.project, ctx.engine, node);
+  if (violations.length === 0) return;
+  throw new FinmeshError(
+    'PERMISSION',
+    `policy ${violations.map((v) => `${v.policy}: ${v.found} (expected ${v.expected})`).join('; ')} — nothing was written; fix ${violations[0]?.file}`,
+  );
 }
 
 /** The model families every command that runs models exports: runs by outcome, duration, rows, last success. */

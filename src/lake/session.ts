@@ -2,6 +2,7 @@ import { type DatasetRef, datasetKey, type Source } from '../config/project.js';
 import { buildDag, renderModel } from '../engine/dag.js';
 import type { ColumnInfo } from '../engine/engine.js';
 import type { Context } from '../jobs/context.js';
+import { contractColumns } from '../mesh/contract-columns.js';
 import { BRONZE_METADATA_COLUMNS } from './layout.js';
 
 /**
@@ -20,7 +21,8 @@ export async function prepareSession(ctx: Context): Promise<void> {
   const { dag } = buildDag(project);
   for (const node of dag.nodes) {
     if (node.product.materialized === 'view') await defineViewModel(ctx, node.product.dataset, renderModel(node, project));
-    else await refreshDataset(ctx, node.product.dataset);
+    // A product never built reads as empty with its contract's columns, rather than as a missing table.
+    else await refreshDataset(ctx, node.product.dataset, contractColumns(node.product));
   }
 }
 

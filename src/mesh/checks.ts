@@ -213,6 +213,14 @@ export function panScanExempt(product: Product): Set<string> {
   return out;
 }
 
+/** Every check a product has: its contract's rules, PAN leak, schema drift, freshness and volume anomaly. */
+export function checkNames(product: Product): string[] {
+  return [
+    ...checkRules(product).map((c) => c.id),
+    ...['pan_leak', 'schema_drift', 'freshness', 'volume_anomaly'].map((b) => `${product.name}.dataset.${b}`),
+  ];
+}
+
 export function objectName(product: Product): string {
   return sqlName(product.dataset);
 }

@@ -1,6 +1,10 @@
 import type { Project } from '../config/project.js';
 import { sqlName } from '../config/project.js';
 import type { ValidationIssue } from '../core/errors.js';
+import { buildDag, type ModelNode, renderModel } from '../engine/dag.js';
+import type { Engine } from '../engine/engine.js';
+import { BRONZE_METADATA_COLUMNS } from '../lake/layout.js';
+import { columnLineage } from '../lineage/column-lineage.js';
 import { freshnessSlo } from './sla.js';
 
 export interface PolicyViolation extends ValidationIssue {
@@ -87,3 +91,84 @@ export const DEFAULT_POLICIES = [
   { id: 'naming-conventions', severity: 'warning' },
   { id: 'source-has-alert', severity: 'error' },
 ] as const satisfies readonly { id: string; severity: 'error' | 'warning' }[];
+
+/** A silver column fed raw from a PII/PCI input. */
+export interface UnprotectedColumn {
+  column: string;
+  from: string;
+  classification: string;
+}
+
+/**
+ * Silver columns that copy a PII/PCI input without tokenising or masking it, found from the models' column lineage
+ * (all silver models, or `only` those).
+ */
+export async function findUnprotectedColumns(
+  project: Project,
+  engine: Engine,
+  only?: ModelNode[],
+): Promise<Map<string, UnprotectedColumn[]>> {
+  const dag = only ? { nodes: only } : buildDag(project).dag;
+  const classOf = new Map<string, Map<string, string>>();
+  const columnsOf = new Map<string, string[]>();
+  for (const s of project.sources) {
+    const name = sqlName(s.dataset);
+    columnsOf.set(name, [...s.config.schema.map((c) => c.name), ...BRONZE_METADATA_COLUMNS.map((c) => c.name)]);
+    classOf.set(name, new Map(s.config.schema.filter((c) => c.classification).map((c) => [c.name, c.classification as string])));
+  }
+  for (const p of project.products) {
+    const props = p.contract.schema[0]?.properties ?? [];
+    columnsOf.set(
+      sqlName(p.dataset),
+      props.map((x) => x.name),
+    );
+    classOf.set(sqlName(p.dataset), new Map(props.filter((x) => x.classification).map((x) => [x.name, x.classification as string])));
+  }
+  const out = new Map<string, UnprotectedColumn[]>();
+  for (const node of dag.nodes.filter((n) => n.product.dataset.zone === 'silver')) {
+    const sql = renderModel(node, project);
+    const parsed = await engine.parse(sql);
+    const statement = parsed.statements[0];
+    if (parsed.error || !statement) continue;
+    const lineage = columnLineage({
+      node: statement.ast,
+      columnsOf: (d) => columnsOf.get(d) ?? [],
+      outputColumns: [],
+      datasetId: (d) => ({ namespace: 'sql', name: d }),
+    });
+    const found: UnprotectedColumn[] = [];
+    for (const [column, { inputFields }] of Object.entries(lineage.fields)) {
+      for (const f of inputFields) {
+        const cls = classOf.get(f.name)?.get(f.field);
+        if (cls !== 'pii' && cls !== 'pci') continue;
+        if (f.transformations.some((t) => t.type === 'DIRECT' && !t.masking))
+          found.push({ column, from: `${f.name}.${f.field}`, classification: cls });
+      }
+    }
+    out.set(node.product.name, found);
+  }
+  return out;
+}
+
+export async function checkPolicies(project: Project, engine: Engine): Promise<PolicyViolation[]> {
+  const unprotected = await findUnprotectedColumns(project, engine);
+  return evaluatePolicies(project, (name) => unprotected.get(name) ?? []);
+}
+
+/** Policies that judge what a model writes, enforced before it writes (`finmesh run`, the stream, the demo). */
+export const RUN_TIME_POLICIES = ['pii-protected-before-silver'] as const;
+
+/**
+ * The error-level violations of the run-time policies by one model: a model that violates one must not write.
+ * Empty when the project configures those policies at warning level, or not at all.
+ */
+export async function modelPolicyViolations(project: Project, engine: Engine, node: ModelNode): Promise<PolicyViolation[]> {
+  if (node.product.dataset.zone !== 'silver') return [];
+  const unprotected = await findUnprotectedColumns(project, engine, [node]);
+  return evaluatePolicies(project, (name) => unprotected.get(name) ?? []).filter(
+    (v) =>
+      v.severity === 'error' &&
+      (RUN_TIME_POLICIES as readonly string[]).includes(v.policy) &&
+      v.file === (node.product.modelFile ?? node.product.contractFile),
+  );
+}

@@ -4,67 +4,10 @@ import { parse } from 'yaml';
 import { type Product, type Project, sqlName } from '../config/project.js';
 import { type Contract, contractSchema } from '../config/schema.js';
 import { FinmeshError } from '../core/errors.js';
-import { buildDag, downstreamOf, renderModel } from '../engine/dag.js';
-import type { Engine } from '../engine/engine.js';
-import { checkNames } from '../jobs/check.js';
+import { buildDag, downstreamOf } from '../engine/dag.js';
 import type { Context } from '../jobs/context.js';
-import { BRONZE_METADATA_COLUMNS } from '../lake/layout.js';
-import { columnLineage } from '../lineage/column-lineage.js';
-import { checkRules } from './checks.js';
-import { evaluatePolicies, type PolicyViolation } from './policies.js';
+import { checkNames, checkRules } from './checks.js';
 import { freshnessSlo } from './sla.js';
-
-/** Silver columns that copy a PII/PCI input without tokenising or masking it, found from the models' column lineage. */
-export async function findUnprotectedColumns(
-  project: Project,
-  engine: Engine,
-): Promise<Map<string, { column: string; from: string; classification: string }[]>> {
-  const { dag } = buildDag(project);
-  const classOf = new Map<string, Map<string, string>>();
-  const columnsOf = new Map<string, string[]>();
-  for (const s of project.sources) {
-    const name = sqlName(s.dataset);
-    columnsOf.set(name, [...s.config.schema.map((c) => c.name), ...BRONZE_METADATA_COLUMNS.map((c) => c.name)]);
-    classOf.set(name, new Map(s.config.schema.filter((c) => c.classification).map((c) => [c.name, c.classification as string])));
-  }
-  for (const p of project.products) {
-    const props = p.contract.schema[0]?.properties ?? [];
-    columnsOf.set(
-      sqlName(p.dataset),
-      props.map((x) => x.name),
-    );
-    classOf.set(sqlName(p.dataset), new Map(props.filter((x) => x.classification).map((x) => [x.name, x.classification as string])));
-  }
-  const out = new Map<string, { column: string; from: string; classification: string }[]>();
-  for (const node of dag.nodes.filter((n) => n.product.dataset.zone === 'silver')) {
-    const sql = renderModel(node, project);
-    const parsed = await engine.parse(sql);
-    const statement = parsed.statements[0];
-    if (parsed.error || !statement) continue;
-    const lineage = columnLineage({
-      node: statement.ast,
-      columnsOf: (d) => columnsOf.get(d) ?? [],
-      outputColumns: [],
-      datasetId: (d) => ({ namespace: 'sql', name: d }),
-    });
-    const found: { column: string; from: string; classification: string }[] = [];
-    for (const [column, { inputFields }] of Object.entries(lineage.fields)) {
-      for (const f of inputFields) {
-        const cls = classOf.get(f.name)?.get(f.field);
-        if (cls !== 'pii' && cls !== 'pci') continue;
-        if (f.transformations.some((t) => t.type === 'DIRECT' && !t.masking))
-          found.push({ column, from: `${f.name}.${f.field}`, classification: cls });
-      }
-    }
-    out.set(node.product.name, found);
-  }
-  return out;
-}
-
-export async function checkPolicies(project: Project, engine: Engine): Promise<PolicyViolation[]> {
-  const unprotected = await findUnprotectedColumns(project, engine);
-  return evaluatePolicies(project, (name) => unprotected.get(name) ?? []);
-}
 
 export interface CatalogEntry {
   product: string;

@@ -111,6 +111,31 @@ describe('project model', () => {
     assert.match(r.stderr, /fraud_signals\/model\.sql: line \d+: ref\('transactionz'\): expected a product of the project/);
   });
 
+  it('binds every model against its inputs: an unknown column or a syntax error names the model file and line, before any run', () => {
+    const dir = copyExample();
+    const model = join(dir, 'domains/customers/products/customers/model.sql');
+    const sql = readFileSync(model, 'utf8');
+    const lines = sql.split('\n');
+    const segment = lines.findIndex((l) => l.trim() === 'segment,');
+    assert.ok(segment > 0);
+    lines[segment] = '  segmnt,';
+    writeFileSync(model, lines.join('\n'));
+    const fraud = join(dir, 'domains/risk/products/fraud_signals/model.sql');
+    writeFileSync(fraud, `${readFileSync(fraud, 'utf8').replace(/;\s*$/, '')}\nwhere where`);
+    const r = cli(['validate', '--project', dir, '--json']);
+    assert.equal(r.status, 2, r.stderr);
+    const issues = (JSON.parse(r.stdout) as { issues: { file: string; path: string; found: string }[] }).issues;
+    const unknown = issues.find((i) => i.file === 'domains/customers/products/customers/model.sql');
+    assert.equal(unknown?.path, `line ${segment + 1}`);
+    assert.match(unknown?.found ?? '', /segmnt/);
+    assert.match(unknown?.found ?? '', /did you mean .*segment/);
+    const syntax = issues.find((i) => i.file === 'domains/risk/products/fraud_signals/model.sql');
+    assert.match(syntax?.found ?? '', /syntax error/i);
+    assert.equal(syntax?.path, `line ${readFileSync(fraud, 'utf8').split('\n').length}`);
+    // customer_360 reads customers: it still binds, against the contract's columns.
+    assert.equal(issues.filter((i) => i.file.includes('customer_360')).length, 0);
+  });
+
   it('accepts DuckDB column types and rejects misspelled ones', () => {
     for (const t of ['VARCHAR', 'DECIMAL(18,2)', 'TIMESTAMPTZ', 'STRUCT(a VARCHAR, b STRUCT(c INTEGER))', 'VARCHAR[]'])
       assert.ok(isValidPhysicalType(t), t);

@@ -5,8 +5,7 @@ import { before, describe, it } from 'node:test';
 import { loadProject } from '../../src/config/load-project.js';
 import { duckDbDialect } from '../../src/engine/duckdb/duckdb-dialect.js';
 import { DuckDbEngine } from '../../src/engine/duckdb/duckdb-engine.js';
-import { checkNames } from '../../src/jobs/check.js';
-import { compileChecks, judge, panLeakSql } from '../../src/mesh/checks.js';
+import { checkNames, compileChecks, judge, panLeakSql } from '../../src/mesh/checks.js';
 import { cli, copyExample, EXAMPLE, tempDir } from '../helpers.js';
 
 const edit = (file: string, from: string | RegExp, to: string) => {

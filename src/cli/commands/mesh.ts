@@ -5,13 +5,14 @@ import { stringify } from 'yaml';
 import { loadProject } from '../../config/load-project.js';
 import { FinmeshError, formatIssue } from '../../core/errors.js';
 import { buildDag, selectModels } from '../../engine/dag.js';
-import { DuckDbEngine } from '../../engine/duckdb/duckdb-engine.js';
+import { createEngine } from '../../engine/registry.js';
 import { runChecks } from '../../jobs/check.js';
 import { openContext, openIfRan } from '../../jobs/context.js';
 import { prepareSession } from '../../lake/session.js';
 import { diffContracts } from '../../mesh/contract-diff.js';
 import { productToOdps } from '../../mesh/odps.js';
-import { buildCatalog, checkPolicies, findGaps, readContract } from '../../mesh/reports.js';
+import { checkPolicies } from '../../mesh/policies.js';
+import { buildCatalog, findGaps, readContract } from '../../mesh/reports.js';
 import { formatTable, printJson, say } from '../output.js';
 
 export function registerMesh(program: Command): void {
@@ -92,7 +93,7 @@ export function registerMesh(program: Command): void {
     .option('--json', 'print the violations as JSON')
     .action(async (opts: { project: string; json?: boolean }) => {
       const project = loadProject(opts.project);
-      const engine = await DuckDbEngine.create();
+      const engine = await createEngine(project.config.engine);
       try {
         const violations = await checkPolicies(project, engine);
         if (opts.json) printJson({ violations });

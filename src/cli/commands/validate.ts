@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { inspectProject } from '../../config/load-project.js';
 import { formatIssue } from '../../core/errors.js';
 import { buildDag } from '../../engine/dag.js';
+import { createEngine } from '../../engine/registry.js';
+import { bindModels } from '../../mesh/model-binding.js';
 import { printJson, say } from '../output.js';
 
 export function registerValidate(program: Command): void {
@@ -10,9 +12,17 @@ export function registerValidate(program: Command): void {
     .description('check finmesh.yaml, domains, sources, contracts (ODCS v3.1) and models; report every problem')
     .option('--project <dir>', 'project folder', '.')
     .option('--json', 'print the result as JSON')
-    .action((opts: { project: string; json?: boolean }) => {
+    .action(async (opts: { project: string; json?: boolean }) => {
       const { project, issues } = inspectProject(opts.project);
-      if (project) issues.push(...buildDag(project).issues);
+      if (project) {
+        issues.push(...buildDag(project).issues);
+        const engine = await createEngine(project.config.engine);
+        try {
+          issues.push(...(await bindModels(project, engine)));
+        } finally {
+          await engine.close();
+        }
+      }
       if (opts.json) printJson({ valid: issues.length === 0, issues });
       else if (issues.length === 0) {
         const n = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;
