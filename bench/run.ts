@@ -169,7 +169,7 @@ async function benchStreaming(): Promise<void> {
 
   // Latency under a steady load: the app writes 10k changes/s for 5 s while the stream runs.
   const latency = new LatencyTracker();
-  const live = new StreamJob(ctx, { bus: new MemoryBus(), onCommit: (c) => latency.onBronzeCommit(c.committedAt, c.eventTimes) });
+  const live = new StreamJob(ctx, { bus: new MemoryBus(), onCommit: (c) => latency.onBronzeCommit(c.committedAt, c.eventTimes, c.domain) });
   await live.start();
   const writer = new SqliteApp(join(dir, 'app.db'));
   const paced = new FintechSimulator({ seed: 3, customers: 5000, merchants: 500, transactionsPerSecond: 10_000, start: new Date() });

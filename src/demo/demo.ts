@@ -12,7 +12,6 @@ import { type ModelRunResult, runModels } from '../jobs/transform.js';
 import { prepareSession } from '../lake/session.js';
 import { parentRunEvent } from '../lineage/events.js';
 import { LatencyTracker, type Percentiles } from '../observability/latency.js';
-import type { Metrics } from '../observability/metrics.js';
 import type { ParentRun } from '../runs/runs.js';
 import { openAppWriters } from './app-writers.js';
 import { FintechSimulator } from './simulator/fintech-simulator.js';
@@ -169,7 +168,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
     // Latency is the real-time path's: transactions. Reference data loaded at start carries old event times.
     onCommit: (c) => {
       if (c.source !== transactionsSource) return;
-      latency.onBronzeCommit(c.committedAt, c.eventTimes);
+      latency.onBronzeCommit(c.committedAt, c.eventTimes, c.domain);
       scheduler.committed(c.source);
     },
   });
@@ -181,7 +180,6 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
     const rs = await runModels(ctx, { selector, parent, onModel: record });
     const gold = rs.filter((r) => r.dataset.includes('_gold.'));
     if (builds && gold.length > 0 && gold.every((r) => r.status === 'succeeded')) latency.goldBuilt(at);
-    await updateDatasetGauges(ctx, metrics);
   };
   const runAll = () => run(undefined);
   const appEvery = options.appIntervalMs ?? 200;
@@ -248,13 +246,6 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
   await demoRun.end({ status: failure ? 'failed' : 'succeeded', rowsIn: committed(), error: failure });
   if (error) throw error;
   return summary;
-}
-
-async function updateDatasetGauges(ctx: Context, metrics: Metrics): Promise<void> {
-  for (const d of await ctx.meta.manifest.summaries()) {
-    const [domain, zone, product] = d.dataset.split('/');
-    if (domain && zone && product) metrics.datasetRows.set({ domain, zone, product }, d.rows);
-  }
 }
 
 async function summarize(

@@ -28,6 +28,7 @@ export interface StreamOptions {
 
 export interface CommittedBatch {
   source: string;
+  domain: string;
   records: number;
   committedAt: number;
   /** Event times (epoch ms) of the batch's records. */
@@ -305,7 +306,7 @@ class Lane {
       const committedAt = Date.now();
       const eventTimes = batch.map((r) => r.eventTime);
       this.observe(res.rows, res.bytes, res.files.length, started, committedAt, eventTimes);
-      this.options.onCommit?.({ source: this.source.name, records: batch.length, committedAt, eventTimes });
+      this.options.onCommit?.({ source: this.source.name, domain: this.source.domain, records: batch.length, committedAt, eventTimes });
     } catch (e) {
       if (!run.ended) await run.fail(e);
       // Nothing was committed: hand the records back for another try.

@@ -62,7 +62,16 @@ export async function runModels(ctx: Context, options: RunModelsOptions = {}): P
     results.push(result);
     options.onModel?.(result);
   }
+  if (results.some((r) => r.status === 'succeeded')) await updateDatasetGauges(ctx);
   return results;
+}
+
+/** `finmesh_dataset_rows` for every dataset, from the manifest (one query). */
+export async function updateDatasetGauges(ctx: Context): Promise<void> {
+  for (const d of await ctx.meta.manifest.summaries()) {
+    const [domain, zone, product] = d.dataset.split('/');
+    if (domain && zone && product) ctx.metrics.datasetRows.set({ domain, zone, product }, d.rows);
+  }
 }
 
 async function runModel(

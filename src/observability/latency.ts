@@ -22,9 +22,14 @@ export class Reservoir {
   }
 }
 
+/** Committed batches awaiting a gold build, at most. */
+const MAX_PENDING_BATCHES = 10_000;
+
 interface PendingBatch {
   committedAt: number;
   eventTimes: number[];
+  /** The domain of the batch's source: the latency histogram's label. */
+  domain: string;
 }
 
 /**
@@ -38,9 +43,11 @@ export class LatencyTracker {
 
   constructor(private readonly metrics?: Metrics) {}
 
-  onBronzeCommit(committedAt: number, eventTimes: number[]): void {
+  onBronzeCommit(committedAt: number, eventTimes: number[], domain: string): void {
     for (const t of eventTimes) this.toBronze.add(Math.max(0, committedAt - t) / 1000);
-    this.pending.push({ committedAt, eventTimes });
+    this.pending.push({ committedAt, eventTimes, domain });
+    // A stream whose gold never builds must not grow without bound: the oldest batches stop being tracked.
+    if (this.pending.length > MAX_PENDING_BATCHES) this.pending.splice(0, this.pending.length - MAX_PENDING_BATCHES);
   }
 
   /** Call when a model run starts; returns a token for `goldBuilt`. */
@@ -49,7 +56,7 @@ export class LatencyTracker {
   }
 
   /** Call when the gold models that started at `startedAt` completed successfully. */
-  goldBuilt(startedAt: number, domain = 'payments'): void {
+  goldBuilt(startedAt: number): void {
     const done = Date.now();
     const included = this.pending.filter((b) => b.committedAt <= startedAt);
     this.pending = this.pending.filter((b) => b.committedAt > startedAt);
@@ -57,7 +64,7 @@ export class LatencyTracker {
       for (const t of b.eventTimes) {
         const s = Math.max(0, done - t) / 1000;
         this.toGold.add(s);
-        this.metrics?.eventToGold.observe({ domain }, s);
+        this.metrics?.eventToGold.observe({ domain: b.domain }, s);
       }
     }
   }

@@ -9,6 +9,7 @@ import { StreamJob } from '../../jobs/stream.js';
 import { runModels } from '../../jobs/transform.js';
 import { prepareSession } from '../../lake/session.js';
 import { parentRunEvent } from '../../lineage/events.js';
+import { LatencyTracker } from '../../observability/latency.js';
 import { componentLogger } from '../../observability/logger.js';
 import { Metrics } from '../../observability/metrics.js';
 import { type StartedServer, startServer } from '../../server/server.js';
@@ -69,6 +70,9 @@ export function registerStream(program: Command): void {
           async (run) => {
             const parent = { runId: run.id, job: 'stream' };
             const models = (o: Parameters<typeof runModels>[1] = {}) => runModels(ctx, { ...o, parent });
+            // Event → gold latency, as the demo measures it: a change counts once a gold run that started after its
+            // commit to bronze succeeded.
+            const latency = new LatencyTracker(metrics);
             const interval = project.config.stream.modelIntervalMs;
             // Models fed by a change feed run as soon as it commits new changes; the others every `modelIntervalMs`.
             scheduler =
@@ -77,8 +81,11 @@ export function registerStream(program: Command): void {
                     realTimeSources: project.sources.filter(isChangeFeed).map((s) => s.name),
                     intervalMs: interval,
                     firstRunBy: Date.now() + interval,
-                    run: async (selector) => {
-                      await models({ selector });
+                    run: async (selector, realTime) => {
+                      const at = latency.goldRunStarted();
+                      const rs = await models({ selector });
+                      const gold = rs.filter((r) => r.dataset.includes('_gold.'));
+                      if (realTime && gold.length > 0 && gold.every((r) => r.status === 'succeeded')) latency.goldBuilt(at);
                     },
                     onError: (e) => log.error({ err: e }, 'model run failed'),
                   })
@@ -89,7 +96,11 @@ export function registerStream(program: Command): void {
               metrics,
               untilCaughtUp: opts.untilCaughtUp,
               parent,
-              onCommit: (c) => scheduler?.committed(c.source),
+              onCommit: (c) => {
+                if (!scheduler) return;
+                latency.onBronzeCommit(c.committedAt, c.eventTimes, c.domain);
+                scheduler.committed(c.source);
+              },
             });
             await prepareSession(ctx);
             if (opts.port !== undefined) server = await startServer({ host: project.config.server.host, port: opts.port, metrics });
