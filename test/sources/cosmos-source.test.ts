@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { SqliteMetadataStore } from '../../src/metadata/sqlite/sqlite-metadata-store.js';
 import { type CosmosFeedApi, type CosmosPage, CosmosSource, type StartFrom } from '../../src/sources/changefeed/cosmos/cosmos-source.js';
-import { type CosmosLeases, scopedLeases } from '../../src/sources/changefeed/cosmos/lease-store.js';
+import type { CosmosLeases } from '../../src/sources/changefeed/cosmos/lease-store.js';
+import { scopedLeases } from '../../src/sources/changefeed/registry.js';
 import { tempDir } from '../helpers.js';
 
 /**

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { FinmeshError } from '../../core/errors.js';
 import type { ChangeEvent } from './fintech-simulator.js';
 
@@ -13,7 +13,9 @@ export class PostgresApp {
   ) {}
 
   static async open(connectionString: string, tables: Map<string, string>): Promise<PostgresApp> {
-    const client = new pg.Client({ connectionString });
+    // pg loads only when the project has a PostgreSQL source: the embedded demo never pays for it.
+    const { default: Pg } = await import('pg');
+    const client = new Pg.Client({ connectionString });
     try {
       await client.connect();
       for (const table of new Set(tables.values())) {
@@ -73,6 +75,6 @@ export class PostgresApp {
 function quoteTable(table: string): string {
   return table
     .split('.')
-    .map((p) => pg.escapeIdentifier(p))
+    .map((p) => `"${p.replace(/"/g, '""')}"`)
     .join('.');
 }

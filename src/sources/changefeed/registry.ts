@@ -4,7 +4,7 @@ import { resolveSecret } from '../../config/secrets.js';
 import { FinmeshError } from '../../core/errors.js';
 import type { LeaseStore } from '../../metadata/metadata-store.js';
 import type { ChangeFeedSource } from './change-feed-source.js';
-import { scopedLeases } from './cosmos/lease-store.js';
+import type { CosmosLeases } from './cosmos/lease-store.js';
 
 export const CHANGE_FEED_KINDS = ['sqlite-outbox', 'postgres', 'cosmos'] as const;
 
@@ -58,4 +58,16 @@ export async function createChangeFeedSource(
 function required<T>(v: T | undefined, what: string): T {
   if (v === undefined) throw new Error(`createChangeFeedSource needs ${what}`);
   return v;
+}
+
+/** A Cosmos DB source's view of the metadata store's leases (scoped to the source's name). */
+export function scopedLeases(store: LeaseStore, source: string): CosmosLeases {
+  return {
+    list: () => store.list(source),
+    ensure: (ranges) => store.ensure(source, ranges),
+    acquire: (owner, now, expiryMs) => store.acquire(source, owner, now, expiryMs),
+    heartbeat: (owner, now) => store.heartbeat(source, owner, now),
+    advance: (rangeId, owner, continuation) => store.advance(source, rangeId, owner, continuation, Date.now()),
+    release: (owner) => store.release(source, owner),
+  };
 }

@@ -1,8 +1,17 @@
-import type { Lease, LeaseStore } from '../../../metadata/metadata-store.js';
+/** A lease on one feed range: who reads it, from which continuation, and when the owner last proved alive. */
+export interface Lease {
+  rangeId: string;
+  /** JSON of the range's bounds, to start a feed on it the first time. */
+  range: string;
+  continuation: string | undefined;
+  owner: string | undefined;
+  heartbeat: number;
+}
 
-export type { Lease };
-
-/** The leases of one Cosmos DB source (one row per feed range), as the change feed processor uses them. */
+/**
+ * The leases of one Cosmos DB source (one per feed range), as the change feed processor uses them. The registry
+ * hands the source a view of the metadata store's leases; tests may hand it any store of their own.
+ */
 export interface CosmosLeases {
   list(): Promise<Lease[]>;
   /** Registers ranges not known yet (first start, or after a split). */
@@ -13,16 +22,4 @@ export interface CosmosLeases {
   /** Moves a range's continuation; only its owner may. Resolves false when the lease was lost. */
   advance(rangeId: string, owner: string, continuation: string): Promise<boolean>;
   release(owner: string): Promise<void>;
-}
-
-/** A source's view of the metadata store's leases. */
-export function scopedLeases(store: LeaseStore, source: string): CosmosLeases {
-  return {
-    list: () => store.list(source),
-    ensure: (ranges) => store.ensure(source, ranges),
-    acquire: (owner, now, expiryMs) => store.acquire(source, owner, now, expiryMs),
-    heartbeat: (owner, now) => store.heartbeat(source, owner, now),
-    advance: (rangeId, owner, continuation) => store.advance(source, rangeId, owner, continuation, Date.now()),
-    release: (owner) => store.release(source, owner),
-  };
 }
