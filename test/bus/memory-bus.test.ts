@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryBus } from '../../src/bus/memory/memory-bus.js';
-import { describeBusContract } from './bus-contract.js';
+import { describeBusContract } from '../contracts/bus-contract.js';
 
 describeBusContract('memory', async () => new MemoryBus());
 

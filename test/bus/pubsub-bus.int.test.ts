@@ -1,5 +1,5 @@
 import { PubSubBus } from '../../src/bus/pubsub/pubsub-bus.js';
-import { describeBusContract } from './bus-contract.js';
+import { describeBusContract } from '../contracts/bus-contract.js';
 
 // Google Pub/Sub has no server we can run here: the contract runs against the emulator or a real project when
 // one is configured, and says why it skipped otherwise.

@@ -14,7 +14,7 @@ import { type GcpLineageClient, GcpTransport } from '../../src/lineage/transport
 import { HttpTransport } from '../../src/lineage/transports/http-transport.js';
 import { tempDir } from '../helpers.js';
 import { freePort } from '../launchers.js';
-import { describeTransportContract, runEvent, within } from './transport-contract.js';
+import { describeTransportContract, runEvent, within } from '../contracts/lineage-transport-contract.js';
 
 const RESOLVES_WITHIN_MS = 15_000;
 
