@@ -253,7 +253,7 @@ async function benchStreaming(): Promise<void> {
 /** SFTP transfer: finmesh's downloader against OpenSSH's own `sftp` client, the same files from the same sshd. */
 async function benchSftp(): Promise<void> {
   const { SSHD_BIN, startSshd } = await import('../test/launchers.js');
-  const { SftpConnection } = await import('../src/sources/sftp/sftp-client.js');
+  const { SftpConnection } = await import('../src/sources/files/sftp/sftp-client.js');
   if (!SSHD_BIN) {
     process.stderr.write('skipping the SFTP benchmark: OpenSSH sshd not found (Debian: apt-get install openssh-server)\n');
     return;

@@ -1,7 +1,8 @@
-import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -34,13 +35,22 @@ export function cli(args: string[], options: { cwd?: string; env?: NodeJS.Proces
   });
 }
 
+/** CLI processes started in the background: whatever a failed test left running is killed when the file's tests end. */
+const background = new Set<ChildProcess>();
+after(() => {
+  for (const c of background) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
 /** Starts the CLI in the background. */
 export function cliAsync(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
-  return spawn(process.execPath, [BIN, ...args], {
+  const child = spawn(process.execPath, [BIN, ...args], {
     cwd: options.cwd ?? ROOT,
     env: { ...process.env, FINMESH_TOKENIZATION_KEY: TEST_KEY, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  background.add(child);
+  child.on('exit', () => background.delete(child));
+  return child;
 }
 
 /** Polls `fn` until it returns a value other than undefined, or fails after `ms`. */

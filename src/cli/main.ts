@@ -5,6 +5,7 @@ import { registerDiagram } from './commands/diagram.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerInit } from './commands/init.js';
+import { registerLake } from './commands/lake.js';
 import { registerLineage } from './commands/lineage.js';
 import { registerMesh } from './commands/mesh.js';
 import { registerQuery } from './commands/query.js';
@@ -43,6 +44,7 @@ registerServe(program);
 registerSlo(program);
 registerInit(program);
 registerIngest(program);
+registerLake(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -76,9 +76,26 @@ export const projectConfigSchema = z
     name: kebabName,
     description: z.string().optional(),
     lake: z
-      .object({ kind: z.literal('local'), path: z.string().default('.finmesh/lake') })
+      .object({
+        kind: z.literal('local'),
+        path: z.string().default('.finmesh/lake'),
+        /** Garbage collection of replaced files (`finmesh lake gc`, docs/streaming.md). */
+        gc: z
+          .object({
+            /**
+             * How long a replaced file outlives its replacement. finmesh's own readers need none (each process registers
+             * its views, and a file a live view lists is kept); the grace is for readers outside finmesh that glob a
+             * dataset's folder (BigQuery external tables, DuckDB `read_parquet('…/**')`) and list its files before reading.
+             */
+            grace: duration.default('0s'),
+            /** How often long-running processes (`finmesh stream`, `finmesh demo`) collect, between model runs (0s: never). */
+            every: duration.default('5m'),
+          })
+          .strict()
+          .default({ grace: '0s', every: '5m' }),
+      })
       .strict()
-      .default({ kind: 'local', path: '.finmesh/lake' }),
+      .default({ kind: 'local', path: '.finmesh/lake', gc: { grace: '0s', every: '5m' } }),
     engine: z
       .object({
         kind: z.literal('duckdb'),
@@ -241,24 +258,24 @@ export const projectConfigSchema = z
       })
       .strict()
       .default({ level: 'info', components: {} }),
+    runs: z
+      .object({
+        /** How often a process proves its running runs alive. */
+        heartbeat: duration.default('10s'),
+        /** A running run without a heartbeat for this long belongs to a dead process: the next process fails it. */
+        expireAfter: duration.default('60s'),
+      })
+      .strict()
+      .default({ heartbeat: '10s', expireAfter: '60s' }),
     server: z
       .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8080) })
       .strict()
       .default({ host: '127.0.0.1', port: 8080 }),
-    simulator: z
-      .object({
-        seed: z.number().int().default(42),
-        customers: z.number().int().positive().default(2000),
-        merchants: z.number().int().positive().default(300),
-        transactionsPerSecond: z.number().positive().default(200),
-        /** Rates of known app defects the simulator injects (quality checks should find them). */
-        defects: z
-          .object({ lowercaseCurrency: z.number().min(0).max(1).default(0) })
-          .strict()
-          .default({ lowercaseCurrency: 0 }),
-      })
-      .strict()
-      .default({ seed: 42, customers: 2000, merchants: 300, transactionsPerSecond: 200, defects: { lowercaseCurrency: 0 } }),
+    /**
+     * Settings of finmesh's app simulator (`finmesh demo`, `finmesh generate`): not the product's. The simulator
+     * validates them itself (src/demo/simulator-config.ts), and `finmesh validate` reports its issues too.
+     */
+    simulator: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
 export type ProjectConfig = z.infer<typeof projectConfigSchema>;
@@ -300,8 +317,6 @@ const sourceBase = {
   schema: z.array(columnSchema).min(1),
 };
 
-export const SIMULATED_ENTITIES = ['transactions', 'customers', 'merchants'] as const;
-
 export const sourceConfigSchema = z.discriminatedUnion('kind', [
   z
     .object({
@@ -309,8 +324,8 @@ export const sourceConfigSchema = z.discriminatedUnion('kind', [
       kind: z.literal('sqlite-outbox'),
       /** The app's SQLite database holding the `outbox` table (relative to the project root). */
       database: z.string().default('.finmesh/app.db'),
-      /** The outbox `aggregate` this source reads. */
-      entity: z.enum(SIMULATED_ENTITIES),
+      /** The outbox `aggregate` this source reads (the app's name for the kind of record: transactions, invoices…). */
+      aggregate: z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]*$/, 'an aggregate name'),
     })
     .strict(),
   z
@@ -328,8 +343,6 @@ export const sourceConfigSchema = z.discriminatedUnion('kind', [
         .regex(/^[a-z_][a-z0-9_]*$/)
         .default('finmesh'),
       slot: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'a replication slot name (lower case, digits, _)'),
-      /** Which entity of the simulated app `finmesh generate` writes into this table. */
-      entity: z.enum(SIMULATED_ENTITIES).optional(),
     })
     .strict(),
   z

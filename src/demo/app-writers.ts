@@ -5,6 +5,7 @@ import { FinmeshError } from '../core/errors.js';
 import type { ChangeEvent } from './simulator/fintech-simulator.js';
 import { PostgresApp } from './simulator/postgres-app.js';
 import { SqliteApp } from './simulator/sqlite-app.js';
+import { SIMULATED_ENTITIES } from './simulator-config.js';
 
 /** Where the simulated app writes: the transactional databases behind the project's change-feed sources. */
 export interface AppWriters {
@@ -22,10 +23,11 @@ export async function openAppWriters(project: Project): Promise<AppWriters> {
     if (c.kind === 'sqlite-outbox') {
       const path = isAbsolute(c.database) ? c.database : resolve(project.root, c.database);
       if (!sqlite.has(path)) sqlite.set(path, new SqliteApp(path));
-    } else if (c.kind === 'postgres' && c.entity) {
+    } else if (c.kind === 'postgres' && isSimulatedEntity(tableName(c.table))) {
+      // The simulated app writes each entity into the table of the same name (`app.transactions`).
       const conn = resolveSecret(c.connection, project.root, `${s.file}: connection`);
       const tables = pgTables.get(conn) ?? new Map<string, string>();
-      tables.set(c.entity, c.table);
+      tables.set(tableName(c.table), c.table);
       pgTables.set(conn, tables);
     }
   }
@@ -34,7 +36,7 @@ export async function openAppWriters(project: Project): Promise<AppWriters> {
   if (sqlite.size === 0 && pgApps.length === 0) {
     throw new FinmeshError(
       'CONFIG_INVALID',
-      'the project has no transactional source to write to (a source of kind sqlite-outbox, or postgres with an entity)',
+      `the project has no transactional source to write to (a source of kind sqlite-outbox, or postgres on a table named ${SIMULATED_ENTITIES.join(', ')})`,
     );
   }
   return {
@@ -52,4 +54,12 @@ export async function openAppWriters(project: Project): Promise<AppWriters> {
       for (const a of pgApps) await a.close();
     },
   };
+}
+
+function tableName(table: string): string {
+  return table.slice(table.indexOf('.') + 1);
+}
+
+function isSimulatedEntity(name: string): boolean {
+  return (SIMULATED_ENTITIES as readonly string[]).includes(name);
 }

@@ -2,13 +2,15 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { MemoryBus } from '../bus/memory/memory-bus.js';
-import { datasetKey, type Project, sqlName } from '../config/project.js';
+import { datasetKey, type Project, type Source, sqlName } from '../config/project.js';
+import { durationMs } from '../config/schema.js';
 import { sleep } from '../core/sleep.js';
 import type { Context } from '../jobs/context.js';
-import { type IngestReport, ingestSftpSource } from '../jobs/ingest.js';
+import { type IngestReport, ingestFileSource } from '../jobs/ingest.js';
 import { ModelScheduler } from '../jobs/scheduler.js';
 import { StreamJob } from '../jobs/stream.js';
 import { type ModelRunResult, runModels } from '../jobs/transform.js';
+import { collectGarbage } from '../lake/gc.js';
 import { prepareSession } from '../lake/session.js';
 import { parentRunEvent } from '../lineage/events.js';
 import { LatencyTracker, type Percentiles } from '../observability/latency.js';
@@ -23,6 +25,7 @@ import {
   sealForFintech,
   zipOne,
 } from './simulator/partner-files.js';
+import { simulatorConfig } from './simulator-config.js';
 
 export interface DemoOptions {
   seconds: number;
@@ -76,7 +79,7 @@ async function settlePartnerFiles(ctx: Context, o: { late: boolean; parent: Pare
   const sales = capturedCardSales(ctx);
   if (sales.length === 0 || (!settlements && !chargebacks)) return [];
   const today = new Date().toISOString().slice(0, 10);
-  const seed = ctx.project.config.simulator.seed;
+  const seed = simulatorConfig(ctx.project).seed;
   const folder = (e: { embeddedRoot: string; config: { path: string } }) => resolve(ctx.project.root, e.embeddedRoot, `.${e.config.path}`);
   if (settlements) dropPartnerFiles(folder(settlements), sales, { seed, fileDate: today, sequence: o.late ? 2 : 1, late: o.late });
   if (chargebacks?.config.pgp) {
@@ -96,7 +99,7 @@ async function settlePartnerFiles(ctx: Context, o: { late: boolean; parent: Pare
   if (o.ingest === false) return [];
   const reports: IngestReport[] = [];
   for (const e of [settlements, chargebacks]) {
-    if (e) reports.push(await ingestSftpSource(ctx, e.source, { parent: o.parent }));
+    if (e) reports.push(await ingestFileSource(ctx, e.source, { parent: o.parent }));
   }
   await runModels(ctx, { selector: 'settlements+ chargebacks+', parent: o.parent });
   return reports;
@@ -156,9 +159,9 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
   const metrics = ctx.metrics;
   const latency = new LatencyTracker(metrics);
   await prepareSession(ctx);
-  const sim = new FintechSimulator({ ...project.config.simulator, start: new Date(started) });
+  const sim = new FintechSimulator({ ...simulatorConfig(project), start: new Date(started) });
   const app = await openAppWriters(project);
-  const transactionsSource = project.sources.find((s) => 'entity' in s.config && s.config.entity === 'transactions')?.name;
+  const transactionsSource = appTransactionsSource(project)?.name;
   const bus =
     project.config.bus.kind === 'memory' ? new MemoryBus(project.config.bus.capacity, project.config.bus.maxBytes) : new MemoryBus();
   const stream = new StreamJob(ctx, {
@@ -190,6 +193,13 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
     intervalMs: modelEvery,
     firstRunBy: started + Math.min(modelEvery, options.seconds * 500),
     run,
+    // Replaced files are deleted between model runs, never during one (`lake.gc`).
+    between: {
+      everyMs: durationMs(project.config.lake.gc.every),
+      run: async () => {
+        await collectGarbage(ctx, { graceMs: durationMs(project.config.lake.gc.grace), parent });
+      },
+    },
   });
   const committed = () => Object.values(stream.stats.committed).reduce((a, b) => a + b, 0);
   const progress = () =>
@@ -275,7 +285,7 @@ async function summarize(
     );
     goldTransactions = Number(r.rows[0]?.n ?? 0);
   }
-  const txSource = project.sources.find((s) => 'entity' in s.config && s.config.entity === 'transactions');
+  const txSource = appTransactionsSource(project);
   const txSilver = project.products.find((p) => p.dataset.zone === 'silver' && p.name === 'transactions');
   const events = stream.stats.committed;
   const total = Object.values(events).reduce((a, b) => a + b, 0);
@@ -296,4 +306,13 @@ async function summarize(
     runs: { total: runs.length, succeeded: count('succeeded'), failed: count('failed'), skipped: count('skipped') },
     failures: runs.filter((r) => r.status === 'failed').map((r) => ({ job: r.job, runId: r.runId, error: r.error ?? '' })),
   };
+}
+
+/** The change feed carrying the app's transactions: the outbox aggregate, or the PostgreSQL table, `transactions`. */
+function appTransactionsSource(project: Project): Source | undefined {
+  return project.sources.find(
+    (s) =>
+      (s.config.kind === 'sqlite-outbox' && s.config.aggregate === 'transactions') ||
+      (s.config.kind === 'postgres' && s.config.table.endsWith('.transactions')),
+  );
 }

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import ssh2 from 'ssh2';
 import { parseDocument } from 'yaml';
 import { FinmeshError } from '../core/errors.js';
-import { sshFingerprint } from '../sources/sftp/fingerprint.js';
+import { sshFingerprint } from '../sources/files/sftp/fingerprint.js';
 import { generatePgpKeys } from './simulator/partner-files.js';
 
 export const EXAMPLE_PROJECT = fileURLToPath(new URL('../../examples/fintech', import.meta.url));

@@ -3,10 +3,12 @@ import type { Logger } from 'pino';
 import type { Project } from '../config/project.js';
 import { resolveSecret } from '../config/secrets.js';
 import { type Clock, systemClock } from '../core/clock.js';
+import { parseDuration } from '../core/duration.js';
 import { FinmeshError } from '../core/errors.js';
 import type { Engine } from '../engine/engine.js';
 import { createEngine } from '../engine/registry.js';
 import { LocalStorage } from '../lake/local/local-storage.js';
+import { LakeReaderSession } from '../lake/reader-session.js';
 import type { LakeStorage } from '../lake/storage.js';
 import { Lineage } from '../lineage/lineage.js';
 import { createTransports } from '../lineage/registry.js';
@@ -22,6 +24,8 @@ export interface Context {
   engine: Engine;
   storage: LakeStorage;
   meta: MetadataStore;
+  /** This process as a reader of the lake: its engine views, registered so garbage collection spares their files. */
+  lakeReader: LakeReaderSession;
   /** The tokenisation key when the job needs it and the project names one. */
   tokenizationKey: string | undefined;
   /** Where every run's OpenLineage events go: the metadata store and the configured transports. */
@@ -66,14 +70,29 @@ export async function openContext(project: Project, options: OpenOptions = {}): 
   const transports = options.readonly ? [] : await createTransports(cfg.lineage.transports, project.root, onError);
   const lineage = new Lineage(meta, transports, onError);
   const metrics = options.metrics ?? new Metrics({ processMetrics: false });
-  const runs = new Runs({ meta, lineage, logger: log, metrics, clock });
-  // Runs left `running` by a process that died are failed now, by the first process that looks.
-  if (!options.readonly) await runs.expireDead();
+  const runs = new Runs({
+    meta,
+    lineage,
+    logger: log,
+    metrics,
+    clock,
+    heartbeatMs: parseDuration(cfg.runs.heartbeat),
+    expiryMs: parseDuration(cfg.runs.expireAfter),
+  });
+  const lakeReader = new LakeReaderSession({
+    readers: meta.readers,
+    clock,
+    onError: (e) => log.warn({ err_message: e instanceof Error ? e.message : String(e) }, 'lake reader session not recorded'),
+  });
+  // Runs left `running` by a process that died are failed now, by the first process that looks (readers too:
+  // `finmesh runs` must not show a dead run as running).
+  await runs.expireDead();
   return {
     project,
     engine,
     storage,
     meta,
+    lakeReader,
     tokenizationKey,
     lineage,
     runs,
@@ -82,6 +101,7 @@ export async function openContext(project: Project, options: OpenOptions = {}): 
     clock,
     async close() {
       await runs.close();
+      await lakeReader.close();
       await lineage.close();
       await engine.close();
       await meta.close();

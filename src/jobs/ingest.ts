@@ -6,17 +6,18 @@ import { datasetKey, type Source } from '../config/project.js';
 import { durationMs } from '../config/schema.js';
 import { resolveSecret } from '../config/secrets.js';
 import { FinmeshError } from '../core/errors.js';
-import { retry } from '../core/retry.js';
 import { sleep } from '../core/sleep.js';
 import { writeBronzeBatch } from '../lake/bronze-writer.js';
 import { NdjsonWriter, quarantineLine, writeQuarantine } from '../lake/quarantine.js';
 import { ingestRunEvents } from '../lineage/events.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ParentRun, Run } from '../runs/runs.js';
+import { DEFAULT_ARCHIVE_FOLDER, type FileSource, type RemoteFile } from '../sources/files/file-source.js';
+import { type FileSourceConfig, isFileSource } from '../sources/files/file-source-kinds.js';
+import { fileMatcher } from '../sources/files/glob.js';
+import { createFileSource } from '../sources/files/registry.js';
 import { type Layout, layoutSchema } from '../sources/formats/fixed-width.js';
 import { type FileFormat, readFileRows } from '../sources/formats/read-file.js';
-import { EmbeddedSftpServer } from '../sources/sftp/embedded-sftp-server.js';
-import { globToRegExp, type RemoteFile, SftpConnection } from '../sources/sftp/sftp-client.js';
 import type { Context } from './context.js';
 
 export type FileOutcome = 'ingested' | 'duplicate' | 'changed' | 'quarantined' | 'incomplete' | 'failed';
@@ -45,16 +46,15 @@ export interface IngestReport {
   }[];
 }
 
-type SftpConfig = Extract<Source['config'], { kind: 'sftp' }>;
-
 /**
- * One ingestion cycle of a partner SFTP source: list, keep the files that are complete (stable size and mtime,
- * or a `.done` marker), download them over a bounded pool of connections (resuming partial downloads), hash
- * (SHA-256), skip content already ingested under any name, keep the file unchanged in landing, decrypt and unpack
- * it, parse it, load good rows to bronze and bad rows to quarantine — or, when the file fails integrity (signature,
- * trailer, truncation, decompression limits), quarantine it whole and load nothing of it.
+ * One ingestion cycle of a partner file source (any `FileSource`: SFTP today): list, keep the files that are
+ * complete (stable size and mtime, or a `.done` marker), download them (the source bounds its connections and
+ * resumes partial downloads), hash (SHA-256), skip content already ingested under any name, keep the file unchanged
+ * in landing, decrypt and unpack it, parse it, load good rows to bronze and bad rows to quarantine — or, when the
+ * file fails integrity (signature, trailer, truncation, decompression limits), quarantine it whole and load nothing
+ * of it — then tell the source what becomes of the file (`afterCommit`).
  */
-export async function ingestSftpSource(
+export async function ingestFileSource(
   ctx: Context,
   source: Source,
   options: {
@@ -63,7 +63,8 @@ export async function ingestSftpSource(
     nominalTime?: Date;
   } = {},
 ): Promise<IngestReport> {
-  if (source.config.kind !== 'sftp') throw new FinmeshError('CONFIG_INVALID', `${source.file}: ${source.name} is not an SFTP source`);
+  if (!isFileSource(source))
+    throw new FinmeshError('CONFIG_INVALID', `${source.file}: ${source.name} is a ${source.config.kind} source, not a file source`);
   const cfg = source.config;
   const metrics = ctx.metrics;
   const started = Date.now();
@@ -99,45 +100,28 @@ export async function ingestSftpSource(
   report.runId = runId;
   const secret = (ref: string | undefined, what: string) =>
     ref ? resolveSecret(ref, ctx.project.root, `${source.file}: ${what}`) : undefined;
-  let embedded: EmbeddedSftpServer | undefined;
-  let pool: ConnectionPool | undefined;
+  let opened: FileSource | undefined;
   try {
     // Inside the run: a missing secret or a bad layout fails the run with its reason, never leaves it running.
-    const password = secret(cfg.password, 'password');
-    const privateKey = secret(cfg.privateKey, 'privateKey');
     const format = fileFormat(ctx, source, cfg, secret);
     const downloads = resolve(ctx.project.root, '.finmesh/downloads', source.name);
     mkdirSync(downloads, { recursive: true });
-    let port = cfg.port;
-    if (cfg.embedded) {
-      embedded = await EmbeddedSftpServer.start({
-        root: resolve(ctx.project.root, cfg.embedded.root),
-        username: cfg.username,
-        password: password ?? '',
-        hostKeyFile: join(resolve(ctx.project.root, '.finmesh/secrets'), `${source.name}.host_key`),
-      });
-      port = embedded.port;
-    }
-    const connectOptions = {
-      host: cfg.host,
-      port,
-      username: cfg.username,
-      password,
-      privateKey,
-      hostKeyFingerprint: cfg.hostKeyFingerprint,
-    };
-    const connections = new ConnectionPool(
-      () => withRetries(cfg.retries, () => SftpConnection.connect(connectOptions)),
-      cfg.maxConnections,
-    );
-    pool = connections;
-    const candidates = await completeFiles(connections, cfg, report);
+    const remote = await createFileSource(source, ctx.project, {
+      onRetry: (e, attempt, delayMs) =>
+        run.log.warn(
+          { err_message: e instanceof Error ? e.message : String(e) },
+          `${source.name}: attempt ${attempt} failed, retrying in ${delayMs} ms`,
+        ),
+    });
+    opened = remote;
+    const candidates = await completeFiles(remote, cfg, report);
     dropStalePartials(downloads);
-    // Downloads run ahead on the pool, each resuming where a failed attempt stopped; files are then verified and
-    // committed one at a time, in name order.
+    // Downloads run ahead (the source bounds how many at once), each resuming where a failed attempt stopped; files
+    // are then verified and committed one at a time, in name order. A file above the size limit is not fetched.
     const fetched = candidates.map((f) => {
       const local = join(downloads, createHash('sha1').update(`${f.path}\u0000${f.size}\u0000${f.mtime.getTime()}`).digest('hex'));
-      return withRetries(cfg.retries, () => connections.use((c) => c.download(f.path, local, f.size))).then(
+      if (f.size > cfg.maxFileBytes) return Promise.resolve({ local, error: undefined as unknown });
+      return remote.download(f.path, local, f.size).then(
         () => ({ local, error: undefined as unknown }),
         (error: unknown) => ({ local, error }),
       );
@@ -150,7 +134,6 @@ export async function ingestSftpSource(
         continue;
       }
       if (f.size > cfg.maxFileBytes) {
-        rmSync(local, { force: true });
         await writeQuarantine(ctx, source, runId, [
           { kind: 'file', file: f.path, line: 0, reason: `file is ${f.size} bytes, above the limit of ${cfg.maxFileBytes}`, raw: '' },
         ]);
@@ -159,7 +142,7 @@ export async function ingestSftpSource(
         continue;
       }
       report.bytes += f.size;
-      await processFile(ctx, source, cfg, format, f, local, runId, report, connections);
+      await processFile(ctx, source, cfg, format, f, local, runId, report, remote);
       metrics.fileLag.set({ domain: source.domain, source: source.name }, (Date.now() - f.mtime.getTime()) / 1000);
     }
     const failed = report.details.filter((d) => d.outcome === 'failed');
@@ -174,8 +157,7 @@ export async function ingestSftpSource(
     await run.fail(e);
     throw e;
   } finally {
-    pool?.close();
-    await embedded?.close();
+    await opened?.close();
     recordMetrics(metrics, source, report, started);
   }
   return report;
@@ -185,7 +167,7 @@ export async function ingestSftpSource(
  * Polls each source on its own `pollEvery` until `signal` aborts, one cycle at a time per source. A failed cycle
  * is reported and retried at the next poll; a running cycle finishes before the loop stops.
  */
-export async function watchSftpSources(
+export async function watchFileSources(
   ctx: Context,
   sources: Source[],
   o: { signal: AbortSignal; onReport: (r: IngestReport) => void; onError: (source: Source, e: unknown) => void },
@@ -194,9 +176,9 @@ export async function watchSftpSources(
   while (!o.signal.aborted) {
     for (const s of sources) {
       const at = due.get(s.name) ?? 0;
-      if (o.signal.aborted || at > Date.now() || s.config.kind !== 'sftp') continue;
+      if (o.signal.aborted || at > Date.now() || !isFileSource(s)) continue;
       try {
-        o.onReport(await ingestSftpSource(ctx, s, { nominalTime: new Date(at === 0 ? Date.now() : at) }));
+        o.onReport(await ingestFileSource(ctx, s, { nominalTime: new Date(at === 0 ? Date.now() : at) }));
       } catch (e) {
         o.onError(s, e);
       }
@@ -210,7 +192,7 @@ export async function watchSftpSources(
 function fileFormat(
   ctx: Context,
   source: Source,
-  cfg: SftpConfig,
+  cfg: FileSourceConfig,
   secret: (ref: string | undefined, what: string) => string | undefined,
 ): FileFormat {
   const sensitive = new Set(['confidential', 'pii', 'pci']);
@@ -229,22 +211,21 @@ function fileFormat(
   };
 }
 
+/** Where `afterCommit: move` puts files: never listed again. */
+function archiveOf(cfg: FileSourceConfig): string | undefined {
+  return cfg.afterCommit === 'move' ? (cfg.archivePath ?? `${cfg.path.replace(/\/$/, '')}/${DEFAULT_ARCHIVE_FOLDER}`) : undefined;
+}
+
 /** Lists twice a moment apart and keeps the files that held still (or have a `.done` marker), in name order. */
-async function completeFiles(pool: ConnectionPool, cfg: SftpConfig, report: IngestReport): Promise<RemoteFile[]> {
-  const glob = globToRegExp(cfg.pattern);
-  const regex = cfg.regex ? new RegExp(cfg.regex) : undefined;
-  const root = cfg.path.replace(/\/$/, '');
-  const matches = (f: RemoteFile) => {
-    const rel = f.path.slice(root.length + 1);
-    return (glob.test(rel) || glob.test(basename(f.path))) && (!regex || regex.test(rel));
-  };
-  const archive = cfg.afterCommit === 'move' ? (cfg.archivePath ?? `${root}/archive`) : undefined;
+async function completeFiles(files: FileSource, cfg: FileSourceConfig, report: IngestReport): Promise<RemoteFile[]> {
+  const matches = fileMatcher({ root: cfg.path, pattern: cfg.pattern, regex: cfg.regex });
+  const archive = archiveOf(cfg);
   const list = async () =>
-    (await pool.use((c) => c.list(cfg.path, cfg.recursive))).filter((f) => !archive || !f.path.startsWith(`${archive}/`));
+    (await files.list(cfg.path, { recursive: cfg.recursive })).filter((f) => !archive || !f.path.startsWith(`${archive}/`));
   const first = await list();
   const markers = new Set(first.filter((f) => f.path.endsWith('.done')).map((f) => f.path.slice(0, -5)));
   const candidates = first
-    .filter((f) => !f.path.endsWith('.done') && matches(f))
+    .filter((f) => !f.path.endsWith('.done') && matches(f.path))
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   report.files.seen = candidates.length;
   // Two polls a moment apart: a file still being written changes size or mtime between them.
@@ -267,13 +248,13 @@ async function completeFiles(pool: ConnectionPool, cfg: SftpConfig, report: Inge
 async function processFile(
   ctx: Context,
   source: Source,
-  cfg: SftpConfig,
+  cfg: FileSourceConfig,
   format: FileFormat,
   f: RemoteFile,
   local: string,
   runId: string,
   report: IngestReport,
-  pool: ConnectionPool,
+  files: FileSource,
 ): Promise<void> {
   const staging = await ctx.storage.stagingDir();
   try {
@@ -368,7 +349,7 @@ async function processFile(
     };
     report.details.push(detail);
     try {
-      await pool.use((c) => afterCommit(c, cfg, f.path));
+      await files.afterCommit(f.path, cfg.afterCommit, archiveOf(cfg));
     } catch (e) {
       // The rows are committed: a partner server refusing the move or delete must not undo or stop that.
       detail.warning = `afterCommit ${cfg.afterCommit} failed (${(e as Error).message}); the file stays where it is and the ledger keeps it from loading twice`;
@@ -397,95 +378,13 @@ function dropStalePartials(dir: string): void {
   }
 }
 
-/** Connects and downloads are tried `attempts` times with backoff; a refused key or bad config is final at once. */
-function withRetries<T>(attempts: number, fn: () => Promise<T>): Promise<T> {
-  return retry(fn, {
-    attempts,
-    retryable: (e) => !(e instanceof FinmeshError && (e.code === 'PERMISSION' || e.code === 'CONFIG_INVALID')),
-  });
-}
-
-/**
- * At most `max` SFTP connections (each downloading one file, so one open remote handle each). A connection whose
- * work failed is closed rather than reused: the next user opens a fresh one.
- */
-class ConnectionPool {
-  private readonly idle: SftpConnection[] = [];
-  private open = 0;
-  private readonly waiting: ((c: SftpConnection | undefined) => void)[] = [];
-  private closed = false;
-
-  constructor(
-    private readonly connect: () => Promise<SftpConnection>,
-    private readonly max: number,
-  ) {}
-
-  async use<T>(fn: (c: SftpConnection) => Promise<T>): Promise<T> {
-    const c = await this.acquire();
-    try {
-      const out = await fn(c);
-      this.release(c);
-      return out;
-    } catch (e) {
-      c.close();
-      this.open--;
-      this.release(undefined);
-      throw e;
-    }
-  }
-
-  private async acquire(): Promise<SftpConnection> {
-    if (this.closed) throw new FinmeshError('UNAVAILABLE', 'SFTP: the connection pool is closed');
-    const idle = this.idle.pop();
-    if (idle) return idle;
-    if (this.open < this.max) {
-      this.open++;
-      try {
-        return await this.connect();
-      } catch (e) {
-        this.open--;
-        this.release(undefined);
-        throw e;
-      }
-    }
-    const handed = await new Promise<SftpConnection | undefined>((r) => this.waiting.push(r));
-    return handed ?? this.acquire();
-  }
-
-  /** Hands a connection (or, when one was dropped, the right to open one) to the next waiter. */
-  private release(c: SftpConnection | undefined): void {
-    const next = this.waiting.shift();
-    if (next) next(c);
-    else if (c) this.idle.push(c);
-  }
-
-  close(): void {
-    this.closed = true;
-    for (const c of this.idle.splice(0)) c.close();
-    for (const w of this.waiting.splice(0)) w(undefined);
-  }
-}
-
-function loadLayout(ctx: Context, source: Source, cfg: SftpConfig): Layout {
+function loadLayout(ctx: Context, source: Source, cfg: FileSourceConfig): Layout {
   if (!cfg.layout) throw new FinmeshError('CONFIG_INVALID', `${source.file}: a fixed-width source needs a layout`);
   const path = isAbsolute(cfg.layout) ? cfg.layout : resolve(ctx.project.root, cfg.layout);
   const r = layoutSchema.safeParse(parse(readFileSync(path, 'utf8')));
   if (!r.success)
     throw new FinmeshError('CONFIG_INVALID', `${cfg.layout}: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return r.data;
-}
-
-async function afterCommit(conn: SftpConnection, cfg: SftpConfig, path: string): Promise<void> {
-  try {
-    if (cfg.afterCommit === 'delete') await conn.remove(path);
-    else if (cfg.afterCommit === 'move') {
-      const archive = cfg.archivePath ?? `${cfg.path.replace(/\/$/, '')}/archive`;
-      await conn.mkdir(archive);
-      await conn.rename(path, `${archive}/${basename(path)}`);
-    }
-  } catch (cause) {
-    throw new FinmeshError('UNAVAILABLE', `SFTP: cannot ${cfg.afterCommit} ${path}: ${(cause as Error).message}`, { cause });
-  }
 }
 
 function recordMetrics(m: Metrics | undefined, source: Source, report: IngestReport, started: number): void {

@@ -11,6 +11,11 @@ export interface ModelSchedulerOptions {
   firstRunBy: number;
   /** Runs the models a selector picks (undefined: all); `realTime` when the run rebuilds the real-time branch. */
   run: (selector: string | undefined, realTime: boolean) => Promise<void>;
+  /**
+   * Work that must never overlap a model run (lake garbage collection), run every `everyMs` (0: never) between model
+   * runs, once the first models ran. Its errors go to `onError` like a model run's.
+   */
+  between?: { everyMs: number; run: () => Promise<void> } | undefined;
   onError?: (e: unknown) => void;
 }
 
@@ -63,7 +68,14 @@ export class ModelScheduler {
     let seen = this.commits;
     await this.guard(() => this.o.run(undefined, true));
     let nextRest = Date.now() + this.o.intervalMs;
+    const between = this.o.between && this.o.between.everyMs > 0 ? this.o.between : undefined;
+    let nextBetween = Date.now() + (between?.everyMs ?? 0);
     while (!this.stopped) {
+      if (between && Date.now() >= nextBetween) {
+        await this.guard(between.run);
+        nextBetween = Date.now() + between.everyMs;
+        if (this.stopped) break;
+      }
       if (Date.now() >= nextRest) {
         const all = this.realTime.length === 0;
         if (all || this.rest.length > 0) await this.guard(() => this.o.run(all ? undefined : this.rest.join(' '), all));

@@ -26,12 +26,17 @@ export async function prepareSession(ctx: Context): Promise<void> {
   }
 }
 
-/** Redefines a dataset's view over its live files (after a commit). */
+/**
+ * Redefines a dataset's view over its live files (after a commit). The process's reader session records when, so
+ * garbage collection keeps the files this view lists until a later view replaces it (`reader-session.ts`).
+ */
 export async function refreshDataset(ctx: Context, ref: DatasetRef, fallback?: ColumnInfo[]): Promise<void> {
   const key = datasetKey(ref);
-  const files = (await ctx.meta.manifest.liveFiles(key)).map((f) => ctx.storage.readPath(f.key));
-  const columns = (await ctx.meta.manifest.state(key))?.schema ?? fallback;
-  await ctx.engine.defineDataset(`${ref.domain}_${ref.zone}`, ref.name, files, columns);
+  await ctx.lakeReader.define(key, async () => {
+    const files = (await ctx.meta.manifest.liveFiles(key)).map((f) => ctx.storage.readPath(f.key));
+    const columns = (await ctx.meta.manifest.state(key))?.schema ?? fallback;
+    await ctx.engine.defineDataset(`${ref.domain}_${ref.zone}`, ref.name, files, columns);
+  });
 }
 
 export async function defineViewModel(ctx: Context, ref: DatasetRef, sql: string): Promise<void> {

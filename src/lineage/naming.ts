@@ -20,14 +20,14 @@ export function sqlSymlink(project: Project, ref: DatasetRef) {
 /**
  * Where a source's data lives. PostgreSQL: `postgres://host:port` + `db.schema.table`; Cosmos DB:
  * `azurecosmos://host/dbs/<db>` + `colls/<container>`; SFTP (finmesh's extension): `sftp://host:port` + path; the
- * SQLite outbox: `file` + `<database path>/outbox/<entity>`. Never credentials.
+ * SQLite outbox: `file` + `<database path>/outbox/<aggregate>`. Never credentials.
  */
 export function sourceDatasetId(project: Project, source: Source, connectionString?: string): DatasetId {
   const c = source.config;
   switch (c.kind) {
     case 'sqlite-outbox': {
       const db = isAbsolute(c.database) ? c.database : resolve(project.root, c.database);
-      return { namespace: 'file', name: `${db}/outbox/${c.entity}` };
+      return { namespace: 'file', name: `${db}/outbox/${c.aggregate}` };
     }
     case 'postgres': {
       let host = 'unknown';

@@ -99,6 +99,17 @@ export class Metrics {
     labelNames: ['domain', 'zone'] as const,
     registers: [this.registry],
   });
+  readonly lakeGcFiles = new Counter({
+    name: 'finmesh_lake_gc_files_total',
+    help: 'Retired lake files garbage collection looked at: deleted, or kept (a reader still uses them, or within the grace).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly lakeGcBytes = new Counter({
+    name: 'finmesh_lake_gc_freed_bytes_total',
+    help: 'Bytes garbage collection freed in the lake (replaced files, abandoned staging folders, old orphans).',
+    registers: [this.registry],
+  });
   readonly commitLatency = new Histogram({
     name: 'finmesh_lake_commit_duration_seconds',
     help: 'Time to write and commit one bronze micro-batch.',

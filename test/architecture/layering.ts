@@ -18,7 +18,6 @@ export const ADAPTERS: readonly string[] = [
   'src/lineage/transports',
   'src/sources/changefeed/*',
   'src/sources/files/*',
-  'src/sources/sftp', // until it moves to src/sources/files/sftp; then delete this line
 ];
 
 /** The only folders that may import a `registry.ts` (they compose ports and choose adapters). */

@@ -1,7 +1,7 @@
 import { after, before } from 'node:test';
 import { KafkaBus } from '../../src/bus/kafka/kafka-bus.js';
-import { KAFKA_AVAILABLE, type Launched, skipUnless, startKafka } from '../launchers.js';
 import { describeBusContract } from '../contracts/bus-contract.js';
+import { KAFKA_AVAILABLE, type Launched, skipUnless, startKafka } from '../launchers.js';
 
 const skip = skipUnless(
   KAFKA_AVAILABLE,

@@ -136,6 +136,20 @@ describe('project model', () => {
     assert.equal(issues.filter((i) => i.file.includes('customer_360')).length, 0);
   });
 
+  it('the simulator settings belong to the demo: the product schema carries them opaque, validate still checks them', () => {
+    const dir = copyExample();
+    const yaml = join(dir, 'finmesh.yaml');
+    writeFileSync(yaml, readFileSync(yaml, 'utf8').replace('seed: ', 'seeed: '));
+    const r = cli(['validate', '--project', dir, '--json']);
+    assert.equal(r.status, 2, r.stderr);
+    const issues = (JSON.parse(r.stdout) as { issues: { file: string; path: string }[] }).issues;
+    assert.deepEqual(
+      issues.map((i) => `${i.file}: ${i.path}`),
+      ['finmesh.yaml: simulator.seeed'],
+    );
+    assert.ok(loadProject(dir), 'the project itself still loads: its schema does not know the simulator');
+  });
+
   it('accepts DuckDB column types and rejects misspelled ones', () => {
     for (const t of ['VARCHAR', 'DECIMAL(18,2)', 'TIMESTAMPTZ', 'STRUCT(a VARCHAR, b STRUCT(c INTEGER))', 'VARCHAR[]'])
       assert.ok(isValidPhysicalType(t), t);

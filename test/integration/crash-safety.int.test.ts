@@ -88,8 +88,8 @@ describe('crash safety: SIGKILL the stream, restart, nothing lost, nothing dupli
     const dir = copyExample();
     const source = join(dir, 'domains/payments/sources/core-transactions.yaml');
     const yaml = readFileSync(source, 'utf8').replace(
-      /kind: sqlite-outbox\n(#.*\n)?database: .*\nentity: transactions\n/,
-      'kind: postgres\nconnection: env:FINMESH_TEST_PG\ntable: public.transactions\nslot: finmesh_crash_test\nentity: transactions\n',
+      /kind: sqlite-outbox\n(#.*\n)?database: .*\naggregate: transactions\n/,
+      'kind: postgres\nconnection: env:FINMESH_TEST_PG\ntable: public.transactions\nslot: finmesh_crash_test\n',
     );
     assert.match(yaml, /kind: postgres/);
     writeFileSync(source, yaml);

@@ -6,6 +6,7 @@ import { MemoryBus } from '../../src/bus/memory/memory-bus.js';
 import { loadProject } from '../../src/config/load-project.js';
 import { type ChangeEvent, FintechSimulator } from '../../src/demo/simulator/fintech-simulator.js';
 import { SqliteApp } from '../../src/demo/simulator/sqlite-app.js';
+import { simulatorConfig } from '../../src/demo/simulator-config.js';
 import { runReadOnlyQuery } from '../../src/governance/query.js';
 import { openContext } from '../../src/jobs/context.js';
 import { StreamJob } from '../../src/jobs/stream.js';
@@ -20,7 +21,7 @@ async function setup(start = new Date('2026-11-27T10:00:00Z')) {
   const ctx = await openContext(project, { secrets: true });
   await prepareSession(ctx);
   const sim = new FintechSimulator({
-    ...project.config.simulator,
+    ...simulatorConfig(project),
     customers: 300,
     merchants: 40,
     transactionsPerSecond: 150,

@@ -47,4 +47,31 @@ describe('model scheduling while changes stream in', () => {
     await sleep(500);
     assert.equal(runs.length, after, 'stopped');
   });
+
+  it('runs the work that must not overlap a model run (lake gc) between model runs, on its own interval', async () => {
+    const log: string[] = [];
+    let busy = false;
+    const exclusive = (name: string) => async () => {
+      assert.equal(busy, false, `${name} started while another run was running`);
+      busy = true;
+      log.push(name);
+      await sleep(30);
+      busy = false;
+    };
+    const scheduler = new ModelScheduler(loadProject(EXAMPLE), {
+      realTimeSources: ['core-transactions'],
+      intervalMs: 60_000,
+      firstRunBy: Date.now(),
+      run: exclusive('models'),
+      between: { everyMs: 200, run: exclusive('gc') },
+    });
+    scheduler.start();
+    const feed = setInterval(() => scheduler.committed('core-transactions'), 20);
+    for (let i = 0; i < 100 && log.filter((x) => x === 'gc').length < 3; i++) await sleep(50);
+    clearInterval(feed);
+    await scheduler.stop();
+    assert.equal(log[0], 'models', 'the models run first');
+    assert.ok(log.filter((x) => x === 'gc').length >= 3, log.join(' '));
+    assert.ok(log.filter((x) => x === 'models').length > 3, 'models keep running in between');
+  });
 });

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { RunEvent } from '../../src/lineage/openlineage.js';
 import { HttpTransport } from '../../src/lineage/transports/http-transport.js';
+import { describeTransportContract } from '../contracts/lineage-transport-contract.js';
 import { cli, cliAsync, copyExample, waitFor } from '../helpers.js';
 import { freePort } from '../launchers.js';
-import { describeTransportContract } from '../contracts/lineage-transport-contract.js';
 
 /** finmesh's own OpenLineage backend (`finmesh serve`, POST /api/v1/lineage) on a fresh copy of the example. */
 let receiver: string;

@@ -12,9 +12,9 @@ import { describeUndelivered, LineageDeliveryError } from '../../src/lineage/tra
 import { FileTransport } from '../../src/lineage/transports/file-transport.js';
 import { type GcpLineageClient, GcpTransport } from '../../src/lineage/transports/gcp-transport.js';
 import { HttpTransport } from '../../src/lineage/transports/http-transport.js';
+import { describeTransportContract, runEvent, within } from '../contracts/lineage-transport-contract.js';
 import { tempDir } from '../helpers.js';
 import { freePort } from '../launchers.js';
-import { describeTransportContract, runEvent, within } from '../contracts/lineage-transport-contract.js';
 
 const RESOLVES_WITHIN_MS = 15_000;
 

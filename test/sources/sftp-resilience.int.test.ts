@@ -13,11 +13,11 @@ import {
   zipOne,
 } from '../../src/demo/simulator/partner-files.js';
 import { openContext } from '../../src/jobs/context.js';
-import { type IngestReport, ingestSftpSource, watchSftpSources } from '../../src/jobs/ingest.js';
+import { type IngestReport, ingestFileSource, watchFileSources } from '../../src/jobs/ingest.js';
 import { prepareSession } from '../../src/lake/session.js';
 import type { RunEvent } from '../../src/lineage/openlineage.js';
-import { EmbeddedSftpServer } from '../../src/sources/sftp/embedded-sftp-server.js';
-import { SftpConnection } from '../../src/sources/sftp/sftp-client.js';
+import { EmbeddedSftpServer } from '../../src/sources/files/sftp/embedded-sftp-server.js';
+import { SftpConnection } from '../../src/sources/files/sftp/sftp-client.js';
 import { copyExample, TEST_KEY, tempDir, waitFor } from '../helpers.js';
 import { openLineageValidator } from '../lineage/openlineage-schema.js';
 
@@ -136,7 +136,7 @@ describe('SFTP downloads that are cut short resume where they stopped', () => {
     try {
       writeFileSync(join(root, 'outbound/settlements/EDI_20261126_001.txt'), file);
       const dir = projectFor(server, 'acquirer-settlements', { maxConnections: 1 });
-      const report = await withSource(dir, 'acquirer-settlements', (ctx, s) => ingestSftpSource(ctx, s));
+      const report = await withSource(dir, 'acquirer-settlements', (ctx, s) => ingestFileSource(ctx, s));
       assert.deepEqual([report.files.ingested, report.files.failed], [1, 0], JSON.stringify(report.details));
       assert.equal(report.rows.accepted, many.length);
     } finally {
@@ -182,7 +182,7 @@ describe('PGP-encrypted, zipped CSV reports over SFTP (the example’s acquirer-
       },
     });
     const { report, bronze, quarantine, events } = await withSource(dir, 'acquirer-chargebacks', async (ctx, s) => ({
-      report: await ingestSftpSource(ctx, s),
+      report: await ingestFileSource(ctx, s),
       bronze: (
         await ctx.engine.query(
           'SELECT case_id, opened_on::VARCHAR d, amount::VARCHAR amount, reason, merchant_name, _source_file, _line FROM partners_bronze.chargebacks ORDER BY _line',
@@ -254,7 +254,7 @@ describe('polling', () => {
     delete process.env.FINMESH_TEST_MISSING_PASSWORD;
     const dir = projectFor(served.server, 'acquirer-settlements', { password: 'env:FINMESH_TEST_MISSING_PASSWORD' });
     const runs = await withSource(dir, 'acquirer-settlements', async (ctx, source) => {
-      await assert.rejects(ingestSftpSource(ctx, source), /acquirer-settlements\.yaml: password.*FINMESH_TEST_MISSING_PASSWORD/);
+      await assert.rejects(ingestFileSource(ctx, source), /acquirer-settlements\.yaml: password.*FINMESH_TEST_MISSING_PASSWORD/);
       return ctx.meta.runs.list({ job: 'ingest:acquirer-settlements', limit: 10 });
     });
     assert.deepEqual(
@@ -276,8 +276,8 @@ describe('polling', () => {
       archivePath: '/outbound/settlements/blocked',
     });
     const [first, again] = await withSource(dir, 'acquirer-settlements', async (ctx, source) => [
-      await ingestSftpSource(ctx, source),
-      await ingestSftpSource(ctx, source),
+      await ingestFileSource(ctx, source),
+      await ingestFileSource(ctx, source),
     ]);
     assert.deepEqual([first?.files.ingested, first?.rows.accepted], [1, 12]);
     assert.match(
@@ -295,7 +295,7 @@ describe('polling', () => {
     const reports: IngestReport[] = [];
     await withSource(dir, 'acquirer-settlements', async (ctx, source) => {
       const abort = new AbortController();
-      const watching = watchSftpSources(ctx, [source], {
+      const watching = watchFileSources(ctx, [source], {
         signal: abort.signal,
         onReport: (r) => reports.push(r),
         onError: (_s, e) => assert.fail(e as Error),

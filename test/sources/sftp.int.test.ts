@@ -6,9 +6,9 @@ import { stringify } from 'yaml';
 import { loadProject } from '../../src/config/load-project.js';
 import { acquirerEdiFile, type SettledSale } from '../../src/demo/simulator/partner-files.js';
 import { openContext } from '../../src/jobs/context.js';
-import { ingestSftpSource } from '../../src/jobs/ingest.js';
+import { ingestFileSource } from '../../src/jobs/ingest.js';
 import { prepareSession } from '../../src/lake/session.js';
-import { EmbeddedSftpServer } from '../../src/sources/sftp/embedded-sftp-server.js';
+import { EmbeddedSftpServer } from '../../src/sources/files/sftp/embedded-sftp-server.js';
 import { copyExample, TEST_KEY, tempDir } from '../helpers.js';
 
 process.env.FINMESH_TOKENIZATION_KEY = TEST_KEY;
@@ -55,7 +55,7 @@ async function ingest(dir: string) {
     await prepareSession(ctx);
     const source = project.sources.find((s) => s.name === 'acquirer-settlements');
     assert.ok(source);
-    const report = await ingestSftpSource(ctx, source);
+    const report = await ingestFileSource(ctx, source);
     const bronze = (
       await ctx.engine
         .query('SELECT nsu, merchant_name, gross_amount, _source_file, _line FROM partners_bronze.settlements ORDER BY _source_file, _line')

@@ -5,6 +5,7 @@ import { loadProject } from '../../config/load-project.js';
 import { sleep } from '../../core/sleep.js';
 import { openAppWriters } from '../../demo/app-writers.js';
 import { FintechSimulator } from '../../demo/simulator/fintech-simulator.js';
+import { simulatorConfig } from '../../demo/simulator-config.js';
 import { formatCount, Progress, printJson, say } from '../output.js';
 
 interface GenerateOptions {
@@ -32,7 +33,7 @@ export function registerGenerate(program: Command): void {
     .option('--json', 'print the counts as JSON')
     .action(async (opts: GenerateOptions) => {
       const project = loadProject(opts.project);
-      const cfg = project.config.simulator;
+      const cfg = simulatorConfig(project);
       const start = opts.start ? new Date(opts.start) : new Date();
       if (Number.isNaN(start.getTime())) throw new InvalidArgumentError(`--start: expected an ISO date-time, found "${opts.start}"`);
       const sim = new FintechSimulator({

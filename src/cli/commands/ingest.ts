@@ -4,10 +4,11 @@ import type { Source } from '../../config/project.js';
 import { duration, durationMs } from '../../config/schema.js';
 import { FinmeshError } from '../../core/errors.js';
 import { openContext } from '../../jobs/context.js';
-import { type IngestReport, ingestSftpSource, watchSftpSources } from '../../jobs/ingest.js';
+import { type IngestReport, ingestFileSource, watchFileSources } from '../../jobs/ingest.js';
 import { prepareSession } from '../../lake/session.js';
 import { Metrics } from '../../observability/metrics.js';
 import { startServer } from '../../server/server.js';
+import { type FileSourceSpec, isFileSource } from '../../sources/files/file-source-kinds.js';
 import { printJson, say } from '../output.js';
 import { integer } from './generate.js';
 
@@ -25,7 +26,7 @@ export function registerIngest(program: Command): void {
     .option('--port <n>', 'with --watch, serve /healthz and /metrics on this port (0: any free port)', integer)
     .action(async (names: string[], opts: { project: string; json?: boolean; watch?: boolean; every?: string; port?: number }) => {
       const project = loadProject(opts.project);
-      const fileSources = project.sources.filter((s) => s.config.kind === 'sftp');
+      const fileSources = project.sources.filter(isFileSource);
       const sources = names.length === 0 ? fileSources : names.map((n) => pick(project.sources, fileSources, n));
       if (sources.length === 0) throw new FinmeshError('NOT_FOUND', `${opts.project}: the project has no file (SFTP) sources`);
       if (opts.every !== undefined && !duration.safeParse(opts.every).success)
@@ -36,7 +37,7 @@ export function registerIngest(program: Command): void {
         await prepareSession(ctx);
         if (!opts.watch) {
           const reports: IngestReport[] = [];
-          for (const s of sources) reports.push(await ingestSftpSource(ctx, s));
+          for (const s of sources) reports.push(await ingestFileSource(ctx, s));
           if (opts.json) printJson(reports.length === 1 ? reports[0] : reports);
           else for (const r of reports) printReport(r);
           if (reports.some((r) => r.files.failed > 0)) process.exitCode = 1;
@@ -50,21 +51,17 @@ export function registerIngest(program: Command): void {
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
         const every = opts.every;
-        const watched = every
-          ? sources.map((s) => (s.config.kind === 'sftp' ? { ...s, config: { ...s.config, pollEvery: every } } : s))
-          : sources;
-        say(
-          `watching ${watched.map((s) => `${s.name} (every ${s.config.kind === 'sftp' ? s.config.pollEvery : '?'})`).join(', ')}; Ctrl-C stops after the running cycle`,
-        );
+        const watched = every ? sources.map((s) => ({ ...s, config: { ...s.config, pollEvery: every } })) : sources;
+        say(`watching ${watched.map((s) => `${s.name} (every ${s.config.pollEvery})`).join(', ')}; Ctrl-C stops after the running cycle`);
         try {
-          await watchSftpSources(ctx, watched, {
+          await watchFileSources(ctx, watched, {
             signal: abort.signal,
             onReport: (r) => {
               if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`);
               else printReport(r, new Date());
             },
             onError: (s, e) => {
-              const next = s.config.kind === 'sftp' ? durationMs(s.config.pollEvery) / 1000 : 0;
+              const next = isFileSource(s) ? durationMs(s.config.pollEvery) / 1000 : 0;
               say(
                 `${new Date().toISOString()} ${s.name}: cycle failed, next attempt in ${next} s: ${e instanceof Error ? e.message : String(e)}`,
               );
@@ -81,10 +78,10 @@ export function registerIngest(program: Command): void {
     });
 }
 
-function pick(all: Source[], fileSources: Source[], name: string): Source {
+function pick(all: Source[], fileSources: FileSourceSpec[], name: string): FileSourceSpec {
   const s = all.find((x) => x.name === name);
   if (!s) throw new FinmeshError('NOT_FOUND', `no source "${name}" (file sources: ${fileSources.map((x) => x.name).join(', ') || 'none'})`);
-  if (s.config.kind !== 'sftp')
+  if (!isFileSource(s))
     throw new FinmeshError(
       'CONFIG_INVALID',
       `${s.file}: ${name} is a ${s.config.kind} source; \`finmesh ingest\` reads file sources (the stream reads change feeds)`,

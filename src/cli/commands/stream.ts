@@ -2,11 +2,13 @@ import type { Command } from 'commander';
 import type { Bus } from '../../bus/bus.js';
 import { createBus } from '../../bus/registry.js';
 import { loadProject } from '../../config/load-project.js';
+import { durationMs } from '../../config/schema.js';
 import { FinmeshError } from '../../core/errors.js';
 import { openContext } from '../../jobs/context.js';
 import { ModelScheduler } from '../../jobs/scheduler.js';
 import { StreamJob } from '../../jobs/stream.js';
 import { runModels } from '../../jobs/transform.js';
+import { collectGarbage } from '../../lake/gc.js';
 import { prepareSession } from '../../lake/session.js';
 import { parentRunEvent } from '../../lineage/events.js';
 import { LatencyTracker } from '../../observability/latency.js';
@@ -87,7 +89,14 @@ export function registerStream(program: Command): void {
                       const gold = rs.filter((r) => r.dataset.includes('_gold.'));
                       if (realTime && gold.length > 0 && gold.every((r) => r.status === 'succeeded')) latency.goldBuilt(at);
                     },
-                    onError: (e) => log.error({ err: e }, 'model run failed'),
+                    // Replaced files are deleted between model runs, never during one (`lake.gc`).
+                    between: {
+                      everyMs: durationMs(project.config.lake.gc.every),
+                      run: async () => {
+                        await collectGarbage(ctx, { graceMs: durationMs(project.config.lake.gc.grace), parent });
+                      },
+                    },
+                    onError: (e) => log.error({ err: e }, 'model run or lake gc failed'),
                   })
                 : undefined;
             bus = await createBus(project.config.bus, project.root);

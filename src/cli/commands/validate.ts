@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { inspectProject } from '../../config/load-project.js';
 import { formatIssue } from '../../core/errors.js';
+import { simulatorIssues } from '../../demo/simulator-config.js';
 import { buildDag } from '../../engine/dag.js';
 import { createEngine } from '../../engine/registry.js';
 import { bindModels } from '../../mesh/model-binding.js';
@@ -15,7 +16,7 @@ export function registerValidate(program: Command): void {
     .action(async (opts: { project: string; json?: boolean }) => {
       const { project, issues } = inspectProject(opts.project);
       if (project) {
-        issues.push(...buildDag(project).issues);
+        issues.push(...simulatorIssues(project), ...buildDag(project).issues);
         const engine = await createEngine(project.config.engine);
         try {
           issues.push(...(await bindModels(project, engine)));

@@ -22,7 +22,7 @@ export async function createChangeFeedSource(
   switch (c.kind) {
     case 'sqlite-outbox': {
       const { SqliteOutboxSource } = await import('./sqlite-outbox/sqlite-outbox-source.js');
-      return new SqliteOutboxSource(isAbsolute(c.database) ? c.database : resolve(project.root, c.database), c.entity);
+      return new SqliteOutboxSource(isAbsolute(c.database) ? c.database : resolve(project.root, c.database), c.aggregate);
     }
     case 'postgres': {
       const { PostgresSource } = await import('./postgres/postgres-source.js');

@@ -1,0 +1,126 @@
+import { stat } from 'node:fs/promises';
+import { FinmeshError } from '../../../core/errors.js';
+import { type RetryPolicy, retry } from '../../../core/retry.js';
+import {
+  type AfterCommitAction,
+  archiveFolder,
+  DEFAULT_ATTEMPTS,
+  DEFAULT_MAX_CONNECTIONS,
+  type FileSource,
+  type ListOptions,
+  type RemoteFile,
+} from '../file-source.js';
+import { ConnectionPool } from './connection-pool.js';
+import { SftpConnection, type SftpConnectOptions, sftpError } from './sftp-client.js';
+
+export interface SftpFileSourceOptions extends SftpConnectOptions {
+  /** Connections open at most (default `DEFAULT_MAX_CONNECTIONS`); each downloads one file at a time. */
+  maxConnections?: number | undefined;
+  /** Attempts at each connect, list, stat and download, the first included (default `DEFAULT_ATTEMPTS`). */
+  attempts?: number | undefined;
+  /** Backoff between attempts (core/retry's defaults otherwise), and a hook to log or count each retry. */
+  backoff?: Partial<Pick<RetryPolicy, 'initialDelayMs' | 'maxDelayMs' | 'onRetry'>> | undefined;
+  /** Reads in flight on one file handle (default `DEFAULT_DOWNLOAD_CONCURRENCY`). */
+  downloadConcurrency?: number | undefined;
+  /** Bytes asked for by each read (default `DEFAULT_CHUNK_BYTES`). */
+  chunkBytes?: number | undefined;
+  /** Called once when the source closes, after its connections: stops what was started for it (an embedded server). */
+  onClose?: (() => Promise<void>) | undefined;
+}
+
+/** Errors another attempt cannot heal: a refused key or credentials, a bad setting, a file that is not there. */
+const FINAL = new Set(['PERMISSION', 'CONFIG_INVALID', 'NOT_FOUND']);
+
+/**
+ * A partner's SFTP server, host key pinned, over a pool of at most `maxConnections` connections. Every operation
+ * but the after-commit action is retried with backoff on a fresh connection; downloads resume from the exact prefix
+ * a failed attempt kept, with pipelined reads written in place.
+ */
+export class SftpFileSource implements FileSource {
+  readonly kind = 'sftp';
+  readonly location: string;
+  private readonly pool: ConnectionPool<SftpConnection>;
+  private closing: Promise<void> | undefined;
+
+  private constructor(private readonly o: SftpFileSourceOptions) {
+    const host = o.host.includes(':') ? `[${o.host}]` : o.host;
+    this.location = `sftp://${host}:${o.port}`;
+    this.pool = new ConnectionPool(
+      () => SftpConnection.connect(o),
+      o.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      `SFTP ${o.host}:${o.port}`,
+    );
+  }
+
+  /** Connects once before returning, so a refused host key or credentials fails here (`PERMISSION`), not mid-cycle. */
+  static async create(o: SftpFileSourceOptions): Promise<SftpFileSource> {
+    const source = new SftpFileSource(o);
+    try {
+      await source.attempt(() => source.pool.use(async () => undefined));
+    } catch (e) {
+      await source.close();
+      throw e;
+    }
+    return source;
+  }
+
+  list(path: string, options: ListOptions = {}): Promise<RemoteFile[]> {
+    return this.attempt(() => this.pool.use((c) => c.list(path, options.recursive ?? false)));
+  }
+
+  stat(path: string): Promise<RemoteFile | undefined> {
+    return this.attempt(() => this.pool.use((c) => c.stat(path)));
+  }
+
+  async download(path: string, localFile: string, expectedSize: number): Promise<number> {
+    const transfer = { concurrency: this.o.downloadConcurrency, chunkSize: this.o.chunkBytes };
+    const had = await stat(localFile).then(
+      (s) => (s.size <= expectedSize ? s.size : 0),
+      () => 0,
+    );
+    await this.attempt(() => this.pool.use((c) => c.download(path, localFile, expectedSize, transfer)));
+    return expectedSize - had;
+  }
+
+  async afterCommit(path: string, action: AfterCommitAction, archivePath?: string): Promise<void> {
+    if (action === 'leave') return;
+    // A refusal is the server's answer and final. Getting a connection, or losing it before the answer came, is
+    // tried again on a fresh one (a move that did happen then answers NOT_FOUND, as the file is gone).
+    let refused: FinmeshError | undefined;
+    await this.attempt(() =>
+      this.pool.use(async (c) => {
+        try {
+          if (action === 'delete') await c.remove(path);
+          else {
+            const archive = archiveFolder(path, archivePath);
+            await c.mkdirs(archive);
+            await c.rename(path, `${archive}/${path.slice(path.lastIndexOf('/') + 1)}`);
+          }
+        } catch (cause) {
+          if (c.isLost) throw cause;
+          refused = sftpError(`SFTP: cannot ${action} ${path}`, cause);
+        }
+      }),
+    );
+    if (refused) throw refused;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.pool.close();
+      await this.o.onClose?.();
+    })();
+    return this.closing;
+  }
+
+  private attempt<T>(fn: () => Promise<T>): Promise<T> {
+    const b = this.o.backoff ?? {};
+    return retry(fn, {
+      ...(b.initialDelayMs !== undefined ? { initialDelayMs: b.initialDelayMs } : {}),
+      ...(b.maxDelayMs !== undefined ? { maxDelayMs: b.maxDelayMs } : {}),
+      onRetry: b.onRetry,
+      attempts: this.o.attempts ?? DEFAULT_ATTEMPTS,
+      retryable: (e) => this.closing === undefined && !(e instanceof FinmeshError && FINAL.has(e.code)),
+    });
+  }
+}
