@@ -55,6 +55,11 @@ export interface RunStore {
   list(filter?: RunFilter): Promise<RunRecord[]>;
 }
 
+/** The error every adapter records on a run whose process stopped heartbeating. */
+export function expiredRunError(lastHeartbeat: Date): string {
+  return `the process running it stopped (no heartbeat since ${lastHeartbeat.toISOString()}): killed, crashed or lost its machine`;
+}
+
 export interface RunFilter {
   job?: string | undefined;
   parentRunId?: string | undefined;

@@ -54,6 +54,23 @@ export class DeliveryTally {
     }
   }
 
+  /** An event emitted after `close`: not sent, counted, reported once. */
+  refuseClosed(): void {
+    this.fail({
+      kind: 'closed',
+      reason: `emitted after close, not sent to ${this.target}`,
+      code: 'CONFLICT',
+      retrying: false,
+      unit: 'event',
+    });
+  }
+
+  /** An event dropped because `bufferSize` events already wait: counted, reported once. */
+  refuseFull(bufferSize: number): void {
+    const reason = `lineage buffer full (${bufferSize} events waiting for ${this.target})`;
+    this.fail({ kind: 'buffer-full', reason, code: 'UNAVAILABLE', retrying: false, unit: 'event' });
+  }
+
   report(): TransportCloseReport {
     return {
       type: this.type,

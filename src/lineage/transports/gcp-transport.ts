@@ -62,20 +62,13 @@ export class GcpTransport implements LineageTransport {
 
   emit(event: RunEvent): void {
     if (this.closing) {
-      this.tally.fail({
-        kind: 'closed',
-        reason: `emitted after close, not sent to ${this.target}`,
-        code: 'CONFLICT',
-        retrying: false,
-        unit: 'event',
-      });
+      this.tally.refuseClosed();
       return;
     }
     this.tally.emitted++;
     const bufferSize = this.options.bufferSize ?? DEFAULT_BUFFER_SIZE;
     if (this.pending >= bufferSize) {
-      const reason = `lineage buffer full (${bufferSize} events waiting for ${this.target})`;
-      this.tally.fail({ kind: 'buffer-full', reason, code: 'UNAVAILABLE', retrying: false, unit: 'event' });
+      this.tally.refuseFull(bufferSize);
       return;
     }
     this.pending++;

@@ -68,20 +68,13 @@ export class HttpTransport implements LineageTransport {
 
   emit(event: RunEvent): void {
     if (this.closing) {
-      this.tally.fail({
-        kind: 'closed',
-        reason: `emitted after close, not sent to ${this.target}`,
-        code: 'CONFLICT',
-        retrying: false,
-        unit: 'event',
-      });
+      this.tally.refuseClosed();
       return;
     }
     this.tally.emitted++;
     if (this.queue.length >= this.bufferSize) {
-      const reason = `lineage buffer full (${this.bufferSize} events waiting for ${this.target})`;
       this.dropped++;
-      this.tally.fail({ kind: 'buffer-full', reason, code: 'UNAVAILABLE', retrying: false, unit: 'event' });
+      this.tally.refuseFull(this.bufferSize);
       return;
     }
     this.queue.push(event);

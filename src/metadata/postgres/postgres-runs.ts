@@ -1,5 +1,13 @@
 import { FinmeshError } from '../../core/errors.js';
-import type { RunEnd, RunFilter, RunRecord, RunStart, RunStatus, RunStore } from '../metadata-store.js';
+import {
+  expiredRunError,
+  type RunEnd,
+  type RunFilter,
+  type RunRecord,
+  type RunStart,
+  type RunStatus,
+  type RunStore,
+} from '../metadata-store.js';
 import type { PostgresPool } from './postgres-pool.js';
 
 interface RunRow {
@@ -61,7 +69,7 @@ export class PostgresRuns implements RunStore {
       );
       if (rows.length === 0) return [];
       for (const r of rows) {
-        r.error = expiredMessage(r.heartbeat_at ?? r.started_at);
+        r.error = expiredRunError(r.heartbeat_at ?? r.started_at);
         r.status = 'failed';
         r.ended_at = at;
       }
@@ -92,11 +100,6 @@ export class PostgresRuns implements RunStore {
     );
     return rows.map(toRun);
   }
-}
-
-/** The error of a run whose process stopped heartbeating (the SQLite adapter words it the same). */
-function expiredMessage(lastHeartbeat: Date): string {
-  return `the process running it stopped (no heartbeat since ${lastHeartbeat.toISOString()}): killed, crashed or lost its machine`;
 }
 
 function toRun(r: RunRow): RunRecord {

@@ -1,6 +1,14 @@
 import type Database from 'better-sqlite3';
 import { FinmeshError } from '../../core/errors.js';
-import type { RunEnd, RunFilter, RunRecord, RunStart, RunStatus, RunStore } from '../metadata-store.js';
+import {
+  expiredRunError,
+  type RunEnd,
+  type RunFilter,
+  type RunRecord,
+  type RunStart,
+  type RunStatus,
+  type RunStore,
+} from '../metadata-store.js';
 
 interface RunRow {
   run_id: string;
@@ -65,7 +73,7 @@ export class SqliteRuns implements RunStore {
         .all(staleBefore.getTime()) as RunRow[];
       const fail = this.db.prepare("UPDATE runs SET status = 'failed', ended_at = ?, error = ? WHERE run_id = ? AND status = 'running'");
       for (const r of rows) {
-        r.error = expiredMessage(r.heartbeat_at ?? r.started_at);
+        r.error = expiredRunError(new Date(r.heartbeat_at ?? r.started_at));
         r.status = 'failed';
         r.ended_at = at.getTime();
         fail.run(at.getTime(), r.error, r.run_id);
@@ -92,11 +100,6 @@ export class SqliteRuns implements RunStore {
     const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, run_id DESC LIMIT ?`;
     return (this.db.prepare(sql).all(...args, filter.limit ?? 1000) as RunRow[]).map(toRun);
   }
-}
-
-/** The error of a run whose process stopped heartbeating. */
-export function expiredMessage(lastHeartbeat: number): string {
-  return `the process running it stopped (no heartbeat since ${new Date(lastHeartbeat).toISOString()}): killed, crashed or lost its machine`;
 }
 
 function toRun(r: RunRow): RunRecord {
