@@ -2,10 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ssh2 from 'ssh2';
 import { parseDocument } from 'yaml';
 import { FinmeshError } from '../core/errors.js';
-import { sshFingerprint } from '../sources/files/sftp/fingerprint.js';
+import { generateHostKey } from '../sources/files/sftp/host-key.js';
 import { generatePgpKeys } from './simulator/partner-files.js';
 
 export const EXAMPLE_PROJECT = fileURLToPath(new URL('../../examples/fintech', import.meta.url));
@@ -58,15 +57,13 @@ async function embedPartnerSftp(root: string): Promise<void> {
   for (const p of PARTNER_SOURCES) {
     const file = join(root, p.file);
     if (!existsSync(file)) continue;
-    const pair = ssh2.utils.generateKeyPairSync('ed25519');
-    secret(`${p.name}.host_key`, pair.private);
-    const parsed = ssh2.utils.parseKey(pair.private);
-    if (parsed instanceof Error) throw parsed;
+    const hostKey = generateHostKey();
+    secret(`${p.name}.host_key`, hostKey.privateKey);
     mkdirSync(join(root, '.finmesh/partner-sftp', p.folder), { recursive: true });
     const doc = parseDocument(readFileSync(file, 'utf8'));
     doc.set('host', '127.0.0.1');
     doc.set('password', 'file:.finmesh/secrets/partner-sftp.password');
-    doc.set('hostKeyFingerprint', sshFingerprint(parsed.getPublicSSH()));
+    doc.set('hostKeyFingerprint', hostKey.fingerprint);
     doc.set('stableMs', 500);
     doc.set('embedded', { root: '.finmesh/partner-sftp' });
     if (doc.has('pgp')) {

@@ -2,13 +2,12 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import ssh2 from 'ssh2';
 import { parseDocument } from 'yaml';
 import { loadProject } from '../../../src/config/load-project.js';
 import { FinmeshError } from '../../../src/core/errors.js';
 import { isFileSource } from '../../../src/sources/files/file-source-kinds.js';
 import { createFileSource } from '../../../src/sources/files/registry.js';
-import { sshFingerprint } from '../../../src/sources/files/sftp/fingerprint.js';
+import { generateHostKey } from '../../../src/sources/files/sftp/host-key.js';
 import { copyExample } from '../../helpers.js';
 import { portOpen } from '../../launchers.js';
 
@@ -16,16 +15,14 @@ import { portOpen } from '../../launchers.js';
 function embeddedProject(settings: Record<string, unknown> = {}): string {
   const dir = copyExample();
   mkdirSync(join(dir, '.finmesh/secrets'), { recursive: true });
-  const pair = ssh2.utils.generateKeyPairSync('ed25519');
-  writeFileSync(join(dir, '.finmesh/secrets/acquirer-settlements.host_key'), pair.private, { mode: 0o600 });
-  const parsed = ssh2.utils.parseKey(pair.private);
-  if (parsed instanceof Error) throw parsed;
+  const hostKey = generateHostKey();
+  writeFileSync(join(dir, '.finmesh/secrets/acquirer-settlements.host_key'), hostKey.privateKey, { mode: 0o600 });
   const file = join(dir, 'domains/partners/sources/acquirer-settlements.yaml');
   const doc = parseDocument(readFileSync(file, 'utf8'));
   const all = {
     host: '127.0.0.1',
     password: 'env:FINMESH_TEST_REGISTRY_PASSWORD',
-    hostKeyFingerprint: sshFingerprint(parsed.getPublicSSH()),
+    hostKeyFingerprint: hostKey.fingerprint,
     embedded: { root: 'partner' },
     ...settings,
   };

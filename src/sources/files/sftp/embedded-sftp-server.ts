@@ -17,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { join, normalize, resolve, sep } from 'node:path';
 import ssh2, { type Connection, type SFTPWrapper } from 'ssh2';
 import { sshFingerprint } from './fingerprint.js';
+import { generateHostKey } from './host-key.js';
 
 const { Server, utils } = ssh2;
 const { OPEN_MODE, STATUS_CODE } = utils.sftp;
@@ -58,8 +59,7 @@ export class EmbeddedSftpServer {
 
   static async start(o: EmbeddedSftpOptions): Promise<EmbeddedSftpServer> {
     if (!existsSync(o.hostKeyFile)) {
-      const pair = utils.generateKeyPairSync('ed25519');
-      writeFileSync(o.hostKeyFile, pair.private, { mode: 0o600 });
+      writeFileSync(o.hostKeyFile, generateHostKey().privateKey, { mode: 0o600 });
     }
     const hostKey = readFileSync(o.hostKeyFile);
     const parsed = utils.parseKey(hostKey);
