@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, FinmeshError } from '../core/errors.js';
+import { registerCompletion } from './commands/completion.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDiagram } from './commands/diagram.js';
 import { registerGenerate } from './commands/generate.js';
@@ -15,12 +16,23 @@ import { registerServe } from './commands/serve.js';
 import { registerSlo } from './commands/slo.js';
 import { registerStream } from './commands/stream.js';
 import { registerValidate } from './commands/validate.js';
+import { EXIT } from './exit-codes.js';
+import { examples } from './options.js';
 
-/** Exit codes (DESIGN §7): 0 success, 1 failures found, 2 usage or configuration error. */
-export const EXIT = { ok: 0, failures: 1, usage: 2 } as const;
+export { EXIT } from './exit-codes.js';
 
-const USER_ERRORS = new Set(['CONFIG_INVALID', 'NOT_FOUND', 'QUERY_INVALID', 'PERMISSION', 'CONFLICT']);
+// Command modules import only commander and the CLI's own helpers at load; each action imports what it uses when it
+// runs, so `finmesh --help` loads no engine, no server and no SDK (start time is measured by `npm run bench`).
 
+const USER_ERRORS = new Set(['CONFIG_INVALID', 'NOT_FOUND', 'QUERY_INVALID', 'PERMISSION', 'CONFLICT', 'NOT_SUPPORTED']);
+
+// A reader that stopped reading (`finmesh lineage export | head -1`) is not an error: stop quietly.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(EXIT.ok);
+  throw e;
+});
+
+let commanderPrinted = false;
 const program = new Command()
   .name('finmesh')
   .description(
@@ -28,23 +40,36 @@ const program = new Command()
   )
   .version('0.1.0')
   .showHelpAfterError()
+  .configureOutput({
+    outputError: (text, write) => {
+      commanderPrinted = true;
+      write(text);
+    },
+  })
   .exitOverride();
+examples(program, [
+  'finmesh demo --seconds 30',
+  'finmesh query "select * from payments_gold.daily_volume_by_method" --project .finmesh-demo',
+  'finmesh <command> --help',
+]);
+program.addHelpText('after', '\nExit codes: 0 success, 1 failures found, 2 usage or configuration error. NO_COLOR turns colour off.\n');
 
 registerDemo(program);
+registerInit(program);
 registerValidate(program);
+registerGenerate(program);
+registerStream(program);
+registerIngest(program);
 registerRun(program);
 registerRuns(program);
-registerStream(program);
-registerGenerate(program);
 registerQuery(program);
-registerDiagram(program);
-registerLineage(program);
 registerMesh(program);
-registerServe(program);
+registerLineage(program);
 registerSlo(program);
-registerInit(program);
-registerIngest(program);
+registerDiagram(program);
+registerServe(program);
 registerLake(program);
+registerCompletion(program);
 
 try {
   await program.parseAsync(process.argv);
@@ -54,7 +79,10 @@ try {
 
 function exitCodeFor(e: unknown): number {
   if (e instanceof CommanderError) {
-    return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (e.exitCode === 0) return EXIT.ok;
+    // A bad value found by an action (not by commander's own parsing, which printed already).
+    if (!commanderPrinted) process.stderr.write(`finmesh: ${e.message}\n`);
+    return EXIT.usage;
   }
   if (e instanceof ConfigError) {
     process.stderr.write(`finmesh: ${e.message}\n`);

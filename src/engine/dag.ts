@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DatasetRef, type Product, type Project, type Source, sqlName } from '../config/project.js';
 import type { ValidationIssue } from '../core/errors.js';
@@ -38,6 +38,35 @@ export interface ModelDag {
   byName: Map<string, ModelNode>;
 }
 
+/** Resolves a model's ref() and source() calls into `refs` and `sources`; returns the calls that name nothing. */
+function resolveCalls(project: Project, file: string, sql: string, refs: Product[], sources: Source[]): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  for (const call of parseCalls(sql)) {
+    const where = { file, path: `line ${call.line}: ${call.text.replace(/^\{\{\s*|\s*\}\}$/g, '')}` };
+    if (call.fn === 'ref') {
+      const target = resolveRef(project, call.args);
+      if (target) refs.push(target);
+      else if (!project.unloadedProducts.includes(call.args[call.args.length - 1] ?? ''))
+        issues.push({
+          ...where,
+          expected: `a product of the project (${[...project.products.map((p) => p.name), ...project.unloadedProducts].join(', ')})`,
+          found: `"${call.args.join('.')}"`,
+        });
+    } else {
+      const name = call.args[call.args.length - 1];
+      const src = project.sources.find((s) => s.name === name);
+      if (src) sources.push(src);
+      else
+        issues.push({
+          ...where,
+          expected: `a source of the project (${project.sources.map((s) => s.name).join(', ')})`,
+          found: `"${call.args.join('.')}"`,
+        });
+    }
+  }
+  return issues;
+}
+
 /** Builds the DAG; reports unknown refs, unknown sources and cycles as validation issues. */
 export function buildDag(project: Project): { dag: ModelDag; issues: ValidationIssue[] } {
   const issues: ValidationIssue[] = [];
@@ -47,29 +76,7 @@ export function buildDag(project: Project): { dag: ModelDag; issues: ValidationI
     const sql = readFileSync(join(project.root, product.modelFile), 'utf8');
     const refs: Product[] = [];
     const sources: Source[] = [];
-    for (const call of parseCalls(sql)) {
-      const where = { file: product.modelFile, path: `line ${call.line}: ${call.text.replace(/^\{\{\s*|\s*\}\}$/g, '')}` };
-      if (call.fn === 'ref') {
-        const target = resolveRef(project, call.args);
-        if (target) refs.push(target);
-        else if (!project.unloadedProducts.includes(call.args[call.args.length - 1] ?? ''))
-          issues.push({
-            ...where,
-            expected: `a product of the project (${project.products.map((p) => p.name).join(', ')})`,
-            found: `"${call.args.join('.')}"`,
-          });
-      } else {
-        const name = call.args[call.args.length - 1];
-        const src = project.sources.find((s) => s.name === name);
-        if (src) sources.push(src);
-        else
-          issues.push({
-            ...where,
-            expected: `a source of the project (${project.sources.map((s) => s.name).join(', ')})`,
-            found: `"${call.args.join('.')}"`,
-          });
-      }
-    }
+    issues.push(...resolveCalls(project, product.modelFile, sql, refs, sources));
     nodes.set(product.name, { product, sql, refs: unique(refs), sources: unique(sources) });
   }
   const ordered: ModelNode[] = [];
@@ -96,6 +103,14 @@ export function buildDag(project: Project): { dag: ModelDag; issues: ValidationI
     ordered.push(node);
   };
   for (const node of nodes.values()) visit(node, []);
+  // A product whose contract did not load still has a model: its ref()s and source()s are checked now, not after the
+  // contract is fixed.
+  for (const d of project.domains)
+    for (const name of project.unloadedProducts) {
+      const file = join(d.dir, 'products', name, 'model.sql');
+      if (existsSync(join(project.root, file)))
+        issues.push(...resolveCalls(project, file, readFileSync(join(project.root, file), 'utf8'), [], []));
+    }
   return { dag: { nodes: ordered, byName: new Map(ordered.map((n) => [n.product.name, n])) }, issues };
 }
 

@@ -84,7 +84,14 @@ export interface SqlDialect {
 /** A parsed statement list. */
 export interface ParsedSql {
   /** Set when the text does not parse; `kind` tells a syntax error from a statement the parser refuses. */
-  error?: { kind: 'syntax' | 'unsupported'; message: string } | undefined;
+  error?:
+    | {
+        kind: 'syntax' | 'unsupported';
+        message: string;
+        /** For `unsupported`: the first statement refused (1-based), of how many, and its verb (`CREATE`). */
+        statement?: { index: number; count: number; verb: string } | undefined;
+      }
+    | undefined;
   statements: ParsedStatement[];
 }
 

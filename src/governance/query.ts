@@ -18,8 +18,13 @@ async function assertReadOnly(ctx: Context, sql: string): Promise<void> {
   const parsed = await ctx.engine.parse(sql);
   if (parsed.error) {
     if (parsed.error.kind === 'syntax') throw new FinmeshError('QUERY_INVALID', `the query does not parse: ${parsed.error.message}`);
-    const verb = /^\s*([A-Za-z]+)/.exec(sql)?.[1]?.toUpperCase() ?? 'this statement';
-    throw new FinmeshError('PERMISSION', `finmesh query is read-only: only SELECT (or WITH ... SELECT) is allowed, found ${verb}`);
+    const st = parsed.error.statement;
+    const found = st
+      ? st.count > 1
+        ? `statement ${st.index} of ${st.count} is ${st.verb}`
+        : `found ${st.verb}`
+      : `found ${/^\s*([A-Za-z]+)/.exec(sql)?.[1]?.toUpperCase() ?? 'a statement that is not a SELECT'}`;
+    throw new FinmeshError('PERMISSION', `finmesh query is read-only: it runs one SELECT (or WITH ... SELECT); ${found}`);
   }
   if (parsed.statements.length !== 1) {
     throw new FinmeshError('QUERY_INVALID', `expected exactly one statement, found ${parsed.statements.length}`);

@@ -5,6 +5,7 @@ import { facets, PRODUCER, RUN_EVENT_SCHEMA, type RunEvent } from '../lineage/op
 import { type CompiledCheck, checkNames, compileChecks, describeExpectation, judge, panLeakSql, panScanExempt } from '../mesh/checks.js';
 import { freshnessSlo } from '../mesh/sla.js';
 import type { CheckResultRecord } from '../metadata/metadata-store.js';
+import { jobName } from '../runs/job-names.js';
 import type { ParentRun } from '../runs/runs.js';
 import type { Context } from './context.js';
 
@@ -97,7 +98,7 @@ export async function runChecks(ctx: Context, product: Product, options: RunChec
   const results: CheckResult[] = [];
   let profile: DataQualityProfile | undefined;
   const run = await ctx.runs.start({
-    job: `check:${product.name}`,
+    job: jobName.check(product),
     kind: 'check',
     parent: options.parent,
     labels: { domain: product.domain, product: product.name },
@@ -158,7 +159,13 @@ export async function runChecks(ctx: Context, product: Product, options: RunChec
     status: failed.some((r) => r.severity === 'error') ? 'failed' : 'succeeded',
     rowsIn: results.length,
     rowsOut: results.length - failed.length,
-    error: failed.length > 0 ? failed.map((f) => f.checkId).join(', ') : undefined,
+    // A run's error is why it failed: failed warnings are results (`finmesh test`), not the run's error.
+    error: failed.some((r) => r.severity === 'error')
+      ? `failed checks: ${failed
+          .filter((r) => r.severity === 'error')
+          .map((f) => f.checkId)
+          .join(', ')}`
+      : undefined,
   });
   for (const r of results)
     ctx.metrics.checkResults.inc({
@@ -309,7 +316,7 @@ function checkEvent(
   const namespace = projectNamespace(ctx.project);
   const job = {
     namespace,
-    name: `check:${product.domain}.${product.name}`,
+    name: jobName.check(product),
     facets: facets({ jobType: { processingType: 'BATCH', integration: 'FINMESH', jobType: 'TEST' } }),
   };
   const run = {

@@ -11,6 +11,7 @@ import { writeBronzeBatch } from '../lake/bronze-writer.js';
 import { NdjsonWriter, quarantineLine, writeQuarantine } from '../lake/quarantine.js';
 import { ingestRunEvents } from '../lineage/events.js';
 import type { Metrics } from '../observability/metrics.js';
+import { jobName } from '../runs/job-names.js';
 import type { ParentRun, Run } from '../runs/runs.js';
 import { DEFAULT_ARCHIVE_FOLDER, type FileSource, type RemoteFile } from '../sources/files/file-source.js';
 import { type FileSourceConfig, isFileSource } from '../sources/files/file-source-kinds.js';
@@ -89,7 +90,7 @@ export async function ingestFileSource(
       nominalTime: options.nominalTime,
     });
   const run = await ctx.runs.start({
-    job: `ingest:${source.name}`,
+    job: jobName.ingest(source),
     kind: 'ingest',
     parent: options.parent,
     startedAt: new Date(started),

@@ -4,6 +4,7 @@ import { sleep } from '../core/sleep.js';
 import { type BronzeBatch, commitBronzeBatch, type StagedBatch, stageBronzeBatch } from '../lake/bronze-writer.js';
 import { streamBatchEvents } from '../lineage/events.js';
 import type { Metrics } from '../observability/metrics.js';
+import { jobName } from '../runs/job-names.js';
 import type { ParentRun } from '../runs/runs.js';
 import type { ChangeFeedSource, ChangeRecord } from '../sources/changefeed/change-feed-source.js';
 import { createChangeFeedSource, isChangeFeed } from '../sources/changefeed/registry.js';
@@ -274,7 +275,7 @@ class Lane {
     if (!advance) bronze.checkpoint = undefined;
     let written = { rows: 0, bytes: 0 };
     const run = await this.ctx.runs.start({
-      job: `stream:${this.source.name}`,
+      job: jobName.stream(this.source),
       kind: 'stream',
       parent: this.options.parent,
       startedAt: new Date(started),

@@ -7,6 +7,7 @@ import { fileKey } from '../lake/layout.js';
 import { defineViewModel, refreshDataset } from '../lake/session.js';
 import { builtCatalog, type ModelRunFacts, modelColumnLineage, modelEndEvent, modelStartEvent } from '../lineage/events.js';
 import { modelPolicyViolations } from '../mesh/policies.js';
+import { jobName } from '../runs/job-names.js';
 import type { ParentRun } from '../runs/runs.js';
 import { qualityGate, runChecks } from './check.js';
 import type { Context } from './context.js';
@@ -89,7 +90,7 @@ async function runModel(
   };
   let built: { rowsIn: number; rowsOut: number } | undefined;
   const run = await ctx.runs.start({
-    job: `model:${product.name}`,
+    job: jobName.model(product),
     kind: 'model',
     parent: options.parent,
     labels: { domain: product.domain, product: product.name },
@@ -119,7 +120,7 @@ async function runModel(
   await run.succeed(built);
   const result = base(node, run.id, 'succeeded', started, built);
   if (options.checks ?? true) {
-    const checks = await runChecks(ctx, product, { parent: { runId: run.id, job: `model:${product.domain}.${product.name}` } });
+    const checks = await runChecks(ctx, product, { parent: { runId: run.id, job: jobName.model(product) } });
     result.checks = { run: checks.length, failed: checks.filter((c) => c.status === 'fail' || c.status === 'error').length };
   }
   return result;

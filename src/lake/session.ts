@@ -3,6 +3,7 @@ import { buildDag, renderModel } from '../engine/dag.js';
 import type { ColumnInfo } from '../engine/engine.js';
 import type { Context } from '../jobs/context.js';
 import { contractColumns } from '../mesh/contract-columns.js';
+import type { LakeFile } from '../metadata/metadata-store.js';
 import { BRONZE_METADATA_COLUMNS } from './layout.js';
 
 /**
@@ -17,6 +18,10 @@ export async function prepareSession(ctx: Context): Promise<void> {
     // Rejected rows, with their reasons, are queryable where any exist: `<domain>_quarantine.<dataset>`.
     const quarantine = { domain: s.domain, zone: 'quarantine' as const, name: s.dataset.name };
     if (await ctx.meta.manifest.state(datasetKey(quarantine))) await refreshDataset(ctx, quarantine);
+    // Landing keeps files as received (CSV, zip, PGP), not rows: `<domain>_landing.<dataset>` lists them, a row a file.
+    const landing = { domain: s.domain, zone: 'landing' as const, name: s.dataset.name };
+    const landed = await ctx.meta.manifest.liveFiles(datasetKey(landing));
+    if (landed.length > 0) await defineViewModel(ctx, landing, landingListing(ctx, landed));
   }
   const { dag } = buildDag(project);
   for (const node of dag.nodes) {
@@ -41,6 +46,20 @@ export async function refreshDataset(ctx: Context, ref: DatasetRef, fallback?: C
 
 export async function defineViewModel(ctx: Context, ref: DatasetRef, sql: string): Promise<void> {
   await ctx.engine.defineView(`${ref.domain}_${ref.zone}`, ref.name, sql);
+}
+
+/** One row per landed file: its name as received, partition, size, SHA-256 prefix, when and by which run it landed. */
+function landingListing(ctx: Context, files: LakeFile[]): string {
+  const d = ctx.engine.dialect;
+  const str = (v: string) => d.cast(d.quoteLiteral(v), 'VARCHAR');
+  return files
+    .map((f) => {
+      // Landed keys are `<dataset>/dt=<day>/<sha256 prefix>-<name as received>`.
+      const base = f.key.slice(f.key.lastIndexOf('/') + 1);
+      const dash = base.indexOf('-');
+      return `SELECT ${str(base.slice(dash + 1))} AS file, ${str(f.partition ?? '')} AS ${d.quoteIdent('partition')}, ${d.cast(String(f.bytes), 'BIGINT')} AS bytes, ${str(base.slice(0, dash))} AS sha256_prefix, ${d.cast(d.quoteLiteral(f.committedAt.toISOString()), 'TIMESTAMPTZ')} AS landed_at, ${str(f.runId)} AS run_id, ${str(f.key)} AS lake_key`;
+    })
+    .join(' UNION ALL ');
 }
 
 export function bronzeColumns(source: Source): ColumnInfo[] {

@@ -2,6 +2,7 @@ import { datasetKey, type Product, type Source, sqlName } from '../config/projec
 import type { ColumnInfo } from '../engine/engine.js';
 import type { Context } from '../jobs/context.js';
 import { BRONZE_METADATA_COLUMNS } from '../lake/layout.js';
+import { jobName } from '../runs/job-names.js';
 import type { ParentRun } from '../runs/runs.js';
 import { columnLineage } from './column-lineage.js';
 import { lakeDatasetId, projectNamespace, sourceDatasetId, sqlSymlink } from './naming.js';
@@ -145,7 +146,7 @@ export interface ModelRunFacts {
 }
 
 export function modelStartEvent(ctx: Context, f: ModelRunFacts): RunEvent {
-  const e = baseEvent(ctx, 'START', f.runId, `model:${f.product.domain}.${f.product.name}`, f.startedAt);
+  const e = baseEvent(ctx, 'START', f.runId, jobName.model(f.product), f.startedAt);
   e.run.facets = facets({
     parent: parentFacet(ctx, f.parent),
     processing_engine: {
@@ -199,7 +200,7 @@ export function streamBatchEvents(
   source: Source,
   f: { runId: string; startedAt: Date; rows: number; bytes: number; ok: boolean; error?: string; connectionString?: string },
 ): RunEvent[] {
-  const job = `stream:${source.name}`;
+  const job = jobName.stream(source);
   const start = baseEvent(ctx, 'START', f.runId, job, f.startedAt);
   const jobFacets = facets({ jobType: { processingType: 'STREAMING', integration: 'FINMESH', jobType: 'INGEST' } });
   start.job.facets = jobFacets;
@@ -275,7 +276,7 @@ export interface IngestFacts {
  * travel in a `finmesh` input facet, so an auditor can follow a bronze row to the exact bytes received.
  */
 export function ingestRunEvents(ctx: Context, source: Source, f: IngestFacts): { start: RunEvent; end: RunEvent } {
-  const job = `ingest:${source.name}`;
+  const job = jobName.ingest(source);
   const jobFacets = facets({ jobType: { processingType: 'BATCH', integration: 'FINMESH', jobType: 'INGEST' } });
   const parent = parentFacet(ctx, f.parent);
   const start = baseEvent(ctx, 'START', f.runId, job, f.startedAt);

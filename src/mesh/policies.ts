@@ -70,14 +70,25 @@ export function evaluatePolicies(project: Project, unprotected: UnprotectedColum
           if (!re.test(p.name)) v(p.contractFile, 'schema[0].name', `a name matching ${re}`, JSON.stringify(p.name));
         break;
       }
-      case 'source-has-alert':
-        for (const s of project.sources) {
+      case 'source-has-alert': {
+        for (const s of project.sources)
           if (s.config.kind === 'sftp' && s.config.expectedDaily === undefined)
-            v(s.file, 'expectedDaily', 'expectedDaily (files per day), which the missing-file alert watches', 'none');
+            v(s.file, 'expectedDaily', `expectedDaily (files per day), which the missing-file alert of source ${s.name} watches`, 'none');
+        // One finding per domain without on-call, naming every source whose alerts have nowhere to go.
+        const unrouted = new Map<string, string[]>();
+        for (const s of project.sources) {
           const domain = project.domains.find((d) => d.name === s.domain);
-          if (!domain?.config.onCall) v(domain?.file ?? s.file, 'onCall', 'an on-call rotation to route the source’s alerts to', 'none');
+          if (!domain?.config.onCall) unrouted.set(domain?.file ?? s.file, [...(unrouted.get(domain?.file ?? s.file) ?? []), s.name]);
         }
+        for (const [file, names] of unrouted)
+          v(
+            file,
+            'onCall',
+            `an on-call rotation to route the alerts of source${names.length === 1 ? '' : 's'} ${names.join(', ')} to`,
+            'none',
+          );
         break;
+      }
     }
   }
   return out;

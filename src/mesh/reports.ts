@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-
 import { parse } from 'yaml';
 import { type Product, type Project, sqlName } from '../config/project.js';
 import { type Contract, contractSchema } from '../config/schema.js';
 import { FinmeshError } from '../core/errors.js';
 import { buildDag, downstreamOf } from '../engine/dag.js';
 import type { Context } from '../jobs/context.js';
+import { jobName } from '../runs/job-names.js';
 import { checkNames, checkRules } from './checks.js';
 import { freshnessSlo } from './sla.js';
 
@@ -152,7 +152,7 @@ export async function findGaps(
   const results = await ctx.meta.checks.list();
   for (const p of project.products) {
     const subject = `${p.domain}.${p.name}`;
-    if (!events.some((e) => e.jobName === `model:${subject}`))
+    if (!events.some((e) => e.jobName === jobName.model(p)))
       gaps.push({ kind: 'no-lineage', subject, file: p.contractFile, detail: 'no lineage event recorded for its model' });
     const ran = new Set(results.filter((r) => r.product === subject && r.status !== 'skipped').map((r) => r.checkId));
     for (const c of checkRules(p))

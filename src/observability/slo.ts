@@ -7,6 +7,7 @@ import { datasetKey, type Product, type Project } from '../config/project.js';
 import { ConfigError, type ValidationIssue } from '../core/errors.js';
 import { freshnessSlo } from '../mesh/sla.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
+import { jobName } from '../runs/job-names.js';
 
 export const SLI_KINDS = ['freshness', 'pipeline-success', 'correctness', 'completeness', 'api-availability'] as const;
 export type SliKind = (typeof SLI_KINDS)[number];
@@ -198,6 +199,15 @@ export interface SloStatus {
 
 const HOUR = 3_600_000;
 
+/** Why an SLO has no value yet, per SLI: what a person reading `finmesh slo` needs to know. */
+const NO_DATA: Record<SliKind, string> = {
+  freshness: 'the product has never been built',
+  'pipeline-success': 'no model run ended in the window',
+  correctness: 'no error-level check ran in the window',
+  completeness: 'counted per whole UTC day since the source’s first file: no whole day yet',
+  'api-availability': 'measured by Prometheus from finmesh_http_requests_total (see finmesh alerts), not from stored history',
+};
+
 /** Evaluates SLOs from stored history (runs, commits, check results, the file ledger). */
 export async function evaluateSlos(slos: Slo[], meta: MetadataStore, now = Date.now()): Promise<SloStatus[]> {
   const out: SloStatus[] = [];
@@ -211,7 +221,8 @@ export async function evaluateSlos(slos: Slo[], meta: MetadataStore, now = Date.
       const r = errorRatio(ms);
       return r === null ? null : Math.round((r / budget) * 1000) / 1000;
     };
-    const remaining = e === null ? null : Math.round((1 - e / budget) * 1000) / 1000;
+    const spent = errorRatio.spent ? errorRatio.spent(window) : e;
+    const remaining = spent === null ? null : Math.round((1 - spent / budget) * 1000) / 1000;
     out.push({
       name: slo.name,
       service: slo.service,
@@ -224,23 +235,30 @@ export async function evaluateSlos(slos: Slo[], meta: MetadataStore, now = Date.
       exhausted: remaining !== null && remaining <= 0,
       owner: slo.owner,
       source: slo.source,
-      ...(slo.sli === 'api-availability' ? { note: 'measured by Prometheus from finmesh_http_requests_total (see finmesh alerts)' } : {}),
+      ...(e === null ? { note: NO_DATA[slo.sli] } : {}),
     });
   }
   return out;
 }
 
 /** The SLI's error ratio over the last `ms`, for any `ms` up to `maxMs`; null when there is nothing to measure. */
-async function errorRatioFn(slo: Slo, meta: MetadataStore, now: number, maxMs: number): Promise<(ms: number) => number | null> {
+/**
+ * The SLI's error ratio over the last `ms`; for a time-based SLI, `spent(ms)` is the bad time as a share of all of
+ * `ms` (what the error budget is measured against).
+ */
+type ErrorRatio = ((ms: number) => number | null) & { spent?: (ms: number) => number };
+
+async function errorRatioFn(slo: Slo, meta: MetadataStore, now: number, maxMs: number): Promise<ErrorRatio> {
   const none = () => null;
   const horizon = new Date(now - maxMs);
   const p = slo.product;
   switch (slo.sli) {
     case 'pipeline-success': {
       if (!p) return none;
-      const runs = (await meta.runs.list({ job: `model:${p.name}`, limit: 1_000_000 })).filter(
-        (r) => r.startedAt >= horizon && (r.status === 'succeeded' || r.status === 'failed'),
-      );
+      // Older runs were recorded under the bare product name: both spellings count.
+      const spellings = [jobName.model(p), `model:${p.name}`];
+      const recorded = (await Promise.all(spellings.map((job) => meta.runs.list({ job, limit: 1_000_000 })))).flat();
+      const runs = recorded.filter((r) => r.startedAt >= horizon && (r.status === 'succeeded' || r.status === 'failed'));
       return (ms) => {
         const since = new Date(now - ms);
         const inWindow = runs.filter((r) => r.startedAt >= since);
@@ -264,7 +282,7 @@ async function errorRatioFn(slo: Slo, meta: MetadataStore, now: number, maxMs: n
       const times = (await meta.manifest.commitTimes(datasetKey(p.dataset), new Date(0))).map((d) => d.getTime());
       if (times.length === 0) return none;
       const limit = slo.thresholdSeconds * 1000;
-      return (ms) => {
+      const ratio = (ms: number) => {
         const start = Math.max(now - ms, times[0] as number);
         const span = now - start;
         if (span <= 0) return 0;
@@ -279,6 +297,13 @@ async function errorRatioFn(slo: Slo, meta: MetadataStore, now: number, maxMs: n
         }
         return Math.min(1, bad / span);
       };
+      // A time-based budget is time: (1 − objective) of the whole window may be stale. Minutes of history do not
+      // stand for the window — stale for 3 of the 5 minutes a product has existed spends 3 minutes of a 28-day budget.
+      const spent = (ms: number) => {
+        const start = Math.max(now - ms, times[0] as number);
+        return ((ratio(ms) ?? 0) * Math.max(0, now - start)) / ms;
+      };
+      return Object.assign(ratio, { spent });
     }
     case 'completeness': {
       const f = slo.fileSource;

@@ -41,7 +41,7 @@ export interface RunLineage {
 }
 
 export interface RunSpec {
-  /** The job as the runs table names it: `model:transactions`, `ingest:acquirer-settlements`, `stream`. */
+  /** The job as every store names it (`jobName`): `model:payments.transactions`, `ingest:acquirer-settlements`, `stream`. */
   job: string;
   kind: RunKind;
   parent?: ParentRun | undefined;

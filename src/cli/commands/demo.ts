@@ -1,13 +1,7 @@
 import type { Command } from 'commander';
-import { loadProject } from '../../config/load-project.js';
-import { FinmeshError } from '../../core/errors.js';
-import { runDemo } from '../../demo/demo.js';
-import { layoutDemoWorkspace } from '../../demo/workspace.js';
-import { openContext } from '../../jobs/context.js';
-import { Metrics } from '../../observability/metrics.js';
-import { type StartedServer, startServer } from '../../server/server.js';
-import { formatCount, formatTable, Progress, printJson, say } from '../output.js';
-import { integer, positive } from './generate.js';
+import { failuresFound } from '../exit-codes.js';
+import { examples, integer, positive } from '../options.js';
+import { formatCount, formatTable, formatValue, Progress, paint, plural, print, printJson, say } from '../output.js';
 
 interface DemoCliOptions {
   seconds: number;
@@ -17,7 +11,7 @@ interface DemoCliOptions {
 }
 
 export function registerDemo(program: Command): void {
-  program
+  const cmd = program
     .command('demo')
     .description('run the example fintech end to end in one process: app + outbox → change feed → bronze → silver → gold, with /metrics')
     .option('--seconds <n>', 'how long to run', positive, 60)
@@ -25,11 +19,21 @@ export function registerDemo(program: Command): void {
     .option('--port <n>', 'HTTP port for /healthz and /metrics (0: any free port; default: finmesh.yaml, else any free port)', integer)
     .option('--json', 'print the summary as one JSON object')
     .action(async (opts: DemoCliOptions) => {
+      const [{ loadProject }, { FinmeshError }, { runDemo }, { layoutDemoWorkspace }, { openContext }, { Metrics }, { startServer }] =
+        await Promise.all([
+          import('../../config/load-project.js'),
+          import('../../core/errors.js'),
+          import('../../demo/demo.js'),
+          import('../../demo/workspace.js'),
+          import('../../jobs/context.js'),
+          import('../../observability/metrics.js'),
+          import('../../server/server.js'),
+        ]);
       const root = await layoutDemoWorkspace(opts.dir, { port: opts.port });
       const project = loadProject(root);
       const metrics = new Metrics();
       const ctx = await openContext(project, { secrets: true, metrics });
-      let server: StartedServer | undefined;
+      let server: Awaited<ReturnType<typeof startServer>> | undefined;
       let ready = false;
       const abort = new AbortController();
       const onSignal = () => abort.abort();
@@ -53,33 +57,14 @@ export function registerDemo(program: Command): void {
           signal: abort.signal,
           onProgress: (p) =>
             progress.update(
-              `${p.elapsedS}/${opts.seconds} s · ${formatCount(p.events)} events to bronze · ${p.modelRuns} model runs · ${p.failures} failed`,
+              `demo: ${p.elapsedS}/${opts.seconds} s · ${formatCount(p.events)} changes to bronze · ${plural(p.modelRuns, 'model run')} · ${p.failures} failed`,
             ),
         });
         progress.done();
         const result = { workspace: opts.dir, url: server.url, ...summary };
         if (opts.json) printJson(result);
-        else {
-          say(`\n${formatTable(['dataset', 'zone', 'rows', 'files'], summary.datasets)}`);
-          say(
-            `\ntransactions: bronze ${formatCount(summary.transactions.bronze)} · silver ${formatCount(summary.transactions.silver)} · gold ${formatCount(summary.transactions.gold)}`,
-          );
-          say(
-            `runs: ${summary.runs.total} (${summary.runs.succeeded} succeeded, ${summary.runs.failed} failed, ${summary.runs.skipped} skipped)`,
-          );
-          for (const f of summary.failures) say(`  failed ${f.job} (${f.runId}): ${f.error}`);
-          const partners = Object.entries(summary.partnerFiles ?? {});
-          if (partners.length > 0) {
-            say(
-              `partner files over SFTP: ${partners.map(([s, f]) => `${s} ${f.ingested} ingested (${formatCount(f.rowsAccepted ?? 0)} rows, ${f.rowsRejected} rejected)`).join(' · ')}`,
-            );
-            say(
-              `  the acquirer has since dropped more (a re-sent copy, a file cut short, a forged report): npx finmesh ingest --project ${opts.dir}`,
-            );
-          }
-          say(`\nexplore: npx finmesh query "select * from payments_gold.daily_volume_by_method" --project ${opts.dir}`);
-        }
-        if (summary.runs.failed > 0) process.exitCode = 1;
+        else printSummary(result);
+        if (summary.runs.failed > 0) failuresFound();
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
@@ -87,4 +72,48 @@ export function registerDemo(program: Command): void {
         await ctx.close();
       }
     });
+  examples(cmd, ['finmesh demo --seconds 30', 'finmesh demo --seconds 120 --port 9464 --json > summary.json']);
+}
+
+type Summary = Awaited<ReturnType<typeof import('../../demo/demo.js').runDemo>> & { workspace: string };
+
+function printSummary(s: Summary): void {
+  const seconds = (v: number | null) => (v === null ? '–' : `${v.toFixed(v < 1 ? 3 : 2)} s`);
+  print(
+    formatTable(
+      [
+        { key: 'dataset' },
+        { key: 'zone' },
+        // Landing keeps files as received: it has files, not rows.
+        { key: 'rows', align: 'right', format: (v, r) => (r.zone === 'landing' ? '–' : formatValue(v)) },
+        { key: 'files' },
+      ],
+      s.datasets,
+    ),
+  );
+  const t = s.transactions;
+  const { toBronze, toGold } = s.latencySeconds;
+  print();
+  print(
+    `stream: ${formatCount(Object.values(s.events).reduce((a, b) => a + b, 0))} changes at ${formatCount(s.eventsPerSecond)} events/s; latency event → bronze p50 ${seconds(toBronze.p50)}, p99 ${seconds(toBronze.p99)}; event → gold p50 ${seconds(toGold.p50)}, p99 ${seconds(toGold.p99)}`,
+  );
+  print(
+    `transactions: ${formatCount(t.generated)} created by the app · ${formatCount(t.bronze)} change events in bronze (every insert and status change) · ${formatCount(t.silver)} transactions in silver (the latest version of each) · ${formatCount(t.gold)} counted in gold`,
+  );
+  const r = s.runs;
+  print(
+    `runs: ${formatCount(r.total)} — ${paint('green', `${formatCount(r.succeeded)} succeeded`)}, ${r.failed > 0 ? paint('red', `${r.failed} failed`) : '0 failed'}, ${r.skipped} skipped`,
+  );
+  for (const f of s.failures) print(`  ${paint('red', 'failed')} ${f.job} (run ${f.runId}): ${f.error}`);
+  const partners = Object.entries(s.partnerFiles ?? {});
+  if (partners.length > 0) {
+    print(
+      `partner files over SFTP: ${partners.map(([name, f]) => `${name} ${plural(f.ingested ?? 0, 'file')} (${formatCount(f.rowsAccepted ?? 0)} rows, ${formatCount(f.rowsRejected ?? 0)} rejected)`).join(' · ')}`,
+    );
+    print(
+      `  the acquirer has since dropped more (a re-sent copy, a file cut short, a forged report): npx finmesh ingest --project ${s.workspace}`,
+    );
+  }
+  print(`\nexplore: npx finmesh query "select * from payments_gold.daily_volume_by_method" --project ${s.workspace}`);
+  print(`         npx finmesh catalog --project ${s.workspace}   ·   npx finmesh runs --project ${s.workspace}`);
 }

@@ -1,23 +1,18 @@
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
-import { loadProject } from '../../config/load-project.js';
-import { mermaidDiagram } from '../../docs/diagram.js';
+import { examples, oneOf, projectOption } from '../options.js';
 
 export function registerDiagram(program: Command): void {
-  program
+  const cmd = program
     .command('diagram')
-    .description("the project's architecture, generated from it: sources → lake zones → products → consumers, by domain")
-    .option('--project <dir>', 'project folder', '.')
-    .option(
-      '--format <format>',
-      'output format (mermaid)',
-      (v) => {
-        if (v !== 'mermaid') throw new InvalidArgumentError(`expected "mermaid", found "${v}"`);
-        return v;
-      },
-      'mermaid',
-    )
-    .action((opts: { project: string }) => {
+    .description("the project's architecture, generated from it: sources → lake zones → products → consumers, by domain");
+  projectOption(cmd)
+    .option('--format <format>', 'output format (mermaid)', oneOf(['mermaid'] as const), 'mermaid')
+    .action(async (opts: { project: string }) => {
+      const [{ loadProject }, { mermaidDiagram }] = await Promise.all([
+        import('../../config/load-project.js'),
+        import('../../docs/diagram.js'),
+      ]);
       process.stdout.write(mermaidDiagram(loadProject(opts.project)));
     });
+  examples(cmd, ['finmesh diagram > architecture.mmd', 'finmesh diagram --project examples/fintech']);
 }

@@ -1,41 +1,43 @@
-import { createWriteStream } from 'node:fs';
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
-import { loadProject } from '../../config/load-project.js';
-import { sleep } from '../../core/sleep.js';
-import { openAppWriters } from '../../demo/app-writers.js';
-import { FintechSimulator } from '../../demo/simulator/fintech-simulator.js';
-import { simulatorConfig } from '../../demo/simulator-config.js';
-import { formatCount, Progress, printJson, say } from '../output.js';
+import { examples, integer, isoDateTime, positive, projectOption } from '../options.js';
+import { formatCount, Progress, print, printJson } from '../output.js';
 
 interface GenerateOptions {
   project: string;
   seconds: number;
   rate?: number;
   seed?: number;
-  start?: string;
+  start?: Date;
   out?: string;
   json?: boolean;
 }
 
 export function registerGenerate(program: Command): void {
-  program
+  const cmd = program
     .command('generate')
     .description(
       "simulate the fintech app (customers, merchants, PIX/card/boleto payments) into the databases behind the project's change feeds, or to an NDJSON file",
-    )
-    .option('--project <dir>', 'project folder', '.')
+    );
+  projectOption(cmd)
     .option('--seconds <n>', 'seconds of activity (real time when writing to the app database)', positive, 10)
     .option('--rate <n>', 'new transactions per simulated second (default: finmesh.yaml simulator.transactionsPerSecond)', positive)
     .option('--seed <n>', 'PRNG seed (default: finmesh.yaml simulator.seed)', integer)
-    .option('--start <iso>', 'simulated start time, for reproducible output (default: now)')
+    .option('--start <iso>', 'simulated start time, for reproducible output (default: now)', isoDateTime)
     .option('--out <file>', 'write the change events as NDJSON to this file instead of the lake')
     .option('--json', 'print the counts as JSON')
     .action(async (opts: GenerateOptions) => {
+      const [{ createWriteStream }, { loadProject }, { sleep }, { openAppWriters }, { FintechSimulator }, { simulatorConfig }] =
+        await Promise.all([
+          import('node:fs'),
+          import('../../config/load-project.js'),
+          import('../../core/sleep.js'),
+          import('../../demo/app-writers.js'),
+          import('../../demo/simulator/fintech-simulator.js'),
+          import('../../demo/simulator-config.js'),
+        ]);
       const project = loadProject(opts.project);
       const cfg = simulatorConfig(project);
-      const start = opts.start ? new Date(opts.start) : new Date();
-      if (Number.isNaN(start.getTime())) throw new InvalidArgumentError(`--start: expected an ISO date-time, found "${opts.start}"`);
+      const start = opts.start ?? new Date();
       const sim = new FintechSimulator({
         ...cfg,
         seed: opts.seed ?? cfg.seed,
@@ -84,20 +86,12 @@ export function registerGenerate(program: Command): void {
       counts.transactions = sim.transactionsCreated;
       if (opts.json) printJson(counts);
       else
-        say(
+        print(
           `generated ${formatCount(counts.transactions)} transactions (${formatCount(counts.changes)} changes) for ${formatCount(counts.customers)} customers and ${formatCount(counts.merchants)} merchants${opts.out ? ` into ${opts.out}` : ''}`,
         );
     });
-}
-
-export function positive(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number, found "${v}"`);
-  return n;
-}
-
-export function integer(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError(`expected an integer, found "${v}"`);
-  return n;
+  examples(cmd, [
+    'finmesh generate --seconds 30',
+    'finmesh generate --seconds 60 --rate 500 --seed 7 --start 2026-11-27T12:00:00Z --out changes.ndjson',
+  ]);
 }

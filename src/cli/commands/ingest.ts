@@ -1,30 +1,56 @@
 import type { Command } from 'commander';
-import { loadProject } from '../../config/load-project.js';
 import type { Source } from '../../config/project.js';
-import { duration, durationMs } from '../../config/schema.js';
-import { FinmeshError } from '../../core/errors.js';
-import { openContext } from '../../jobs/context.js';
-import { type IngestReport, ingestFileSource, watchFileSources } from '../../jobs/ingest.js';
-import { prepareSession } from '../../lake/session.js';
-import { Metrics } from '../../observability/metrics.js';
-import { startServer } from '../../server/server.js';
-import { type FileSourceSpec, isFileSource } from '../../sources/files/file-source-kinds.js';
-import { printJson, say } from '../output.js';
-import { integer } from './generate.js';
+import type { IngestReport } from '../../jobs/ingest.js';
+import type { FileSourceSpec } from '../../sources/files/file-source-kinds.js';
+import { failuresFound } from '../exit-codes.js';
+import { examples, integer, projectOption } from '../options.js';
+import { formatCount, print, printJson, say } from '../output.js';
 
 export function registerIngest(program: Command): void {
-  program
+  const cmd = program
     .command('ingest')
     .description(
       'ingest file sources (SFTP): complete files only, verified, deduplicated by content, landed unchanged, parsed to bronze; once, or polling with --watch',
     )
-    .argument('[sources...]', 'source names (default: every file source of the project)')
-    .option('--project <dir>', 'project folder', '.')
+    .argument('[sources...]', 'source names (default: every file source of the project)');
+  projectOption(cmd)
     .option('--json', 'print each report as JSON (one line per cycle with --watch)')
     .option('--watch', 'keep polling, each source on its own `pollEvery`, until interrupted')
     .option('--every <duration>', 'with --watch, poll every source this often instead (30s, 5m, 1h)')
     .option('--port <n>', 'with --watch, serve /healthz and /metrics on this port (0: any free port)', integer)
     .action(async (names: string[], opts: { project: string; json?: boolean; watch?: boolean; every?: string; port?: number }) => {
+      const [
+        { loadProject },
+        { duration, durationMs },
+        { FinmeshError },
+        { openContext },
+        { ingestFileSource, watchFileSources },
+        { prepareSession },
+        { Metrics },
+        { startServer },
+        { isFileSource },
+      ] = await Promise.all([
+        import('../../config/load-project.js'),
+        import('../../config/schema.js'),
+        import('../../core/errors.js'),
+        import('../../jobs/context.js'),
+        import('../../jobs/ingest.js'),
+        import('../../lake/session.js'),
+        import('../../observability/metrics.js'),
+        import('../../server/server.js'),
+        import('../../sources/files/file-source-kinds.js'),
+      ]);
+      const pick = (all: Source[], fileSources: FileSourceSpec[], name: string): FileSourceSpec => {
+        const s = all.find((x) => x.name === name);
+        if (!s)
+          throw new FinmeshError('NOT_FOUND', `no source "${name}" (file sources: ${fileSources.map((x) => x.name).join(', ') || 'none'})`);
+        if (!isFileSource(s))
+          throw new FinmeshError(
+            'CONFIG_INVALID',
+            `${s.file}: ${name} is a ${s.config.kind} source; \`finmesh ingest\` reads file sources (the stream reads change feeds)`,
+          );
+        return s;
+      };
       const project = loadProject(opts.project);
       const fileSources = project.sources.filter(isFileSource);
       const sources = names.length === 0 ? fileSources : names.map((n) => pick(project.sources, fileSources, n));
@@ -40,7 +66,7 @@ export function registerIngest(program: Command): void {
           for (const s of sources) reports.push(await ingestFileSource(ctx, s));
           if (opts.json) printJson(reports.length === 1 ? reports[0] : reports);
           else for (const r of reports) printReport(r);
-          if (reports.some((r) => r.files.failed > 0)) process.exitCode = 1;
+          if (reports.some((r) => r.files.failed > 0)) failuresFound();
           return;
         }
         const server =
@@ -76,27 +102,17 @@ export function registerIngest(program: Command): void {
         await ctx.close();
       }
     });
-}
-
-function pick(all: Source[], fileSources: FileSourceSpec[], name: string): FileSourceSpec {
-  const s = all.find((x) => x.name === name);
-  if (!s) throw new FinmeshError('NOT_FOUND', `no source "${name}" (file sources: ${fileSources.map((x) => x.name).join(', ') || 'none'})`);
-  if (!isFileSource(s))
-    throw new FinmeshError(
-      'CONFIG_INVALID',
-      `${s.file}: ${name} is a ${s.config.kind} source; \`finmesh ingest\` reads file sources (the stream reads change feeds)`,
-    );
-  return s;
+  examples(cmd, ['finmesh ingest', 'finmesh ingest acquirer-settlements --json', 'finmesh ingest --watch --every 5m --port 9464']);
 }
 
 function printReport(report: IngestReport, at?: Date): void {
   const f = report.files;
-  say(
-    `${at ? `${at.toISOString()} ` : ''}${report.source}: ${f.seen} files seen, ${f.ingested} ingested (${f.changed} changed), ${f.duplicate} duplicate, ${f.quarantined} quarantined, ${f.incomplete} not complete yet, ${f.failed} failed; rows: ${report.rows.accepted} accepted, ${report.rows.rejected} rejected`,
+  print(
+    `${at ? `${at.toISOString()} ` : ''}${report.source}: ${f.seen} files seen, ${f.ingested} ingested (${f.changed} changed), ${f.duplicate} duplicate, ${f.quarantined} quarantined, ${f.incomplete} not complete yet, ${f.failed} failed; rows: ${formatCount(report.rows.accepted)} accepted, ${formatCount(report.rows.rejected)} rejected`,
   );
-  for (const d of report.details.filter((x) => x.warning)) say(`  warning     ${d.path}: ${d.warning}`);
+  for (const d of report.details.filter((x) => x.warning)) print(`  warning     ${d.path}: ${d.warning}`);
   for (const d of report.details.filter((x) => x.reason)) {
     const reason = d.reason?.startsWith(`${d.path}: `) ? d.reason.slice(d.path.length + 2) : d.reason;
-    say(`  ${d.outcome.padEnd(11)} ${d.path}: ${reason}`);
+    print(`  ${d.outcome.padEnd(11)} ${d.path}: ${reason}`);
   }
 }

@@ -1,10 +1,8 @@
 import type { Command } from 'commander';
-import { loadProject } from '../../config/load-project.js';
-import { durationMs } from '../../config/schema.js';
 import { formatDuration } from '../../core/duration.js';
-import { openContext } from '../../jobs/context.js';
-import { collectGarbage, DEFAULT_ORPHAN_MIN_AGE_MS, DEFAULT_STAGING_MAX_AGE_MS, type GcReport } from '../../lake/gc.js';
-import { formatCount, printJson } from '../output.js';
+import type { GcReport } from '../../lake/gc.js';
+import { examples, projectOption } from '../options.js';
+import { formatCount, print, printJson } from '../output.js';
 
 interface GcCliOptions {
   project: string;
@@ -14,29 +12,37 @@ interface GcCliOptions {
 
 export function registerLake(program: Command): void {
   const lake = program.command('lake').description("maintenance of the lake's files");
-  lake
+  const gc = lake
     .command('gc')
     .description(
       'delete replaced files no reader uses any more (after lake.gc.grace), abandoned staging folders, and old files the manifest does not know',
     )
-    .option('--dry-run', 'report what would be deleted; delete nothing')
-    .option('--project <dir>', 'project folder', '.')
+    .option('--dry-run', 'report what would be deleted; delete nothing');
+  projectOption(gc)
     .option('--json', 'print the report as JSON')
     .action(async (opts: GcCliOptions) => {
+      const [{ loadProject }, { durationMs }, { openContext }, { collectGarbage, DEFAULT_ORPHAN_MIN_AGE_MS, DEFAULT_STAGING_MAX_AGE_MS }] =
+        await Promise.all([
+          import('../../config/load-project.js'),
+          import('../../config/schema.js'),
+          import('../../jobs/context.js'),
+          import('../../lake/gc.js'),
+        ]);
       const project = loadProject(opts.project);
       const ctx = await openContext(project);
       try {
         const report = await collectGarbage(ctx, { graceMs: durationMs(project.config.lake.gc.grace), dryRun: opts.dryRun });
         if (opts.json) printJson(report);
-        else process.stdout.write(`${summarize(report)}\n`);
+        else print(summarize(report, { stagingMaxAgeMs: DEFAULT_STAGING_MAX_AGE_MS, orphanMinAgeMs: DEFAULT_ORPHAN_MIN_AGE_MS }));
       } finally {
         await ctx.close();
       }
     });
+  examples(gc, ['finmesh lake gc --dry-run', 'finmesh lake gc --json']);
 }
 
 /** A few lines: what was deleted, what was kept and why, staging folders and orphans. */
-function summarize(r: GcReport): string {
+function summarize(r: GcReport, d: { stagingMaxAgeMs: number; orphanMinAgeMs: number }): string {
   const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
   const files = (n: number) => `${formatCount(n)} file${n === 1 ? '' : 's'}`;
   const n = r.deleted.length;
@@ -51,12 +57,12 @@ function summarize(r: GcReport): string {
   const staging = r.staging.filter((s) => s.removed).length;
   if (r.staging.length > 0)
     lines.push(
-      `staging: ${r.dryRun ? 'would remove' : 'removed'} ${staging} of ${r.staging.length} folders (abandoned over ${formatDuration(DEFAULT_STAGING_MAX_AGE_MS)} ago)`,
+      `staging: ${r.dryRun ? 'would remove' : 'removed'} ${staging} of ${r.staging.length} folders (abandoned over ${formatDuration(d.stagingMaxAgeMs)} ago)`,
     );
   if (r.orphans.length > 0) {
     const gone = r.orphans.filter((o) => o.deleted).length;
     lines.push(
-      `orphans: ${files(r.orphans.length)} the manifest does not know; ${r.dryRun ? 'would delete' : 'deleted'} ${gone} (older than ${formatDuration(Math.max(r.graceMs, DEFAULT_ORPHAN_MIN_AGE_MS))})`,
+      `orphans: ${files(r.orphans.length)} the manifest does not know; ${r.dryRun ? 'would delete' : 'deleted'} ${gone} (older than ${formatDuration(Math.max(r.graceMs, d.orphanMinAgeMs))})`,
     );
     for (const o of r.orphans.filter((x) => !x.deleted).slice(0, 5)) lines.push(`  kept ${o.key} (written ${o.mtime.toISOString()})`);
   }

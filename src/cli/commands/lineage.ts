@@ -1,11 +1,8 @@
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
-import { loadProject } from '../../config/load-project.js';
-import { FinmeshError } from '../../core/errors.js';
-import { openContext } from '../../jobs/context.js';
-import { LineageGraph } from '../../lineage/graph.js';
-import { printJson } from '../output.js';
-import { integer } from './generate.js';
+import type { Project } from '../../config/project.js';
+import type { LineageGraph } from '../../lineage/graph.js';
+import { examples, integer, oneOf, projectOption } from '../options.js';
+import { paint, printJson } from '../output.js';
 
 interface LineageOptions {
   project: string;
@@ -17,25 +14,23 @@ interface LineageOptions {
 }
 
 export function registerLineage(program: Command): void {
-  program
+  const cmd = program
     .command('lineage')
     .description('lineage of a dataset or column (`finmesh lineage export` prints every stored OpenLineage event as NDJSON)')
-    .argument('<target>', '<dataset>[.<column>] — e.g. payments_gold.daily_volume_by_method.total_amount — or `export`')
-    .option('--project <dir>', 'project folder', '.')
+    .argument('<target>', '<dataset>[.<column>] — e.g. payments_gold.daily_volume_by_method.total_amount — or `export`');
+  projectOption(cmd)
     .option('--upstream', 'what it derives from (default)')
     .option('--downstream', 'what derives from it: the impact of a change, up to products and their consumers')
     .option('--depth <n>', 'hops to follow', integer, 20)
-    .option(
-      '--format <format>',
-      'text, json or mermaid',
-      (v) => {
-        if (!['text', 'json', 'mermaid'].includes(v)) throw new InvalidArgumentError(`expected text, json or mermaid, found "${v}"`);
-        return v;
-      },
-      'text',
-    )
+    .option('--format <format>', 'text, json or mermaid', oneOf(['text', 'json', 'mermaid'] as const), 'text')
     .option('--json', 'same as --format json')
     .action(async (target: string, opts: LineageOptions) => {
+      const [{ loadProject }, { FinmeshError }, { openContext }, { LineageGraph }] = await Promise.all([
+        import('../../config/load-project.js'),
+        import('../../core/errors.js'),
+        import('../../jobs/context.js'),
+        import('../../lineage/graph.js'),
+      ]);
       const project = loadProject(opts.project);
       const ctx = await openContext(project, { readonly: true });
       try {
@@ -67,7 +62,7 @@ export function registerLineage(program: Command): void {
         const result = column
           ? columnResult(graph, datasetKey, column, direction, opts.depth)
           : datasetResult(graph, datasetKey, direction, opts.depth);
-        if (direction === 'downstream') Object.assign(result, { impact: impact(project, graph, result.nodes) });
+        if (direction === 'downstream') result.impact = impact(project, graph.label(datasetKey), result.nodes);
         if (format === 'json') printJson(result);
         else if (format === 'mermaid') process.stdout.write(mermaid(result));
         else process.stdout.write(text(result));
@@ -75,6 +70,12 @@ export function registerLineage(program: Command): void {
         await ctx.close();
       }
     });
+  examples(cmd, [
+    'finmesh lineage payments_gold.daily_volume_by_method.total_amount',
+    'finmesh lineage payments_silver.transactions --downstream',
+    'finmesh lineage payments_silver.transactions --format mermaid',
+    'finmesh lineage export > events.ndjson',
+  ]);
 }
 
 interface Result {
@@ -82,6 +83,12 @@ interface Result {
   direction: string;
   nodes: string[];
   edges: { from: string; to: string; via?: string; transformations?: unknown }[];
+  impact?: Impact;
+}
+
+interface Impact {
+  products: { product: string; dataset: string; owner: string | undefined; consumers: string[] }[];
+  consumers: string[];
 }
 
 function columnResult(
@@ -125,12 +132,17 @@ function datasetResult(graph: LineageGraph, dataset: string, direction: 'upstrea
   };
 }
 
-/** Which products and consumers a change reaches (downstream). */
-function impact(project: ReturnType<typeof loadProject>, _graph: LineageGraph, nodes: string[]) {
-  const datasets = new Set(nodes.map((n) => n.split('.').slice(0, 2).join('.')));
+/** Which products and consumers a change reaches (downstream): the target's own product and everything after it. */
+function impact(project: Project, target: string, nodes: string[]): Impact {
+  const datasets = new Set([target, ...nodes].map((n) => n.split('.').slice(0, 2).join('.')));
   const products = project.products.filter((p) => datasets.has(`${p.dataset.domain}_${p.dataset.zone}.${p.name}`));
   return {
-    products: products.map((p) => ({ product: `${p.domain}.${p.name}`, owner: p.owner })),
+    products: products.map((p) => ({
+      product: `${p.domain}.${p.name}`,
+      dataset: `${p.dataset.domain}_${p.dataset.zone}.${p.name}`,
+      owner: p.owner,
+      consumers: [...p.settings.consumers],
+    })),
     consumers: [...new Set(products.flatMap((p) => p.settings.consumers))].sort(),
   };
 }
@@ -146,6 +158,20 @@ function text(r: Result): string {
     lines.push(`  ${e.from} → ${e.to}${t}`);
   }
   if (r.edges.length === 0) lines.push('  (none recorded)');
+  if (r.impact) {
+    lines.push(
+      '',
+      paint(
+        'bold',
+        `impact: ${r.impact.products.length} product${r.impact.products.length === 1 ? '' : 's'}, ${r.impact.consumers.length} consumer${r.impact.consumers.length === 1 ? '' : 's'}`,
+      ),
+    );
+    for (const p of r.impact.products)
+      lines.push(
+        `  ${p.product.padEnd(Math.max(...r.impact.products.map((x) => x.product.length)))}  owner ${p.owner ?? '(none)'}  consumers ${p.consumers.join(', ') || '(none)'}`,
+      );
+    if (r.impact.consumers.length > 0) lines.push(`  tell: ${r.impact.consumers.join(', ')}`);
+  }
   return `${lines.join('\n')}\n`;
 }
 

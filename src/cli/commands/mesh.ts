@@ -1,28 +1,28 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
-import { loadProject } from '../../config/load-project.js';
-import { FinmeshError, formatIssue } from '../../core/errors.js';
-import { buildDag, selectModels } from '../../engine/dag.js';
-import { createEngine } from '../../engine/registry.js';
-import { runChecks } from '../../jobs/check.js';
-import { openContext, openIfRan } from '../../jobs/context.js';
-import { prepareSession } from '../../lake/session.js';
-import { diffContracts } from '../../mesh/contract-diff.js';
-import { productToOdps } from '../../mesh/odps.js';
-import { checkPolicies } from '../../mesh/policies.js';
-import { buildCatalog, findGaps, readContract } from '../../mesh/reports.js';
-import { formatTable, printJson, say } from '../output.js';
+import type { CatalogEntry } from '../../mesh/reports.js';
+import { failuresFound } from '../exit-codes.js';
+import { examples, projectOption } from '../options.js';
+import { formatMs, formatPercent, formatTable, paint, plural, print, printJson, statusStyle } from '../output.js';
 
 export function registerMesh(program: Command): void {
-  program
+  const test = program
     .command('test')
-    .description("run the products' quality checks: contract rules, PAN leak, schema drift, freshness, volume anomaly")
-    .argument('[selector]', 'which products (as for `finmesh run`); all when omitted')
-    .option('--project <dir>', 'project folder', '.')
+    .description(
+      "run the products' quality checks: contract rules, PAN leak, schema drift, freshness, volume anomaly; exit 1 on an error-level failure",
+    )
+    .argument('[selector]', 'which products (as for `finmesh run`); all when omitted');
+  projectOption(test)
     .option('--json', 'print the results as JSON')
     .action(async (selector: string | undefined, opts: { project: string; json?: boolean }) => {
+      const [{ loadProject }, { FinmeshError }, { buildDag, selectModels }, { runChecks }, { openContext }, { prepareSession }] =
+        await Promise.all([
+          import('../../config/load-project.js'),
+          import('../../core/errors.js'),
+          import('../../engine/dag.js'),
+          import('../../jobs/check.js'),
+          import('../../jobs/context.js'),
+          import('../../lake/session.js'),
+        ]);
       const project = loadProject(opts.project);
       const ctx = await openContext(project);
       try {
@@ -40,117 +40,211 @@ export function registerMesh(program: Command): void {
         };
         if (opts.json) printJson({ summary, results });
         else {
-          process.stdout.write(
-            `${formatTable(
-              ['status', 'severity', 'check', 'value', 'expected', 'message'],
+          print(
+            formatTable(
+              [
+                { key: 'status', style: (v) => statusStyle(String(v)) },
+                'severity',
+                { key: 'check', header: 'check' },
+                'value',
+                'expected',
+                'message',
+              ],
               results.map((r) => ({ ...r, check: r.checkId })),
-            )}\n\n${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped\n`,
+            ),
           );
+          print(`\n${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`);
         }
-        if (failed.some((r) => r.severity === 'error')) process.exitCode = 1;
+        if (failed.some((r) => r.severity === 'error')) failuresFound();
       } finally {
         await ctx.close();
       }
     });
+  examples(test, ['finmesh test', 'finmesh test payments.transactions+ --json']);
 
-  program
+  const catalog = program
     .command('catalog')
-    .description('every data product: owner, description, schema with classifications, SLOs, freshness, quality score, lineage, consumers')
-    .option('--project <dir>', 'project folder', '.')
-    .option('--json', 'print the catalog as JSON')
-    .action(async (opts: { project: string; json?: boolean }) => {
+    .description(
+      'every data product: owner, freshness and quality; `catalog <product>` shows one in full (schema, SLOs, lineage, consumers)',
+    )
+    .argument('[product]', 'a product as <name> or <domain>.<name>: its full entry');
+  projectOption(catalog)
+    .option('--json', 'print the catalog (or the product) as JSON')
+    .action(async (name: string | undefined, opts: { project: string; json?: boolean }) => {
+      const [{ loadProject }, { FinmeshError }, { openContext, openIfRan }, { buildCatalog }] = await Promise.all([
+        import('../../config/load-project.js'),
+        import('../../core/errors.js'),
+        import('../../jobs/context.js'),
+        import('../../mesh/reports.js'),
+      ]);
       const project = loadProject(opts.project);
+      if (name !== undefined && !project.products.some((p) => p.name === name || `${p.domain}.${p.name}` === name))
+        throw new FinmeshError(
+          'NOT_FOUND',
+          `no product "${name}" (products: ${project.products.map((p) => `${p.domain}.${p.name}`).join(', ')})`,
+        );
       const ctx = (await openIfRan(project)) ?? (await openContext(project));
       try {
-        const catalog = await buildCatalog(ctx);
-        if (opts.json) printJson({ products: catalog });
+        const entries = await buildCatalog(ctx);
+        if (name !== undefined) {
+          const entry = entries.find((c) => c.product === name || c.product.endsWith(`.${name}`)) as CatalogEntry;
+          if (opts.json) printJson(entry);
+          else print(describeProduct(entry));
+          return;
+        }
+        if (opts.json) printJson({ products: entries });
         else {
-          process.stdout.write(
-            `${formatTable(
-              ['product', 'zone', 'owner', 'freshness', 'quality', 'consumers'],
-              catalog.map((c) => ({
-                ...c,
-                freshness:
-                  c.freshness.ageSeconds === null
-                    ? 'never built'
-                    : `${c.freshness.ageSeconds}s ago${c.freshness.withinSlo === false ? ' (late)' : ''}`,
-                quality: c.quality.score === null ? '-' : `${Math.round(c.quality.score * 100)}%`,
-                consumers: c.consumers.join(', '),
+          print(
+            formatTable(
+              [
+                'product',
+                'zone',
+                'owner',
+                { key: 'freshness', style: (_v, r) => (r.late ? 'yellow' : r.never ? 'dim' : undefined) },
+                { key: 'quality', align: 'right' },
+                'description',
+              ],
+              entries.map((c) => ({
+                product: c.product,
+                zone: c.zone,
+                owner: c.owner,
+                freshness: freshness(c),
+                late: c.freshness.withinSlo === false,
+                never: c.freshness.ageSeconds === null,
+                quality: c.quality.score === null ? '–' : formatPercent(c.quality.score, 0),
+                description: truncate(c.description ?? '', 60),
               })),
-            )}\n`,
+            ),
           );
+          print(`\n${plural(entries.length, 'product')} · details: finmesh catalog <product>`);
         }
       } finally {
         await ctx.close();
       }
     });
+  examples(catalog, ['finmesh catalog', 'finmesh catalog payments.transactions', 'finmesh catalog --json']);
 
   const policy = program.command('policy').description('computational governance over the whole mesh');
-  policy
-    .command('check')
-    .description('evaluate the global policies of finmesh.yaml; exit 1 on any error-level violation')
-    .option('--project <dir>', 'project folder', '.')
+  const check = policy.command('check').description('evaluate the global policies of finmesh.yaml; exit 1 on any error-level violation');
+  projectOption(check)
     .option('--json', 'print the violations as JSON')
     .action(async (opts: { project: string; json?: boolean }) => {
+      const [{ loadProject }, { formatIssue }, { createEngine }, { checkPolicies }] = await Promise.all([
+        import('../../config/load-project.js'),
+        import('../../core/errors.js'),
+        import('../../engine/registry.js'),
+        import('../../mesh/policies.js'),
+      ]);
       const project = loadProject(opts.project);
       const engine = await createEngine(project.config.engine);
       try {
         const violations = await checkPolicies(project, engine);
         if (opts.json) printJson({ violations });
-        else if (violations.length === 0) say('no policy violations');
-        else for (const v of violations) say(`${v.severity.padEnd(7)} ${v.policy}: ${formatIssue(v)}`);
-        if (violations.some((v) => v.severity === 'error')) process.exitCode = 1;
+        else if (violations.length === 0) print(paint('green', 'no policy violations'));
+        else {
+          for (const v of violations)
+            print(`${paint(statusStyle(v.severity) ?? 'bold', v.severity.padEnd(7))} ${v.policy}: ${formatIssue(v)}`);
+          const errors = violations.filter((v) => v.severity === 'error').length;
+          print(`\n${plural(errors, 'error')}, ${plural(violations.length - errors, 'warning')}`);
+        }
+        if (violations.some((v) => v.severity === 'error')) failuresFound();
       } finally {
         await engine.close();
       }
     });
+  examples(check, ['finmesh policy check', 'finmesh policy check --json']);
 
-  program
+  const gaps = program
     .command('gaps')
-    .description('monitoring gaps: missing SLOs, checks, owners or on-call, lineage, unwatched SLOs, unconsumed data')
-    .option('--project <dir>', 'project folder', '.')
+    .description('monitoring gaps: missing SLOs, checks, owners or on-call, lineage, unwatched SLOs, unconsumed data; exit 1 when any');
+  projectOption(gaps)
     .option('--json', 'print the gaps as JSON')
     .action(async (opts: { project: string; json?: boolean }) => {
+      const [{ loadProject }, { openIfRan }, { findGaps }] = await Promise.all([
+        import('../../config/load-project.js'),
+        import('../../jobs/context.js'),
+        import('../../mesh/reports.js'),
+      ]);
       const project = loadProject(opts.project);
       const ctx = await openIfRan(project);
       try {
         const { gaps, evaluated } = await findGaps(project, ctx);
         if (opts.json) printJson({ gaps, evaluated });
         else {
-          if (gaps.length === 0) say('no monitoring gaps');
-          for (const g of gaps) say(`${g.kind.padEnd(18)} ${g.subject}: ${g.detail} (${g.file})`);
-          if (!evaluated.history) say('(the project has not run yet: lineage and check history were not evaluated)');
+          if (gaps.length === 0) print(paint('green', 'no monitoring gaps'));
+          else {
+            print(formatTable(['kind', 'subject', 'detail', 'file'], gaps));
+            print(`\n${plural(gaps.length, 'gap')}`);
+          }
+          if (!evaluated.history) print('(the project has not run yet: lineage and check history were not evaluated)');
         }
+        // Gaps are findings: a CI job can gate on them.
+        if (gaps.length > 0) failuresFound();
       } finally {
         await ctx?.close();
       }
     });
+  examples(gaps, ['finmesh gaps', 'finmesh gaps --json || echo "monitoring gaps found"']);
 
-  program
+  const diff = program
     .command('contract')
     .description('data contracts')
     .command('diff')
-    .description('classify the changes between two versions of a contract; exit 1 on a breaking change')
+    .description(
+      'classify the changes between two versions of an ODCS contract (every schema object), and check the version says so; exit 1 on a breaking change',
+    )
     .argument('<old>', 'the contract as consumers know it')
     .argument('<new>', 'the proposed version')
     .option('--json', 'print the changes as JSON')
-    .action((oldFile: string, newFile: string, opts: { json?: boolean }) => {
-      const changes = diffContracts(readContract(oldFile), readContract(newFile));
+    .action(async (oldFile: string, newFile: string, opts: { json?: boolean }) => {
+      const { diffContracts, readOdcsContract, versionVerdict } = await import('../../mesh/contract-diff.js');
+      const before = readOdcsContract(oldFile);
+      const after = readOdcsContract(newFile);
+      const changes = diffContracts(before, after);
+      const version = versionVerdict(before, after, changes);
       const breaking = changes.filter((c) => c.breaking);
-      if (opts.json) printJson({ breaking: breaking.length > 0, changes });
-      else if (changes.length === 0) say('no schema changes');
-      else for (const c of changes) say(`${c.breaking ? 'BREAKING' : 'ok      '} ${c.kind}: ${c.detail}`);
-      if (breaking.length > 0) process.exitCode = 1;
+      if (opts.json) printJson({ breaking: breaking.length > 0, version, changes });
+      else {
+        if (changes.length === 0) print('no schema changes');
+        for (const c of changes) print(`${c.breaking ? paint('red', 'BREAKING') : paint('green', 'ok      ')} ${c.kind}: ${c.detail}`);
+        const moved = `version ${version.from ?? '(none)'} → ${version.to ?? '(none)'}`;
+        if (version.ok)
+          print(
+            `${moved}: ${version.bump === 'none' || version.bump === 'unknown' ? 'unchanged' : `a ${version.bump} bump`}, as the changes require`,
+          );
+        else if (version.required === 'none') print(`${moved}`);
+        else
+          print(
+            paint(
+              version.required === 'major' ? 'red' : 'yellow',
+              `${moved}: ${version.required === 'major' ? 'a breaking change needs a new major version' : 'a change needs at least a new minor version'}${version.suggested ? ` (${version.suggested})` : ''}`,
+            ),
+          );
+      }
+      if (breaking.length > 0) failuresFound();
     });
+  examples(diff, [
+    'finmesh contract diff contract.odcs.yaml proposed.odcs.yaml',
+    'git show main:domains/payments/products/transactions/contract.odcs.yaml > /tmp/old.yaml && finmesh contract diff /tmp/old.yaml domains/payments/products/transactions/contract.odcs.yaml',
+  ]);
 
-  program
+  const odps = program
     .command('odps')
     .description('export data products as Open Data Product Standard (ODPS v1.0.0) documents')
-    .argument('[products...]', 'products as <name> or <domain>.<name> (default: all)')
-    .option('--project <dir>', 'project folder', '.')
+    .argument('[products...]', 'products as <name> or <domain>.<name> (default: all)');
+  projectOption(odps)
     .option('--out <dir>', 'write one <domain>.<product>.odps.yaml per product here instead of printing')
     .option('--api-url <url>', 'base URL of `finmesh serve` for the management ports (default: the server settings)')
-    .action((names: string[], opts: { project: string; out?: string; apiUrl?: string }) => {
+    .action(async (names: string[], opts: { project: string; out?: string; apiUrl?: string }) => {
+      const [{ mkdirSync, writeFileSync }, { join }, { stringify }, { loadProject }, { FinmeshError }, { productToOdps }] =
+        await Promise.all([
+          import('node:fs'),
+          import('node:path'),
+          import('yaml'),
+          import('../../config/load-project.js'),
+          import('../../core/errors.js'),
+          import('../../mesh/odps.js'),
+        ]);
       const project = loadProject(opts.project);
       const chosen =
         names.length === 0
@@ -171,6 +265,52 @@ export function registerMesh(program: Command): void {
       }
       mkdirSync(opts.out, { recursive: true });
       for (const d of docs) writeFileSync(join(opts.out, `${d.product.domain}.${d.product.name}.odps.yaml`), stringify(d.doc));
-      say(`${docs.length} ODPS documents in ${opts.out}`);
+      print(`${plural(docs.length, 'ODPS document')} in ${opts.out}`);
     });
+  examples(odps, ['finmesh odps payments.transactions', 'finmesh odps --out odps/ --api-url https://finmesh.example']);
+}
+
+function freshness(c: CatalogEntry): string {
+  if (c.freshness.ageSeconds === null) return 'never built';
+  return `${formatMs(c.freshness.ageSeconds * 1000)} ago${c.freshness.withinSlo === false ? ` (late; SLO ${c.freshness.slo})` : ''}`;
+}
+
+function truncate(s: string, n: number): string {
+  const one = s.replace(/\s+/g, ' ').trim();
+  return one.length <= n ? one : `${one.slice(0, n - 1)}…`;
+}
+
+/** One product in full, as `gh repo view` shows a repository. */
+function describeProduct(c: CatalogEntry): string {
+  const lines: string[] = [];
+  const field = (k: string, v: string | undefined) => lines.push(`${paint('bold', `${k}:`.padEnd(13))}${v ?? '(none)'}`);
+  lines.push(paint('bold', c.product), ...(c.description ? [c.description.trim(), ''] : ['']));
+  field('zone', c.zone);
+  field('owner', c.owner);
+  field('on-call', c.onCall);
+  field('cost centre', c.costCenter);
+  field('contract', `${c.contract.id} v${c.contract.version} (${c.contract.status}) — ${c.contract.file}`);
+  field('freshness', `${freshness(c)}${c.freshness.slo && c.freshness.withinSlo !== false ? ` (SLO ${c.freshness.slo})` : ''}`);
+  field(
+    'quality',
+    c.quality.score === null
+      ? `${plural(c.quality.checks, 'check')}, none run in the last 7 days`
+      : `${formatPercent(c.quality.score)} of ${plural(c.quality.runLast7Days, 'check run')} passed in the last 7 days (${plural(c.quality.checks, 'check')})`,
+  );
+  field('consumers', c.consumers.join(', ') || undefined);
+  field('upstream', c.lineage.upstream.join(', ') || undefined);
+  field('downstream', c.lineage.downstream.join(', ') || undefined);
+  field('ports', c.outputPorts.map((p) => `${p.type} ${p.name}`).join(' · '));
+  lines.push('', paint('bold', 'schema'));
+  lines.push(
+    formatTable(
+      ['name', 'type', { key: 'classification', style: (v) => (v === 'pii' || v === 'pci' ? 'yellow' : undefined) }, 'description'],
+      c.schema.map((s) => ({ ...s, description: truncate(s.description ?? '', 70) })),
+    ),
+  );
+  if (c.slos.length > 0) {
+    lines.push('', paint('bold', 'SLAs'));
+    lines.push(formatTable(['property', 'value', 'unit'], c.slos));
+  }
+  return lines.join('\n');
 }

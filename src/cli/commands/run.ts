@@ -1,20 +1,42 @@
 import type { Command } from 'commander';
-import { loadProject } from '../../config/load-project.js';
-import { openContext } from '../../jobs/context.js';
-import { runModels } from '../../jobs/transform.js';
-import { prepareSession } from '../../lake/session.js';
-import { parentRunEvent } from '../../lineage/events.js';
-import { formatTable, printJson, say } from '../output.js';
+import type { ModelRunResult } from '../../jobs/transform.js';
+import { failuresFound } from '../exit-codes.js';
+import { examples, projectOption } from '../options.js';
+import { formatCount, formatMs, paint, plural, print, printJson, say, statusStyle } from '../output.js';
 
 export function registerRun(program: Command): void {
-  program
+  const cmd = program
     .command('run')
-    .description('run the SQL models in dependency order (selector: name, +name, name+, domain:x, zone:x)')
-    .argument('[selector]', 'which models to run; all when omitted')
-    .option('--project <dir>', 'project folder', '.')
+    .description('run the SQL models in dependency order (selector: name, +name, name+, domain:x, zone:x); exit 1 when a model fails')
+    .argument('[selector]', 'which models to run; all when omitted');
+  projectOption(cmd)
     .option('--json', 'print the results as JSON')
     .action(async (selector: string | undefined, opts: { project: string; json?: boolean }) => {
+      const [
+        { loadProject },
+        { FinmeshError },
+        { buildDag, selectModels },
+        { openContext },
+        { runModels },
+        { prepareSession },
+        { parentRunEvent },
+      ] = await Promise.all([
+        import('../../config/load-project.js'),
+        import('../../core/errors.js'),
+        import('../../engine/dag.js'),
+        import('../../jobs/context.js'),
+        import('../../jobs/transform.js'),
+        import('../../lake/session.js'),
+        import('../../lineage/events.js'),
+      ]);
       const project = loadProject(opts.project);
+      // A selector that names nothing is a usage error, found before any run is recorded.
+      const { dag } = buildDag(project);
+      if (selector && selectModels(dag, selector).length === 0)
+        throw new FinmeshError(
+          'NOT_FOUND',
+          `no model matches "${selector}" (models: ${dag.nodes.map((n) => n.product.name).join(', ')}; selectors: name, +name, name+, domain:x, zone:x)`,
+        );
       const ctx = await openContext(project, { secrets: true });
       try {
         await prepareSession(ctx);
@@ -32,25 +54,34 @@ export function registerRun(program: Command): void {
               selector,
               parent: { runId: run.id, job: 'run' },
               onModel: (r) => {
-                if (!opts.json)
-                  say(
-                    `${r.status.padEnd(9)} ${r.dataset} (${r.materialized}) ${r.rowsOut} rows in ${r.durationMs} ms${r.error ? ` — ${r.error}` : ''}`,
-                  );
+                if (!opts.json) say(modelLine(r));
               },
             }),
-          (rs) => ({ error: rs.some((r) => r.status === 'failed') ? 'a model failed' : undefined }),
+          (rs) => ({ error: failedModels(rs) }),
         );
         if (opts.json) printJson({ models: results });
-        else say(`\n${formatTable(['status', 'count'], countBy(results.map((r) => r.status)))}`);
-        if (results.some((r) => r.status !== 'succeeded')) process.exitCode = 1;
+        else {
+          const count = (s: string) => results.filter((r) => r.status === s).length;
+          const failed = count('failed');
+          print(
+            `\n${plural(results.length, 'model')}: ${paint('green', `${count('succeeded')} succeeded`)}, ${failed > 0 ? paint('red', `${failed} failed`) : '0 failed'}, ${count('skipped')} skipped`,
+          );
+        }
+        if (results.some((r) => r.status !== 'succeeded')) failuresFound();
       } finally {
         await ctx.close();
       }
     });
+  examples(cmd, ['finmesh run', 'finmesh run +daily_volume_by_method', 'finmesh run domain:payments --json']);
 }
 
-function countBy(items: string[]): Record<string, unknown>[] {
-  const m = new Map<string, number>();
-  for (const i of items) m.set(i, (m.get(i) ?? 0) + 1);
-  return [...m].map(([status, count]) => ({ status, count }));
+function modelLine(r: ModelRunResult): string {
+  return `${paint(statusStyle(r.status) ?? 'bold', r.status.padEnd(9), process.stderr)} ${r.dataset} (${r.materialized}) ${formatCount(r.rowsOut)} rows in ${formatMs(r.durationMs)}${r.error ? ` — ${r.error}` : ''}`;
+}
+
+/** The failed models, named with their errors: what a run's `error` says. */
+export function failedModels(rs: ModelRunResult[]): string | undefined {
+  const failed = rs.filter((r) => r.status === 'failed');
+  if (failed.length === 0) return undefined;
+  return `${plural(failed.length, 'model')} failed: ${failed.map((r) => `${r.model} (${r.error ?? 'no reason given'})`).join('; ')}`;
 }

@@ -1,42 +1,84 @@
 import type { Command } from 'commander';
-import { loadProject } from '../../config/load-project.js';
-import { openContext } from '../../jobs/context.js';
-import { runHistory } from '../../runs/history.js';
-import { formatTable, printJson } from '../output.js';
-import { integer } from './generate.js';
+import { examples, integer, projectOption } from '../options.js';
+import { formatMs, formatTable, print, printJson, statusStyle } from '../output.js';
 
 export function registerRuns(program: Command): void {
-  program
-    .command('runs')
-    .description('pipeline runs per job: status, duration, rows in/out/rejected, failure reason')
-    .option('--project <dir>', 'project folder', '.')
-    .option('--job <job>', 'only this job (e.g. model:transactions, stream:core-transactions)')
+  const cmd = program.command('runs').description('pipeline runs per job: status, duration, rows in/out/rejected, failure reason');
+  projectOption(cmd)
+    .option('--job <job>', 'only this job, e.g. model:payments.transactions (or model:transactions), stream:core-transactions')
     .option('--limit <n>', 'runs per job', integer, 20)
     .option('--json', 'print as JSON')
     .action(async (opts: { project: string; job?: string; limit: number; json?: boolean }) => {
+      const [{ loadProject }, { FinmeshError }, { openContext }, { runHistory }, { jobSpellings }] = await Promise.all([
+        import('../../config/load-project.js'),
+        import('../../core/errors.js'),
+        import('../../jobs/context.js'),
+        import('../../runs/history.js'),
+        import('../../runs/job-names.js'),
+      ]);
       const project = loadProject(opts.project);
+      const spellings = opts.job === undefined ? undefined : jobSpellings(project.products, opts.job);
+      if (opts.job !== undefined && !spellings)
+        throw new FinmeshError(
+          'NOT_FOUND',
+          `--job ${opts.job}: no product "${opts.job.replace(/^\w+:/, '')}" (products: ${project.products.map((p) => `${p.domain}.${p.name}`).join(', ')})`,
+        );
       const ctx = await openContext(project, { readonly: true });
       try {
-        const jobs = await runHistory(ctx, { job: opts.job, limit: opts.limit });
+        let jobs = spellings
+          ? (await Promise.all(spellings.map((job) => runHistory(ctx, { job, limit: opts.limit })))).flat()
+          : await runHistory(ctx, { limit: opts.limit });
+        if (spellings) {
+          const [canonical = ''] = spellings;
+          // Runs recorded under an older spelling of the same job are shown as one job.
+          const runs = jobs
+            .flatMap((j) => j.runs)
+            .sort((a, b) => b.startedAt.localeCompare(a.startedAt))
+            .slice(0, opts.limit);
+          const kind = jobs[0]?.kind;
+          if (!kind) {
+            const known = (await runHistory(ctx, { limit: 1 })).map((j) => j.job);
+            throw new FinmeshError(
+              'NOT_FOUND',
+              `no runs of job "${opts.job}"${known.length > 0 ? ` (jobs with runs: ${known.join(', ')})` : ' (no job has run yet)'}`,
+            );
+          }
+          jobs = [{ job: canonical, kind, runs }];
+        }
         if (opts.json) printJson({ jobs });
         else {
-          process.stdout.write(
-            `${formatTable(
-              ['job', 'runs', 'failed', 'last_status', 'last_duration_ms', 'last_rows_out', 'last_error'],
-              jobs.map((j) => ({
-                job: j.job,
-                runs: j.runs.length,
-                failed: j.runs.filter((r) => r.status === 'failed').length,
-                last_status: j.runs[0]?.status,
-                last_duration_ms: j.runs[0]?.durationMs,
-                last_rows_out: j.runs[0]?.rowsOut,
-                last_error: j.runs[0]?.error?.slice(0, 80),
-              })),
-            )}\n`,
+          print(
+            formatTable(
+              [
+                'job',
+                'runs',
+                'failed',
+                { key: 'last', style: (v) => statusStyle(String(v)) },
+                { key: 'duration', align: 'right' },
+                { key: 'rows_out', header: 'rows out' },
+                'started',
+                'last_error',
+              ],
+              jobs.map((j) => {
+                const last = j.runs[0];
+                return {
+                  job: j.job,
+                  runs: j.runs.length,
+                  failed: j.runs.filter((r) => r.status === 'failed').length,
+                  last: last?.status,
+                  duration: formatMs(last?.durationMs),
+                  rows_out: last?.rowsOut,
+                  started: last?.startedAt.replace('T', ' ').slice(0, 19),
+                  // Whole: an error cut short hides its cause.
+                  last_error: last?.status === 'failed' || last?.status === 'skipped' ? last.error : undefined,
+                };
+              }),
+            ),
           );
         }
       } finally {
         await ctx.close();
       }
     });
+  examples(cmd, ['finmesh runs', 'finmesh runs --job model:transactions --limit 5', 'finmesh runs --job stream --json']);
 }

@@ -1,26 +1,40 @@
 import type { Command } from 'commander';
-import { loadProject } from '../../config/load-project.js';
-import { FinmeshError } from '../../core/errors.js';
-import { openContext } from '../../jobs/context.js';
-import { LineageGraph } from '../../lineage/graph.js';
-import { marquezLineage } from '../../lineage/marquez.js';
 import type { RunEvent } from '../../lineage/openlineage.js';
-import { buildCatalog } from '../../mesh/reports.js';
-import { Metrics } from '../../observability/metrics.js';
-import { runHistory } from '../../runs/history.js';
-import { startServer } from '../../server/server.js';
+import { examples, integer, projectOption } from '../options.js';
 import { say } from '../output.js';
-import { integer } from './generate.js';
 
 export function registerServe(program: Command): void {
-  program
+  // An OpenLineage backend, not a Marquez server: Marquez's web UI reads a dozen more routes (namespaces, jobs,
+  // datasets, runs, search, facets) that finmesh does not serve. Any OpenLineage client's HTTP transport can send here.
+  const cmd = program
     .command('serve')
     .description(
-      'serve the HTTP API: /healthz, /metrics, /api/v1/catalog, /api/v1/runs and /api/v1/lineage (an OpenLineage backend, Marquez API)',
-    )
-    .option('--project <dir>', 'project folder', '.')
+      'serve the HTTP API: /healthz, /metrics, /api/v1/catalog, /api/v1/runs, and /api/v1/lineage — an OpenLineage HTTP endpoint (POST RunEvents) and lineage graph (GET ?nodeId=)',
+    );
+  projectOption(cmd)
     .option('--port <n>', 'port (default: finmesh.yaml server.port)', integer)
     .action(async (opts: { project: string; port?: number }) => {
+      const [
+        { loadProject },
+        { FinmeshError },
+        { openContext },
+        { LineageGraph },
+        { marquezLineage },
+        { buildCatalog },
+        { Metrics },
+        { runHistory },
+        { startServer },
+      ] = await Promise.all([
+        import('../../config/load-project.js'),
+        import('../../core/errors.js'),
+        import('../../jobs/context.js'),
+        import('../../lineage/graph.js'),
+        import('../../lineage/marquez.js'),
+        import('../../mesh/reports.js'),
+        import('../../observability/metrics.js'),
+        import('../../runs/history.js'),
+        import('../../server/server.js'),
+      ]);
       const project = loadProject(opts.project);
       const ctx = await openContext(project);
       const metrics = new Metrics();
@@ -63,7 +77,7 @@ export function registerServe(program: Command): void {
           });
         },
       });
-      say(`finmesh serve: ${server.url} (lineage API at ${server.url}/api/v1/lineage)`);
+      say(`finmesh serve: ${server.url} — OpenLineage endpoint ${server.url}/api/v1/lineage, metrics ${server.url}/metrics; Ctrl-C stops`);
       await new Promise<void>((resolve) => {
         process.once('SIGTERM', resolve);
         process.once('SIGINT', resolve);
@@ -71,4 +85,9 @@ export function registerServe(program: Command): void {
       await server.close();
       await ctx.close();
     });
+  examples(cmd, [
+    'finmesh serve --port 8080',
+    'curl -s localhost:8080/api/v1/catalog',
+    'OPENLINEAGE_URL=http://localhost:8080 dbt-ol run   # any OpenLineage HTTP transport can send its events here',
+  ]);
 }

@@ -1,23 +1,13 @@
 import type { Command } from 'commander';
 import type { Bus } from '../../bus/bus.js';
-import { createBus } from '../../bus/registry.js';
-import { loadProject } from '../../config/load-project.js';
-import { durationMs } from '../../config/schema.js';
-import { FinmeshError } from '../../core/errors.js';
-import { openContext } from '../../jobs/context.js';
-import { ModelScheduler } from '../../jobs/scheduler.js';
-import { StreamJob } from '../../jobs/stream.js';
-import { runModels } from '../../jobs/transform.js';
-import { collectGarbage } from '../../lake/gc.js';
-import { prepareSession } from '../../lake/session.js';
-import { parentRunEvent } from '../../lineage/events.js';
-import { LatencyTracker } from '../../observability/latency.js';
-import { componentLogger } from '../../observability/logger.js';
-import { Metrics } from '../../observability/metrics.js';
-import { type StartedServer, startServer } from '../../server/server.js';
-import { isChangeFeed } from '../../sources/changefeed/registry.js';
-import { formatCount, Progress, printJson, say } from '../output.js';
-import { integer } from './generate.js';
+import type { ModelScheduler } from '../../jobs/scheduler.js';
+import type { StreamJob } from '../../jobs/stream.js';
+import type { runModels as RunModels } from '../../jobs/transform.js';
+import type { StartedServer } from '../../server/server.js';
+import { failuresFound } from '../exit-codes.js';
+import { examples, integer, projectOption } from '../options.js';
+import { formatCount, Progress, paint, plural, print, printJson, say } from '../output.js';
+import { failedModels } from './run.js';
 
 interface StreamCliOptions {
   project: string;
@@ -28,15 +18,52 @@ interface StreamCliOptions {
 }
 
 export function registerStream(program: Command): void {
-  program
+  const cmd = program
     .command('stream')
-    .description('stream every change-feed source into bronze (micro-batches, effectively once) and keep the models fresh')
-    .option('--project <dir>', 'project folder', '.')
+    .description('stream every change-feed source into bronze (micro-batches, effectively once) and keep the models fresh');
+  projectOption(cmd)
     .option('--until-caught-up', 'exit once everything the sources held at start is committed (and the models ran)')
     .option('--no-models', 'only ingest; do not run the models')
     .option('--port <n>', 'serve /healthz and /metrics on this port while streaming', integer)
     .option('--json', 'print the final counts as JSON')
     .action(async (opts: StreamCliOptions) => {
+      const [
+        { createBus },
+        { loadProject },
+        { durationMs },
+        { FinmeshError },
+        { openContext },
+        { ModelScheduler },
+        { StreamJob },
+        { runModels },
+        { collectGarbage },
+        { prepareSession },
+        { parentRunEvent },
+        { LatencyTracker },
+        { componentLogger },
+        { Metrics },
+        { startServer },
+        { isChangeFeed },
+      ] = await Promise.all([
+        import('../../bus/registry.js'),
+        import('../../config/load-project.js'),
+        import('../../config/schema.js'),
+        import('../../core/errors.js'),
+        import('../../jobs/context.js'),
+        import('../../jobs/scheduler.js'),
+        import('../../jobs/stream.js'),
+        import('../../jobs/transform.js'),
+        import('../../lake/gc.js'),
+        import('../../lake/session.js'),
+        import('../../lineage/events.js'),
+        import('../../observability/latency.js'),
+        import('../../observability/logger.js'),
+        import('../../observability/metrics.js'),
+        import('../../server/server.js'),
+        import('../../sources/changefeed/registry.js'),
+      ]);
+      // A person at a terminal reads sentences; a service's log collector reads the JSON lines.
+      const person = Boolean(process.stderr.isTTY);
       const project = loadProject(opts.project);
       if (!project.sources.some(isChangeFeed)) {
         throw new FinmeshError('CONFIG_INVALID', 'the project has no change-feed source (kind sqlite-outbox, postgres or cosmos)');
@@ -53,7 +80,8 @@ export function registerStream(program: Command): void {
       const onSignal = () => {
         if (stopping) return;
         stopping = true;
-        log.info('stopping: committing what was read');
+        if (person) say('stopping: committing what was read (Ctrl-C again does not hurry it)');
+        else log.info('stopping: committing what was read');
         void job?.stop();
       };
       process.on('SIGTERM', onSignal);
@@ -71,7 +99,7 @@ export function registerStream(program: Command): void {
           },
           async (run) => {
             const parent = { runId: run.id, job: 'stream' };
-            const models = (o: Parameters<typeof runModels>[1] = {}) => runModels(ctx, { ...o, parent });
+            const models = (o: Parameters<typeof RunModels>[1] = {}) => runModels(ctx, { ...o, parent });
             // Event → gold latency, as the demo measures it: a change counts once a gold run that started after its
             // commit to bronze succeeded.
             const latency = new LatencyTracker(metrics);
@@ -114,12 +142,19 @@ export function registerStream(program: Command): void {
             await prepareSession(ctx);
             if (opts.port !== undefined) server = await startServer({ host: project.config.server.host, port: opts.port, metrics });
             await job.start();
-            log.info({ sources: project.sources.filter(isChangeFeed).map((s) => s.name), url: server?.url }, 'streaming');
+            const names = project.sources.filter(isChangeFeed).map((s) => s.name);
+            if (person)
+              say(
+                `streaming ${names.join(', ')} into bronze${opts.untilCaughtUp ? ' until caught up' : '; Ctrl-C stops after committing what was read'}${server ? ` — metrics ${server.url}/metrics` : ''}`,
+              );
+            else log.info({ sources: names, url: server?.url }, 'streaming');
             scheduler?.start();
             const running = job;
             const progressTicker = setInterval(() => {
               const n = Object.values(running.stats.committed).reduce((a, b) => a + b, 0);
-              progress.update(`${formatCount(n)} changes committed to bronze in ${running.stats.batches} batches`);
+              progress.update(
+                `stream: ${formatCount(n)} changes committed to bronze in ${plural(running.stats.batches, 'batch', 'batches')}`,
+              );
             }, 500);
             try {
               await job.wait();
@@ -134,17 +169,23 @@ export function registerStream(program: Command): void {
             const result = {
               committed: job.stats.committed,
               batches: job.stats.batches,
-              models: { ran: ran.length, failed: failed.length },
+              models: {
+                ran: ran.length,
+                failed: failed.length,
+                failures: failed.map((m) => ({ model: m.model, runId: m.runId, error: m.error })),
+              },
             };
             if (opts.json) printJson(result);
-            else
-              say(
-                `committed ${formatCount(committed)} changes in ${job.stats.batches} batches${opts.models ? `; models: ${ran.length} ran, ${failed.length} failed` : ''}`,
+            else {
+              print(
+                `committed ${formatCount(committed)} changes in ${plural(job.stats.batches, 'batch', 'batches')}${opts.models ? `; models: ${ran.length} ran, ${failed.length > 0 ? paint('red', `${failed.length} failed`) : '0 failed'}` : ''}`,
               );
-            if (failed.length > 0) process.exitCode = 1;
-            return { committed, failed: failed.length };
+              for (const m of failed) print(`  ${paint('red', 'failed')} ${m.model} (run ${m.runId}): ${m.error ?? 'no reason given'}`);
+            }
+            if (failed.length > 0) failuresFound();
+            return { committed, failed: failedModels(ran) };
           },
-          (r) => ({ rowsOut: r.committed, error: r.failed > 0 ? `${r.failed} model runs failed` : undefined }),
+          (r) => ({ rowsOut: r.committed, error: r.failed }),
         );
       } finally {
         await scheduler?.stop();
@@ -156,4 +197,5 @@ export function registerStream(program: Command): void {
         await ctx.close();
       }
     });
+  examples(cmd, ['finmesh stream', 'finmesh stream --until-caught-up --json', 'finmesh stream --port 9464']);
 }

@@ -1,19 +1,23 @@
 import type { Command } from 'commander';
-import { inspectProject } from '../../config/load-project.js';
-import { formatIssue } from '../../core/errors.js';
-import { simulatorIssues } from '../../demo/simulator-config.js';
-import { buildDag } from '../../engine/dag.js';
-import { createEngine } from '../../engine/registry.js';
-import { bindModels } from '../../mesh/model-binding.js';
-import { printJson, say } from '../output.js';
+import { usageError } from '../exit-codes.js';
+import { examples, projectOption } from '../options.js';
+import { paint, plural, print, printJson } from '../output.js';
 
 export function registerValidate(program: Command): void {
-  program
+  const cmd = program
     .command('validate')
-    .description('check finmesh.yaml, domains, sources, contracts (ODCS v3.1) and models; report every problem')
-    .option('--project <dir>', 'project folder', '.')
+    .description('check finmesh.yaml, domains, sources, contracts (ODCS v3.1) and models; report every problem (exit 2 on any)');
+  projectOption(cmd)
     .option('--json', 'print the result as JSON')
     .action(async (opts: { project: string; json?: boolean }) => {
+      const [{ inspectProject }, { formatIssue }, { simulatorIssues }, { buildDag }, { createEngine }, { bindModels }] = await Promise.all([
+        import('../../config/load-project.js'),
+        import('../../core/errors.js'),
+        import('../../demo/simulator-config.js'),
+        import('../../engine/dag.js'),
+        import('../../engine/registry.js'),
+        import('../../mesh/model-binding.js'),
+      ]);
       const { project, issues } = inspectProject(opts.project);
       if (project) {
         issues.push(...simulatorIssues(project), ...buildDag(project).issues);
@@ -26,14 +30,14 @@ export function registerValidate(program: Command): void {
       }
       if (opts.json) printJson({ valid: issues.length === 0, issues });
       else if (issues.length === 0) {
-        const n = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;
-        say(
-          `${opts.project}: valid — ${n(project?.domains.length ?? 0, 'domain')}, ${n(project?.sources.length ?? 0, 'source')}, ${n(project?.products.length ?? 0, 'product')}`,
+        print(
+          `${opts.project}: ${paint('green', 'valid')} — ${plural(project?.domains.length ?? 0, 'domain')}, ${plural(project?.sources.length ?? 0, 'source')}, ${plural(project?.products.length ?? 0, 'product')}`,
         );
       } else {
-        say(`${opts.project}: ${issues.length} problem${issues.length === 1 ? '' : 's'}`);
-        for (const i of issues) say(`  ${formatIssue(i)}`);
+        print(`${opts.project}: ${paint('red', plural(issues.length, 'problem'))}`);
+        for (const i of issues) print(`  ${formatIssue(i)}`);
       }
-      if (issues.length > 0) process.exitCode = 2;
+      if (issues.length > 0) usageError();
     });
+  examples(cmd, ['finmesh validate', 'finmesh validate --project examples/fintech --json']);
 }

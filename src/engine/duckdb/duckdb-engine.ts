@@ -74,11 +74,25 @@ export class DuckDbEngine implements Engine {
     if (j.error) {
       // json_serialize_sql serialises SELECTs only: anything else parses but is refused as "not supported".
       const kind = j.error_type === 'parser' ? 'syntax' : 'unsupported';
-      return { error: { kind, message: j.error_message ?? 'the SQL does not parse' }, statements: [] };
+      const statement = kind === 'unsupported' ? await this.refusedStatement(sql) : undefined;
+      return { error: { kind, message: j.error_message ?? 'the SQL does not parse', statement }, statements: [] };
     }
     return {
       statements: (j.statements ?? []).map((st) => ({ type: 'SELECT', ast: st.node })),
     };
+  }
+
+  /** Which statement of `sql` the parser refuses to serialise (the first that is not a SELECT), and its verb. */
+  private async refusedStatement(sql: string): Promise<{ index: number; count: number; verb: string } | undefined> {
+    const parts = splitStatements(sql);
+    const count = await this.serial(async () => (await this.conn.extractStatements(sql)).count);
+    if (parts.length !== count) return undefined;
+    for (const [i, part] of parts.entries()) {
+      const r = await this.query(`SELECT json_serialize_sql(${quoteLiteral(part)}) AS j`);
+      if ((JSON.parse(String(r.rows[0]?.j)) as { error: boolean }).error)
+        return { index: i + 1, count, verb: /^[\s(]*([A-Za-z]+)/.exec(stripComments(part))?.[1]?.toUpperCase() ?? '?' };
+    }
+    return undefined;
   }
 
   defineDataset(schema: string, table: string, files: string[], columns?: ColumnInfo[]): Promise<void> {
@@ -212,4 +226,49 @@ function jsonValue(v: unknown, type: string): unknown {
     return Number.isFinite(n) && Math.abs(n) < 2 ** 53 / 1000 ? n : v;
   }
   return v;
+}
+
+/** Splits SQL at top-level semicolons: not inside quotes ('…', "…"), dollar quotes or comments. Empty statements dropped. */
+export function splitStatements(sql: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  let i = 0;
+  while (i < sql.length) {
+    const c = sql[i];
+    if (c === "'" || c === '"') {
+      const end = sql.indexOf(c, i + 1);
+      i = end < 0 ? sql.length : end + 1;
+      // A doubled quote inside a string is an escaped quote: the loop steps over it as a new string.
+      continue;
+    }
+    if (c === '-' && sql[i + 1] === '-') {
+      const end = sql.indexOf('\n', i);
+      i = end < 0 ? sql.length : end + 1;
+      continue;
+    }
+    if (c === '/' && sql[i + 1] === '*') {
+      const end = sql.indexOf('*/', i + 2);
+      i = end < 0 ? sql.length : end + 2;
+      continue;
+    }
+    if (c === '$') {
+      const tag = /^\$[A-Za-z_]*\$/.exec(sql.slice(i))?.[0];
+      if (tag) {
+        const end = sql.indexOf(tag, i + tag.length);
+        i = end < 0 ? sql.length : end + tag.length;
+        continue;
+      }
+    }
+    if (c === ';') {
+      out.push(sql.slice(start, i));
+      start = i + 1;
+    }
+    i++;
+  }
+  out.push(sql.slice(start));
+  return out.filter((s) => stripComments(s).trim() !== '');
+}
+
+function stripComments(sql: string): string {
+  return sql.replace(/--[^\n]*/g, ' ').replace(/\/\*[\s\S]*?\*\//g, ' ');
 }

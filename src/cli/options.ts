@@ -1,0 +1,39 @@
+import { type Command, InvalidArgumentError } from 'commander';
+
+/** `--project <dir>`, which every command that reads a project takes. */
+export function projectOption(cmd: Command): Command {
+  return cmd.option('--project <dir>', 'project folder', '.');
+}
+
+/** Help text after the options: a few examples, as `gh` and `dbt` show them. */
+export function examples(cmd: Command, lines: string[]): Command {
+  return cmd.addHelpText('after', `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}`);
+}
+
+export function positive(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number, found "${v}"`);
+  return n;
+}
+
+export function integer(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError(`expected an integer, found "${v}"`);
+  return n;
+}
+
+export function isoDateTime(v: string): Date {
+  const d = new Date(v);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(v) || Number.isNaN(d.getTime()))
+    throw new InvalidArgumentError(`expected an ISO date-time such as 2026-11-27T12:00:00Z, found "${v}"`);
+  return d;
+}
+
+/** A parser that accepts one of `choices`. */
+export function oneOf<T extends string>(choices: readonly T[]): (v: string) => T {
+  return (v) => {
+    if (!(choices as readonly string[]).includes(v))
+      throw new InvalidArgumentError(`expected ${choices.map((c) => `"${c}"`).join(' or ')}, found "${v}"`);
+    return v as T;
+  };
+}
