@@ -9,6 +9,7 @@ import { loadProject } from '../src/config/load-project.js';
 import { uuidv7 } from '../src/core/ids.js';
 import { duckDbDialect } from '../src/engine/duckdb/duckdb-dialect.js';
 import { DuckDbEngine } from '../src/engine/duckdb/duckdb-engine.js';
+import { benchCliStart, startMeetsBar } from './cli-start.js';
 
 const quoteLiteral = (v: string) => duckDbDialect.quoteLiteral(v);
 
@@ -27,7 +28,7 @@ const { values } = parseArgs({
     rows: { type: 'string', default: '1000000' },
     repeat: { type: 'string', default: '3' },
     sftpMib: { type: 'string', default: '256' },
-    /** Run only the benchmarks whose name contains one of these words: ingest, stream, sftp, csv. */
+    /** Run only the benchmarks whose name contains one of these words: cli, ingest, stream, sftp, csv. */
     only: { type: 'string', multiple: true },
   },
 });
@@ -413,6 +414,12 @@ async function benchCsvParse(): Promise<void> {
 }
 
 const benches: [string, () => Promise<void>][] = [
+  [
+    'cli',
+    async () => {
+      table.push(...(await benchCliStart(work)));
+    },
+  ],
   ['ingest', benchIngestion],
   ['stream', benchStreaming],
   ['sftp', benchSftp],
@@ -424,6 +431,7 @@ rmSync(work, { recursive: true, force: true });
 
 const cols = ['benchmark', 'finmesh', 'reference', 'ratio', 'bar'] as const;
 const meets = (r: Row) => {
+  if (r.benchmark.startsWith('CLI start')) return startMeetsBar(r);
   if (r.bar.includes('events/s')) return Number(r.finmesh.replace(/,/g, '')) >= 200_000;
   if (r.bar.startsWith('p99')) return Number(r.finmesh.split('/')[1]) < 2;
   return r.bar === '-' || r.ratio >= Number(r.bar.replace(/[^0-9.]/g, ''));

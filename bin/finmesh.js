@@ -1,6 +1,26 @@
 #!/usr/bin/env node
-// finmesh ships its TypeScript sources; tsx compiles them on load, so `npm ci && npx finmesh` needs no build step.
-import { register } from 'tsx/esm/api';
+// finmesh runs as compiled JavaScript (dist/, with source maps), built by `npm run build` — which `npm ci` runs through
+// `prepare` and `npm pack` through `prepack`. In a clone whose src/ changed since that build, it runs the TypeScript
+// sources through tsx instead (slower to start), so a stale build never runs.
+import { existsSync, readdirSync, statSync } from 'node:fs';
 
-register();
-await import('../src/cli/main.ts');
+const root = new URL('..', import.meta.url);
+const built = new URL('dist/.built', root);
+const src = new URL('src/', root);
+
+function stale() {
+  if (!existsSync(src)) return false;
+  const at = statSync(built).mtimeMs;
+  for (const e of readdirSync(src, { recursive: true, withFileTypes: true }))
+    if (e.isFile() && statSync(`${e.parentPath}/${e.name}`).mtimeMs > at) return true;
+  return false;
+}
+
+if (existsSync(built) && !stale()) {
+  process.setSourceMapsEnabled(true);
+  await import(new URL('dist/cli/main.js', root).href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import(new URL('src/cli/main.ts', root).href);
+}

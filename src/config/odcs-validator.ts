@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { Ajv2019 } from 'ajv/dist/2019.js';
-import addFormatsModule from 'ajv-formats';
+import type { Ajv2019 as Ajv } from 'ajv/dist/2019.js';
 import type { ValidationIssue } from '../core/errors.js';
 import { describeValue, valueAt } from './issues.js';
 
@@ -10,10 +10,21 @@ const SCHEMA_FILE = fileURLToPath(new URL('../../schemas/odcs/odcs-json-schema-v
 
 let compiled: ValidateFunction | undefined;
 
+const require = createRequire(import.meta.url);
+
 function validator(): ValidateFunction {
   if (!compiled) {
+    // The compiled CLI ships the validator generated ahead of time by `npm run build` (compiling the schema takes
+    // most of a second); from the TypeScript sources it is compiled here.
+    try {
+      compiled = require('./odcs-validate.generated.cjs') as ValidateFunction;
+      return compiled;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw e;
+    }
+    const { Ajv2019 } = require('ajv/dist/2019.js') as { Ajv2019: typeof Ajv };
     const ajv = new Ajv2019({ allErrors: true, strict: false });
-    const addFormats = addFormatsModule as unknown as (a: Ajv2019) => void;
+    const addFormats = require('ajv-formats') as (a: Ajv) => void;
     addFormats(ajv);
     compiled = ajv.compile(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')));
   }

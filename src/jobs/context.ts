@@ -69,12 +69,17 @@ export async function openContext(project: Project, options: OpenOptions = {}): 
     lineageLog.warn({ err_message: e instanceof Error ? e.message : String(e) }, 'lineage event not delivered');
   const transports = options.readonly ? [] : await createTransports(cfg.lineage.transports, project.root, onError);
   const lineage = new Lineage(meta, transports, onError);
-  const metrics = options.metrics ?? new Metrics({ processMetrics: false });
+  // A private registry is made when first used: a read command never measures anything.
+  let metrics = options.metrics;
+  const getMetrics = () => {
+    metrics ??= new Metrics({ processMetrics: false });
+    return metrics;
+  };
   const runs = new Runs({
     meta,
     lineage,
     logger: log,
-    metrics,
+    metrics: options.metrics ?? getMetrics,
     clock,
     heartbeatMs: parseDuration(cfg.runs.heartbeat),
     expiryMs: parseDuration(cfg.runs.expireAfter),
@@ -96,7 +101,9 @@ export async function openContext(project: Project, options: OpenOptions = {}): 
     tokenizationKey,
     lineage,
     runs,
-    metrics,
+    get metrics() {
+      return getMetrics();
+    },
     log,
     clock,
     async close() {

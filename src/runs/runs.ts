@@ -60,7 +60,8 @@ export interface RunsOptions {
   meta: MetadataStore;
   lineage: LineageSink;
   logger: Logger;
-  metrics?: Metrics | undefined;
+  /** The registry runs are counted in, or a function that makes it when the first run ends. */
+  metrics?: Metrics | (() => Metrics) | undefined;
   clock?: Clock | undefined;
   /** How often running runs are proven alive (default `DEFAULT_HEARTBEAT_MS`). */
   heartbeatMs?: number | undefined;
@@ -153,8 +154,9 @@ export class Runs {
       await this.o.meta.runs.finish(run.id, end);
     } finally {
       const seconds = (endedAt.getTime() - run.startedAt.getTime()) / 1000;
-      this.o.metrics?.jobRuns.inc({ kind: run.kind, outcome: outcome.status });
-      this.o.metrics?.jobDuration.observe({ kind: run.kind }, seconds);
+      const metrics = typeof this.o.metrics === 'function' ? this.o.metrics() : this.o.metrics;
+      metrics?.jobRuns.inc({ kind: run.kind, outcome: outcome.status });
+      metrics?.jobDuration.observe({ kind: run.kind }, seconds);
       const line = { outcome: outcome.status, duration_s: seconds, rows_in: outcome.rowsIn, rows_out: outcome.rowsOut };
       if (outcome.status === 'failed') run.log.error({ ...line, err_message: outcome.error }, `${run.job} failed: ${outcome.error ?? ''}`);
       else run.log.debug(line, `${run.job} ${outcome.status} in ${formatDuration(seconds * 1000)}`);

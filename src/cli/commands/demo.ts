@@ -21,7 +21,7 @@ export function registerDemo(program: Command): void {
     .action(async (opts: DemoCliOptions) => {
       const [{ loadProject }, { FinmeshError }, { runDemo }, { layoutDemoWorkspace }, { openContext }, { Metrics }, { startServer }] =
         await Promise.all([
-          import('../../config/load-project.js'),
+          import('../../config/project-cache.js'),
           import('../../core/errors.js'),
           import('../../demo/demo.js'),
           import('../../demo/workspace.js'),
@@ -30,7 +30,7 @@ export function registerDemo(program: Command): void {
           import('../../server/server.js'),
         ]);
       const root = await layoutDemoWorkspace(opts.dir, { port: opts.port });
-      const project = loadProject(root);
+      const project = await loadProject(root);
       const metrics = new Metrics();
       const ctx = await openContext(project, { secrets: true, metrics });
       let server: Awaited<ReturnType<typeof startServer>> | undefined;

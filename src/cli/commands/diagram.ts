@@ -9,10 +9,10 @@ export function registerDiagram(program: Command): void {
     .option('--format <format>', 'output format (mermaid)', oneOf(['mermaid'] as const), 'mermaid')
     .action(async (opts: { project: string }) => {
       const [{ loadProject }, { mermaidDiagram }] = await Promise.all([
-        import('../../config/load-project.js'),
+        import('../../config/project-cache.js'),
         import('../../docs/diagram.js'),
       ]);
-      process.stdout.write(mermaidDiagram(loadProject(opts.project)));
+      process.stdout.write(mermaidDiagram(await loadProject(opts.project)));
     });
   examples(cmd, ['finmesh diagram > architecture.mmd', 'finmesh diagram --project examples/fintech']);
 }

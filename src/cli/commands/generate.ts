@@ -29,13 +29,13 @@ export function registerGenerate(program: Command): void {
       const [{ createWriteStream }, { loadProject }, { sleep }, { openAppWriters }, { FintechSimulator }, { simulatorConfig }] =
         await Promise.all([
           import('node:fs'),
-          import('../../config/load-project.js'),
+          import('../../config/project-cache.js'),
           import('../../core/sleep.js'),
           import('../../demo/app-writers.js'),
           import('../../demo/simulator/fintech-simulator.js'),
           import('../../demo/simulator-config.js'),
         ]);
-      const project = loadProject(opts.project);
+      const project = await loadProject(opts.project);
       const cfg = simulatorConfig(project);
       const start = opts.start ?? new Date();
       const sim = new FintechSimulator({

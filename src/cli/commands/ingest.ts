@@ -30,7 +30,7 @@ export function registerIngest(program: Command): void {
         { startServer },
         { isFileSource },
       ] = await Promise.all([
-        import('../../config/load-project.js'),
+        import('../../config/project-cache.js'),
         import('../../config/schema.js'),
         import('../../core/errors.js'),
         import('../../jobs/context.js'),
@@ -51,7 +51,7 @@ export function registerIngest(program: Command): void {
           );
         return s;
       };
-      const project = loadProject(opts.project);
+      const project = await loadProject(opts.project);
       const fileSources = project.sources.filter(isFileSource);
       const sources = names.length === 0 ? fileSources : names.map((n) => pick(project.sources, fileSources, n));
       if (sources.length === 0) throw new FinmeshError('NOT_FOUND', `${opts.project}: the project has no file (SFTP) sources`);

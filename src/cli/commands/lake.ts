@@ -23,12 +23,12 @@ export function registerLake(program: Command): void {
     .action(async (opts: GcCliOptions) => {
       const [{ loadProject }, { durationMs }, { openContext }, { collectGarbage, DEFAULT_ORPHAN_MIN_AGE_MS, DEFAULT_STAGING_MAX_AGE_MS }] =
         await Promise.all([
-          import('../../config/load-project.js'),
+          import('../../config/project-cache.js'),
           import('../../config/schema.js'),
           import('../../jobs/context.js'),
           import('../../lake/gc.js'),
         ]);
-      const project = loadProject(opts.project);
+      const project = await loadProject(opts.project);
       const ctx = await openContext(project);
       try {
         const report = await collectGarbage(ctx, { graceMs: durationMs(project.config.lake.gc.grace), dryRun: opts.dryRun });

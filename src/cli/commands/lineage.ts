@@ -26,12 +26,12 @@ export function registerLineage(program: Command): void {
     .option('--json', 'same as --format json')
     .action(async (target: string, opts: LineageOptions) => {
       const [{ loadProject }, { FinmeshError }, { openContext }, { LineageGraph }] = await Promise.all([
-        import('../../config/load-project.js'),
+        import('../../config/project-cache.js'),
         import('../../core/errors.js'),
         import('../../jobs/context.js'),
         import('../../lineage/graph.js'),
       ]);
-      const project = loadProject(opts.project);
+      const project = await loadProject(opts.project);
       const ctx = await openContext(project, { readonly: true });
       try {
         const events = (await ctx.meta.lineage.list()).map((e) => e.event);

@@ -16,14 +16,14 @@ export function registerMesh(program: Command): void {
     .action(async (selector: string | undefined, opts: { project: string; json?: boolean }) => {
       const [{ loadProject }, { FinmeshError }, { buildDag, selectModels }, { runChecks }, { openContext }, { prepareSession }] =
         await Promise.all([
-          import('../../config/load-project.js'),
+          import('../../config/project-cache.js'),
           import('../../core/errors.js'),
           import('../../engine/dag.js'),
           import('../../jobs/check.js'),
           import('../../jobs/context.js'),
           import('../../lake/session.js'),
         ]);
-      const project = loadProject(opts.project);
+      const project = await loadProject(opts.project);
       const ctx = await openContext(project);
       try {
         await prepareSession(ctx);
@@ -72,12 +72,12 @@ export function registerMesh(program: Command): void {
     .option('--json', 'print the catalog (or the product) as JSON')
     .action(async (name: string | undefined, opts: { project: string; json?: boolean }) => {
       const [{ loadProject }, { FinmeshError }, { openContext, openIfRan }, { buildCatalog }] = await Promise.all([
-        import('../../config/load-project.js'),
+        import('../../config/project-cache.js'),
         import('../../core/errors.js'),
         import('../../jobs/context.js'),
         import('../../mesh/reports.js'),
       ]);
-      const project = loadProject(opts.project);
+      const project = await loadProject(opts.project);
       if (name !== undefined && !project.products.some((p) => p.name === name || `${p.domain}.${p.name}` === name))
         throw new FinmeshError(
           'NOT_FOUND',
@@ -130,12 +130,12 @@ export function registerMesh(program: Command): void {
     .option('--json', 'print the violations as JSON')
     .action(async (opts: { project: string; json?: boolean }) => {
       const [{ loadProject }, { formatIssue }, { createEngine }, { checkPolicies }] = await Promise.all([
-        import('../../config/load-project.js'),
+        import('../../config/project-cache.js'),
         import('../../core/errors.js'),
         import('../../engine/registry.js'),
         import('../../mesh/policies.js'),
       ]);
-      const project = loadProject(opts.project);
+      const project = await loadProject(opts.project);
       const engine = await createEngine(project.config.engine);
       try {
         const violations = await checkPolicies(project, engine);
@@ -161,11 +161,11 @@ export function registerMesh(program: Command): void {
     .option('--json', 'print the gaps as JSON')
     .action(async (opts: { project: string; json?: boolean }) => {
       const [{ loadProject }, { openIfRan }, { findGaps }] = await Promise.all([
-        import('../../config/load-project.js'),
+        import('../../config/project-cache.js'),
         import('../../jobs/context.js'),
         import('../../mesh/reports.js'),
       ]);
-      const project = loadProject(opts.project);
+      const project = await loadProject(opts.project);
       const ctx = await openIfRan(project);
       try {
         const { gaps, evaluated } = await findGaps(project, ctx);
@@ -241,11 +241,11 @@ export function registerMesh(program: Command): void {
           import('node:fs'),
           import('node:path'),
           import('yaml'),
-          import('../../config/load-project.js'),
+          import('../../config/project-cache.js'),
           import('../../core/errors.js'),
           import('../../mesh/odps.js'),
         ]);
-      const project = loadProject(opts.project);
+      const project = await loadProject(opts.project);
       const chosen =
         names.length === 0
           ? project.products

@@ -11,11 +11,11 @@ export function registerQuery(program: Command): void {
     .option('--json', 'print the rows as a JSON array')
     .action(async (sql: string, opts: { project: string; json?: boolean }) => {
       const [{ loadProject }, { openContext }, { runReadOnlyQuery }] = await Promise.all([
-        import('../../config/load-project.js'),
+        import('../../config/project-cache.js'),
         import('../../jobs/context.js'),
         import('../../governance/query.js'),
       ]);
-      const project = loadProject(opts.project);
+      const project = await loadProject(opts.project);
       const ctx = await openContext(project, { readonly: true });
       try {
         const result = await runReadOnlyQuery(ctx, sql);

@@ -21,7 +21,7 @@ export function registerRun(program: Command): void {
         { prepareSession },
         { parentRunEvent },
       ] = await Promise.all([
-        import('../../config/load-project.js'),
+        import('../../config/project-cache.js'),
         import('../../core/errors.js'),
         import('../../engine/dag.js'),
         import('../../jobs/context.js'),
@@ -29,7 +29,7 @@ export function registerRun(program: Command): void {
         import('../../lake/session.js'),
         import('../../lineage/events.js'),
       ]);
-      const project = loadProject(opts.project);
+      const project = await loadProject(opts.project);
       // A selector that names nothing is a usage error, found before any run is recorded.
       const { dag } = buildDag(project);
       if (selector && selectModels(dag, selector).length === 0)

@@ -10,13 +10,13 @@ export function registerRuns(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (opts: { project: string; job?: string; limit: number; json?: boolean }) => {
       const [{ loadProject }, { FinmeshError }, { openContext }, { runHistory }, { jobSpellings }] = await Promise.all([
-        import('../../config/load-project.js'),
+        import('../../config/project-cache.js'),
         import('../../core/errors.js'),
         import('../../jobs/context.js'),
         import('../../runs/history.js'),
         import('../../runs/job-names.js'),
       ]);
-      const project = loadProject(opts.project);
+      const project = await loadProject(opts.project);
       const spellings = opts.job === undefined ? undefined : jobSpellings(project.products, opts.job);
       if (opts.job !== undefined && !spellings)
         throw new FinmeshError(

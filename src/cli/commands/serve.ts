@@ -25,7 +25,7 @@ export function registerServe(program: Command): void {
         { runHistory },
         { startServer },
       ] = await Promise.all([
-        import('../../config/load-project.js'),
+        import('../../config/project-cache.js'),
         import('../../core/errors.js'),
         import('../../jobs/context.js'),
         import('../../lineage/graph.js'),
@@ -35,7 +35,7 @@ export function registerServe(program: Command): void {
         import('../../runs/history.js'),
         import('../../server/server.js'),
       ]);
-      const project = loadProject(opts.project);
+      const project = await loadProject(opts.project);
       const ctx = await openContext(project);
       const metrics = new Metrics();
       const server = await startServer({

@@ -14,11 +14,11 @@ export function registerSlo(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (opts: { project: string; json?: boolean }) => {
       const [{ loadProject }, { openContext }, { evaluateSlos, loadSlos }] = await Promise.all([
-        import('../../config/load-project.js'),
+        import('../../config/project-cache.js'),
         import('../../jobs/context.js'),
         import('../../observability/slo.js'),
       ]);
-      const project = loadProject(opts.project);
+      const project = await loadProject(opts.project);
       const slos = loadSlos(project);
       const ctx = await openContext(project, { readonly: true });
       try {
@@ -56,12 +56,12 @@ export function registerSlo(program: Command): void {
         import('node:fs'),
         import('node:path'),
         import('yaml'),
-        import('../../config/load-project.js'),
+        import('../../config/project-cache.js'),
         import('../../docs/runbooks.js'),
         import('../../observability/alert-rules.js'),
         import('../../observability/slo.js'),
       ]);
-      const project = loadProject(opts.project);
+      const project = await loadProject(opts.project);
       const rules = prometheusRules(project, loadSlos(project), { timeScale: opts.timeScale, runbookBaseUrl: opts.runbookBaseUrl });
       process.stdout.write(stringify(rules, { lineWidth: 0, aliasDuplicateObjects: false }));
       if (opts.runbooks) {

@@ -46,7 +46,7 @@ export function registerStream(program: Command): void {
         { isChangeFeed },
       ] = await Promise.all([
         import('../../bus/registry.js'),
-        import('../../config/load-project.js'),
+        import('../../config/project-cache.js'),
         import('../../config/schema.js'),
         import('../../core/errors.js'),
         import('../../jobs/context.js'),
@@ -64,7 +64,7 @@ export function registerStream(program: Command): void {
       ]);
       // A person at a terminal reads sentences; a service's log collector reads the JSON lines.
       const person = Boolean(process.stderr.isTTY);
-      const project = loadProject(opts.project);
+      const project = await loadProject(opts.project);
       if (!project.sources.some(isChangeFeed)) {
         throw new FinmeshError('CONFIG_INVALID', 'the project has no change-feed source (kind sqlite-outbox, postgres or cosmos)');
       }
