@@ -94,10 +94,10 @@ describe('project model', () => {
     const bad = cli(['validate', '--project', dir]);
     assert.equal(bad.status, 2);
     assert.match(
-      bad.stderr,
+      bad.stdout,
       /domains\/payments\/products\/merchants\/contract\.odcs\.yaml: schema\[0\]\.properties\[1\]\.physicalType: expected a column type .* found "VARCHR"/,
     );
-    assert.match(bad.stderr, /domains\/finance\/domain\.yaml: owner: expected an object \(required\), found nothing/);
+    assert.match(bad.stdout, /domains\/finance\/domain\.yaml: owner: expected an object \(required\), found nothing/);
     const json = cli(['validate', '--project', dir, '--json']);
     assert.equal(JSON.parse(json.stdout).issues.length, 2);
   });
@@ -108,7 +108,7 @@ describe('project model', () => {
     writeFileSync(model, readFileSync(model, 'utf8').replace("ref('transactions')", "ref('transactionz')"));
     const r = cli(['validate', '--project', dir]);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /fraud_signals\/model\.sql: line \d+: ref\('transactionz'\): expected a product of the project/);
+    assert.match(r.stdout, /fraud_signals\/model\.sql: line \d+: ref\('transactionz'\): expected a product of the project/);
   });
 
   it('binds every model against its inputs: an unknown column or a syntax error names the model file and line, before any run', () => {

@@ -183,7 +183,7 @@ describe('bronze → silver → gold on the embedded lake', () => {
       assert.match(results.find((r) => r.model === 'customers')?.error ?? '', /segmnt/);
       const after = await one(ctx, 'SELECT count(*) AS n FROM customers_gold.customer_360');
       assert.equal(after.n, before.n, 'gold keeps its previous version');
-      const runs = await ctx.meta.runs.list({ job: 'model:customers', limit: 1 });
+      const runs = await ctx.meta.runs.list({ job: 'model:customers.customers', limit: 1 });
       assert.equal(runs[0]?.status, 'failed');
     } finally {
       await ctx.close();

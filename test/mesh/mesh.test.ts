@@ -129,7 +129,7 @@ describe('governance and gaps', () => {
     );
     const r = cli(['policy', 'check', '--project', dir]);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /product-has-owner: domains\/finance\/products\/reconciliation\/contract\.odcs\.yaml: team\.members/);
+    assert.match(r.stdout, /product-has-owner: domains\/finance\/products\/reconciliation\/contract\.odcs\.yaml: team\.members/);
   });
 
   it('flags a silver model that copies a PII column without tokenising it', () => {
@@ -145,9 +145,9 @@ describe('governance and gaps', () => {
     );
   });
 
-  it('finmesh gaps lists the example’s deliberate gaps and nothing else', () => {
+  it('finmesh gaps lists the example’s deliberate gaps and nothing else, and exits 1 for them', () => {
     const r = cli(['gaps', '--project', 'examples/fintech', '--json']);
-    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.status, 1, r.stderr);
     const { gaps } = JSON.parse(r.stdout) as { gaps: { kind: string; subject: string }[] };
     assert.deepEqual(gaps.map((g) => `${g.kind} ${g.subject}`).sort(), [
       'no-checks customers.customer_360',
@@ -162,7 +162,7 @@ describe('governance and gaps', () => {
     writeFileSync(removed, readFileSync(original, 'utf8').replace(/ {6}- \{ name: trade_name.*\n/, ''));
     const r = cli(['contract', 'diff', original, removed]);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /BREAKING column-removed: column trade_name was removed/);
+    assert.match(r.stdout, /BREAKING column-removed: column trade_name was removed/);
     const widened = join(dir, 'widened.yaml');
     writeFileSync(
       widened,

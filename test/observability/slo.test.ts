@@ -50,3 +50,28 @@ describe('partner-file completeness SLO', () => {
     assert.match(expr, /< bool 1/);
   });
 });
+
+describe('freshness SLO budget', () => {
+  it('is time over the whole window: minutes of staleness in a product’s first minutes do not spend the budget many times over', async () => {
+    const project = loadProject(EXAMPLE);
+    const slo = loadSlos(project).find((s) => s.name === 'payments-transactions-freshness');
+    assert.ok(slo?.thresholdSeconds === 120 && slo.objective === 0.995, 'fresh within 2 minutes, 99.5% of the time');
+    const now = Date.UTC(2026, 11, 1, 12, 0, 0);
+    let at = now - 5 * 60_000;
+    const meta = await SqliteMetadataStore.create({ path: join(tempDir('slo-'), 'meta.db'), clock: { now: () => at } });
+    // The product was built once, five minutes ago, and nothing since: stale for the last three minutes.
+    await meta.manifest.commit({
+      dataset: 'payments/silver/transactions',
+      runId: 'r',
+      add: [{ key: 'k1', rows: 1, bytes: 1 }],
+      replace: [],
+    });
+    at = now;
+    const [status] = await evaluateSlos([slo], meta, now);
+    assert.equal(status?.sliValue, 0.4, 'fresh for two of the five minutes it has existed');
+    const budgetMinutes = (1 - slo.objective) * slo.windowDays * 24 * 60;
+    assert.ok(Math.abs((status?.errorBudgetRemaining ?? 0) - (1 - 3 / budgetMinutes)) < 0.001, `three minutes of ${budgetMinutes}`);
+    assert.equal(status?.exhausted, false);
+    await meta.close();
+  });
+});

@@ -13,8 +13,8 @@ export function registerCompletion(program: Command): void {
       process.stdout.write(shell === 'bash' ? bashScript(program) : zshScript(program));
     });
   examples(cmd, [
-    'eval "$(finmesh completion bash)"              # in ~/.bashrc',
-    'finmesh completion zsh > ~/.zfunc/_finmesh        # with fpath+=(~/.zfunc); autoload -U compinit && compinit',
+    'finmesh completion bash > /etc/bash_completion.d/finmesh   # or in ~/.bashrc: eval "$(finmesh completion bash)"',
+    'finmesh completion zsh > ~/.zfunc/_finmesh                 # with fpath+=(~/.zfunc); autoload -U compinit && compinit',
   ]);
 }
 
