@@ -1,18 +1,21 @@
 // The first hour of a new user (issue 15): each stumble found trying finmesh as a newcomer, held by a test.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { cli, copyExample, EXAMPLE, ROOT, TEST_KEY, tempDir } from '../helpers.js';
 
 const BIN = join(ROOT, 'bin/finmesh.js');
+// One temporary folder for the file (each tempDir() adds an exit listener).
+const work = tempDir('first-hour-');
+const scratch = (prefix = 'x-') => mkdtempSync(join(work, prefix));
 
 let demo = '';
 let demoRun: ReturnType<typeof cli>;
 
 before(() => {
-  demo = join(tempDir('first-hour-'), 'demo');
+  demo = join(scratch('demo-'), 'demo');
   // Piped, as in CI or `| tee`: no terminal.
   demoRun = cli(['demo', '--seconds', '8', '--dir', demo, '--port', '0']);
   assert.equal(demoRun.status, 0, demoRun.stderr);
@@ -22,7 +25,7 @@ const json = <T>(r: ReturnType<typeof cli>): T => JSON.parse(r.stdout) as T;
 
 /** A starter project that has run once: generated changes streamed to bronze. */
 function starter(): string {
-  const dir = join(tempDir('first-hour-starter-'), 'p');
+  const dir = join(scratch('starter-'), 'p');
   assert.equal(cli(['init', dir]).status, 0);
   assert.equal(cli(['generate', '--project', dir, '--seconds', '2', '--start', '2026-11-27T12:00:00Z']).status, 0);
   return dir;
@@ -131,7 +134,7 @@ describe('6. validate', () => {
     const ok = cli(['validate', '--project', EXAMPLE]);
     assert.equal(ok.status, 0);
     assert.match(ok.stdout, /valid — 5 domains, 5 sources, 11 products/);
-    const dir = join(tempDir(), 'p');
+    const dir = join(scratch(), 'p');
     assert.equal(cli(['init', dir]).status, 0);
     const product = join(dir, 'domains/payments/products/daily_volume');
     const contract = join(product, 'contract.odcs.yaml');
@@ -192,7 +195,7 @@ describe('10. gaps and contract versions gate CI', () => {
   });
 
   it('contract diff says a breaking change needs a major version', () => {
-    const dir = tempDir();
+    const dir = scratch();
     const original = join(EXAMPLE, 'domains/payments/products/merchants/contract.odcs.yaml');
     const text = readFileSync(original, 'utf8');
     assert.match(text, /^version: 1\.0\.0$/m);
@@ -210,7 +213,7 @@ describe('10. gaps and contract versions gate CI', () => {
 
 describe('11. contract diff reads any valid ODCS contract', () => {
   it('diffs a contract with several schema objects, object by object', () => {
-    const dir = tempDir();
+    const dir = scratch();
     const contract = (extraColumn: string) => `apiVersion: v3.1.0
 kind: DataContract
 id: orders
@@ -374,7 +377,9 @@ describe('every command', () => {
 });
 
 describe('16. a CLI that starts fast', () => {
-  const log = () => join(tempDir('modules-'), 'loaded.txt');
+  const logs = scratch('modules-');
+  let n = 0;
+  const log = () => join(logs, `loaded-${++n}.txt`);
   const hook = join(ROOT, 'test/cli/fixtures/log-modules.mjs');
   const loaded = (args: string[]) => {
     const file = log();

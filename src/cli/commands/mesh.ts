@@ -235,7 +235,8 @@ export function registerMesh(program: Command): void {
   projectOption(odps)
     .option('--out <dir>', 'write one <domain>.<product>.odps.yaml per product here instead of printing')
     .option('--api-url <url>', 'base URL of `finmesh serve` for the management ports (default: the server settings)')
-    .action(async (names: string[], opts: { project: string; out?: string; apiUrl?: string }) => {
+    .option('--json', 'print the documents as a JSON array instead of YAML')
+    .action(async (names: string[], opts: { project: string; out?: string; apiUrl?: string; json?: boolean }) => {
       const [{ mkdirSync, writeFileSync }, { join }, { stringify }, { loadProject }, { FinmeshError }, { productToOdps }] =
         await Promise.all([
           import('node:fs'),
@@ -260,7 +261,8 @@ export function registerMesh(program: Command): void {
             });
       const docs = chosen.map((p) => ({ product: p, doc: productToOdps(project, p, { apiUrl: opts.apiUrl }) }));
       if (!opts.out) {
-        process.stdout.write(docs.map((d) => stringify(d.doc)).join('---\n'));
+        if (opts.json) printJson(docs.map((d) => d.doc));
+        else process.stdout.write(docs.map((d) => stringify(d.doc)).join('---\n'));
         return;
       }
       mkdirSync(opts.out, { recursive: true });
