@@ -59,7 +59,10 @@ describe('3. lineage', () => {
     const t = cli(['lineage', 'payments_gold.daily_volume_by_method', '--downstream', '--project', demo]);
     assert.equal(t.status, 0, t.stderr);
     assert.match(t.stdout, /impact: 1 product, 2 consumers/);
-    assert.match(t.stdout, /payments\.daily_volume_by_method\s+owner ana\.souza@fintech\.example\s+consumers powerbi-payments-dashboard/);
+    assert.match(
+      t.stdout,
+      /payments\.daily_volume_by_method\s+ana\.souza@fintech\.example\s+powerbi-payments-dashboard, finance-analytics/,
+    );
     const j = cli(['lineage', 'payments_gold.daily_volume_by_method', '--downstream', '--json', '--project', demo]);
     const { impact } = json<{ impact: { consumers: string[] } }>(j);
     assert.deepEqual(impact.consumers, ['finance-analytics', 'powerbi-payments-dashboard']);

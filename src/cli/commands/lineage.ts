@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Project } from '../../config/project.js';
 import type { LineageGraph } from '../../lineage/graph.js';
 import { examples, integer, oneOf, projectOption } from '../options.js';
-import { paint, printJson } from '../output.js';
+import { formatTable, paint, printJson } from '../output.js';
 
 interface LineageOptions {
   project: string;
@@ -166,10 +166,11 @@ function text(r: Result): string {
         `impact: ${r.impact.products.length} product${r.impact.products.length === 1 ? '' : 's'}, ${r.impact.consumers.length} consumer${r.impact.consumers.length === 1 ? '' : 's'}`,
       ),
     );
-    for (const p of r.impact.products)
-      lines.push(
-        `  ${p.product.padEnd(Math.max(...r.impact.products.map((x) => x.product.length)))}  owner ${p.owner ?? '(none)'}  consumers ${p.consumers.join(', ') || '(none)'}`,
-      );
+    const table = formatTable(
+      ['product', 'owner', 'consumers'],
+      r.impact.products.map((p) => ({ product: p.product, owner: p.owner ?? '(none)', consumers: p.consumers.join(', ') || '(none)' })),
+    );
+    lines.push(...table.split('\n').map((l) => `  ${l}`));
     if (r.impact.consumers.length > 0) lines.push(`  tell: ${r.impact.consumers.join(', ')}`);
   }
   return `${lines.join('\n')}\n`;
