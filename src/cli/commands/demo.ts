@@ -57,7 +57,7 @@ export function registerDemo(program: Command): void {
           signal: abort.signal,
           onProgress: (p) =>
             progress.update(
-              `demo: ${p.elapsedS}/${opts.seconds} s · ${formatCount(p.events)} changes to bronze · ${plural(p.modelRuns, 'model run')} · ${p.failures} failed`,
+              `demo: ${p.elapsedS <= opts.seconds ? `${p.elapsedS}/${opts.seconds} s` : 'finishing (partner files, catching up, last model run)'} · ${formatCount(p.events)} changes to bronze · ${plural(p.modelRuns, 'model run')} · ${p.failures} failed`,
             ),
         });
         progress.done();
