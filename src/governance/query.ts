@@ -1,5 +1,5 @@
 import { FinmeshError } from '../core/errors.js';
-import type { QueryResult } from '../engine/engine.js';
+import type { ParsedSql, QueryResult } from '../engine/engine.js';
 import type { Context } from '../jobs/context.js';
 import { prepareSession } from '../lake/session.js';
 
@@ -8,13 +8,30 @@ import { prepareSession } from '../lake/session.js';
  * engine is sandboxed to reading the lake's folders with its configuration locked.
  */
 export async function runReadOnlyQuery(ctx: Context, sql: string): Promise<QueryResult> {
-  await prepareSession(ctx);
-  await assertReadOnly(ctx, sql);
+  const parsed = await assertReadOnly(ctx, sql);
+  // Only the datasets the query names are defined (parsing needs none of them).
+  await prepareSession(ctx, { only: tablesOf(parsed.statements[0]?.ast) });
   await ctx.engine.sandbox(ctx.storage.readableRoots());
   return ctx.engine.query(sql);
 }
 
-async function assertReadOnly(ctx: Context, sql: string): Promise<void> {
+/** The schema-qualified tables a statement reads (`payments_silver.transactions`), from its syntax tree. */
+function tablesOf(ast: unknown): string[] {
+  const out: string[] = [];
+  const walk = (n: unknown) => {
+    if (Array.isArray(n)) for (const x of n) walk(x);
+    else if (n && typeof n === 'object') {
+      const t = n as { type?: unknown; schema_name?: unknown; table_name?: unknown };
+      if (t.type === 'BASE_TABLE' && typeof t.schema_name === 'string' && t.schema_name && typeof t.table_name === 'string')
+        out.push(`${t.schema_name}.${t.table_name}`);
+      for (const v of Object.values(n)) walk(v);
+    }
+  };
+  walk(ast);
+  return out;
+}
+
+async function assertReadOnly(ctx: Context, sql: string): Promise<ParsedSql> {
   const parsed = await ctx.engine.parse(sql);
   if (parsed.error) {
     if (parsed.error.kind === 'syntax') throw new FinmeshError('QUERY_INVALID', `the query does not parse: ${parsed.error.message}`);
@@ -29,4 +46,5 @@ async function assertReadOnly(ctx: Context, sql: string): Promise<void> {
   if (parsed.statements.length !== 1) {
     throw new FinmeshError('QUERY_INVALID', `expected exactly one statement, found ${parsed.statements.length}`);
   }
+  return parsed;
 }

@@ -1,5 +1,5 @@
-import { type DatasetRef, datasetKey, type Source } from '../config/project.js';
-import { buildDag, renderModel } from '../engine/dag.js';
+import { type DatasetRef, datasetKey, type Source, sqlName } from '../config/project.js';
+import { buildDag, type ModelNode, renderModel } from '../engine/dag.js';
 import type { ColumnInfo } from '../engine/engine.js';
 import type { Context } from '../jobs/context.js';
 import { contractColumns } from '../mesh/contract-columns.js';
@@ -10,25 +10,53 @@ import { BRONZE_METADATA_COLUMNS } from './layout.js';
  * Prepares the engine to read the lake: one schema per `<domain>_<zone>`, one view per dataset over its live
  * files (never a glob, so uncommitted or replaced files are invisible), the `view` models, and the macros models use.
  */
-export async function prepareSession(ctx: Context): Promise<void> {
+export async function prepareSession(ctx: Context, options: PrepareOptions = {}): Promise<void> {
   const { engine, project } = ctx;
   await engine.installMacros({ tokenizationKey: ctx.tokenizationKey });
+  const { dag } = buildDag(project);
+  const wanted = options.only ? withViewInputs(dag.nodes, new Set(options.only)) : undefined;
+  const want = (ref: DatasetRef) => !wanted || wanted.has(sqlName(ref));
   for (const s of project.sources) {
-    await refreshDataset(ctx, s.dataset, bronzeColumns(s));
+    if (want(s.dataset)) await refreshDataset(ctx, s.dataset, bronzeColumns(s));
     // Rejected rows, with their reasons, are queryable where any exist: `<domain>_quarantine.<dataset>`.
     const quarantine = { domain: s.domain, zone: 'quarantine' as const, name: s.dataset.name };
-    if (await ctx.meta.manifest.state(datasetKey(quarantine))) await refreshDataset(ctx, quarantine);
+    if (want(quarantine) && (await ctx.meta.manifest.state(datasetKey(quarantine)))) await refreshDataset(ctx, quarantine);
     // Landing keeps files as received (CSV, zip, PGP), not rows: `<domain>_landing.<dataset>` lists them, a row a file.
     const landing = { domain: s.domain, zone: 'landing' as const, name: s.dataset.name };
-    const landed = await ctx.meta.manifest.liveFiles(datasetKey(landing));
+    const landed = want(landing) ? await ctx.meta.manifest.liveFiles(datasetKey(landing)) : [];
     if (landed.length > 0) await defineViewModel(ctx, landing, landingListing(ctx, landed));
   }
-  const { dag } = buildDag(project);
   for (const node of dag.nodes) {
+    if (!want(node.product.dataset)) continue;
     if (node.product.materialized === 'view') await defineViewModel(ctx, node.product.dataset, renderModel(node, project));
     // A product never built reads as empty with its contract's columns, rather than as a missing table.
     else await refreshDataset(ctx, node.product.dataset, contractColumns(node.product));
   }
+}
+
+export interface PrepareOptions {
+  /**
+   * Only these datasets (SQL names: `payments_silver.transactions`) and what the `view` models among them read: a
+   * query that names two datasets need not define thirty views first. Every dataset when absent.
+   */
+  only?: Iterable<string> | undefined;
+}
+
+/** `names` and, for a `view` model among them, its inputs (and theirs). */
+function withViewInputs(nodes: ModelNode[], names: Set<string>): Set<string> {
+  const out = new Set(names);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const n of nodes) {
+      if (n.product.materialized !== 'view' || !out.has(sqlName(n.product.dataset))) continue;
+      for (const input of [...n.refs.map((r) => r.dataset), ...n.sources.map((x) => x.dataset)]) {
+        if (out.has(sqlName(input))) continue;
+        out.add(sqlName(input));
+        grew = true;
+      }
+    }
+  }
+  return out;
 }
 
 /**
