@@ -4,8 +4,9 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { unitMs } from '../core/duration.js';
 import { ConfigError, FinmeshError, type ValidationIssue } from '../core/errors.js';
 import { formatPath, zodIssues } from './issues.js';
+import { loadAccessModel } from './load-access.js';
 import { validateOdcs } from './odcs-validator.js';
-import type { Domain, Product, Project, Source } from './project.js';
+import type { Domain, Product, Project, Source, UserPolicyFile } from './project.js';
 import {
   type Contract,
   contractSchema,
@@ -177,8 +178,14 @@ export function inspectProject(dir: string): LoadResult {
     'bronze dataset',
     issues,
   );
+  const access = loadAccessModel(root, { domains: domains.map((d) => d.name), sources, products }, issues);
+  const userPolicies: UserPolicyFile[] = [];
+  for (const file of listFiles(join(root, 'policies'), /\.ya?ml$/)) {
+    const doc = readYaml(file);
+    if (doc !== undefined) userPolicies.push({ file: rel(file), doc });
+  }
   if (!parsedProject.success) return { project: undefined, issues };
-  return { project: { root, config: parsedProject.data, domains, sources, products, unloadedProducts }, issues };
+  return { project: { root, config: parsedProject.data, domains, sources, products, unloadedProducts, access, userPolicies }, issues };
 }
 
 function readSettings(file: string, contract: Contract, issues: ValidationIssue[]): ProductSettings | undefined {

@@ -1,3 +1,4 @@
+import type { AccessModel } from './access-schema.js';
 import type { Contract, DomainConfig, Materialization, ProductSettings, ProjectConfig, SourceConfig, Zone } from './schema.js';
 
 /** A dataset in the lake: `<domain>_<zone>.<name>` in SQL, `<domain>/<zone>/<name>/` in storage. */
@@ -62,4 +63,15 @@ export interface Project {
   products: Product[];
   /** Product folders that exist but did not load (their problems are reported on their own). */
   unloadedProducts: string[];
+  /** `governance/access.yaml`: personas, grants, masking, principals; undefined when the project has none. */
+  access?: AccessModel | undefined;
+  /** `policies/*.yaml`: rules the project's users wrote (CEL), checked by `policy check`, `validate` and before runs. */
+  userPolicies?: UserPolicyFile[] | undefined;
+}
+
+/** One `policies/*.yaml` file as written (validated by `src/mesh/user-policies.ts`, which needs the whole project). */
+export interface UserPolicyFile {
+  /** Relative to the project root. */
+  file: string;
+  doc: unknown;
 }

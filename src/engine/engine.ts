@@ -49,6 +49,8 @@ export interface Engine {
   writeParquet(select: string, dir: string, options?: { partitionBy?: string | undefined }): Promise<WrittenFile[]>;
   /** Restricts this engine to reading the given folders and refuses to change settings from then on. */
   sandbox(readableRoots: string[]): Promise<void>;
+  /** Cancels the statement running now, if any: it fails with `QUERY_INVALID` (a statement timeout calls this). */
+  interrupt(): void;
   close(): Promise<void>;
 }
 
@@ -79,7 +81,19 @@ export interface SqlDialect {
   unionAllByName(a: string, b: string): string;
   /** The rows of relation `from` that are the latest per `keys` by `orderBy` (descending); one per key. */
   latestPerKey(from: string, keys: string[], orderBy: string | undefined): string;
+  /**
+   * `expr`, a column of finmesh type `type`, masked by `rule` — BigQuery's data masking rules, so a persona sees the
+   * same locally and in the cloud: `last-four` (all but the last four characters as X), `hash` (SHA-256 hex of the
+   * text), `null`, `default` (the type's default: '', 0, false, 1970-01-01), `email` (XXXXX@ and the domain), `year`
+   * (a date truncated to its year). A rule that does not fit the type (last four of a number) gives NULL.
+   */
+  mask(expr: string, type: string, rule: MaskRule): string;
+  /** `expr`'s text tokenised: keyed HMAC-SHA256 hex (the `tokenize` macro), the same token silver holds. */
+  tokenize(expr: string): string;
 }
+
+export const MASK_RULES = ['last-four', 'hash', 'null', 'default', 'email', 'year'] as const;
+export type MaskRule = (typeof MASK_RULES)[number];
 
 /** A parsed statement list. */
 export interface ParsedSql {

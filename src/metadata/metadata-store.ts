@@ -1,7 +1,7 @@
 /**
  * The metadata store: everything finmesh knows about what it did, split by concern — runs, the lake's file
- * manifest, source checkpoints, the partner-file ledger, leases, check results, lineage events and the lake's
- * reader sessions. One port, an adapter per place it runs: SQLite embedded (one process or several on one
+ * manifest, source checkpoints, the partner-file ledger, leases, check results, lineage events, the lake's
+ * reader sessions and the audit log. One port, an adapter per place it runs: SQLite embedded (one process or several on one
  * machine), PostgreSQL when several processes on several machines share one store (Cloud Run with Cloud SQL).
  *
  * Every member is async, so a networked store fits behind it. Adapters are built by `static async create` and
@@ -24,6 +24,7 @@ export interface MetadataStore {
   readonly checks: CheckResultStore;
   readonly lineage: LineageStore;
   readonly readers: LakeReaderStore;
+  readonly audit: AuditLog;
   /** Releases connections. Idempotent. */
   close(): Promise<void>;
 }
@@ -300,4 +301,57 @@ export interface LakeReader {
   /** Dataset → epoch ms when this reader last defined its view of it (the file list it reads from then on). */
   views: Record<string, number>;
   heartbeatAt: Date;
+}
+
+// ---------------------------------------------------------------- audit log
+
+/**
+ * The append-only, hash-chained audit log: every governed read, access decision, grant change and break-glass use.
+ * Each record carries the hash of the one before it (`audit-chain.ts`), so an edited, deleted or reordered record is
+ * found by `verifyAuditChain`. The store offers no update or delete.
+ */
+export interface AuditLog {
+  /**
+   * Appends a record at the end of the chain: its `seq` is the last record's plus one and its `prevHash` the last
+   * record's `hash` (`AUDIT_GENESIS` for the first). Appends from several processes are serialised, so the chain
+   * never forks. Returns the record as stored.
+   */
+  append(entry: AuditEntry): Promise<AuditRecord>;
+  /** Records in chain order (`seq` ascending), filtered; `limit` defaults to no limit. */
+  list(filter?: AuditFilter): Promise<AuditRecord[]>;
+}
+
+export const AUDIT_KINDS = ['read', 'decision', 'grant-change', 'break-glass', 'auth'] as const;
+export type AuditKind = (typeof AUDIT_KINDS)[number];
+
+export interface AuditEntry {
+  at: Date;
+  kind: AuditKind;
+  /** The persona that acted (`finmesh` for the platform itself). */
+  actor: string;
+  /** Who the persona was (a token's name, an OIDC subject, the CLI's user); never a secret. */
+  principal: string | undefined;
+  /** `query`, `api:runs`, `access-model`, … */
+  action: string;
+  /** A dataset, a route, the access model. */
+  resource: string;
+  outcome: 'allow' | 'deny' | 'ok' | 'error';
+  /** JSON: datasets, columns, rows, the query's hash, the grant, the reason. */
+  details: Record<string, unknown>;
+}
+
+export interface AuditRecord extends AuditEntry {
+  seq: number;
+  prevHash: string;
+  hash: string;
+}
+
+export interface AuditFilter {
+  kind?: AuditKind | undefined;
+  actor?: string | undefined;
+  /** Records at or after. */
+  since?: Date | undefined;
+  /** Records with a greater seq. */
+  afterSeq?: number | undefined;
+  limit?: number | undefined;
 }

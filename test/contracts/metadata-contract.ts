@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '../../src/core/clock.js';
 import { FinmeshError } from '../../src/core/errors.js';
-import type { LakeFile, MetadataStore } from '../../src/metadata/metadata-store.js';
+import { verifyAuditChain } from '../../src/metadata/audit-chain.js';
+import type { AuditEntry, LakeFile, MetadataStore } from '../../src/metadata/metadata-store.js';
 
 /** A store under test, and a way to open a second connection to the same store (another process would). */
 export interface MetadataFixture {
@@ -364,6 +365,64 @@ export function describeMetadataContract(
         assert.equal((await meta.readers.list(new Date(t + 11))).filter((r) => r.id === id).length, 0, 'stale readers are not live');
         await meta.readers.remove(id);
         assert.equal((await meta.readers.list(new Date(0))).filter((r) => r.id === id).length, 0);
+      });
+    });
+
+    describe('audit log', () => {
+      const entry = (actor: string, i: number, details: Record<string, unknown> = {}): AuditEntry => ({
+        at: new Date(clock.now() + i),
+        kind: i % 2 === 0 ? 'read' : 'decision',
+        actor,
+        principal: `token:${actor}`,
+        action: 'query',
+        resource: 'payments_gold.daily_volume_by_method',
+        outcome: i % 2 === 0 ? 'ok' : 'deny',
+        details: { rows: i, columns: ['day', 'total_amount'], nested: { b: 1, a: [1, 'x'] }, ...details },
+      });
+
+      it('appends records in a hash chain that verifies, and lists them in order by kind, actor and time', async () => {
+        const actor = unique('persona');
+        const appended = [];
+        for (let i = 0; i < 4; i++) appended.push(await meta.audit.append(entry(actor, i)));
+        for (let i = 1; i < appended.length; i++) {
+          assert.equal(appended[i]?.seq, (appended[i - 1]?.seq ?? 0) + 1, 'seqs follow each other');
+          assert.equal(appended[i]?.prevHash, appended[i - 1]?.hash, 'each record links to the one before');
+        }
+        const mine = await meta.audit.list({ actor });
+        assert.deepEqual(
+          mine.map((r) => r.hash),
+          appended.map((r) => r.hash),
+        );
+        assert.deepEqual(mine[0]?.details, entry(actor, 0).details, 'details come back as written');
+        assert.equal(mine[1]?.principal, `token:${actor}`);
+        assert.equal((await meta.audit.list({ actor, kind: 'read' })).length, 2);
+        assert.equal((await meta.audit.list({ actor, since: new Date(clock.now() + 2) })).length, 2);
+        assert.equal((await meta.audit.list({ actor, afterSeq: appended[2]?.seq })).length, 1);
+        assert.equal((await meta.audit.list({ actor, limit: 3 })).length, 3);
+        const verdict = verifyAuditChain(await meta.audit.list());
+        assert.ok(verdict.ok, JSON.stringify(verdict.problems));
+        assert.equal(verdict.head, (await meta.audit.list()).at(-1)?.hash);
+      });
+
+      it('never forks the chain when two connections append at once', async () => {
+        const other = await fx.openAnother(clock);
+        try {
+          const actor = unique('concurrent');
+          await Promise.all(
+            Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? meta : other).audit.append(entry(actor, i, { writer: i % 2 }))),
+          );
+          const all = await meta.audit.list();
+          assert.deepEqual(
+            all.map((r) => r.seq),
+            all.map((_, i) => i + 1),
+            'one seq per record, none skipped',
+          );
+          const verdict = verifyAuditChain(all);
+          assert.ok(verdict.ok, JSON.stringify(verdict.problems));
+          assert.equal((await meta.audit.list({ actor })).length, 20);
+        } finally {
+          await other.close();
+        }
       });
     });
   });

@@ -1,4 +1,4 @@
-import type { ColumnInfo, SqlDialect } from '../engine.js';
+import type { ColumnInfo, MaskRule, SqlDialect } from '../engine.js';
 
 /** DuckDB's SQL. */
 export class DuckDbDialect implements SqlDialect {
@@ -51,6 +51,45 @@ export class DuckDbDialect implements SqlDialect {
 
   unionAllByName(a: string, b: string): string {
     return `${a} UNION ALL BY NAME ${b}`;
+  }
+
+  mask(expr: string, type: string, rule: MaskRule): string {
+    const t = type.trim().toUpperCase();
+    const text = /^(VARCHAR|TEXT|STRING|UUID|JSON)$/.test(t);
+    const temporal = /^(DATE|TIMESTAMP|TIMESTAMPTZ|TIMESTAMP WITH TIME ZONE)$/.test(t);
+    const scalar = !/^STRUCT|\[\]$/.test(t);
+    const asText = this.cast(expr, 'VARCHAR');
+    const nullOf = this.cast('NULL', type);
+    const whenSet = (v: string) => `CASE WHEN ${expr} IS NULL THEN NULL ELSE ${v} END`;
+    switch (rule) {
+      case 'last-four':
+        return text ? whenSet(`repeat('X', greatest(length(${asText}) - 4, 0)) || right(${asText}, 4)`) : nullOf;
+      case 'hash':
+        return whenSet(`sha256(${asText})`);
+      case 'email':
+        return text ? whenSet(`'XXXXX' || coalesce(regexp_extract(${asText}, '@.*$'), '')`) : nullOf;
+      case 'year':
+        return temporal ? this.cast(`date_trunc('year', ${expr})`, type) : nullOf;
+      case 'default': {
+        if (!scalar) return nullOf;
+        const value = text
+          ? "''"
+          : temporal
+            ? "'1970-01-01'"
+            : /^(BOOLEAN|BOOL)$/.test(t)
+              ? 'false'
+              : /INT|DOUBLE|FLOAT|REAL|DECIMAL|NUMERIC/.test(t)
+                ? '0'
+                : 'NULL';
+        return this.cast(value, type);
+      }
+      case 'null':
+        return nullOf;
+    }
+  }
+
+  tokenize(expr: string): string {
+    return `CASE WHEN ${expr} IS NULL THEN NULL ELSE tokenize(${this.cast(expr, 'VARCHAR')}) END`;
   }
 
   latestPerKey(from: string, keys: string[], orderBy: string | undefined): string {

@@ -167,6 +167,10 @@ export class DuckDbEngine implements Engine {
     return this.exec(`SET allowed_directories = [${dirs}]; SET enable_external_access = false; SET lock_configuration = true`);
   }
 
+  interrupt(): void {
+    this.conn.interrupt();
+  }
+
   async close(): Promise<void> {
     await this.queue.catch(() => undefined);
     this.conn.closeSync();

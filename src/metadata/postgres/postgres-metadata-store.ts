@@ -1,6 +1,7 @@
 import { type Clock, systemClock } from '../../core/clock.js';
 import { FinmeshError } from '../../core/errors.js';
 import type {
+  AuditLog,
   CheckpointStore,
   CheckResultStore,
   FileLedger,
@@ -11,6 +12,7 @@ import type {
   MetadataStore,
   RunStore,
 } from '../metadata-store.js';
+import { PostgresAudit } from './postgres-audit.js';
 import { PostgresLakeReaders, PostgresLeases } from './postgres-leases.js';
 import { PostgresCheckpoints, PostgresLedger } from './postgres-ledger.js';
 import { PostgresManifest } from './postgres-manifest.js';
@@ -63,6 +65,7 @@ export class PostgresMetadataStore implements MetadataStore {
   readonly checks: CheckResultStore;
   readonly lineage: LineageStore;
   readonly readers: LakeReaderStore;
+  readonly audit: AuditLog;
 
   private constructor(
     private readonly db: PostgresPool,
@@ -80,6 +83,7 @@ export class PostgresMetadataStore implements MetadataStore {
     this.checks = new PostgresCheckResults(db, s);
     this.lineage = new PostgresLineage(db, s);
     this.readers = new PostgresLakeReaders(db, s);
+    this.audit = new PostgresAudit(db, s, schema);
   }
 
   /**

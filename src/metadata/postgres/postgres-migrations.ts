@@ -45,6 +45,12 @@ export const MIGRATIONS: string[] = [
      scope text NOT NULL, range_id text NOT NULL, range text NOT NULL, continuation text, owner text,
      heartbeat bigint NOT NULL DEFAULT 0, PRIMARY KEY (scope, range_id));
    CREATE TABLE lake_readers (id text PRIMARY KEY, process text NOT NULL, views jsonb NOT NULL, heartbeat_at timestamptz NOT NULL);`,
+  `CREATE TABLE audit_log (
+     seq bigint PRIMARY KEY, at timestamptz NOT NULL, kind text NOT NULL, actor text NOT NULL, principal text,
+     action text NOT NULL, resource text NOT NULL, outcome text NOT NULL, details text NOT NULL,
+     prev_hash text NOT NULL, hash text NOT NULL);
+   CREATE INDEX audit_kind ON audit_log (kind, at);
+   CREATE INDEX audit_actor ON audit_log (actor, at);`,
 ];
 
 /** How long one migration may run (an index on a large table takes longer than any ordinary statement). */

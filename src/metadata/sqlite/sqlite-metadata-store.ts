@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../../core/clock.js';
 import { FinmeshError } from '../../core/errors.js';
 import type {
+  AuditLog,
   CheckpointStore,
   CheckResultStore,
   FileLedger,
@@ -14,6 +15,7 @@ import type {
   MetadataStore,
   RunStore,
 } from '../metadata-store.js';
+import { SqliteAudit } from './sqlite-audit.js';
 import { SqliteLakeReaders, SqliteLeases } from './sqlite-leases.js';
 import { SqliteCheckpoints, SqliteLedger } from './sqlite-ledger.js';
 import { SqliteManifest } from './sqlite-manifest.js';
@@ -65,6 +67,12 @@ const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
         DROP TABLE cosmos_leases;`);
     }
   },
+  `CREATE TABLE audit_log (
+     seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL, principal TEXT,
+     action TEXT NOT NULL, resource TEXT NOT NULL, outcome TEXT NOT NULL, details TEXT NOT NULL,
+     prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+   CREATE INDEX audit_kind ON audit_log(kind, at);
+   CREATE INDEX audit_actor ON audit_log(actor, at);`,
 ];
 
 export interface SqliteMetadataOptions {
@@ -90,6 +98,7 @@ export class SqliteMetadataStore implements MetadataStore {
   readonly checks: CheckResultStore;
   readonly lineage: LineageStore;
   readonly readers: LakeReaderStore;
+  readonly audit: AuditLog;
   private closed = false;
 
   private constructor(
@@ -106,6 +115,7 @@ export class SqliteMetadataStore implements MetadataStore {
     this.checks = new SqliteCheckResults(db);
     this.lineage = new SqliteLineage(db);
     this.readers = new SqliteLakeReaders(db);
+    this.audit = new SqliteAudit(db);
   }
 
   /** Opens the store at `options.path`, creating and migrating it when needed. */
