@@ -4,6 +4,7 @@ import { registerCompletion } from './commands/completion.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDiagram } from './commands/diagram.js';
 import { registerGenerate } from './commands/generate.js';
+import { registerGovernance } from './commands/governance.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerInit } from './commands/init.js';
 import { registerLake } from './commands/lake.js';
@@ -70,6 +71,7 @@ registerDiagram(program);
 registerServe(program);
 registerLake(program);
 registerCompletion(program);
+registerGovernance(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -196,10 +196,13 @@ function covers(grant: Grant, ref: DatasetRef, name: string): boolean {
 const QUARANTINE_COLUMNS = [
   { name: 'kind', type: 'VARCHAR', classification: 'internal' },
   { name: 'source', type: 'VARCHAR', classification: 'internal' },
-  { name: 'file', type: 'VARCHAR', classification: 'internal' },
-  { name: 'line', type: 'BIGINT', classification: 'internal' },
+  { name: '_source_file', type: 'VARCHAR', classification: 'internal' },
+  { name: '_line', type: 'BIGINT', classification: 'internal' },
   { name: 'reason', type: 'VARCHAR', classification: 'internal' },
   { name: 'raw', type: 'VARCHAR', classification: 'pii' },
+  { name: '_run_id', type: 'VARCHAR', classification: 'internal' },
+  { name: '_ingested_at', type: 'TIMESTAMPTZ', classification: 'internal' },
+  { name: 'dt', type: 'DATE', classification: 'internal' },
 ];
 
 /** Every dataset of the project that can be read: bronze tables, their quarantine, and data products. */

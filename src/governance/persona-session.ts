@@ -1,7 +1,7 @@
 import { datasetKey } from '../config/project.js';
 import type { Clock } from '../core/clock.js';
 import { FinmeshError } from '../core/errors.js';
-import type { ColumnInfo, Engine } from '../engine/engine.js';
+import type { ColumnInfo, Engine, QueryResult } from '../engine/engine.js';
 import { describeProcess, LakeReaderSession } from '../lake/reader-session.js';
 import type { LakeStorage } from '../lake/storage.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
@@ -34,6 +34,7 @@ export class PersonaSession {
   private readonly versions = new Map<string, string>();
   private readonly reader: LakeReaderSession;
   private refreshing: Promise<void> | undefined;
+  private running: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly o: PersonaSessionOptions,
@@ -134,7 +135,40 @@ export class PersonaSession {
     return `SELECT ${select.join(', ')} FROM ${relation} AS src${where}`;
   }
 
+  /**
+   * Runs a checked SELECT in the session, one at a time (so a timeout cancels this statement, not another's): at most
+   * `rowLimit` rows (0: no limit), cancelled after `timeoutMs` (0: never) with `TIMEOUT`.
+   */
+  run(sql: string, limits: { rowLimit: number; timeoutMs: number }): Promise<QueryResult & { truncated: boolean }> {
+    const next = this.running.then(async () => {
+      const body = sql.replace(/;\s*$/, '');
+      const wrapped = limits.rowLimit > 0 ? `SELECT * FROM (\n${body}\n) AS finmesh_governed LIMIT ${limits.rowLimit + 1}` : body;
+      let timedOut = false;
+      const timer =
+        limits.timeoutMs > 0
+          ? setTimeout(() => {
+              timedOut = true;
+              this.engine.interrupt();
+            }, limits.timeoutMs)
+          : undefined;
+      try {
+        const r = await this.engine.query(wrapped);
+        const truncated = limits.rowLimit > 0 && r.rows.length > limits.rowLimit;
+        return { ...r, rows: truncated ? r.rows.slice(0, limits.rowLimit) : r.rows, truncated };
+      } catch (e) {
+        if (timedOut)
+          throw new FinmeshError('TIMEOUT', `the query ran longer than the statement timeout (${limits.timeoutMs} ms) and was cancelled`);
+        throw e;
+      } finally {
+        clearTimeout(timer);
+      }
+    });
+    this.running = next.catch(() => undefined);
+    return next;
+  }
+
   async close(): Promise<void> {
+    await this.running;
     await this.refreshing?.catch(() => undefined);
     await this.reader.close();
     await this.engine.close();

@@ -39,7 +39,7 @@ export function guardSelect(ast: unknown, g: GuardContext): string[] {
       const fn = (n.function as { function_name?: string } | undefined)?.function_name ?? 'a table function';
       throw new FinmeshError(
         'PERMISSION',
-        `${fn}() is not allowed here: governed queries read datasets by name (<domain>_<zone>.<dataset>), never files or table functions`,
+        `may not call ${fn}(): governed queries read datasets by name (<domain>_<zone>.<dataset>), never files or table functions`,
       );
     }
     if (n.type === 'BASE_TABLE') table(n);
@@ -53,7 +53,7 @@ export function guardSelect(ast: unknown, g: GuardContext): string[] {
     if (!/^[A-Za-z_][A-Za-z0-9_$]*$/.test(name)) {
       throw new FinmeshError(
         'PERMISSION',
-        `"${name}" is not a dataset: governed queries read datasets by name (<domain>_<zone>.<dataset>), never files`,
+        `may not read "${name}": governed queries read datasets by name (<domain>_<zone>.<dataset>), never files`,
       );
     }
     if (catalog && !['memory', 'system', 'temp'].includes(catalog)) {

@@ -76,7 +76,13 @@ export class PostgresAudit implements AuditLog {
       action: r.action,
       resource: r.resource,
       outcome: r.outcome,
-      details: JSON.parse(r.details) as Record<string, unknown>,
+      details: ((text: string) => {
+        try {
+          return JSON.parse(text) as Record<string, unknown>;
+        } catch {
+          return { unparseable: text };
+        }
+      })(r.details),
       prevHash: r.prev_hash,
       hash: r.hash,
     }));

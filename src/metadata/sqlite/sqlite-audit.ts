@@ -75,9 +75,18 @@ export class SqliteAudit implements AuditLog {
       action: r.action,
       resource: r.resource,
       outcome: r.outcome,
-      details: JSON.parse(r.details) as Record<string, unknown>,
+      details: parseDetails(r.details),
       prevHash: r.prev_hash,
       hash: r.hash,
     }));
+  }
+}
+
+/** A record's details; text that no longer parses (edited by hand) is returned as it is, and fails verification. */
+export function parseDetails(text: string): Record<string, unknown> {
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return { unparseable: text };
   }
 }
