@@ -25,7 +25,7 @@ export { EXIT } from './exit-codes.js';
 // Command modules import only commander and the CLI's own helpers at load; each action imports what it uses when it
 // runs, so `finmesh --help` loads no engine, no server and no SDK (start time is measured by `npm run bench`).
 
-const USER_ERRORS = new Set(['CONFIG_INVALID', 'NOT_FOUND', 'QUERY_INVALID', 'PERMISSION', 'CONFLICT', 'NOT_SUPPORTED']);
+const USER_ERRORS = new Set(['CONFIG_INVALID', 'NOT_FOUND', 'QUERY_INVALID', 'PERMISSION', 'UNAUTHENTICATED', 'CONFLICT', 'NOT_SUPPORTED']);
 
 // A reader that stopped reading (`finmesh lineage export | head -1`) is not an error: stop quietly.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {

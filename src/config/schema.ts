@@ -268,9 +268,24 @@ export const projectConfigSchema = z
       .strict()
       .default({ heartbeat: '10s', expireAfter: '60s' }),
     server: z
-      .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8080) })
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8080),
+        /** The governed SQL endpoint (`finmesh serve --pg-port`): PostgreSQL wire protocol for BI tools. */
+        sql: z
+          .object({
+            /** Certificate and key (PEM) of the endpoint's TLS; required unless it listens on loopback only. */
+            tls: z.object({ cert: secretRef, key: secretRef }).strict().optional(),
+            /** Rows one statement returns at most (the rest is cut, with a notice). */
+            rowLimit: z.number().int().positive().default(100_000),
+            /** A statement running longer is cancelled. */
+            statementTimeout: duration.default('60s'),
+          })
+          .strict()
+          .default({ rowLimit: 100_000, statementTimeout: '60s' }),
+      })
       .strict()
-      .default({ host: '127.0.0.1', port: 8080 }),
+      .default({ host: '127.0.0.1', port: 8080, sql: { rowLimit: 100_000, statementTimeout: '60s' } }),
     /**
      * Settings of finmesh's app simulator (`finmesh demo`, `finmesh generate`): not the product's. The simulator
      * validates them itself (src/demo/simulator-config.ts), and `finmesh validate` reports its issues too.

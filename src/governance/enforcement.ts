@@ -1,7 +1,7 @@
 import { ACCESS_FILE, type ApiPermission } from '../config/access-schema.js';
 import { resolveSecret } from '../config/secrets.js';
 import { FinmeshError } from '../core/errors.js';
-import type { Engine, QueryResult } from '../engine/engine.js';
+import type { ColumnInfo, Engine, QueryResult } from '../engine/engine.js';
 import type { Context } from '../jobs/context.js';
 import { columnLineage } from '../lineage/column-lineage.js';
 import { AccessPolicy, type DatasetDecision } from './access.js';
@@ -58,15 +58,15 @@ export class Enforcer {
    * Opens the enforcement point of a project; records the access model in the audit log when it changed since last
    * recorded. `CONFIG_INVALID` when the project has no access model.
    */
-  static async open(ctx: Context, createEngine: () => Promise<Engine>): Promise<Enforcer> {
-    const model = ctx.project.access;
+  static async open(ctx: Context, createEngine: () => Promise<Engine>, project = ctx.project): Promise<Enforcer> {
+    const model = project.access;
     if (!model) {
       throw new FinmeshError(
         'CONFIG_INVALID',
         `the project has no ${ACCESS_FILE}: personas and grants are defined there (docs/governance.md)`,
       );
     }
-    const e = new Enforcer(ctx, new AccessPolicy(ctx.project, model, ctx.clock), createEngine);
+    const e = new Enforcer(ctx, new AccessPolicy(project, model, ctx.clock), createEngine);
     await e.audit.recordAccessModel(model);
     return e;
   }
@@ -111,48 +111,7 @@ export class Enforcer {
    * unknown dataset (`NOT_FOUND`). A query that runs past the timeout is cancelled (`TIMEOUT`).
    */
   async query(who: Principal, sql: string, options: GovernedQueryOptions = {}): Promise<GovernedResult> {
-    const session = await this.session(who.persona);
-    const hash = queryHash(sql);
-    const deny = async (e: unknown, resource: string): Promise<never> => {
-      if (e instanceof FinmeshError && (e.code === 'PERMISSION' || e.code === 'NOT_FOUND')) {
-        await this.audit.append({
-          kind: 'decision',
-          actor: who.persona,
-          principal: who.principal,
-          action: 'query',
-          resource,
-          outcome: 'deny',
-          details: { via: who.via, queryHash: hash, reason: e.message },
-        });
-        throw new FinmeshError(e.code, `persona "${who.persona}" ${e.message}`, { cause: e });
-      }
-      throw e;
-    };
-    const parsed = await session.engine.parse(sql);
-    if (parsed.error) {
-      if (parsed.error.kind === 'syntax') throw new FinmeshError('QUERY_INVALID', `the query does not parse: ${parsed.error.message}`);
-      const verb = /^\s*([A-Za-z]+)/.exec(sql)?.[1]?.toUpperCase() ?? 'this statement';
-      return deny(new FinmeshError('PERMISSION', `may only read: only SELECT (or WITH ... SELECT) is allowed, found ${verb}`), 'statement');
-    }
-    const statement = parsed.statements[0];
-    if (parsed.statements.length !== 1 || !statement) {
-      throw new FinmeshError('QUERY_INVALID', `expected exactly one statement, found ${parsed.statements.length}`);
-    }
-    let datasets: string[];
-    try {
-      datasets = guardSelect(statement.ast, {
-        readable: new Set(session.decisions.keys()),
-        denial: (d) => (this.policy.dataset(d) ? this.policy.decide(who.persona, d).because : undefined),
-        deniedColumns: (d) =>
-          new Map((session.decisions.get(d)?.columns ?? []).filter((c) => c.level === 'denied').map((c) => [c.name, c.because])),
-        known: () => this.policy.datasets().map((d) => d.name),
-      });
-    } catch (e) {
-      return deny(
-        e,
-        /may not read ([\w.]+)/.exec((e as Error).message)?.[1] ?? /no dataset ([\w.]+)/.exec((e as Error).message)?.[1] ?? 'query',
-      );
-    }
+    const { session, statement, datasets, hash } = await this.check(who, sql);
     await session.refresh();
     const result = await session.run(sql, {
       rowLimit: options.rowLimit ?? DEFAULT_ROW_LIMIT,
@@ -199,6 +158,58 @@ export class Enforcer {
       }
     }
     return { ...result, datasets };
+  }
+
+  /** The columns a statement would return, checked like `query` but read nothing (nothing to audit as a read). */
+  async describe(who: Principal, sql: string): Promise<ColumnInfo[]> {
+    const { session } = await this.check(who, sql);
+    await session.refresh();
+    return session.describe(sql);
+  }
+
+  /** Parses and checks a statement as `query` does; refusals are audited and thrown. */
+  private async check(who: Principal, sql: string) {
+    const session = await this.session(who.persona);
+    const hash = queryHash(sql);
+    const deny = async (e: unknown, resource: string): Promise<never> => {
+      if (e instanceof FinmeshError && (e.code === 'PERMISSION' || e.code === 'NOT_FOUND')) {
+        await this.audit.append({
+          kind: 'decision',
+          actor: who.persona,
+          principal: who.principal,
+          action: 'query',
+          resource,
+          outcome: 'deny',
+          details: { via: who.via, queryHash: hash, reason: e.message },
+        });
+        throw new FinmeshError(e.code, `persona "${who.persona}" ${e.message}`, { cause: e });
+      }
+      throw e;
+    };
+    const parsed = await session.engine.parse(sql);
+    if (parsed.error) {
+      if (parsed.error.kind === 'syntax') throw new FinmeshError('QUERY_INVALID', `the query does not parse: ${parsed.error.message}`);
+      const verb = /^\s*([A-Za-z]+)/.exec(sql)?.[1]?.toUpperCase() ?? 'this statement';
+      return deny(new FinmeshError('PERMISSION', `may only read: only SELECT (or WITH ... SELECT) is allowed, found ${verb}`), 'statement');
+    }
+    const statement = parsed.statements[0];
+    if (parsed.statements.length !== 1 || !statement) {
+      throw new FinmeshError('QUERY_INVALID', `expected exactly one statement, found ${parsed.statements.length}`);
+    }
+    let datasets: string[];
+    try {
+      datasets = guardSelect(statement.ast, {
+        readable: new Set(session.decisions.keys()),
+        denial: (d) => (this.policy.dataset(d) ? this.policy.decide(who.persona, d).because : undefined),
+        deniedColumns: (d) =>
+          new Map((session.decisions.get(d)?.columns ?? []).filter((c) => c.level === 'denied').map((c) => [c.name, c.because])),
+        known: () => this.policy.datasets().map((d) => d.name),
+      });
+    } catch (e) {
+      const m = (e as Error).message;
+      return deny(e, /may not read ([\w.]+)/.exec(m)?.[1] ?? /no dataset ([\w.]+)/.exec(m)?.[1] ?? 'query');
+    }
+    return { session, statement, datasets, hash };
   }
 
   async close(): Promise<void> {

@@ -167,6 +167,13 @@ export class PersonaSession {
     return next;
   }
 
+  /** The columns a checked SELECT would return, without running it. */
+  describe(sql: string): Promise<ColumnInfo[]> {
+    const next = this.running.then(() => this.engine.describe(sql.replace(/;\s*$/, '')));
+    this.running = next.catch(() => undefined);
+    return next;
+  }
+
   async close(): Promise<void> {
     await this.running;
     await this.refreshing?.catch(() => undefined);

@@ -1,6 +1,41 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { FinmeshError } from '../core/errors.js';
 import type { Metrics } from '../observability/metrics.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** What a caller's persona must be allowed to do to use the route (`catalog`, `runs`, `query`…). */
+    permission?: string;
+  }
+}
+
+/** Who called, once authenticated. */
+export interface Caller {
+  persona: string;
+  principal: string;
+}
+
+/**
+ * Authentication and authorisation of every route but `/healthz`: a route names its permission in its config
+ * (`{ config: { permission: 'runs' } }`); a route without one is refused (fail closed).
+ */
+export interface ServerAuth {
+  /** The caller a bearer token proves; throws `UNAUTHENTICATED` (401) or `PERMISSION` (403). */
+  authenticate(token: string | undefined): Promise<Caller>;
+  /** Throws `PERMISSION` (403) when the caller's persona lacks `permission`. */
+  authorize(caller: Caller, permission: string, route: string): Promise<void>;
+  /** `/metrics` answers without a token. */
+  publicMetrics: boolean;
+}
+
+const callers = new WeakMap<FastifyRequest, Caller>();
+
+/** The authenticated caller of a request (routes of a server started with `auth`). */
+export function callerOf(req: FastifyRequest): Caller {
+  const c = callers.get(req);
+  if (!c) throw new FinmeshError('UNAUTHENTICATED', 'a token is required (Authorization: Bearer <token>)');
+  return c;
+}
 
 export interface ServerOptions {
   host: string;
@@ -10,6 +45,8 @@ export interface ServerOptions {
   ready?: () => boolean;
   /** Extra routes under `/api/v1`. */
   api?: (app: FastifyInstance) => void;
+  /** Every route but `/healthz` needs a token; without it the server answers anyone (embedded uses only). */
+  auth?: ServerAuth | undefined;
 }
 
 export interface StartedServer {
@@ -17,6 +54,16 @@ export interface StartedServer {
   port: number;
   close(): Promise<void>;
 }
+
+/** HTTP statuses of finmesh's error codes (the one place they are mapped); others are 400. */
+const HTTP_STATUS: Partial<Record<string, number>> = {
+  UNAUTHENTICATED: 401,
+  PERMISSION: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  TIMEOUT: 504,
+  UNAVAILABLE: 503,
+};
 
 /** The HTTP surface: `/healthz`, `/readyz`, `/metrics` and `/api/v1/...`. */
 export async function startServer(options: ServerOptions): Promise<StartedServer> {
@@ -28,18 +75,33 @@ export async function startServer(options: ServerOptions): Promise<StartedServer
     options.metrics.httpRequests.inc(labels);
     options.metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
   });
+  const auth = options.auth;
+  if (auth) {
+    app.addHook('onRequest', async (req) => {
+      const route = req.routeOptions.url;
+      if (route === '/healthz' || (route === '/metrics' && auth.publicMetrics)) return;
+      const token = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
+      const caller = await auth.authenticate(token);
+      callers.set(req, caller);
+      if (route === undefined) return; // 404, for an authenticated caller only
+      const permission = req.routeOptions.config.permission;
+      if (!permission) throw new FinmeshError('PERMISSION', `${req.method} ${route} is open to no persona`);
+      await auth.authorize(caller, permission, `${req.method} ${route}`);
+    });
+  }
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
+  app.get('/readyz', { config: { permission: 'metrics' } }, async (_req, reply) => {
     const ready = options.ready?.() ?? true;
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'starting' });
   });
-  app.get('/metrics', async (_req, reply) =>
+  app.get('/metrics', { config: { permission: 'metrics' } }, async (_req, reply) =>
     reply.header('content-type', options.metrics.contentType).send(await options.metrics.exposition()),
   );
   options.api?.(app);
   app.setErrorHandler((error, _req, reply) => {
     if (error instanceof FinmeshError) {
-      const status = error.code === 'NOT_FOUND' ? 404 : error.code === 'PERMISSION' ? 403 : error.code === 'UNAVAILABLE' ? 503 : 400;
+      const status = HTTP_STATUS[error.code] ?? 400;
+      if (status === 401) reply.header('www-authenticate', 'Bearer realm="finmesh"');
       return reply.code(status).send({ error: error.code, message: error.message });
     }
     return reply.code(500).send({ error: 'INTERNAL', message: 'internal error' });
