@@ -307,7 +307,9 @@ describe('the governed SQL endpoint, per persona of the example, with real clien
         persona,
       );
       assert.equal(out.length, checks.length + 1);
-      checks.forEach((c, i) => c.expect(out[i] as Outcome));
+      checks.forEach((c, i) => {
+        c.expect(out[i] as Outcome);
+      });
       const bound = out[checks.length] as Outcome;
       if (policy.decide(persona, 'payments_gold.daily_volume_by_method').allowed)
         assert.equal(rowsOf(bound, 'a bound parameter').length, 1);
@@ -352,7 +354,9 @@ describe('the governed SQL endpoint, per persona of the example, with real clien
           .sort(),
         `${persona}: DatabaseMetaData.getTables`,
       );
-      checks.forEach((c, i) => c.expect(out[i + 1] as Outcome));
+      checks.forEach((c, i) => {
+        c.expect(out[i + 1] as Outcome);
+      });
     }
   });
 

@@ -10,12 +10,12 @@ import { freePort } from '../launchers.js';
 import { openLineageValidator } from './openlineage-schema.js';
 
 /** A project that ran: the app wrote for 3 s, the stream caught up, the models ran. */
-function ranProject(extraYaml = ''): string {
+function ranProject(extraYaml = '', env: NodeJS.ProcessEnv = {}): string {
   const dir = copyExample();
   if (extraYaml) writeFileSync(join(dir, 'finmesh.yaml'), readFileSync(join(dir, 'finmesh.yaml'), 'utf8') + extraYaml);
   const g = cli(['generate', '--project', dir, '--seconds', '3', '--rate', '100']);
   assert.equal(g.status, 0, g.stderr);
-  const s = cli(['stream', '--project', dir, '--until-caught-up']);
+  const s = cli(['stream', '--project', dir, '--until-caught-up'], { env });
   assert.equal(s.status, 0, s.stderr);
   return dir;
 }
@@ -108,28 +108,37 @@ describe('finmesh as an OpenLineage backend', () => {
   it('one finmesh sends over the http transport to another’s /api/v1/lineage, whose graph then holds its datasets and jobs', async () => {
     const port = await freePort();
     const receiver = copyExample();
-    const server = cliAsync(['serve', '--project', receiver, '--port', String(port)]);
+    const tokens = { FINMESH_TOKEN_LINEAGE: 'lineage-token-for-tests', FINMESH_TOKEN_PLATFORM: 'platform-token-for-tests' };
+    const server = cliAsync(['serve', '--project', receiver, '--port', String(port)], { env: tokens });
+    const platform = { authorization: `Bearer ${tokens.FINMESH_TOKEN_PLATFORM}` };
     let err = '';
     server.stderr.on('data', (d) => {
       err += d;
     });
     try {
       await waitFor(() => (/finmesh serve: /.test(err) ? true : undefined), 30_000, 'serve to start');
-      const sender = ranProject(`lineage:\n  transports:\n    - type: http\n      url: http://127.0.0.1:${port}\n`);
+      const sender = ranProject(
+        `lineage:\n  transports:\n    - type: http\n      url: http://127.0.0.1:${port}\n      apiKey: env:FINMESH_TOKEN_LINEAGE\n`,
+        tokens,
+      );
       const res = await fetch(
         `http://127.0.0.1:${port}/api/v1/lineage?nodeId=${encodeURIComponent('dataset:file:')}${encodeURIComponent(join(sender, '.finmesh/lake/payments/gold/daily_volume_by_method'))}&depth=5`,
+        { headers: platform },
       );
       assert.equal(res.status, 200, await res.clone().text());
       const { graph } = (await res.json()) as { graph: { id: string; type: string }[] };
       assert.ok(graph.some((n) => n.type === 'JOB' && n.id.endsWith(':model:payments.daily_volume_by_method')));
       assert.ok(graph.some((n) => n.type === 'DATASET' && n.id.endsWith('payments/silver/transactions')));
-      const catalog = (await (await fetch(`http://127.0.0.1:${port}/api/v1/catalog`)).json()) as { products: { product: string }[] };
+      const catalog = (await (await fetch(`http://127.0.0.1:${port}/api/v1/catalog`, { headers: platform })).json()) as {
+        products: { product: string }[];
+      };
       assert.ok(catalog.products.some((p) => p.product === 'payments.transactions'));
-      const runs = await fetch(`http://127.0.0.1:${port}/api/v1/runs`);
+      const runs = await fetch(`http://127.0.0.1:${port}/api/v1/runs`, { headers: platform });
+      assert.equal((await fetch(`http://127.0.0.1:${port}/api/v1/runs`)).status, 401, 'no token, no runs');
       assert.equal(runs.status, 200);
       const bad = await fetch(`http://127.0.0.1:${port}/api/v1/lineage`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...platform },
         body: '{"eventType":"START"}',
       });
       assert.equal(bad.status, 400);

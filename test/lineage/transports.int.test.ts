@@ -10,6 +10,9 @@ import { describeTransportContract } from '../contracts/lineage-transport-contra
 import { cli, cliAsync, copyExample, waitFor } from '../helpers.js';
 import { freePort } from '../launchers.js';
 
+/** The example's token of its lineage-publisher persona (may post lineage, read nothing). */
+const LINEAGE_TOKEN = 'lineage-token-for-tests';
+
 /** finmesh's own OpenLineage backend (`finmesh serve`, POST /api/v1/lineage) on a fresh copy of the example. */
 let receiver: string;
 let port: number;
@@ -18,7 +21,7 @@ let serve: ChildProcess | undefined;
 before(async () => {
   receiver = copyExample();
   port = await freePort();
-  const child = cliAsync(['serve', '--project', receiver, '--port', String(port)]);
+  const child = cliAsync(['serve', '--project', receiver, '--port', String(port)], { env: { FINMESH_TOKEN_LINEAGE: LINEAGE_TOKEN } });
   serve = child;
   let output = '';
   child.stdout.on('data', (d) => {
@@ -47,7 +50,7 @@ after(async () => {
 describeTransportContract('http → finmesh serve (a real OpenLineage backend)', {
   async make(onError) {
     return {
-      transport: new HttpTransport({ url: `http://127.0.0.1:${port}`, onError }),
+      transport: new HttpTransport({ url: `http://127.0.0.1:${port}`, apiKey: LINEAGE_TOKEN, onError }),
       // `finmesh lineage export` prints the events the receiver stored, in the order it stored them.
       received: async (ns) => exported(receiver).filter((e) => e.job.namespace === ns),
     };

@@ -31,6 +31,8 @@ export function registerDemo(program: Command): void {
         ]);
       const root = await layoutDemoWorkspace(opts.dir, { port: opts.port });
       const project = await loadProject(root);
+      // The project's own error-level policies hold before anything runs.
+      (await import('../../mesh/user-policies.js')).assertUserPolicies(project);
       const metrics = new Metrics();
       const ctx = await openContext(project, { secrets: true, metrics });
       let server: Awaited<ReturnType<typeof startServer>> | undefined;

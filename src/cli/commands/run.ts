@@ -30,6 +30,8 @@ export function registerRun(program: Command): void {
         import('../../lineage/events.js'),
       ]);
       const project = await loadProject(opts.project);
+      // The project's own error-level policies hold before anything runs.
+      (await import('../../mesh/user-policies.js')).assertUserPolicies(project);
       // A selector that names nothing is a usage error, found before any run is recorded.
       const { dag } = buildDag(project);
       if (selector && selectModels(dag, selector).length === 0)

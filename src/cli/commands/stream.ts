@@ -65,6 +65,8 @@ export function registerStream(program: Command): void {
       // A person at a terminal reads sentences; a service's log collector reads the JSON lines.
       const person = Boolean(process.stderr.isTTY);
       const project = await loadProject(opts.project);
+      // The project's own error-level policies hold before anything runs.
+      (await import('../../mesh/user-policies.js')).assertUserPolicies(project);
       if (!project.sources.some(isChangeFeed)) {
         throw new FinmeshError('CONFIG_INVALID', 'the project has no change-feed source (kind sqlite-outbox, postgres or cosmos)');
       }

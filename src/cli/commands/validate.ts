@@ -10,20 +10,39 @@ export function registerValidate(program: Command): void {
   projectOption(cmd)
     .option('--json', 'print the result as JSON')
     .action(async (opts: { project: string; json?: boolean }) => {
-      const [{ inspectProject }, { formatIssue }, { simulatorIssues }, { buildDag }, { createEngine }, { bindModels }] = await Promise.all([
+      const [
+        { inspectProject },
+        { formatIssue },
+        { simulatorIssues },
+        { buildDag },
+        { createEngine },
+        { bindModels },
+        { evaluateUserPolicies },
+        { rowFilterIssues },
+      ] = await Promise.all([
         import('../../config/load-project.js'),
         import('../../core/errors.js'),
         import('../../demo/simulator-config.js'),
         import('../../engine/dag.js'),
         import('../../engine/registry.js'),
         import('../../mesh/model-binding.js'),
+        import('../../mesh/user-policies.js'),
+        import('../../governance/access.js'),
       ]);
       const { project, issues } = inspectProject(opts.project);
       if (project) {
         issues.push(...simulatorIssues(project), ...buildDag(project).issues);
+        // The project's own policies: files that do not compile, and error-level violations.
+        const own = evaluateUserPolicies(project);
+        issues.push(
+          ...own.issues,
+          ...own.violations
+            .filter((v) => v.severity === 'error')
+            .map((v) => ({ file: v.file, path: v.path, expected: `${v.expected} (policy ${v.policy})`, found: v.found })),
+        );
         const engine = await createEngine(project.config.engine);
         try {
-          issues.push(...(await bindModels(project, engine)));
+          issues.push(...(await bindModels(project, engine)), ...(await rowFilterIssues(project, engine)));
         } finally {
           await engine.close();
         }
