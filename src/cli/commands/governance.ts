@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ACCESS_FILE } from '../../config/access-schema.js';
 import { loadProject } from '../../config/load-project.js';
@@ -7,6 +8,7 @@ import { FinmeshError } from '../../core/errors.js';
 import { AccessPolicy } from '../../governance/access.js';
 import { toCloudAuditLog } from '../../governance/audit.js';
 import { accessMatrix, columnMatrix, explainAccess, toCsv } from '../../governance/matrix.js';
+import { gcpAccessTerraform } from '../../governance/terraform.js';
 import { openIfRan } from '../../jobs/context.js';
 import { verifyAuditChain } from '../../metadata/audit-chain.js';
 import { AUDIT_KINDS, type AuditKind } from '../../metadata/metadata-store.js';
@@ -74,6 +76,27 @@ export function registerGovernance(program: Command): void {
           lines.push(`  ${c.name.padEnd(24)} ${(c.level === 'masked' ? `masked (${c.rule})` : c.level).padEnd(18)} ${c.because}`);
       }
       process.stdout.write(`${lines.join('\n')}\n`);
+    });
+
+  access
+    .command('terraform')
+    .description(
+      'Google Cloud access as a Terraform module: IAM per persona (datasets, tables, the lake’s raw prefixes), service accounts per job, policy tags, data masking, row access policies',
+    )
+    .option('--project <dir>', 'project folder', '.')
+    .option('--out <dir>', 'write the module’s .tf files here', 'terraform/access')
+    .option('--gcp-project <id>', 'default of var.project_id', 'fintech-data')
+    .option('--location <region>', 'default of var.location', 'southamerica-east1')
+    .option('--lake-bucket <name>', 'default of var.lake_bucket', 'fintech-data-lake')
+    .action((opts: { project: string; out: string; gcpProject: string; location: string; lakeBucket: string }) => {
+      const files = gcpAccessTerraform(policyOf(loadProject(opts.project)), {
+        projectId: opts.gcpProject,
+        location: opts.location,
+        lakeBucket: opts.lakeBucket,
+      });
+      mkdirSync(opts.out, { recursive: true });
+      for (const [name, text] of Object.entries(files)) writeFileSync(join(opts.out, name), text);
+      say(`${Object.keys(files).length} Terraform files in ${opts.out}: ${Object.keys(files).join(', ')}`);
     });
 
   const audit = program.command('audit').description('the tamper-evident audit log: reads, decisions, grant changes, break-glass');
