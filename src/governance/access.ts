@@ -236,3 +236,34 @@ export function governedDatasets(project: Project): GovernedDataset[] {
   }
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
+
+/**
+ * Row filters that do not bind against their dataset's columns (an unknown column, a syntax error), as issues with
+ * the YAML path of the filter. The engine binds each one over an empty relation of the dataset's columns.
+ */
+export async function rowFilterIssues(
+  project: Project,
+  engine: { describe(select: string): Promise<unknown>; dialect: { quoteIdent(n: string): string; cast(e: string, t: string): string } },
+): Promise<{ file: string; path: string; expected: string; found: string }[]> {
+  const issues: { file: string; path: string; expected: string; found: string }[] = [];
+  if (!project.access) return issues;
+  const datasets = new Map(governedDatasets(project).map((d) => [d.name, d]));
+  for (const [name, persona] of Object.entries(project.access.personas)) {
+    for (const [i, f] of persona.rowFilters.entries()) {
+      const d = datasets.get(f.dataset);
+      if (!d) continue;
+      const cols = d.columns.map((c) => `${engine.dialect.cast('NULL', c.type)} AS ${engine.dialect.quoteIdent(c.name)}`).join(', ');
+      try {
+        await engine.describe(`SELECT * FROM (SELECT ${cols}) AS src WHERE (${f.where})`);
+      } catch (e) {
+        issues.push({
+          file: ACCESS_FILE,
+          path: formatPath(['personas', name, 'rowFilters', i, 'where']),
+          expected: `a SQL condition over the columns of ${f.dataset}`,
+          found: ((e as Error).message.split('\n')[0] ?? '').trim(),
+        });
+      }
+    }
+  }
+  return issues;
+}

@@ -268,10 +268,11 @@ resource "google_storage_bucket_iam_member" "finmesh_transform_lake" {
   const filtered = [...new Set(matrix.filter((d) => d.rowFilters.length > 0).map((d) => d.dataset))].sort();
   for (const dataset of filtered) {
     const granted = matrix.filter((d) => d.dataset === dataset && d.allowed && members(d.persona).length > 0);
-    const serve = '"serviceAccount:${google_service_account.finmesh_serve.email}"';
+    // HCL interpolation, resolved by Terraform: the serve account's e-mail.
+    const serve = `'serviceAccount:\${google_service_account.finmesh_serve.email}'`;
     const statements = granted.map((d) => rowPolicy(d, members(d.persona)));
     statements.push(
-      `CREATE OR REPLACE ROW ACCESS POLICY finmesh_serve ON \`\${var.project_id}.${dataset}\` GRANT TO (${serve.replace(/^"|"$/g, "'")}) FILTER USING (TRUE)`,
+      `CREATE OR REPLACE ROW ACCESS POLICY finmesh_serve ON \`\${var.project_id}.${dataset}\` GRANT TO (${serve}) FILTER USING (TRUE)`,
     );
     for (const [i, sql] of statements.entries()) {
       const id = createHash('sha256').update(sql).digest('hex').slice(0, 16);

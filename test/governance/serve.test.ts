@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadProject } from '../../src/config/load-project.js';
 import { AccessPolicy } from '../../src/governance/access.js';
-import { ROOT } from '../helpers.js';
+import { ROOT, waitFor } from '../helpers.js';
 import { skipUnless } from '../launchers.js';
 import { ranGovernedProject, type Served, serveWithSql, TOKENS } from './fixture.js';
 
@@ -373,5 +373,24 @@ describe('the governed SQL endpoint, per persona of the example, with real clien
     }
     const verify = (await (await http('/api/v1/audit/verify', 'auditor')).json()) as { ok: boolean };
     assert.equal(verify.ok, true);
+  });
+});
+
+describe('finmesh serve follows governance/access.yaml', () => {
+  it('a token revoked in the file stops working on the next requests, and the change is in the audit log', async () => {
+    assert.equal((await http('/api/v1/catalog', 'bi-service')).status, 200);
+    const file = join(dir, 'governance/access.yaml');
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace(
+        'secret: env:FINMESH_TOKEN_POWERBI, expires: "2027-12-31" }',
+        'secret: env:FINMESH_TOKEN_POWERBI, expires: "2027-12-31", revoked: true }',
+      ),
+    );
+    await waitFor(async () => ((await http('/api/v1/catalog', 'bi-service')).status === 401 ? true : undefined), 15_000, 'the revocation');
+    const res = await http('/api/v1/audit?kind=grant-change', 'auditor');
+    const { records } = (await res.json()) as { records: { details: { changes: string[] } }[] };
+    assert.deepEqual(records.at(-1)?.details.changes, ['token powerbi revoked']);
+    assert.equal((await http('/api/v1/catalog', 'auditor')).status, 200, 'other tokens still work');
   });
 });
