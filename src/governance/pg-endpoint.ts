@@ -157,6 +157,10 @@ class PgSession {
       serverVersion: SERVER_VERSION,
       authMode: 'cleartextPassword',
       ...(o.tls ? { tls: { cert: Buffer.from(o.tls.cert), key: Buffer.from(o.tls.key) } } : {}),
+      // A client that vanishes mid-TLS (reset, killed) must not take the server down with an unhandled 'error'.
+      onTlsUpgrade: () => {
+        this.conn.secureSocket?.on('error', () => undefined);
+      },
       onStartup: (state) => this.onStartup(state),
       onMessage: (data, state) => this.onMessage(Buffer.from(data), state),
     });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -163,5 +164,29 @@ describe('finmesh query --as: one enforcement point', () => {
     assert.match(e.stdout, /masked \(last-four\)/);
     assert.match(e.stdout, /personas\.payments-analyst\.grants\[0\]/);
     assert.match(e.stdout, /personas\.payments-analyst\.classifications\.pci: masked/);
+  });
+
+  it('a break-glass grant in force widens the persona until it ends, and every use is audited with its reason', () => {
+    const file = join(dir, 'governance/access.yaml');
+    const until = new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d+Z$/, 'Z');
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8')
+        .replace('from: "2026-10-01T00:00:00Z"', `from: "${new Date(Date.now() - 60_000).toISOString().replace(/\.\d+Z$/, 'Z')}"`)
+        .replace('until: "2026-10-02T00:00:00Z"', `until: "${until}"`)
+        .replace(
+          'classifications: { pii: clear }',
+          'grants: [{ domains: [customers], zones: [silver] }]\n    classifications: { pii: clear }',
+        ),
+    );
+    const r = rows(query('payments-analyst', 'SELECT count(*) AS n FROM customers_silver.customers'));
+    assert.ok(Number(r[0]?.n) > 0);
+    const records = rows(cli(['audit', 'list', '--project', dir, '--kind', 'break-glass', '--json']));
+    const used = records.at(-1) as { actor: string; resource: string; details: { reason: string; approvedBy: string } };
+    assert.equal(used.actor, 'payments-analyst');
+    assert.equal(used.resource, 'customers_silver.customers');
+    assert.match(used.details.reason, /INC-4711/);
+    const changes = rows(cli(['audit', 'list', '--project', dir, '--kind', 'grant-change', '--json']));
+    assert.deepEqual((changes.at(-1) as { details: { changes: string[] } }).details.changes, ['break-glass grants changed']);
   });
 });
