@@ -38,7 +38,7 @@ describe('finmesh query --as: one enforcement point', () => {
     assert.match(JSON.stringify(raw[0]?.payer), /cpf/, 'raw PII in clear for the platform engineer');
   });
 
-  it('refuses a dataset without a grant, naming the grant missing, and a denied column by name', () => {
+  it('refuses a dataset without a grant, naming the grant missing', () => {
     const denied = query('bi-service', 'SELECT * FROM payments_silver.transactions');
     assert.equal(denied.status, 2);
     assert.match(denied.stderr, /persona "bi-service" may not read payments_silver\.transactions/);
@@ -99,6 +99,34 @@ describe('finmesh query --as: one enforcement point', () => {
       assert.equal(r.status, 2, `${sql}: ${r.stdout}`);
       assert.match(r.stderr, /may (only read|not call|not read)|only SELECT/, sql);
     }
+  });
+
+  it('cuts a result at the row limit, saying so, and cancels a query past the statement timeout', () => {
+    const cut = cli([
+      'query',
+      '--project',
+      dir,
+      '--as',
+      'risk-analyst',
+      '--limit',
+      '3',
+      'SELECT transaction_id FROM payments_silver.transactions',
+    ]);
+    assert.equal(cut.status, 0, cut.stderr);
+    assert.match(cut.stdout, /\(3 rows\)/);
+    assert.match(cut.stderr, /cut at --limit 3: more rows matched/);
+    const slow = cli([
+      'query',
+      '--project',
+      dir,
+      '--as',
+      'risk-analyst',
+      '--timeout',
+      '300',
+      'SELECT count(*) FROM payments_silver.transactions a, payments_silver.transactions b, payments_silver.transactions c, payments_silver.transactions d',
+    ]);
+    assert.equal(slow.status, 1);
+    assert.match(slow.stderr, /ran longer than the statement timeout \(300 ms\) and was cancelled/);
   });
 
   it('audits every read and denial in a hash chain that verifies; editing one byte of one record is found and named', () => {
@@ -188,5 +216,23 @@ describe('finmesh query --as: one enforcement point', () => {
     assert.match(used.details.reason, /INC-4711/);
     const changes = rows(cli(['audit', 'list', '--project', dir, '--kind', 'grant-change', '--json']));
     assert.deepEqual((changes.at(-1) as { details: { changes: string[] } }).details.changes, ['break-glass grants changed']);
+  });
+
+  it('leaves a denied column out of SELECT * and refuses it by name, naming why (raw PII without raw: true)', () => {
+    const file = join(dir, 'governance/access.yaml');
+    const yaml = readFileSync(file, 'utf8');
+    const engineer = yaml.indexOf('  payments-engineer:');
+    const raw = yaml.indexOf('raw: true', engineer);
+    writeFileSync(file, `${yaml.slice(0, raw)}raw: false${yaml.slice(raw + 'raw: true'.length)}`);
+    const star = rows(query('payments-engineer', 'SELECT * FROM payments_bronze.transactions LIMIT 1'));
+    assert.ok(star.length > 0);
+    assert.ok(!('payer' in (star[0] ?? {})), 'the raw PII column is not in the persona’s view');
+    assert.ok('amount' in (star[0] ?? {}));
+    const named = query('payments-engineer', 'SELECT payer.cpf FROM payments_bronze.transactions');
+    assert.equal(named.status, 2);
+    assert.match(
+      named.stderr,
+      /may not read payments_bronze\.transactions\.payer: pii in the bronze zone is raw data: missing raw: true at governance\/access\.yaml: personas\.payments-engineer\.raw/,
+    );
   });
 });
