@@ -1,11 +1,11 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Project } from './project.js';
 
 /**
  * A project as last loaded and validated, kept in `.finmesh/cache/project.json` and used while no file of the project
- * (finmesh.yaml, domains/) and no file of finmesh's own config code changed — as dbt's partial parsing does. Reading
+ * (finmesh.yaml, domains/, governance/, policies/) and no file of finmesh's own config code changed — as dbt's partial parsing does. Reading
  * YAML, validating it (zod, the ODCS schema) and loading those libraries is most of a command's start; a command
  * whose project did not change skips all of it. Only a valid project is cached: an invalid one is read (and its
  * problems reported) every time.
@@ -46,13 +46,21 @@ function fingerprint(root: string): string {
     parts.push(`${shown}:${s.size}:${s.mtimeMs}`);
   };
   add(join(root, 'finmesh.yaml'), 'finmesh.yaml');
-  const domains = join(root, 'domains');
-  for (const e of readdirSync(domains, { recursive: true, withFileTypes: true }))
-    if (e.isFile()) add(join(e.parentPath, e.name), join(e.parentPath, e.name).slice(root.length));
-  // Folders count too: a file removed changes its folder's time.
-  for (const e of readdirSync(domains, { recursive: true, withFileTypes: true }))
-    if (e.isDirectory()) parts.push(`${join(e.parentPath, e.name).slice(root.length)}:${statSync(join(e.parentPath, e.name)).mtimeMs}`);
-  parts.push(`domains:${statSync(domains).mtimeMs}`);
+  const tree = (name: string) => {
+    const dir = join(root, name);
+    for (const e of readdirSync(dir, { recursive: true, withFileTypes: true }))
+      if (e.isFile()) add(join(e.parentPath, e.name), join(e.parentPath, e.name).slice(root.length));
+    // Folders count too: a file removed changes its folder's time.
+    for (const e of readdirSync(dir, { recursive: true, withFileTypes: true }))
+      if (e.isDirectory()) parts.push(`${join(e.parentPath, e.name).slice(root.length)}:${statSync(join(e.parentPath, e.name)).mtimeMs}`);
+    parts.push(`${name}:${statSync(dir).mtimeMs}`);
+  };
+  tree('domains');
+  // The access model (governance/access.yaml) and the project's own policies: a grant revoked holds at once.
+  for (const name of ['governance', 'policies']) {
+    if (existsSync(join(root, name))) tree(name);
+    else parts.push(`${name}:absent`);
+  }
   for (const name of readdirSync(CODE_DIR).sort()) add(join(CODE_DIR, name), `code/${name}`);
   return parts.join('\n');
 }

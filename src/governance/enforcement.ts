@@ -190,7 +190,10 @@ export class Enforcer {
     if (parsed.error) {
       if (parsed.error.kind === 'syntax') throw new FinmeshError('QUERY_INVALID', `the query does not parse: ${parsed.error.message}`);
       const verb = /^\s*([A-Za-z]+)/.exec(sql)?.[1]?.toUpperCase() ?? 'this statement';
-      return deny(new FinmeshError('PERMISSION', `may only read (queries are read-only): only SELECT (or WITH ... SELECT) is allowed, found ${verb}`), 'statement');
+      return deny(
+        new FinmeshError('PERMISSION', `may only read (queries are read-only): only SELECT (or WITH ... SELECT) is allowed, found ${verb}`),
+        'statement',
+      );
     }
     const statement = parsed.statements[0];
     if (parsed.statements.length !== 1 || !statement) {

@@ -27,11 +27,22 @@ after(async () => {
   await served?.stop();
 });
 
-const http = (path: string, persona?: string, init: RequestInit = {}) =>
-  fetch(`${served.url}${path}`, {
-    ...init,
-    headers: { 'content-type': 'application/json', ...(persona ? { authorization: `Bearer ${TOKENS[persona]}` } : {}), ...init.headers },
-  });
+const http = async (path: string, persona?: string, init: RequestInit = {}): Promise<Response> => {
+  const send = () =>
+    fetch(`${served.url}${path}`, {
+      ...init,
+      headers: { 'content-type': 'application/json', ...(persona ? { authorization: `Bearer ${TOKENS[persona]}` } : {}), ...init.headers },
+    });
+  try {
+    return await send();
+  } catch (e) {
+    // The clients below run with spawnSync, which stops this process's event loop for a minute or more: fetch may then
+    // reuse a kept-alive connection the server closed meanwhile (idle past its keep-alive timeout). The request never
+    // reached the server; send it again on a new connection.
+    if ((e as { cause?: { code?: string } }).cause?.code !== 'UND_ERR_SOCKET') throw e;
+    return send();
+  }
+};
 
 /** Every route of `finmesh serve` but /healthz, with the permission it needs. */
 const ROUTES: { method: string; path: string; permission: string; body?: unknown }[] = [

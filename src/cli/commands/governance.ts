@@ -1,37 +1,36 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from 'commander';
-import { ACCESS_FILE } from '../../config/access-schema.js';
-import { loadProject } from '../../config/load-project.js';
 import type { Project } from '../../config/project.js';
-import { FinmeshError } from '../../core/errors.js';
-import { AccessPolicy } from '../../governance/access.js';
-import { toCloudAuditLog } from '../../governance/audit.js';
-import { accessMatrix, columnMatrix, explainAccess, toCsv } from '../../governance/matrix.js';
-import { gcpAccessTerraform } from '../../governance/terraform.js';
-import { openIfRan } from '../../jobs/context.js';
-import { verifyAuditChain } from '../../metadata/audit-chain.js';
-import { AUDIT_KINDS, type AuditKind } from '../../metadata/metadata-store.js';
-import { formatTable, printJson, say } from '../output.js';
-import { integer } from './generate.js';
+import type { AccessPolicy } from '../../governance/access.js';
+import type { AuditKind, AuditRecord } from '../../metadata/metadata-store.js';
+import { failuresFound } from '../exit-codes.js';
+import { examples, integer, isoDateTime, oneOf, projectOption } from '../options.js';
+import { formatTable, print, printJson, say } from '../output.js';
 
-function policyOf(project: Project): AccessPolicy {
+/** The access model of a project read through the cache, as an `AccessPolicy`; a project without one is a usage error. */
+async function policyOf(dir: string): Promise<AccessPolicy> {
+  const [{ loadProject }, { ACCESS_FILE }, { FinmeshError }, { AccessPolicy }] = await Promise.all([
+    import('../../config/project-cache.js'),
+    import('../../config/access-schema.js'),
+    import('../../core/errors.js'),
+    import('../../governance/access.js'),
+  ]);
+  const project: Project = await loadProject(dir);
   if (!project.access) throw new FinmeshError('CONFIG_INVALID', `the project has no ${ACCESS_FILE} (docs/governance.md describes it)`);
   return new AccessPolicy(project, project.access);
 }
 
 export function registerGovernance(program: Command): void {
   const access = program.command('access').description('who may see what: the access model of governance/access.yaml');
-  access
+
+  const matrix = access
     .command('matrix')
-    .description('every persona × dataset (or × column): clear, masked, partial (some columns denied) or denied')
-    .option('--project <dir>', 'project folder', '.')
-    .option('--format <format>', 'text, csv or json', 'text')
+    .description('every persona × dataset (or × column): clear, masked, partial (some columns denied) or denied');
+  projectOption(matrix)
+    .option('--format <format>', 'text, csv or json', oneOf(['text', 'csv', 'json'] as const), 'text')
     .option('--columns', 'one row per column instead of per dataset')
-    .action((opts: { project: string; format: string; columns?: boolean }) => {
-      if (!['text', 'csv', 'json'].includes(opts.format))
-        throw new FinmeshError('CONFIG_INVALID', `--format: expected text, csv or json, found "${opts.format}"`);
-      const policy = policyOf(loadProject(opts.project));
+    .action(async (opts: { project: string; format: 'text' | 'csv' | 'json'; columns?: boolean }) => {
+      const policy = await policyOf(opts.project);
+      const { accessMatrix, columnMatrix, toCsv } = await import('../../governance/matrix.js');
       const rows = (opts.columns ? columnMatrix(policy) : accessMatrix(policy)) as unknown as Record<string, unknown>[];
       const columns = opts.columns
         ? ['persona', 'dataset', 'name', 'classification', 'level', 'rule', 'because']
@@ -44,26 +43,30 @@ export function registerGovernance(program: Command): void {
             rows.map((r) => ({ ...r, column: r.name })),
           ),
         );
-      else if (opts.columns) process.stdout.write(`${formatTable(columns.slice(0, 6), rows)}\n`);
+      else if (opts.columns) print(formatTable(columns.slice(0, 6), rows));
       else {
         // Text: personas across, datasets down.
         const personas = policy.personas();
         const byCell = new Map(rows.map((r) => [`${r.persona}|${r.dataset}`, `${r.access}${r.rowFilter ? '+rows' : ''}`]));
-        const table = policy
+        const table: Record<string, unknown>[] = policy
           .datasets()
           .map((d) => ({ dataset: d.name, ...Object.fromEntries(personas.map((p) => [p, byCell.get(`${p}|${d.name}`)])) }));
-        process.stdout.write(`${formatTable(['dataset', ...personas], table)}\n`);
+        print(formatTable(['dataset', ...personas], table));
       }
     });
-  access
+  examples(matrix, ['finmesh access matrix', 'finmesh access matrix --columns --format csv > access.csv']);
+
+  const explain = access
     .command('explain')
     .description('which grant allows or denies a persona reading a dataset or column, and why')
     .argument('<persona>')
-    .argument('<target>', '<domain>_<zone>.<dataset>[.<column>]')
-    .option('--project <dir>', 'project folder', '.')
+    .argument('<target>', '<domain>_<zone>.<dataset>[.<column>]');
+  projectOption(explain)
     .option('--json', 'print the explanation as JSON')
-    .action((persona: string, target: string, opts: { project: string; json?: boolean }) => {
-      const e = explainAccess(policyOf(loadProject(opts.project)), persona, target);
+    .action(async (persona: string, target: string, opts: { project: string; json?: boolean }) => {
+      const policy = await policyOf(opts.project);
+      const { explainAccess } = await import('../../governance/matrix.js');
+      const e = explainAccess(policy, persona, target);
       if (opts.json) {
         printJson(e);
         return;
@@ -75,101 +78,123 @@ export function registerGovernance(program: Command): void {
         for (const c of e.columns)
           lines.push(`  ${c.name.padEnd(24)} ${(c.level === 'masked' ? `masked (${c.rule})` : c.level).padEnd(18)} ${c.because}`);
       }
-      process.stdout.write(`${lines.join('\n')}\n`);
+      print(lines.join('\n'));
     });
+  examples(explain, [
+    'finmesh access explain payments-analyst payments_silver.transactions',
+    'finmesh access explain support payments_silver.transactions.card_pan --json',
+  ]);
 
-  access
+  const terraform = access
     .command('terraform')
     .description(
       'Google Cloud access as a Terraform module: IAM per persona (datasets, tables, the lake’s raw prefixes), service accounts per job, policy tags, data masking, row access policies',
-    )
-    .option('--project <dir>', 'project folder', '.')
+    );
+  projectOption(terraform)
     .option('--out <dir>', 'write the module’s .tf files here', 'terraform/access')
     .option('--gcp-project <id>', 'default of var.project_id', 'fintech-data')
     .option('--location <region>', 'default of var.location', 'southamerica-east1')
     .option('--lake-bucket <name>', 'default of var.lake_bucket', 'fintech-data-lake')
-    .action((opts: { project: string; out: string; gcpProject: string; location: string; lakeBucket: string }) => {
-      const files = gcpAccessTerraform(policyOf(loadProject(opts.project)), {
-        projectId: opts.gcpProject,
-        location: opts.location,
-        lakeBucket: opts.lakeBucket,
-      });
+    .action(async (opts: { project: string; out: string; gcpProject: string; location: string; lakeBucket: string }) => {
+      const policy = await policyOf(opts.project);
+      const [{ mkdirSync, writeFileSync }, { join }, { gcpAccessTerraform }] = await Promise.all([
+        import('node:fs'),
+        import('node:path'),
+        import('../../governance/terraform.js'),
+      ]);
+      const files = gcpAccessTerraform(policy, { projectId: opts.gcpProject, location: opts.location, lakeBucket: opts.lakeBucket });
       mkdirSync(opts.out, { recursive: true });
       for (const [name, text] of Object.entries(files)) writeFileSync(join(opts.out, name), text);
       say(`${Object.keys(files).length} Terraform files in ${opts.out}: ${Object.keys(files).join(', ')}`);
     });
+  examples(terraform, [
+    'finmesh access terraform --out terraform/access --gcp-project my-data',
+    'cd terraform/access && terraform init && terraform validate',
+  ]);
 
   const audit = program.command('audit').description('the tamper-evident audit log: reads, decisions, grant changes, break-glass');
-  audit
-    .command('verify')
-    .description("check the log's hash chain; exit 1 naming every record edited, deleted or reordered")
-    .option('--project <dir>', 'project folder', '.')
+  const verify = audit.command('verify').description("check the log's hash chain; exit 1 naming every record edited, deleted or reordered");
+  projectOption(verify)
     .option('--expect-head <hash>', 'the head hash a previous verify printed: also proves no record was cut off the end')
     .option('--json', 'print the verdict as JSON')
     .action(async (opts: { project: string; expectHead?: string; json?: boolean }) => {
-      const ctx = await openIfRan(loadProject(opts.project));
-      try {
-        const verdict = verifyAuditChain((await ctx?.meta.audit.list()) ?? [], opts.expectHead);
-        if (opts.json) printJson(verdict);
-        else if (verdict.ok) say(`audit log intact: ${verdict.records} records, head ${verdict.head}`);
-        else {
-          say(
-            `audit log tampered with: ${verdict.problems.length} problem${verdict.problems.length === 1 ? '' : 's'} in ${verdict.records} records`,
-          );
-          for (const p of verdict.problems) say(`  record ${p.seq}: ${p.problem}`);
-        }
-        if (!verdict.ok) process.exitCode = 1;
-      } finally {
-        await ctx?.close();
+      const { verifyAuditChain } = await import('../../metadata/audit-chain.js');
+      const verdict = verifyAuditChain(await auditRecords(opts.project, {}), opts.expectHead);
+      if (opts.json) printJson(verdict);
+      else if (verdict.ok) say(`audit log intact: ${verdict.records} records, head ${verdict.head}`);
+      else {
+        say(
+          `audit log tampered with: ${verdict.problems.length} problem${verdict.problems.length === 1 ? '' : 's'} in ${verdict.records} records`,
+        );
+        for (const p of verdict.problems) say(`  record ${p.seq}: ${p.problem}`);
       }
+      if (!verdict.ok) failuresFound();
     });
-  audit
-    .command('list')
-    .description('audit records, oldest first')
-    .option('--project <dir>', 'project folder', '.')
-    .option('--kind <kind>', `one of ${AUDIT_KINDS.join(', ')}`)
+  examples(verify, ['finmesh audit verify', 'finmesh audit verify --expect-head <hash printed by the last verify>']);
+
+  const list = audit.command('list').description('audit records, oldest first');
+  projectOption(list)
+    .option('--kind <kind>', 'read, decision, grant-change, break-glass or auth')
     .option('--persona <persona>', 'records of this persona')
-    .option('--since <iso>', 'records at or after this instant')
+    .option('--since <iso>', 'records at or after this instant', isoDateTime)
     .option('--limit <n>', 'records at most', integer)
     .option('--json', 'print the records as JSON')
-    .action(async (opts: { project: string; kind?: string; persona?: string; since?: string; limit?: number; json?: boolean }) => {
-      const records = await listRecords(opts);
+    .action(async (opts: { project: string; kind?: string; persona?: string; since?: Date; limit?: number; json?: boolean }) => {
+      const records = await auditRecords(opts.project, opts);
       if (opts.json) printJson(records);
       else
-        process.stdout.write(
-          `${formatTable(
+        print(
+          formatTable(
             ['seq', 'at', 'kind', 'actor', 'principal', 'action', 'resource', 'outcome'],
             records.map((r) => ({ ...r, at: r.at.toISOString() })),
-          )}\n`,
+          ),
         );
     });
-  audit
+  examples(list, ['finmesh audit list --kind decision --persona support', 'finmesh audit list --since 2026-11-27T00:00:00Z --json']);
+
+  const exp = audit
     .command('export')
-    .description('the audit log as Google Cloud Audit Logs entries (LogEntry with an AuditLog protoPayload), one JSON per line')
-    .option('--project <dir>', 'project folder', '.')
+    .description('the audit log as Google Cloud Audit Logs entries (LogEntry with an AuditLog protoPayload), one JSON per line');
+  projectOption(exp)
     .option('--gcp-project <id>', 'the Google Cloud project the entries name', 'finmesh')
-    .option('--since <iso>', 'records at or after this instant')
+    .option('--since <iso>', 'records at or after this instant', isoDateTime)
     .option('--out <file>', 'write to this file instead of stdout')
-    .action(async (opts: { project: string; gcpProject: string; since?: string; out?: string }) => {
-      const records = await listRecords(opts);
+    .action(async (opts: { project: string; gcpProject: string; since?: Date; out?: string }) => {
+      const records = await auditRecords(opts.project, opts);
+      const { toCloudAuditLog } = await import('../../governance/audit.js');
       const text = records.map((r) => JSON.stringify(toCloudAuditLog(r, opts.gcpProject))).join('\n') + (records.length ? '\n' : '');
       if (opts.out) {
-        writeFileSync(opts.out, text);
+        (await import('node:fs')).writeFileSync(opts.out, text);
         say(`${records.length} audit records in ${opts.out}`);
       } else process.stdout.write(text);
     });
+  examples(exp, [
+    'finmesh audit export --out audit.jsonl',
+    'finmesh audit export --since 2026-11-27T00:00:00Z --gcp-project my-data > audit.jsonl',
+  ]);
 }
 
-async function listRecords(opts: { project: string; kind?: string; persona?: string; since?: string; limit?: number }) {
+/** The project's audit records (none when nothing ran yet). */
+async function auditRecords(dir: string, opts: { kind?: string; persona?: string; since?: Date; limit?: number }): Promise<AuditRecord[]> {
+  const [{ loadProject }, { FinmeshError }, { openIfRan }, { AUDIT_KINDS }] = await Promise.all([
+    import('../../config/project-cache.js'),
+    import('../../core/errors.js'),
+    import('../../jobs/context.js'),
+    import('../../metadata/metadata-store.js'),
+  ]);
   if (opts.kind && !(AUDIT_KINDS as readonly string[]).includes(opts.kind)) {
     throw new FinmeshError('CONFIG_INVALID', `--kind: expected one of ${AUDIT_KINDS.join(', ')}, found "${opts.kind}"`);
   }
-  const since = opts.since ? new Date(opts.since) : undefined;
-  if (since && Number.isNaN(since.getTime()))
-    throw new FinmeshError('CONFIG_INVALID', `--since: expected an ISO instant, found "${opts.since}"`);
-  const ctx = await openIfRan(loadProject(opts.project));
+  const ctx = await openIfRan(await loadProject(dir));
   try {
-    return (await ctx?.meta.audit.list({ kind: opts.kind as AuditKind | undefined, actor: opts.persona, since, limit: opts.limit })) ?? [];
+    return (
+      (await ctx?.meta.audit.list({
+        kind: opts.kind as AuditKind | undefined,
+        actor: opts.persona,
+        since: opts.since,
+        limit: opts.limit,
+      })) ?? []
+    );
   } finally {
     await ctx?.close();
   }

@@ -127,17 +127,20 @@ export function registerMesh(program: Command): void {
   const policy = program.command('policy').description('computational governance over the whole mesh');
   const check = policy
     .command('check')
-    .description('evaluate the built-in policies of finmesh.yaml and the project’s own (policies/*.yaml, CEL); exit 1 on any error-level violation');
+    .description(
+      'evaluate the built-in policies of finmesh.yaml and the project’s own (policies/*.yaml, CEL); exit 1 on any error-level violation',
+    );
   projectOption(check)
     .option('--json', 'print the violations as JSON')
     .action(async (opts: { project: string; json?: boolean }) => {
-      const [{ loadProject }, { ConfigError, formatIssue }, { createEngine }, { checkPolicies }, { evaluateUserPolicies }] = await Promise.all([
-        import('../../config/project-cache.js'),
-        import('../../core/errors.js'),
-        import('../../engine/registry.js'),
-        import('../../mesh/policies.js'),
-        import('../../mesh/user-policies.js'),
-      ]);
+      const [{ loadProject }, { ConfigError, formatIssue }, { createEngine }, { checkPolicies }, { evaluateUserPolicies }] =
+        await Promise.all([
+          import('../../config/project-cache.js'),
+          import('../../core/errors.js'),
+          import('../../engine/registry.js'),
+          import('../../mesh/policies.js'),
+          import('../../mesh/user-policies.js'),
+        ]);
       const project = await loadProject(opts.project);
       const own = evaluateUserPolicies(project);
       if (own.issues.length > 0) throw new ConfigError(own.issues);
