@@ -1,30 +1,25 @@
 import { z } from 'zod';
+import { ACCESS_LEVELS, API_PERMISSIONS, DEFAULT_MASKING, MASKING_RULES } from './access-names.js';
 import { secretRef, ZONES } from './schema.js';
+
+export {
+  ACCESS_FILE,
+  ACCESS_LEVELS,
+  type AccessLevel,
+  API_PERMISSIONS,
+  type ApiPermission,
+  DEFAULT_MASKING,
+  MASKING_RULES,
+  type MaskingRule,
+  PROTECTED_CLASSIFICATIONS,
+  type ProtectedClassification,
+} from './access-names.js';
 
 /**
  * The access model, `governance/access.yaml`: personas with grants on domains, zones and datasets, what each sees of
  * every classification, row filters, time-boxed break-glass grants, and the principals (API tokens, OIDC claims) that
  * act as a persona. docs/governance.md describes it; `src/governance/access.ts` decides with it.
  */
-
-/** What a persona sees of a column of a classification: as stored, masked, tokenised (keyed HMAC) or not at all. */
-export const ACCESS_LEVELS = ['clear', 'masked', 'tokenised', 'denied'] as const;
-export type AccessLevel = (typeof ACCESS_LEVELS)[number];
-
-/** The classifications access is decided on; `public` and `internal` columns are readable by any persona granted the dataset. */
-export const PROTECTED_CLASSIFICATIONS = ['confidential', 'pii', 'pci'] as const;
-export type ProtectedClassification = (typeof PROTECTED_CLASSIFICATIONS)[number];
-
-/**
- * How a `masked` column is masked, the same rules BigQuery's data masking offers: the last four characters, a SHA-256
- * hash, NULL, the type's default value (empty string, 0, 1970-01-01), an e-mail's domain only, a date's year.
- */
-export const MASKING_RULES = ['last-four', 'hash', 'null', 'default', 'email', 'year'] as const;
-export type MaskingRule = (typeof MASKING_RULES)[number];
-
-/** What a persona may do through the HTTP API beyond reading data products with `query`. */
-export const API_PERMISSIONS = ['catalog', 'query', 'runs', 'lineage:read', 'lineage:write', 'audit', 'metrics'] as const;
-export type ApiPermission = (typeof API_PERMISSIONS)[number];
 
 const personaName = z.string().regex(/^[a-z][a-z0-9-]*$/, 'a lower-kebab-case persona name');
 const isoInstant = z.iso.datetime({ offset: true });
@@ -142,8 +137,6 @@ export const breakGlassSchema = z
   .strict();
 export type BreakGlass = z.infer<typeof breakGlassSchema>;
 
-export const DEFAULT_MASKING: Record<ProtectedClassification, MaskingRule> = { pci: 'last-four', pii: 'hash', confidential: 'null' };
-
 export const accessModelSchema = z
   .object({
     apiVersion: z.literal('finmesh/v1'),
@@ -174,6 +167,3 @@ export const accessModelSchema = z
   })
   .strict();
 export type AccessModel = z.infer<typeof accessModelSchema>;
-
-/** Where the access model lives in a project. */
-export const ACCESS_FILE = 'governance/access.yaml';

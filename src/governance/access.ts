@@ -1,31 +1,32 @@
 import {
   ACCESS_FILE,
   type AccessLevel,
-  type AccessModel,
-  type BreakGlass,
-  type Grant,
   type MaskingRule,
-  type Persona,
   PROTECTED_CLASSIFICATIONS,
   type ProtectedClassification,
-} from '../config/access-schema.js';
+} from '../config/access-names.js';
+import type { AccessModel, BreakGlass, Grant, Persona } from '../config/access-schema.js';
 import { formatPath } from '../config/issues.js';
 import { type DatasetRef, type Product, type Project, type Source, sqlName } from '../config/project.js';
 import type { Zone } from '../config/schema.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { FinmeshError } from '../core/errors.js';
-import { BRONZE_METADATA_COLUMNS } from '../lake/layout.js';
+import { BRONZE_METADATA_COLUMNS, LANDING_COLUMNS } from '../lake/layout.js';
 import { contractColumns } from '../mesh/contract-columns.js';
+import { isFileSource } from '../sources/files/file-source-kinds.js';
 
 /** Zones that hold data as it arrived: their PII and PCI need `raw: true`. */
 export const RAW_ZONES: readonly Zone[] = ['landing', 'bronze', 'quarantine'];
 
-/** A dataset access is decided on: a source's bronze table, its quarantine, or a data product. */
+/**
+ * A dataset access is decided on: a source's bronze table, its quarantine, the listing of a file source's landed
+ * files, or a data product.
+ */
 export interface GovernedDataset {
   /** `payments_silver.transactions`. */
   name: string;
   ref: DatasetRef;
-  kind: 'source' | 'quarantine' | 'product';
+  kind: 'source' | 'quarantine' | 'landing' | 'product';
   columns: { name: string; type: string; classification: string | undefined }[];
   /** The file that declares it (its contract or source). */
   file: string;
@@ -205,7 +206,7 @@ const QUARANTINE_COLUMNS = [
   { name: 'dt', type: 'DATE', classification: 'internal' },
 ];
 
-/** Every dataset of the project that can be read: bronze tables, their quarantine, and data products. */
+/** Every dataset of the project that can be read: bronze tables, their quarantine, landed files, and data products. */
 export function governedDatasets(project: Project): GovernedDataset[] {
   const out: GovernedDataset[] = [];
   for (const s of project.sources) {
@@ -222,6 +223,12 @@ export function governedDatasets(project: Project): GovernedDataset[] {
     });
     const q: DatasetRef = { domain: s.domain, zone: 'quarantine', name: s.dataset.name };
     out.push({ name: sqlName(q), ref: q, kind: 'quarantine', file: s.file, source: s, columns: QUARANTINE_COLUMNS });
+    // A file source's landing zone holds the files as received; `<domain>_landing.<dataset>` lists them, a row a file.
+    if (isFileSource(s)) {
+      const l: DatasetRef = { domain: s.domain, zone: 'landing', name: s.dataset.name };
+      const columns = LANDING_COLUMNS.map((c) => ({ ...c, classification: 'internal' }));
+      out.push({ name: sqlName(l), ref: l, kind: 'landing', file: s.file, source: s, columns });
+    }
   }
   for (const p of project.products) {
     const props = new Map((p.contract.schema[0]?.properties ?? []).map((x) => [x.name, x.classification]));

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { ACCESS_FILE, type AccessModel } from '../config/access-schema.js';
+import { ACCESS_FILE } from '../config/access-names.js';
+import type { AccessModel } from '../config/access-schema.js';
 import type { Clock } from '../core/clock.js';
 import { FinmeshError } from '../core/errors.js';
 import { canonicalJson } from '../metadata/audit-chain.js';

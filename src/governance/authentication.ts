@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { ACCESS_FILE, type AccessModel, type ApiToken, type OidcSettings } from '../config/access-schema.js';
+import { ACCESS_FILE } from '../config/access-names.js';
+import type { AccessModel, ApiToken, OidcSettings } from '../config/access-schema.js';
 import { resolveSecret } from '../config/secrets.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { FinmeshError } from '../core/errors.js';

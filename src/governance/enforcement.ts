@@ -1,4 +1,4 @@
-import { ACCESS_FILE, type ApiPermission } from '../config/access-schema.js';
+import { ACCESS_FILE, type ApiPermission } from '../config/access-names.js';
 import { resolveSecret } from '../config/secrets.js';
 import { FinmeshError } from '../core/errors.js';
 import type { ColumnInfo, Engine, QueryResult } from '../engine/engine.js';
@@ -189,9 +189,15 @@ export class Enforcer {
     const parsed = await session.engine.parse(sql);
     if (parsed.error) {
       if (parsed.error.kind === 'syntax') throw new FinmeshError('QUERY_INVALID', `the query does not parse: ${parsed.error.message}`);
-      const verb = /^\s*([A-Za-z]+)/.exec(sql)?.[1]?.toUpperCase() ?? 'this statement';
+      // Which statement is refused, when there are several (`statement 2 of 2 is CREATE`).
+      const st = parsed.error.statement;
+      const found = st
+        ? st.count > 1
+          ? `statement ${st.index} of ${st.count} is ${st.verb}`
+          : `found ${st.verb}`
+        : `found ${/^\s*([A-Za-z]+)/.exec(sql)?.[1]?.toUpperCase() ?? 'a statement that is not a SELECT'}`;
       return deny(
-        new FinmeshError('PERMISSION', `may only read (queries are read-only): only SELECT (or WITH ... SELECT) is allowed, found ${verb}`),
+        new FinmeshError('PERMISSION', `may only read (queries are read-only): only SELECT (or WITH ... SELECT) is allowed; ${found}`),
         'statement',
       );
     }

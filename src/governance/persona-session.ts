@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.js';
 import { FinmeshError } from '../core/errors.js';
 import type { ColumnInfo, Engine, QueryResult } from '../engine/engine.js';
 import { describeProcess, LakeReaderSession } from '../lake/reader-session.js';
+import { landingListing } from '../lake/session.js';
 import type { LakeStorage } from '../lake/storage.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import type { AccessPolicy, DatasetDecision } from './access.js';
@@ -99,29 +100,38 @@ export class PersonaSession {
         );
       }
       await this.reader.define(key, async () => {
-        const files = (await this.o.meta.manifest.liveFiles(key)).map((f) => this.o.storage.readPath(f.key));
-        const stored = (await this.o.meta.manifest.state(key))?.schema;
-        await this.o.engine.defineView(`${info.ref.domain}_${info.ref.zone}`, info.ref.name, this.viewSql(d, files, stored));
+        const live = await this.o.meta.manifest.liveFiles(key);
+        // Landing holds files as received, not rows: the persona's view lists them (LANDING_COLUMNS), a row a file.
+        const relation =
+          info.kind === 'landing'
+            ? live.length > 0
+              ? `(${landingListing(this.o.engine.dialect, live)})`
+              : undefined
+            : live.length > 0
+              ? this.o.engine.dialect.readParquet(live.map((f) => this.o.storage.readPath(f.key)))
+              : undefined;
+        const stored = info.kind === 'landing' ? undefined : (await this.o.meta.manifest.state(key))?.schema;
+        await this.o.engine.defineView(`${info.ref.domain}_${info.ref.zone}`, info.ref.name, this.viewSql(d, relation, stored));
       });
       this.versions.set(d.dataset, version);
     }
   }
 
-  /** The persona's view of a dataset: columns masked by level, rows filtered, over exactly its live files. */
-  private viewSql(d: DatasetDecision, files: string[], stored: ColumnInfo[] | undefined): string {
+  /**
+   * The persona's view of a dataset: columns masked by level, rows filtered, over `relation` (exactly its live files;
+   * undefined when it has none, an empty relation of its declared columns).
+   */
+  private viewSql(d: DatasetDecision, live: string | undefined, stored: ColumnInfo[] | undefined): string {
     const dialect = this.o.engine.dialect;
     const q = (n: string) => dialect.quoteIdent(n);
     const byName = new Map(d.columns.map((c) => [c.name, c]));
     // The files' own schema when known (what the engine reads), else the declared one; a column the files lack reads as NULL.
     const present = new Set((stored ?? []).map((c) => c.name));
-    const relation =
-      files.length > 0
-        ? dialect.readParquet(files)
-        : `(SELECT ${d.columns.map((c) => `${dialect.cast('NULL', c.type)} AS ${q(c.name)}`).join(', ')} WHERE false)`;
+    const relation = live ?? `(SELECT ${d.columns.map((c) => `${dialect.cast('NULL', c.type)} AS ${q(c.name)}`).join(', ')} WHERE false)`;
     const select = d.columns
       .filter((c) => c.level !== 'denied')
       .map((c) => {
-        const col = files.length === 0 || !stored || present.has(c.name) ? `src.${q(c.name)}` : dialect.cast('NULL', c.type);
+        const col = live === undefined || !stored || present.has(c.name) ? `src.${q(c.name)}` : dialect.cast('NULL', c.type);
         const value =
           c.level === 'clear'
             ? col

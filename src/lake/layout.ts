@@ -14,3 +14,14 @@ export const BRONZE_METADATA_COLUMNS = [
   { name: '_run_id', type: 'VARCHAR' },
   { name: 'dt', type: 'DATE' },
 ] as const;
+
+/** The columns of a `<domain>_landing.<dataset>` listing. */
+export const LANDING_COLUMNS = [
+  { name: 'file', type: 'VARCHAR' },
+  { name: 'partition', type: 'VARCHAR' },
+  { name: 'bytes', type: 'BIGINT' },
+  { name: 'sha256_prefix', type: 'VARCHAR' },
+  { name: 'landed_at', type: 'TIMESTAMPTZ' },
+  { name: 'run_id', type: 'VARCHAR' },
+  { name: 'lake_key', type: 'VARCHAR' },
+] as const;

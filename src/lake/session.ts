@@ -1,6 +1,6 @@
 import { type DatasetRef, datasetKey, type Source, sqlName } from '../config/project.js';
 import { buildDag, type ModelNode, renderModel } from '../engine/dag.js';
-import type { ColumnInfo } from '../engine/engine.js';
+import type { ColumnInfo, SqlDialect } from '../engine/engine.js';
 import type { Context } from '../jobs/context.js';
 import { contractColumns } from '../mesh/contract-columns.js';
 import type { LakeFile } from '../metadata/metadata-store.js';
@@ -24,7 +24,7 @@ export async function prepareSession(ctx: Context, options: PrepareOptions = {})
     // Landing keeps files as received (CSV, zip, PGP), not rows: `<domain>_landing.<dataset>` lists them, a row a file.
     const landing = { domain: s.domain, zone: 'landing' as const, name: s.dataset.name };
     const landed = want(landing) ? await ctx.meta.manifest.liveFiles(datasetKey(landing)) : [];
-    if (landed.length > 0) await defineViewModel(ctx, landing, landingListing(ctx, landed));
+    if (landed.length > 0) await defineViewModel(ctx, landing, landingListing(ctx.engine.dialect, landed));
   }
   for (const node of dag.nodes) {
     if (!want(node.product.dataset)) continue;
@@ -76,9 +76,11 @@ export async function defineViewModel(ctx: Context, ref: DatasetRef, sql: string
   await ctx.engine.defineView(`${ref.domain}_${ref.zone}`, ref.name, sql);
 }
 
-/** One row per landed file: its name as received, partition, size, SHA-256 prefix, when and by which run it landed. */
-function landingListing(ctx: Context, files: LakeFile[]): string {
-  const d = ctx.engine.dialect;
+/**
+ * One row per landed file: its name as received, partition, size, SHA-256 prefix, when and by which run it landed
+ * (the columns of `LANDING_COLUMNS`).
+ */
+export function landingListing(d: SqlDialect, files: LakeFile[]): string {
   const str = (v: string) => d.cast(d.quoteLiteral(v), 'VARCHAR');
   return files
     .map((f) => {

@@ -1,6 +1,6 @@
 import { Environment } from '@marcbachmann/cel-js';
 import { z } from 'zod';
-import { ACCESS_FILE } from '../config/access-schema.js';
+import { ACCESS_FILE } from '../config/access-names.js';
 import { formatPath, zodIssues } from '../config/issues.js';
 import { type Project, sqlName } from '../config/project.js';
 import { ConfigError, type ValidationIssue } from '../core/errors.js';

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { ACCESS_FILE, type ApiPermission } from '../config/access-schema.js';
+import { ACCESS_FILE, type ApiPermission } from '../config/access-names.js';
 import { loadProject } from '../config/load-project.js';
 import type { Project } from '../config/project.js';
 import { FinmeshError } from '../core/errors.js';

@@ -52,6 +52,18 @@ describe('finmesh query --as: one enforcement point', () => {
     assert.equal(pii.status, 2);
     const star = rows(query('payments-engineer', 'SELECT * FROM payments_quarantine.transactions LIMIT 1'));
     assert.ok(star.every((r) => !('nope' in r)));
+    // Landing lists the files as received, a row a file: for a persona granted the landing zone only.
+    const files = rows(query('platform-engineer', 'SELECT file, bytes FROM partners_landing.chargebacks'));
+    assert.deepEqual(
+      files.map((f) => f.file),
+      ['CHARGEBACKS_20261127.zip.pgp'],
+    );
+    const landing = query('partner-operator', 'SELECT file FROM partners_landing.settlements');
+    assert.equal(landing.status, 2);
+    assert.match(
+      landing.stderr,
+      /may not read partners_landing\.settlements.*missing a grant with domains: \[partners\] and zones: \[landing\]/,
+    );
   });
 
   it('applies row filters: the partner operator sees only its card networks', () => {
@@ -183,7 +195,9 @@ describe('finmesh query --as: one enforcement point', () => {
     assert.equal(lines[0], 'persona,dataset,access,clear,masked,tokenised,denied,rowFilter');
     const datasets = rows(cli(['access', 'matrix', '--project', dir, '--format', 'json'])).map((x) => x.dataset);
     const distinct = new Set(datasets);
-    assert.equal(distinct.size, 21, 'bronze, quarantine and products of the example');
+    assert.equal(distinct.size, 23, 'bronze, quarantine, landing listings and products of the example');
+    assert.ok(lines.includes('platform-engineer,partners_landing.settlements,clear,7,0,0,0,false'));
+    assert.ok(lines.includes('partner-operator,partners_landing.settlements,denied,0,0,0,7,false'));
     assert.equal(lines.length - 1, Object.keys(PERSONA_TOKENS).length * distinct.size);
     assert.ok(lines.includes('partner-operator,partners_silver.settlements,clear,11,0,0,0,true'));
     assert.ok(lines.includes('bi-service,payments_silver.transactions,denied,0,0,0,26,false'));

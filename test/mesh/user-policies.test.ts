@@ -33,10 +33,10 @@ found: "string(size(product.owners)) + ' owner(s)'"
     const r = cli(['policy', 'check', '--project', dir]);
     assert.equal(r.status, 1);
     assert.match(
-      r.stderr,
+      r.stdout,
       /error {3}gold-two-owners \(policies\/gold-two-owners\.yaml\): domains\/risk\/products\/fraud_signals\/contract\.odcs\.yaml: team\.members: expected two owners \(team\.members with role owner\), found 1 owner\(s\)/,
     );
-    assert.doesNotMatch(r.stderr, /payments\/products\/transactions\//, 'silver products are not in its scope');
+    assert.doesNotMatch(r.stdout, /payments\/products\/transactions\//, 'silver products are not in its scope');
     const v = cli(['validate', '--project', dir]);
     assert.equal(v.status, 2);
     assert.match(v.stderr + v.stdout, /fraud_signals\/contract\.odcs\.yaml: team\.members: expected two owners/);
@@ -58,7 +58,7 @@ found: "string(size(product.owners)) + ' owner(s)'"
     const r = cli(['policy', 'check', '--project', dir]);
     assert.equal(r.status, 1);
     assert.match(
-      r.stderr,
+      r.stdout,
       /pci-in-clear-only-for-risk \(policies\/pci-in-clear\.yaml\): governance\/access\.yaml: personas\.payments-analyst: expected pci masked, tokenised or denied .*found classifications\.pci: clear/,
     );
   });
@@ -77,7 +77,7 @@ found: "string(size(product.owners)) + ' owner(s)'"
     const e = cli(['policy', 'check', '--project', dir]);
     assert.equal(e.status, 1);
     assert.match(
-      e.stderr,
+      e.stdout,
       /broken \(policies\/broken\.yaml\): policies\/broken\.yaml: assert: expected an expression that evaluates on .*, found No such key: nope/,
     );
   });

@@ -10,7 +10,7 @@ import { formatTable, print, printJson, say } from '../output.js';
 async function policyOf(dir: string): Promise<AccessPolicy> {
   const [{ loadProject }, { ACCESS_FILE }, { FinmeshError }, { AccessPolicy }] = await Promise.all([
     import('../../config/project-cache.js'),
-    import('../../config/access-schema.js'),
+    import('../../config/access-names.js'),
     import('../../core/errors.js'),
     import('../../governance/access.js'),
   ]);
@@ -82,7 +82,7 @@ export function registerGovernance(program: Command): void {
     });
   examples(explain, [
     'finmesh access explain payments-analyst payments_silver.transactions',
-    'finmesh access explain support payments_silver.transactions.card_pan --json',
+    'finmesh access explain payments-analyst payments_silver.transactions.card_pan_masked --json',
   ]);
 
   const terraform = access
@@ -150,7 +150,10 @@ export function registerGovernance(program: Command): void {
           ),
         );
     });
-  examples(list, ['finmesh audit list --kind decision --persona support', 'finmesh audit list --since 2026-11-27T00:00:00Z --json']);
+  examples(list, [
+    'finmesh audit list --kind decision --persona payments-analyst',
+    'finmesh audit list --since 2026-11-27T00:00:00Z --json',
+  ]);
 
   const exp = audit
     .command('export')

@@ -21,7 +21,7 @@ export function registerQuery(program: Command): void {
         import('../../config/project-cache.js'),
         import('../../jobs/context.js'),
         import('../../core/errors.js'),
-        import('../../config/access-schema.js'),
+        import('../../config/access-names.js'),
       ]);
       const project = await loadProject(opts.project);
       const ctx = await openContext(project, { readonly: true });

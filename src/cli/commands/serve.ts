@@ -10,7 +10,7 @@ export function registerServe(program: Command): void {
   const cmd = program
     .command('serve')
     .description(
-      'serve the HTTP API — /healthz, /metrics, /api/v1/catalog, /api/v1/query, /api/v1/runs, /api/v1/audit, /api/v1/access and /api/v1/lineage, an OpenLineage HTTP endpoint (POST RunEvents) and lineage graph (GET ?nodeId=) — and, with --pg-port, the governed SQL endpoint for BI tools; every route but /healthz needs a token of governance/access.yaml',
+      'serve the HTTP API: /api/v1/lineage, an OpenLineage HTTP endpoint (POST RunEvents) and lineage graph (GET ?nodeId=); /api/v1/catalog, query, runs, audit and access; /healthz and /metrics. With --pg-port, also the governed SQL endpoint for BI tools. Every route but /healthz needs a token of governance/access.yaml',
     );
   projectOption(cmd)
     .option('--port <n>', 'port (default: finmesh.yaml server.port)', integer)
@@ -171,7 +171,7 @@ export function registerServe(program: Command): void {
       await ctx.close();
     });
   examples(cmd, [
-    'FINMESH_TOKEN_PLATFORM=... finmesh serve --port 8080 --pg-port 5433',
+    'finmesh serve --port 8080 --pg-port 5433   # tokens from the secrets governance/access.yaml names (FINMESH_TOKEN_...)',
     'curl -s -H "Authorization: Bearer $FINMESH_TOKEN_PLATFORM" localhost:8080/api/v1/catalog',
     'PGPASSWORD=$FINMESH_TOKEN_POWERBI psql "host=localhost port=5433 dbname=finmesh user=powerbi sslmode=require"',
     'OPENLINEAGE_URL=http://localhost:8080 OPENLINEAGE_API_KEY=$FINMESH_TOKEN_LINEAGE dbt-ol run   # any OpenLineage HTTP transport can send its events here',
