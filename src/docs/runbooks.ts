@@ -87,3 +87,8 @@ export function runbooks(): Record<string, string> {
   }
   return out;
 }
+
+/** The runbooks as data, by alert runbook name, for documents that render them their own way. */
+export function runbookEntries(): { name: string; title: string; means: string; impact: string; steps: string[] }[] {
+  return Object.entries(BOOKS).map(([name, b]) => ({ name, ...b }));
+}

@@ -36,6 +36,9 @@ export const OPTIONAL_PACKAGES: readonly { pattern: string; alsoIn?: readonly st
   { pattern: 'openpgp', alsoIn: ['src/sources/formats/pgp.ts'] },
   { pattern: 'pg' },
   { pattern: 'pg-logical-replication' },
+  // A headless browser, only when documents are rendered (`finmesh docs`).
+  { pattern: 'playwright-core' },
+  { pattern: 'mermaid' },
 ];
 
 export const RULES = {

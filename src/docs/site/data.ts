@@ -1,0 +1,130 @@
+import type { Project } from '../../config/project.js';
+import type { Context } from '../../jobs/context.js';
+import { buildCatalog, type CatalogEntry, findGaps, type Gap } from '../../mesh/reports.js';
+import { prometheusRules } from '../../observability/alert-rules.js';
+import type { Metrics } from '../../observability/metrics.js';
+import { evaluateSlos, loadSlos, type Slo, type SloStatus } from '../../observability/slo.js';
+import { type JobHistory, runHistory } from '../../runs/history.js';
+
+/** A metric finmesh exports, as its registry declares it. */
+export interface MetricInfo {
+  name: string;
+  help: string;
+  type: string;
+  labels: string[];
+}
+
+/** An alert rule finmesh generates (symptom alerts and the SLO burn-rate pair). */
+export interface AlertInfo {
+  alert: string;
+  severity: string;
+  summary: string;
+  runbook: string;
+  subject: string;
+}
+
+/**
+ * Everything the documents show, read from the project and its metadata store at one moment (`takenAt`). Nothing here
+ * is typed in by hand: a section whose data is absent (the project has not run, a plane is not there yet) says so.
+ */
+export interface DocsData {
+  takenAt: Date;
+  project: Project;
+  /** The metadata store exists: the project has run at least once. */
+  ran: boolean;
+  catalog: CatalogEntry[] | undefined;
+  gaps: Gap[];
+  gapsEvaluated: { definition: boolean; history: boolean };
+  slos: Slo[];
+  sloStatus: SloStatus[] | undefined;
+  alerts: AlertInfo[];
+  metrics: MetricInfo[];
+  /** Every run, grouped by job, newest first. */
+  history: JobHistory[] | undefined;
+  policyViolations: { policy: string; severity: string; file: string; path: string; found: string; expected: string }[] | undefined;
+}
+
+export interface CollectOptions {
+  /** The project's context when its metadata store exists (the CLI opens it read-only). */
+  ctx: Context | undefined;
+  /** Metric declarations (the CLI passes those of a fresh `Metrics` registry). */
+  metrics: MetricInfo[];
+  policies?: DocsData['policyViolations'];
+  now?: Date;
+}
+
+/** Reads what the documents show, through the same functions as `catalog`, `gaps`, `slo`, `alerts` and `runs`. */
+export async function collectDocsData(project: Project, options: CollectOptions): Promise<DocsData> {
+  const { ctx } = options;
+  const takenAt = options.now ?? new Date();
+  const slos = loadSlos(project);
+  const { gaps, evaluated } = await findGaps(project, ctx);
+  const rules = prometheusRules(project, slos);
+  const alerts: AlertInfo[] = [];
+  const seen = new Set<string>();
+  for (const g of rules.groups)
+    for (const r of g.rules) {
+      if (!r.alert) continue;
+      const subject = r.labels?.source ?? r.labels?.sloth_service ?? '';
+      const key = `${r.alert}|${r.labels?.severity}|${r.labels?.sloth_service ? '' : subject}`;
+      // The burn-rate pair repeats per SLO: listed once, with the SLOs in their own table.
+      if (seen.has(key)) continue;
+      seen.add(key);
+      alerts.push({
+        alert: r.alert,
+        severity: r.labels?.severity ?? '',
+        summary: r.labels?.sloth_service ? (r.annotations?.summary ?? '').replace(/^[^:]+: /, '') : (r.annotations?.summary ?? ''),
+        runbook: (r.annotations?.runbook_url ?? '').replace(/^.*\//, '').replace(/\.md$/, ''),
+        subject: r.labels?.sloth_service ? '' : subject,
+      });
+    }
+  let catalog: CatalogEntry[] | undefined;
+  let sloStatus: SloStatus[] | undefined;
+  let history: JobHistory[] | undefined;
+  if (ctx) {
+    catalog = await buildCatalog(ctx);
+    sloStatus = await evaluateSlos(slos, ctx.meta, takenAt.getTime());
+    history = await runHistory(ctx, { limit: 100_000 });
+  }
+  return {
+    takenAt,
+    project,
+    ran: ctx !== undefined,
+    catalog,
+    gaps,
+    gapsEvaluated: evaluated,
+    slos,
+    sloStatus,
+    alerts,
+    metrics: options.metrics,
+    history,
+    policyViolations: options.policies,
+  };
+}
+
+/** Gap kinds by priority: what leaves an incident unseen first, then what leaves it without an owner, then hygiene. */
+export const GAP_PRIORITY = [
+  'no-on-call',
+  'no-slo',
+  'slo-without-alert',
+  'no-owner',
+  'no-checks',
+  'check-never-ran',
+  'no-lineage',
+  'unconsumed',
+] as const;
+
+export function gapRank(kind: string): number {
+  const i = (GAP_PRIORITY as readonly string[]).indexOf(kind);
+  return i < 0 ? GAP_PRIORITY.length : i;
+}
+
+/** The metrics a registry declares: name, type, help and label names (values are not read). */
+export async function describeMetrics(metrics: Metrics): Promise<MetricInfo[]> {
+  const labels = new Map<string, string[]>();
+  for (const x of metrics.registry.getMetricsAsArray() as unknown as { name: string; labelNames?: string[] }[])
+    labels.set(x.name, [...(x.labelNames ?? [])]);
+  return (await metrics.registry.getMetricsAsJSON())
+    .map((x) => ({ name: x.name, help: x.help, type: String(x.type), labels: labels.get(x.name) ?? [] }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
