@@ -113,10 +113,24 @@ export async function renderMermaid(browser: Browser, sources: { name: string; m
     for (const s of svgs) {
       if (s.error !== undefined || s.svg === undefined)
         throw new FinmeshError('DATA_INVALID', `diagram ${s.name}: Mermaid could not render it: ${s.error ?? 'no SVG'}`);
-      result.set(s.name, `<?xml version="1.0" encoding="UTF-8"?>\n${s.svg}\n`);
+      result.set(s.name, `<?xml version="1.0" encoding="UTF-8"?>\n${compactGeometry(s.svg)}\n`);
     }
     return result;
   } finally {
     await page.close();
   }
+}
+
+/**
+ * Mermaid draws shapes as many path segments with 15-digit coordinates; a tenth of a pixel is finer than any screen
+ * or printer shows, and rounding geometry attributes (never text) makes the files several times smaller.
+ */
+export function compactGeometry(svg: string): string {
+  return svg.replace(/ (d|points|transform|viewBox)="([^"]*)"/g, (_m, attr: string, value: string) => {
+    const rounded = value.replace(/-?\d+\.\d+/g, (n) => {
+      const r = Math.round(Number(n) * 10) / 10;
+      return Object.is(r, -0) ? '0' : String(r);
+    });
+    return ` ${attr}="${rounded}"`;
+  });
 }

@@ -20,6 +20,7 @@ export interface AlertInfo {
   severity: string;
   summary: string;
   runbook: string;
+  /** A source name, or what the alert is per: `slo`, `product`, `source`, or `finmesh` itself. */
   subject: string;
 }
 
@@ -70,12 +71,25 @@ export async function collectDocsData(project: Project, options: CollectOptions)
       // The burn-rate pair repeats per SLO: listed once, with the SLOs in their own table.
       if (seen.has(key)) continue;
       seen.add(key);
+      const summary = r.annotations?.summary ?? '';
       alerts.push({
         alert: r.alert,
         severity: r.labels?.severity ?? '',
-        summary: r.labels?.sloth_service ? (r.annotations?.summary ?? '').replace(/^[^:]+: /, '') : (r.annotations?.summary ?? ''),
+        // The burn-rate pair is one rule per SLO: its summary without the first SLO's name stands for all of them.
+        summary: (r.labels?.sloth_service ? summary.replace(/^[^:]+: \S+ SLO \([^)]*\) /, 'SLO ') : summary).replace(
+          /\{\{ \$labels\.(\w+) \}\}/g,
+          '<$1>',
+        ),
         runbook: (r.annotations?.runbook_url ?? '').replace(/^.*\//, '').replace(/\.md$/, ''),
-        subject: r.labels?.sloth_service ? '' : subject,
+        subject: r.labels?.sloth_service
+          ? 'slo'
+          : r.labels?.source
+            ? r.labels.source
+            : /\$labels\.product/.test(summary)
+              ? 'product'
+              : /\$labels\.source/.test(summary)
+                ? 'source'
+                : 'finmesh',
       });
     }
   let catalog: CatalogEntry[] | undefined;

@@ -308,7 +308,7 @@ function monitoringPage({ data, m, f, diagram, asOf }: PageContext): Page {
   const alertRows: Cell[][] = data.alerts.map((a) => [
     a.alert,
     a.severity,
-    a.subject || t.everySlo,
+    a.subject === 'slo' ? t.everySlo : a.subject === 'product' ? t.everyProduct : a.subject === 'source' ? t.everySource : a.subject,
     a.summary,
     a.runbook ? link(`monitoring#runbook-${a.runbook}`, a.runbook) : '–',
   ]);

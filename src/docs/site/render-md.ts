@@ -9,9 +9,12 @@ export interface MdFrame {
 
 const escCell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
+/** Text that GitHub would otherwise read as HTML (`<domain>` is a placeholder, not a tag). */
+const escText = (s: string) => s.replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
 function inline(i: Inline): string {
-  if (typeof i === 'string') return i;
-  if (isFig(i)) return i.text;
+  if (typeof i === 'string') return escText(i);
+  if (isFig(i)) return escText(i.text);
   if ('link' in i) return `[${i.text}](${hrefFor(i.link, '.md')})`;
   return `\`${i.code.replace(/`/g, "'")}\``;
 }
@@ -26,7 +29,7 @@ function block(b: Block): string {
     case 'missing':
       return `> **${inlines(b.content)}**`;
     case 'h':
-      return `### ${b.text}`;
+      return `<a id="${b.id}"></a>\n\n### ${escText(b.text)}`;
     case 'list':
       return b.items.map((it, n) => `${b.ordered ? `${n + 1}.` : '-'} ${inlines(it)}`).join('\n');
     case 'table': {

@@ -201,6 +201,8 @@ export const en = {
       'Multiwindow, multi-burn-rate alerts per SLO (page at 14.4× over 1h and 5m or 6× over 6h and 30m; ticket at 3× over 1d and 2h or 1× over 3d and 6h), and symptom alerts. `finmesh alerts` writes them as Prometheus rules.',
     alertHead: ['alert', 'severity', 'about', 'when', 'runbook'],
     everySlo: 'every SLO',
+    everyProduct: 'every product',
+    everySource: 'every source',
     examples: 'Examples from the run history',
     examplesText: 'Taken from what this project recorded, not made up:',
     exFailedRun: (job: string, at: string, error: string) => `A failed run: ${job} on ${at} failed with "${error}".`,

@@ -202,9 +202,11 @@ export const ptBR: Messages = {
     sloNoData: 'sem dados',
     alerts: 'Alertas',
     alertsText:
-      'Alertas de burn rate em múltiplas janelas por SLO (page a 14,4× em 1h e 5m ou 6× em 6h e 30m; ticket a 3× em 1d e 2h ou 1× em 3d e 6h) e alertas de sintomas. `finmesh alerts` os escreve como regras do Prometheus.',
+      'Alertas de burn rate em múltiplas janelas por SLO (page a 14,4× em 1h e 5m ou 6× em 6h e 30m; ticket a 3× em 1d e 2h ou 1× em 3d e 6h) e alertas de sintomas. `finmesh alerts` os escreve como regras do Prometheus. Os resumos são os dos próprios alertas, em inglês.',
     alertHead: ['alerta', 'severidade', 'sobre', 'quando', 'runbook'],
     everySlo: 'cada SLO',
+    everyProduct: 'cada produto',
+    everySource: 'cada fonte',
     examples: 'Exemplos do histórico de execuções',
     examplesText: 'Tirados do que este projeto registrou, não inventados:',
     exFailedRun: (job: string, at: string, error: string) => `Uma execução com falha: ${job} em ${at} falhou com "${error}".`,
