@@ -123,17 +123,18 @@ function architecturePage({ data, m, f, diagram }: PageContext): Page {
   const cfg = data.project.config;
   const { stream, files } = sourcesByKind(data.project);
   const kinds = (xs: string[]) => [...new Set(xs)].join(', ') || m.none;
+  const c = t.cloudParts;
   const parts: [string, string, string][] = [
-    [t.parts.source, kinds(stream.map((s) => s.config.kind)), 'Azure Cosmos DB change feed (pull model, leases)'],
-    [t.parts.files, files.length > 0 ? `sftp (${files.map((s) => s.name).join(', ')})` : m.none, 'partner SFTP → Cloud Run job'],
-    [t.parts.bus, cfg.bus?.kind ?? 'memory', 'Google Pub/Sub'],
-    [t.parts.lake, cfg.lake.kind, 'Google Cloud Storage (landing, bronze, silver, gold, quarantine)'],
-    [t.parts.engine, cfg.engine.kind, 'BigQuery'],
-    [t.parts.metadata, cfg.metadata.kind, 'Cloud SQL for PostgreSQL'],
-    [t.parts.metrics, 'Prometheus text at /metrics + finmesh alerts', 'Managed Service for Prometheus, Cloud Monitoring'],
-    [t.parts.logs, 'JSON lines (Cloud Logging fields)', 'Cloud Logging'],
-    [t.parts.lineage, 'OpenLineage (metadata store, file, HTTP)', 'Google Cloud Data Lineage'],
-    [t.parts.serving, 'finmesh serve (SQL, HTTP API)', 'finmesh serve on Cloud Run → Power BI'],
+    [t.parts.source, kinds(stream.map((s) => s.config.kind)), c.source],
+    [t.parts.files, files.length > 0 ? `sftp (${files.map((s) => s.name).join(', ')})` : m.none, c.files],
+    [t.parts.bus, cfg.bus?.kind ?? 'memory', c.bus],
+    [t.parts.lake, cfg.lake.kind, c.lake],
+    [t.parts.engine, cfg.engine.kind, c.engine],
+    [t.parts.metadata, cfg.metadata.kind, c.metadata],
+    [t.parts.metrics, c.localMetrics, c.metrics],
+    [t.parts.logs, c.localLogs, c.logs],
+    [t.parts.lineage, c.localLineage, c.lineage],
+    [t.parts.serving, c.localServing, c.serving],
   ];
   const recent = (prefix: string) =>
     (data.history ?? [])
