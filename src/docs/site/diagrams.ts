@@ -66,20 +66,20 @@ function cloudDiagram(project: Project, m: Messages): string {
   lines.push(`    SFTP[[${q(`SFTP<br/>${files.map((s) => s.name).join(', ') || '–'}`)}]]`, '  end');
   lines.push(`  subgraph gcp[${q(d.gcp)}]`);
   lines.push(`    subgraph ingest[${q(d.ingestion)}]`);
-  lines.push(`      CFR[${q('change-feed reader<br/>finmesh stream')}]`);
-  lines.push(`      FI[${q('file ingestor<br/>finmesh ingest')}]`, '    end');
+  lines.push(`      CFR[${q(`${d.cfReader}<br/>finmesh stream`)}]`);
+  lines.push(`      FI[${q(`${d.fileIngestor}<br/>finmesh ingest`)}]`, '    end');
   lines.push(`    PS{{${q('Pub/Sub')}}}`);
   lines.push(`    subgraph lake[${q(d.lake)}]`);
   lines.push('      direction TB');
   for (const z of ['landing', 'bronze', 'silver', 'gold', 'quarantine']) lines.push(`      Z_${z}[(${q(`gs://…/${z}`)})]`);
   lines.push('    end');
-  lines.push(`    BQ[[${q('BigQuery<br/>models: Cloud Run jobs')}]]`);
-  lines.push(`    SQLDB[(${q('Cloud SQL · PostgreSQL<br/>runs, checkpoints, ledger, lineage')})]`);
+  lines.push(`    BQ[[${q(`BigQuery<br/>${d.models}`)}]]`);
+  lines.push(`    SQLDB[(${q(`Cloud SQL · PostgreSQL<br/>${d.metadataHolds}`)})]`);
   lines.push(`    subgraph obs[${q(d.observability)}]`);
-  lines.push(`      PROM[${q('Managed Prometheus<br/>SLOs, burn-rate alerts')}]`);
+  lines.push(`      PROM[${q(`Managed Prometheus<br/>${d.sloAlerts}`)}]`);
   lines.push(`      LOGS[${q('Cloud Logging')}]`);
   lines.push(`      LIN[${q('Data Lineage')}]`, '    end');
-  lines.push(`    API[${q('finmesh serve<br/>governed SQL / API · Cloud Run')}]`);
+  lines.push(`    API[${q(`finmesh serve<br/>${d.governedApi}`)}]`);
   lines.push(`    subgraph mesh[${q(d.mesh)}]`);
   for (const dom of project.domains) {
     const n = project.products.filter((p) => p.domain === dom.name).length;
@@ -117,7 +117,7 @@ function monitoringDiagram(project: Project, m: Messages): string {
   lines.push(`  AM[${q('Alertmanager / Cloud Monitoring')}]`);
   lines.push(`  LOGS[${q('Cloud Logging')}]`);
   lines.push(`  LIN[${q('Data Lineage / OpenLineage')}]`);
-  lines.push(`  META[(${q('metadata: runs, checks, ledger')})]`);
+  lines.push(`  META[(${q(`metadata: ${d.metadataHolds}`)})]`);
   lines.push(`  SLO[${q('finmesh slo · finmesh docs')}]`);
   lines.push(`  subgraph oncall[${q(d.monOnCall)}]`);
   for (const o of owners) lines.push(`    OC_${nid(o)}([${q(o)}])`);
