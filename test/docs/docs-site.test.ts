@@ -217,11 +217,22 @@ describe('finmesh docs after the demo', () => {
 });
 
 describe('finmesh docs before the project ran', () => {
-  it('writes Markdown whose sections say what is missing instead of inventing it', () => {
+  it('writes Markdown whose sections say what is missing instead of inventing it, and Mermaid where no browser draws SVG', () => {
     const project = copyExample();
     const out = join(tempDir(), 'md');
-    const r = cli(['docs', '--project', project, '--out', out, '--lang', 'en', '--format', 'md']);
+    // No Chromium on this PATH: the diagrams stay Mermaid, drawn by whoever reads the Markdown (GitHub does).
+    const r = cli(['docs', '--project', project, '--out', out, '--lang', 'en', '--format', 'md'], {
+      env: { PATH: tempDir('finmesh-empty-path-'), FINMESH_CHROMIUM: '' },
+    });
     assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /Chromium not found.*apt-get install chromium/);
+    assert.deepEqual(
+      readdirSync(join(out, 'en', 'diagrams')).filter((f) => f.endsWith('.svg')),
+      [],
+    );
+    const architecture = readFileSync(join(out, 'en', 'architecture.md'), 'utf8');
+    assert.match(architecture, /```mermaid\nflowchart LR\n/);
+    assert.match(architecture, /\[Mermaid\]\(diagrams\/architecture-cloud\.mmd\)/);
     assert.deepEqual(
       readdirSync(join(out, 'en'))
         .filter((f) => f.endsWith('.md'))

@@ -22,8 +22,11 @@ export type Block =
   | { kind: 'p'; content: Inline[] }
   | { kind: 'list'; ordered?: boolean; items: Inline[][] }
   | { kind: 'table'; head: string[]; rows: Cell[][]; align?: ('left' | 'right')[] }
-  /** A diagram: the SVG file (relative to the language folder) and its Mermaid source file. */
-  | { kind: 'diagram'; svg: string; source: string; caption: string; rendered: boolean }
+  /**
+   * A diagram: the SVG file (relative to the language folder) and its Mermaid source file; when no SVG could be
+   * rendered, the Mermaid text is shown instead (GitHub draws it in Markdown).
+   */
+  | { kind: 'diagram'; svg: string; source: string; caption: string; rendered: boolean; mermaid: string }
   | { kind: 'code'; lang: string; text: string }
   /** A sub-heading inside a section. */
   | { kind: 'h'; text: string; id: string }

@@ -10,6 +10,7 @@ import type { Messages } from './messages/en.js';
 export interface DiagramRef {
   name: string;
   rendered: boolean;
+  mermaid: string;
 }
 
 /** The one set of templates: every page of the documents, in the language of `m`, from `data`. */
@@ -17,7 +18,18 @@ export function buildPages(data: DocsData, m: Messages, diagrams: DiagramRef[]):
   const f = new Formatter(m.lang);
   const diagram = (name: string, caption: string): Block[] => {
     const d = diagrams.find((x) => x.name === name);
-    return d ? [{ kind: 'diagram', svg: `diagrams/${name}.svg`, source: `diagrams/${name}.mmd`, caption, rendered: d.rendered }] : [];
+    return d
+      ? [
+          {
+            kind: 'diagram',
+            svg: `diagrams/${name}.svg`,
+            source: `diagrams/${name}.mmd`,
+            caption,
+            rendered: d.rendered,
+            mermaid: d.mermaid,
+          },
+        ]
+      : [];
   };
   const ctx: PageContext = { data, m, f, diagram, asOf: p(m.asOf(f.date(data.takenAt))) };
   return [indexPage(ctx), architecturePage(ctx), monitoringPage(ctx), meshPage(ctx), governancePage(ctx), preparationPage(ctx)];

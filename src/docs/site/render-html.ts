@@ -52,7 +52,7 @@ function block(b: Block): string {
     case 'diagram':
       return b.rendered
         ? `<figure><a href="${esc(b.svg)}"><img src="${esc(b.svg)}" alt="${esc(b.caption)}"></a><figcaption>${esc(b.caption)} · <a href="${esc(b.source)}">Mermaid</a></figcaption></figure>`
-        : `<figure><pre class="mermaid">${esc(b.caption)}</pre><figcaption>${esc(b.caption)} · <a href="${esc(b.source)}">Mermaid</a></figcaption></figure>`;
+        : `<figure><pre><code class="language-mermaid">${esc(b.mermaid)}</code></pre><figcaption>${esc(b.caption)} · <a href="${esc(b.source)}">Mermaid</a></figcaption></figure>`;
     case 'code':
       return `<pre><code class="language-${esc(b.lang)}">${esc(b.text)}</code></pre>`;
   }

@@ -43,7 +43,7 @@ function block(b: Block): string {
     case 'diagram':
       return b.rendered
         ? `![${b.caption}](${b.svg})\n\n*${b.caption}* · [Mermaid](${b.source})`
-        : `*${b.caption}* · [Mermaid](${b.source})`;
+        : `\`\`\`mermaid\n${b.mermaid.trimEnd()}\n\`\`\`\n\n*${b.caption}* · [Mermaid](${b.source})`;
     case 'code':
       return `\`\`\`${b.lang}\n${b.text}\n\`\`\``;
   }

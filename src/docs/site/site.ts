@@ -76,7 +76,7 @@ export async function writeSite(data: DocsData, options: SiteOptions): Promise<S
       const pages = buildPages(
         data,
         m,
-        diagrams.map((d) => ({ name: d.name, rendered: svgs.has(d.name) })),
+        diagrams.map((d) => ({ name: d.name, rendered: svgs.has(d.name), mermaid: d.mermaid })),
       );
       const nav = pages.map((pg) => ({ slug: pg.slug, title: pg.title }));
       const footer = m.footer(`${data.takenAt.toISOString().slice(0, 16).replace('T', ' ')} UTC`);
