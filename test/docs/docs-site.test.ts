@@ -148,6 +148,12 @@ describe('finmesh docs after the demo', () => {
     }
     const total = jobs.reduce((n, j) => n + j.runs.length, 0);
     assert.equal(one(index, 'runs.count'), total);
+
+    const violations = json(['policy', 'check', '--project', dir, '--json'], true).violations as { policy: string }[];
+    const governance = page('governance');
+    const policies = [...governance.keys()].filter((k) => /^policy\..+\.violations$/.test(k));
+    assert.ok(policies.length >= 6, policies.join(', '));
+    for (const k of policies) assert.equal(one(governance, k), violations.filter((v) => v.policy === k.slice(7, -11)).length, k);
   });
 
   it('resolves every internal link and anchor', () => {

@@ -1,5 +1,6 @@
 import type { Project } from '../../config/project.js';
 import type { Context } from '../../jobs/context.js';
+import { DEFAULT_POLICIES } from '../../mesh/policies.js';
 import { buildCatalog, type CatalogEntry, findGaps, type Gap } from '../../mesh/reports.js';
 import { prometheusRules } from '../../observability/alert-rules.js';
 import type { Metrics } from '../../observability/metrics.js';
@@ -43,6 +44,8 @@ export interface DocsData {
   /** Every run, grouped by job, newest first. */
   history: JobHistory[] | undefined;
   policyViolations: { policy: string; severity: string; file: string; path: string; found: string; expected: string }[] | undefined;
+  /** The policies evaluated: the built-in ones finmesh.yaml turns on, and the project's own. */
+  policies: { id: string; severity: string; file: string }[];
 }
 
 export interface CollectOptions {
@@ -51,6 +54,8 @@ export interface CollectOptions {
   /** Metric declarations (the CLI passes those of a fresh `Metrics` registry). */
   metrics: MetricInfo[];
   policies?: DocsData['policyViolations'];
+  /** The project's own policies, besides the built-in ones of finmesh.yaml. */
+  ownPolicies?: DocsData['policies'];
   now?: Date;
 }
 
@@ -113,6 +118,15 @@ export async function collectDocsData(project: Project, options: CollectOptions)
     metrics: options.metrics,
     history,
     policyViolations: options.policies,
+    policies: [
+      // Without a `policies:` list, finmesh.yaml gets the built-in defaults (as `finmesh policy check` evaluates them).
+      ...(project.config.policies.length > 0 ? project.config.policies : DEFAULT_POLICIES).map((x) => ({
+        id: x.id,
+        severity: x.severity,
+        file: project.config.policies.length > 0 ? 'finmesh.yaml' : 'finmesh.yaml (defaults)',
+      })),
+      ...(options.ownPolicies ?? []),
+    ],
   };
 }
 

@@ -583,20 +583,35 @@ function governancePage({ data, m, f }: PageContext): Page {
     .sort((a, b) => order.indexOf(a[0]) - order.indexOf(b[0]))
     .map(([c, n]) => [c, fig(`classification.${c}`, n, f.count(n)), t.protection[c] ?? '–']);
   const violations = data.policyViolations;
-  const declared = project.config.policies.length;
+  const declared = data.policies;
   const policyBlocks: Block[] =
     violations === undefined
       ? [missing(t.policiesNotEvaluated)]
-      : declared === 0
+      : declared.length === 0
         ? [p(t.noPolicies)]
-        : violations.length === 0
-          ? [p(fig('policies.violations', 0, t.noViolations(declared)))]
-          : [
-              table(
-                t.policyHead,
-                violations.map((v) => [v.policy, v.severity, [code(v.file), ` ${v.path}`], v.found, v.expected]),
-              ),
-            ];
+        : [
+            table(
+              t.declaredHead,
+              declared.map((d) => {
+                const n = violations.filter((v) => v.policy === d.id).length;
+                return [
+                  code(d.id),
+                  d.severity,
+                  code(d.file),
+                  fig(`policy.${d.id}.violations`, n, n === 0 ? t.policyOk : t.policyViolated(n)),
+                ];
+              }),
+              ['left', 'left', 'left', 'right'],
+            ),
+            ...(violations.length === 0
+              ? [p(fig('policies.violations', 0, t.noViolations(declared.length)))]
+              : [
+                  table(
+                    t.policyHead,
+                    violations.map((v) => [v.policy, v.severity, [code(v.file), ` ${v.path}`], v.found, v.expected]),
+                  ),
+                ]),
+          ];
   const logging = project.config.logging;
   const logRows: Cell[][] = [
     ['*', logging.level, '100%'],
