@@ -60,7 +60,18 @@ export const table = (head: string[], rows: Cell[][], align?: ('left' | 'right')
   rows,
   ...(align ? { align } : {}),
 });
-export const missing = (...content: Inline[]): Block => ({ kind: 'missing', content });
+/** A remark that data is missing; `backticks` in its text become inline code. */
+export const missing = (...content: Inline[]): Block => ({
+  kind: 'missing',
+  content: content.flatMap((i) =>
+    typeof i === 'string'
+      ? i
+          .split(/(`[^`]+`)/)
+          .filter(Boolean)
+          .map((part): Inline => (part.startsWith('`') && part.endsWith('`') ? code(part.slice(1, -1)) : part))
+      : [i],
+  ),
+});
 export const h = (id: string, text: string): Block => ({ kind: 'h', id, text });
 
 export function isFig(i: Inline): i is Fig {
