@@ -153,7 +153,23 @@ describe('finmesh docs after the demo', () => {
     const governance = page('governance');
     const policies = [...governance.keys()].filter((k) => /^policy\..+\.violations$/.test(k));
     assert.ok(policies.length >= 6, policies.join(', '));
-    for (const k of policies) assert.equal(one(governance, k), violations.filter((v) => v.policy === k.slice(7, -11)).length, k);
+    for (const k of policies) {
+      const id = k.slice(7, -11);
+      // The project's own policies (policies/*.yaml) report as `<id> (<file>)`.
+      assert.equal(one(governance, k), violations.filter((v) => v.policy === id || v.policy.startsWith(`${id} (`)).length, k);
+    }
+    // Governance: the access matrix and the audit log as `finmesh access matrix` and `finmesh audit verify` report them.
+    const matrix = JSON.parse(cli(['access', 'matrix', '--project', dir, '--format', 'json']).stdout) as {
+      persona: string;
+      dataset: string;
+      access: string;
+      rowFilter: boolean;
+    }[];
+    assert.ok(matrix.length > 0);
+    for (const r of matrix) assert.equal(one(governance, `access.${r.persona}.${r.dataset}`), `${r.access}${r.rowFilter ? '+rows' : ''}`);
+    const audit = json(['audit', 'verify', '--project', dir, '--json']) as { ok: boolean; records: number };
+    assert.equal(one(governance, 'audit.records'), audit.records);
+    assert.equal(one(governance, 'audit.ok'), audit.ok);
   });
 
   it('resolves every internal link and anchor', () => {

@@ -34,6 +34,7 @@ export function registerDocs(program: Command): void {
         { openIfRan },
         { createEngine },
         { checkPolicies },
+        { compileUserPolicies, evaluateUserPolicies },
         { Metrics },
         data,
         chromium,
@@ -45,6 +46,7 @@ export function registerDocs(program: Command): void {
         import('../../jobs/context.js'),
         import('../../engine/registry.js'),
         import('../../mesh/policies.js'),
+        import('../../mesh/user-policies.js'),
         import('../../observability/metrics.js'),
         import('../../docs/site/data.js'),
         import('../../docs/site/chromium.js'),
@@ -61,13 +63,15 @@ export function registerDocs(program: Command): void {
         const engine = ctx?.engine ?? (await createEngine(project.config.engine));
         let policies: Awaited<ReturnType<typeof checkPolicies>> | undefined;
         try {
-          policies = await checkPolicies(project, engine);
+          // The built-in policies of finmesh.yaml and the project's own, as `finmesh policy check` evaluates them.
+          policies = [...(await checkPolicies(project, engine)), ...evaluateUserPolicies(project).violations];
         } finally {
           if (!ctx) await engine.close();
         }
         const collected = await data.collectDocsData(project, {
           ctx,
           metrics: await data.describeMetrics(new Metrics()),
+          ownPolicies: compileUserPolicies(project).policies.map((c) => ({ id: c.policy.id, severity: c.policy.severity, file: c.file })),
           policies: policies.map((v) => ({
             policy: v.policy,
             severity: v.severity,

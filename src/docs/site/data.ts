@@ -1,7 +1,10 @@
 import type { Project } from '../../config/project.js';
+import { AccessPolicy } from '../../governance/access.js';
+import { accessMatrix, type MatrixRow } from '../../governance/matrix.js';
 import type { Context } from '../../jobs/context.js';
 import { DEFAULT_POLICIES } from '../../mesh/policies.js';
 import { buildCatalog, type CatalogEntry, findGaps, type Gap } from '../../mesh/reports.js';
+import { type ChainVerdict, verifyAuditChain } from '../../metadata/audit-chain.js';
 import { prometheusRules } from '../../observability/alert-rules.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { evaluateSlos, loadSlos, type Slo, type SloStatus } from '../../observability/slo.js';
@@ -46,6 +49,24 @@ export interface DocsData {
   policyViolations: { policy: string; severity: string; file: string; path: string; found: string; expected: string }[] | undefined;
   /** The policies evaluated: the built-in ones finmesh.yaml turns on, and the project's own. */
   policies: { id: string; severity: string; file: string }[];
+  /** The access model and the audit log; undefined when the project declares no governance/access.yaml. */
+  governance: GovernanceData | undefined;
+}
+
+export interface GovernanceData {
+  personas: {
+    name: string;
+    description: string;
+    members: string[];
+    api: string[];
+    raw: boolean;
+    classifications: Record<string, string>;
+    rowFilters: number;
+  }[];
+  datasets: string[];
+  matrix: MatrixRow[];
+  /** The audit log's chain verdict and what it holds; undefined before the project has run. */
+  audit: (ChainVerdict & { byKind: Record<string, number>; first: string | undefined; last: string | undefined }) | undefined;
 }
 
 export interface CollectOptions {
@@ -127,6 +148,7 @@ export async function collectDocsData(project: Project, options: CollectOptions)
       })),
       ...(options.ownPolicies ?? []),
     ],
+    governance: await collectGovernance(project, ctx),
   };
 }
 
@@ -155,4 +177,30 @@ export async function describeMetrics(metrics: Metrics): Promise<MetricInfo[]> {
   return (await metrics.registry.getMetricsAsJSON())
     .map((x) => ({ name: x.name, help: x.help, type: String(x.type), labels: labels.get(x.name) ?? [] }))
     .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** The access model as the documents show it: personas, the persona × dataset matrix, and the audit log's state. */
+export async function collectGovernance(project: Project, ctx: Context | undefined): Promise<GovernanceData | undefined> {
+  if (!project.access) return undefined;
+  const policy = new AccessPolicy(project, project.access);
+  const personas = policy.personas().map((name) => {
+    const p = policy.persona(name);
+    return {
+      name,
+      description: p.description ?? '',
+      members: p.gcp?.members ?? [],
+      api: [...p.api],
+      raw: p.raw,
+      classifications: { ...p.classifications } as Record<string, string>,
+      rowFilters: p.rowFilters.length,
+    };
+  });
+  let audit: GovernanceData['audit'];
+  if (ctx) {
+    const records = await ctx.meta.audit.list();
+    const byKind: Record<string, number> = {};
+    for (const r of records) byKind[r.kind] = (byKind[r.kind] ?? 0) + 1;
+    audit = { ...verifyAuditChain(records), byKind, first: records[0]?.at.toISOString(), last: records.at(-1)?.at.toISOString() };
+  }
+  return { personas, datasets: policy.datasets().map((d) => d.name), matrix: accessMatrix(policy), audit };
 }

@@ -593,7 +593,8 @@ function governancePage({ data, m, f }: PageContext): Page {
             table(
               t.declaredHead,
               declared.map((d) => {
-                const n = violations.filter((v) => v.policy === d.id).length;
+                // The project's own policies report as `<id> (<file>)`.
+                const n = violations.filter((v) => v.policy === d.id || v.policy === `${d.id} (${d.file})`).length;
                 return [
                   code(d.id),
                   d.severity,
@@ -622,17 +623,80 @@ function governancePage({ data, m, f }: PageContext): Page {
     title: t.title,
     lead: t.lead,
     sections: [
-      { id: 'personas', title: t.personas, blocks: [missing(m.notYetGovernance)] },
+      { id: 'personas', title: t.personas, blocks: personaBlocks({ data, m, f }) },
+      { id: 'access-matrix', title: t.matrix, blocks: matrixBlocks({ data, m }) },
       {
         id: 'classifications',
         title: t.classifications,
         blocks: [p(t.classificationsText), table(t.classHead, classRows, ['left', 'right', 'left'])],
       },
       { id: 'policies', title: t.policies, blocks: [p(t.policiesText), ...policyBlocks] },
-      { id: 'audit', title: t.audit, blocks: [missing(m.notYetGovernance)] },
+      { id: 'audit', title: t.audit, blocks: auditBlocks({ data, m, f }) },
       { id: 'spend', title: t.spend, blocks: [p(t.spendControls), table(t.logHead, logRows), missing(m.notYetCost)] },
     ],
   };
+}
+
+function personaBlocks({ data, m, f }: Pick<PageContext, 'data' | 'm' | 'f'>): Block[] {
+  const t = m.governance;
+  const g = data.governance;
+  if (!g) return [missing(m.notYetGovernance)];
+  return [
+    p(...inlineCode(t.personasText)),
+    table(
+      t.personaHead,
+      g.personas.map((x) => [
+        fig('persona', x.name, x.name),
+        x.description,
+        join(x.members.map(code), ', '),
+        x.api.join(', '),
+        x.raw ? m.yes : m.no,
+        Object.entries(x.classifications)
+          .map(([c, l]) => `${c}: ${l}`)
+          .join(', ') || '–',
+        f.count(x.rowFilters),
+      ]),
+      ['left', 'left', 'left', 'left', 'left', 'left', 'right'],
+    ),
+  ];
+}
+
+function matrixBlocks({ data, m }: Pick<PageContext, 'data' | 'm'>): Block[] {
+  const g = data.governance;
+  if (!g) return [missing(m.notYetGovernance)];
+  const cell = new Map(g.matrix.map((r) => [`${r.persona}|${r.dataset}`, r]));
+  return [
+    p(...inlineCode(m.governance.matrixText)),
+    table(
+      ['dataset', ...g.personas.map((x) => x.name)],
+      g.datasets.map((d) => [
+        code(d),
+        ...g.personas.map((x) => {
+          const r = cell.get(`${x.name}|${d}`);
+          if (!r) return '–';
+          const text = `${r.access}${r.rowFilter ? '+rows' : ''}`;
+          return fig(`access.${x.name}.${d}`, text, text);
+        }),
+      ]),
+    ),
+  ];
+}
+
+function auditBlocks({ data, m, f }: Pick<PageContext, 'data' | 'm' | 'f'>): Block[] {
+  const t = m.governance;
+  const g = data.governance;
+  if (!g) return [missing(m.notYetGovernance)];
+  if (!g.audit) return [p(t.auditText), missing(m.notRun)];
+  const a = g.audit;
+  const rows: Cell[][] = [
+    [t.auditRecords, fig('audit.records', a.records, f.count(a.records))],
+    [t.auditChain, fig('audit.ok', a.ok, a.ok ? t.auditIntact : t.auditBroken(a.problems.length))],
+    [t.auditHeadHash, code(a.head)],
+    [t.auditFirst, a.first ? f.date(a.first) : t.auditNone],
+    [t.auditLast, a.last ? f.date(a.last) : t.auditNone],
+    ...Object.entries(a.byKind).map(([k, n]) => [k, fig(`audit.kind.${k}`, n, f.count(n))] as Cell[]),
+  ];
+  return [p(t.auditText), table(t.auditHead, rows)];
 }
 
 // ------------------------------------------------------------------------------------------------ preparation

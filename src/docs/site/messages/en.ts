@@ -16,7 +16,7 @@ export const en = {
   notRun:
     'The project has not run yet (no metadata store), so there is no history to show. Run `finmesh demo --seconds 60` or the pipelines, then generate again.',
   notYetGovernance:
-    'This version of finmesh has no access model yet (personas, grants, audit log): the section is empty rather than invented. It fills itself once the project declares governance/access.yaml in a finmesh that supports it.',
+    'The project declares no access model (governance/access.yaml): there are no personas, grants or audit log to show. `finmesh init` scaffolds one; docs/governance.md describes it.',
   notYetCost:
     'No cost has been metered: this version of finmesh has no metering or price sheet. The section fills itself from `finmesh cost --json` once costs are metered.',
 
@@ -295,6 +295,23 @@ export const en = {
     title: 'Governance',
     lead: 'Ask 5: who may see what (personas and their access on Google Cloud), how PII and PCI are protected, audit, policies, and the control of monitoring spend.',
     personas: 'Personas and their access',
+    personasText:
+      'Each persona is a role with its grants on domains, zones and datasets, what it sees of each classification, and the Google Cloud principals that act as it. `finmesh access terraform` turns the same model into IAM bindings per persona, BigQuery policy tags, data masking and row access policies.',
+    personaHead: ['persona', 'what it is for', 'Google Cloud principals', 'API', 'raw zones', 'classifications', 'row filters'],
+    matrix: 'Access matrix (persona × dataset)',
+    matrixText:
+      'clear: every column readable · masked: some columns masked or tokenised · partial: some columns denied · denied: no access; +rows: a row filter applies. The same answer as `finmesh access matrix`.',
+    auditText:
+      'Every access decision, read, grant change and break-glass use is appended to a hash-chained log; editing, deleting or reordering a record breaks the chain.',
+    auditHead: ['what', 'value'],
+    auditRecords: 'records',
+    auditChain: 'hash chain',
+    auditIntact: 'intact',
+    auditBroken: (n: number) => `broken (${n} problems)`,
+    auditHeadHash: 'head hash',
+    auditFirst: 'first record',
+    auditLast: 'last record',
+    auditNone: 'no record yet',
     classifications: 'Classifications and how they are protected',
     classificationsText: 'Columns by classification across every contract and source of the project.',
     classHead: ['classification', 'columns', 'protection'],

@@ -15,7 +15,7 @@ export const ptBR: Messages = {
   notRun:
     'O projeto ainda não rodou (não há repositório de metadados), então não há histórico para mostrar. Rode `finmesh demo --seconds 60` ou os pipelines e gere de novo.',
   notYetGovernance:
-    'Esta versão do finmesh ainda não tem modelo de acesso (personas, permissões, log de auditoria): a seção fica vazia em vez de inventada. Ela se preenche quando o projeto declarar governance/access.yaml num finmesh que o suporte.',
+    'O projeto não declara modelo de acesso (governance/access.yaml): não há personas, permissões nem log de auditoria para mostrar. `finmesh init` cria um; docs/governance.md o descreve.',
   notYetCost:
     'Nenhum custo foi medido: esta versão do finmesh não tem medição nem tabela de preços. A seção se preenche a partir de `finmesh cost --json` quando houver custos medidos.',
 
@@ -311,6 +311,23 @@ export const ptBR: Messages = {
     title: 'Governança',
     lead: 'Item 5: quem pode ver o quê (personas e seu acesso no Google Cloud), como PII e PCI são protegidos, auditoria, políticas e o controle do gasto com monitoramento.',
     personas: 'Personas e seu acesso',
+    personasText:
+      'Cada persona é uma função com suas permissões em domínios, zonas e datasets, o que vê de cada classificação e os principals do Google Cloud que atuam como ela. `finmesh access terraform` transforma o mesmo modelo em bindings de IAM por persona, policy tags do BigQuery, mascaramento de dados e políticas de acesso por linha.',
+    personaHead: ['persona', 'para que serve', 'principals do Google Cloud', 'API', 'zonas brutas', 'classificações', 'filtros de linha'],
+    matrix: 'Matriz de acesso (persona × dataset)',
+    matrixText:
+      'clear: todas as colunas legíveis · masked: algumas colunas mascaradas ou tokenizadas · partial: algumas colunas negadas · denied: sem acesso; +rows: há filtro de linhas. A mesma resposta de `finmesh access matrix`.',
+    auditText:
+      'Cada decisão de acesso, leitura, mudança de permissão e uso de break-glass é acrescentado a um log encadeado por hash; editar, apagar ou reordenar um registro quebra a cadeia.',
+    auditHead: ['o quê', 'valor'],
+    auditRecords: 'registros',
+    auditChain: 'cadeia de hashes',
+    auditIntact: 'íntegra',
+    auditBroken: (n: number) => `quebrada (${n} problemas)`,
+    auditHeadHash: 'hash do topo',
+    auditFirst: 'primeiro registro',
+    auditLast: 'último registro',
+    auditNone: 'nenhum registro ainda',
     classifications: 'Classificações e como são protegidas',
     classificationsText: 'Colunas por classificação em todos os contratos e fontes do projeto.',
     classHead: ['classificação', 'colunas', 'proteção'],
