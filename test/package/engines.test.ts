@@ -14,7 +14,8 @@ describe('package', () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } };
     const oldest = semver.minVersion(pkg.engines.node)?.version;
     assert.ok(oldest, `package.json engines.node "${pkg.engines.node}" has a lowest version`);
-    assert.match(readFileSync(join(ROOT, 'README.md'), 'utf8'), new RegExp(`Node\\.js ${semver.major(oldest)} or later`));
+    const promised = semver.minor(oldest) === 0 ? `${semver.major(oldest)}` : `${semver.major(oldest)}.${semver.minor(oldest)}`;
+    assert.match(readFileSync(join(ROOT, 'README.md'), 'utf8'), new RegExp(`Node\\.js ${promised.replace('.', '\\.')} or later`));
     const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as Lock;
     const refused = Object.entries(lock.packages)
       .filter(([path, p]) => path !== '' && !p.optional && p.engines && !Array.isArray(p.engines) && p.engines.node)
