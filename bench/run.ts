@@ -10,6 +10,7 @@ import { uuidv7 } from '../src/core/ids.js';
 import { duckDbDialect } from '../src/engine/duckdb/duckdb-dialect.js';
 import { DuckDbEngine } from '../src/engine/duckdb/duckdb-engine.js';
 import { benchCliStart, startMeetsBar } from './cli-start.js';
+import { benchConsolePages } from './console-pages.js';
 
 const quoteLiteral = (v: string) => duckDbDialect.quoteLiteral(v);
 
@@ -28,7 +29,7 @@ const { values } = parseArgs({
     rows: { type: 'string', default: '1000000' },
     repeat: { type: 'string', default: '3' },
     sftpMib: { type: 'string', default: '256' },
-    /** Run only the benchmarks whose name contains one of these words: cli, ingest, stream, sftp, csv. */
+    /** Run only the benchmarks whose name contains one of these words: cli, ingest, stream, sftp, csv, console. */
     only: { type: 'string', multiple: true },
   },
 });
@@ -424,6 +425,12 @@ const benches: [string, () => Promise<void>][] = [
   ['stream', benchStreaming],
   ['sftp', benchSftp],
   ['csv', benchCsvParse],
+  [
+    'console',
+    async () => {
+      table.push(...(await benchConsolePages(work)));
+    },
+  ],
 ];
 const only = values.only?.flatMap((o) => o.split(','));
 for (const [name, run] of benches) if (!only || only.some((o) => name.includes(o))) await run();
@@ -431,6 +438,7 @@ rmSync(work, { recursive: true, force: true });
 
 const cols = ['benchmark', 'finmesh', 'reference', 'ratio', 'bar'] as const;
 const meets = (r: Row) => {
+  if (r.benchmark.startsWith('console page')) return r.bar === '-' || startMeetsBar(r);
   if (r.benchmark.startsWith('CLI start')) return startMeetsBar(r);
   if (r.bar.includes('events/s')) return Number(r.finmesh.replace(/,/g, '')) >= 200_000;
   if (r.bar.startsWith('p99')) return Number(r.finmesh.split('/')[1]) < 2;

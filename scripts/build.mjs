@@ -2,7 +2,7 @@
 // The published CLI is compiled JavaScript: tsc compiles src/ to dist/ (with source maps), the ODCS JSON schema's
 // validator is compiled ahead of time (ajv standalone) — compiling it on every start took most of a second — and
 // DuckDB's JavaScript API (about 125 CommonJS files; the native binding stays apart) is bundled into one file, which
-// loads about three times faster.
+// loads about three times faster; the web console is built by Vite.
 // `npm ci` runs this through `prepare`; `npm pack`/`npm publish` through `prepack`.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -41,6 +41,11 @@ await build({
   outfile: join(root, 'dist/vendor/duckdb-node-api.cjs'),
   logLevel: 'warning',
 });
+
+// The web console (console/, Preact): built by Vite into dist/console, served by src/server/console-assets.ts, shipped in
+// the package so `npx finmesh demo` serves it without building anything on the user's machine.
+const { build: viteBuild } = await import('vite');
+await viteBuild({ configFile: join(root, 'console/vite.config.ts'), logLevel: 'warn' });
 
 // The build's time stamp: bin/finmesh.js runs dist/ only while no file in src/ is newer.
 writeFileSync(join(root, 'dist/.built'), `${new Date().toISOString()}\n`);

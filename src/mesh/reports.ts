@@ -19,7 +19,14 @@ export interface CatalogEntry {
   description: string | undefined;
   contract: { id: string; version: string; status: string; file: string };
   outputPorts: { type: string; name: string; format?: string }[];
-  schema: { name: string; type: string | undefined; classification: string | undefined; description: string | undefined }[];
+  schema: {
+    name: string;
+    type: string | undefined;
+    classification: string | undefined;
+    description: string | undefined;
+    /** What the caller's persona sees of the column, when the server knows its caller (`clear`, `masked (<rule>)`…). */
+    access?: string;
+  }[];
   slos: { property: string; value: unknown; unit: string | undefined }[];
   freshness: { lastUpdated: string | null; ageSeconds: number | null; slo: string | null; withinSlo: boolean | null };
   quality: { checks: number; runLast7Days: number; passedLast7Days: number; score: number | null };

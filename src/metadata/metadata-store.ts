@@ -198,6 +198,8 @@ export interface FileLedger {
   record(entry: LedgerEntry): Promise<void>;
   /** Files ingested per UTC day (`YYYY-MM-DD`) since `since`, and when the source was first seen at all. */
   days(source: string, since: Date): Promise<{ firstSeen: Date | undefined; ingested: Map<string, number> }>;
+  /** The source's sightings, newest first; `limit` defaults to 1000. */
+  list(source: string, limit?: number): Promise<LedgerEntry[]>;
 }
 
 export interface LedgerEntry {

@@ -1,10 +1,14 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { FinmeshError } from '../core/errors.js';
 import type { Metrics } from '../observability/metrics.js';
+import { isConsolePage, registerConsole } from './console-assets.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** What a caller's persona must be allowed to do to use the route (`catalog`, `runs`, `query`…). */
+    /**
+     * What a caller's persona must be allowed to do to use the route (`catalog`, `runs`, `query`…); `public` for what
+     * holds no data (the console's files, the OpenAPI document), which answers without a token.
+     */
     permission?: string;
   }
 }
@@ -47,6 +51,8 @@ export interface ServerOptions {
   api?: (app: FastifyInstance) => void;
   /** Every route but `/healthz` needs a token; without it the server answers anyone (embedded uses only). */
   auth?: ServerAuth | undefined;
+  /** Serve the web console at `/` (its built files; default true). */
+  console?: boolean;
 }
 
 export interface StartedServer {
@@ -80,6 +86,9 @@ export async function startServer(options: ServerOptions): Promise<StartedServer
     app.addHook('onRequest', async (req) => {
       const route = req.routeOptions.url;
       if (route === '/healthz' || (route === '/metrics' && auth.publicMetrics)) return;
+      // The console's files and the OpenAPI document hold no data; a deep link is the console's index.html. Every
+      // figure the console shows comes from a route that needs a token.
+      if (req.routeOptions.config?.permission === 'public' || (route === undefined && isConsolePage(req))) return;
       const token = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
       const caller = await auth.authenticate(token);
       callers.set(req, caller);
@@ -98,6 +107,7 @@ export async function startServer(options: ServerOptions): Promise<StartedServer
     reply.header('content-type', options.metrics.contentType).send(await options.metrics.exposition()),
   );
   options.api?.(app);
+  if (options.console !== false) await registerConsole(app);
   app.setErrorHandler((error, _req, reply) => {
     if (error instanceof FinmeshError) {
       const status = HTTP_STATUS[error.code] ?? 400;

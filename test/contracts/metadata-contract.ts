@@ -262,6 +262,18 @@ export function describeMetadataContract(
         const days = await meta.ledger.days(source, new Date(day - 86_400_000));
         assert.equal(days.firstSeen?.getTime(), day);
         assert.deepEqual(Object.fromEntries(days.ingested), { '2026-11-26': 1, '2026-11-27': 1 });
+        // The ledger as the console's partner-files page lists it: every sighting, newest first, duplicates included.
+        assert.deepEqual(
+          (await meta.ledger.list(source)).map((e) => [e.path, e.status, e.size]),
+          [
+            ['/out/c.txt', 'quarantined', 100],
+            ['/out/a.txt', 'ingested', 100],
+            ['/out/a-copy.txt', 'duplicate', 100],
+            ['/out/a.txt', 'ingested', 100],
+          ],
+        );
+        assert.equal((await meta.ledger.list(source, 2)).length, 2);
+        assert.deepEqual(await meta.ledger.list(unique('nobody')), []);
       });
 
       it('shares a source between readers by leases: one owner per part, a dead owner’s part taken over', async () => {

@@ -19,16 +19,25 @@ export function registerDemo(program: Command): void {
     .option('--port <n>', 'HTTP port for /healthz and /metrics (0: any free port; default: finmesh.yaml, else any free port)', integer)
     .option('--json', 'print the summary as one JSON object')
     .action(async (opts: DemoCliOptions) => {
-      const [{ loadProject }, { FinmeshError }, { runDemo }, { layoutDemoWorkspace }, { openContext }, { Metrics }, { startServer }] =
-        await Promise.all([
-          import('../../config/project-cache.js'),
-          import('../../core/errors.js'),
-          import('../../demo/demo.js'),
-          import('../../demo/workspace.js'),
-          import('../../jobs/context.js'),
-          import('../../observability/metrics.js'),
-          import('../../server/server.js'),
-        ]);
+      const [
+        { loadProject },
+        { FinmeshError },
+        { runDemo },
+        { layoutDemoWorkspace },
+        { openContext },
+        { Metrics },
+        { registerApi },
+        { startServer },
+      ] = await Promise.all([
+        import('../../config/project-cache.js'),
+        import('../../core/errors.js'),
+        import('../../demo/demo.js'),
+        import('../../demo/workspace.js'),
+        import('../../jobs/context.js'),
+        import('../../observability/metrics.js'),
+        import('../../server/api.js'),
+        import('../../server/server.js'),
+      ]);
       const root = await layoutDemoWorkspace(opts.dir, { port: opts.port });
       const project = await loadProject(root);
       // The project's own error-level policies hold before anything runs.
@@ -43,7 +52,7 @@ export function registerDemo(program: Command): void {
       process.once('SIGTERM', onSignal);
       try {
         const host = project.config.server.host;
-        const serve = (port: number) => startServer({ host, port, metrics, ready: () => ready });
+        const serve = (port: number) => startServer({ host, port, metrics, ready: () => ready, api: (app) => registerApi(app, ctx) });
         try {
           server = await serve(opts.port ?? project.config.server.port);
         } catch (e) {
@@ -51,7 +60,9 @@ export function registerDemo(program: Command): void {
           if (opts.port !== undefined || !(e instanceof FinmeshError) || e.code !== 'CONFLICT') throw e;
           server = await serve(0);
         }
-        say(`finmesh demo: workspace ${opts.dir}, ${opts.seconds} s — health ${server.url}/healthz, metrics ${server.url}/metrics`);
+        say(
+          `finmesh demo: workspace ${opts.dir}, ${opts.seconds} s — console ${server.url}/ (live while the demo runs), health ${server.url}/healthz, metrics ${server.url}/metrics, API ${server.url}/api/v1`,
+        );
         const progress = new Progress();
         ready = true;
         const summary = await runDemo(ctx, {
@@ -77,7 +88,7 @@ export function registerDemo(program: Command): void {
   examples(cmd, ['finmesh demo --seconds 30', 'finmesh demo --seconds 120 --port 9464 --json > summary.json']);
 }
 
-type Summary = Awaited<ReturnType<typeof import('../../demo/demo.js').runDemo>> & { workspace: string };
+type Summary = Awaited<ReturnType<typeof import('../../demo/demo.js').runDemo>> & { workspace: string; url: string };
 
 function printSummary(s: Summary): void {
   const seconds = (v: number | null) => (v === null ? '–' : `${v.toFixed(v < 1 ? 3 : 2)} s`);
@@ -118,4 +129,5 @@ function printSummary(s: Summary): void {
   }
   print(`\nexplore: npx finmesh query "select * from payments_gold.daily_volume_by_method" --project ${s.workspace}`);
   print(`         npx finmesh catalog --project ${s.workspace}   ·   npx finmesh runs --project ${s.workspace}`);
+  print(`console: npx finmesh serve --project ${s.workspace}, then open its URL (during the demo: ${s.url}/)`);
 }

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import type { Project } from '../../config/project.js';
-import type { LineageGraph } from '../../lineage/graph.js';
+import type { LineageResult } from '../../lineage/explore.js';
 import { examples, integer, oneOf, projectOption } from '../options.js';
 import { formatTable, paint, printJson } from '../output.js';
 
@@ -25,11 +24,11 @@ export function registerLineage(program: Command): void {
     .option('--format <format>', 'text, json or mermaid', oneOf(['text', 'json', 'mermaid'] as const), 'text')
     .option('--json', 'same as --format json')
     .action(async (target: string, opts: LineageOptions) => {
-      const [{ loadProject }, { FinmeshError }, { openContext }, { LineageGraph }] = await Promise.all([
+      const [{ loadProject }, { openContext }, { LineageGraph }, { exploreLineage }] = await Promise.all([
         import('../../config/project-cache.js'),
-        import('../../core/errors.js'),
         import('../../jobs/context.js'),
         import('../../lineage/graph.js'),
+        import('../../lineage/explore.js'),
       ]);
       const project = await loadProject(opts.project);
       const ctx = await openContext(project, { readonly: true });
@@ -39,30 +38,9 @@ export function registerLineage(program: Command): void {
           for (const e of events) process.stdout.write(`${JSON.stringify(e)}\n`);
           return;
         }
-        const graph = LineageGraph.fromEvents(events);
-        let datasetKey = graph.resolve(target);
-        let column: string | undefined;
-        if (!datasetKey) {
-          const i = target.lastIndexOf('.');
-          datasetKey = i > 0 ? graph.resolve(target.slice(0, i)) : undefined;
-          column = i > 0 ? target.slice(i + 1) : undefined;
-        }
-        if (!datasetKey) {
-          throw new FinmeshError(
-            'NOT_FOUND',
-            `no dataset "${target}" in the lineage graph (${graph.datasets.size} datasets known; has the project run?)`,
-          );
-        }
-        const ds = graph.datasets.get(datasetKey);
-        if (column && ds && ds.fields.length > 0 && !ds.fields.includes(column)) {
-          throw new FinmeshError('NOT_FOUND', `${graph.label(datasetKey)} has no column "${column}" (columns: ${ds.fields.join(', ')})`);
-        }
         const direction = opts.downstream ? 'downstream' : 'upstream';
         const format = opts.json ? 'json' : opts.format;
-        const result = column
-          ? columnResult(graph, datasetKey, column, direction, opts.depth)
-          : datasetResult(graph, datasetKey, direction, opts.depth);
-        if (direction === 'downstream') result.impact = impact(project, graph.label(datasetKey), result.nodes);
+        const result = exploreLineage(LineageGraph.fromEvents(events), project, target, direction, opts.depth);
         if (format === 'json') printJson(result);
         else if (format === 'mermaid') process.stdout.write(mermaid(result));
         else process.stdout.write(text(result));
@@ -78,76 +56,7 @@ export function registerLineage(program: Command): void {
   ]);
 }
 
-interface Result {
-  target: string;
-  direction: string;
-  nodes: string[];
-  edges: { from: string; to: string; via?: string; transformations?: unknown }[];
-  impact?: Impact;
-}
-
-interface Impact {
-  products: { product: string; dataset: string; owner: string | undefined; consumers: string[] }[];
-  consumers: string[];
-}
-
-function columnResult(
-  graph: LineageGraph,
-  dataset: string,
-  column: string,
-  direction: 'upstream' | 'downstream',
-  depth: number,
-): Result & { columns: unknown[] } {
-  const edges = graph.columns(dataset, column, direction, depth);
-  const name = (d: string, f: string) => `${graph.label(d)}.${f}`;
-  const nodes = [
-    ...new Set(edges.map((e) => (direction === 'upstream' ? name(e.from.dataset, e.from.field) : name(e.to.dataset, e.to.field)))),
-  ];
-  return {
-    target: name(dataset, column),
-    direction,
-    nodes,
-    columns: edges.map((e) => ({
-      dataset: graph.label(direction === 'upstream' ? e.from.dataset : e.to.dataset),
-      column: direction === 'upstream' ? e.from.field : e.to.field,
-      via: direction === 'upstream' ? name(e.to.dataset, e.to.field) : name(e.from.dataset, e.from.field),
-      transformations: e.transformations,
-    })),
-    edges: edges.map((e) => ({
-      from: name(e.from.dataset, e.from.field),
-      to: name(e.to.dataset, e.to.field),
-      transformations: e.transformations,
-    })),
-  };
-}
-
-function datasetResult(graph: LineageGraph, dataset: string, direction: 'upstream' | 'downstream', depth: number): Result {
-  const edges = graph.datasetEdges(dataset, direction, depth);
-  const nodes = [...new Set(edges.map((e) => graph.label(direction === 'upstream' ? e.from : e.to)))];
-  return {
-    target: graph.label(dataset),
-    direction,
-    nodes,
-    edges: edges.map((e) => ({ from: graph.label(e.from), to: graph.label(e.to), via: e.job.split(':').at(-1) })),
-  };
-}
-
-/** Which products and consumers a change reaches (downstream): the target's own product and everything after it. */
-function impact(project: Project, target: string, nodes: string[]): Impact {
-  const datasets = new Set([target, ...nodes].map((n) => n.split('.').slice(0, 2).join('.')));
-  const products = project.products.filter((p) => datasets.has(`${p.dataset.domain}_${p.dataset.zone}.${p.name}`));
-  return {
-    products: products.map((p) => ({
-      product: `${p.domain}.${p.name}`,
-      dataset: `${p.dataset.domain}_${p.dataset.zone}.${p.name}`,
-      owner: p.owner,
-      consumers: [...p.settings.consumers],
-    })),
-    consumers: [...new Set(products.flatMap((p) => p.settings.consumers))].sort(),
-  };
-}
-
-function text(r: Result): string {
+function text(r: LineageResult): string {
   const lines = [`${r.target} — ${r.direction}`];
   for (const e of r.edges) {
     const t = Array.isArray(e.transformations)
@@ -176,7 +85,7 @@ function text(r: Result): string {
   return `${lines.join('\n')}\n`;
 }
 
-function mermaid(r: Result): string {
+function mermaid(r: LineageResult): string {
   const ids = new Map<string, string>();
   const idOf = (n: string) => {
     let v = ids.get(n);

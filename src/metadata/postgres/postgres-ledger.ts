@@ -62,17 +62,15 @@ export class PostgresLedger implements FileLedger {
       [source, sha256],
     );
     const row = rows[0];
-    if (!row) return undefined;
-    return {
-      source: row.source,
-      path: row.path,
-      size: Number(row.size),
-      mtime: row.mtime,
-      sha256: row.sha256,
-      status: row.status,
-      runId: row.run_id,
-      seenAt: row.seen_at,
-    };
+    return row ? toEntry(row) : undefined;
+  }
+
+  async list(source: string, limit = 1000): Promise<LedgerEntry[]> {
+    const { rows } = await this.db.query<LedgerRow>(
+      `SELECT * FROM ${this.s}.file_ledger WHERE source = $1 ORDER BY seen_at DESC, path LIMIT $2`,
+      [source, limit],
+    );
+    return rows.map(toEntry);
   }
 
   async lastIngested(source: string, path: string): Promise<string | undefined> {
@@ -103,4 +101,17 @@ export class PostgresLedger implements FileLedger {
     );
     return { firstSeen: first.rows[0]?.t ?? undefined, ingested: new Map(rows.map((r) => [r.day, r.n])) };
   }
+}
+
+function toEntry(row: LedgerRow): LedgerEntry {
+  return {
+    source: row.source,
+    path: row.path,
+    size: Number(row.size),
+    mtime: row.mtime,
+    sha256: row.sha256,
+    status: row.status,
+    runId: row.run_id,
+    seenAt: row.seen_at,
+  };
 }

@@ -48,16 +48,14 @@ export class SqliteLedger implements FileLedger {
       | LedgerRow
       | undefined;
     if (!row) return undefined;
-    return {
-      source: row.source,
-      path: row.path,
-      size: row.size,
-      mtime: new Date(row.mtime),
-      sha256: row.sha256,
-      status: row.status,
-      runId: row.run_id,
-      seenAt: new Date(row.seen_at),
-    };
+    return toEntry(row);
+  }
+
+  async list(source: string, limit = 1000): Promise<LedgerEntry[]> {
+    const rows = this.db
+      .prepare('SELECT * FROM file_ledger WHERE source = ? ORDER BY seen_at DESC, path LIMIT ?')
+      .all(source, limit) as LedgerRow[];
+    return rows.map(toEntry);
   }
 
   async lastIngested(source: string, path: string): Promise<string | undefined> {
@@ -84,4 +82,17 @@ export class SqliteLedger implements FileLedger {
       .all(source, since.getTime()) as { day: string; n: number }[];
     return { firstSeen: first.t === null ? undefined : new Date(first.t), ingested: new Map(rows.map((r) => [r.day, r.n])) };
   }
+}
+
+function toEntry(row: LedgerRow): LedgerEntry {
+  return {
+    source: row.source,
+    path: row.path,
+    size: row.size,
+    mtime: new Date(row.mtime),
+    sha256: row.sha256,
+    status: row.status,
+    runId: row.run_id,
+    seenAt: new Date(row.seen_at),
+  };
 }

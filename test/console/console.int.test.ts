@@ -1,0 +1,363 @@
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, ConsoleMessage, Page } from 'playwright-core';
+import { cliAsync, ROOT, tempDir, waitFor } from '../helpers.js';
+import { skipUnless } from '../launchers.js';
+
+// The web console in a real browser (Debian's Chromium, driven by playwright-core) over a finished demo: every page
+// loads without a console error, shows the API's figures, passes axe-core, and the lineage explorer leads from a gold
+// product to its bronze source and a column's origin. FINMESH_SCREENSHOTS=<dir> also saves each page as a PNG (the
+// README's pictures: `FINMESH_SCREENSHOTS=docs/console node scripts/test.mjs console/console`).
+
+const CHROMIUM = '/usr/bin/chromium';
+const SCREENSHOTS = process.env.FINMESH_SCREENSHOTS ? resolve(process.env.FINMESH_SCREENSHOTS) : undefined;
+const BUILT = existsSync(join(ROOT, 'dist/console/index.html'));
+const nf = new Intl.NumberFormat('en-US');
+const count = (n: number | null) => (n === null ? '–' : nf.format(n));
+const percent = (v: number | null, digits = 1) => (v === null ? '–' : `${(v * 100).toFixed(digits)}%`);
+
+describe('web console', skipUnless(existsSync(CHROMIUM), `Chromium (${CHROMIUM})`, 'apt-get install chromium'), () => {
+  let dir: string;
+  let url: string;
+  let serve: ChildProcess;
+  let browser: Browser;
+  let live: { first: string; later: string } | undefined;
+  const api = async <T>(path: string): Promise<T> => {
+    const res = await fetch(`${url}/api/v1${path}`);
+    assert.equal(res.status, 200, `${path}: ${await res.clone().text()}`);
+    return (await res.json()) as T;
+  };
+
+  before(async () => {
+    assert.ok(BUILT, 'dist/console/index.html is missing: run `npm run build` (it builds the console with Vite)');
+    dir = join(tempDir(), 'demo');
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    // While the demo runs, the console it prints updates by itself: the overview's run count grows without a reload.
+    const demo = cliAsync(['demo', '--seconds', '15', '--dir', dir, '--port', '0']);
+    let demoErr = '';
+    demo.stderr?.on('data', (d) => {
+      demoErr += d;
+    });
+    const exited = new Promise<number | null>((done) => demo.on('exit', (code) => done(code)));
+    const demoUrl = await waitFor(() => /console (http:\/\/[^ ]+)\//.exec(demoErr)?.[1], 60_000, 'the demo to print the console URL');
+    const page = await browser.newPage();
+    await page.goto(`${demoUrl}/`);
+    const first = await waitFor(
+      async () =>
+        (await page.locator('[data-testid=total-runs]').count()) > 0 ? await page.textContent('[data-testid=total-runs]') : undefined,
+      30_000,
+      'the overview during the demo',
+    );
+    live = {
+      first: first ?? '',
+      later: await waitFor(
+        async () => {
+          const now = await page.textContent('[data-testid=total-runs]');
+          return now !== first ? (now ?? '') : undefined;
+        },
+        30_000,
+        'the overview to show new runs without a reload',
+      ),
+    };
+    await page.close();
+    const code = await exited;
+    // Exit 1 means some run failed, which the runs page must show as well.
+    assert.ok(code === 0 || code === 1, `demo exited ${code}: ${demoErr}`);
+    serve = cliAsync(['serve', '--project', dir, '--port', '0']);
+    let stderr = '';
+    serve.stderr?.on('data', (d) => {
+      stderr += d;
+    });
+    url = await waitFor(() => /console (http:\/\/[^ /]+)\//.exec(stderr)?.[1], 60_000, `finmesh serve to print its URL (${stderr})`);
+    if (SCREENSHOTS) mkdirSync(SCREENSHOTS, { recursive: true });
+  });
+
+  after(async () => {
+    await browser?.close();
+    serve?.kill('SIGTERM');
+  });
+
+  /** Opens a page of the console, recording every console error, uncaught exception and failed request. */
+  async function open(path: string, options: { dark?: boolean } = {}): Promise<{ page: Page; errors: string[] }> {
+    const context = await browser.newContext({ colorScheme: options.dark ? 'dark' : 'light', viewport: { width: 1400, height: 1000 } });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('console', (m: ConsoleMessage) => {
+      if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+    // A request cancelled because the test (or the page) moved on is not a failure; any other is.
+    page.on('requestfailed', (r) => {
+      if (r.failure()?.errorText !== 'net::ERR_ABORTED') errors.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`);
+    });
+    page.on('response', (r) => {
+      if (r.status() >= 400) errors.push(`HTTP ${r.status()}: ${r.url()}`);
+    });
+    await page.goto(`${url}${path}`);
+    await page.waitForSelector('main h1');
+    return { page, errors };
+  }
+
+  async function axe(page: Page): Promise<string[]> {
+    const source = readFileSync(join(ROOT, 'node_modules/axe-core/axe.min.js'), 'utf8');
+    await page.addScriptTag({ content: source });
+    // Runs in the page: `axe` is the global the script just added.
+    const result = (await page.evaluate('axe.run(document, { resultTypes: ["violations"] })')) as {
+      violations: { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }[];
+    };
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map(
+        (v) =>
+          `${v.impact} ${v.id}: ${v.help} (${v.nodes
+            .map((n) => n.target.join(' '))
+            .slice(0, 3)
+            .join('; ')})`,
+      );
+  }
+
+  async function shot(page: Page, name: string): Promise<void> {
+    if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: false });
+  }
+
+  it('live: while the demo runs, the overview shows new runs without a reload', () => {
+    assert.ok(live, 'observed during the demo');
+    assert.ok(Number(live.later.replace(/,/g, '')) > Number(live.first.replace(/,/g, '')), `${live.first} → ${live.later}`);
+  });
+
+  it('overview: the products, rows, runs and SLO budgets the API reports', async () => {
+    const o = await api<{
+      totals: { products: number; datasets: number; rows: number; runs: number; failedRuns: number; openAlerts: number };
+      products: { product: string; rows: number | null; slo: { errorBudgetRemaining: number | null } | null }[];
+    }>('/overview');
+    const { page, errors } = await open('/');
+    await page.waitForSelector('[data-testid=total-products]');
+    assert.equal(await page.textContent('[data-testid=total-products]'), count(o.totals.products));
+    assert.equal(await page.textContent('[data-testid=total-datasets]'), count(o.totals.datasets));
+    // Runs and rows are read again: the overview refreshes live, and the figures it shows equal one API answer.
+    assert.equal(await page.locator('tr[data-product]').count(), o.products.length);
+    for (const p of o.products) {
+      const row = page.locator(`tr[data-product="${p.product}"]`);
+      assert.equal(await row.locator('[data-testid=rows]').textContent(), count(p.rows), `${p.product} rows`);
+      if (p.slo)
+        assert.match(
+          (await row.locator('[data-testid=budget]').textContent()) ?? '',
+          new RegExp(`^${escapeRegExp(percent(p.slo.errorBudgetRemaining))}`),
+        );
+    }
+    assert.equal(await page.textContent('[data-testid=total-runs]'), count(o.totals.runs));
+    await shot(page, 'overview');
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  it('from a gold product through lineage to its bronze source and a column’s origin, by clicking', async () => {
+    const { page, errors } = await open('/');
+    await page.getByRole('link', { name: 'payments.daily_volume_by_method', exact: true }).click();
+    await page.waitForSelector('[data-testid=schema]');
+    assert.match((await page.textContent('main h1')) ?? '', /payments\.daily_volume_by_method/);
+    await shot(page, 'product');
+    // The dataset graph: the API's datasets upstream and downstream of the product, and the edges between them.
+    await page.getByRole('link', { name: /Open payments_gold\.daily_volume_by_method in the lineage explorer/ }).click();
+    await page.waitForSelector('svg.graph');
+    const g = await api<{ datasets: { name: string }[]; edges: { from: string; to: string }[] }>('/lineage/graph');
+    const related = connected(g.edges, 'payments_gold.daily_volume_by_method');
+    assert.deepEqual(
+      (await page.locator('svg.graph a.node').evaluateAll((els) => els.map((e) => e.getAttribute('data-node')))).sort(),
+      [...related].sort(),
+    );
+    const edges = new Set(g.edges.filter((e) => related.has(e.from) && related.has(e.to)).map((e) => `${e.from}>${e.to}`));
+    assert.equal(await page.locator('svg.graph g.edge').count(), edges.size);
+    // Without a choice, the whole graph: every dataset of the API.
+    const all = await browser.newPage();
+    await all.goto(`${url}/lineage`);
+    await all.waitForSelector('svg.graph');
+    assert.equal(await all.locator('svg.graph a.node').count(), g.datasets.length);
+    await all.close();
+    await page.waitForSelector('[data-testid=upstream-edges]');
+    await shot(page, 'lineage');
+    // Upstream, hop by hop, until a bronze dataset: each hop is a click on an upstream link.
+    let current = 'payments_gold.daily_volume_by_method';
+    for (let hop = 0; hop < 5 && !current.includes('_bronze.'); hop++) {
+      const up = await api<{ edges: { from: string; to: string }[] }>(`/lineage/explore?target=${current}`);
+      const next = up.edges.find((e) => e.to === current)?.from;
+      assert.ok(next, `${current} has an upstream dataset`);
+      await page.locator('[data-testid=upstream-edges]').getByRole('link', { name: next, exact: true }).first().click();
+      await page.waitForURL(`**/lineage?dataset=${encodeURIComponent(next)}`);
+      await page.waitForSelector('[data-testid=upstream-edges], [data-testid=columns]');
+      current = next;
+    }
+    assert.match(current, /^payments_bronze\./, 'the walk ends in bronze');
+    // A column's origin: from the gold product's schema, the column's lineage ends at the bronze columns the API names.
+    await page.goto(`${url}/products/payments.daily_volume_by_method`);
+    await page.getByRole('link', { name: 'origin of total_amount' }).click();
+    await page.waitForSelector('[data-testid=origins]');
+    const col = await api<{ edges: { from: string; to: string }[] }>(
+      '/lineage/explore?target=payments_gold.daily_volume_by_method.total_amount',
+    );
+    const derived = new Set(col.edges.map((e) => e.to));
+    const origins = [...new Set(col.edges.map((e) => e.from))].filter((n) => !derived.has(n)).sort();
+    const shown = await page.locator('[data-testid=origins] a').evaluateAll((els) => els.map((e) => e.getAttribute('data-name')));
+    assert.deepEqual(shown.sort(), origins);
+    assert.ok(
+      origins.some((o) => o.startsWith('payments_bronze.')),
+      `total_amount comes from a bronze column (${origins.join(', ')})`,
+    );
+    assert.equal(await page.locator('[data-testid=column-upstream] tbody tr').count(), col.edges.length);
+    await page.waitForSelector('svg.graph');
+    await shot(page, 'column-lineage');
+    await page.locator('[data-testid=origins] a').first().click();
+    await page.waitForURL(/column=/);
+    assert.match((await page.textContent('main h1')) ?? '', /_bronze\./);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  it('runs: every job with the API’s run counts; a run’s page names its id', async () => {
+    const r = await api<{ jobs: { job: string; runs: { runId: string; status: string }[] }[] }>('/runs?limit=50');
+    const { page, errors } = await open('/runs');
+    await page.waitForSelector('[data-testid=jobs]');
+    assert.equal(await page.locator('[data-testid=jobs] tbody tr').count(), r.jobs.length);
+    for (const j of r.jobs.slice(0, 5)) {
+      const runs = await page.locator(`tr[data-job="${j.job}"] [data-testid=job-runs]`).textContent();
+      // Live: a job may only gain runs between the API's answer and the page's (none run after the demo).
+      assert.equal(runs, count(j.runs.length), j.job);
+    }
+    await shot(page, 'runs');
+    const run = r.jobs.find((j) => j.job.startsWith('model:'))?.runs[0];
+    assert.ok(run);
+    await page.locator(`tr[data-run="${run.runId}"] a`).first().click();
+    await page.waitForSelector('[data-testid=run-id]');
+    assert.equal(await page.textContent('[data-testid=run-id]'), run.runId);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  it('SLOs and partner files: the budgets and the file ledger of the API', async () => {
+    const s = await api<{ slos: { name: string; errorBudgetRemaining: number | null }[] }>('/slos');
+    const { page, errors } = await open('/slos');
+    await page.waitForSelector('[data-testid=slos]');
+    for (const x of s.slos)
+      assert.match(
+        (await page.locator(`tr[data-slo="${x.name}"] [data-testid=budget]`).textContent()) ?? '',
+        new RegExp(`${escapeRegExp(percent(x.errorBudgetRemaining))}$`),
+        x.name,
+      );
+    await shot(page, 'slos');
+    const f = await api<{ sources: { source: string; ledger: unknown[]; quarantine: unknown[] }[] }>('/partner-files');
+    await page.goto(`${url}/partner-files`);
+    await page.waitForSelector('[data-testid=ledger]');
+    for (const src of f.sources) {
+      const section = page.locator(`section[data-source="${src.source}"]`);
+      assert.equal(await section.locator('[data-testid=ledger] tbody tr').count(), src.ledger.length, src.source);
+      assert.equal(await section.locator('[data-testid=quarantine] tbody tr').count(), src.quarantine.length, src.source);
+    }
+    await shot(page, 'partner-files');
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  it('architecture: Mermaid draws the project’s diagram', async () => {
+    const { page, errors } = await open('/architecture');
+    await page.waitForSelector('[data-testid=diagram] svg', { timeout: 30_000 });
+    const a = await api<{ mermaid: string }>('/architecture');
+    const domains = [...a.mermaid.matchAll(/subgraph \w+\["([a-z_]+) ·/g)].map((m) => m[1]);
+    assert.ok(domains.length > 0);
+    for (const d of domains) assert.ok((await page.locator('[data-testid=diagram] svg').textContent())?.includes(d as string), d);
+    await shot(page, 'architecture');
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  it('every page: no console error, and no serious or critical axe-core violation, in light and dark', async (t) => {
+    const paths = [
+      '/',
+      '/products/payments.transactions',
+      '/lineage',
+      '/lineage?dataset=payments_silver.transactions',
+      '/lineage?dataset=payments_gold.daily_volume_by_method&column=total_amount',
+      '/runs',
+      '/partner-files',
+      '/slos',
+      '/architecture',
+    ];
+    const problems: string[] = [];
+    for (const dark of [false, true])
+      for (const path of paths) {
+        const started = Date.now();
+        const { page, errors } = await open(path, { dark });
+        // Settled: the page's data is on it (no "Loading…" left).
+        await waitFor(async () => ((await page.getByText('Loading…').count()) === 0 ? true : undefined), 30_000, `${path} to load`);
+        if (path === '/architecture') await page.waitForSelector('[data-testid=diagram] svg', { timeout: 30_000 });
+        if (path.startsWith('/lineage')) await page.waitForSelector('svg.graph');
+        // A measurement, not an assertion (the machine may be busy): how long until the page showed its data.
+        if (!dark) t.diagnostic(`${path}: data on the page after ${Date.now() - started} ms`);
+        for (const v of await axe(page)) problems.push(`${path}${dark ? ' (dark)' : ''}: ${v}`);
+        for (const e of errors) problems.push(`${path}${dark ? ' (dark)' : ''}: ${e}`);
+        if (dark && path === '/') await shot(page, 'overview-dark');
+        await page.context().close();
+      }
+    assert.deepEqual(problems, []);
+  });
+
+  it('deep links and keyboard: a product URL opens its page; Tab reaches the navigation and Enter follows it', async () => {
+    const { page, errors } = await open('/products/payments_gold.daily_volume_by_method');
+    await page.waitForSelector('[data-testid=schema]');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate('document.activeElement?.textContent'), 'Skip to content');
+    // Through the brand to "Overview", then Enter.
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate('document.activeElement?.textContent'), 'Overview');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('[data-testid=total-products]');
+    assert.equal(new URL(page.url()).pathname, '/');
+    const missing = await page.request.get(`${url}/api/v1/products/nope`);
+    assert.equal(missing.status(), 404);
+    assert.match((await missing.json()).message, /no product "nope" \(products: .*payments\.transactions/);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+});
+
+/** A dataset and everything upstream and downstream of it, from the API's dataset edges. */
+function connected(edges: { from: string; to: string }[], start: string): Set<string> {
+  const out = new Set([start]);
+  for (const [a, b] of [
+    ['to', 'from'],
+    ['from', 'to'],
+  ] as const) {
+    let frontier = [start];
+    const seen = new Set([start]);
+    while (frontier.length > 0) {
+      const next: string[] = [];
+      for (const n of frontier)
+        for (const e of edges)
+          if (e[a] === n && !seen.has(e[b])) {
+            seen.add(e[b]);
+            out.add(e[b]);
+            next.push(e[b]);
+          }
+      frontier = next;
+    }
+  }
+  return out;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
