@@ -12,6 +12,8 @@ const Run = lazy(() => import('./pages/runs').then((m) => m.Run));
 const PartnerFiles = lazy(() => import('./pages/partner-files').then((m) => m.PartnerFiles));
 const Slos = lazy(() => import('./pages/slos').then((m) => m.Slos));
 const Architecture = lazy(() => import('./pages/architecture').then((m) => m.Architecture));
+const Access = lazy(() => import('./pages/access').then((m) => m.Access));
+const Audit = lazy(() => import('./pages/access').then((m) => m.Audit));
 
 const NAV = [
   ['/', 'Overview'],
@@ -20,6 +22,8 @@ const NAV = [
   ['/partner-files', 'Partner files'],
   ['/slos', 'SLOs & alerts'],
   ['/architecture', 'Architecture'],
+  ['/access', 'Access'],
+  ['/audit', 'Audit trail'],
 ] as const;
 
 function Shell() {
@@ -82,6 +86,8 @@ function Shell() {
             <Route path="/partner-files" component={PartnerFiles} />
             <Route path="/slos" component={Slos} />
             <Route path="/architecture" component={Architecture} />
+            <Route path="/access" component={Access} />
+            <Route path="/audit" component={Audit} />
             <Route default component={NotFound} />
           </Router>
         </ErrorBoundary>

@@ -204,7 +204,8 @@ export function registerApi(
     },
   ];
   const governance = options.governance;
-  if (governance) routes.push(...governanceRoutes(governance, ctx));
+  if (governance) routes.push(...governanceRoutes(governance));
+  routes.push(...auditRoutes(ctx));
   for (const r of routes) app.route({ method: r.method, url: r.path, config: { permission: r.permission }, handler: r.handler });
   const doc = openApiDocument(routes, ctx.project.config.name);
   app.get('/api/v1/openapi.json', { config: { permission: 'public' } }, async () => doc);
@@ -335,8 +336,8 @@ export function governedAccess(governance: ServedGovernance): ApiAccess {
   };
 }
 
-/** The routes of the access model: who the caller is, the access matrix, governed SQL, the audit trail. */
-function governanceRoutes(governance: ServedGovernance, ctx: Context): ApiRoute[] {
+/** The routes of the access model: who the caller is, the access matrix, governed SQL. */
+function governanceRoutes(governance: ServedGovernance): ApiRoute[] {
   return [
     {
       method: 'GET',
@@ -372,6 +373,12 @@ function governanceRoutes(governance: ServedGovernance, ctx: Context): ApiRoute[
         return enforcer.query(principal(callerOf(req), 'http'), body.sql, { rowLimit: limit });
       },
     },
+  ];
+}
+
+/** The audit trail and its hash chain. */
+function auditRoutes(ctx: Context): ApiRoute[] {
+  return [
     {
       method: 'GET',
       path: '/api/v1/audit',

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, ConsoleMessage, Page } from 'playwright-core';
+import { ranGovernedProject, TOKEN_ENV, TOKENS } from '../governance/fixture.js';
 import { cliAsync, ROOT, tempDir, waitFor } from '../helpers.js';
 import { skipUnless } from '../launchers.js';
 
@@ -25,8 +26,8 @@ describe('web console', skipUnless(existsSync(CHROMIUM), `Chromium (${CHROMIUM})
   let serve: ChildProcess;
   let browser: Browser;
   let live: { first: string; later: string } | undefined;
-  const api = async <T>(path: string): Promise<T> => {
-    const res = await fetch(`${url}/api/v1${path}`);
+  const api = async <T>(path: string, persona = 'platform-engineer'): Promise<T> => {
+    const res = await fetch(`${url}/api/v1${path}`, { headers: { authorization: `Bearer ${TOKENS[persona]}` } });
     assert.equal(res.status, 200, `${path}: ${await res.clone().text()}`);
     return (await res.json()) as T;
   };
@@ -77,7 +78,8 @@ describe('web console', skipUnless(existsSync(CHROMIUM), `Chromium (${CHROMIUM})
     const code = await exited;
     // Exit 1 means some run failed, which the runs page must show as well.
     assert.ok(code === 0 || code === 1, `demo exited ${code}: ${demoErr}`);
-    serve = cliAsync(['serve', '--project', dir, '--port', '0']);
+    // finmesh serve checks its callers: the console signs in with the platform engineer's token (and, below, an analyst's).
+    serve = cliAsync(['serve', '--project', dir, '--port', '0'], { env: TOKEN_ENV });
     let stderr = '';
     serve.stderr?.on('data', (d) => {
       stderr += d;
@@ -92,8 +94,10 @@ describe('web console', skipUnless(existsSync(CHROMIUM), `Chromium (${CHROMIUM})
   });
 
   /** Opens a page of the console, recording every console error, uncaught exception and failed request. */
-  async function open(path: string, options: { dark?: boolean } = {}): Promise<{ page: Page; errors: string[] }> {
+  async function open(path: string, options: { dark?: boolean; persona?: string } = {}): Promise<{ page: Page; errors: string[] }> {
     const context = await browser.newContext({ colorScheme: options.dark ? 'dark' : 'light', viewport: { width: 1400, height: 1000 } });
+    // Signed in, as the token form would leave it.
+    await context.addInitScript(`localStorage.setItem('finmesh.token', ${JSON.stringify(TOKENS[options.persona ?? 'platform-engineer'])})`);
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('console', (m: ConsoleMessage) => {
@@ -294,6 +298,8 @@ describe('web console', skipUnless(existsSync(CHROMIUM), `Chromium (${CHROMIUM})
       '/partner-files',
       '/slos',
       '/architecture',
+      '/access',
+      '/audit',
     ];
     const problems: string[] = [];
     for (const dark of [false, true])
@@ -326,13 +332,93 @@ describe('web console', skipUnless(existsSync(CHROMIUM), `Chromium (${CHROMIUM})
     await page.keyboard.press('Enter');
     await page.waitForSelector('[data-testid=total-products]');
     assert.equal(new URL(page.url()).pathname, '/');
-    const missing = await page.request.get(`${url}/api/v1/products/nope`);
+    const missing = await page.request.get(`${url}/api/v1/products/nope`, {
+      headers: { authorization: `Bearer ${TOKENS['platform-engineer']}` },
+    });
     assert.equal(missing.status(), 404);
     assert.match((await missing.json()).message, /no product "nope" \(products: .*payments\.transactions/);
     assert.deepEqual(errors, []);
     await page.context().close();
   });
 });
+
+describe(
+  'web console, signed in as a persona without a grant',
+  skipUnless(existsSync(CHROMIUM), `Chromium (${CHROMIUM})`, 'apt-get install chromium'),
+  () => {
+    // Shares nothing with the suite above: its own run of the example, served with tokens.
+    let url: string;
+    let serve: ChildProcess;
+    let browser: Browser;
+    before(async () => {
+      assert.ok(BUILT, 'dist/console/index.html is missing: run `npm run build`');
+      const dir = await ranGovernedProject();
+      serve = cliAsync(['serve', '--project', dir, '--port', '0'], { env: TOKEN_ENV });
+      let stderr = '';
+      serve.stderr?.on('data', (d) => {
+        stderr += d;
+      });
+      url = await waitFor(() => /console (http:\/\/[^ /]+)\//.exec(stderr)?.[1], 60_000, `finmesh serve to print its URL (${stderr})`);
+      const { chromium } = await import('playwright-core');
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
+      });
+    });
+    after(async () => {
+      await browser?.close();
+      serve?.kill('SIGTERM');
+    });
+
+    it('the payments analyst does not see the customers’ products, sees their page refused, and a product of its own with masked columns', async () => {
+      const context = await browser.newContext();
+      await context.addInitScript(`localStorage.setItem('finmesh.token', ${JSON.stringify(TOKENS['payments-analyst'])})`);
+      const page = await context.newPage();
+      await page.goto(`${url}/`);
+      await page.waitForSelector('tr[data-product]');
+      const shown = await page.locator('tr[data-product]').evaluateAll((els) => els.map((e) => e.getAttribute('data-product')));
+      assert.ok(shown.includes('payments.daily_volume_by_method'), shown.join(', '));
+      assert.ok(!shown.some((p) => p?.startsWith('customers.')), `no customers product on the analyst's overview: ${shown.join(', ')}`);
+      // What the platform engineer sees of the same overview: the customers' products are there.
+      const all = (await (
+        await fetch(`${url}/api/v1/overview`, { headers: { authorization: `Bearer ${TOKENS['platform-engineer']}` } })
+      ).json()) as {
+        products: { product: string }[];
+      };
+      assert.ok(all.products.some((p) => p.product === 'customers.customer_360'));
+      await page.goto(`${url}/products/customers.customer_360`);
+      await page.waitForSelector('.note');
+      assert.match((await page.textContent('main')) ?? '', /may not (see|read)/);
+      assert.equal(await page.locator('[data-testid=schema]').count(), 0, 'no schema of a product the persona may not read');
+      // Its own product, with what it sees of each column.
+      await page.goto(`${url}/products/payments.transactions`);
+      await page.waitForSelector('[data-testid=schema]');
+      const access = await page
+        .locator('[data-testid=schema] tbody tr')
+        .evaluateAll((rows) => rows.map((r) => [r.querySelector('th')?.textContent, r.querySelectorAll('td')[2]?.textContent]));
+      assert.ok(
+        access.some(([, a]) => a !== 'clear'),
+        `some column of payments.transactions is masked or denied for the analyst: ${JSON.stringify(access)}`,
+      );
+      // Signed out, the console asks for a token and shows no figure.
+      await page.evaluate("localStorage.removeItem('finmesh.token')");
+      await context.clearCookies();
+      const anonymous = await browser.newPage();
+      await anonymous.goto(`${url}/`);
+      await anonymous.waitForSelector('form.token-form');
+      assert.equal(await anonymous.locator('tr[data-product]').count(), 0);
+      await anonymous.close();
+      await context.close();
+    });
+  },
+);
 
 /** A dataset and everything upstream and downstream of it, from the API's dataset edges. */
 function connected(edges: { from: string; to: string }[], start: string): Set<string> {

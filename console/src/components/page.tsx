@@ -7,7 +7,7 @@ export function Page<T>(props: {
   title: string;
   state?: Loaded<T>;
   actions?: ComponentChildren;
-  children?: (data: T) => ComponentChildren;
+  children?: ComponentChildren | ((data: T) => ComponentChildren);
 }) {
   useEffect(() => {
     document.title = `${props.title} · finmesh`;
@@ -25,7 +25,7 @@ export function Page<T>(props: {
           Loading…
         </p>
       )}
-      {s?.data !== undefined && props.children?.(s.data)}
+      {typeof props.children === 'function' ? s?.data !== undefined && props.children(s.data) : props.children}
     </>
   );
 }

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { useApi } from '../api';
+import { ApiError, useApi } from '../api';
 import { Page, Status } from '../components/page';
 import { lineagePath, time } from '../format';
 
@@ -25,6 +25,15 @@ interface MatrixRow {
 export function Access() {
   const me = useApi<Me>('/access');
   const matrix = useApi<{ rows: MatrixRow[] }>('/access/matrix');
+  if (me.error instanceof ApiError && me.error.status === 404)
+    return (
+      <Page title="Access">
+        <p class="note" role="status">
+          This server does not check who calls it (an embedded server, as the demo's): everyone sees everything. <code>finmesh serve</code>{' '}
+          enforces the personas and grants of <code>governance/access.yaml</code>.
+        </p>
+      </Page>
+    );
   return (
     <Page title="Access" state={me}>
       {(m) => {
