@@ -187,7 +187,7 @@ describe('web console', skipUnless(existsSync(CHROMIUM), `Chromium (${CHROMIUM})
     const edges = new Set(g.edges.filter((e) => related.has(e.from) && related.has(e.to)).map((e) => `${e.from}>${e.to}`));
     assert.equal(await page.locator('svg.graph g.edge').count(), edges.size);
     // Without a choice, the whole graph: every dataset of the API.
-    const all = await browser.newPage();
+    const all = await page.context().newPage();
     await all.goto(`${url}/lineage`);
     await all.waitForSelector('svg.graph');
     assert.equal(await all.locator('svg.graph a.node').count(), g.datasets.length);
