@@ -47,3 +47,6 @@ export interface SubscribeOptions {
 
 export const DEFAULT_MAX_IN_FLIGHT = 1000;
 export const DEFAULT_ACK_WAIT_MS = 30_000;
+
+/** The consumer group of finmesh's lake writer (`finmesh stream` subscribes to `changes.<source>` as this group). */
+export const LAKE_WRITER_GROUP = 'lake-writer';

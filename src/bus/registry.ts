@@ -1,6 +1,6 @@
 import type { ProjectConfig } from '../config/schema.js';
 import { resolveSecret } from '../config/secrets.js';
-import type { Bus } from './bus.js';
+import { type Bus, LAKE_WRITER_GROUP } from './bus.js';
 import { MemoryBus } from './memory/memory-bus.js';
 
 /** Creates the bus the project configures; network adapters load only when chosen. */
@@ -24,7 +24,12 @@ export async function createBus(config: ProjectConfig['bus'], projectRoot: strin
     }
     case 'pubsub': {
       const { PubSubBus } = await import('./pubsub/pubsub-bus.js');
-      return PubSubBus.create({ projectId: config.projectId });
+      // The lake writer's subscription exists with each topic, so nothing published before it connects is lost.
+      return PubSubBus.create({
+        projectId: config.projectId,
+        maxDeliveryAttempts: config.maxDeliveryAttempts,
+        groups: [LAKE_WRITER_GROUP],
+      });
     }
   }
 }
