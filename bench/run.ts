@@ -81,7 +81,7 @@ async function benchIngestion(): Promise<void> {
   process.stderr.write(`${(statSync(file).size / 2 ** 20).toFixed(0)} MiB\n`);
 
   const project = loadProject('examples/fintech');
-  project.config.lake.path = join(work, 'lake');
+  project.config.lake = { ...project.config.lake, kind: 'local', path: join(work, 'lake') };
   project.config.metadata = { kind: 'sqlite', path: join(work, 'metadata.db') };
   const ctx = await openContext(project);
   await prepareSession(ctx);
@@ -126,7 +126,7 @@ async function benchStreaming(): Promise<void> {
   const dir = join(work, 'stream');
   mkdirSync(dir, { recursive: true });
   const project = loadProject('examples/fintech');
-  project.config.lake.path = join(dir, 'lake');
+  project.config.lake = { ...project.config.lake, kind: 'local', path: join(dir, 'lake') };
   project.config.metadata = { kind: 'sqlite', path: join(dir, 'metadata.db') };
   project.config.stream.batchMaxRecords = 100_000;
   project.config.stream.batchMaxMs = 500;
@@ -206,7 +206,7 @@ async function benchStreaming(): Promise<void> {
     try {
       const { NatsBus } = await import('../src/bus/nats/nats-bus.js');
       const bus = await NatsBus.create({ servers: nats.url });
-      project.config.lake.path = join(dir, 'lake-nats');
+      project.config.lake = { ...project.config.lake, kind: 'local', path: join(dir, 'lake-nats') };
       project.config.metadata = { kind: 'sqlite', path: join(dir, 'metadata-nats.db') };
       const nctx = await openContext(project);
       await prepareSession(nctx);

@@ -12,6 +12,7 @@ import {
   contractSchema,
   domainConfigSchema,
   type ProductSettings,
+  type ProjectConfig,
   productSettingsSchema,
   projectConfigSchema,
   sourceConfigSchema,
@@ -26,15 +27,20 @@ export interface LoadResult {
   issues: ValidationIssue[];
 }
 
+export interface LoadOptions {
+  /** The target to run on; else the environment variable FINMESH_TARGET, else finmesh.yaml's `target` (`local`). */
+  target?: string | undefined;
+}
+
 /** Loads a project and throws a `ConfigError` carrying every issue when it is not valid. */
-export function loadProject(dir: string): Project {
-  const { project, issues } = inspectProject(dir);
+export function loadProject(dir: string, options: LoadOptions = {}): Project {
+  const { project, issues } = inspectProject(dir, options);
   if (!project || issues.length > 0) throw new ConfigError(issues);
   return project;
 }
 
 /** Reads and validates the whole project, collecting every issue rather than stopping at the first. */
-export function inspectProject(dir: string): LoadResult {
+export function inspectProject(dir: string, options: LoadOptions = {}): LoadResult {
   const root = resolve(dir);
   const issues: ValidationIssue[] = [];
   if (!existsSync(join(root, PROJECT_FILE))) {
@@ -185,7 +191,32 @@ export function inspectProject(dir: string): LoadResult {
     if (doc !== undefined) userPolicies.push({ file: rel(file), doc });
   }
   if (!parsedProject.success) return { project: undefined, issues };
-  return { project: { root, config: parsedProject.data, domains, sources, products, unloadedProducts, access, userPolicies }, issues };
+  const target = options.target ?? process.env.FINMESH_TARGET ?? parsedProject.data.target;
+  const config = applyTarget(parsedProject.data, target, issues);
+  if (!config) return { project: undefined, issues };
+  return { project: { root, config, target, domains, sources, products, unloadedProducts, access, userPolicies }, issues };
+}
+
+/**
+ * The configuration a target runs with: each section the target names (lake, engine, metadata, bus, lineage)
+ * replaces the top-level one. The top level itself is the target `local` unless `targets.local` says otherwise.
+ */
+export function applyTarget(config: ProjectConfig, name: string, issues: ValidationIssue[]): ProjectConfig | undefined {
+  const t = config.targets[name];
+  if (!t) {
+    if (name === 'local') return config;
+    const known = ['local', ...Object.keys(config.targets).filter((k) => k !== 'local')];
+    issues.push({
+      file: PROJECT_FILE,
+      path: 'targets',
+      expected: `a target named ${known.map((k) => `"${k}"`).join(', ')} (--target, FINMESH_TARGET or target:)`,
+      found: JSON.stringify(name),
+    });
+    return undefined;
+  }
+  const { description: _, ...sections } = t;
+  const defined = Object.fromEntries(Object.entries(sections).filter(([, v]) => v !== undefined));
+  return { ...config, ...defined };
 }
 
 function readSettings(file: string, contract: Contract, issues: ValidationIssue[]): ProductSettings | undefined {

@@ -57,7 +57,10 @@ export interface Domain {
 /** A loaded and validated finmesh project. */
 export interface Project {
   root: string;
+  /** The configuration of the target this project runs on (`targets.<name>` applied over the top level). */
   config: ProjectConfig;
+  /** The target's name: `local` unless `--target`, FINMESH_TARGET or finmesh.yaml's `target` says otherwise. */
+  target: string;
   domains: Domain[];
   sources: Source[];
   products: Product[];

@@ -70,91 +70,185 @@ export const physicalType = z
 
 // ---------------------------------------------------------------- finmesh.yaml
 
+const lakeGc = z
+  .object({
+    /**
+     * How long a replaced file outlives its replacement. finmesh's own readers need none (each process registers
+     * its views, and a file a live view lists is kept); the grace is for readers outside finmesh that glob a
+     * dataset's folder (BigQuery external tables, DuckDB `read_parquet('…/**')`) and list its files before reading.
+     */
+    grace: duration.default('0s'),
+    /** How often long-running processes (`finmesh stream`, `finmesh demo`) collect, between model runs (0s: never). */
+    every: duration.default('5m'),
+  })
+  .strict()
+  .default({ grace: '0s', every: '5m' });
+
+/** A Google Cloud project id (6–30 characters: lower case, digits, hyphens). */
+const gcpProjectId = z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'a Google Cloud project id');
+
+/** Where the lake's files live (DESIGN §6): a local folder, or a Cloud Storage bucket (one per environment). */
+export const lakeSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('local'), path: z.string().default('.finmesh/lake'), gc: lakeGc }).strict(),
+  z
+    .object({
+      kind: z.literal('gcs'),
+      bucket: z.string().regex(/^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/, 'a Cloud Storage bucket name'),
+      /** Folder inside the bucket the lake lives under ('' for the bucket's root). */
+      prefix: z
+        .string()
+        .regex(/^([A-Za-z0-9_-]+\/)*$/, "'' or a folder path ending in /")
+        .default(''),
+      /** The project that owns the bucket (Application Default Credentials' project when absent). */
+      projectId: gcpProjectId.optional(),
+      /** Where the bucket is created by `finmesh iac terraform`. */
+      location: z.string().default('US'),
+      gc: lakeGc,
+    })
+    .strict(),
+]);
+
+/** The engine that runs models: DuckDB in-process, or BigQuery. */
+export const engineSchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('duckdb'),
+      threads: z.number().int().positive().optional(),
+      memoryLimit: z.string().optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('bigquery'),
+      projectId: gcpProjectId,
+      /** Where datasets are created and jobs run. */
+      location: z.string().default('US'),
+      /**
+       * The BigQuery API's address, for a stand-in (`http://127.0.0.1:9050`); the environment variable
+       * BIGQUERY_EMULATOR_HOST does the same. Google's endpoint when absent.
+       */
+      apiEndpoint: z.url().optional(),
+      /** A query that would bill more bytes than this fails instead (BigQuery's maximumBytesBilled). */
+      maximumBytesBilled: z.number().int().positive().optional(),
+      /** The dataset finmesh stages candidate rows in (tables expire after a day). */
+      scratchDataset: snakeName.default('finmesh_scratch'),
+      /** Threads of the embedded DuckDB that turns incoming files into Parquet before they go to the lake. */
+      threads: z.number().int().positive().optional(),
+    })
+    .strict(),
+]);
+
+const lineageSchema = z
+  .object({
+    transports: z
+      .array(
+        z.discriminatedUnion('type', [
+          z.object({ type: z.literal('file'), path: z.string().min(1) }).strict(),
+          z
+            .object({
+              type: z.literal('http'),
+              url: z.url(),
+              /** Events held while the backend is unreachable; beyond it they are dropped (and counted). */
+              bufferSize: z.number().int().positive().default(10_000),
+              timeoutMs: z.number().int().positive().default(5000),
+              apiKey: secretRef.optional(),
+            })
+            .strict(),
+          z.object({ type: z.literal('gcp'), project: z.string().min(1), location: z.string().default('us') }).strict(),
+        ]),
+      )
+      .default([]),
+  })
+  .strict();
+
+export const metadataSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('sqlite'), path: z.string().default('.finmesh/metadata.db') }).strict(),
+  z
+    .object({
+      kind: z.literal('postgres'),
+      /** Connection string reference, e.g. env:FINMESH_METADATA_URL (postgres://user:pass@host:5432/db). */
+      connection: secretRef,
+      /** The schema finmesh's tables live in, created and migrated on first use. */
+      schema: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower_snake_case schema name of at most 63 characters')
+        .default('finmesh'),
+    })
+    .strict(),
+]);
+
+export const busSchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('memory'),
+      /** Messages a topic holds before publishers wait… */
+      capacity: z.number().int().positive().default(200_000),
+      /** …or bytes of them, whichever comes first: the embedded bus's memory bound. */
+      maxBytes: z
+        .number()
+        .int()
+        .min(1 << 20)
+        .default(256 * 1024 * 1024),
+    })
+    .strict(),
+  z.object({ kind: z.literal('nats'), servers: z.string().min(1) }).strict(),
+  z
+    .object({
+      kind: z.literal('kafka'),
+      brokers: z.string().min(1),
+      ssl: z.boolean().default(false),
+      sasl: z
+        .object({ mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']), username: z.string(), password: secretRef })
+        .strict()
+        .optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('pubsub'),
+      projectId: z.string().min(1),
+      /** Deliveries of a message before it goes to its topic's dead-letter topic (Pub/Sub allows 5–100). */
+      maxDeliveryAttempts: z.number().int().min(5).max(100).default(10),
+    })
+    .strict(),
+]);
+
+/**
+ * A target (as dbt profiles have): where the same project runs — its lake, engine, metadata store, bus and lineage
+ * transports. Each section a target names replaces the top-level one; the others are inherited.
+ */
+export const targetSchema = z
+  .object({
+    description: z.string().optional(),
+    lake: lakeSchema.optional(),
+    engine: engineSchema.optional(),
+    metadata: metadataSchema.optional(),
+    bus: busSchema.optional(),
+    lineage: lineageSchema.optional(),
+  })
+  .strict();
+export type TargetConfig = z.infer<typeof targetSchema>;
+
 export const projectConfigSchema = z
   .object({
     apiVersion: z.literal('finmesh/v1'),
     name: kebabName,
     description: z.string().optional(),
-    lake: z
-      .object({
-        kind: z.literal('local'),
-        path: z.string().default('.finmesh/lake'),
-        /** Garbage collection of replaced files (`finmesh lake gc`, docs/streaming.md). */
-        gc: z
-          .object({
-            /**
-             * How long a replaced file outlives its replacement. finmesh's own readers need none (each process registers
-             * its views, and a file a live view lists is kept); the grace is for readers outside finmesh that glob a
-             * dataset's folder (BigQuery external tables, DuckDB `read_parquet('…/**')`) and list its files before reading.
-             */
-            grace: duration.default('0s'),
-            /** How often long-running processes (`finmesh stream`, `finmesh demo`) collect, between model runs (0s: never). */
-            every: duration.default('5m'),
-          })
-          .strict()
-          .default({ grace: '0s', every: '5m' }),
-      })
-      .strict()
-      .default({ kind: 'local', path: '.finmesh/lake', gc: { grace: '0s', every: '5m' } }),
-    engine: z
-      .object({
-        kind: z.literal('duckdb'),
-        threads: z.number().int().positive().optional(),
-        memoryLimit: z.string().optional(),
-      })
-      .strict()
-      .default({ kind: 'duckdb' }),
-    metadata: z
-      .discriminatedUnion('kind', [
-        z.object({ kind: z.literal('sqlite'), path: z.string().default('.finmesh/metadata.db') }).strict(),
-        z
-          .object({
-            kind: z.literal('postgres'),
-            /** Connection string reference, e.g. env:FINMESH_METADATA_URL (postgres://user:pass@host:5432/db). */
-            connection: secretRef,
-            /** The schema finmesh's tables live in, created and migrated on first use. */
-            schema: z
-              .string()
-              .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower_snake_case schema name of at most 63 characters')
-              .default('finmesh'),
-          })
-          .strict(),
-      ])
-      .default({ kind: 'sqlite', path: '.finmesh/metadata.db' }),
+    /** The target commands use when neither --target nor FINMESH_TARGET names one. */
+    target: z
+      .string()
+      .regex(/^[a-z][a-z0-9_-]*$/, 'a target name')
+      .default('local'),
+    /** Named targets (`local`, `gcp`, `emulator`…): `--target NAME` runs the same project there. */
+    targets: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/, 'a target name'), targetSchema).default({}),
+    lake: lakeSchema.default({ kind: 'local', path: '.finmesh/lake', gc: { grace: '0s', every: '5m' } }),
+    engine: engineSchema.default({ kind: 'duckdb' }),
+    metadata: metadataSchema.default({ kind: 'sqlite', path: '.finmesh/metadata.db' }),
     tokenization: z
       .object({ key: secretRef.describe('key of the HMAC that tokenises direct identifiers (CPF, CNPJ)') })
       .strict()
       .optional(),
-    bus: z
-      .discriminatedUnion('kind', [
-        z
-          .object({
-            kind: z.literal('memory'),
-            /** Messages a topic holds before publishers wait… */
-            capacity: z.number().int().positive().default(200_000),
-            /** …or bytes of them, whichever comes first: the embedded bus's memory bound. */
-            maxBytes: z
-              .number()
-              .int()
-              .min(1 << 20)
-              .default(256 * 1024 * 1024),
-          })
-          .strict(),
-        z.object({ kind: z.literal('nats'), servers: z.string().min(1) }).strict(),
-        z
-          .object({
-            kind: z.literal('kafka'),
-            brokers: z.string().min(1),
-            ssl: z.boolean().default(false),
-            sasl: z
-              .object({ mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']), username: z.string(), password: secretRef })
-              .strict()
-              .optional(),
-          })
-          .strict(),
-        z.object({ kind: z.literal('pubsub'), projectId: z.string().min(1) }).strict(),
-      ])
-      .default({ kind: 'memory', capacity: 200_000, maxBytes: 256 * 1024 * 1024 }),
+    bus: busSchema.default({ kind: 'memory', capacity: 200_000, maxBytes: 256 * 1024 * 1024 }),
     stream: z
       .object({
         /** A micro-batch closes at this many records… */
@@ -180,29 +274,7 @@ export const projectConfigSchema = z
         pollIntervalMs: 100,
         modelIntervalMs: 5000,
       }),
-    lineage: z
-      .object({
-        transports: z
-          .array(
-            z.discriminatedUnion('type', [
-              z.object({ type: z.literal('file'), path: z.string().min(1) }).strict(),
-              z
-                .object({
-                  type: z.literal('http'),
-                  url: z.url(),
-                  /** Events held while the backend is unreachable; beyond it they are dropped (and counted). */
-                  bufferSize: z.number().int().positive().default(10_000),
-                  timeoutMs: z.number().int().positive().default(5000),
-                  apiKey: secretRef.optional(),
-                })
-                .strict(),
-              z.object({ type: z.literal('gcp'), project: z.string().min(1), location: z.string().default('us') }).strict(),
-            ]),
-          )
-          .default([]),
-      })
-      .strict()
-      .default({ transports: [] }),
+    lineage: lineageSchema.default({ transports: [] }),
     quality: z
       .object({
         volumeAnomaly: z

@@ -1,4 +1,3 @@
-import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Project } from '../config/project.js';
 import { resolveSecret } from '../config/secrets.js';
@@ -7,8 +6,8 @@ import { parseDuration } from '../core/duration.js';
 import { FinmeshError } from '../core/errors.js';
 import type { Engine } from '../engine/engine.js';
 import { createEngine } from '../engine/registry.js';
-import { LocalStorage } from '../lake/local/local-storage.js';
 import { LakeReaderSession } from '../lake/reader-session.js';
+import { createStorage } from '../lake/registry.js';
 import type { LakeStorage } from '../lake/storage.js';
 import { Lineage } from '../lineage/lineage.js';
 import { createTransports } from '../lineage/registry.js';
@@ -53,7 +52,7 @@ export async function openContext(project: Project, options: OpenOptions = {}): 
   const cfg = project.config;
   const clock = options.clock ?? systemClock;
   const log = componentLogger(cfg.logging, 'runs');
-  const storage = new LocalStorage(resolve(project.root, cfg.lake.path));
+  const storage = await createStorage(cfg.lake, project.root);
   const meta = await createMetadataStore(cfg.metadata, project.root, { mustExist: options.readonly ?? false, clock });
   let engine: Engine;
   try {
