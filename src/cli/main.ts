@@ -75,10 +75,7 @@ registerLake(program);
 registerCompletion(program);
 registerGovernance(program);
 
-// Every command runs on a target (finmesh.yaml `targets`): the option reaches project loading through FINMESH_TARGET.
-for (const command of leafCommands(program)) {
-  command.option('--target <name>', 'the target to run on: a name under targets: in finmesh.yaml (default: target:, or local)');
-}
+// A command that reads a project takes --target (options.ts): it reaches project loading through FINMESH_TARGET.
 program.hook('preAction', (_program, action) => {
   const target = action.opts().target;
   if (typeof target === 'string') process.env.FINMESH_TARGET = target;
@@ -88,10 +85,6 @@ try {
   await program.parseAsync(process.argv);
 } catch (e) {
   process.exitCode = exitCodeFor(e);
-}
-
-function leafCommands(command: Command): Command[] {
-  return command.commands.length === 0 ? [command] : command.commands.flatMap(leafCommands);
 }
 
 function exitCodeFor(e: unknown): number {

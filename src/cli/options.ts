@@ -1,8 +1,16 @@
 import { type Command, InvalidArgumentError } from 'commander';
 
-/** `--project <dir>`, which every command that reads a project takes. */
+/**
+ * `--project <dir>` and `--target <name>`, which every command that reads a project takes. The target reaches project
+ * loading through FINMESH_TARGET (set by `main.ts` before the action runs).
+ */
 export function projectOption(cmd: Command): Command {
-  return cmd.option('--project <dir>', 'project folder', '.');
+  return targetOption(cmd.option('--project <dir>', 'project folder', '.'));
+}
+
+/** `--target <name>`: the target (finmesh.yaml `targets:`) a command runs on. */
+export function targetOption(cmd: Command): Command {
+  return cmd.option('--target <name>', 'the target to run on: a name under targets: in finmesh.yaml (default: target:, or local)');
 }
 
 /** Help text after the options: a few examples, as `gh` and `dbt` show them. */

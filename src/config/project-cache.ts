@@ -10,19 +10,20 @@ import type { Project } from './project.js';
  * whose project did not change skips all of it. Only a valid project is cached: an invalid one is read (and its
  * problems reported) every time.
  */
-export async function loadProject(dir: string): Promise<Project> {
+export async function loadProject(dir: string, options: { target?: string | undefined } = {}): Promise<Project> {
   const root = resolve(dir);
-  const file = join(root, '.finmesh', 'cache', 'project.json');
+  const target = options.target ?? process.env.FINMESH_TARGET;
+  const file = join(root, '.finmesh', 'cache', `project${target ? `.${target}` : ''}.json`);
   let key: string | undefined;
   try {
-    key = fingerprint(root);
+    key = `target:${target ?? ''}\n${fingerprint(root)}`;
     const cached = JSON.parse(readFileSync(file, 'utf8')) as { key: string; project: Project };
     if (cached.key === key) return cached.project;
   } catch {
     // no cache yet, or unreadable: load the project
   }
   const { loadProject: load } = await import('./load-project.js');
-  const project = load(dir);
+  const project = load(dir, { target });
   if (key !== undefined) {
     try {
       mkdirSync(dirname(file), { recursive: true });
