@@ -6,6 +6,7 @@ import { registerDiagram } from './commands/diagram.js';
 import { registerDocs } from './commands/docs.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerGovernance } from './commands/governance.js';
+import { registerIac } from './commands/iac.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerInit } from './commands/init.js';
 import { registerLake } from './commands/lake.js';
@@ -72,6 +73,7 @@ registerDiagram(program);
 registerDocs(program);
 registerServe(program);
 registerLake(program);
+registerIac(program);
 registerCompletion(program);
 registerGovernance(program);
 

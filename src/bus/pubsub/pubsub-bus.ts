@@ -156,7 +156,7 @@ export class PubSubBus implements Bus {
 }
 
 /** Pub/Sub resource names allow letters, digits and `-_.~+%`. */
-function safeName(name: string): string {
+export function safeName(name: string): string {
   return name.replace(/[^A-Za-z0-9._~+%-]/g, '-');
 }
 

@@ -1,0 +1,414 @@
+import { LAKE_WRITER_GROUP } from '../bus/bus.js';
+import { deadLetterNames, safeName } from '../bus/pubsub/pubsub-bus.js';
+import type { Product, Project } from '../config/project.js';
+import { FinmeshError } from '../core/errors.js';
+
+/** A file of the Terraform configuration: path relative to the output folder, and its text. */
+export interface TerraformFile {
+  path: string;
+  text: string;
+}
+
+/** Source kinds whose changes travel over the bus (`finmesh stream`), and so have a topic. */
+const CHANGE_FEEDS = new Set(['sqlite-outbox', 'postgres', 'cosmos']);
+
+/** The job types that run with their own service account. */
+const JOB_ACCOUNTS = [
+  { id: 'finmesh-stream', what: 'finmesh stream: change feeds through Pub/Sub into bronze' },
+  { id: 'finmesh-ingest', what: 'finmesh ingest: partner files into landing and bronze' },
+  { id: 'finmesh-models', what: 'finmesh run: models and checks in BigQuery' },
+] as const;
+
+/**
+ * Terraform for what a project needs on Google Cloud: the lake's bucket with lifecycle rules per zone, a BigQuery
+ * dataset per domain and zone, a table per silver and gold product (schema, descriptions, partitioning, clustering
+ * and labels from its contract), a Pub/Sub topic per change feed with the lake writer's subscription and its dead
+ * letters, and a service account per job type. Deterministic: the same project gives the same bytes (sorted, no
+ * time stamps), formatted as `terraform fmt` formats.
+ */
+export function terraformFiles(project: Project): TerraformFile[] {
+  const lake = project.config.lake;
+  const bucket = lake.kind === 'gcs' ? lake.bucket : undefined;
+  const prefix = lake.kind === 'gcs' ? lake.prefix : '';
+  const location = lake.kind === 'gcs' ? lake.location : 'US';
+  const projectId =
+    (project.config.engine.kind === 'bigquery' ? project.config.engine.projectId : undefined) ??
+    (lake.kind === 'gcs' ? lake.projectId : undefined) ??
+    (project.config.bus.kind === 'pubsub' ? project.config.bus.projectId : undefined);
+
+  const files: TerraformFile[] = [];
+  const main: Block[] = [
+    block(
+      'terraform',
+      [],
+      [
+        attrs([['required_version', str('>= 1.5')]]),
+        block('required_providers', [], [attrs([['google', raw('{\n    source  = "hashicorp/google"\n    version = ">= 5.0"\n  }')]])]),
+      ],
+    ),
+    block('provider', ['google'], [attrs([['project', raw('var.project_id')]])]),
+  ];
+  files.push({
+    path: 'variables.tf',
+    text: render([
+      variable('project_id', 'The Google Cloud project everything is created in.', projectId),
+      variable('location', 'Where the bucket and the BigQuery datasets live (a region or multi-region).', location),
+      variable('lake_bucket', `The lake's bucket (one per environment; the target's lake.bucket).`, bucket),
+      variable('quarantine_days', 'Days a quarantined file is kept before the bucket deletes it.', 90, 'number'),
+      variable(
+        'landing_nearline_days',
+        'Days after which landing files move to the Nearline storage class (kept unchanged).',
+        30,
+        'number',
+      ),
+      variable('dead_letter_retention', 'How long a dead-lettered change is kept for inspection.', '604800s'),
+    ]),
+  });
+
+  // ------------------------------------------------------------------ the lake's bucket
+  const domains = [...new Set([...project.sources.map((s) => s.domain), ...project.products.map((p) => p.domain)])].sort();
+  const lifecycle: Block[] = [];
+  for (const d of domains) {
+    lifecycle.push(
+      block(
+        'lifecycle_rule',
+        [],
+        [
+          block(
+            'condition',
+            [],
+            [
+              attrs([
+                ['age', raw('var.quarantine_days')],
+                ['matches_prefix', raw(`[${JSON.stringify(`${prefix}${d}/quarantine/`)}]`)],
+              ]),
+            ],
+          ),
+          block('action', [], [attrs([['type', str('Delete')]])]),
+        ],
+      ),
+      block(
+        'lifecycle_rule',
+        [],
+        [
+          block(
+            'condition',
+            [],
+            [
+              attrs([
+                ['age', raw('var.landing_nearline_days')],
+                ['matches_prefix', raw(`[${JSON.stringify(`${prefix}${d}/landing/`)}]`)],
+              ]),
+            ],
+          ),
+          block(
+            'action',
+            [],
+            [
+              attrs([
+                ['type', str('SetStorageClass')],
+                ['storage_class', str('NEARLINE')],
+              ]),
+            ],
+          ),
+        ],
+      ),
+    );
+  }
+  const storage: Block[] = [
+    block(
+      'resource',
+      ['google_storage_bucket', 'lake'],
+      [
+        attrs([
+          ['name', raw('var.lake_bucket')],
+          ['location', raw('var.location')],
+          ['uniform_bucket_level_access', raw('true')],
+          ['public_access_prevention', str('enforced')],
+        ]),
+        block('versioning', [], [attrs([['enabled', raw('false')]])]),
+        ...lifecycle,
+      ],
+    ),
+  ];
+
+  // ------------------------------------------------------------------ BigQuery datasets and tables
+  const datasets = new Map<string, { domain: string; zone: string }>();
+  for (const s of project.sources) datasets.set(`${s.domain}_bronze`, { domain: s.domain, zone: 'bronze' });
+  for (const p of project.products) datasets.set(`${p.domain}_${p.dataset.zone}`, { domain: p.domain, zone: p.dataset.zone });
+  const bigquery: Block[] = [];
+  for (const [id, d] of [...datasets].sort(([a], [b]) => a.localeCompare(b))) {
+    bigquery.push(
+      block(
+        'resource',
+        ['google_bigquery_dataset', id],
+        [
+          attrs([
+            ['dataset_id', str(id)],
+            ['location', raw('var.location')],
+            ['description', str(`${d.zone} zone of the ${d.domain} domain (finmesh)`)],
+          ]),
+          labels({ domain: d.domain, zone: d.zone }),
+        ],
+      ),
+    );
+  }
+  for (const p of [...project.products].sort((a, b) => a.dataset.domain.localeCompare(b.dataset.domain) || a.name.localeCompare(b.name))) {
+    const ds = `${p.domain}_${p.dataset.zone}`;
+    const schemaFile = `schemas/${ds}.${p.name}.json`;
+    files.push({ path: schemaFile, text: `${JSON.stringify(tableSchema(p), null, 2)}\n` });
+    const body: (Attrs | Block)[] = [
+      attrs([
+        ['dataset_id', raw(`google_bigquery_dataset.${ds}.dataset_id`)],
+        ['table_id', str(p.name)],
+        ...(p.contract.description?.purpose || p.contract.schema[0]?.description
+          ? ([['description', str(oneLine(p.contract.schema[0]?.description ?? p.contract.description?.purpose ?? ''))]] as [
+              string,
+              Value,
+            ][])
+          : []),
+        ['schema', raw(`file("\${path.module}/${schemaFile}")`)],
+        ['deletion_protection', raw('true')],
+      ]),
+      labels({ domain: p.domain, product: p.name, owner: p.owner, cost_centre: p.settings.costCenter }),
+    ];
+    const partitionBy = p.settings.partitionBy;
+    if (partitionBy)
+      body.push(
+        block(
+          'time_partitioning',
+          [],
+          [
+            attrs([
+              ['type', str('DAY')],
+              ['field', str(partitionBy)],
+            ]),
+          ],
+        ),
+      );
+    const clustering = (p.settings.uniqueKey ?? []).filter((c) => c !== partitionBy).slice(0, 4);
+    if (clustering.length > 0) body.splice(1, 0, attrs([['clustering', raw(`[${clustering.map((c) => JSON.stringify(c)).join(', ')}]`)]]));
+    bigquery.push(block('resource', ['google_bigquery_table', `${ds}__${p.name}`], body));
+  }
+
+  // ------------------------------------------------------------------ Pub/Sub
+  const pubsub: Block[] = [];
+  for (const s of [...project.sources].filter((x) => CHANGE_FEEDS.has(x.config.kind)).sort((a, b) => a.name.localeCompare(b.name))) {
+    const topic = `changes.${s.name}`;
+    const id = tfName(s.name);
+    const dead = deadLetterNames(topic, LAKE_WRITER_GROUP);
+    pubsub.push(
+      block(
+        'resource',
+        ['google_pubsub_topic', `changes_${id}`],
+        [attrs([['name', str(safeName(topic))]]), labels({ domain: s.domain, source: s.name })],
+      ),
+      block(
+        'resource',
+        ['google_pubsub_topic', `changes_${id}_dead_letter`],
+        [attrs([['name', str(dead.topic)]]), labels({ domain: s.domain, source: s.name })],
+      ),
+      block(
+        'resource',
+        ['google_pubsub_subscription', `changes_${id}_lake_writer`],
+        [
+          attrs([
+            ['name', str(safeName(`${topic}.${LAKE_WRITER_GROUP}`))],
+            ['topic', raw(`google_pubsub_topic.changes_${id}.id`)],
+            ['enable_message_ordering', raw('true')],
+            ['ack_deadline_seconds', raw('30')],
+          ]),
+          block(
+            'dead_letter_policy',
+            [],
+            [
+              attrs([
+                ['dead_letter_topic', raw(`google_pubsub_topic.changes_${id}_dead_letter.id`)],
+                ['max_delivery_attempts', raw(String(project.config.bus.kind === 'pubsub' ? project.config.bus.maxDeliveryAttempts : 10))],
+              ]),
+            ],
+          ),
+        ],
+      ),
+      block(
+        'resource',
+        ['google_pubsub_subscription', `changes_${id}_dead_letter`],
+        [
+          attrs([
+            ['name', str(dead.subscription)],
+            ['topic', raw(`google_pubsub_topic.changes_${id}_dead_letter.id`)],
+            ['message_retention_duration', raw('var.dead_letter_retention')],
+          ]),
+        ],
+      ),
+    );
+  }
+
+  // ------------------------------------------------------------------ service accounts
+  const accounts = JOB_ACCOUNTS.map((a) =>
+    block(
+      'resource',
+      ['google_service_account', tfName(a.id)],
+      [
+        attrs([
+          ['account_id', str(a.id)],
+          ['display_name', str(a.what)],
+        ]),
+      ],
+    ),
+  );
+
+  files.push({ path: 'main.tf', text: render(main) });
+  files.push({ path: 'storage.tf', text: render(storage) });
+  files.push({ path: 'bigquery.tf', text: render(bigquery) });
+  files.push({ path: 'pubsub.tf', text: render(pubsub) });
+  files.push({ path: 'service_accounts.tf', text: render(accounts) });
+  return files.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+// ---------------------------------------------------------------------------- BigQuery schema from a contract
+
+interface BqField {
+  name: string;
+  type: string;
+  mode: 'REQUIRED' | 'NULLABLE';
+  description?: string;
+}
+
+function tableSchema(p: Product): BqField[] {
+  return (p.contract.schema[0]?.properties ?? []).map((c) => {
+    const type = bigQueryType(c.physicalType ?? c.logicalType ?? 'VARCHAR');
+    if (!type)
+      throw new FinmeshError(
+        'CONFIG_INVALID',
+        `${p.contractFile}: column ${c.name}: no BigQuery type for ${JSON.stringify(c.physicalType ?? c.logicalType)} (expected VARCHAR, BIGINT, INTEGER, DOUBLE, DECIMAL(p,s), BOOLEAN, DATE, TIMESTAMP, TIMESTAMPTZ, JSON or BLOB)`,
+      );
+    return { name: c.name, type, mode: c.required ? 'REQUIRED' : 'NULLABLE', ...(c.description ? { description: c.description } : {}) };
+  });
+}
+
+/** The BigQuery type of a contract's column type (finmesh's physical types are DuckDB's); undefined when none fits. */
+export function bigQueryType(t: string): string | undefined {
+  const u = t.trim().toUpperCase();
+  const dec = /^(?:DECIMAL|NUMERIC)\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)$/.exec(u);
+  if (dec) {
+    const [p, s] = [Number(dec[1]), Number(dec[2])];
+    return s <= 9 && p - s <= 29 ? 'NUMERIC' : s <= 38 && p <= 76 ? 'BIGNUMERIC' : undefined;
+  }
+  const simple: Record<string, string> = {
+    VARCHAR: 'STRING',
+    STRING: 'STRING',
+    TEXT: 'STRING',
+    UUID: 'STRING',
+    BIGINT: 'INT64',
+    INTEGER: 'INT64',
+    INT: 'INT64',
+    SMALLINT: 'INT64',
+    TINYINT: 'INT64',
+    DOUBLE: 'FLOAT64',
+    FLOAT: 'FLOAT64',
+    REAL: 'FLOAT64',
+    BOOLEAN: 'BOOL',
+    DATE: 'DATE',
+    TIMESTAMPTZ: 'TIMESTAMP',
+    'TIMESTAMP WITH TIME ZONE': 'TIMESTAMP',
+    TIMESTAMP: 'DATETIME',
+    TIME: 'TIME',
+    JSON: 'JSON',
+    BLOB: 'BYTES',
+    // ODCS logical types, when a column gives no physical type.
+    NUMBER: 'NUMERIC',
+    BOOL: 'BOOL',
+  };
+  return simple[u];
+}
+
+// ---------------------------------------------------------------------------- HCL, formatted as terraform fmt does
+
+type Value = { hcl: string };
+type Attrs = { kind: 'attrs'; items: [string, Value][] };
+interface Block {
+  kind: 'block';
+  type: string;
+  labels: string[];
+  body: (Attrs | Block)[];
+}
+
+const str = (s: string): Value => ({ hcl: JSON.stringify(s).replace(/\$\{/g, '$${').replace(/%\{/g, '%%{') });
+const raw = (hcl: string): Value => ({ hcl });
+const attrs = (items: [string, Value][]): Attrs => ({ kind: 'attrs', items });
+const block = (type: string, labels: string[], body: (Attrs | Block)[]): Block => ({ kind: 'block', type, labels, body });
+
+function variable(name: string, description: string, value: string | number | undefined, type = 'string'): Block {
+  const items: [string, Value][] = [
+    ['description', str(description)],
+    ['type', raw(type)],
+  ];
+  if (value !== undefined) items.push(['default', typeof value === 'number' ? raw(String(value)) : str(value)]);
+  return block('variable', [name], [attrs(items)]);
+}
+
+/** Labels as Google Cloud takes them: lower case letters, digits, `_` and `-`, at most 63 characters. */
+function labels(values: Record<string, string | undefined>): Attrs {
+  const entries = Object.entries(values)
+    .filter((e): e is [string, string] => e[1] !== undefined && e[1] !== '')
+    .map(
+      ([k, v]) =>
+        [
+          k,
+          v
+            .toLowerCase()
+            .replace(/[^a-z0-9_-]/g, '_')
+            .slice(0, 63),
+        ] as const,
+    );
+  const width = Math.max(...entries.map(([k]) => k.length));
+  const lines = entries.map(([k, v]) => `    ${k.padEnd(width)} = ${JSON.stringify(v)}`);
+  return attrs([['labels', raw(`{\n${lines.join('\n')}\n  }`)]]);
+}
+
+function tfName(s: string): string {
+  return s.replace(/[^A-Za-z0-9_]/g, '_');
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s+/g, ' ').trim();
+}
+
+function render(blocks: Block[]): string {
+  return `${blocks.map((b) => renderBlock(b, 0)).join('\n')}`;
+}
+
+function renderBlock(b: Block, depth: number): string {
+  const pad = '  '.repeat(depth);
+  const head = [b.type, ...b.labels.map((l) => JSON.stringify(l))].join(' ');
+  const parts = b.body.map((x) => (x.kind === 'attrs' ? renderAttrs(x, depth + 1) : renderBlock(x, depth + 1)));
+  return `${pad}${head} {\n${parts.join('\n')}${pad}}\n`;
+}
+
+/**
+ * Attributes one per line, their `=` aligned as terraform fmt aligns them: across consecutive single-line attributes;
+ * an attribute whose value spans lines ends the run.
+ */
+function renderAttrs(a: Attrs, depth: number): string {
+  const pad = '  '.repeat(depth);
+  const out: string[] = [];
+  let run: [string, Value][] = [];
+  const flush = () => {
+    const width = Math.max(0, ...run.map(([k]) => k.length));
+    for (const [k, v] of run) out.push(`${pad}${k.padEnd(width)} = ${v.hcl}`);
+    run = [];
+  };
+  for (const [k, v] of a.items) {
+    run.push([k, v]);
+    if (v.hcl.includes('\n')) flush();
+  }
+  flush();
+  return `${out.map((l) => indentContinuation(l, pad)).join('\n')}\n`;
+}
+
+/** A multi-line value's continuation lines are written for depth 1; shift them to the attribute's depth. */
+function indentContinuation(line: string, pad: string): string {
+  const extra = pad.slice(2);
+  return line.replace(/\n/g, `\n${extra}`);
+}
