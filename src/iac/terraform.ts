@@ -12,18 +12,13 @@ export interface TerraformFile {
 /** Source kinds whose changes travel over the bus (`finmesh stream`), and so have a topic. */
 const CHANGE_FEEDS = new Set(['sqlite-outbox', 'postgres', 'cosmos']);
 
-/** The job types that run with their own service account. */
-const JOB_ACCOUNTS = [
-  { id: 'finmesh-stream', what: 'finmesh stream: change feeds through Pub/Sub into bronze' },
-  { id: 'finmesh-ingest', what: 'finmesh ingest: partner files into landing and bronze' },
-  { id: 'finmesh-models', what: 'finmesh run: models and checks in BigQuery' },
-] as const;
-
 /**
  * Terraform for what a project needs on Google Cloud: the lake's bucket with lifecycle rules per zone, a BigQuery
  * dataset per domain and zone, a table per silver and gold product (schema, descriptions, partitioning, clustering
  * and labels from its contract), a Pub/Sub topic per change feed with the lake writer's subscription and its dead
- * letters, and a service account per job type. Deterministic: the same project gives the same bytes (sorted, no
+ * letters (with the Pub/Sub service agent's right to forward them). The job types' service accounts and every IAM
+ * grant on data are `finmesh access terraform`'s (src/governance/terraform.ts), a module meant to sit beside this
+ * one. Deterministic: the same project gives the same bytes (sorted, no
  * time stamps), formatted as `terraform fmt` formats.
  */
 export function terraformFiles(project: Project): TerraformFile[] {
@@ -47,7 +42,10 @@ export function terraformFiles(project: Project): TerraformFile[] {
       ],
     ),
     block('provider', ['google'], [attrs([['project', raw('var.project_id')]])]),
+    block('data', ['google_project', 'this'], [attrs([['project_id', raw('var.project_id')]])]),
   ];
+  /** The Pub/Sub service agent, which moves a message to its dead-letter topic. */
+  const pubsubAgent = JSON.stringify(`serviceAccount:service-\${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com`);
   files.push({
     path: 'variables.tf',
     text: render([
@@ -230,6 +228,29 @@ export function terraformFiles(project: Project): TerraformFile[] {
           ),
         ],
       ),
+      // Dead-lettering needs the Pub/Sub service agent to publish to the dead-letter topic and to ack on the subscription.
+      block(
+        'resource',
+        ['google_pubsub_topic_iam_member', `changes_${id}_dead_letter_publisher`],
+        [
+          attrs([
+            ['topic', raw(`google_pubsub_topic.changes_${id}_dead_letter.id`)],
+            ['role', str('roles/pubsub.publisher')],
+            ['member', raw(pubsubAgent)],
+          ]),
+        ],
+      ),
+      block(
+        'resource',
+        ['google_pubsub_subscription_iam_member', `changes_${id}_lake_writer_dead_letter_subscriber`],
+        [
+          attrs([
+            ['subscription', raw(`google_pubsub_subscription.changes_${id}_lake_writer.id`)],
+            ['role', str('roles/pubsub.subscriber')],
+            ['member', raw(pubsubAgent)],
+          ]),
+        ],
+      ),
       block(
         'resource',
         ['google_pubsub_subscription', `changes_${id}_dead_letter`],
@@ -244,25 +265,10 @@ export function terraformFiles(project: Project): TerraformFile[] {
     );
   }
 
-  // ------------------------------------------------------------------ service accounts
-  const accounts = JOB_ACCOUNTS.map((a) =>
-    block(
-      'resource',
-      ['google_service_account', tfName(a.id)],
-      [
-        attrs([
-          ['account_id', str(a.id)],
-          ['display_name', str(a.what)],
-        ]),
-      ],
-    ),
-  );
-
   files.push({ path: 'main.tf', text: render(main) });
   files.push({ path: 'storage.tf', text: render(storage) });
   files.push({ path: 'bigquery.tf', text: render(bigquery) });
   files.push({ path: 'pubsub.tf', text: render(pubsub) });
-  files.push({ path: 'service_accounts.tf', text: render(accounts) });
   return files.sort((a, b) => a.path.localeCompare(b.path));
 }
 
