@@ -58,7 +58,10 @@ describe('finmesh iac terraform', () => {
     // The service accounts are finmesh access terraform's: this module must not create them a second time.
     assert.doesNotMatch(all, /"google_service_account"/);
     // The Pub/Sub service agent may forward dead letters (else Pub/Sub never moves them).
-    assert.match(all, /"google_pubsub_topic_iam_member"[^\n]*\n[^\n]*dead_letter\.id\n[^\n]*roles\/pubsub\.publisher"\n[^\n]*gcp-sa-pubsub/);
+    assert.match(
+      all,
+      /"google_pubsub_topic_iam_member"[^\n]*\n[^\n]*dead_letter\.id\n[^\n]*roles\/pubsub\.publisher"\n[^\n]*gcp-sa-pubsub/,
+    );
   });
 
   it('gives a product table the contract’s partitioning, clustering, descriptions and owner label', () => {
