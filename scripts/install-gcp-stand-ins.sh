@@ -25,17 +25,20 @@ if [ ! -x "$GOBIN/pstest" ] || [ test/pstest/main.go -nt "$GOBIN/pstest" ] || [ 
   (cd test/pstest && go build -o "$GOBIN/pstest" .)
 fi
 
-venv="$root/.cache/bqemu"
-if [ ! -x "$venv/bin/bqemulator" ]; then
-  echo "== pip install bqemulator==$BQEMULATOR_VERSION (venv .cache/bqemu)"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check \
-    "bqemulator==$BQEMULATOR_VERSION" "duckdb==$DUCKDB_VERSION" "duckdb-extension-spatial==$DUCKDB_VERSION" numpy
-fi
-ext_dir="$HOME/.duckdb/extensions/v$DUCKDB_VERSION/linux_amd64"
-if [ ! -f "$ext_dir/spatial.duckdb_extension" ]; then
-  echo "== DuckDB spatial extension from the duckdb-extension-spatial wheel"
-  src=$(find "$venv" -path "*duckdb_extension_spatial/extensions/v$DUCKDB_VERSION/spatial.duckdb_extension" | head -n 1)
-  mkdir -p "$ext_dir"
-  cp "$src" "$ext_dir/"
+# The BigQuery emulator (~580 MB) only with --with-bigquery: no test starts it until the BigQuery engine exists.
+if [ "${1:-}" = "--with-bigquery" ]; then
+  venv="$root/.cache/bqemu"
+  if [ ! -x "$venv/bin/bqemulator" ]; then
+    echo "== pip install bqemulator==$BQEMULATOR_VERSION (venv .cache/bqemu)"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check \
+      "bqemulator==$BQEMULATOR_VERSION" "duckdb==$DUCKDB_VERSION" "duckdb-extension-spatial==$DUCKDB_VERSION" numpy
+  fi
+  ext_dir="$HOME/.duckdb/extensions/v$DUCKDB_VERSION/linux_amd64"
+  if [ ! -f "$ext_dir/spatial.duckdb_extension" ]; then
+    echo "== DuckDB spatial extension from the duckdb-extension-spatial wheel"
+    src=$(find "$venv" -path "*duckdb_extension_spatial/extensions/v$DUCKDB_VERSION/spatial.duckdb_extension" | head -n 1)
+    mkdir -p "$ext_dir"
+    cp "$src" "$ext_dir/"
+  fi
 fi
