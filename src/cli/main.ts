@@ -21,6 +21,7 @@ import { registerStream } from './commands/stream.js';
 import { registerValidate } from './commands/validate.js';
 import { EXIT } from './exit-codes.js';
 import { examples } from './options.js';
+import { printable } from './output.js';
 
 export { EXIT } from './exit-codes.js';
 
@@ -97,11 +98,11 @@ function exitCodeFor(e: unknown): number {
     return EXIT.usage;
   }
   if (e instanceof ConfigError) {
-    process.stderr.write(`finmesh: ${e.message}\n`);
+    process.stderr.write(`finmesh: ${printable(e.message)}\n`);
     return EXIT.usage;
   }
   if (e instanceof FinmeshError) {
-    process.stderr.write(`finmesh: ${e.message}\n`);
+    process.stderr.write(`finmesh: ${printable(e.message)}\n`);
     return USER_ERRORS.has(e.code) ? EXIT.usage : EXIT.failures;
   }
   process.stderr.write(`finmesh: unexpected error (a bug; please report it): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);

@@ -42,7 +42,20 @@ export function print(text = ''): void {
 
 /** A message for a person, on stderr (never mixed into results a program may read). */
 export function say(line: string): void {
-  process.stderr.write(`${line}\n`);
+  process.stderr.write(`${printable(line)}\n`);
+}
+
+/**
+ * Text safe for a terminal: control characters (but line ends and tabs), DEL, C1 controls and bidirectional
+ * overrides written as `\xHH` / `\u{HHHH}`. A partner's file name or a server's message can hold an escape
+ * sequence that would otherwise rewrite the screen or hide what follows.
+ */
+export function printable(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly the characters escaped
+  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const n = c.charCodeAt(0);
+    return n <= 0xff ? `\\x${n.toString(16).toUpperCase().padStart(2, '0')}` : `\\u{${n.toString(16).toUpperCase()}}`;
+  });
 }
 
 /** Progress of long work, on stderr. */
@@ -134,8 +147,8 @@ export function formatValue(v: unknown): string {
   if (typeof v === 'number') return Number.isInteger(v) ? formatCount(v) : v.toLocaleString('en-US', { maximumFractionDigits: 4 });
   if (typeof v === 'bigint') return formatCount(v);
   if (v instanceof Date) return v.toISOString();
-  if (typeof v === 'object') return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x));
-  return String(v);
+  if (typeof v === 'object') return printable(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x)));
+  return printable(String(v));
 }
 
 export function formatCount(n: number | bigint): string {

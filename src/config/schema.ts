@@ -490,14 +490,41 @@ export const sourceConfigSchema = z.discriminatedUnion('kind', [
         .optional(),
       expectedDaily: z.number().int().nonnegative().optional(),
       recursive: z.boolean().default(false),
-      /** A file is taken when its size and mtime hold still this long (or when `<name>.done` exists). */
+      /**
+       * `complete.by: stable`: a file is taken when its size and mtime hold still this long — longer when the file was
+       * seen growing with pauses (twice its longest pause) — or at once when `<name><marker>` exists.
+       */
       stableMs: z.number().int().nonnegative().default(2000),
+      /** When a file counts as complete (docs/partner-files.md). */
+      complete: z
+        .object({
+          /**
+           * `stable` (default): it held still (`stableMs`, scaled by the pace it was written at); whole lines only
+           * until it settles, and a file that grows later loads only what was added. `marker`: `<name><marker>`
+           * exists. `manifest`: a manifest file (`manifest`, sha256sum format) lists it with its SHA-256.
+           */
+          by: z.enum(['stable', 'marker', 'manifest']).default('stable'),
+          /** The done-marker's suffix: `EDI_001.txt.done` marks `EDI_001.txt` complete. */
+          marker: z.string().min(1).default('.done'),
+          /** Glob (like `pattern`) of the partner's manifest files: lines `<sha256>  <name>`, names relative to the manifest's folder. */
+          manifest: z.string().min(1).optional(),
+          /**
+           * How long a file taken by `stable` must hold still before an unterminated last line loads, or a file cut
+           * short (no trailer record, a gzip or zip without its end) is quarantined rather than waited for (default:
+           * ten times the quiet period).
+           */
+          settle: duration.optional(),
+        })
+        .strict()
+        .default({ by: 'stable', marker: '.done' }),
       /** How often `finmesh ingest --watch` polls: 30s, 5m, 1h. */
       pollEvery: duration.default('5m'),
       /** Connections (each with one open file handle) downloading in parallel. */
       maxConnections: z.number().int().min(1).max(16).default(2),
       /** Attempts to connect or download before the cycle fails with the last error. */
       retries: z.number().int().min(1).max(10).default(3),
+      /** How long the server may leave one request unanswered (a listing page, a block of a download) before the connection is given up as stalled and the request retried. */
+      timeout: duration.default('30s'),
       afterCommit: z.enum(['leave', 'move', 'delete']).default('leave'),
       archivePath: z.string().optional(),
       maxFileBytes: z
@@ -517,6 +544,12 @@ export const sourceConfigSchema = z.discriminatedUnion('kind', [
       if (s.format !== 'fixed-width' && s.layout)
         ctx.addIssue({ code: 'custom', path: ['layout'], message: 'no layout (only fixed-width sources take one)' });
       if (s.format !== 'csv' && s.csv) ctx.addIssue({ code: 'custom', path: ['csv'], message: 'no csv settings (they need format: csv)' });
+      if (s.complete.by === 'manifest' && !s.complete.manifest)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['complete', 'manifest'],
+          message: 'a glob of the manifest files (complete.by: manifest takes a file once a manifest lists it)',
+        });
       if (s.afterCommit === 'move' && !s.archivePath && s.recursive)
         ctx.addIssue({
           code: 'custom',

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { parse } from 'yaml';
@@ -10,23 +10,38 @@ import { sleep } from '../core/sleep.js';
 import { writeBronzeBatch } from '../lake/bronze-writer.js';
 import { NdjsonWriter, quarantineLine, writeQuarantine } from '../lake/quarantine.js';
 import { ingestRunEvents } from '../lineage/events.js';
+import type { LedgerEntry } from '../metadata/metadata-store.js';
 import type { Metrics } from '../observability/metrics.js';
 import { jobName } from '../runs/job-names.js';
 import type { ParentRun, Run } from '../runs/runs.js';
-import { DEFAULT_ARCHIVE_FOLDER, type FileSource, type RemoteFile } from '../sources/files/file-source.js';
+import type { FileSource, RemoteFile } from '../sources/files/file-source.js';
 import { type FileSourceConfig, isFileSource } from '../sources/files/file-source-kinds.js';
-import { fileMatcher } from '../sources/files/glob.js';
 import { createFileSource } from '../sources/files/registry.js';
+import { sniffContainer } from '../sources/formats/decode.js';
 import { type Layout, layoutSchema } from '../sources/formats/fixed-width.js';
 import { type FileFormat, readFileRows } from '../sources/formats/read-file.js';
 import type { Context } from './context.js';
+import { archiveOf, type Candidate, completeFiles } from './file-completeness.js';
 
-export type FileOutcome = 'ingested' | 'duplicate' | 'changed' | 'quarantined' | 'incomplete' | 'failed';
+export type FileOutcome = 'ingested' | 'appended' | 'duplicate' | 'changed' | 'quarantined' | 'incomplete' | 'refused' | 'failed';
 
 export interface IngestReport {
   source: string;
   runId: string;
-  files: { seen: number; ingested: number; duplicate: number; changed: number; quarantined: number; incomplete: number; failed: number };
+  files: {
+    seen: number;
+    /** Files whose rows loaded this cycle, appended ones included. */
+    ingested: number;
+    /** Of those, files that had grown since an earlier cycle took them: only the added lines loaded. */
+    appended: number;
+    duplicate: number;
+    changed: number;
+    quarantined: number;
+    incomplete: number;
+    /** Entries the server listed that finmesh will not touch (a name holding `/`, a folder loop). */
+    refused: number;
+    failed: number;
+  };
   rows: { accepted: number; rejected: number };
   bytes: number;
   details: {
@@ -49,11 +64,13 @@ export interface IngestReport {
 
 /**
  * One ingestion cycle of a partner file source (any `FileSource`: SFTP today): list, keep the files that are
- * complete (stable size and mtime, or a `.done` marker), download them (the source bounds its connections and
+ * complete by the source's rule (`file-completeness.ts`), download them (the source bounds its connections and
  * resumes partial downloads), hash (SHA-256), skip content already ingested under any name, keep the file unchanged
  * in landing, decrypt and unpack it, parse it, load good rows to bronze and bad rows to quarantine — or, when the
  * file fails integrity (signature, trailer, truncation, decompression limits), quarantine it whole and load nothing
- * of it — then tell the source what becomes of the file (`afterCommit`).
+ * of it — then tell the source what becomes of the file (`afterCommit`). A file taken before it settled loads its
+ * complete lines only; one that grew since it was taken loads only the lines it added. A file that fails is reported
+ * as failed and the cycle goes on with the next.
  */
 export async function ingestFileSource(
   ctx: Context,
@@ -72,7 +89,7 @@ export async function ingestFileSource(
   const report: IngestReport = {
     source: source.name,
     runId: '',
-    files: { seen: 0, ingested: 0, duplicate: 0, changed: 0, quarantined: 0, incomplete: 0, failed: 0 },
+    files: { seen: 0, ingested: 0, appended: 0, duplicate: 0, changed: 0, quarantined: 0, incomplete: 0, refused: 0, failed: 0 },
     rows: { accepted: 0, rejected: 0 },
     bytes: 0,
     details: [],
@@ -115,11 +132,42 @@ export async function ingestFileSource(
         ),
     });
     opened = remote;
-    const candidates = await completeFiles(remote, cfg, report);
+    const complete = await completeFiles({
+      files: remote,
+      cfg,
+      source: source.name,
+      checkpoints: ctx.meta.checkpoints,
+      clock: ctx.clock,
+      readText: (f) => readRemoteText(remote, f, downloads),
+    });
+    report.files.seen = complete.seen;
+    for (const r of complete.refused) {
+      report.files.refused++;
+      report.details.push({ path: r.path, outcome: 'refused', reason: r.reason });
+      run.log.warn({ path: r.path }, `${source.name}: refused ${r.path}: ${r.reason}`);
+    }
+    for (const w of complete.waiting) {
+      report.files.incomplete++;
+      report.details.push({ path: w.path, outcome: 'incomplete', reason: w.reason });
+    }
+    const candidates: Candidate[] = [];
+    for (const c of complete.candidates) {
+      // Paths come from the server: whatever it lists must stay below the source's folder.
+      if (!inside(cfg.path, c.file.path)) {
+        report.files.refused++;
+        report.details.push({ path: c.file.path, outcome: 'refused', reason: `outside ${cfg.path}; never opened` });
+        continue;
+      }
+      // A file met before with the same size and modification time (ingested whole, a duplicate, quarantined) is
+      // not fetched again; one whose last line was still being written is.
+      const last = await ctx.meta.ledger.lastSeen(source.name, c.file.path);
+      if (last && sameVersion(last, c.file) && (last.status !== 'ingested' || (last.loadedBytes ?? last.size) >= last.size)) continue;
+      candidates.push(c);
+    }
     dropStalePartials(downloads);
     // Downloads run ahead (the source bounds how many at once), each resuming where a failed attempt stopped; files
     // are then verified and committed one at a time, in name order. A file above the size limit is not fetched.
-    const fetched = candidates.map((f) => {
+    const fetched = candidates.map(({ file: f }) => {
       const local = join(downloads, createHash('sha1').update(`${f.path}\u0000${f.size}\u0000${f.mtime.getTime()}`).digest('hex'));
       if (f.size > cfg.maxFileBytes) return Promise.resolve({ local, error: undefined as unknown });
       return remote.download(f.path, local, f.size).then(
@@ -127,7 +175,8 @@ export async function ingestFileSource(
         (error: unknown) => ({ local, error }),
       );
     });
-    for (const [i, f] of candidates.entries()) {
+    for (const [i, c] of candidates.entries()) {
+      const f = c.file;
       const { local, error } = await (fetched[i] as (typeof fetched)[number]);
       if (error) {
         report.files.failed++;
@@ -138,12 +187,31 @@ export async function ingestFileSource(
         await writeQuarantine(ctx, source, runId, [
           { kind: 'file', file: f.path, line: 0, reason: `file is ${f.size} bytes, above the limit of ${cfg.maxFileBytes}`, raw: '' },
         ]);
+        // Never fetched, so never hashed: recorded by size and time, so the next cycle does not quarantine it again.
+        await ctx.meta.ledger.record({
+          source: source.name,
+          path: f.path,
+          size: f.size,
+          mtime: f.mtime,
+          sha256: `unfetched:${f.size}:${f.mtime.getTime()}`,
+          status: 'quarantined',
+          runId,
+          seenAt: new Date(),
+        });
         report.files.quarantined++;
         report.details.push({ path: f.path, outcome: 'quarantined', reason: 'too large' });
         continue;
       }
-      report.bytes += f.size;
-      await processFile(ctx, source, cfg, format, f, local, runId, report, remote);
+      try {
+        await processFile(ctx, source, cfg, format, c, local, runId, report, remote);
+        report.bytes += f.size;
+      } catch (e) {
+        // One file that cannot be committed (the lake refused it, the store is down) fails alone: the next is tried.
+        report.files.failed++;
+        const reason = e instanceof FinmeshError ? e.message : `unexpected error: ${e instanceof Error ? e.message : String(e)}`;
+        report.details.push({ path: f.path, outcome: 'failed', reason });
+        run.log.error({ path: f.path, err_message: reason }, `${source.name}: ${f.path} failed`);
+      }
       metrics.fileLag.set({ domain: source.domain, source: source.name }, (Date.now() - f.mtime.getTime()) / 1000);
     }
     const failed = report.details.filter((d) => d.outcome === 'failed');
@@ -212,60 +280,48 @@ function fileFormat(
   };
 }
 
-/** Where `afterCommit: move` puts files: never listed again. */
-function archiveOf(cfg: FileSourceConfig): string | undefined {
-  return cfg.afterCommit === 'move' ? (cfg.archivePath ?? `${cfg.path.replace(/\/$/, '')}/${DEFAULT_ARCHIVE_FOLDER}`) : undefined;
-}
-
-/** Lists twice a moment apart and keeps the files that held still (or have a `.done` marker), in name order. */
-async function completeFiles(files: FileSource, cfg: FileSourceConfig, report: IngestReport): Promise<RemoteFile[]> {
-  const matches = fileMatcher({ root: cfg.path, pattern: cfg.pattern, regex: cfg.regex });
-  const archive = archiveOf(cfg);
-  const list = async () =>
-    (await files.list(cfg.path, { recursive: cfg.recursive })).filter((f) => !archive || !f.path.startsWith(`${archive}/`));
-  const first = await list();
-  const markers = new Set(first.filter((f) => f.path.endsWith('.done')).map((f) => f.path.slice(0, -5)));
-  const candidates = first
-    .filter((f) => !f.path.endsWith('.done') && matches(f.path))
-    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  report.files.seen = candidates.length;
-  // Two polls a moment apart: a file still being written changes size or mtime between them.
-  if (candidates.some((c) => !markers.has(c.path)) && cfg.stableMs > 0) await sleep(Math.min(cfg.stableMs, 1000));
-  const second = new Map((await list()).map((f) => [f.path, f]));
-  const now = Date.now();
-  return candidates.filter((f) => {
-    const again = second.get(f.path);
-    const stable =
-      markers.has(f.path) ||
-      (again && again.size === f.size && again.mtime.getTime() === f.mtime.getTime() && now - f.mtime.getTime() >= cfg.stableMs);
-    if (!stable) {
-      report.files.incomplete++;
-      report.details.push({ path: f.path, outcome: 'incomplete', reason: 'still changing or too recent; taken on a later poll' });
-    }
-    return stable;
-  });
-}
-
 async function processFile(
   ctx: Context,
   source: Source,
   cfg: FileSourceConfig,
   format: FileFormat,
-  f: RemoteFile,
+  c: Candidate,
   local: string,
   runId: string,
   report: IngestReport,
   files: FileSource,
 ): Promise<void> {
+  const f = c.file;
+  const incomplete = (reason: string) => {
+    report.files.incomplete++;
+    report.details.push({ path: f.path, outcome: 'incomplete', reason });
+  };
   const staging = await ctx.storage.stagingDir();
   try {
-    const sha256 = await hashFile(local);
+    const scan = await scanFile(local);
+    const { sha256 } = scan;
+    const entry: LedgerEntry = {
+      source: source.name,
+      path: f.path,
+      size: f.size,
+      mtime: f.mtime,
+      sha256,
+      runId,
+      seenAt: new Date(),
+      status: '',
+    };
+    // A file waiting for its end keeps its download: the next cycle resumes it or finds it whole.
+    if (c.sha256 && c.sha256 !== sha256) {
+      return incomplete(`its SHA-256 is ${sha256}, the manifest says ${c.sha256}: not complete yet (or not the file the partner listed)`);
+    }
     const seen = await ctx.meta.ledger.find(source.name, sha256);
-    const entry = { source: source.name, path: f.path, size: f.size, mtime: f.mtime, sha256, runId, seenAt: new Date() };
+    // Lines of this file already in bronze: of this very content (its last line was still being written), or of
+    // an earlier, shorter version it still starts with (the file grew after it was taken).
+    let skipLines = 0;
     if (seen) {
-      rmSync(local, { force: true });
-      await ctx.meta.ledger.record({ ...entry, status: seen.path === f.path ? 'seen' : 'duplicate' });
       if (seen.path !== f.path) {
+        rmSync(local, { force: true });
+        await ctx.meta.ledger.record({ ...entry, status: 'duplicate' });
         report.files.duplicate++;
         report.details.push({
           path: f.path,
@@ -273,31 +329,67 @@ async function processFile(
           sha256,
           reason: `same content as ${seen.path}, ingested by run ${seen.runId}`,
         });
+        return;
       }
-      return;
+      const mine = await ctx.meta.ledger.lastIngested(source.name, f.path);
+      if (!mine || mine.sha256 !== sha256 || (mine.loadedBytes ?? mine.size) >= mine.size) {
+        rmSync(local, { force: true });
+        return;
+      }
+      skipLines = mine.loadedLines ?? 0;
     }
-    const previousVersion = await ctx.meta.ledger.lastIngested(source.name, f.path);
+    const container = await sniffContainer(local);
+    const plain = container === 'plain' && !format.pgp;
+    const previous = seen ? undefined : await ctx.meta.ledger.lastIngested(source.name, f.path);
+    if (previous && plain && previous.sha256 !== sha256 && (await grewFrom(local, previous))) skipLines = previous.loadedLines ?? 0;
+    // A plain file taken before it settled loads up to its last line end: its last line may be half written.
+    let loadBytes = scan.size;
+    let loadLines = scan.newlines + (scan.endsWithNewline || scan.size === 0 ? 0 : 1);
+    if (plain && !c.settled && !scan.endsWithNewline) {
+      loadBytes = scan.lastLineEnd;
+      loadLines = scan.newlines;
+    }
+    if (loadLines <= skipLines) {
+      return incomplete(
+        skipLines > 0
+          ? `${skipLines} lines loaded; the line after them is still being written`
+          : 'its first line is still being written; taken on a later poll',
+      );
+    }
     const names = new Set(source.config.schema.map((c) => c.name));
     const rows = new NdjsonWriter(join(staging, 'rows.ndjson'));
     const rejects = new NdjsonWriter(join(staging, 'rejects.ndjson'));
     let read: Awaited<ReturnType<typeof readFileRows>>;
     try {
-      read = await readFileRows(local, f.path, format, staging, (member) => ({
-        row: (line, values) => {
-          const out: Record<string, unknown> = { _source_file: member, _line: line };
-          for (const k in values) if (names.has(k)) out[k] = values[k];
-          rows.add(JSON.stringify(out));
-        },
-        reject: (line, reason, raw) => rejects.add(quarantineLine(source, { kind: 'row', file: member, line, reason, raw })),
-      }));
+      read = await readFileRows(
+        local,
+        f.path,
+        format,
+        staging,
+        (member) => ({
+          row: (line, values) => {
+            if (line <= skipLines) return;
+            const out: Record<string, unknown> = { _source_file: member, _line: line };
+            for (const k in values) if (names.has(k)) out[k] = values[k];
+            rows.add(JSON.stringify(out));
+          },
+          reject: (line, reason, raw) => {
+            if (line > skipLines) rejects.add(quarantineLine(source, { kind: 'row', file: member, line, reason, raw }));
+          },
+        }),
+        plain && loadBytes < scan.size ? loadBytes : undefined,
+      );
     } finally {
       rows.close();
       rejects.close();
     }
+    if (read.integrityError && read.truncated && !c.settled) {
+      return incomplete(`${withoutPath(read.integrityError, f.path)}; waiting while it is still young`);
+    }
     // Landing keeps the bytes exactly as received, named by their hash, whatever happens to the rows.
     const landing = { domain: source.domain, zone: 'landing' as const, name: source.dataset.name };
     const day = new Date().toISOString().slice(0, 10);
-    const landingKey = `${datasetKey(landing)}/dt=${day}/${sha256.slice(0, 16)}-${basename(f.path).replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+    const landingKey = `${datasetKey(landing)}/dt=${day}/${sha256.slice(0, 16)}-${landingName(f.path)}`;
     const landed = await ctx.storage.commit(local, landingKey);
     await ctx.meta.manifest.commit({
       dataset: datasetKey(landing),
@@ -322,19 +414,28 @@ async function processFile(
       });
       return;
     }
+    // Named by content and lines, so a cycle replayed after a crash overwrites its own files.
     if (rows.count > 0)
       await writeBronzeBatch(ctx, {
         source,
         runId,
-        firstOffset: 1,
-        lastOffset: rows.count,
+        firstOffset: skipLines + 1,
+        lastOffset: loadLines,
         input: { ndjsonFile: rows.path, identity: sha256.slice(0, 12) },
       });
-    if (rejects.count > 0) await writeQuarantine(ctx, source, runId, { ndjsonFile: rejects.path, identity: sha256.slice(0, 12) });
-    await ctx.meta.ledger.record({ ...entry, status: 'ingested' });
-    const outcome: FileOutcome = previousVersion && previousVersion !== sha256 ? 'changed' : 'ingested';
+    if (rejects.count > 0)
+      await writeQuarantine(ctx, source, runId, { ndjsonFile: rejects.path, identity: `${sha256.slice(0, 12)}-${skipLines + 1}` });
+    await ctx.meta.ledger.record({
+      ...entry,
+      status: 'ingested',
+      ...(loadBytes < scan.size
+        ? { loadedBytes: loadBytes, loadedLines: loadLines, prefixSha256: scan.lastLineEndSha256 }
+        : { loadedLines: loadLines }),
+    });
+    const outcome: FileOutcome = skipLines > 0 ? 'appended' : previous && previous.sha256 !== sha256 ? 'changed' : 'ingested';
     report.files.ingested++;
     if (outcome === 'changed') report.files.changed++;
+    if (outcome === 'appended') report.files.appended++;
     report.rows.accepted += rows.count;
     report.rows.rejected += rejects.count;
     const detail: IngestReport['details'][number] = {
@@ -347,8 +448,14 @@ async function processFile(
       ...members,
       ...signed,
       ...(outcome === 'changed' ? { reason: 'a new version of a file ingested before under the same name' } : {}),
+      ...(outcome === 'appended'
+        ? { reason: `grew since it was taken: lines ${skipLines + 1}-${loadLines} loaded, the first ${skipLines} were already` }
+        : {}),
+      ...(loadBytes < scan.size ? { warning: `its last line is still being written: lines 1-${loadLines} loaded, the rest waits` } : {}),
     };
     report.details.push(detail);
+    // A file whose end is still to come stays where it is until it is whole.
+    if (loadBytes < scan.size) return;
     try {
       await files.afterCommit(f.path, cfg.afterCommit, archiveOf(cfg));
     } catch (e) {
@@ -360,10 +467,108 @@ async function processFile(
   }
 }
 
-function hashFile(path: string): Promise<string> {
+/** True when `path` is below the source's folder and climbs out of it nowhere. */
+function inside(root: string, path: string): boolean {
+  const r = root.replace(/\/+$/, '');
+  return (
+    path.startsWith(`${r}/`) &&
+    !path
+      .slice(r.length + 1)
+      .split('/')
+      .some((s) => s === '' || s === '.' || s === '..')
+  );
+}
+
+/** The ledger entry is the file as listed now: same size and modification time. */
+function sameVersion(e: LedgerEntry, f: RemoteFile): boolean {
+  return e.size === f.size && e.mtime.getTime() === f.mtime.getTime();
+}
+
+/** A file name as part of a landing key: safe characters only, and short enough for any filesystem (255 bytes a name). */
+export function landingName(path: string): string {
+  const name = basename(path).replace(/[^A-Za-z0-9_.-]/g, '_');
+  if (name.length <= 120) return name;
+  const dot = name.lastIndexOf('.');
+  const ext = dot > 0 && name.length - dot <= 16 ? name.slice(dot) : '';
+  return `${name.slice(0, 120 - ext.length - 9)}~${createHash('sha256').update(name).digest('hex').slice(0, 8)}${ext}`;
+}
+
+const withoutPath = (message: string, path: string) => (message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message);
+
+/** Whether the local file starts with the bytes an earlier version of it loaded (the file grew since). */
+async function grewFrom(local: string, previous: LedgerEntry): Promise<boolean> {
+  const bytes = previous.loadedBytes ?? previous.size;
+  const expected = previous.prefixSha256 ?? previous.sha256;
+  if (bytes <= 0 || statSync(local).size <= bytes) return false;
+  return (await hashFile(local, bytes)) === expected;
+}
+
+/** A small remote file (a manifest) as text. */
+async function readRemoteText(files: FileSource, f: RemoteFile, downloads: string): Promise<string> {
+  const local = join(
+    downloads,
+    `manifest-${createHash('sha1').update(`${f.path}\u0000${f.size}\u0000${f.mtime.getTime()}`).digest('hex')}`,
+  );
+  try {
+    await files.download(f.path, local, f.size);
+    return readFileSync(local, 'utf8');
+  } finally {
+    rmSync(local, { force: true });
+  }
+}
+
+interface FileScan {
+  size: number;
+  sha256: string;
+  newlines: number;
+  endsWithNewline: boolean;
+  /** Bytes up to and including the last line end (0 when there is none), and their SHA-256. */
+  lastLineEnd: number;
+  lastLineEndSha256: string | undefined;
+}
+
+/** One pass over a file: its hash, its line ends, and the hash of the part up to its last line end. */
+function scanFile(path: string): Promise<FileScan> {
+  return new Promise((resolveScan, reject) => {
+    const h = createHash('sha256');
+    let size = 0;
+    let newlines = 0;
+    let lastLineEnd = 0;
+    let atLineEnd: Hash | undefined;
+    let last = -1;
+    createReadStream(path)
+      .on('data', (chunk) => {
+        const b = chunk as Buffer;
+        const nl = b.lastIndexOf(10);
+        if (nl >= 0) {
+          for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) newlines++;
+          h.update(b.subarray(0, nl + 1));
+          atLineEnd = h.copy();
+          h.update(b.subarray(nl + 1));
+          lastLineEnd = size + nl + 1;
+        } else h.update(b);
+        size += b.length;
+        if (b.length > 0) last = b[b.length - 1] as number;
+      })
+      .on('error', reject)
+      .on('end', () =>
+        resolveScan({
+          size,
+          sha256: h.digest('hex'),
+          newlines,
+          endsWithNewline: last === 10,
+          lastLineEnd,
+          lastLineEndSha256: atLineEnd?.digest('hex'),
+        }),
+      );
+  });
+}
+
+/** SHA-256 of a file, or of its first `bytes`. */
+function hashFile(path: string, bytes?: number): Promise<string> {
   return new Promise((resolveHash, reject) => {
     const h = createHash('sha256');
-    createReadStream(path)
+    createReadStream(path, bytes === undefined ? {} : { end: bytes - 1 })
       .on('data', (b) => h.update(b))
       .on('error', reject)
       .on('end', () => resolveHash(h.digest('hex')));
@@ -392,7 +597,7 @@ function recordMetrics(m: Metrics | undefined, source: Source, report: IngestRep
   if (!m) return;
   const l = { domain: source.domain, source: source.name };
   m.sftpFiles.inc({ ...l, outcome: 'seen' }, report.files.seen);
-  for (const k of ['ingested', 'duplicate', 'changed', 'quarantined', 'incomplete', 'failed'] as const)
+  for (const k of ['ingested', 'appended', 'duplicate', 'changed', 'quarantined', 'incomplete', 'refused', 'failed'] as const)
     m.sftpFiles.inc({ ...l, outcome: k }, report.files[k]);
   m.sftpBytes.inc(l, report.bytes);
   m.rowsAccepted.inc(l, report.rows.accepted);

@@ -192,8 +192,13 @@ export interface Checkpoint {
 export interface FileLedger {
   /** The first sighting of this content for the source; undefined when never seen. */
   find(source: string, sha256: string): Promise<LedgerEntry | undefined>;
-  /** The hash last ingested under a path, to flag a changed file with the same name. */
-  lastIngested(source: string, path: string): Promise<string | undefined>;
+  /**
+   * The version last ingested under a path (its hash, size, mtime and how much of it loaded): to flag a changed file
+   * with the same name, to load only what a grown file added, and to know an unchanged file without fetching it.
+   */
+  lastIngested(source: string, path: string): Promise<LedgerEntry | undefined>;
+  /** The last sighting of a path, whatever became of it (ingested, duplicate, quarantined): a file met again unchanged is not fetched again. */
+  lastSeen(source: string, path: string): Promise<LedgerEntry | undefined>;
   /** Records a sighting; the same (source, hash, path) replaces its earlier row. */
   record(entry: LedgerEntry): Promise<void>;
   /** Files ingested per UTC day (`YYYY-MM-DD`) since `since`, and when the source was first seen at all. */
@@ -211,6 +216,14 @@ export interface LedgerEntry {
   status: string;
   runId: string;
   seenAt: Date;
+  /**
+   * Of an ingested file: the bytes whose rows are loaded (a prefix ending at a line end: a last line still being
+   * written waits), the lines they hold, and the SHA-256 of those bytes; a file that grows later and still starts
+   * with them loads only the lines after. Absent: the whole file (`size`, and `sha256`).
+   */
+  loadedBytes?: number | undefined;
+  loadedLines?: number | undefined;
+  prefixSha256?: string | undefined;
 }
 
 // ---------------------------------------------------------------- leases

@@ -257,14 +257,33 @@ export function describeMetadataContract(
           [first?.path, first?.status, first?.seenAt.getTime(), first?.mtime.getTime()],
           ['/out/a.txt', 'ingested', day, day - 60_000],
         );
-        assert.equal(await meta.ledger.lastIngested(source, '/out/a.txt'), 'bb');
+        assert.equal((await meta.ledger.lastIngested(source, '/out/a.txt'))?.sha256, 'bb');
         assert.equal(await meta.ledger.lastIngested(source, '/out/c.txt'), undefined);
+        assert.equal((await meta.ledger.lastSeen(source, '/out/c.txt'))?.status, 'quarantined');
+        assert.equal((await meta.ledger.lastSeen(source, '/out/a-copy.txt'))?.status, 'duplicate');
+        assert.equal(await meta.ledger.lastSeen(source, '/out/never.txt'), undefined);
+        // A file whose last line was still being written: what loaded of it, kept with the entry.
+        await meta.ledger.record({
+          ...entry('/out/grow.txt', 'dd', 'ingested', day + 7_400_000),
+          loadedBytes: 60,
+          loadedLines: 3,
+          prefixSha256: 'ee',
+        });
+        const grown = await meta.ledger.lastIngested(source, '/out/grow.txt');
+        assert.deepEqual([grown?.size, grown?.loadedBytes, grown?.loadedLines, grown?.prefixSha256], [100, 60, 3, 'ee']);
+        await meta.ledger.record({ ...entry('/out/grow.txt', 'dd', 'ingested', day + 7_500_000), loadedBytes: 100, loadedLines: 5 });
+        const whole = await meta.ledger.lastIngested(source, '/out/grow.txt');
+        assert.deepEqual(
+          [whole?.loadedBytes, whole?.loadedLines, whole?.prefixSha256],
+          [100, 5, undefined],
+          'the same content recorded again replaces its row',
+        );
         const days = await meta.ledger.days(source, new Date(day - 86_400_000));
         assert.equal(days.firstSeen?.getTime(), day);
-        assert.deepEqual(Object.fromEntries(days.ingested), { '2026-11-26': 1, '2026-11-27': 1 });
+        assert.deepEqual(Object.fromEntries(days.ingested), { '2026-11-26': 1, '2026-11-27': 2 });
         // The ledger as the console's partner-files page lists it: every sighting, newest first, duplicates included.
         assert.deepEqual(
-          (await meta.ledger.list(source)).map((e) => [e.path, e.status, e.size]),
+          (await meta.ledger.list(source)).filter((e) => e.path !== '/out/grow.txt').map((e) => [e.path, e.status, e.size]),
           [
             ['/out/c.txt', 'quarantined', 100],
             ['/out/a.txt', 'ingested', 100],

@@ -108,7 +108,17 @@ describe('SFTP ingestion through finmesh’s embedded server (real protocol)', (
     await new Promise((r) => setTimeout(r, 300));
     const dir = projectFor(settings());
     const { report, bronze, quarantine } = await ingest(dir);
-    assert.deepEqual(report.files, { seen: 4, ingested: 1, duplicate: 1, changed: 0, quarantined: 2, incomplete: 0, failed: 0 });
+    assert.deepEqual(report.files, {
+      seen: 4,
+      ingested: 1,
+      appended: 0,
+      duplicate: 1,
+      changed: 0,
+      quarantined: 2,
+      incomplete: 0,
+      refused: 0,
+      failed: 0,
+    });
     assert.deepEqual(report.rows, { accepted: 5, rejected: 1 });
     assert.equal(bronze.length, 5);
     assert.equal(bronze[0]?.merchant_name, 'Padaria São João Ção', 'ISO-8859-1 decoded to UTF-8');

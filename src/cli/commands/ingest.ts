@@ -4,7 +4,7 @@ import type { IngestReport } from '../../jobs/ingest.js';
 import type { FileSourceSpec } from '../../sources/files/file-source-kinds.js';
 import { failuresFound } from '../exit-codes.js';
 import { examples, integer, projectOption } from '../options.js';
-import { formatCount, print, printJson, say } from '../output.js';
+import { formatCount, print, printable, printJson, say } from '../output.js';
 
 export function registerIngest(program: Command): void {
   const cmd = program
@@ -108,11 +108,11 @@ export function registerIngest(program: Command): void {
 function printReport(report: IngestReport, at?: Date): void {
   const f = report.files;
   print(
-    `${at ? `${at.toISOString()} ` : ''}${report.source}: ${f.seen} files seen, ${f.ingested} ingested (${f.changed} changed), ${f.duplicate} duplicate, ${f.quarantined} quarantined, ${f.incomplete} not complete yet, ${f.failed} failed; rows: ${formatCount(report.rows.accepted)} accepted, ${formatCount(report.rows.rejected)} rejected`,
+    `${at ? `${at.toISOString()} ` : ''}${report.source}: ${f.seen} files seen, ${f.ingested} ingested (${f.changed} changed, ${f.appended} appended), ${f.duplicate} duplicate, ${f.quarantined} quarantined, ${f.incomplete} not complete yet, ${f.refused} refused, ${f.failed} failed; rows: ${formatCount(report.rows.accepted)} accepted, ${formatCount(report.rows.rejected)} rejected`,
   );
-  for (const d of report.details.filter((x) => x.warning)) print(`  warning     ${d.path}: ${d.warning}`);
+  for (const d of report.details.filter((x) => x.warning)) print(printable(`  warning     ${d.path}: ${d.warning}`));
   for (const d of report.details.filter((x) => x.reason)) {
     const reason = d.reason?.startsWith(`${d.path}: `) ? d.reason.slice(d.path.length + 2) : d.reason;
-    print(`  ${d.outcome.padEnd(11)} ${d.path}: ${reason}`);
+    print(printable(`  ${d.outcome.padEnd(11)} ${d.path}: ${reason}`));
   }
 }

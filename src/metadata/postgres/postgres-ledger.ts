@@ -48,6 +48,25 @@ interface LedgerRow {
   status: string;
   run_id: string;
   seen_at: Date;
+  loaded_bytes: string | null;
+  loaded_lines: string | null;
+  prefix_sha256: string | null;
+}
+
+function entry(row: LedgerRow): LedgerEntry {
+  return {
+    source: row.source,
+    path: row.path,
+    size: Number(row.size),
+    mtime: row.mtime,
+    sha256: row.sha256,
+    status: row.status,
+    runId: row.run_id,
+    seenAt: row.seen_at,
+    loadedBytes: row.loaded_bytes === null ? undefined : Number(row.loaded_bytes),
+    loadedLines: row.loaded_lines === null ? undefined : Number(row.loaded_lines),
+    prefixSha256: row.prefix_sha256 ?? undefined,
+  };
 }
 
 export class PostgresLedger implements FileLedger {
@@ -61,8 +80,7 @@ export class PostgresLedger implements FileLedger {
       `SELECT * FROM ${this.s}.file_ledger WHERE source = $1 AND sha256 = $2 ORDER BY seen_at LIMIT 1`,
       [source, sha256],
     );
-    const row = rows[0];
-    return row ? toEntry(row) : undefined;
+    return rows[0] ? entry(rows[0]) : undefined;
   }
 
   async list(source: string, limit = 1000): Promise<LedgerEntry[]> {
@@ -70,23 +88,45 @@ export class PostgresLedger implements FileLedger {
       `SELECT * FROM ${this.s}.file_ledger WHERE source = $1 ORDER BY seen_at DESC, path LIMIT $2`,
       [source, limit],
     );
-    return rows.map(toEntry);
+    return rows.map(entry);
   }
 
-  async lastIngested(source: string, path: string): Promise<string | undefined> {
-    const { rows } = await this.db.query<{ sha256: string }>(
-      `SELECT sha256 FROM ${this.s}.file_ledger WHERE source = $1 AND path = $2 AND status = 'ingested' ORDER BY seen_at DESC LIMIT 1`,
+  async lastIngested(source: string, path: string): Promise<LedgerEntry | undefined> {
+    const { rows } = await this.db.query<LedgerRow>(
+      `SELECT * FROM ${this.s}.file_ledger WHERE source = $1 AND path = $2 AND status = 'ingested' ORDER BY seen_at DESC LIMIT 1`,
       [source, path],
     );
-    return rows[0]?.sha256;
+    return rows[0] ? entry(rows[0]) : undefined;
+  }
+
+  async lastSeen(source: string, path: string): Promise<LedgerEntry | undefined> {
+    const { rows } = await this.db.query<LedgerRow>(
+      `SELECT * FROM ${this.s}.file_ledger WHERE source = $1 AND path = $2 ORDER BY seen_at DESC LIMIT 1`,
+      [source, path],
+    );
+    return rows[0] ? entry(rows[0]) : undefined;
   }
 
   async record(e: LedgerEntry): Promise<void> {
     await this.db.query(
-      `INSERT INTO ${this.s}.file_ledger (source, path, size, mtime, sha256, status, run_id, seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+      `INSERT INTO ${this.s}.file_ledger (source, path, size, mtime, sha256, status, run_id, seen_at, loaded_bytes, loaded_lines, prefix_sha256)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
        ON CONFLICT (source, sha256, path) DO UPDATE SET size = EXCLUDED.size, mtime = EXCLUDED.mtime, status = EXCLUDED.status,
-         run_id = EXCLUDED.run_id, seen_at = EXCLUDED.seen_at`,
-      [e.source, e.path, e.size, e.mtime, e.sha256, e.status, e.runId, e.seenAt],
+         run_id = EXCLUDED.run_id, seen_at = EXCLUDED.seen_at, loaded_bytes = EXCLUDED.loaded_bytes,
+         loaded_lines = EXCLUDED.loaded_lines, prefix_sha256 = EXCLUDED.prefix_sha256`,
+      [
+        e.source,
+        e.path,
+        e.size,
+        e.mtime,
+        e.sha256,
+        e.status,
+        e.runId,
+        e.seenAt,
+        e.loadedBytes ?? null,
+        e.loadedLines ?? null,
+        e.prefixSha256 ?? null,
+      ],
     );
   }
 
@@ -101,17 +141,4 @@ export class PostgresLedger implements FileLedger {
     );
     return { firstSeen: first.rows[0]?.t ?? undefined, ingested: new Map(rows.map((r) => [r.day, r.n])) };
   }
-}
-
-function toEntry(row: LedgerRow): LedgerEntry {
-  return {
-    source: row.source,
-    path: row.path,
-    size: Number(row.size),
-    mtime: row.mtime,
-    sha256: row.sha256,
-    status: row.status,
-    runId: row.run_id,
-    seenAt: row.seen_at,
-  };
 }

@@ -51,6 +51,7 @@ export const MIGRATIONS: string[] = [
      prev_hash text NOT NULL, hash text NOT NULL);
    CREATE INDEX audit_kind ON audit_log (kind, at);
    CREATE INDEX audit_actor ON audit_log (actor, at);`,
+  `ALTER TABLE file_ledger ADD COLUMN loaded_bytes bigint, ADD COLUMN loaded_lines bigint, ADD COLUMN prefix_sha256 text;`,
 ];
 
 /** How long one migration may run (an index on a large table takes longer than any ordinary statement). */

@@ -38,6 +38,25 @@ interface LedgerRow {
   status: string;
   run_id: string;
   seen_at: number;
+  loaded_bytes: number | null;
+  loaded_lines: number | null;
+  prefix_sha256: string | null;
+}
+
+function entry(row: LedgerRow): LedgerEntry {
+  return {
+    source: row.source,
+    path: row.path,
+    size: row.size,
+    mtime: new Date(row.mtime),
+    sha256: row.sha256,
+    status: row.status,
+    runId: row.run_id,
+    seenAt: new Date(row.seen_at),
+    loadedBytes: row.loaded_bytes ?? undefined,
+    loadedLines: row.loaded_lines ?? undefined,
+    prefixSha256: row.prefix_sha256 ?? undefined,
+  };
 }
 
 export class SqliteLedger implements FileLedger {
@@ -47,30 +66,49 @@ export class SqliteLedger implements FileLedger {
     const row = this.db.prepare('SELECT * FROM file_ledger WHERE source = ? AND sha256 = ? ORDER BY seen_at LIMIT 1').get(source, sha256) as
       | LedgerRow
       | undefined;
-    if (!row) return undefined;
-    return toEntry(row);
+    return row ? entry(row) : undefined;
   }
 
   async list(source: string, limit = 1000): Promise<LedgerEntry[]> {
     const rows = this.db
       .prepare('SELECT * FROM file_ledger WHERE source = ? ORDER BY seen_at DESC, path LIMIT ?')
       .all(source, limit) as LedgerRow[];
-    return rows.map(toEntry);
+    return rows.map(entry);
   }
 
-  async lastIngested(source: string, path: string): Promise<string | undefined> {
+  async lastIngested(source: string, path: string): Promise<LedgerEntry | undefined> {
     const row = this.db
-      .prepare("SELECT sha256 FROM file_ledger WHERE source = ? AND path = ? AND status = 'ingested' ORDER BY seen_at DESC LIMIT 1")
-      .get(source, path) as { sha256: string } | undefined;
-    return row?.sha256;
+      .prepare("SELECT * FROM file_ledger WHERE source = ? AND path = ? AND status = 'ingested' ORDER BY seen_at DESC LIMIT 1")
+      .get(source, path) as LedgerRow | undefined;
+    return row ? entry(row) : undefined;
+  }
+
+  async lastSeen(source: string, path: string): Promise<LedgerEntry | undefined> {
+    const row = this.db
+      .prepare('SELECT * FROM file_ledger WHERE source = ? AND path = ? ORDER BY seen_at DESC LIMIT 1')
+      .get(source, path) as LedgerRow | undefined;
+    return row ? entry(row) : undefined;
   }
 
   async record(e: LedgerEntry): Promise<void> {
     this.db
       .prepare(
-        'INSERT OR REPLACE INTO file_ledger (source, path, size, mtime, sha256, status, run_id, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        `INSERT OR REPLACE INTO file_ledger (source, path, size, mtime, sha256, status, run_id, seen_at, loaded_bytes, loaded_lines, prefix_sha256)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(e.source, e.path, e.size, e.mtime.getTime(), e.sha256, e.status, e.runId, e.seenAt.getTime());
+      .run(
+        e.source,
+        e.path,
+        e.size,
+        e.mtime.getTime(),
+        e.sha256,
+        e.status,
+        e.runId,
+        e.seenAt.getTime(),
+        e.loadedBytes ?? null,
+        e.loadedLines ?? null,
+        e.prefixSha256 ?? null,
+      );
   }
 
   async days(source: string, since: Date): Promise<{ firstSeen: Date | undefined; ingested: Map<string, number> }> {
@@ -82,17 +120,4 @@ export class SqliteLedger implements FileLedger {
       .all(source, since.getTime()) as { day: string; n: number }[];
     return { firstSeen: first.t === null ? undefined : new Date(first.t), ingested: new Map(rows.map((r) => [r.day, r.n])) };
   }
-}
-
-function toEntry(row: LedgerRow): LedgerEntry {
-  return {
-    source: row.source,
-    path: row.path,
-    size: row.size,
-    mtime: new Date(row.mtime),
-    sha256: row.sha256,
-    status: row.status,
-    runId: row.run_id,
-    seenAt: new Date(row.seen_at),
-  };
 }

@@ -73,6 +73,10 @@ const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
      prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
    CREATE INDEX audit_kind ON audit_log(kind, at);
    CREATE INDEX audit_actor ON audit_log(actor, at);`,
+  `ALTER TABLE file_ledger ADD COLUMN loaded_bytes INTEGER;
+   ALTER TABLE file_ledger ADD COLUMN loaded_lines INTEGER;
+   ALTER TABLE file_ledger ADD COLUMN prefix_sha256 TEXT;
+   CREATE INDEX file_ledger_path ON file_ledger(source, path, seen_at);`,
 ];
 
 export interface SqliteMetadataOptions {

@@ -24,7 +24,9 @@ export interface FileSource {
   /**
    * The regular files in folder `path` (and, with `recursive`, in every folder below it), each with its full remote
    * path (`path` + `/` + name), size in bytes and modification time, sorted by path. Folders and whatever else is
-   * not a regular file are left out. Throws `NOT_FOUND` when there is no folder `path`.
+   * not a regular file are left out. Names are as the adapter shows them: an SFTP name that is not printable UTF-8
+   * is escaped (`\\xHH`, see `sftp/raw-names.ts`), and every other call takes the path in that form. Throws
+   * `NOT_FOUND` when there is no folder `path`, `DATA_INVALID` past `DEFAULT_MAX_LIST_ENTRIES`.
    */
   list(path: string, options?: ListOptions): Promise<RemoteFile[]>;
   /** The file at `path`; `undefined` when there is none (absent, or a folder). */
@@ -54,7 +56,18 @@ export interface FileSource {
 export interface ListOptions {
   /** Descend into subfolders (default `false`). */
   recursive?: boolean;
+  /**
+   * Entries the source will not hand out, each with why: a name that is not a plain file name (it holds `/`, or is
+   * empty: a server listing `../x` would have the caller open files outside the folder), a folder already listed
+   * (a loop through links), a folder deeper than `DEFAULT_MAX_LIST_DEPTH` below `path`. Not called for `.` and `..`.
+   */
+  onRefused?: (path: string, reason: string) => void;
 }
+
+/** Folders below the listed one a recursive listing descends into at most. */
+export const DEFAULT_MAX_LIST_DEPTH = 32;
+/** Entries one listing reads at most: past it `list` throws `DATA_INVALID` (narrow the path). */
+export const DEFAULT_MAX_LIST_ENTRIES = 200_000;
 
 export interface RemoteFile {
   /** Full remote path, as the source names it (`/outbound/EDI_20261126_001.txt`). */
@@ -74,6 +87,11 @@ export const DEFAULT_ARCHIVE_FOLDER = 'archive';
 export const DEFAULT_MAX_CONNECTIONS = 2;
 /** Attempts an adapter makes to connect or download (the first included) before it gives up. */
 export const DEFAULT_ATTEMPTS = 3;
+/**
+ * How long an adapter waits for any one answer from the server (a listing page, a stat, a block of a download)
+ * before it gives the connection up as stalled (`TIMEOUT`, retried on a fresh connection).
+ */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 /** The archive folder `afterCommit(path, 'move', archivePath)` moves `path` into. */
 export function archiveFolder(path: string, archivePath?: string): string {

@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import type { Project, Source } from '../../config/project.js';
 import { resolveSecret } from '../../config/secrets.js';
+import { parseDuration } from '../../core/duration.js';
 import { FinmeshError } from '../../core/errors.js';
 import type { FileSource } from './file-source.js';
 
@@ -44,6 +45,7 @@ export async function createFileSource(source: Source, project: Project, options
         hostKeyFingerprint: c.hostKeyFingerprint,
         maxConnections: c.maxConnections,
         attempts: c.retries,
+        requestTimeoutMs: parseDuration(c.timeout),
         backoff: { onRetry: options.onRetry },
         onClose,
       });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { FinmeshError } from '../../core/errors.js';
 import { CsvScanner } from './csv-scanner.js';
-import type { ParseText } from './format.js';
+import { type ParseText, TruncatedInput } from './format.js';
 import { type Convert, converterFor, datePattern } from './values.js';
 
 export const csvOptionsSchema = z
@@ -135,8 +135,10 @@ export function csvParser(options: CsvOptions, schema: CsvColumn[]): ParseText {
     scanner.end();
     if (headerError) return headerError;
     if (scanner.unclosedAt !== undefined)
-      return `${file}: line ${scanner.unclosedAt}: a quoted field opened on this line is never closed; the file is cut short or malformed`;
-    if (!plan) return `${file}: no header line; the file is empty or cut short`;
+      throw new TruncatedInput(
+        `${file}: line ${scanner.unclosedAt}: a quoted field opened on this line is never closed; the file is cut short or malformed`,
+      );
+    if (!plan) throw new TruncatedInput(`${file}: no header line; the file is empty or cut short`);
     return undefined;
   };
 }

@@ -4,6 +4,7 @@ import { type Readable, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import yauzl from 'yauzl';
 import { FinmeshError } from '../../core/errors.js';
+import { TruncatedInput } from './format.js';
 
 export const ENCODINGS = ['utf-8', 'latin1', 'windows-1252'] as const;
 export type Encoding = (typeof ENCODINGS)[number];
@@ -56,25 +57,28 @@ export async function* openMembers(
   limits: DecodeLimits,
   /** What the file is, when the caller has looked already. */
   known?: Container,
+  /** A plain file is read up to this many bytes only (its complete lines, while its last one is still being written). */
+  plainBytes?: number,
 ): AsyncGenerator<Member> {
   const kind = known ?? (await sniffContainer(path));
   if (kind === 'pgp' || kind === 'pgp-armored')
     throw new FinmeshError('DATA_INVALID', `${name}: the file is PGP-encrypted but the source has no \`pgp\` settings to decrypt it`);
   if (kind === 'plain') {
-    yield { name, bytes: createReadStream(path) };
+    yield { name, bytes: createReadStream(path, plainBytes === undefined ? {} : { end: plainBytes - 1 }) };
     return;
   }
   const compressed = (await stat(path)).size;
   const budget = { produced: 0 };
   if (kind === 'gzip') {
     const gunzip = createGunzip();
-    const source = createReadStream(path);
-    const limited = limitBytes(name, compressed, limits, budget);
+    // Small reads, so the compressed bytes consumed so far measure the expansion closely (see `limitBytes`).
+    const source = createReadStream(path, { highWaterMark: 16 * 1024 });
+    const limited = limitBytes(name, compressed, limits, budget, () => source.bytesRead);
     // `pipe` forwards no errors: a corrupt or truncated gzip must fail the reader, not hang it.
     source.on('error', (e) => limited.destroy(e));
     gunzip.on('error', (e) =>
       limited.destroy(
-        new FinmeshError('DATA_INVALID', `${name}: not a valid gzip stream (${e.message}); the file is corrupt or cut short`, { cause: e }),
+        new TruncatedInput(`${name}: not a valid gzip stream (${e.message}); the file is corrupt or cut short`, { cause: e }),
       ),
     );
     yield { name: name.replace(/\.gz$/i, ''), bytes: source.pipe(gunzip).pipe(limited) };
@@ -155,27 +159,33 @@ async function* zipMembers(
 
 function zipError(name: string, cause: unknown): FinmeshError {
   if (cause instanceof FinmeshError) return cause;
-  return new FinmeshError(
-    'DATA_INVALID',
-    `${name}: not a readable zip archive (${(cause as Error | undefined)?.message ?? 'unknown error'})`,
-    {
-      cause,
-    },
-  );
+  // A zip is read from its end (the central directory): one still being written, or cut short, has none.
+  return new TruncatedInput(`${name}: not a readable zip archive (${(cause as Error | undefined)?.message ?? 'unknown error'})`, { cause });
 }
 
-/** Counts what decompression produces and stops it at the size or ratio limit. */
-function limitBytes(name: string, compressed: number, limits: DecodeLimits, budget: { produced: number }): Transform {
+/**
+ * Counts what decompression produces and stops it at the size or ratio limit. With `consumed` (the compressed bytes
+ * read so far) the ratio is judged as the bytes come, so a bomb stops within its first megabytes, before any parser
+ * limit (a record length) could speak first and hide what it is; otherwise against the whole compressed size.
+ */
+function limitBytes(
+  name: string,
+  compressed: number,
+  limits: DecodeLimits,
+  budget: { produced: number },
+  consumed?: () => number,
+): Transform {
   return new Transform({
     transform(chunk: Buffer, _enc, done) {
       budget.produced += chunk.length;
       if (budget.produced > limits.maxBytes)
         return done(new FinmeshError('DATA_INVALID', `${name}: decompresses to more than the limit of ${limits.maxBytes} bytes`));
-      if (budget.produced > 1024 * 1024 && budget.produced / Math.max(1, compressed) > limits.maxRatio)
+      const base = Math.max(1, consumed ? Math.min(compressed, consumed()) : compressed);
+      if (budget.produced > 1024 * 1024 && budget.produced / base > limits.maxRatio)
         return done(
           new FinmeshError(
             'DATA_INVALID',
-            `${name}: expands more than ${limits.maxRatio}× its ${compressed} compressed bytes, above the limit of ${limits.maxRatio}×`,
+            `${name}: expands more than ${limits.maxRatio}× (${budget.produced} bytes from the first ${base} of its ${compressed} compressed bytes), above the limit of ${limits.maxRatio}×`,
           ),
         );
       done(null, chunk);
@@ -225,7 +235,7 @@ export async function* decodeText(bytes: AsyncIterable<Buffer>, encoding: Encodi
     try {
       tail = decoder.decode();
     } catch (cause) {
-      throw new FinmeshError('DATA_INVALID', `${name}: ends inside a UTF-8 character (the file is cut short?)`, { cause });
+      throw new TruncatedInput(`${name}: ends inside a UTF-8 character (the file is cut short?)`, { cause });
     }
     if (tail) yield tail;
   }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ENCODINGS, splitLines } from './decode.js';
-import { type ParsedFile, type ParseText, parseText, type RowSink } from './format.js';
+import { type ParsedFile, type ParseText, parseText, type RowSink, TruncatedInput } from './format.js';
 
 const field = z
   .object({
@@ -137,7 +137,7 @@ class FixedWidthState {
     const { layout, file, trailer, trailerLine } = this;
     const checks = layout.trailer;
     if (!checks) return undefined;
-    if (!trailer) return `${file}: no trailer record: the file is truncated`;
+    if (!trailer) throw new TruncatedInput(`${file}: no trailer record: the file is truncated`);
     if (checks.count) {
       const expected = Number(trailer[checks.count]);
       if (expected !== this.detailsBeforeTrailer)

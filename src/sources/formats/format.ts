@@ -1,3 +1,5 @@
+import { FinmeshError } from '../../core/errors.js';
+
 /** Where a parser puts what it reads: good rows, and bad rows with the reason and the raw text. */
 export interface RowSink {
   row(line: number, values: Record<string, unknown>): void;
@@ -32,12 +34,30 @@ export function collectingSink(): RowSink & Omit<ParsedFile, 'integrityError'> {
 /** Parses a whole text in memory with a streaming parser. */
 export async function parseText(parse: ParseText, text: string, file: string): Promise<ParsedFile> {
   const sink = collectingSink();
-  const integrityError = await parse(
-    (async function* () {
-      yield text;
-    })(),
-    file,
-    sink,
-  );
+  let integrityError: string | undefined;
+  try {
+    integrityError = await parse(
+      (async function* () {
+        yield text;
+      })(),
+      file,
+      sink,
+    );
+  } catch (e) {
+    if (!(e instanceof FinmeshError && e.code === 'DATA_INVALID')) throw e;
+    integrityError = e.message;
+  }
   return { rows: sink.rows, rejects: sink.rejects, integrityError };
+}
+
+/**
+ * The input ends before it is whole — no trailer record yet, a gzip or zip cut short, a quoted field or a UTF-8
+ * character still open at the end: what a file still being written looks like. The ingest job waits for such a
+ * file while it is young and quarantines it as truncated once it has held still long enough.
+ */
+export class TruncatedInput extends FinmeshError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DATA_INVALID', message, options);
+    this.name = 'TruncatedInput';
+  }
 }

@@ -3,7 +3,7 @@ import { FinmeshError } from '../../core/errors.js';
 import { type CsvColumn, type CsvOptions, csvOptionsSchema, csvParser } from './csv.js';
 import { type DecodeLimits, decodeText, type Encoding, openMembers, sniffContainer } from './decode.js';
 import { fixedWidthParser, type Layout } from './fixed-width.js';
-import type { ParseText, RowSink } from './format.js';
+import { type ParseText, type RowSink, TruncatedInput } from './format.js';
 import { parseNdjson } from './ndjson.js';
 import { decryptPgpFile, type PgpKeys } from './pgp.js';
 
@@ -22,6 +22,8 @@ export interface FileFormat {
 export interface FileReadResult {
   /** Set when the file must not load at all: bad signature, decompression limit, truncation, trailer mismatch. */
   integrityError: string | undefined;
+  /** The integrity error says the file ends before it is whole (`TruncatedInput`): it may still be being written. */
+  truncated?: boolean;
   /** The files read: the file itself, or `file!entry` for each zip entry. */
   members: string[];
   /** Key id of the partner's verified PGP signature. */
@@ -40,6 +42,8 @@ export async function readFileRows(
   fmt: FileFormat,
   workDir: string,
   sinkFor: (member: string) => RowSink,
+  /** Read a plain (not compressed, not encrypted) file up to this many bytes only. */
+  plainBytes?: number,
 ): Promise<FileReadResult> {
   const members: string[] = [];
   let signedBy: string | undefined;
@@ -54,14 +58,15 @@ export async function readFileRows(
     }
     const parse = parserFor(fmt);
     const encoding = fmt.encoding ?? fmt.layout?.encoding ?? 'utf-8';
-    for await (const member of openMembers(input, name, fmt.limits, fmt.pgp ? undefined : container)) {
+    for await (const member of openMembers(input, name, fmt.limits, fmt.pgp ? undefined : container, fmt.pgp ? undefined : plainBytes)) {
       members.push(member.name);
       const error = await parse(decodeText(member.bytes, encoding, member.name), member.name, sinkFor(member.name));
       if (error) return { integrityError: error, members, signedBy };
     }
     return { integrityError: undefined, members, signedBy };
   } catch (e) {
-    if (e instanceof FinmeshError && e.code === 'DATA_INVALID') return { integrityError: e.message, members, signedBy };
+    if (e instanceof FinmeshError && e.code === 'DATA_INVALID')
+      return { integrityError: e.message, truncated: e instanceof TruncatedInput, members, signedBy };
     throw e;
   }
 }

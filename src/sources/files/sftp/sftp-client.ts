@@ -2,8 +2,15 @@ import { closeSync, ftruncateSync, open, write } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Client, type ConnectConfig, type FileEntryWithStats, type SFTPWrapper, type Stats } from 'ssh2';
 import { type ErrorCode, FinmeshError } from '../../../core/errors.js';
-import type { RemoteFile } from '../file-source.js';
+import {
+  DEFAULT_MAX_LIST_DEPTH,
+  DEFAULT_MAX_LIST_ENTRIES,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  type ListOptions,
+  type RemoteFile,
+} from '../file-source.js';
 import { sshFingerprint } from './fingerprint.js';
+import { installRawNames } from './raw-names.js';
 
 export interface SftpConnectOptions {
   host: string;
@@ -21,6 +28,12 @@ export interface SftpConnectOptions {
    * hanging it.
    */
   keepaliveMs?: number | undefined;
+  /**
+   * How long one request may go unanswered (a listing page, a stat, an open; during a download, any block) before
+   * the connection is given up as stalled: `TIMEOUT` (default `DEFAULT_REQUEST_TIMEOUT_MS`). Keepalives alone do
+   * not catch a server whose SSH layer answers while its SFTP subsystem hangs.
+   */
+  requestTimeoutMs?: number | undefined;
 }
 
 /** Transfer settings of `download`: with these, ssh2 reaches about 0.8× OpenSSH over loopback (DESIGN §9). */
@@ -30,6 +43,7 @@ export const DEFAULT_READY_TIMEOUT_MS = 10_000;
 export const DEFAULT_KEEPALIVE_MS = 10_000;
 
 // SFTP status codes (draft-ietf-secsh-filexfer-02), as ssh2 sets them on an error's `code`.
+const EOF = 1;
 const NO_SUCH_FILE = 2;
 const PERMISSION_DENIED = 3;
 
@@ -45,15 +59,55 @@ export class SftpConnection {
   private constructor(
     private readonly client: Client,
     private readonly sftp: SFTPWrapper,
+    private readonly where: string,
+    private readonly timeoutMs: number,
   ) {
-    const lose = (e: Error) => {
-      if (this.lost) return;
-      this.lost = e;
-      for (const f of this.onLost) f(e);
-    };
-    client.on('error', (e: Error) => lose(e));
-    client.on('close', () => lose(new Error('the connection was closed')));
-    sftp.on('close', () => lose(new Error('the SFTP session was closed')));
+    client.on('error', (e: Error) => this.lose(e));
+    client.on('close', () => this.lose(new Error('the connection was closed')));
+    sftp.on('close', () => this.lose(new Error('the SFTP session was closed')));
+  }
+
+  private lose(e: Error): void {
+    if (this.lost) return;
+    this.lost = e;
+    for (const f of [...this.onLost]) f(e);
+  }
+
+  /**
+   * Gives up a connection whose server stopped answering: requests still waiting fail with `e`, and the socket is
+   * cut (an SFTP request cannot be cancelled, so the session cannot be trusted with another).
+   */
+  private abandon(e: FinmeshError): void {
+    this.lose(e);
+    this.client.end();
+    (this.client as unknown as { _sock?: { destroy(): void } })._sock?.destroy();
+  }
+
+  /** One SFTP request, answered within the request timeout or failed as `TIMEOUT` (and the connection given up). */
+  private request<T>(what: string, send: (done: (err: Error | null | undefined, value?: T) => void) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (this.lost) return reject(this.lost);
+      let settled = false;
+      const finish = (err: Error | null | undefined, value?: T) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.onLost.delete(finish);
+        if (err) reject(err);
+        else resolve(value as T);
+      };
+      const timer = setTimeout(
+        () =>
+          this.abandon(new FinmeshError('TIMEOUT', `${this.where}: no answer to ${what} within ${this.timeoutMs} ms; the server stalled`)),
+        this.timeoutMs,
+      );
+      this.onLost.add(finish);
+      try {
+        send(finish);
+      } catch (e) {
+        finish(e as Error);
+      }
+    });
   }
 
   static async connect(o: SftpConnectOptions): Promise<SftpConnection> {
@@ -74,6 +128,10 @@ export class SftpConnection {
         return offered === o.hostKeyFingerprint;
       },
     };
+    // ssh2 may emit several errors while connecting (a handshake timeout, then the lost socket): every one is
+    // handled, or the process would crash on an unhandled 'error' event.
+    const swallow = () => undefined;
+    client.on('error', swallow);
     try {
       await new Promise<void>((resolve, reject) => {
         client.once('ready', () => resolve());
@@ -95,9 +153,23 @@ export class SftpConnection {
       }
       throw sftpError(where, cause);
     }
+    const timeoutMs = o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     try {
-      const sftp = await new Promise<SFTPWrapper>((resolve, reject) => client.sftp((err, s) => (err ? reject(err) : resolve(s))));
-      return new SftpConnection(client, sftp);
+      const sftp = await new Promise<SFTPWrapper>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new FinmeshError('TIMEOUT', `no SFTP session within ${timeoutMs} ms; the server stalled`)),
+          timeoutMs,
+        );
+        client.sftp((err, s) => {
+          clearTimeout(timer);
+          if (err) reject(err);
+          else resolve(s);
+        });
+      });
+      installRawNames(sftp);
+      const connection = new SftpConnection(client, sftp, where, timeoutMs);
+      client.off('error', swallow);
+      return connection;
     } catch (cause) {
       client.end();
       throw sftpError(`${where}: no SFTP session`, cause);
@@ -121,33 +193,79 @@ export class SftpConnection {
     return this.lost !== undefined;
   }
 
-  /** Regular files under `dir` (recursively when asked), with size and mtime, sorted by path. */
-  async list(dir: string, recursive: boolean): Promise<RemoteFile[]> {
+  /**
+   * Regular files under `dir` (recursively when asked), with size and mtime, sorted by path. A name the server lists
+   * that is not a plain name (holding `/`, or empty) is refused, never joined into a path; a folder met again
+   * (the server resolves it to one already listed: a loop through links) or deeper than `maxDepth` is not entered.
+   */
+  async list(dir: string, recursive: boolean, o: ListOptions & { maxDepth?: number; maxEntries?: number } = {}): Promise<RemoteFile[]> {
     const out: RemoteFile[] = [];
-    const walk = async (d: string) => {
-      const entries = await new Promise<FileEntryWithStats[]>((resolve, reject) =>
-        this.sftp.readdir(d, (err, list) => (err ? reject(err) : resolve(list))),
-      );
-      for (const e of entries) {
+    const maxDepth = o.maxDepth ?? DEFAULT_MAX_LIST_DEPTH;
+    const maxEntries = o.maxEntries ?? DEFAULT_MAX_LIST_ENTRIES;
+    const visited = new Map<string, string>();
+    let entries = 0;
+    const refuse = (path: string, reason: string) => o.onRefused?.(path, reason);
+    const walk = async (d: string, depth: number) => {
+      if (recursive) {
+        const real = await this.realpath(d);
+        const first = visited.get(real);
+        if (first !== undefined) return refuse(d, `a folder loop: the server resolves it to ${first}, listed already; not entered`);
+        visited.set(real, d);
+      }
+      for (const e of await this.readdir(d)) {
         if (e.filename === '.' || e.filename === '..') continue;
+        if (++entries > maxEntries)
+          throw new FinmeshError('DATA_INVALID', `SFTP: listing ${dir} passed ${maxEntries} entries; narrow the source's path or pattern`);
         const path = `${d.replace(/\/$/, '')}/${e.filename}`;
+        if (e.filename === '' || e.filename.includes('/')) {
+          refuse(path, 'the server listed a name that is not a plain file name (it holds "/" or is empty); refused, never opened');
+          continue;
+        }
         if (e.attrs.isDirectory()) {
-          if (recursive) await walk(path);
+          if (!recursive) continue;
+          if (depth >= maxDepth) refuse(path, `a folder deeper than ${maxDepth} levels below ${dir}; not entered`);
+          else await walk(path, depth + 1);
         } else if (e.attrs.isFile()) out.push({ path, size: e.attrs.size, mtime: new Date(e.attrs.mtime * 1000) });
       }
     };
     try {
-      await walk(dir);
+      await walk(dir, 0);
     } catch (cause) {
+      if (cause instanceof FinmeshError && cause.code === 'DATA_INVALID') throw cause;
       throw sftpError(`SFTP: cannot list ${dir}`, cause);
     }
     return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
+  /** A folder's entries, page by page, each page answered within the request timeout. */
+  private async readdir(dir: string): Promise<FileEntryWithStats[]> {
+    const handle = await this.request<Buffer>(`opendir ${dir}`, (done) => this.sftp.opendir(dir, done));
+    const entries: FileEntryWithStats[] = [];
+    try {
+      for (;;) {
+        const page = await this.request<FileEntryWithStats[] | false>(`readdir ${dir}`, (done) =>
+          this.sftp.readdir(handle, (err, list) => {
+            if (err && (err as { code?: unknown }).code === EOF) done(null, false);
+            else done(err, list);
+          }),
+        );
+        if (!page) break;
+        entries.push(...page);
+      }
+    } finally {
+      if (!this.lost) await this.request<void>(`close ${dir}`, (done) => this.sftp.close(handle, () => done(null))).catch(() => undefined);
+    }
+    return entries;
+  }
+
+  private realpath(path: string): Promise<string> {
+    return this.request<string>(`realpath ${path}`, (done) => this.sftp.realpath(path, done));
+  }
+
   /** The regular file at `path`, or `undefined` when there is none (absent, or not a regular file). */
   async stat(path: string): Promise<RemoteFile | undefined> {
     try {
-      const s = await new Promise<Stats>((resolve, reject) => this.sftp.stat(path, (err, st) => (err ? reject(err) : resolve(st))));
+      const s = await this.request<Stats>(`stat ${path}`, (done) => this.sftp.stat(path, done));
       return s.isFile() ? { path, size: s.size, mtime: new Date(s.mtime * 1000) } : undefined;
     } catch (cause) {
       if ((cause as { code?: unknown }).code === NO_SUCH_FILE) return undefined;
@@ -179,7 +297,7 @@ export class SftpConnection {
     try {
       if (have > 0) ftruncateSync(fd, have);
       if (have === size) return 0;
-      handle = await new Promise<Buffer>((resolve, reject) => this.sftp.open(remote, 'r', (err, h) => (err ? reject(err) : resolve(h))));
+      handle = await this.request<Buffer>(`open ${remote}`, (done) => this.sftp.open(remote, 'r', done));
       const h = handle;
       // Ranges still to request, and ranges written (by start) not yet joined to the complete prefix.
       const pending: [number, number][] = [];
@@ -193,9 +311,25 @@ export class SftpConnection {
       try {
         await new Promise<void>((resolve, reject) => {
           let failed = false;
+          // A download is stalled when no block has come back for the request timeout, however long it runs.
+          let answered = Date.now();
+          const stall = setInterval(
+            () => {
+              if (Date.now() - answered < this.timeoutMs) return;
+              const e = new FinmeshError(
+                'TIMEOUT',
+                `${this.where}: no block of ${remote} came back within ${this.timeoutMs} ms; the server stalled`,
+              );
+              fail(e);
+              this.abandon(e);
+            },
+            Math.min(1000, this.timeoutMs),
+          );
           const fail = (e: Error) => {
             if (failed) return;
             failed = true;
+            clearInterval(stall);
+            this.onLost.delete(fail);
             reject(e);
           };
           const pump = () => {
@@ -203,6 +337,7 @@ export class SftpConnection {
               const [start, end] = pending.pop() as [number, number];
               const buf = free.pop() as Buffer;
               this.sftp.read(h, buf, 0, end - start, start, (err, n) => {
+                answered = Date.now();
                 if (failed) return;
                 if (err) return fail(err);
                 if (n === 0) return fail(new Error(`the file ends at ${start} bytes, not ${size}: it changed during the download`));
@@ -219,8 +354,11 @@ export class SftpConnection {
                     written.delete(watermark);
                     watermark = e;
                   }
-                  if (watermark >= size) resolve();
-                  else pump();
+                  if (watermark >= size) {
+                    clearInterval(stall);
+                    this.onLost.delete(fail);
+                    resolve();
+                  } else pump();
                 });
               });
             }
@@ -230,7 +368,6 @@ export class SftpConnection {
           pump();
         });
       } finally {
-        this.onLost.clear();
         // Writes still landing must finish before the file is cut back to its complete prefix.
         if (writing > 0)
           await new Promise<void>((r) => {
@@ -251,13 +388,13 @@ export class SftpConnection {
       // A lost connection answers nothing more: its handles went with it.
       if (handle && !this.lost) {
         const h = handle;
-        await new Promise<void>((r) => this.sftp.close(h, () => r()));
+        await this.request<void>(`close ${remote}`, (done) => this.sftp.close(h, () => done(null))).catch(() => undefined);
       }
     }
   }
 
   async rename(from: string, to: string): Promise<void> {
-    await new Promise<void>((resolve, reject) => this.sftp.rename(from, to, (err) => (err ? reject(err) : resolve())));
+    await this.request<void>(`rename ${from}`, (done) => this.sftp.rename(from, to, done));
   }
 
   /**
@@ -272,15 +409,15 @@ export class SftpConnection {
       d = d.slice(0, Math.max(0, d.lastIndexOf('/')))
     )
       missing.unshift(d);
-    for (const d of missing) await new Promise<void>((resolve) => this.sftp.mkdir(d, () => resolve()));
+    for (const d of missing) await this.request<void>(`mkdir ${d}`, (done) => this.sftp.mkdir(d, () => done(null)));
   }
 
   private isFolder(path: string): Promise<boolean> {
-    return new Promise((resolve) => this.sftp.stat(path, (err, s) => resolve(!err && s.isDirectory())));
+    return this.request<boolean>(`stat ${path}`, (done) => this.sftp.stat(path, (err, s) => done(null, !err && s.isDirectory())));
   }
 
   async remove(path: string): Promise<void> {
-    await new Promise<void>((resolve, reject) => this.sftp.unlink(path, (err) => (err ? reject(err) : resolve())));
+    await this.request<void>(`remove ${path}`, (done) => this.sftp.unlink(path, done));
   }
 
   close(): void {
@@ -293,6 +430,7 @@ export class SftpConnection {
  * that stopped answering `TIMEOUT`, anything else `UNAVAILABLE`. `what` says what was being done, and where.
  */
 export function sftpError(what: string, cause: unknown): FinmeshError {
+  if (cause instanceof FinmeshError) return new FinmeshError(cause.code, `${what}: ${cause.message}`, { cause });
   const e = cause as { code?: unknown; level?: unknown; message?: unknown };
   const code: ErrorCode =
     e.code === NO_SUCH_FILE

@@ -28,8 +28,8 @@ export interface SftpFileSourceOptions extends SftpConnectOptions {
   onClose?: (() => Promise<void>) | undefined;
 }
 
-/** Errors another attempt cannot heal: a refused key or credentials, a bad setting, a file that is not there. */
-const FINAL = new Set(['PERMISSION', 'CONFIG_INVALID', 'NOT_FOUND']);
+/** Errors another attempt cannot heal: a refused key or credentials, a bad setting, a file that is not there, a listing too large. */
+const FINAL = new Set(['PERMISSION', 'CONFIG_INVALID', 'NOT_FOUND', 'DATA_INVALID']);
 
 /**
  * A partner's SFTP server, host key pinned, over a pool of at most `maxConnections` connections. Every operation
@@ -64,8 +64,15 @@ export class SftpFileSource implements FileSource {
     return source;
   }
 
-  list(path: string, options: ListOptions = {}): Promise<RemoteFile[]> {
-    return this.attempt(() => this.pool.use((c) => c.list(path, options.recursive ?? false)));
+  async list(path: string, options: ListOptions = {}): Promise<RemoteFile[]> {
+    // Refusals are reported from the attempt that succeeded only, once each.
+    let refused: [string, string][] = [];
+    const files = await this.attempt(() => {
+      refused = [];
+      return this.pool.use((c) => c.list(path, options.recursive ?? false, { onRefused: (p, why) => refused.push([p, why]) }));
+    });
+    for (const [p, why] of refused) options.onRefused?.(p, why);
+    return files;
   }
 
   stat(path: string): Promise<RemoteFile | undefined> {
