@@ -109,7 +109,7 @@ export async function completeFiles(o: {
   if (stableWanted && cfg.stableMs > 0) await sleep(Math.min(cfg.stableMs, 1000));
   const second = stableWanted ? new Map((await list(false)).map((f) => [f.path, f])) : undefined;
   const now = clock.now();
-  const settleBase = cfg.complete.settle ? durationMs(cfg.complete.settle) : 10 * cfg.stableMs;
+  const settleFor = (quiet: number) => (cfg.complete.settle ? Math.max(quiet, durationMs(cfg.complete.settle)) : 5 * Math.max(2 * cfg.stableMs, quiet));
   const out: Candidate[] = [];
   const waiting: Completeness['waiting'] = [];
   for (const f of candidates) {
@@ -143,7 +143,7 @@ export async function completeFiles(o: {
       });
       continue;
     }
-    out.push({ file: f, by: 'stable', settled: quietFor >= Math.max(settleBase, 5 * quiet) });
+    out.push({ file: f, by: 'stable', settled: quietFor >= settleFor(quiet) });
   }
   const kept: Record<string, Observation> = {};
   for (const [p, ob] of Object.entries({ ...before, ...after }))
