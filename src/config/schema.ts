@@ -265,6 +265,21 @@ export const projectConfigSchema = z
         pollIntervalMs: z.number().int().positive().default(100),
         /** How often `finmesh stream` runs the models (0: never). */
         modelIntervalMs: z.number().int().nonnegative().default(5000),
+        /**
+         * A batch that fails to commit the same way `attempts` times in a row is poison (a failure of the machinery —
+         * a full disk, a locked or unreachable store, a timeout — never is: it is retried until it heals). `dead-letter`:
+         * the parts of it that still fail go to the source's quarantine dataset (kind `dead-letter`) with the reason,
+         * the checkpoint moves past it, and the stream goes on; `stop`: the stream stops with the reason.
+         */
+        poison: z
+          .object({
+            attempts: z.number().int().min(1).max(100).default(3),
+            action: z.enum(['dead-letter', 'stop']).default('dead-letter'),
+          })
+          .strict()
+          .default({ attempts: 3, action: 'dead-letter' }),
+        /** On SIGTERM or Ctrl-C, how long the stream keeps committing what it read before it gives the rest up (read again on the next start). */
+        stopTimeoutMs: z.number().int().positive().default(30_000),
       })
       .strict()
       .default({
@@ -273,6 +288,8 @@ export const projectConfigSchema = z
         maxBufferedBytes: 256 * 1024 * 1024,
         pollIntervalMs: 100,
         modelIntervalMs: 5000,
+        poison: { attempts: 3, action: 'dead-letter' },
+        stopTimeoutMs: 30_000,
       }),
     lineage: lineageSchema.default({ transports: [] }),
     quality: z

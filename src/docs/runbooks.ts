@@ -34,6 +34,19 @@ const BOOKS: Record<(typeof RUNBOOKS)[number], Runbook> = {
       'Restart the stream; it resumes from the committed checkpoint without loss or duplicates.',
     ],
   },
+  'stream-dead-letter': {
+    title: 'A stream batch was poison: changes dead-lettered',
+    means:
+      'A micro-batch failed to commit the same way `stream.poison.attempts` times (a failure of the data, not of the disk, store or network). Its changes that would not load went to `<domain>_quarantine.<dataset>` with kind `dead-letter`, the reason and the source offset; the rest loaded, and the stream went on.',
+    impact:
+      'The dead-lettered changes are missing from bronze, silver and gold until they are replayed; the products built on them are incomplete.',
+    steps: [
+      'Read them: `npx finmesh query "select _line as offset, reason, raw from <domain>_quarantine.<dataset> where kind = \'dead-letter\'"`.',
+      'A configuration error (a source schema the data cannot be typed by) shows in `npx finmesh validate`; a malformed document needs the app team.',
+      'Once fixed, re-send the changes from the app (a new version of each document), or load the `raw` documents back through the source.',
+      'To stop the stream instead of moving on, set `stream.poison.action: stop` in finmesh.yaml.',
+    ],
+  },
   'partner-file-missing': {
     title: 'A partner file did not arrive',
     means: 'Fewer files than `expectedDaily` were ingested from the partner’s SFTP in the last day.',

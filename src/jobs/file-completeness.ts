@@ -109,7 +109,8 @@ export async function completeFiles(o: {
   if (stableWanted && cfg.stableMs > 0) await sleep(Math.min(cfg.stableMs, 1000));
   const second = stableWanted ? new Map((await list(false)).map((f) => [f.path, f])) : undefined;
   const now = clock.now();
-  const settleFor = (quiet: number) => (cfg.complete.settle ? Math.max(quiet, durationMs(cfg.complete.settle)) : 5 * Math.max(2 * cfg.stableMs, quiet));
+  const settleFor = (quiet: number) =>
+    cfg.complete.settle ? Math.max(quiet, durationMs(cfg.complete.settle)) : 5 * Math.max(2 * cfg.stableMs, quiet);
   const out: Candidate[] = [];
   const waiting: Completeness['waiting'] = [];
   for (const f of candidates) {

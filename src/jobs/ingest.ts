@@ -79,6 +79,8 @@ export async function ingestFileSource(
     parent?: ParentRun | undefined;
     /** When a schedule meant this cycle to run. */
     nominalTime?: Date;
+    /** Once aborted (SIGTERM), the file being committed finishes and no other starts; the next cycle takes them. */
+    signal?: AbortSignal | undefined;
   } = {},
 ): Promise<IngestReport> {
   if (!isFileSource(source))
@@ -176,6 +178,7 @@ export async function ingestFileSource(
       );
     });
     for (const [i, c] of candidates.entries()) {
+      if (options.signal?.aborted) break;
       const f = c.file;
       const { local, error } = await (fetched[i] as (typeof fetched)[number]);
       if (error) {
@@ -247,7 +250,7 @@ export async function watchFileSources(
       const at = due.get(s.name) ?? 0;
       if (o.signal.aborted || at > Date.now() || !isFileSource(s)) continue;
       try {
-        o.onReport(await ingestFileSource(ctx, s, { nominalTime: new Date(at === 0 ? Date.now() : at) }));
+        o.onReport(await ingestFileSource(ctx, s, { nominalTime: new Date(at === 0 ? Date.now() : at), signal: o.signal }));
       } catch (e) {
         o.onError(s, e);
       }

@@ -1,7 +1,9 @@
 import type { Bus, Delivery } from '../bus/bus.js';
 import type { Source } from '../config/project.js';
+import { FinmeshError } from '../core/errors.js';
 import { sleep } from '../core/sleep.js';
-import { type BronzeBatch, commitBronzeBatch, type StagedBatch, stageBronzeBatch } from '../lake/bronze-writer.js';
+import { type BronzeBatch, commitBronzeBatch, type StagedBatch, stageBronzeBatch, writeBronzeBatch } from '../lake/bronze-writer.js';
+import { type QuarantineRow, writeQuarantine } from '../lake/quarantine.js';
 import { streamBatchEvents } from '../lineage/events.js';
 import type { Metrics } from '../observability/metrics.js';
 import { jobName } from '../runs/job-names.js';
@@ -10,11 +12,16 @@ import type { ChangeFeedSource, ChangeRecord } from '../sources/changefeed/chang
 import { createChangeFeedSource, isChangeFeed } from '../sources/changefeed/registry.js';
 import { decodeRecords, packMessages } from './change-codec.js';
 import type { Context } from './context.js';
+import { failureKind, failureText, isInfrastructureFailure } from './failures.js';
 
 /** Records per change-feed read. */
 const PAGE_SIZE = 5000;
 /** Largest bus message the stream publishes. */
 const MAX_MESSAGE_BYTES = 512 * 1024;
+/** Commits a poison batch's parts may take while it is halved to find the changes that fail (the rest load). */
+const MAX_BISECT_COMMITS = 16;
+/** Longest wait between two attempts at a batch that failed. */
+const MAX_RETRY_DELAY_MS = 30_000;
 
 export interface StreamOptions {
   bus: Bus;
@@ -40,6 +47,10 @@ export interface StreamStats {
   /** Records committed to bronze, per source. */
   committed: Record<string, number>;
   batches: number;
+  /** Changes of poison batches moved to quarantine as dead letters, per source. */
+  deadLettered: Record<string, number>;
+  /** Changes read but not committed when a stop ran out of time, per source: read again on the next start. */
+  abandoned: Record<string, number>;
 }
 
 /**
@@ -48,7 +59,7 @@ export interface StreamStats {
  * then acks the bus and tells the source. Memory is bounded by the bus's in-flight limit.
  */
 export class StreamJob {
-  readonly stats: StreamStats = { committed: {}, batches: 0 };
+  readonly stats: StreamStats = { committed: {}, batches: 0, deadLettered: {}, abandoned: {} };
   private readonly lanes: Lane[] = [];
   private stopping = false;
   private done: Promise<void> | undefined;
@@ -70,17 +81,27 @@ export class StreamJob {
     this.done = Promise.all(this.lanes.map((l) => l.run())).then(() => undefined);
   }
 
-  /** Resolves when every lane stopped: caught up (with `untilCaughtUp`) or after `stop()`. */
+  /**
+   * Resolves when every lane stopped: caught up (with `untilCaughtUp`) or after `stop()`. Rejects with the reason
+   * when a lane met a poison batch and `stream.poison.action` is `stop`.
+   */
   async wait(): Promise<void> {
     await this.done;
+    const fatal = this.lanes.find((l) => l.fatal)?.fatal;
+    if (fatal) throw fatal;
   }
 
-  /** Stops reading, commits what was read, and resolves when everything read is committed. */
+  /**
+   * Stops reading, commits what was read, and resolves when everything read is committed — or, after
+   * `stream.stopTimeoutMs`, gives up what is still uncommitted (not acked: read again on the next start).
+   */
   async stop(): Promise<void> {
-    if (this.stopping) return this.wait();
-    this.stopping = true;
-    for (const l of this.lanes) l.stop();
-    await this.wait();
+    // Never rejects: a lane's fatal error is for `wait()` to report.
+    if (!this.stopping) {
+      this.stopping = true;
+      for (const l of this.lanes) l.stop();
+    }
+    await this.done;
   }
 
   /** True when every source's committed checkpoint has reached the feed's head as of now. */
@@ -97,6 +118,12 @@ export class StreamJob {
 
 class Lane {
   private stopped = false;
+  /** Set when `stream.poison.action` is `stop` and a batch turned out poison. */
+  fatal: FinmeshError | undefined;
+  /** The failure the last commits met in a row, and how often. */
+  private failures = { text: '', count: 0 };
+  private stopDeadline: number | undefined;
+  private readonly stopping = new AbortController();
   private published = 0;
   private committed = 0;
   private readerDone = false;
@@ -120,7 +147,10 @@ class Lane {
   }
 
   stop(): void {
+    if (this.stopped) return;
     this.stopped = true;
+    this.stopDeadline = Date.now() + this.config.stopTimeoutMs;
+    this.stopping.abort();
   }
 
   async caughtUp(): Promise<boolean> {
@@ -154,10 +184,19 @@ class Lane {
     );
     try {
       await this.read();
-      // Everything read must be committed before the lane ends.
-      while (this.committed < this.published) {
+      // Everything read must be committed before the lane ends — unless a stop runs out of time, or the lane stops on
+      // a poison batch: what is not committed then is not acked, and is read again on the next start.
+      while (this.committed < this.published && !this.fatal) {
+        if (this.stopDeadline !== undefined && Date.now() > this.stopDeadline) {
+          this.stats.abandoned[this.source.name] = this.published - this.committed;
+          this.ctx.log.warn(
+            { source: this.source.name, uncommitted: this.published - this.committed },
+            `${this.source.name}: stopping after ${this.config.stopTimeoutMs} ms with ${this.published - this.committed} changes read but not committed; the next start reads them again`,
+          );
+          break;
+        }
         await this.flush();
-        if (this.committed < this.published) await sleep(20);
+        if (this.committed < this.published) await sleep(20, this.stopping.signal);
       }
     } finally {
       clearInterval(ticker);
@@ -270,6 +309,12 @@ class Lane {
     stagedP: Promise<StagedBatch>,
     started: number,
   ): Promise<void> {
+    if (this.fatal) {
+      // The lane is stopping on a poison batch: nothing more is committed.
+      for (const d of deliveries) await d.nak();
+      await stagedP.then((st) => this.ctx.storage.discard(st.staging)).catch(() => undefined);
+      return;
+    }
     const checkpoint = bronze.checkpoint?.value as string;
     const advance = !this.feed.reached(await this.committedCheckpoint(), checkpoint);
     if (!advance) bronze.checkpoint = undefined;
@@ -308,12 +353,125 @@ class Lane {
       const eventTimes = batch.map((r) => r.eventTime);
       this.observe(res.rows, res.bytes, res.files.length, started, committedAt, eventTimes);
       this.options.onCommit?.({ source: this.source.name, domain: this.source.domain, records: batch.length, committedAt, eventTimes });
+      this.failures = { text: '', count: 0 };
     } catch (e) {
       if (!run.ended) await run.fail(e);
-      // Nothing was committed: hand the records back for another try.
-      for (const d of deliveries) await d.nak();
       this.options.metrics?.streamErrors.inc({ domain: this.source.domain, source: this.source.name });
-      await sleep(1000);
+      const text = failureText(e);
+      const kind = failureKind(e);
+      this.failures = { text: kind, count: this.failures.text === kind ? this.failures.count + 1 : 1 };
+      const poison = this.config.poison;
+      if (this.failures.count >= poison.attempts && !isInfrastructureFailure(e)) {
+        const what = `a batch of ${batch.length} changes (offsets ${bronze.firstOffset}-${bronze.lastOffset}) failed ${this.failures.count} times the same way: ${text}`;
+        if (poison.action === 'stop') {
+          for (const d of deliveries) await d.nak();
+          this.fatal ??= new FinmeshError(
+            'DATA_INVALID',
+            `${this.source.file}: ${this.source.name}: ${what}; stopping (stream.poison.action: stop)`,
+            {
+              cause: e,
+            },
+          );
+          this.ctx.log.error({ source: this.source.name, err_message: text }, `${this.source.name}: ${what}; stopping`);
+          this.stop();
+          return;
+        }
+        try {
+          await this.deadLetter(batch, deliveries, checkpoint, advance, what);
+          this.failures = { text: '', count: 0 };
+          return;
+        } catch (dl) {
+          this.ctx.log.error(
+            { source: this.source.name, err_message: failureText(dl) },
+            `${this.source.name}: the poison batch could not be dead-lettered either; retrying`,
+          );
+        }
+      }
+      // Nothing was committed: hand the records back for another try, after a wait that grows with each failure.
+      for (const d of deliveries) await d.nak();
+      const delay = Math.min(MAX_RETRY_DELAY_MS, 1000 * 2 ** Math.min(10, this.failures.count - 1));
+      // Stopping: the wait is cut at the stop deadline, not skipped (a failing commit must not spin).
+      if (this.stopDeadline === undefined) await sleep(delay, this.stopping.signal);
+      else await sleep(Math.max(0, Math.min(delay, this.stopDeadline - Date.now())));
+    }
+  }
+
+  /**
+   * A poison batch: its changes are halved (in offset order) and each half tried again, so the changes that load do
+   * and only those that fail on their own remain; those go to the source's quarantine dataset as dead letters, each
+   * with its reason, in one metadata commit with the checkpoint past the batch. Then the batch is acked: the stream
+   * goes on, and every change of the batch is either in bronze or in quarantine, once.
+   */
+  private async deadLetter(
+    batch: ChangeRecord[],
+    deliveries: Delivery[],
+    checkpoint: string,
+    advance: boolean,
+    what: string,
+  ): Promise<void> {
+    const records = [...batch].sort((a, b) => a.offset - b.offset);
+    const labels = { domain: this.source.domain, source: this.source.name };
+    const run = await this.ctx.runs.start({ job: `stream:${this.source.name}`, kind: 'stream', parent: this.options.parent, labels });
+    try {
+      let budget = MAX_BISECT_COMMITS;
+      let loaded = 0;
+      const dead: { record: ChangeRecord; reason: string }[] = [];
+      const settle = async (part: ChangeRecord[], reason: string): Promise<void> => {
+        if (part.length === 1 || budget <= 0) {
+          for (const record of part) dead.push({ record, reason });
+          return;
+        }
+        const mid = Math.ceil(part.length / 2);
+        for (const half of [part.slice(0, mid), part.slice(mid)]) {
+          budget--;
+          try {
+            loaded += (await writeBronzeBatch(this.ctx, { ...this.bronzeBatch(half), runId: run.id, checkpoint: undefined })).rows;
+          } catch (e) {
+            if (isInfrastructureFailure(e)) throw e;
+            await settle(half, failureText(e));
+          }
+        }
+      };
+      await settle(records, what);
+      const first = records[0]?.offset ?? 0;
+      const last = records[records.length - 1]?.offset ?? 0;
+      const rows: QuarantineRow[] = dead.map(({ record, reason }) => ({
+        kind: 'dead-letter',
+        file: `${this.topic}@${record.offset}`,
+        line: record.offset,
+        reason: `${this.source.name}: ${reason}`,
+        raw: record.json,
+      }));
+      await writeQuarantine(this.ctx, this.source, run.id, rows, {
+        name: `dead-letter-${this.source.name}-${first}-${last}`,
+        checkpoint: advance ? { source: this.checkpointKey, value: checkpoint } : undefined,
+      });
+      await run.end({ status: 'succeeded', rowsIn: batch.length, rowsOut: loaded, rowsRejected: dead.length });
+      for (const d of deliveries) await d.ack();
+      if (advance) await this.feed.acknowledge(checkpoint);
+      this.committed += batch.length;
+      this.stats.committed[this.source.name] = (this.stats.committed[this.source.name] ?? 0) + loaded;
+      this.stats.deadLettered[this.source.name] = (this.stats.deadLettered[this.source.name] ?? 0) + dead.length;
+      this.stats.batches++;
+      const m = this.options.metrics;
+      m?.deadLetters.inc(labels, dead.length);
+      m?.quarantineRows.inc(labels, dead.length);
+      m?.busBacklog.set(this.busLabels, this.published - this.committed);
+      this.ctx.log.error(
+        { ...labels, dead_letters: dead.length, loaded, first_offset: first, last_offset: last },
+        `${this.source.name}: ${what}; ${dead.length} changes dead-lettered to ${this.source.domain}_quarantine.${this.source.dataset.name} (kind dead-letter), ${loaded} loaded; the stream goes on`,
+      );
+      if (loaded > 0)
+        this.options.onCommit?.({
+          source: this.source.name,
+          domain: this.source.domain,
+          records: loaded,
+          committedAt: Date.now(),
+          eventTimes: [],
+        });
+    } catch (e) {
+      if (!run.ended) await run.fail(e);
+      throw e;
     }
   }
 

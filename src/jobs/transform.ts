@@ -32,6 +32,8 @@ export interface RunModelsOptions {
   onModel?: (r: ModelRunResult) => void;
   /** Run each product's checks after it is built (default true). */
   checks?: boolean;
+  /** Once aborted (SIGTERM), the model running finishes and no other starts. */
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -56,6 +58,7 @@ export async function runModels(ctx: Context, options: RunModelsOptions = {}): P
   const broken = new Set<string>();
   const results: ModelRunResult[] = [];
   for (const node of selected) {
+    if (options.signal?.aborted) break;
     const upstreamBroken = node.refs.find((r) => broken.has(r.name));
     const result = await runModel(ctx, node, options, upstreamBroken?.name);
     if (result.status !== 'succeeded') broken.add(node.product.name);

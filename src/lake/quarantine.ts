@@ -13,8 +13,8 @@ const QUARANTINE_INPUT = ['kind', 'source', 'file', 'line', 'reason', 'raw'].map
 }));
 
 export interface QuarantineRow {
-  /** `row` for a rejected row, `file` for a file refused whole. */
-  kind: 'row' | 'file';
+  /** `row` for a rejected row, `file` for a file refused whole, `dead-letter` for a change of a poison stream batch. */
+  kind: 'row' | 'file' | 'dead-letter';
   file: string;
   line: number;
   reason: string;
@@ -64,6 +64,12 @@ export async function writeQuarantine(
   source: Source,
   runId: string,
   input: QuarantineRow[] | { ndjsonFile: string; identity: string },
+  options: {
+    /** The files' name instead of run id + identity: one a replay of the same work overwrites. */
+    name?: string | undefined;
+    /** A source checkpoint that moves in the same metadata commit as the rows. */
+    checkpoint?: { source: string; value: string } | undefined;
+  } = {},
 ): Promise<void> {
   const dataset = { domain: source.domain, zone: 'quarantine' as const, name: source.dataset.name };
   const staging = await ctx.storage.stagingDir();
@@ -89,10 +95,10 @@ export async function writeQuarantine(
     const written = await ctx.engine.writeParquet(select, join(staging, 'out'), { partitionBy: 'dt' });
     const add = [];
     for (const w of written) {
-      const key = fileKey(dataset, w.partition, `${runId}-${identity}`);
+      const key = fileKey(dataset, w.partition, options.name ?? `${runId}-${identity}`);
       add.push({ key, partition: w.partition, rows: w.rows, bytes: await ctx.storage.commit(w.path, key) });
     }
-    await ctx.meta.manifest.commit({ dataset: datasetKey(dataset), runId, add, replace: [] });
+    await ctx.meta.manifest.commit({ dataset: datasetKey(dataset), runId, add, replace: [], checkpoint: options.checkpoint });
     await refreshDataset(ctx, dataset);
   } finally {
     await ctx.storage.discard(staging);

@@ -43,6 +43,7 @@ export const RUNBOOKS = [
   'partner-file-missing',
   'pipeline-failing',
   'quarantine-spike',
+  'stream-dead-letter',
   'data-quality-error',
   'watcher-silent',
 ] as const;
@@ -188,6 +189,15 @@ function symptomRules(project: Project, dur: (d: string) => string, runbook: (n:
       annotations: {
         summary: '{{ $labels.source }}: more than 100 rows quarantined in 10 minutes',
         runbook_url: runbook('quarantine-spike'),
+      },
+    },
+    {
+      alert: 'FinmeshStreamDeadLetter',
+      expr: `sum by (domain, source) (increase(finmesh_stream_dead_letter_records_total[${dur('15m')}])) > 0`,
+      labels: { severity: 'ticket', owner: 'platform' },
+      annotations: {
+        summary: '{{ $labels.source }}: a poison batch; its changes that would not load went to quarantine as dead letters',
+        runbook_url: runbook('stream-dead-letter'),
       },
     },
     {

@@ -59,6 +59,12 @@ export class Metrics {
     labelNames: ['domain', 'source'] as const,
     registers: [this.registry],
   });
+  readonly deadLetters = new (prom().Counter)({
+    name: 'finmesh_stream_dead_letter_records_total',
+    help: 'Changes of poison micro-batches moved to the quarantine dataset as dead letters (the stream went on past them).',
+    labelNames: ['domain', 'source'] as const,
+    registers: [this.registry],
+  });
   readonly busPublished = new (prom().Counter)({
     name: 'finmesh_bus_messages_published_total',
     help: 'Messages (change-feed pages) published to the bus.',

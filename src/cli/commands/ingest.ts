@@ -5,6 +5,7 @@ import type { FileSourceSpec } from '../../sources/files/file-source-kinds.js';
 import { failuresFound } from '../exit-codes.js';
 import { examples, integer, projectOption } from '../options.js';
 import { formatCount, print, printable, printJson, say } from '../output.js';
+import { handleStopSignals } from '../signals.js';
 
 export function registerIngest(program: Command): void {
   const cmd = program
@@ -59,11 +60,13 @@ export function registerIngest(program: Command): void {
         throw new FinmeshError('CONFIG_INVALID', `--every: expected a duration such as 30s, 5m or 1h, found "${opts.every}"`);
       const metrics = new Metrics({ processMetrics: opts.watch === true && opts.port !== undefined });
       const ctx = await openContext(project, { metrics });
+      const abort = new AbortController();
+      const release = handleStopSignals('ingest', () => abort.abort(), 30_000);
       try {
         await prepareSession(ctx);
         if (!opts.watch) {
           const reports: IngestReport[] = [];
-          for (const s of sources) reports.push(await ingestFileSource(ctx, s));
+          for (const s of sources) if (!abort.signal.aborted) reports.push(await ingestFileSource(ctx, s, { signal: abort.signal }));
           if (opts.json) printJson(reports.length === 1 ? reports[0] : reports);
           else for (const r of reports) printReport(r);
           if (reports.some((r) => r.files.failed > 0)) failuresFound();
@@ -72,10 +75,6 @@ export function registerIngest(program: Command): void {
         const server =
           opts.port !== undefined ? await startServer({ host: project.config.server.host, port: opts.port, metrics }) : undefined;
         if (server) say(`metrics ${server.url}/metrics`);
-        const abort = new AbortController();
-        const stop = () => abort.abort();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
         const every = opts.every;
         const watched = every ? sources.map((s) => ({ ...s, config: { ...s.config, pollEvery: every } })) : sources;
         say(`watching ${watched.map((s) => `${s.name} (every ${s.config.pollEvery})`).join(', ')}; Ctrl-C stops after the running cycle`);
@@ -94,11 +93,10 @@ export function registerIngest(program: Command): void {
             },
           });
         } finally {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
           await server?.close();
         }
       } finally {
+        release();
         await ctx.close();
       }
     });

@@ -3,6 +3,7 @@ import type { ModelRunResult } from '../../jobs/transform.js';
 import { failuresFound } from '../exit-codes.js';
 import { examples, projectOption } from '../options.js';
 import { formatCount, formatMs, paint, plural, print, printJson, say, statusStyle } from '../output.js';
+import { handleStopSignals } from '../signals.js';
 
 export function registerRun(program: Command): void {
   const cmd = program
@@ -40,6 +41,8 @@ export function registerRun(program: Command): void {
           `no model matches "${selector}" (models: ${dag.nodes.map((n) => n.product.name).join(', ')}; selectors: name, +name, name+, domain:x, zone:x)`,
         );
       const ctx = await openContext(project, { secrets: true });
+      const interrupted = new AbortController();
+      const release = handleStopSignals('run', () => interrupted.abort(), 30_000);
       try {
         await prepareSession(ctx);
         const results = await ctx.runs.track(
@@ -54,13 +57,18 @@ export function registerRun(program: Command): void {
           (run) =>
             runModels(ctx, {
               selector,
+              signal: interrupted.signal,
               parent: { runId: run.id, job: 'run' },
               onModel: (r) => {
                 if (!opts.json) say(modelLine(r));
               },
             }),
-          (rs) => ({ error: failedModels(rs) }),
+          (rs) => ({ error: interrupted.signal.aborted ? 'stopped by a signal before every model ran' : failedModels(rs) }),
         );
+        if (interrupted.signal.aborted) {
+          say(`stopped by a signal after ${results.length} models; the others did not run (each dataset keeps its last committed state)`);
+          process.exitCode = 1;
+        }
         if (opts.json) printJson({ models: results });
         else {
           const count = (s: string) => results.filter((r) => r.status === s).length;
@@ -71,6 +79,7 @@ export function registerRun(program: Command): void {
         }
         if (results.some((r) => r.status !== 'succeeded')) failuresFound();
       } finally {
+        release();
         await ctx.close();
       }
     });

@@ -7,6 +7,7 @@ import type { StartedServer } from '../../server/server.js';
 import { failuresFound } from '../exit-codes.js';
 import { examples, integer, projectOption } from '../options.js';
 import { formatCount, Progress, paint, plural, print, printJson, say } from '../output.js';
+import { handleStopSignals } from '../signals.js';
 import { failedModels } from './run.js';
 
 interface StreamCliOptions {
@@ -78,16 +79,17 @@ export function registerStream(program: Command): void {
       let scheduler: ModelScheduler | undefined;
       let server: StartedServer | undefined;
       const progress = new Progress();
-      let stopping = false;
-      const onSignal = () => {
-        if (stopping) return;
-        stopping = true;
-        if (person) say('stopping: committing what was read (Ctrl-C again does not hurry it)');
-        else log.info('stopping: committing what was read');
-        void job?.stop();
-      };
-      process.on('SIGTERM', onSignal);
-      process.on('SIGINT', onSignal);
+      let stopped = false;
+      // The stream gives up what it cannot commit after stopTimeoutMs; the process ends a little after at the latest.
+      const release = handleStopSignals(
+        'stream',
+        () => {
+          stopped = true;
+          if (!person) log.info('stopping: committing what was read');
+          void job?.stop();
+        },
+        project.config.stream.stopTimeoutMs + 15_000,
+      );
       try {
         // The stream's own run spans everything, opening the sources included: a source that cannot open fails it.
         await ctx.runs.track(
@@ -144,6 +146,7 @@ export function registerStream(program: Command): void {
             await prepareSession(ctx);
             if (opts.port !== undefined) server = await startServer({ host: project.config.server.host, port: opts.port, metrics });
             await job.start();
+            if (stopped) void job.stop();
             const names = project.sources.filter(isChangeFeed).map((s) => s.name);
             if (person)
               say(
@@ -165,9 +168,12 @@ export function registerStream(program: Command): void {
               progress.done();
             }
             await scheduler?.stop();
-            const ran = opts.models ? await models() : [];
+            // Stopped by a signal: what was read is committed; the models catch up on the next start.
+            const ran = opts.models && !stopped ? await models() : [];
             const failed = ran.filter((m) => m.status === 'failed');
             const committed = Object.values(job.stats.committed).reduce((a, b) => a + b, 0);
+            const deadLettered = Object.values(job.stats.deadLettered).reduce((a, b) => a + b, 0);
+            const abandoned = Object.values(job.stats.abandoned).reduce((a, b) => a + b, 0);
             const result = {
               committed: job.stats.committed,
               batches: job.stats.batches,
@@ -176,11 +182,13 @@ export function registerStream(program: Command): void {
                 failed: failed.length,
                 failures: failed.map((m) => ({ model: m.model, runId: m.runId, error: m.error })),
               },
+              deadLettered: job.stats.deadLettered,
+              uncommitted: job.stats.abandoned,
             };
             if (opts.json) printJson(result);
             else {
               print(
-                `committed ${formatCount(committed)} changes in ${plural(job.stats.batches, 'batch', 'batches')}${opts.models ? `; models: ${ran.length} ran, ${failed.length > 0 ? paint('red', `${failed.length} failed`) : '0 failed'}` : ''}`,
+                `committed ${formatCount(committed)} changes in ${plural(job.stats.batches, 'batch', 'batches')}${deadLettered > 0 ? `; ${formatCount(deadLettered)} dead-lettered to quarantine` : ''}${abandoned > 0 ? `; ${formatCount(abandoned)} read but not committed (read again next start)` : ''}${opts.models ? `; models: ${ran.length} ran, ${failed.length > 0 ? paint('red', `${failed.length} failed`) : '0 failed'}` : ''}`,
               );
               for (const m of failed) print(`  ${paint('red', 'failed')} ${m.model} (run ${m.runId}): ${m.error ?? 'no reason given'}`);
             }
@@ -191,8 +199,7 @@ export function registerStream(program: Command): void {
         );
       } finally {
         await scheduler?.stop();
-        process.off('SIGTERM', onSignal);
-        process.off('SIGINT', onSignal);
+        release();
         await job?.close();
         await bus?.close();
         await server?.close();
