@@ -25,12 +25,21 @@ export function copyExample(): string {
 
 export const TEST_KEY = 'test-tokenization-key-do-not-use';
 
+/** Test values of the secrets the example project names by `env:` (validate checks that they resolve). */
+export const EXAMPLE_SECRETS: NodeJS.ProcessEnv = {
+  FINMESH_TOKENIZATION_KEY: TEST_KEY,
+  ACQUIRER_SFTP_PASSWORD: 'test-sftp-password-do-not-use',
+  FINTECH_PGP_PRIVATE_KEY: 'test-pgp-private-key-do-not-use',
+  FINTECH_PGP_PASSPHRASE: 'test-pgp-passphrase-do-not-use',
+  ACQUIRER_PGP_PUBLIC_KEY: 'test-pgp-public-key-do-not-use',
+};
+
 /** Runs the finmesh CLI as a user would, and returns its exit code and output. */
 export function cli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): SpawnSyncReturns<string> {
   return spawnSync(process.execPath, [BIN, ...args], {
     cwd: options.cwd ?? ROOT,
     encoding: 'utf8',
-    env: { ...process.env, FINMESH_TOKENIZATION_KEY: TEST_KEY, ...options.env },
+    env: { ...process.env, ...EXAMPLE_SECRETS, ...options.env },
     timeout: 180_000,
   });
 }
@@ -45,7 +54,7 @@ after(() => {
 export function cliAsync(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: options.cwd ?? ROOT,
-    env: { ...process.env, FINMESH_TOKENIZATION_KEY: TEST_KEY, ...options.env },
+    env: { ...process.env, ...EXAMPLE_SECRETS, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   background.add(child);

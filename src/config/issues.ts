@@ -11,10 +11,14 @@ export function valueAt(doc: unknown, path: readonly (string | number | symbol)[
   return cur;
 }
 
+/** Longest stretch of a found value an issue quotes: a binary file read as text must not flood the terminal. */
+const MAX_QUOTED = 80;
+
 export function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'null';
-  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'string')
+    return v.length > MAX_QUOTED ? `${JSON.stringify(v.slice(0, MAX_QUOTED))}… (${v.length} characters)` : JSON.stringify(v);
   if (Array.isArray(v)) return `a list of ${v.length}`;
   if (typeof v === 'object') return 'an object';
   return `${typeof v} ${String(v)}`;

@@ -3,7 +3,7 @@ import { join, relative, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { unitMs } from '../core/duration.js';
 import { ConfigError, FinmeshError, type ValidationIssue } from '../core/errors.js';
-import { formatPath, zodIssues } from './issues.js';
+import { describeValue, formatPath, zodIssues } from './issues.js';
 import { loadAccessModel } from './load-access.js';
 import { validateOdcs } from './odcs-validator.js';
 import type { Domain, Product, Project, Source, UserPolicyFile } from './project.js';
@@ -15,6 +15,7 @@ import {
   type ProjectConfig,
   productSettingsSchema,
   projectConfigSchema,
+  type SourceConfig,
   sourceConfigSchema,
   TIME_SLA_PROPERTIES,
 } from './schema.js';
@@ -48,8 +49,20 @@ export function inspectProject(dir: string, options: LoadOptions = {}): LoadResu
   }
   const rel = (p: string) => relative(root, p) || '.';
   const readYaml = (file: string): unknown => {
+    const bytes = readFileSync(file);
+    const binary = binaryAt(bytes);
+    if (binary !== undefined) {
+      issues.push({
+        file: rel(file),
+        path: '',
+        expected: 'a YAML text file (UTF-8)',
+        found: `binary data (${binary}); is this the right file?`,
+      });
+      return undefined;
+    }
     try {
-      return parseYaml(readFileSync(file, 'utf8'));
+      // A document may alias at most as many nodes as it holds a hundred times over: an alias bomb is refused.
+      return parseYaml(bytes.toString('utf8'), { maxAliasCount: 100 });
     } catch (e) {
       if (e instanceof YAMLParseError) {
         const at = e.linePos?.[0];
@@ -61,13 +74,23 @@ export function inspectProject(dir: string, options: LoadOptions = {}): LoadResu
         });
         return undefined;
       }
-      throw e;
+      if (e instanceof ReferenceError && /alias/i.test(e.message)) {
+        issues.push({
+          file: rel(file),
+          path: '',
+          expected: 'YAML whose aliases expand to a reasonable size',
+          found: 'aliases that expand without bound (an alias bomb, "billion laughs"); refused',
+        });
+        return undefined;
+      }
+      issues.push({ file: rel(file), path: '', expected: 'valid YAML', found: describeValue(e instanceof Error ? e.message : String(e)) });
+      return undefined;
     }
   };
 
   const projectDoc = readYaml(join(root, PROJECT_FILE));
   const parsedProject = projectConfigSchema.safeParse(projectDoc ?? {});
-  if (!parsedProject.success) issues.push(...zodIssues(PROJECT_FILE, projectDoc, parsedProject.error));
+  if (!parsedProject.success && projectDoc !== undefined) issues.push(...zodIssues(PROJECT_FILE, projectDoc, parsedProject.error));
 
   const domains: Domain[] = [];
   const sources: Source[] = [];
@@ -83,8 +106,9 @@ export function inspectProject(dir: string, options: LoadOptions = {}): LoadResu
     }
     const doc = readYaml(dfile);
     const parsed = domainConfigSchema.safeParse(doc ?? {});
+    // A file that could not be read as YAML is reported once, not again field by field.
     if (!parsed.success) {
-      issues.push(...zodIssues(rel(dfile), doc, parsed.error));
+      if (doc !== undefined) issues.push(...zodIssues(rel(dfile), doc, parsed.error));
     } else if (parsed.data.name !== name) {
       issues.push({ file: rel(dfile), path: 'name', expected: `"${name}" (the folder's name)`, found: JSON.stringify(parsed.data.name) });
     }
@@ -93,11 +117,13 @@ export function inspectProject(dir: string, options: LoadOptions = {}): LoadResu
 
     for (const sfile of listFiles(join(ddir, 'sources'), /\.ya?ml$/)) {
       const sdoc = readYaml(sfile);
+      if (sdoc === undefined) continue;
       const sp = sourceConfigSchema.safeParse(sdoc ?? {});
       if (!sp.success) {
         issues.push(...zodIssues(rel(sfile), sdoc, sp.error));
         continue;
       }
+      issues.push(...sourceColumnIssues(rel(sfile), sp.data));
       sources.push({
         name: sp.data.name,
         domain: name,
@@ -125,6 +151,14 @@ export function inspectProject(dir: string, options: LoadOptions = {}): LoadResu
         continue;
       }
       const contract = cp.data;
+      issues.push(
+        ...duplicates(
+          (contract.schema[0]?.properties ?? []).map((p) => p.name),
+          rel(cfile),
+          (i) => `schema[0].properties[${i}].name`,
+          'property',
+        ),
+      );
       const settings = readSettings(rel(cfile), contract, issues);
       if (!settings) continue;
       const schemaName = contract.schema[0]?.name;
@@ -217,6 +251,51 @@ export function applyTarget(config: ProjectConfig, name: string, issues: Validat
   const { description: _, ...sections } = t;
   const defined = Object.fromEntries(Object.entries(sections).filter(([, v]) => v !== undefined));
   return { ...config, ...defined };
+}
+
+/**
+ * A source's column list must name each column once (a duplicate makes every batch fail to load), and its `key`,
+ * `version` and `eventTime` must name columns of it.
+ */
+function sourceColumnIssues(file: string, config: SourceConfig): ValidationIssue[] {
+  const names = config.schema.map((c) => c.name);
+  const issues = duplicates(names, file, (i) => `schema[${i}].name`, 'column');
+  const known = new Set(names);
+  const listed = names.join(', ');
+  // A Cosmos DB source's `key` is its account key (a secret), not columns.
+  (Array.isArray(config.key) ? config.key : []).forEach((k, i) => {
+    if (!known.has(k)) issues.push({ file, path: `key[${i}]`, expected: `a column of the schema (${listed})`, found: JSON.stringify(k) });
+  });
+  for (const field of ['version', 'eventTime'] as const) {
+    const v = config[field];
+    if (v !== undefined && !known.has(v))
+      issues.push({ file, path: field, expected: `a column of the schema (${listed})`, found: JSON.stringify(v) });
+  }
+  return issues;
+}
+
+/** Each name after its first use, as an issue at its own path. */
+function duplicates(names: string[], file: string, path: (i: number) => string, what: string): ValidationIssue[] {
+  const first = new Map<string, number>();
+  const out: ValidationIssue[] = [];
+  names.forEach((n, i) => {
+    const at = first.get(n);
+    if (at === undefined) first.set(n, i);
+    else out.push({ file, path: path(i), expected: `a ${what} name used once`, found: `"${n}", already at ${path(at)}` });
+  });
+  return out;
+}
+
+/** Where a file is not text: the offset of a NUL byte or of bytes that are not UTF-8; undefined for text. */
+function binaryAt(bytes: Buffer): string | undefined {
+  const nul = bytes.indexOf(0);
+  if (nul >= 0) return `a NUL byte at offset ${nul} of ${bytes.length}`;
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return undefined;
+  } catch {
+    return `bytes that are not UTF-8 in its ${bytes.length}`;
+  }
 }
 
 function readSettings(file: string, contract: Contract, issues: ValidationIssue[]): ProductSettings | undefined {

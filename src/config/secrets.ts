@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { FinmeshError } from '../core/errors.js';
+import { FinmeshError, type ValidationIssue } from '../core/errors.js';
+import { formatPath } from './issues.js';
+import type { Project } from './project.js';
 
 /**
  * Resolves `env:NAME` or `file:path` (relative paths from the project root). The value is returned to the
@@ -25,4 +27,33 @@ export function resolveSecret(ref: string, projectRoot: string, what: string): s
     }
   }
   throw new FinmeshError('CONFIG_INVALID', `${what}: expected a secret reference (env:NAME or file:path), found something else`);
+}
+
+const SECRET_REF = /^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$/;
+
+/**
+ * Every secret reference of the project (`env:NAME`, `file:path` in finmesh.yaml and the sources) that does not
+ * resolve here: the variable is unset or empty, the file cannot be read. Values are never read into a message.
+ */
+export function secretIssues(project: Project): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const walk = (file: string, v: unknown, path: (string | number)[]) => {
+    if (typeof v === 'string') {
+      if (!SECRET_REF.test(v)) return;
+      try {
+        resolveSecret(v, project.root, '');
+      } catch (e) {
+        const found = v.startsWith('env:')
+          ? `the environment variable ${v.slice(4)} is not set`
+          : `the file of "${v}" cannot be read (${((e as Error).cause as NodeJS.ErrnoException | undefined)?.code ?? 'unreadable'})`;
+        issues.push({ file, path: formatPath(path), expected: 'a secret reference that resolves', found });
+      }
+    } else if (Array.isArray(v)) {
+      for (const [i, x] of v.entries()) walk(file, x, [...path, i]);
+    } else if (v && typeof v === 'object')
+      for (const [k, x] of Object.entries(v)) if (k !== 'description' && k !== 'simulator') walk(file, x, [...path, k]);
+  };
+  walk('finmesh.yaml', project.config, []);
+  for (const s of project.sources) walk(s.file, s.config, []);
+  return issues;
 }

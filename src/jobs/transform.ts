@@ -6,6 +6,7 @@ import type { WrittenFile } from '../engine/engine.js';
 import { fileKey } from '../lake/layout.js';
 import { defineViewModel, refreshDataset } from '../lake/session.js';
 import { builtCatalog, type ModelRunFacts, modelColumnLineage, modelEndEvent, modelStartEvent } from '../lineage/events.js';
+import { contractIssues } from '../mesh/model-binding.js';
 import { modelPolicyViolations } from '../mesh/policies.js';
 import { jobName } from '../runs/job-names.js';
 import type { ParentRun } from '../runs/runs.js';
@@ -115,6 +116,7 @@ async function runModel(
   }
   try {
     await enforcePolicies(ctx, node);
+    await enforceContract(ctx, node);
     built = await materialize(ctx, node, run.id);
   } catch (e) {
     await run.fail(e);
@@ -139,6 +141,20 @@ async function enforcePolicies(ctx: Context, node: ModelNode): Promise<void> {
   throw new FinmeshError(
     'PERMISSION',
     `policy ${violations.map((v) => `${v.policy}: ${v.found} (expected ${v.expected})`).join('; ')} — nothing was written; fix ${violations[0]?.file}`,
+  );
+}
+
+/**
+ * A model whose output breaks its contract's schema (a promised column missing or of another type) or whose settings
+ * name columns it does not produce fails before it writes: consumers keep the last version that kept the promise.
+ */
+async function enforceContract(ctx: Context, node: ModelNode): Promise<void> {
+  const sql = renderModel(node, ctx.project);
+  const issues = contractIssues(node.product, await ctx.engine.describe(`SELECT * FROM (${sql}) AS model`));
+  if (issues.length === 0) return;
+  throw new FinmeshError(
+    'DATA_INVALID',
+    `contract: ${issues.map((i) => `${i.file}: ${i.path}: expected ${i.expected}, found ${i.found}`).join('; ')} — nothing was written`,
   );
 }
 

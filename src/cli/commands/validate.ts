@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { usageError } from '../exit-codes.js';
 import { examples, projectOption } from '../options.js';
-import { paint, plural, print, printJson } from '../output.js';
+import { paint, plural, print, printable, printJson } from '../output.js';
 
 export function registerValidate(program: Command): void {
   const cmd = program
@@ -9,9 +9,11 @@ export function registerValidate(program: Command): void {
     .description('check finmesh.yaml, domains, sources, contracts (ODCS v3.1) and models; report every problem (exit 2 on any)');
   projectOption(cmd)
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { project: string; json?: boolean }) => {
+    .option('--no-secrets', 'do not check that secret references (env:, file:) resolve here (a CI machine without the secrets)')
+    .action(async (opts: { project: string; json?: boolean; secrets: boolean }) => {
       const [
         { inspectProject },
+        { secretIssues },
         { formatIssue },
         { simulatorIssues },
         { buildDag },
@@ -21,6 +23,7 @@ export function registerValidate(program: Command): void {
         { rowFilterIssues },
       ] = await Promise.all([
         import('../../config/load-project.js'),
+        import('../../config/secrets.js'),
         import('../../core/errors.js'),
         import('../../demo/simulator-config.js'),
         import('../../engine/dag.js'),
@@ -32,6 +35,7 @@ export function registerValidate(program: Command): void {
       const { project, issues } = inspectProject(opts.project);
       if (project) {
         issues.push(...simulatorIssues(project), ...buildDag(project).issues);
+        if (opts.secrets) issues.push(...secretIssues(project));
         // The project's own policies: files that do not compile, and error-level violations.
         const own = evaluateUserPolicies(project);
         issues.push(
@@ -54,7 +58,7 @@ export function registerValidate(program: Command): void {
         );
       } else {
         print(`${opts.project}: ${paint('red', plural(issues.length, 'problem'))}`);
-        for (const i of issues) print(`  ${formatIssue(i)}`);
+        for (const i of issues) print(printable(`  ${formatIssue(i)}`));
       }
       if (issues.length > 0) usageError();
     });
