@@ -7,6 +7,7 @@ import { exploreLineage } from '../lineage/explore.js';
 import { LineageGraph } from '../lineage/graph.js';
 import { marquezLineage } from '../lineage/marquez.js';
 import type { RunEvent } from '../lineage/openlineage.js';
+import { openLineageErrors } from '../lineage/validate-event.js';
 import { buildCatalog, type CatalogEntry } from '../mesh/reports.js';
 import { verifyAuditChain } from '../metadata/audit-chain.js';
 import { AUDIT_KINDS, type AuditKind } from '../metadata/metadata-store.js';
@@ -15,6 +16,9 @@ import { runHistory } from '../runs/history.js';
 import { lineageGraph, type Overview, openAlerts, overview, partnerFiles, productDetail, runDetail } from './read-models.js';
 import { principal, type ServedGovernance } from './served-governance.js';
 import { callerOf } from './server.js';
+
+/** Largest lineage event accepted (column lineage of a wide table runs to hundreds of kilobytes): 413 above. */
+const LINEAGE_BODY_LIMIT = 8 * 1024 * 1024;
 
 /** A route of `/api/v1`, as registered and as the OpenAPI document describes it. */
 interface ApiRoute {
@@ -26,6 +30,8 @@ interface ApiRoute {
   query?: { name: string; description: string; required?: boolean; type?: 'string' | 'integer' }[];
   /** The CLI command whose `--json` prints the same answer. */
   cli?: string;
+  /** Largest body accepted (413 above); Fastify's default otherwise. */
+  bodyLimit?: number;
   handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 }
 
@@ -175,12 +181,15 @@ export function registerApi(
       path: '/api/v1/lineage',
       summary: 'Receive an OpenLineage RunEvent (any OpenLineage HTTP transport can send here)',
       permission: 'lineage:write',
+      bodyLimit: LINEAGE_BODY_LIMIT,
       handler: async (req, reply) => {
         const e = req.body as Partial<RunEvent> | undefined;
-        if (!e?.eventType || !e.eventTime || !e.run?.runId || !e.job?.namespace || !e.job?.name) {
+        // Only events the OpenLineage schema accepts are stored (and later exported, and sent on).
+        const errors = openLineageErrors(e);
+        if (errors.length > 0 || !e?.eventType || !e.eventTime || !e.run?.runId || !e.job?.namespace || !e.job?.name) {
           throw new FinmeshError(
             'DATA_INVALID',
-            'expected an OpenLineage RunEvent with eventType, eventTime, run.runId, job.namespace and job.name',
+            `expected an OpenLineage 2-0-2 RunEvent${errors.length > 0 ? `: ${errors.join('; ')}` : ' with eventType, eventTime, run.runId, job.namespace and job.name'}`,
           );
         }
         await ctx.meta.lineage.record({
@@ -206,7 +215,14 @@ export function registerApi(
   const governance = options.governance;
   if (governance) routes.push(...governanceRoutes(governance));
   routes.push(...auditRoutes(ctx));
-  for (const r of routes) app.route({ method: r.method, url: r.path, config: { permission: r.permission }, handler: r.handler });
+  for (const r of routes)
+    app.route({
+      method: r.method,
+      url: r.path,
+      config: { permission: r.permission },
+      ...(r.bodyLimit === undefined ? {} : { bodyLimit: r.bodyLimit }),
+      handler: r.handler,
+    });
   const doc = openApiDocument(routes, ctx.project.config.name);
   app.get('/api/v1/openapi.json', { config: { permission: 'public' } }, async () => doc);
 }

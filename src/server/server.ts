@@ -114,6 +114,13 @@ export async function startServer(options: ServerOptions): Promise<StartedServer
       if (status === 401) reply.header('www-authenticate', 'Bearer realm="finmesh"');
       return reply.code(status).send({ error: error.code, message: error.message });
     }
+    // The client's mistakes fastify finds (malformed JSON, an empty body, an unknown content type, a body too large)
+    // keep their 4xx: they are not the server's errors, and must not count as 5xx in /metrics.
+    const status = (error as { statusCode?: unknown }).statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      const code = (error as { code?: unknown }).code;
+      return reply.code(status).send({ error: typeof code === 'string' ? code : 'BAD_REQUEST', message: (error as Error).message });
+    }
     return reply.code(500).send({ error: 'INTERNAL', message: 'internal error' });
   });
   try {

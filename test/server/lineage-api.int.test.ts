@@ -1,0 +1,98 @@
+// `POST /api/v1/lineage` is open to whatever an OpenLineage producer (or anyone) sends: only valid events are stored
+// and exported, and a client's mistake is a 4xx — never a 5xx that would page someone.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { cli, cliAsync, copyExample, waitFor } from '../helpers.js';
+import { freePort } from '../launchers.js';
+import { openLineageValidator } from '../lineage/openlineage-schema.js';
+
+describe('the lineage API refuses what is not OpenLineage', () => {
+  let port: number;
+  let dir: string;
+  let server: ReturnType<typeof cliAsync>;
+  before(async () => {
+    port = await freePort();
+    dir = copyExample();
+    server = cliAsync(['serve', '--project', dir, '--port', String(port)]);
+    let err = '';
+    server.stderr.on('data', (d) => {
+      err += d;
+    });
+    await waitFor(() => (/finmesh serve: /.test(err) ? true : undefined), 30_000, 'serve to start');
+  });
+  after(() => {
+    server?.kill('SIGTERM');
+  });
+  const post = (body: string | Buffer, type = 'application/json') =>
+    fetch(`http://127.0.0.1:${port}/api/v1/lineage`, { method: 'POST', headers: { 'content-type': type }, body });
+
+  const valid = {
+    eventType: 'COMPLETE',
+    eventTime: '2026-11-27T10:00:00.000Z',
+    producer: 'https://example.com/partner-etl',
+    schemaURL: 'https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent',
+    run: { runId: '01934b6a-3c2e-7d4f-8a1b-2c3d4e5f6a7b' },
+    job: { namespace: 'partner-etl', name: 'settlements-export' },
+    inputs: [],
+    outputs: [{ namespace: 'sftp://sftp.acquirer.example:22', name: '/outbound/settlements' }],
+  };
+
+  it('stores a valid event (201) and refuses ones the schema does not accept (400, naming what is wrong)', async () => {
+    assert.equal((await post(JSON.stringify(valid))).status, 201);
+    const cases: [string, unknown, RegExp][] = [
+      ['a run id that is not a UUID', { ...valid, run: { runId: 'run-42' } }, /event\/run\/runId: must match format "uuid"/],
+      ['an unknown event type', { ...valid, eventType: 'EXPLODED' }, /event\/eventType: must be equal to one of the allowed values/],
+      ['no producer', { ...valid, producer: undefined }, /event: must have required property 'producer'/],
+      [
+        'a facet that breaks its own schema',
+        {
+          ...valid,
+          run: {
+            ...valid.run,
+            facets: {
+              nominalTime: {
+                _producer: 'https://example.com/partner-etl',
+                _schemaURL: 'https://openlineage.io/spec/facets/1-0-1/NominalTimeRunFacet.json#/$defs/NominalTimeRunFacet',
+                nominalStartTime: 'yesterday',
+              },
+            },
+          },
+        },
+        /run\.facets\.nominalTime.*nominalStartTime: must match format "date-time"/,
+      ],
+    ];
+    for (const [what, event, reason] of cases) {
+      const r = await post(JSON.stringify(event));
+      assert.equal(r.status, 400, what);
+      const body = (await r.json()) as { error: string; message: string };
+      assert.equal(body.error, 'DATA_INVALID', what);
+      assert.match(body.message, reason, what);
+    }
+  });
+
+  it('answers malformed JSON, an empty body, an unknown content type and a 50 MB body with a 4xx, and counts no 5xx', async () => {
+    const statuses = [
+      (await post('{"eventType": "START", ')).status,
+      (await post('')).status,
+      (await post('eventType=START', 'application/x-www-form-urlencoded')).status,
+      (await post(Buffer.alloc(50 * 1024 * 1024, 0x20))).status,
+    ];
+    assert.deepEqual(statuses, [400, 400, 415, 413]);
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const fivexx = metrics.split('\n').filter((l) => l.startsWith('finmesh_http_requests_total') && l.includes('status_class="5xx"'));
+    assert.deepEqual(fivexx, [], 'no request counted as a server error');
+  });
+
+  it('lineage export holds the valid event and only valid events', () => {
+    const r = cli(['lineage', 'export', '--project', dir]);
+    assert.equal(r.status, 0, r.stderr);
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    assert.ok(events.some((e) => e.job?.name === 'settlements-export'));
+    const validate = openLineageValidator();
+    for (const e of events) assert.deepEqual(validate(e), [], JSON.stringify(e));
+  });
+});
