@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { gzipSync } from 'node:zlib';
+import { createGzip, gzipSync } from 'node:zlib';
 import { zipFiles } from '../../src/demo/simulator/partner-files.js';
 import { type CsvOptions, csvOptionsSchema, csvParser, normalizeHeader } from '../../src/sources/formats/csv.js';
 import { collectingSink, parseText } from '../../src/sources/formats/format.js';
@@ -236,6 +236,35 @@ describe('envelopes: gzip, zip, encodings', () => {
     assert.match(cutGzip.result.integrityError ?? '', /CUT\.ndjson\.gz: not a valid gzip stream \(.*\); the file is corrupt or cut short/);
     const broken = await read(whole.subarray(0, Math.floor(whole.length / 2)), 'CUT.zip');
     assert.match(broken.result.integrityError ?? '', /CUT\.zip: not a readable zip archive/);
+  });
+
+  it('refuses a gzip bomb of one endless line by its expansion, before any parser limit speaks (default limits)', async () => {
+    // 256 MiB of one CSV field without a line end: ~250 KB compressed, a thousandfold expansion. Judged against the
+    // whole compressed size, the ratio would pass 100× only after 25 MB — past the CSV parser's record limit.
+    const gzip = createGzip({ level: 9 });
+    const parts: Buffer[] = [];
+    gzip.on('data', (d: Buffer) => parts.push(d));
+    const done = new Promise((r) => gzip.on('end', r));
+    gzip.write('id,amount\n"');
+    const mib = Buffer.alloc(2 ** 20, 'a');
+    for (let i = 0; i < 256; i++) if (!gzip.write(mib)) await new Promise((r) => gzip.once('drain', r));
+    gzip.end();
+    await done;
+    const line = Buffer.concat(parts);
+    const csv: FileFormat = {
+      format: 'csv',
+      schema: [
+        { name: 'id', type: 'VARCHAR' },
+        { name: 'amount', type: 'VARCHAR' },
+      ],
+      limits: { maxBytes: 2 ** 30, maxRatio: 100, maxEntries: 1000 },
+    };
+    const { result } = await read(line, 'LINE.csv.gz', csv);
+    assert.match(
+      result.integrityError ?? '',
+      /LINE\.csv\.gz: expands more than 100× \(\d+ bytes from the first \d+ of its \d+ compressed bytes\)/,
+    );
+    assert.doesNotMatch(result.integrityError ?? '', /quote never closed/);
   });
 
   it('decodes ISO-8859-1 and Windows-1252 exactly, and refuses text that is not the UTF-8 it claims to be', async () => {

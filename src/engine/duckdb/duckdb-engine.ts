@@ -164,7 +164,11 @@ export class DuckDbEngine implements Engine {
 
   sandbox(readableRoots: string[]): Promise<void> {
     const dirs = readableRoots.map((r) => quoteLiteral(r.endsWith(sep) ? r : r + sep)).join(', ');
-    return this.exec(`SET allowed_directories = [${dirs}]; SET enable_external_access = false; SET lock_configuration = true`);
+    // DuckDB lets a sandboxed session read its temporary directory (`.tmp` below the working folder by default): it
+    // is moved inside the first readable root, so a query reads nothing outside those.
+    const first = readableRoots[0];
+    const temp = first ? `SET temp_directory = ${quoteLiteral(join(first, '.staging', 'duckdb-tmp'))}; ` : `SET temp_directory = ''; `;
+    return this.exec(`${temp}SET allowed_directories = [${dirs}]; SET enable_external_access = false; SET lock_configuration = true`);
   }
 
   interrupt(): void {
