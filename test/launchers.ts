@@ -75,18 +75,31 @@ async function started(child: ChildProcess, port: number, what: string, log: () 
 
 export const NATS_BIN = findBinary('nats-server');
 
-export async function startNats(): Promise<Launched> {
+export async function startNats(): Promise<Launched & { restart(): Promise<void> }> {
   if (!NATS_BIN) throw new Error('nats-server not found');
+  const bin = NATS_BIN;
   const port = await freePort();
+  const store = tempDir('nats-');
   let log = '';
-  const child = spawn(NATS_BIN, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', tempDir('nats-')], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stderr?.on('data', (d) => {
-    log += d;
-  });
-  await started(child, port, 'nats-server', () => log);
-  return { port, url: `nats://127.0.0.1:${port}`, stop: stopper(child) };
+  const launch = async () => {
+    const child = spawn(bin, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', store], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stderr?.on('data', (d) => {
+      log += d;
+    });
+    await started(child, port, 'nats-server', () => log);
+    return stopper(child);
+  };
+  let stop = await launch();
+  return {
+    port,
+    url: `nats://127.0.0.1:${port}`,
+    stop: () => stop(),
+    // The same port and JetStream store: what was persisted before is there again.
+    restart: async () => {
+      await stop();
+      stop = await launch();
+    },
+  };
 }
 
 function postgresBinDir(): string | undefined {
@@ -100,7 +113,7 @@ function postgresBinDir(): string | undefined {
 export const POSTGRES_BIN_DIR = postgresBinDir();
 
 /** A throwaway PostgreSQL cluster with logical replication enabled; run as the `postgres` user when we are root. */
-export async function startPostgres(): Promise<Launched & { connectionString: string }> {
+export async function startPostgres(): Promise<Launched & { connectionString: string; restart(): Promise<void> }> {
   const bin = POSTGRES_BIN_DIR;
   if (!bin) throw new Error('PostgreSQL not found');
   const dir = tempDir('pg-');
@@ -123,34 +136,48 @@ export async function startPostgres(): Promise<Launched & { connectionString: st
   });
   const port = await freePort();
   let log = '';
-  const child = spawn(
-    join(bin, 'postgres'),
-    [
-      '-D',
-      data,
-      '-p',
-      String(port),
-      '-k',
-      dir,
-      '-c',
-      'listen_addresses=127.0.0.1',
-      '-c',
-      'wal_level=logical',
-      '-c',
-      'max_replication_slots=20',
-      '-c',
-      'max_wal_senders=20',
-      '-c',
-      'fsync=off',
-    ],
-    { ...ids, stdio: ['ignore', 'pipe', 'pipe'], cwd: dir },
-  );
-  child.stderr?.on('data', (d) => {
-    log += d;
-  });
-  await started(child, port, 'postgres', () => log);
+  const launch = async () => {
+    const child = spawn(
+      join(bin, 'postgres'),
+      [
+        '-D',
+        data,
+        '-p',
+        String(port),
+        '-k',
+        dir,
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        'wal_level=logical',
+        '-c',
+        'max_replication_slots=20',
+        '-c',
+        'max_wal_senders=20',
+        '-c',
+        'fsync=off',
+      ],
+      { ...ids, stdio: ['ignore', 'pipe', 'pipe'], cwd: dir },
+    );
+    child.stderr?.on('data', (d) => {
+      log += d;
+    });
+    await started(child, port, 'postgres', () => log);
+    return stopper(child);
+  };
+  let stop = await launch();
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  return { port, url, connectionString: url, stop: stopper(child) };
+  return {
+    port,
+    url,
+    connectionString: url,
+    stop: () => stop(),
+    // A fast shutdown (SIGTERM) and a start on the same data folder and port, as a database restart in production.
+    restart: async () => {
+      await stop();
+      stop = await launch();
+    },
+  };
 }
 
 /** Kafka jars fetched from Maven Central by `.ci/run` (see test/kafka/pom.xml). */

@@ -1,0 +1,165 @@
+// The machine under finmesh fails while data flows: the metadata store locked by another process, the lake's disk
+// full (a small filesystem mounted under the lake, grown again later), the clock jumping hours forward and back
+// (libfaketime, mid-process). finmesh waits, retries or stops and is started again; every row ends in the lake once.
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, statfsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { copyExample, ROOT, tempDir, waitFor } from '../helpers.js';
+import {
+  bronzeChanges,
+  catchUp,
+  exited,
+  randomMs,
+  report,
+  scale,
+  silverFigures,
+  sleep,
+  sqliteApp,
+  start,
+  superviseStream,
+} from './chaos-kit.js';
+
+/** Another process holding an exclusive transaction on a SQLite database until it is told to let go. */
+async function lockDatabase(path: string): Promise<{ release(): Promise<void> }> {
+  const holder: ChildProcess = spawn(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `import Database from 'better-sqlite3';
+       const db = new Database(process.argv[1]);
+       db.exec('BEGIN EXCLUSIVE');
+       process.stdout.write('locked\\n');
+       process.stdin.resume();
+       process.stdin.on('end', () => { db.exec('COMMIT'); db.close(); process.exit(0); });`,
+      path,
+    ],
+    { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  holder.stdout?.on('data', (d) => {
+    out += d;
+  });
+  await waitFor(() => (out.includes('locked') ? true : holder.exitCode !== null ? false : undefined), 30_000, 'the lock');
+  assert.ok(out.includes('locked'), 'the other process holds the lock');
+  return {
+    async release() {
+      holder.stdin?.end();
+      assert.equal(await exited(holder), 0);
+    },
+  };
+}
+
+function canMount(): string | undefined {
+  if (process.platform !== 'linux') return 'mounting a small filesystem needs Linux';
+  if (process.getuid?.() !== 0) return 'mounting a small filesystem (tmpfs) needs root';
+  const probe = tempDir('chaos-mount-');
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe], { stdio: 'ignore' });
+    execFileSync('umount', [probe], { stdio: 'ignore' });
+    return undefined;
+  } catch {
+    return 'this machine does not let the tests mount a tmpfs (a container without CAP_SYS_ADMIN)';
+  }
+}
+
+const FAKETIME_LIB = ['/usr/lib/x86_64-linux-gnu/faketime', '/usr/lib/aarch64-linux-gnu/faketime', '/usr/lib/faketime']
+  .map((d) => join(d, 'libfaketime.so.1'))
+  .find((p) => existsSync(p));
+
+describe('chaos: the machine fails mid-stream', () => {
+  it('the metadata store locked by another process, again and again', { timeout: 900_000 }, async () => {
+    const dir = copyExample();
+    const locks = scale(5, 2);
+    const gen = start(['generate', '--project', dir, '--seconds', String(locks * 7 + 4), '--rate', '150']);
+    const stream = superviseStream(dir);
+    await waitFor(() => (existsSync(join(dir, '.finmesh/metadata.db')) ? true : undefined), 60_000, 'the metadata store');
+    for (let i = 0; i < locks; i++) {
+      await sleep(randomMs(1000, 2500));
+      const lock = await lockDatabase(join(dir, '.finmesh/metadata.db'));
+      // Held longer than a metadata write waits for a lock.
+      await sleep(randomMs(4000, 7000));
+      await lock.release();
+    }
+    assert.equal(await exited(gen.child), 0, gen.output());
+    await stream.stop();
+    await catchUp(dir);
+    const app = sqliteApp(dir);
+    assert.equal((await bronzeChanges(dir)).d, app.changes, 'bronze holds every change the app committed');
+    report({
+      fault: 'metadata store locked by another process',
+      injected: locks,
+      kills: 0,
+      ...(await silverFigures(dir, app.transactions)),
+    });
+    process.stdout.write(`# chaos: the stream ended on its own ${stream.restarts.length} times and was started again\n`);
+  });
+
+  const noMount = canMount();
+  it('the lake disk full, then grown again', { timeout: 900_000, ...(noMount ? { skip: noMount } : {}) }, async () => {
+    const dir = copyExample();
+    const lake = join(dir, '.finmesh/lake');
+    mkdirSync(lake, { recursive: true });
+    // Small enough that the stream fills it within seconds of the app's writes.
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', lake]);
+    try {
+      const gen = start(['generate', '--project', dir, '--seconds', '14', '--rate', '150']);
+      const stream = superviseStream(dir);
+      await waitFor(
+        () => {
+          const fs = statfsSync(lake);
+          return fs.bavail * fs.bsize < 64 * 1024 ? true : undefined;
+        },
+        120_000,
+        'the lake to fill up',
+      );
+      // Full for a while, as when an operator takes minutes to notice.
+      await sleep(4000);
+      execFileSync('mount', ['-o', 'remount,size=512m', lake]);
+      assert.equal(await exited(gen.child), 0, gen.output());
+      await stream.stop();
+      await catchUp(dir);
+      const app = sqliteApp(dir);
+      assert.equal((await bronzeChanges(dir)).d, app.changes, 'bronze holds every change the app committed');
+      report({ fault: "the lake's disk full", injected: 1, kills: 0, ...(await silverFigures(dir, app.transactions)) });
+      process.stdout.write(`# chaos: the stream ended on its own ${stream.restarts.length} times and was started again\n`);
+    } finally {
+      execFileSync('umount', ['-l', lake]);
+    }
+  });
+
+  it('the clock jumps hours forward and back under a running stream', {
+    timeout: 900_000,
+    ...(FAKETIME_LIB ? {} : { skip: 'libfaketime not found — install it (Debian: apt-get install faketime) to run this test' }),
+  }, async () => {
+    assert.ok(FAKETIME_LIB);
+    const dir = copyExample();
+    const clock = join(tempDir('chaos-clock-'), 'offset');
+    writeFileSync(clock, '+0\n');
+    // libfaketime reads the offset again at every clock read: writing the file jumps the stream's clock at once.
+    // Monotonic clocks stay real (the event loop's timers), as when NTP steps the wall clock.
+    const faked = {
+      LD_PRELOAD: FAKETIME_LIB,
+      FAKETIME_TIMESTAMP_FILE: clock,
+      FAKETIME_NO_CACHE: '1',
+      FAKETIME_DONT_FAKE_MONOTONIC: '1',
+    };
+    const jumps = scale(6, 3);
+    const gen = start(['generate', '--project', dir, '--seconds', String(jumps * 3 + 4), '--rate', '150']);
+    const stream = superviseStream(dir, faked);
+    const offsets = ['+3h', '-2h', '+1d', '-1d', '+0', '-30m'];
+    for (let i = 0; i < jumps; i++) {
+      await sleep(randomMs(1500, 3500));
+      writeFileSync(clock, `${offsets[i % offsets.length]}\n`);
+    }
+    assert.equal(await exited(gen.child), 0, gen.output());
+    await stream.stop();
+    await catchUp(dir);
+    const app = sqliteApp(dir);
+    assert.equal((await bronzeChanges(dir)).d, app.changes, 'bronze holds every change the app committed');
+    report({ fault: 'clock jumps under the stream', injected: jumps, kills: 0, ...(await silverFigures(dir, app.transactions)) });
+    process.stdout.write(`# chaos: the stream ended on its own ${stream.restarts.length} times and was started again\n`);
+  });
+});
