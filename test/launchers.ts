@@ -52,12 +52,12 @@ export interface Launched {
   stop(): Promise<void>;
 }
 
-function stopper(child: ChildProcess): () => Promise<void> {
+function stopper(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): () => Promise<void> {
   return () =>
     new Promise((resolve) => {
       if (child.exitCode !== null) return resolve();
       child.once('exit', () => resolve());
-      child.kill('SIGTERM');
+      child.kill(signal);
       setTimeout(() => child.kill('SIGKILL'), 5000).unref();
     });
 }
@@ -163,7 +163,8 @@ export async function startPostgres(): Promise<Launched & { connectionString: st
       log += d;
     });
     await started(child, port, 'postgres', () => log);
-    return stopper(child);
+    // SIGINT is PostgreSQL's fast shutdown: SIGTERM (smart) waits for every client, a replication stream included.
+    return stopper(child, 'SIGINT');
   };
   let stop = await launch();
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;

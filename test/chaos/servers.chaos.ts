@@ -110,12 +110,12 @@ describe('chaos: servers fail mid-stream', () => {
       const cuts = scale(8, 3);
       let happened = 0;
       for (let i = 0; i < cuts; i++) {
-        // Somewhere inside the next file's bytes (each is ~250 KB on the wire).
-        proxy.cutAfter(randomMs(20_000, 600_000));
+        // Somewhere inside the next files' bytes (each is ~250 KB on the wire, two new ones each round).
+        proxy.cutAfter(randomMs(10_000, 400_000));
         const r = await run(['ingest', 'acquirer-settlements', '--project', dir], env);
         assert.ok(r.code === 0 || r.code === 1, `ingest ended with ${r.code}: ${r.output}`);
         if (proxy.cut) happened++;
-        lines += partnerFile(root, 'drop', 100 + i, 4000);
+        lines += partnerFile(root, 'drop', 100 + 2 * i, 4000) + partnerFile(root, 'drop', 101 + 2 * i, 4000);
       }
       proxy.cutAfter(Number.MAX_SAFE_INTEGER);
       const last = await run(['ingest', 'acquirer-settlements', '--project', dir], env);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection, nanos } from '@nats-io/transport-node';
 import { FinmeshError } from '../../core/errors.js';
@@ -16,6 +17,8 @@ export interface NatsBusOptions {
   servers: string;
   /** Prefix of stream names and subjects (default `finmesh`). */
   prefix?: string;
+  /** How long a publish is retried while the server is down or silent (default 60 s). */
+  publishRetryMs?: number;
 }
 
 const KEY_HEADER = 'Finmesh-Key';
@@ -33,30 +36,59 @@ export class NatsBus implements Bus {
     private readonly jsm: JetStreamManager,
     private readonly js: JetStreamClient,
     private readonly prefix: string,
+    private readonly servers: string,
+    private readonly publishRetryMs: number,
   ) {}
 
   static async create(options: NatsBusOptions): Promise<NatsBus> {
     try {
-      const nc = await connect({ servers: options.servers.split(','), name: 'finmesh' });
+      // A restarted or failed-over server is reconnected to for as long as it takes; a publish meanwhile is retried up to
+      // publishRetryMs (then fails UNAVAILABLE), and the consumer picks up where its durable left off.
+      const nc = await connect({ servers: options.servers.split(','), name: 'finmesh', maxReconnectAttempts: -1, reconnectTimeWait: 500 });
       const jsm = await jetstreamManager(nc);
-      return new NatsBus(nc, jsm, jetstream(nc), options.prefix ?? 'finmesh');
+      return new NatsBus(nc, jsm, jetstream(nc), options.prefix ?? 'finmesh', options.servers, options.publishRetryMs ?? 60_000);
     } catch (cause) {
       throw new FinmeshError('UNAVAILABLE', `cannot reach NATS JetStream at ${options.servers}: ${(cause as Error).message}`, { cause });
     }
   }
 
   async publish(topic: string, messages: BusMessage[]): Promise<void> {
-    const subject = await this.ensureStream(topic);
     // Publish acks are awaited in windows: ordered on the wire, persisted before we return.
     const window = 256;
     for (let i = 0; i < messages.length; i += window) {
-      await Promise.all(
-        messages.slice(i, i + window).map((m) => {
-          const h = headers();
-          h.set(KEY_HEADER, m.key);
-          return this.js.publish(subject, m.value, { headers: h });
-        }),
-      );
+      const batch = messages.slice(i, i + window);
+      await this.retrying(`publish to ${topic}`, async () => {
+        const subject = await this.ensureStream(topic);
+        await Promise.all(
+          batch.map((m) => {
+            const h = headers();
+            h.set(KEY_HEADER, m.key);
+            // The message id lets JetStream drop the copy a retried window sends again (its dedupe window).
+            return this.js.publish(subject, m.value, { headers: h, msgID: createHash('sha256').update(m.value).digest('hex') });
+          }),
+        );
+      });
+    }
+  }
+
+  /**
+   * Runs `fn` again, waiting longer each time, while the server is unreachable or does not answer (a restart, a
+   * network partition, a leader election) — up to `publishRetryMs`; then fails `UNAVAILABLE` with the last reason.
+   */
+  private async retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.publishRetryMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (cause) {
+        if (Date.now() >= deadline)
+          throw new FinmeshError(
+            'UNAVAILABLE',
+            `NATS JetStream at ${this.servers}: ${what} failed ${attempt} times over ${Math.round(this.publishRetryMs / 1000)} s: ${(cause as Error).message}`,
+            { cause },
+          );
+        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** (attempt - 1))));
+      }
     }
   }
 
