@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { appendFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { after } from 'node:test';
 import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
 import { cliAsync, copyExample } from '../helpers.js';
@@ -155,11 +156,22 @@ export interface Supervised {
   stop(): Promise<void>;
 }
 
+/** Supervisors a failed scenario left running: stopped when the file's tests end, or they would restart forever. */
+const supervisors = new Set<() => void>();
+after(() => {
+  for (const abandon of supervisors) abandon();
+});
+
 /** Keeps a `finmesh stream` running, as a process supervisor would: started again whenever it ends. */
 export function superviseStream(dir: string, env: NodeJS.ProcessEnv = {}): Supervised {
   const restarts: { code: number | null; output: string }[] = [];
   let stopping = false;
   let current = start(['stream', '--project', dir], env);
+  const abandon = () => {
+    stopping = true;
+    current.child.kill('SIGKILL');
+  };
+  supervisors.add(abandon);
   const watch = (s: Started): void => {
     s.child.once('exit', (code) => {
       if (stopping) return;
@@ -173,6 +185,7 @@ export function superviseStream(dir: string, env: NodeJS.ProcessEnv = {}): Super
     restarts,
     async stop() {
       stopping = true;
+      supervisors.delete(abandon);
       const ended = exited(current.child);
       current.child.kill('SIGTERM');
       const code = await ended;

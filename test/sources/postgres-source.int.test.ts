@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import type { ChangeRecord } from '../../src/sources/changefeed/change-feed-source.js';
@@ -13,6 +14,36 @@ describe('LSN arithmetic', () => {
     assert.equal(lsnToNumber('16/B374D848'), 0x16b374d848);
     assert.equal(numberToLsn(0x16b374d848), '16/B374D848');
     assert.ok(lsnToNumber('1/0') > lsnToNumber('0/FFFFFFFF'));
+  });
+});
+
+describe('PostgresSource against a server that stopped answering', () => {
+  it('fails UNAVAILABLE, naming the table, instead of waiting forever for a server that accepts and never answers', {
+    timeout: 60_000,
+  }, async () => {
+    // A listener that takes connections and says nothing: a hung server, or a network path that black-holes packets.
+    const sockets: Socket[] = [];
+    const silent = createServer((s) => sockets.push(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const port = (silent.address() as AddressInfo).port;
+    try {
+      const source = new PostgresSource({
+        connectionString: `postgres://postgres@127.0.0.1:${port}/postgres`,
+        table: 'public.accounts',
+        documentColumn: 'doc',
+        publication: 'p',
+        slot: 's',
+        keyColumns: ['id'],
+      });
+      await assert.rejects(source.open(), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'UNAVAILABLE');
+        assert.match(e.message, /PostgreSQL \(public\.accounts\): .*timeout/i);
+        return true;
+      });
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
   });
 });
 

@@ -15,6 +15,16 @@ export interface PostgresSourceOptions {
   highWaterMark?: number;
 }
 
+/** How long connecting may take before the server is reported unreachable. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** How long a query (snapshot page, slot set-up, lag) may run before it is reported stalled. */
+const QUERY_TIMEOUT_MS = 60_000;
+/**
+ * How long keepalive requests (sent every 250 ms while idle) may go unanswered: a healthy server answers at once, so
+ * silence this long is a server or a network that stopped answering.
+ */
+const REPLICATION_SILENCE_MS = 30_000;
+
 /** The checkpoint of snapshot rows before the last: not a position, so it never moves the committed one. */
 const SNAPSHOT = 'snapshot';
 
@@ -54,6 +64,8 @@ export class PostgresSource implements ChangeFeedSource {
   /** The last LSN acknowledged to the slot (its confirmed_flush_lsn at open). */
   private acked = '0/0';
   private lastPing = 0;
+  /** When the first keepalive request since the stream last said anything (a message, a keepalive) went out. */
+  private unansweredSince: number | undefined;
   /** Initial snapshot state: pending until every row of the table has been read once. */
   private snapshot: { after: string | undefined; done: boolean; consistentLsn: string; count: number } | undefined;
 
@@ -68,11 +80,15 @@ export class PostgresSource implements ChangeFeedSource {
     // read once first. Rows changed meanwhile arrive twice (snapshot and WAL); silver keeps the highest version.
     if (checkpoint === undefined) this.snapshot = { after: undefined, done: false, consistentLsn: this.acked, count: 0 };
     const service = new LogicalReplicationService(
-      { connectionString: this.options.connectionString },
+      { connectionString: this.options.connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS },
       { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } },
     );
-    service.on('data', (lsn: string, msg: PgMessage) => this.onMessage(lsn, msg));
+    service.on('data', (lsn: string, msg: PgMessage) => {
+      this.unansweredSince = undefined;
+      this.onMessage(lsn, msg);
+    });
     service.on('heartbeat', (lsn: string, _timestamp: number, shouldRespond: boolean) => {
+      this.unansweredSince = undefined;
       // Keepalives bypass the library's message queue: the position is idle only when nothing waits in either.
       const internal = service as unknown as { _messageQueue?: unknown[]; _processing?: boolean };
       if (!this.current && this.queue.length === 0 && (internal._messageQueue?.length ?? 0) === 0 && !internal._processing)
@@ -103,9 +119,15 @@ export class PostgresSource implements ChangeFeedSource {
     if (records.length > 0) return { records, checkpoint: records[records.length - 1]?.checkpoint };
     // Idle: everything up to the server's WAL end has been seen; the position may move there.
     if (this.idleLsn && (checkpoint === undefined || lsnToNumber(this.idleLsn) > after)) return { records: [], checkpoint: this.idleLsn };
+    if (this.unansweredSince !== undefined && Date.now() - this.unansweredSince > REPLICATION_SILENCE_MS)
+      throw new FinmeshError(
+        'TIMEOUT',
+        `PostgreSQL replication for ${this.options.table}: no message and no answer to keepalives for ${REPLICATION_SILENCE_MS / 1000} s; the server or the network stopped answering`,
+      );
     if (Date.now() - this.lastPing > 250) {
       // Ask the server for a keepalive: it tells how far decoding has gone, which is how an idle feed catches up.
       this.lastPing = Date.now();
+      this.unansweredSince ??= this.lastPing;
       await this.service?.acknowledge(this.acked, true).catch(() => undefined);
     }
     return { records: [], checkpoint };
@@ -251,7 +273,12 @@ export class PostgresSource implements ChangeFeedSource {
   }
 
   private async withClient<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-    const client = new pg.Client({ connectionString: this.options.connectionString });
+    // Bounded: a server that accepts the connection and never answers fails the call instead of hanging it.
+    const client = new pg.Client({
+      connectionString: this.options.connectionString,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      query_timeout: QUERY_TIMEOUT_MS,
+    });
     try {
       await client.connect();
       return await fn(client);
