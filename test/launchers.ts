@@ -52,13 +52,13 @@ export interface Launched {
   stop(): Promise<void>;
 }
 
-function stopper(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): () => Promise<void> {
+function stopper(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000): () => Promise<void> {
   return () =>
     new Promise((resolve) => {
       if (child.exitCode !== null) return resolve();
       child.once('exit', () => resolve());
       child.kill(signal);
-      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      setTimeout(() => child.kill('SIGKILL'), graceMs).unref();
     });
 }
 
@@ -163,8 +163,10 @@ export async function startPostgres(): Promise<Launched & { connectionString: st
       log += d;
     });
     await started(child, port, 'postgres', () => log);
-    // SIGINT is PostgreSQL's fast shutdown: SIGTERM (smart) waits for every client, a replication stream included.
-    return stopper(child, 'SIGINT');
+    // SIGQUIT is PostgreSQL's immediate shutdown (a crash; the next start recovers from the WAL). The others wait
+    // for clients: smart for every session, fast for each walsender to send all WAL to a replication client that
+    // may not be reading. SIGKILL of the postmaster alone would leave its children holding the data folder.
+    return stopper(child, 'SIGQUIT', 30_000);
   };
   let stop = await launch();
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;

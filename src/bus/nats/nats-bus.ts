@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection, nanos } from '@nats-io/transport-node';
 import { FinmeshError } from '../../core/errors.js';
@@ -63,8 +62,10 @@ export class NatsBus implements Bus {
           batch.map((m) => {
             const h = headers();
             h.set(KEY_HEADER, m.key);
-            // The message id lets JetStream drop the copy a retried window sends again (its dedupe window).
-            return this.js.publish(subject, m.value, { headers: h, msgID: createHash('sha256').update(m.value).digest('hex') });
+            // A retried window may store a message twice, like any redelivery: bronze may hold a change's copies and
+            // silver keeps one by key and version. No JetStream message id: a restarted stream republishes what it
+            // read but did not commit, and that copy must reach it now, not when the first one's ack wait ends.
+            return this.js.publish(subject, m.value, { headers: h });
           }),
         );
       });
