@@ -117,7 +117,12 @@ export class NatsBus implements Bus {
       const consumer = await self.js.consumers.get(stream, durable);
       const messages = await consumer.consume({ max_messages: Math.min(maxInFlight, 1000) });
       stop = () => void messages.stop();
-      if (closed) return;
+      // Closed while the consumer was being set up (a lane with nothing to read ends at once): stop the pulls just
+      // started, or they keep the process alive after everything else closed.
+      if (closed) {
+        stop();
+        return;
+      }
       for await (const m of messages) {
         yield {
           message: { key: m.headers?.get(KEY_HEADER) ?? '', value: m.string() },
