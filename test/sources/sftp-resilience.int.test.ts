@@ -20,6 +20,7 @@ import { EmbeddedSftpServer } from '../../src/sources/files/sftp/embedded-sftp-s
 import { SftpConnection } from '../../src/sources/files/sftp/sftp-client.js';
 import { copyExample, TEST_KEY, tempDir, waitFor } from '../helpers.js';
 import { openLineageValidator } from '../lineage/openlineage-schema.js';
+import { startTcpProxy } from '../tcp-proxy.js';
 
 process.env.FINMESH_TOKENIZATION_KEY = TEST_KEY;
 process.env.RESILIENCE_SFTP_PASSWORD = 'pw-resilience';
@@ -95,6 +96,31 @@ async function withSource<T>(
 }
 
 describe('SFTP downloads that are cut short resume where they stopped', () => {
+  it('fails to connect, with a reason, when the connection is closed cleanly mid-handshake (it never settled before)', {
+    timeout: 60_000,
+  }, async () => {
+    const { server } = await serve();
+    const proxy = await startTcpProxy(server.port);
+    try {
+      // The server's banner and key exchange pass through; the connection is then ended cleanly, mid-handshake.
+      proxy.cutAfter(64);
+      await assert.rejects(
+        SftpConnection.connect({
+          host: '127.0.0.1',
+          port: proxy.port,
+          username: 'fintech',
+          password: 'pw-resilience',
+          hostKeyFingerprint: server.fingerprint,
+        }),
+        (e: Error) => /closed during the SSH handshake|Connection lost|ECONNRESET/.test(e.message),
+      );
+      assert.ok(proxy.cut);
+    } finally {
+      await proxy.close();
+      await server.close();
+    }
+  });
+
   it('keeps an exact prefix after a dropped connection and fetches only the rest on the next attempt', async () => {
     const big = acquirerEdiFile(sales(20_000), '2026-11-26', 1);
     const { root, server } = await serve({ dropConnectionAfterBytes: Math.floor(big.length / 2) });

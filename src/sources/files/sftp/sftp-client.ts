@@ -136,6 +136,9 @@ export class SftpConnection {
       await new Promise<void>((resolve, reject) => {
         client.once('ready', () => resolve());
         client.once('error', reject);
+        // A connection closed cleanly mid-handshake emits no error: without this the promise would never settle,
+        // and with nothing else pending the process would end silently (exit 13, an unsettled top-level await).
+        client.once('close', () => reject(new Error('the connection was closed during the SSH handshake')));
         client.connect(config);
       });
     } catch (cause) {
@@ -160,8 +163,14 @@ export class SftpConnection {
           () => reject(new FinmeshError('TIMEOUT', `no SFTP session within ${timeoutMs} ms; the server stalled`)),
           timeoutMs,
         );
+        const closed = () => {
+          clearTimeout(timer);
+          reject(new Error('the connection was closed before the SFTP session opened'));
+        };
+        client.once('close', closed);
         client.sftp((err, s) => {
           clearTimeout(timer);
+          client.off('close', closed);
           if (err) reject(err);
           else resolve(s);
         });
