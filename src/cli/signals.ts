@@ -1,3 +1,4 @@
+import { EXIT } from './exit-codes.js';
 import { say } from './output.js';
 
 /**
@@ -11,7 +12,7 @@ export function handleStopSignals(command: string, stop: () => void, graceMs: nu
   const onSignal = (signal: NodeJS.Signals) => {
     if (timer) {
       say(`finmesh ${command}: ${signal} again; exiting now`);
-      process.exit(1);
+      process.exit(EXIT.failures);
     }
     say(
       `finmesh ${command}: ${signal}; stopping (committing what was read, at most ${Math.round(graceMs / 1000)} s; ${signal} again exits now)`,
@@ -20,7 +21,7 @@ export function handleStopSignals(command: string, stop: () => void, graceMs: nu
       say(
         `finmesh ${command}: did not stop within ${Math.round(graceMs / 1000)} s; exiting (what was not committed is done again by the next run)`,
       );
-      process.exit(1);
+      process.exit(EXIT.failures);
     }, graceMs);
     timer.unref();
     stop();

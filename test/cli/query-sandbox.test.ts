@@ -16,7 +16,8 @@ describe('finmesh query stays inside the lake', () => {
     for (const path of ['.tmp/left-behind.csv', join(dir, '.tmp/left-behind.csv')]) {
       const r = cli(['query', `select * from read_csv('${path}')`, '--project', '.'], { cwd: dir });
       assert.equal(r.status, 2, `${path}: ${r.stdout}`);
-      assert.match(r.stderr, /Permission Error: Cannot access file/);
+      // Refused by the governed query path (no table functions), or else by DuckDB's own sandbox (the lake only).
+      assert.match(r.stderr, /may not call read_csv\(\)|Permission Error: Cannot access file/);
       assert.doesNotMatch(r.stdout, /12345678909/);
     }
     const lake = cli(['query', 'select count(*) > 0 ok from payments_silver.transactions', '--project', '.', '--json'], { cwd: dir });

@@ -67,7 +67,7 @@ export function registerRun(program: Command): void {
         );
         if (interrupted.signal.aborted) {
           say(`stopped by a signal after ${results.length} models; the others did not run (each dataset keeps its last committed state)`);
-          process.exitCode = 1;
+          failuresFound();
         }
         if (opts.json) printJson({ models: results });
         else {
