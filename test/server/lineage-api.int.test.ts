@@ -6,6 +6,10 @@ import { cli, cliAsync, copyExample, waitFor } from '../helpers.js';
 import { freePort } from '../launchers.js';
 import { openLineageValidator } from '../lineage/openlineage-schema.js';
 
+const LINEAGE_TOKEN = 'lineage-token-for-tests';
+/** The platform engineer's token, which may read /metrics. */
+const PLATFORM_TOKEN = 'platform-token-for-tests';
+
 describe('the lineage API refuses what is not OpenLineage', () => {
   let port: number;
   let dir: string;
@@ -13,7 +17,10 @@ describe('the lineage API refuses what is not OpenLineage', () => {
   before(async () => {
     port = await freePort();
     dir = copyExample();
-    server = cliAsync(['serve', '--project', dir, '--port', String(port)]);
+    // The example's access model lets the `lineage` token post events (every route but /healthz needs a token).
+    server = cliAsync(['serve', '--project', dir, '--port', String(port)], {
+      env: { FINMESH_TOKEN_LINEAGE: LINEAGE_TOKEN, FINMESH_TOKEN_PLATFORM: PLATFORM_TOKEN },
+    });
     let err = '';
     server.stderr.on('data', (d) => {
       err += d;
@@ -24,7 +31,11 @@ describe('the lineage API refuses what is not OpenLineage', () => {
     server?.kill('SIGTERM');
   });
   const post = (body: string | Buffer, type = 'application/json') =>
-    fetch(`http://127.0.0.1:${port}/api/v1/lineage`, { method: 'POST', headers: { 'content-type': type }, body });
+    fetch(`http://127.0.0.1:${port}/api/v1/lineage`, {
+      method: 'POST',
+      headers: { 'content-type': type, authorization: `Bearer ${LINEAGE_TOKEN}` },
+      body,
+    });
 
   const valid = {
     eventType: 'COMPLETE',
@@ -78,7 +89,10 @@ describe('the lineage API refuses what is not OpenLineage', () => {
       (await post(Buffer.alloc(50 * 1024 * 1024, 0x20))).status,
     ];
     assert.deepEqual(statuses, [400, 400, 415, 413]);
-    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: `Bearer ${PLATFORM_TOKEN}` } });
+    assert.equal(res.status, 200);
+    const metrics = await res.text();
+    assert.match(metrics, /finmesh_http_requests_total\{[^}]*status_class="4xx"/, 'the refusals were counted, as 4xx');
     const fivexx = metrics.split('\n').filter((l) => l.startsWith('finmesh_http_requests_total') && l.includes('status_class="5xx"'));
     assert.deepEqual(fivexx, [], 'no request counted as a server error');
   });
