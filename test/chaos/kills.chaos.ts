@@ -92,7 +92,7 @@ describe('chaos: SIGKILL', () => {
     assert.ok(datasets.length >= 5, `${datasets.length} models`);
     const kills = scale(12, 3);
     let killed = 0;
-    for (let i = 0; i < kills; i++) if (await killAtRandom(['run', '--project', dir], {}, 300, 6000)) killed++;
+    for (let i = 0; i < kills; i++) if (await killAtRandom(['run', '--project', dir], {}, 200, 2500)) killed++;
     const last = await run(['run', '--project', dir]);
     assert.equal(last.code, 0, last.output);
     let expected = 0;
