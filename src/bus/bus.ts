@@ -8,6 +8,8 @@ export interface Bus {
   /**
    * Publishes in order. Resolves once the bus has accepted every message (persisted, for a durable bus). Waits
    * while the topic is at capacity, which is how a slow consumer slows the producer instead of growing memory.
+   * Messages of up to 512 KiB each are accepted, however many one call carries (the adapter splits what its server
+   * takes per request).
    */
   publish(topic: string, messages: BusMessage[]): Promise<void>;
   /**

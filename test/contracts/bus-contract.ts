@@ -66,6 +66,20 @@ export function describeBusContract(
         );
     });
 
+    it('takes one publish of several large messages (4 MiB in all), and delivers each whole, in order', async () => {
+      const t = topic();
+      const messages = Array.from({ length: 8 }, (_, i) => ({ key: 'big', value: `${i}:${String(i).repeat(500 * 1024)}` }));
+      await bus.publish(t, messages);
+      const sub = bus.subscribe(t, 'g1', { maxInFlight: 8 });
+      const got = await take(sub[Symbol.asyncIterator](), 8, 30_000, true);
+      await sub.close();
+      assert.deepEqual(
+        got.map((d) => d.message.value.split(':')[0]),
+        messages.map((_, i) => String(i)),
+      );
+      for (const [i, d] of got.entries()) assert.equal(d.message.value, messages[i]?.value, `message ${i} arrives whole`);
+    });
+
     it('delivers unacknowledged messages again to the next subscription of the group, acked ones not', async () => {
       const t = topic();
       await bus.publish(

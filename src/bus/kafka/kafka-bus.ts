@@ -14,6 +14,11 @@ export interface KafkaBusOptions {
   partitions?: number;
 }
 
+/** Bytes of records per send: under the 1 MiB a broker accepts in one record batch by default, with room to spare. */
+const MAX_SEND_BYTES = 900 * 1024;
+/** A record's framing beyond its key and value (lengths, offsets, timestamp deltas, headers count), at most. */
+const RECORD_OVERHEAD_BYTES = 64;
+
 /**
  * Kafka (or any Kafka-protocol service: Event Hubs, Confluent). Idempotent producer with acks=all; a consumer group
  * per subscription group with manual commits: an offset is committed only once every message before it in its
@@ -53,7 +58,23 @@ export class KafkaBus implements Bus {
 
   async publish(topic: string, messages: BusMessage[]): Promise<void> {
     await this.ensureTopic(topic);
-    await this.producer.send({ topic, acks: -1, messages: messages.map((m) => ({ key: m.key, value: m.value })) });
+    // A send becomes one record batch per partition, and a broker refuses a batch above its message.max.bytes
+    // (1 MiB by default): sends are cut to stay under it, one after the other, so order is kept.
+    let batch: { key: string; value: string }[] = [];
+    let bytes = 0;
+    const flush = async () => {
+      if (batch.length === 0) return;
+      await this.producer.send({ topic, acks: -1, messages: batch });
+      batch = [];
+      bytes = 0;
+    };
+    for (const m of messages) {
+      const size = Buffer.byteLength(m.key) + Buffer.byteLength(m.value) + RECORD_OVERHEAD_BYTES;
+      if (bytes + size > MAX_SEND_BYTES) await flush();
+      batch.push({ key: m.key, value: m.value });
+      bytes += size;
+    }
+    await flush();
   }
 
   subscribe(topic: string, group: string, options: SubscribeOptions = {}): Subscription {
