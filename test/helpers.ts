@@ -1,20 +1,15 @@
 import { type ChildProcess, type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { tempDir } from './basics.js';
+
+export { tempDir, waitFor } from './basics.js';
 
 export const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export const EXAMPLE = join(ROOT, 'examples/fintech');
 const BIN = join(ROOT, 'bin/finmesh.js');
-
-/** A fresh temporary folder, removed when the process exits. */
-export function tempDir(prefix = 'finmesh-test-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 /** A copy of the example project with a tokenisation key in the environment. */
 export function copyExample(): string {
@@ -60,15 +55,4 @@ export function cliAsync(args: string[], options: { cwd?: string; env?: NodeJS.P
   background.add(child);
   child.on('exit', () => background.delete(child));
   return child;
-}
-
-/** Polls `fn` until it returns a value other than undefined, or fails after `ms`. */
-export async function waitFor<T>(fn: () => T | undefined | Promise<T | undefined>, ms: number, what: string): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }

@@ -5,7 +5,7 @@ import { chownSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'no
 import { createServer, connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { tempDir, waitFor } from './helpers.js';
+import { tempDir, waitFor } from './basics.js';
 
 export const REQUIRE_SERVICES = process.env.FINMESH_REQUIRE_SERVICES === '1';
 

@@ -1,0 +1,77 @@
+// Partner CSV parsing: a chargeback report in ISO-8859-1 (`;`, decimal commas, dd/MM/yyyy, quoted fields) parsed and
+// typed by finmesh's reader into the rows an ingestion stages for bronze, against DuckDB's read_csv of the same file
+// into a table with the same column types. Both sides are timed from the file on disk to the typed rows staged.
+import { join } from 'node:path';
+import { duckDbDialect as d } from '../../src/engine/duckdb/duckdb-dialect.js';
+import { DuckDbEngine } from '../../src/engine/duckdb/duckdb-engine.js';
+import { NdjsonWriter } from '../../src/lake/quarantine.js';
+import { csvOptionsSchema } from '../../src/sources/formats/csv.js';
+import { type FileFormat, readFileRows } from '../../src/sources/formats/read-file.js';
+import { CHARGEBACK_COLUMNS, CHARGEBACK_SCHEMA, chargebacksCsv } from '../fixtures.js';
+import { type BenchRow, ratioBar, time, units } from '../harness.js';
+
+export const csv: BenchRow = {
+  id: 'csv',
+  title: 'partner CSV parse (ISO-8859-1)',
+  unit: units.rowsPerSecond,
+  bar: ratioBar('≥', 0.8),
+  async open(env) {
+    const n = env.rows;
+    const file = await chargebacksCsv(env.fixtures, n, env.log);
+    const fmt: FileFormat = {
+      format: 'csv',
+      encoding: 'latin1',
+      csv: csvOptionsSchema.parse({ delimiter: ';', decimalSeparator: ',', dateFormat: 'dd/MM/yyyy', columns: CHARGEBACK_COLUMNS }),
+      schema: CHARGEBACK_SCHEMA,
+      limits: { maxBytes: 2 ** 40, maxRatio: 1000, maxEntries: 1 },
+    };
+    const reference = await DuckDbEngine.create();
+    const columns = CHARGEBACK_SCHEMA.map((c) => `${c.name}: ${d.quoteLiteral(c.type)}`).join(', ');
+    return {
+      finmesh: {
+        label: 'finmesh readFileRows → staged NDJSON',
+        async sample() {
+          // As an ingestion stages a file: each good row a JSON line (with its file and line), each bad one a reject.
+          const names = new Set(CHARGEBACK_SCHEMA.map((c) => c.name));
+          const rows = new NdjsonWriter(join(env.work, 'rows.ndjson'));
+          const rejects = new NdjsonWriter(join(env.work, 'rejects.ndjson'));
+          const s = await time(async () => {
+            try {
+              const result = await readFileRows(file, 'chargebacks.csv', fmt, env.work, (member) => ({
+                row: (line, values) => {
+                  const out: Record<string, unknown> = { _source_file: member, _line: line };
+                  for (const k in values) if (names.has(k)) out[k] = values[k];
+                  rows.add(JSON.stringify(out));
+                },
+                reject: (line, reason, raw) => rejects.add(JSON.stringify({ file: member, line, reason, raw })),
+              }));
+              if (result.integrityError) throw new Error(result.integrityError);
+            } finally {
+              rows.close();
+              rejects.close();
+            }
+          });
+          if (rows.count !== n || rejects.count !== 0)
+            throw new Error(`finmesh read ${rows.count} rows and ${rejects.count} rejects of ${n}`);
+          return n / s;
+        },
+      },
+      reference: {
+        label: 'DuckDB read_csv → table',
+        async sample() {
+          const s = await time(() =>
+            reference.exec(
+              `CREATE OR REPLACE TEMP TABLE t AS SELECT * FROM read_csv(${d.quoteLiteral(file)}, delim = ';', header = true, encoding = 'latin-1', decimal_separator = ',', dateformat = '%d/%m/%Y', columns = {${columns}})`,
+            ),
+          );
+          const c = await reference.query('SELECT count(*) AS n FROM t');
+          if (Number(c.rows[0]?.n) !== n) throw new Error(`DuckDB read ${c.rows[0]?.n} rows of ${n}`);
+          return n / s;
+        },
+      },
+      async close() {
+        await reference.close();
+      },
+    };
+  },
+};

@@ -1,0 +1,92 @@
+// Event → bronze latency under load: the app (its own process, bench/load/outbox-writer.ts) offers changes to its
+// outbox at 200k/s for a while as the embedded stream runs; each change's latency is from the time it was written
+// to the commit of the bronze batch that holds it, over every change (none dropped). The bar is a p99 at the bar's
+// rate: a sample whose writer could not offer 200k changes/s on this machine does not meet it, whatever its p99.
+import { spawn } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { MemoryBus } from '../../src/bus/memory/memory-bus.js';
+import { openContext } from '../../src/jobs/context.js';
+import { StreamJob } from '../../src/jobs/stream.js';
+import { prepareSession } from '../../src/lake/session.js';
+import { percentile } from '../../src/observability/latency.js';
+import { benchProject } from '../fixtures.js';
+import { type BenchRow, type Sample, units } from '../harness.js';
+
+const WRITER = fileURLToPath(new URL('../load/outbox-writer.ts', import.meta.url));
+const RATE = 200_000;
+
+/** Starts the writer and resolves once it is ready, with a function that starts it and resolves with what it did. */
+async function startWriter(db: string, rate: number, seconds: number): Promise<() => Promise<{ written: number; seconds: number }>> {
+  const child = spawn(process.execPath, ['--import', 'tsx', WRITER, db, String(rate), String(seconds)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const first = await lines.next();
+  if (first.value !== 'ready') throw new Error(`the load writer did not start (exit ${await exited})`);
+  return async () => {
+    child.stdin.end('go\n');
+    const last = await lines.next();
+    const code = await exited;
+    if (code !== 0 || typeof last.value !== 'string') throw new Error(`the load writer failed (exit ${code})`);
+    return JSON.parse(last.value) as { written: number; seconds: number };
+  };
+}
+
+export const streamLatency: BenchRow = {
+  id: 'latency',
+  title: 'event → bronze p99 at 200k changes/s offered, embedded',
+  unit: units.seconds,
+  bar: {
+    text: `< 2 s with ≥ ${RATE / 1000}k changes/s offered`,
+    met: (r) => (r.finmesh?.stats.median ?? Number.POSITIVE_INFINITY) < 2 && (r.finmesh?.extra.offered?.median ?? 0) >= RATE * 0.98,
+  },
+  async open(env) {
+    const seconds = Number(env.settings['load-seconds'] ?? 10);
+    const rate = Number(env.settings['load-rate'] ?? RATE);
+    const dir = join(env.work, 'stream');
+    return {
+      finmesh: {
+        label: 'embedded stream under the app’s load',
+        async sample(): Promise<Sample> {
+          rmSync(dir, { recursive: true, force: true });
+          mkdirSync(dir, { recursive: true });
+          const db = join(dir, 'app.db');
+          const go = await startWriter(db, rate, seconds);
+          const project = benchProject(dir, { sources: ['core-transactions'] });
+          for (const s of project.sources) if (s.config.kind === 'sqlite-outbox') s.config.database = db;
+          const ctx = await openContext(project);
+          try {
+            await prepareSession(ctx);
+            // Every change's latency, not a sample of them.
+            const latencies: number[] = [];
+            let committed = 0;
+            const job = new StreamJob(ctx, {
+              bus: new MemoryBus(),
+              onCommit: (c) => {
+                committed += c.records;
+                for (const t of c.eventTimes) latencies.push(Math.max(0, c.committedAt - t) / 1000);
+              },
+            });
+            await job.start();
+            const offered = await go();
+            // Everything offered must reach bronze: latency counts the changes still queued when the load stops.
+            const deadline = Date.now() + 600_000;
+            while (committed < offered.written && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+            await job.close();
+            if (committed !== offered.written) throw new Error(`the stream committed ${committed} of ${offered.written} changes`);
+            return {
+              value: percentile(latencies, 0.99) ?? Number.NaN,
+              extra: { p50: percentile(latencies, 0.5) ?? Number.NaN, offered: offered.written / offered.seconds },
+            };
+          } finally {
+            await ctx.close();
+          }
+        },
+      },
+    };
+  },
+};
