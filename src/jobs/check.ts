@@ -2,7 +2,16 @@ import { datasetKey, type Product, sqlName } from '../config/project.js';
 import { FinmeshError } from '../core/errors.js';
 import { lakeDatasetId, projectNamespace } from '../lineage/naming.js';
 import { facets, PRODUCER, RUN_EVENT_SCHEMA, type RunEvent } from '../lineage/openlineage.js';
-import { type CompiledCheck, checkNames, compileChecks, describeExpectation, judge, panLeakSql, panScanExempt } from '../mesh/checks.js';
+import {
+  type CompiledCheck,
+  checkNames,
+  compileChecks,
+  describeExpectation,
+  judge,
+  panLeakAggregate,
+  panLeakSql,
+  panScanExempt,
+} from '../mesh/checks.js';
 import { freshnessSlo } from '../mesh/sla.js';
 import type { CheckResultRecord } from '../metadata/metadata-store.js';
 import { jobName } from '../runs/job-names.js';
@@ -44,13 +53,35 @@ function result(
   };
 }
 
-/** Runs compiled checks against `relation`; a check whose SQL fails is an `error` result, not a crash. */
+/**
+ * Aggregate expressions over `relation`, evaluated in one scan (a NULL is 0); undefined when that query fails, so the
+ * caller can run each on its own and see which one fails.
+ */
+async function scanOnce(ctx: Context, relation: string, aggregates: string[]): Promise<number[] | undefined> {
+  if (aggregates.length === 0) return [];
+  let row: Record<string, unknown>;
+  try {
+    row = (await ctx.engine.query(`SELECT ${aggregates.map((a, i) => `${a} AS v${i}`).join(', ')} FROM ${relation}`)).rows[0] ?? {};
+  } catch {
+    return undefined;
+  }
+  return aggregates.map((_, i) => {
+    const v = row[`v${i}`];
+    return v === null || v === undefined ? 0 : Number(v);
+  });
+}
+
+/**
+ * Runs compiled checks against `relation`: the numbers in `known` (from a scan they shared) are judged, the others
+ * queried one by one. A check whose SQL fails is an `error` result, not a crash.
+ */
 async function runCompiled(
   ctx: Context,
   product: Product,
   checks: CompiledCheck[],
   relation: string,
   runId: string,
+  known: Map<CompiledCheck, number> = new Map(),
 ): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
   for (const c of checks) {
@@ -58,7 +89,7 @@ async function runCompiled(
     let v: number | undefined;
     let message: string;
     try {
-      v = await value(ctx, c.sql, relation);
+      v = known.get(c) ?? (await value(ctx, c.sql, relation));
       status = judge(v, c.expect) ? 'pass' : 'fail';
       message = status === 'pass' ? c.description : `${c.description}: found ${v}`;
     } catch (e) {
@@ -70,6 +101,19 @@ async function runCompiled(
   return out;
 }
 
+/** The checks' numbers that one scan of `relation` gives (those with an aggregate), with the other aggregates asked. */
+async function fusedScan(
+  ctx: Context,
+  relation: string,
+  checks: CompiledCheck[],
+  others: string[] = [],
+): Promise<{ known: Map<CompiledCheck, number>; others: number[] | undefined }> {
+  const fusable = checks.filter((c): c is CompiledCheck & { aggregate: string } => c.aggregate !== undefined);
+  const values = await scanOnce(ctx, relation, [...fusable.map((c) => c.aggregate), ...others]);
+  if (!values) return { known: new Map(), others: undefined };
+  return { known: new Map(fusable.map((c, i) => [c, values[i] as number])), others: values.slice(fusable.length) };
+}
+
 /**
  * Error-severity rules against a candidate version of the dataset (the files that would be live after the commit).
  * A failure throws: the caller discards the candidate and the previous version stays.
@@ -78,7 +122,8 @@ export async function qualityGate(ctx: Context, product: Product, candidateFiles
   const checks = compileChecks(product, ctx.engine.dialect).filter((c) => c.severity === 'error');
   if (checks.length === 0 || candidateFiles.length === 0) return;
   await ctx.engine.defineDataset('main', '__candidate', candidateFiles);
-  const results = await runCompiled(ctx, product, checks, 'main.__candidate', 'gate');
+  const { known } = await fusedScan(ctx, 'main.__candidate', checks);
+  const results = await runCompiled(ctx, product, checks, 'main.__candidate', 'gate', known);
   const failed = results.filter((r) => r.status === 'fail');
   if (failed.length > 0) {
     throw new FinmeshError(
@@ -121,11 +166,18 @@ export async function runChecks(ctx: Context, product: Product, options: RunChec
         );
       }
     } else {
-      results.push(...(await runCompiled(ctx, product, compileChecks(product, ctx.engine.dialect), relation, runId)));
+      const d = ctx.engine.dialect;
+      const checks = compileChecks(product, d);
       const columns = state?.schema ?? (await ctx.engine.describe(`SELECT * FROM ${relation}`));
-      const pan = panLeakSql(columns, ctx.engine.dialect, panScanExempt(product));
+      const names = columns.map((c) => c.name);
+      // The contract's rules, the PAN scan and the profile's counts share one scan of the data.
+      const panAggregate = panLeakAggregate(columns, d, panScanExempt(product));
+      const profileAggregates = ['count(*)', ...names.map((c) => `count(${d.quoteIdent(c)})`)];
+      const scan = await fusedScan(ctx, relation, checks, [...profileAggregates, ...(panAggregate ? [panAggregate] : [])]);
+      results.push(...(await runCompiled(ctx, product, checks, relation, runId, scan.known)));
+      const pan = panLeakSql(columns, d, panScanExempt(product));
       if (pan) {
-        const v = await value(ctx, pan, relation);
+        const v = scan.others?.[profileAggregates.length] ?? (await value(ctx, pan, relation));
         results.push(
           result(
             runId,
@@ -143,11 +195,7 @@ export async function runChecks(ctx: Context, product: Product, options: RunChec
       results.push(schemaDrift(runId, product, columns));
       results.push(await freshness(ctx, runId, product, live.at(-1)?.committedAt));
       results.push(await volumeAnomaly(ctx, runId, product, columns));
-      profile = await profileColumns(
-        ctx,
-        relation,
-        columns.map((c) => c.name),
-      );
+      profile = scan.others ? profileOf(names, scan.others) : await profileColumns(ctx, relation, names);
     }
     await ctx.meta.checks.record(results);
   } catch (e) {
@@ -298,8 +346,13 @@ async function profileColumns(ctx: Context, relation: string, columns: string[])
   const counts = columns.map((c, i) => `count(${ctx.engine.dialect.quoteIdent(c)}) AS c${i}`);
   const row =
     (await ctx.engine.query(`SELECT count(*) AS n${counts.length > 0 ? `, ${counts.join(', ')}` : ''} FROM ${relation}`)).rows[0] ?? {};
-  const n = Number(row.n ?? 0);
-  return { rowCount: n, columnMetrics: Object.fromEntries(columns.map((c, i) => [c, { nullCount: n - Number(row[`c${i}`] ?? 0) }])) };
+  return profileOf(columns, [Number(row.n ?? 0), ...columns.map((_, i) => Number(row[`c${i}`] ?? 0))]);
+}
+
+/** The profile from `[rows, non-null count of each column…]`. */
+function profileOf(columns: string[], counts: number[]): DataQualityProfile {
+  const n = counts[0] ?? 0;
+  return { rowCount: n, columnMetrics: Object.fromEntries(columns.map((c, i) => [c, { nullCount: n - (counts[i + 1] ?? 0) }])) };
 }
 
 /** The check run in lineage: the product as the input, with a dataQualityAssertions facet (how dbt and GE report). */

@@ -28,6 +28,11 @@ export interface CheckRule {
 export interface CompiledCheck extends CheckRule {
   /** SQL over `{object}`, the relation to check (the dataset, or a candidate batch before it commits). */
   sql: string;
+  /**
+   * The same number as an aggregate over the relation's rows, when the rule is one (every rule but `sql` and
+   * whole-row duplicates): such checks are evaluated together, in one scan.
+   */
+  aggregate?: string | undefined;
 }
 
 export type Expectation =
@@ -90,7 +95,7 @@ export function checkRules(product: Product): CheckRule[] {
 
 /** The contract's rules, each compiled to SQL for `dialect`. */
 export function compileChecks(product: Product, dialect: SqlDialect): CompiledCheck[] {
-  return checkRules(product).map((r) => ({ ...r, sql: checkSql(r, dialect) }));
+  return checkRules(product).map((r) => ({ ...r, sql: checkSql(r, dialect), aggregate: checkAggregate(r, dialect) }));
 }
 
 function readRule(product: Product, rule: Rule, column: string | undefined, index: number): CheckRule | undefined {
@@ -145,31 +150,40 @@ function readRule(product: Product, rule: Rule, column: string | undefined, inde
 /** One query over `{object}` returning the rule's number as `v`. */
 export function checkSql(r: CheckRule, d: SqlDialect): string {
   const m = r.measure;
+  const aggregate = checkAggregate(r, d);
+  if (aggregate) return `SELECT ${aggregate} AS v FROM {object}`;
+  if (m.kind === 'sql') {
+    const prop = r.column ? d.quoteIdent(r.column) : '';
+    return `SELECT (${m.query.replace(/\{object\}|\$\{object\}/g, '{object}').replace(/\{property\}|\$\{property\}/g, prop)}) AS v`;
+  }
+  // Whole-row duplicates: rows less distinct rows.
+  return 'SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT * FROM {object})) AS v FROM {object}';
+}
+
+/** The rule's number as an aggregate expression over the relation's rows; undefined for `sql` rules and whole-row duplicates. */
+export function checkAggregate(r: CheckRule, d: SqlDialect): string | undefined {
+  const m = r.measure;
   const text = (col: string) => d.cast(d.quoteIdent(col), 'VARCHAR');
   switch (m.kind) {
-    case 'sql': {
-      const prop = r.column ? d.quoteIdent(r.column) : '';
-      return `SELECT (${m.query.replace(/\{object\}|\$\{object\}/g, '{object}').replace(/\{property\}|\$\{property\}/g, prop)}) AS v`;
-    }
+    case 'sql':
+      return undefined;
     case 'rowCount':
-      return 'SELECT count(*) AS v FROM {object}';
+      return 'count(*)';
     case 'nullValues':
-      return `SELECT ${d.countIf(`${d.quoteIdent(m.column)} IS NULL`)} AS v FROM {object}`;
+      return d.countIf(`${d.quoteIdent(m.column)} IS NULL`);
     case 'missingValues': {
       const values = m.missing.filter((x): x is string => x !== null).map((x) => d.quoteLiteral(x));
       const cond = [`${d.quoteIdent(m.column)} IS NULL`, ...(values.length > 0 ? [`${text(m.column)} IN (${values.join(', ')})`] : [])];
-      return `SELECT ${d.countIf(cond.join(' OR '))} AS v FROM {object}`;
+      return d.countIf(cond.join(' OR '));
     }
     case 'invalidValues': {
       const conds: string[] = [];
       if (m.validValues) conds.push(`${text(m.column)} NOT IN (${m.validValues.map((v) => d.quoteLiteral(v)).join(', ')})`);
       if (m.pattern) conds.push(`NOT ${d.regexpFullMatch(text(m.column), m.pattern)}`);
-      return `SELECT ${d.countIf(`${d.quoteIdent(m.column)} IS NOT NULL AND (${conds.join(' OR ')})`)} AS v FROM {object}`;
+      return d.countIf(`${d.quoteIdent(m.column)} IS NOT NULL AND (${conds.join(' OR ')})`);
     }
     case 'duplicateValues':
-      return m.column
-        ? `SELECT count(${d.quoteIdent(m.column)}) - count(DISTINCT ${d.quoteIdent(m.column)}) AS v FROM {object}`
-        : 'SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT * FROM {object})) AS v FROM {object}';
+      return m.column ? `count(${d.quoteIdent(m.column)}) - count(DISTINCT ${d.quoteIdent(m.column)})` : undefined;
   }
 }
 
@@ -197,10 +211,20 @@ export function panLeakSql(
   dialect: SqlDialect,
   exempt: Set<string> = new Set(),
 ): string | undefined {
+  const aggregate = panLeakAggregate(columns, dialect, exempt);
+  return aggregate ? `SELECT ${aggregate} AS v FROM {object}` : undefined;
+}
+
+/** `panLeakSql`'s number as an aggregate over the relation's rows (undefined: no text column to scan). */
+export function panLeakAggregate(
+  columns: { name: string; type: string }[],
+  dialect: SqlDialect,
+  exempt: Set<string> = new Set(),
+): string | undefined {
   const text = columns.filter((c) => /^(VARCHAR|TEXT|STRING)$/i.test(c.type) && !exempt.has(c.name));
   if (text.length === 0) return undefined;
   const per = text.map((c) => dialect.cardNumbersIn(dialect.quoteIdent(c.name)));
-  return `SELECT coalesce(sum(${per.join(' + ')}), 0) AS v FROM {object}`;
+  return `coalesce(sum(${per.join(' + ')}), 0)`;
 }
 
 /** Columns a contract exempts from the PAN scan. */

@@ -93,6 +93,28 @@ describe('data products after a run', () => {
     assert.ok(JSON.parse(silver.stdout)[0].n > JSON.parse(before.stdout)[0].n, 'silver moved on');
   });
 
+  it('a rule that cannot run is an error naming why, and the other rules, the PAN scan and the profile still judge', () => {
+    const contract = join(dir, 'domains/payments/products/transactions/contract.odcs.yaml');
+    const original = readFileSync(contract, 'utf8');
+    try {
+      edit(
+        contract,
+        '      - { name: dt,',
+        '      - { name: ghost, logicalType: string, physicalType: VARCHAR, quality: [ { metric: nullValues, mustBe: 0, severity: warning } ] }\n      - { name: dt,',
+      );
+      const r = cli(['test', 'transactions', '--project', dir, '--json']);
+      const { results } = JSON.parse(r.stdout) as { results: { checkId: string; status: string; value?: number; message: string }[] };
+      const by = (id: string) => results.find((x) => x.checkId === id);
+      assert.equal(by('transactions.ghost.nullValues')?.status, 'error');
+      assert.match(by('transactions.ghost.nullValues')?.message ?? '', /could not run.*ghost/s);
+      for (const id of ['transactions.dataset.rowCount', 'transactions.transaction_id.duplicateValues', 'transactions.dataset.pan_leak'])
+        assert.equal(by(id)?.status, 'pass', id);
+      assert.ok((by('transactions.dataset.rowCount')?.value ?? 0) > 0);
+    } finally {
+      writeFileSync(contract, original);
+    }
+  });
+
   it('finmesh catalog lists every product with owner, classifications and freshness', () => {
     const r = cli(['catalog', '--project', dir, '--json']);
     assert.equal(r.status, 0, r.stderr);
