@@ -294,6 +294,9 @@ async function materializeIncremental(ctx: Context, node: ModelNode, runId: stri
 
   const sql = renderModel(node, ctx.project, override);
   const latest = (from: string) => d.latestPerKey(from, uniqueKey, versionColumn);
+  // Nothing to merge with (a first build): the engine writes the model's latest rows straight to files, with no
+  // table in between — as fast as the same SQL run by hand.
+  if (existing.length === 0) return writeFirstVersion(ctx, node, runId, latest(`(${sql}) AS model`), { rowsIn, inputs });
   await ctx.engine.createTempTable('__new', latest(`(${sql}) AS model`));
 
   let touched = existing;
@@ -320,6 +323,33 @@ async function materializeIncremental(ctx: Context, node: ModelNode, runId: stri
     return { rowsIn, rowsOut: Number(newRows.rows[0]?.n ?? 0) };
   } finally {
     await ctx.engine.dropTempTable('__new');
+    await ctx.storage.discard(staging);
+  }
+}
+
+/** An incremental model's first version: `select` written and committed whole. */
+async function writeFirstVersion(
+  ctx: Context,
+  node: ModelNode,
+  runId: string,
+  select: string,
+  o: { rowsIn: number; inputs: Record<string, number> },
+): Promise<{ rowsIn: number; rowsOut: number }> {
+  const { product } = node;
+  const staging = await ctx.storage.stagingDir();
+  try {
+    const schema = await ctx.engine.describe(select);
+    const written = await ctx.engine.writeParquet(select, join(staging, 'out'), { partitionBy: product.settings.partitionBy });
+    await qualityGate(
+      ctx,
+      product,
+      written.map((f) => f.path),
+    );
+    const add = await commitWritten(ctx, node, runId, written);
+    await ctx.meta.manifest.commit({ dataset: datasetKey(product.dataset), runId, add, replace: [], schema, inputs: o.inputs });
+    await refreshDataset(ctx, product.dataset);
+    return { rowsIn: o.rowsIn, rowsOut: add.reduce((s, f) => s + f.rows, 0) };
+  } finally {
     await ctx.storage.discard(staging);
   }
 }
