@@ -73,18 +73,23 @@ export async function commitBronzeBatch(ctx: Context, batch: BronzeBatch, staged
     const withOffset = 'records' in batch.input;
     const columns = source.config.schema.map((c) => ({ name: c.name, type: c.type }));
     if (withOffset) columns.push({ name: '_offset', type: 'BIGINT' }, { name: '_op', type: 'VARCHAR' });
+    // A batch lands in one partition, its arrival date: named here rather than by PARTITION_BY, which costs the
+    // engine a buffer per writer thread and grows with the batch.
+    const today = await ctx.engine.query(`SELECT ${d.cast(d.currentDate(), 'VARCHAR')} AS dt`);
+    const partition = `dt=${String(today.rows[0]?.dt)}`;
     const select = `SELECT ${source.config.schema.map((c) => d.quoteIdent(c.name)).join(', ')},
         ${withOffset ? '_offset' : d.cast('NULL', 'BIGINT')} AS _offset,
         ${withOffset ? '_op' : "'upsert'"} AS _op,
-        ${d.currentTimestamp()} AS _ingested_at, ${d.quoteLiteral(batch.runId)} AS _run_id,
-        ${d.currentDate()} AS dt
+        ${d.currentTimestamp()} AS _ingested_at, ${d.quoteLiteral(batch.runId)} AS _run_id
       FROM ${d.readNdjson(staged.input, columns)}`;
-    const written = await ctx.engine.writeParquet(select, join(staged.staging, 'out'), { partitionBy: 'dt' });
+    // A file's rows carry their line (`_line`): written in any order, the engine's memory stays flat in the file's size.
+    const written = await ctx.engine.writeParquet(select, join(staged.staging, 'out', partition), { ordered: withOffset });
     const add: { key: string; partition: string | undefined; rows: number; bytes: number }[] = [];
     for (const f of written) {
-      const key = fileKey(source.dataset, f.partition, `${source.name}-${batch.firstOffset}-${batch.lastOffset}${staged.identity}`);
+      if (f.rows === 0) continue;
+      const key = fileKey(source.dataset, partition, `${source.name}-${batch.firstOffset}-${batch.lastOffset}${staged.identity}`);
       const bytes = await ctx.storage.commit(f.path, key);
-      add.push({ key, partition: f.partition, rows: f.rows, bytes });
+      add.push({ key, partition, rows: f.rows, bytes });
     }
     if (add.length > 0 || batch.checkpoint) {
       await ctx.meta.manifest.commit({

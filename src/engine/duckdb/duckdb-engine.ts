@@ -142,12 +142,19 @@ export class DuckDbEngine implements Engine {
     return this.exec(macroSql(options.tokenizationKey));
   }
 
-  writeParquet(select: string, dir: string, options: { partitionBy?: string | undefined } = {}): Promise<WrittenFile[]> {
+  writeParquet(
+    select: string,
+    dir: string,
+    options: { partitionBy?: string | undefined; ordered?: boolean | undefined } = {},
+  ): Promise<WrittenFile[]> {
     return this.serial(async () => {
       const partition = options.partitionBy ? `, PARTITION_BY (${quoteIdent(options.partitionBy)}), OVERWRITE_OR_IGNORE true` : '';
+      // Keeping the input's order makes DuckDB hold back every batch that finishes ahead of an earlier one: its
+      // memory then grows with the input (1M rows of NDJSON: ~330 MiB; 5M: ~550 MiB). Unordered, it stays flat.
+      const order = options.ordered === false ? ', PRESERVE_ORDER false' : '';
       const target = options.partitionBy ? dir : join(dir, 'part-0.parquet');
       if (!options.partitionBy) await mkdir(dir, { recursive: true });
-      await this.run(`COPY (${select}) TO ${quoteLiteral(target)} (FORMAT parquet, COMPRESSION zstd${partition})`);
+      await this.run(`COPY (${select}) TO ${quoteLiteral(target)} (FORMAT parquet, COMPRESSION zstd${partition}${order})`);
       const files = await listParquet(dir);
       const out: WrittenFile[] = [];
       for (const path of files) {
