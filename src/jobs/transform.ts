@@ -23,7 +23,8 @@ export interface ModelRunResult {
   rowsOut: number;
   durationMs: number;
   error?: string;
-  checks?: { run: number; failed: number };
+  /** The product's checks after the build: how many ran, failed (or could not run), and of those how many at error level. */
+  checks?: { run: number; failed: number; errors: number };
 }
 
 export interface RunModelsOptions {
@@ -126,7 +127,8 @@ async function runModel(
   const result = base(node, run.id, 'succeeded', started, built);
   if (options.checks ?? true) {
     const checks = await runChecks(ctx, product, { parent: { runId: run.id, job: jobName.model(product) } });
-    result.checks = { run: checks.length, failed: checks.filter((c) => c.status === 'fail' || c.status === 'error').length };
+    const failed = checks.filter((c) => c.status === 'fail' || c.status === 'error');
+    result.checks = { run: checks.length, failed: failed.length, errors: failed.filter((c) => c.severity === 'error').length };
   }
   return result;
 }
