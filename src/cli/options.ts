@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 
 /**
@@ -5,8 +7,21 @@ import { type Command, InvalidArgumentError } from 'commander';
  * loading through FINMESH_TARGET (set by `main.ts` before the action runs).
  */
 export function projectOption(cmd: Command): Command {
-  return targetOption(cmd.option('--project <dir>', 'project folder', '.'));
+  return targetOption(
+    cmd
+      .option('--project <dir>', `project folder (default: ., or the demo's workspace ${DEMO_DIR} when . holds no project)`, '.')
+      .hook('preAction', (c) => {
+        // After `finmesh demo`, the commands it suggests work from the same folder without --project.
+        if (c.getOptionValueSource('project') !== 'default' || existsSync('finmesh.yaml')) return;
+        if (!existsSync(join(DEMO_DIR, 'finmesh.yaml'))) return;
+        c.setOptionValue('project', DEMO_DIR);
+        process.stderr.write(`finmesh: no finmesh.yaml here; using the demo's workspace ${DEMO_DIR} (--project chooses another)\n`);
+      }),
+  );
 }
+
+/** Where `finmesh demo` lays out its workspace unless told otherwise (`--dir`). */
+export const DEMO_DIR = '.finmesh-demo';
 
 /** `--target <name>`: the target (finmesh.yaml `targets:`) a command runs on. */
 export function targetOption(cmd: Command): Command {

@@ -1,7 +1,7 @@
 // The first hour of a new user (issue 15): each stumble found trying finmesh as a newcomer, held by a test.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { cli, copyExample, EXAMPLE, ROOT, TEST_KEY, tempDir } from '../helpers.js';
@@ -37,6 +37,22 @@ describe('1. the demo summary', () => {
     assert.match(demoRun.stdout, /event → bronze p50 [\d.]+ s, p99 [\d.]+ s; event → gold p50/);
     assert.match(demoRun.stdout, /[\d,]+ change events in bronze \(every insert and status change\) · [\d,]+ transactions in silver/);
     assert.doesNotMatch(demoRun.stdout, /transactions: bronze/);
+  });
+});
+
+describe('1b. after a demo, its commands work from the same folder', () => {
+  it('uses the demo workspace when . holds no project, says so on stderr, and still refuses a folder with neither', () => {
+    const here = scratch('here-');
+    symlinkSync(demo, join(here, '.finmesh-demo'));
+    const viaDemo = cli(['catalog', '--json'], { cwd: here });
+    assert.equal(viaDemo.status, 0, viaDemo.stderr);
+    const names = (r: ReturnType<typeof cli>) => json<{ products: { product: string }[] }>(r).products.map((p) => p.product);
+    assert.ok(names(viaDemo).length > 0);
+    assert.deepEqual(names(viaDemo), names(cli(['catalog', '--json', '--project', demo])));
+    assert.match(viaDemo.stderr, /using the demo's workspace \.finmesh-demo/);
+    const nothing = cli(['catalog'], { cwd: scratch('empty-') });
+    assert.equal(nothing.status, 2);
+    assert.match(nothing.stderr, /no finmesh\.yaml in \./);
   });
 });
 

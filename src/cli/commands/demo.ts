@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { failuresFound } from '../exit-codes.js';
-import { examples, integer, positive } from '../options.js';
+import { DEMO_DIR, examples, integer, positive } from '../options.js';
 import { formatCount, formatTable, formatValue, Progress, paint, plural, print, printJson, say } from '../output.js';
 
 interface DemoCliOptions {
@@ -15,7 +15,7 @@ export function registerDemo(program: Command): void {
     .command('demo')
     .description('run the example fintech end to end in one process: app + outbox → change feed → bronze → silver → gold, with /metrics')
     .option('--seconds <n>', 'how long to run', positive, 60)
-    .option('--dir <dir>', 'workspace folder (a copy of examples/fintech; cleared by the next demo)', '.finmesh-demo')
+    .option('--dir <dir>', 'workspace folder (a copy of examples/fintech; cleared by the next demo)', DEMO_DIR)
     .option('--port <n>', 'HTTP port for /healthz and /metrics (0: any free port; default: finmesh.yaml, else any free port)', integer)
     .option('--json', 'print the summary as one JSON object')
     .action(async (opts: DemoCliOptions) => {
