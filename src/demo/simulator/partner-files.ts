@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yazl from 'yazl';
 import { Random } from '../../core/random.js';
@@ -75,6 +75,10 @@ export function dropPartnerFiles(
         truncate: true,
       }),
     );
+    // The transfer stopped a while ago: the file has settled, so a reader judges it truncated rather than still being
+    // written (a young file without its trailer is waited for, not quarantined).
+    const stoppedAt = new Date(Date.now() - 10 * 60_000);
+    utimesSync(join(dir, `${base}_PARCIAL.txt`), stoppedAt, stoppedAt);
   }
   return written;
 }
