@@ -10,8 +10,8 @@ interface Runs {
 
 const streamRun = (dir: string) => {
   const r = cli(['runs', '--job', 'stream', '--json', '--project', dir]);
-  // Until the stream has opened the project, there is no store to look in.
-  if (r.status === 2 && /has the project run yet/.test(r.stderr)) return undefined;
+  // Until the stream has opened the project, there is no store to look in; until it has started its run, no run.
+  if (r.status === 2 && /has the project run yet|no runs of job "stream"/.test(r.stderr)) return undefined;
   assert.equal(r.status, 0, r.stderr);
   return (JSON.parse(r.stdout) as Runs).jobs[0]?.runs[0];
 };
