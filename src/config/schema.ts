@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isDuration, parseDuration } from '../core/duration.js';
+import { costConfigSchema } from '../cost/cost-config.js';
 import { csvOptionsSchema } from '../sources/formats/csv.js';
 import { ENCODINGS } from '../sources/formats/decode.js';
 
@@ -340,6 +341,19 @@ export const projectConfigSchema = z
               .object({
                 level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).optional(),
                 sampleRate: z.number().min(0).max(1).default(1),
+                /** Regular expressions: debug and info lines whose message matches one are not written (noisy lines). */
+                exclude: z
+                  .array(
+                    z.string().refine((r) => {
+                      try {
+                        new RegExp(r);
+                        return true;
+                      } catch {
+                        return false;
+                      }
+                    }, 'a valid regular expression'),
+                  )
+                  .optional(),
               })
               .strict(),
           )
@@ -375,6 +389,8 @@ export const projectConfigSchema = z
       })
       .strict()
       .default({ host: '127.0.0.1', port: 8080, sql: { rowLimit: 100_000, statementTimeout: '60s' } }),
+    /** Metering, prices, budgets and monitoring-spend controls (docs/cost.md). */
+    cost: costConfigSchema,
     /**
      * Settings of finmesh's app simulator (`finmesh demo`, `finmesh generate`): not the product's. The simulator
      * validates them itself (src/demo/simulator-config.ts), and `finmesh validate` reports its issues too.
@@ -654,6 +670,8 @@ export const productSettingsSchema = z
     watermark: z.string().optional(),
     consumers: z.array(z.string()).default([]),
     costCenter: z.string().optional(),
+    /** What the product is worth per month to those who use it, in the cost currency (cost-benefit, docs/cost.md). */
+    businessValue: z.number().nonnegative().optional(),
   })
   .strict();
 export type ProductSettings = z.infer<typeof productSettingsSchema>;

@@ -152,6 +152,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
       end: (r, o) => parentRunEvent(ctx, o.status === 'failed' ? 'FAIL' : 'COMPLETE', r.id, 'demo', o.error),
     },
   });
+  demoRun.enter();
   const runId = demoRun.id;
   const parent = { runId, job: 'demo' };
   const started = demoRun.startedAt.getTime();

@@ -152,6 +152,7 @@ export async function runChecks(ctx: Context, product: Product, options: RunChec
       end: (r) => checkEvent(ctx, product, r.id, r.startedAt, 'COMPLETE', results, options.parent, profile),
     },
   });
+  run.enter();
   const runId = run.id;
   try {
     const relation = sqlName(product.dataset);

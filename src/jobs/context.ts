@@ -4,6 +4,8 @@ import { resolveSecret } from '../config/secrets.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { parseDuration } from '../core/duration.js';
 import { FinmeshError } from '../core/errors.js';
+import { Meter } from '../cost/meter.js';
+import { MeteredStorage } from '../cost/metered-storage.js';
 import type { Engine } from '../engine/engine.js';
 import { createEngine } from '../engine/registry.js';
 import { LakeReaderSession } from '../lake/reader-session.js';
@@ -33,6 +35,8 @@ export interface Context {
   runs: Runs;
   /** This process's metrics; a command that serves `/metrics` exposes these. */
   metrics: Metrics;
+  /** What this process did, metered into the metadata store (runs, storage, series, logs): the cost plane's input. */
+  meter: Meter;
   log: Logger;
   clock: Clock;
   close(): Promise<void>;
@@ -52,7 +56,9 @@ export async function openContext(project: Project, options: OpenOptions = {}): 
   const cfg = project.config;
   const clock = options.clock ?? systemClock;
   const log = componentLogger(cfg.logging, 'runs');
-  const storage = await createStorage(cfg.lake, project.root);
+  const storage = new MeteredStorage(await createStorage(cfg.lake, project.root));
+  // Where the engine reads the lake's files from: tells which dataset a file it read belongs to.
+  const lakeRoot = cfg.lake.kind === 'local' ? resolve(project.root, cfg.lake.path) : `gs://${cfg.lake.bucket}/${cfg.lake.prefix}`;
   const meta = await createMetadataStore(cfg.metadata, project.root, { mustExist: options.readonly ?? false, clock });
   let engine: Engine;
   try {
@@ -74,10 +80,21 @@ export async function openContext(project: Project, options: OpenOptions = {}): 
     metrics ??= new Metrics({ processMetrics: false });
     return metrics;
   };
+  // Only a registry someone scrapes costs anything: a command's private one is not metered.
+  const meter = new Meter({ project, meta, clock, lakeRoot, metrics: options.metrics, log });
+  const loggers = new Map<string, Logger>();
   const runs = new Runs({
     meta,
     lineage,
     logger: log,
+    loggerFor: (component) => {
+      const known = loggers.get(component);
+      if (known) return known;
+      const l = componentLogger(cfg.logging, component);
+      loggers.set(component, l);
+      return l;
+    },
+    usage: meter,
     metrics: options.metrics ?? getMetrics,
     clock,
     heartbeatMs: parseDuration(cfg.runs.heartbeat),
@@ -91,6 +108,7 @@ export async function openContext(project: Project, options: OpenOptions = {}): 
   // Runs left `running` by a process that died are failed now, by the first process that looks (readers too:
   // `finmesh runs` must not show a dead run as running).
   await runs.expireDead();
+  meter.start();
   return {
     project,
     engine,
@@ -103,6 +121,7 @@ export async function openContext(project: Project, options: OpenOptions = {}): 
     get metrics() {
       return getMetrics();
     },
+    meter,
     log,
     clock,
     async close() {
@@ -110,6 +129,7 @@ export async function openContext(project: Project, options: OpenOptions = {}): 
       await lakeReader.close();
       await lineage.close();
       await engine.close();
+      await meter.close();
       await meta.close();
     },
   };

@@ -116,6 +116,7 @@ export async function ingestFileSource(
     labels: { domain: source.domain, source: source.name },
     lineage: { start: (r) => events(r, true).start, end: (r, o) => events(r, o.status === 'succeeded', o.error).end },
   });
+  run.enter();
   const runId = run.id;
   report.runId = runId;
   const secret = (ref: string | undefined, what: string) =>
@@ -218,6 +219,10 @@ export async function ingestFileSource(
       metrics.fileLag.set({ domain: source.domain, source: source.name }, (Date.now() - f.mtime.getTime()) / 1000);
     }
     const failed = report.details.filter((d) => d.outcome === 'failed');
+    run.meter('sftp.bytes', report.bytes);
+    run.meter('files.ingested', report.files.ingested);
+    run.meter('files.failed', report.files.failed);
+    run.meter('files.quarantined', report.files.quarantined);
     await run.end({
       status: failed.length > 0 ? 'failed' : 'succeeded',
       rowsIn: report.rows.accepted + report.rows.rejected,

@@ -241,6 +241,11 @@ class Lane {
         messages.map((m) => ({ key: this.source.name, value: m.value })),
       );
       this.published += page.records.length;
+      this.meterBus(
+        'publish',
+        messages.length,
+        messages.reduce((n, m) => n + Buffer.byteLength(m.value), 0),
+      );
       this.options.metrics?.sourceRecordsRead.inc(labels, page.records.length);
       this.options.metrics?.busPublished.inc(this.busLabels, messages.length);
       this.options.metrics?.busBacklog.set(this.busLabels, this.published - this.committed);
@@ -257,6 +262,7 @@ class Lane {
       // A page is never split across batches, so its delivery is acked exactly when all its records are committed.
       for (const r of decodeRecords(delivery.message.value)) this.buffer.push(r);
       this.options.metrics?.busConsumed.inc(this.busLabels);
+      this.meterBus('deliver', 1, Buffer.byteLength(delivery.message.value));
       if (delivery.attempt > 1) this.options.metrics?.busRedelivered.inc(this.busLabels);
       this.deliveries.push(delivery);
       if (this.buffer.length >= this.config.batchMaxRecords) await this.flush();
@@ -338,6 +344,7 @@ class Lane {
           })[1],
       },
     });
+    run.enter();
     bronze.runId = run.id;
     try {
       const res = await commitBronzeBatch(this.ctx, bronze, await stagedP);
@@ -487,6 +494,17 @@ class Lane {
     for (const t of eventTimes) m.eventToBronze.observe(labels, Math.max(0, committedAt - t) / 1000);
     m.lastSuccess.set({ domain: this.source.domain, zone: 'bronze', product: this.source.dataset.name }, committedAt / 1000);
     m.checkpointAge.set(labels, 0);
+  }
+
+  /** Bus messages and bytes, as Pub/Sub bills them: each published, and each delivered. */
+  private meterBus(direction: 'publish' | 'deliver', messages: number, bytes: number): void {
+    const at = new Date();
+    const base = { at, component: 'bus', domain: this.source.domain, source: this.source.name };
+    const attributes = { direction, bus: this.options.bus.kind };
+    this.ctx.meter.record([
+      { ...base, meter: 'bus.messages', quantity: messages, attributes },
+      { ...base, meter: 'bus.bytes', quantity: bytes, attributes },
+    ]);
   }
 
   private async updateLag(): Promise<void> {

@@ -109,6 +109,7 @@ async function runModel(
               : modelEndEvent(ctx, { ...facts, runId: r.id, startedAt: r.startedAt }, { ok: false, error: o.error, rows: 0, bytes: 0 }),
         },
   });
+  run.enter();
   const started = run.startedAt.getTime();
   if (upstreamBroken) {
     const error = `skipped: upstream model ${upstreamBroken} failed`;

@@ -1,7 +1,7 @@
 /**
  * The metadata store: everything finmesh knows about what it did, split by concern — runs, the lake's file
  * manifest, source checkpoints, the partner-file ledger, leases, check results, lineage events, the lake's
- * reader sessions and the audit log. One port, an adapter per place it runs: SQLite embedded (one process or several on one
+ * reader sessions, the audit log and metered usage. One port, an adapter per place it runs: SQLite embedded (one process or several on one
  * machine), PostgreSQL when several processes on several machines share one store (Cloud Run with Cloud SQL).
  *
  * Every member is async, so a networked store fits behind it. Adapters are built by `static async create` and
@@ -25,6 +25,7 @@ export interface MetadataStore {
   readonly lineage: LineageStore;
   readonly readers: LakeReaderStore;
   readonly audit: AuditLog;
+  readonly usage: UsageStore;
   /** Releases connections. Idempotent. */
   close(): Promise<void>;
 }
@@ -369,4 +370,78 @@ export interface AuditFilter {
   /** Records with a greater seq. */
   afterSeq?: number | undefined;
   limit?: number | undefined;
+}
+
+// ---------------------------------------------------------------- usage
+
+/**
+ * Metered usage: what finmesh did, per run and per day, attributed to the component that did it and, when known, the
+ * domain, product, source and cost centre it did it for. The cost plane (`src/cost`) prices it.
+ */
+export interface UsageStore {
+  /**
+   * Adds usage. Rows with the same UTC day, run, meter, component, attribution and attributes merge into one: their
+   * quantities add (`aggregate: 'sum'`, the default) or the larger is kept (`'max'`, for gauges such as a number of
+   * metric series). Rows without a run therefore merge per day; a run's rows stay its own. Quantities must be finite
+   * and not negative (a row that is not is refused with `DATA_INVALID`, and nothing of the call is kept).
+   */
+  record(rows: UsageRow[]): Promise<void>;
+  /** Rows whose day is on or after `since`'s UTC day and before `until`'s, oldest day first. */
+  list(filter?: UsageFilter): Promise<UsageRecord[]>;
+  /** When usage of `meter` was last recorded, or undefined when never. */
+  lastAt(meter: string): Promise<Date | undefined>;
+}
+
+export interface UsageRow {
+  /** When it was measured: its UTC day is the row's day. */
+  at: Date;
+  runId?: string | undefined;
+  /** What was measured (`compute.cpu_seconds`, `engine.bytes_scanned`, … — `src/cost/meters.ts`). */
+  meter: string;
+  quantity: number;
+  /** The part of finmesh that did it: `transform`, `stream`, `ingest`, `check`, `lake`, `server`, … */
+  component: string;
+  domain?: string | undefined;
+  product?: string | undefined;
+  source?: string | undefined;
+  costCenter?: string | undefined;
+  /** Bounded extra dimensions: a zone, a storage class, a log level, a metric family, the dataset read. */
+  attributes?: Record<string, string> | undefined;
+  aggregate?: 'sum' | 'max' | undefined;
+}
+
+export interface UsageRecord {
+  /** `YYYY-MM-DD`, UTC. */
+  day: string;
+  runId: string | undefined;
+  meter: string;
+  quantity: number;
+  component: string;
+  domain: string | undefined;
+  product: string | undefined;
+  source: string | undefined;
+  costCenter: string | undefined;
+  attributes: Record<string, string>;
+  /** The first and last measurement merged into this row. */
+  firstAt: Date;
+  lastAt: Date;
+}
+
+export interface UsageFilter {
+  since?: Date | undefined;
+  until?: Date | undefined;
+  meters?: string[] | undefined;
+  runId?: string | undefined;
+}
+
+/** The UTC day of a moment, `YYYY-MM-DD`. */
+export function utcDay(at: Date): string {
+  return at.toISOString().slice(0, 10);
+}
+
+/** Attributes as one canonical text (keys sorted), which is how rows are told apart. */
+export function attributesKey(attributes: Record<string, string> | undefined): string {
+  if (!attributes) return '{}';
+  const keys = Object.keys(attributes).sort();
+  return JSON.stringify(Object.fromEntries(keys.map((k) => [k, attributes[k]])));
 }

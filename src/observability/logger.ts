@@ -40,20 +40,106 @@ export const REDACT_PATHS = [
   '*.connectionString',
 ];
 
+/** pino's numeric levels. */
+const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
+/** Below this level nothing is counted (trace lines are never formatted unless asked for). */
+const COUNTED_FROM = 'debug';
+
+/** What became of log lines: kept (written), or dropped by a control — sampling, an exclusion, the level. */
+export type LogOutcome = 'kept' | 'sampled' | 'excluded' | 'level';
+
+export interface LogTallyEntry {
+  component: string;
+  /** Cloud Logging severity: DEBUG, INFO, WARNING, ERROR, CRITICAL. */
+  severity: string;
+  outcome: LogOutcome;
+  domain: string | undefined;
+  product: string | undefined;
+  source: string | undefined;
+  lines: number;
+  /** Bytes written; for dropped lines, their count times the mean size of the component's kept lines. */
+  bytes: number;
+}
+
+/**
+ * Log lines and bytes this process wrote, and the lines each control kept out, per component, severity and the
+ * domain, product or source a line names: what the cost plane meters as the logging bill and its savings.
+ */
+export class LogTally {
+  private entries = new Map<string, LogTallyEntry>();
+  /** Kept lines and bytes per component (and per component and severity), for the size of dropped lines. */
+  private readonly kept = new Map<string, { lines: number; bytes: number }>();
+
+  add(e: Omit<LogTallyEntry, 'lines' | 'bytes'>, bytes: number): void {
+    const key = `${e.component}|${e.severity}|${e.outcome}|${e.domain ?? ''}|${e.product ?? ''}|${e.source ?? ''}`;
+    const seen = this.entries.get(key);
+    if (seen) {
+      seen.lines++;
+      seen.bytes += bytes;
+    } else this.entries.set(key, { ...e, lines: 1, bytes });
+    if (e.outcome === 'kept') {
+      for (const k of [e.component, `${e.component}|${e.severity}`]) {
+        const m = this.kept.get(k) ?? { lines: 0, bytes: 0 };
+        m.lines++;
+        m.bytes += bytes;
+        this.kept.set(k, m);
+      }
+    }
+  }
+
+  /** Everything counted since the last drain; dropped lines get their estimated bytes now. */
+  drain(): LogTallyEntry[] {
+    const out = [...this.entries.values()];
+    this.entries = new Map();
+    for (const e of out) {
+      if (e.outcome === 'kept') continue;
+      const m = this.kept.get(`${e.component}|${e.severity}`) ?? this.kept.get(e.component);
+      e.bytes = Math.round(e.lines * (m && m.lines > 0 ? m.bytes / m.lines : DEFAULT_LINE_BYTES));
+    }
+    return out;
+  }
+}
+
+/** The size assumed for a dropped line of a component that kept none yet. */
+const DEFAULT_LINE_BYTES = 200;
+
+/** This process's log tally (every logger `createLogger` makes counts into it). */
+export const logTally = new LogTally();
+
 export interface LoggerOptions {
   level?: string;
   component?: string;
   /** Share of debug/info lines kept (0..1); warnings and errors are always kept. This is how log spend is controlled. */
   sampleRate?: number;
+  /** Regular expressions: a debug or info line whose message matches one is dropped (noisy lines nobody reads). */
+  exclude?: string[];
   /** Where lines go; standard error by default so standard output stays for results. */
   destination?: pino.DestinationStream;
 }
 
-/** One JSON object a line: `time`, `severity`, `message`, plus bindings such as `run_id` and `job`. */
+/**
+ * One JSON object a line: `time`, `severity`, `message`, plus bindings such as `run_id` and `job`. Every line is
+ * counted in `logTally`: written, or kept out by the level, an exclusion or sampling (debug lines below the level are
+ * counted without being formatted).
+ */
 export function createLogger(options: LoggerOptions = {}): Logger {
+  const level = options.level ?? process.env.FINMESH_LOG_LEVEL ?? 'info';
+  const threshold = LEVELS[level] ?? LEVELS.info ?? 30;
+  const counted = Math.min(threshold, LEVELS[COUNTED_FROM] ?? 20);
+  const component = options.component ?? 'finmesh';
+  const exclude = (options.exclude ?? []).map((r) => new RegExp(r));
+  const rate = options.sampleRate ?? 1;
+  const dropped = (lvl: number, outcome: LogOutcome, args: unknown[]) => {
+    const fields = typeof args[0] === 'object' && args[0] !== null ? (args[0] as Record<string, unknown>) : {};
+    const text = (k: string) => (typeof fields[k] === 'string' ? (fields[k] as string) : undefined);
+    logTally.add(
+      { component, severity: severityOf(lvl), outcome, domain: text('domain'), product: text('product'), source: text('source') },
+      0,
+    );
+  };
   return pino(
     {
-      level: options.level ?? process.env.FINMESH_LOG_LEVEL ?? 'info',
+      level: Object.entries(LEVELS).find(([, v]) => v === counted)?.[0] ?? level,
       messageKey: 'message',
       timestamp: () => `,"time":"${new Date().toISOString()}"`,
       base: options.component ? { component: options.component } : {},
@@ -62,10 +148,31 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       },
       redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
       hooks: {
-        logMethod(args, method, level) {
-          // 30 is info: below warn, lines are sampled.
-          if (level <= 30 && (options.sampleRate ?? 1) < 1 && Math.random() >= (options.sampleRate ?? 1)) return;
+        logMethod(args, method, lvl) {
+          if (lvl < threshold) return dropped(lvl, 'level', args);
+          // 30 is info: below warn, lines may be excluded or sampled.
+          if (lvl <= 30) {
+            if (exclude.length > 0) {
+              const message = args.find((a) => typeof a === 'string') as string | undefined;
+              if (message !== undefined && exclude.some((r) => r.test(message))) return dropped(lvl, 'excluded', args);
+            }
+            if (rate < 1 && Math.random() >= rate) return dropped(lvl, 'sampled', args);
+          }
           method.apply(this, args);
+        },
+        streamWrite(line) {
+          logTally.add(
+            {
+              component,
+              severity: /"severity":"([A-Z]+)"/.exec(line)?.[1] ?? 'DEFAULT',
+              outcome: 'kept',
+              domain: /"domain":"([^"]+)"/.exec(line)?.[1],
+              product: /"product":"([^"]+)"/.exec(line)?.[1],
+              source: /"source":"([^"]+)"/.exec(line)?.[1],
+            },
+            Buffer.byteLength(line),
+          );
+          return line;
         },
       },
     },
@@ -73,17 +180,25 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   );
 }
 
+function severityOf(level: number): string {
+  const name = Object.entries(LEVELS).find(([, v]) => v === level)?.[0] ?? 'info';
+  return SEVERITY[name] ?? 'DEFAULT';
+}
+
+/** How finmesh.yaml's `logging` section reads (`config/schema.ts`). */
+export interface LoggingSettings {
+  level: string;
+  components: Record<string, { level?: string | undefined; sampleRate: number; exclude?: string[] | undefined }>;
+}
+
 /** A component's logger as finmesh.yaml's `logging` configures it. */
-export function componentLogger(
-  logging: { level: string; components: Record<string, { level?: string | undefined; sampleRate: number }> },
-  component: string,
-  destination?: pino.DestinationStream,
-): Logger {
+export function componentLogger(logging: LoggingSettings, component: string, destination?: pino.DestinationStream): Logger {
   const c = logging.components[component];
   return createLogger({
     component,
     level: process.env.FINMESH_LOG_LEVEL ?? c?.level ?? logging.level,
     sampleRate: c?.sampleRate ?? 1,
+    exclude: c?.exclude,
     destination,
   });
 }

@@ -248,6 +248,15 @@ export class Metrics {
     return this.registry.metrics();
   }
 
+  /** Series per metric family: what a scrape of `/metrics` ingests (`kept`) and what the controls kept out. */
+  async seriesCounts(): Promise<{ family: string; series: Record<string, number> }[]> {
+    const out: { family: string; series: Record<string, number> }[] = [];
+    for (const m of await this.registry.getMetricsAsJSON()) {
+      out.push({ family: m.name, series: { kept: m.values.length } });
+    }
+    return out;
+  }
+
   get contentType(): string {
     return this.registry.contentType;
   }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../core/clock.js';
 import { formatDuration } from '../core/duration.js';
 import { uuidv7 } from '../core/ids.js';
+import { enterUsage, type UsageTally, withUsage } from '../core/usage.js';
 import type { RunEvent } from '../lineage/openlineage.js';
 import {
   DEFAULT_HEARTBEAT_MS,
@@ -10,11 +11,23 @@ import {
   type MetadataStore,
   type RunEnd,
   type RunRecord,
+  type UsageRow,
 } from '../metadata/metadata-store.js';
 import type { Metrics } from '../observability/metrics.js';
 
 export const RUN_KINDS = ['model', 'ingest', 'stream', 'check', 'demo', 'run', 'gc'] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
+
+/** The part of finmesh a kind of run belongs to: its log lines' `component`, and what its metered usage is charged to. */
+export const RUN_COMPONENTS: Record<RunKind, string> = {
+  model: 'transform',
+  check: 'check',
+  ingest: 'ingest',
+  stream: 'stream',
+  gc: 'lake',
+  demo: 'demo',
+  run: 'run',
+};
 
 /** A run another run belongs to: `job` is its lineage job name, for the OpenLineage parent facet. */
 export interface ParentRun {
@@ -56,12 +69,25 @@ export interface LineageSink {
   emit(event: RunEvent): void;
 }
 
+/**
+ * Where a run's metered usage goes when it ends (the cost plane's meter): wall and CPU seconds, rows, lineage events,
+ * and what the job and the adapters it used measured while the run was the current usage scope.
+ */
+export interface RunUsageSink {
+  record(rows: UsageRow[]): void;
+  /** Folds adapter attributes into bounded ones (a file path read → the dataset it belongs to). */
+  fold?(meter: string, attributes: Record<string, string>): Record<string, string>;
+}
+
 export interface RunsOptions {
   meta: MetadataStore;
   lineage: LineageSink;
   logger: Logger;
   /** The registry runs are counted in, or a function that makes it when the first run ends. */
   metrics?: Metrics | (() => Metrics) | undefined;
+  /** A run's logger by its component (`RUN_COMPONENTS`), so level and sampling are set per component; else `logger`. */
+  loggerFor?: ((component: string) => Logger) | undefined;
+  usage?: RunUsageSink | undefined;
   clock?: Clock | undefined;
   /** How often running runs are proven alive (default `DEFAULT_HEARTBEAT_MS`). */
   heartbeatMs?: number | undefined;
@@ -84,6 +110,7 @@ export class Runs {
   private beating: Promise<void> = Promise.resolve();
   private readonly heartbeatMs: number;
   private readonly expiryMs: number;
+  private readonly cpu = new CpuLedger();
 
   constructor(private readonly o: RunsOptions) {
     this.clock = o.clock ?? systemClock;
@@ -94,11 +121,17 @@ export class Runs {
   /** Records the start of a run (and its START event) and keeps it heartbeating until it ends. */
   async start(spec: RunSpec): Promise<Run> {
     const startedAt = spec.startedAt ?? new Date(this.clock.now());
-    const run = new Run(this, spec, uuidv7(startedAt.getTime()), startedAt, this.o.logger);
+    const logger = this.o.loggerFor?.(RUN_COMPONENTS[spec.kind]) ?? this.o.logger;
+    const usage = this.o.usage;
+    const fold = usage?.fold
+      ? (meter: string, attributes: Record<string, string>) => usage.fold?.(meter, attributes) ?? attributes
+      : undefined;
+    const run = new Run(this, spec, uuidv7(startedAt.getTime()), startedAt, logger, fold);
     await this.o.meta.runs.start({ runId: run.id, job: spec.job, kind: spec.kind, parentRunId: spec.parent?.runId, startedAt });
     this.running.set(run.id, run);
+    this.cpu.start(run);
     this.ensureTimer();
-    this.emit(() => spec.lineage?.start?.(run));
+    this.emit(() => spec.lineage?.start?.(run), run);
     return run;
   }
 
@@ -110,7 +143,7 @@ export class Runs {
     const run = await this.start(spec);
     let result: T;
     try {
-      result = await fn(run);
+      result = await run.measure(() => fn(run));
     } catch (e) {
       if (!run.ended) await run.fail(e);
       throw e;
@@ -150,6 +183,7 @@ export class Runs {
       error: outcome.error,
     };
     this.running.delete(run.id);
+    const cpuSeconds = this.cpu.end(run);
     try {
       await this.o.meta.runs.finish(run.id, end);
     } finally {
@@ -163,20 +197,55 @@ export class Runs {
       if (run.spec.lineage?.end) {
         try {
           const events = await run.spec.lineage.end(run, outcome);
-          for (const e of Array.isArray(events) ? events : events ? [events] : []) this.o.lineage.emit(e);
+          for (const e of Array.isArray(events) ? events : events ? [events] : []) this.emitted(e, run);
         } catch (e) {
           run.log.warn({ err_message: (e as Error).message }, 'lineage of the run could not be built');
         }
       }
+      this.recordUsage(run, outcome, endedAt, seconds, cpuSeconds);
     }
   }
 
-  private emit(build: () => RunEvent | undefined): void {
+  private emit(build: () => RunEvent | undefined, run: Run): void {
     try {
       const e = build();
-      if (e) this.o.lineage.emit(e);
+      if (e) this.emitted(e, run);
     } catch (e) {
       this.o.logger.warn({ err_message: (e as Error).message }, 'lineage of the run could not be built');
+    }
+  }
+
+  private emitted(e: RunEvent, run: Run): void {
+    this.o.lineage.emit(e);
+    if (!this.o.usage) return;
+    run.meter('lineage.events', 1);
+    run.meter('lineage.bytes', Buffer.byteLength(JSON.stringify(e)));
+  }
+
+  /** The run's usage, attributed by its labels (`domain`, `product`, `source`) to its component. */
+  private recordUsage(run: Run, outcome: RunOutcome, at: Date, wallSeconds: number, cpuSeconds: number): void {
+    if (!this.o.usage) return;
+    const labels = run.spec.labels ?? {};
+    const base = {
+      at,
+      runId: run.id,
+      component: RUN_COMPONENTS[run.kind],
+      domain: labels.domain,
+      product: labels.product,
+      source: labels.source,
+    };
+    const rows: UsageRow[] = [
+      { ...base, meter: 'compute.wall_seconds', quantity: wallSeconds },
+      { ...base, meter: 'compute.cpu_seconds', quantity: cpuSeconds },
+    ];
+    if (outcome.rowsIn) rows.push({ ...base, meter: 'rows.in', quantity: outcome.rowsIn });
+    if (outcome.rowsOut) rows.push({ ...base, meter: 'rows.out', quantity: outcome.rowsOut });
+    if (outcome.rowsRejected) rows.push({ ...base, meter: 'rows.rejected', quantity: outcome.rowsRejected });
+    for (const m of run.measured()) rows.push({ ...base, meter: m.meter, quantity: m.quantity, attributes: m.attributes });
+    try {
+      this.o.usage.record(rows.filter((r) => r.quantity > 0));
+    } catch (e) {
+      run.log.warn({ err_message: (e as Error).message }, 'usage of the run not recorded');
     }
   }
 
@@ -199,10 +268,16 @@ export class Runs {
   }
 }
 
-/** A started run: its id ties its log lines, metrics, lineage and results together. */
+/** A started run: its id ties its log lines, metrics, lineage, results and metered usage together. */
 export class Run {
   readonly log: Logger;
   private done = false;
+  /** Usage measured while the run is the current scope, by meter and attributes. */
+  private readonly usage = new Map<string, { meter: string; quantity: number; attributes: Record<string, string> | undefined }>();
+  private readonly tally: UsageTally = { add: (meter, quantity, attributes) => this.meter(meter, quantity, attributes) };
+  /** @internal CPU seconds the run's share of the process came to, and whether runs of its own are running. */
+  cpuSeconds = 0;
+  activeChildren = 0;
 
   constructor(
     private readonly owner: Runs,
@@ -210,8 +285,37 @@ export class Run {
     readonly id: string,
     readonly startedAt: Date,
     logger: Logger,
+    private readonly fold?: ((meter: string, attributes: Record<string, string>) => Record<string, string>) | undefined,
   ) {
     this.log = logger.child({ run_id: id, job: spec.job, ...(spec.labels ?? {}) });
+  }
+
+  /** Adds what the job measured (`sftp.bytes`, `bus.messages`, …) to the run's usage. Never throws. */
+  meter(meter: string, quantity: number, attributes?: Record<string, string>): void {
+    if (!(quantity > 0) || !Number.isFinite(quantity)) return;
+    const attrs = attributes && this.fold ? this.fold(meter, attributes) : attributes;
+    const key = `${meter}\u0000${attrs ? JSON.stringify(attrs) : ''}`;
+    const m = this.usage.get(key);
+    if (m) m.quantity += quantity;
+    else this.usage.set(key, { meter, quantity, attributes: attrs });
+  }
+
+  /** What was measured so far. */
+  measured(): { meter: string; quantity: number; attributes: Record<string, string> | undefined }[] {
+    return [...this.usage.values()];
+  }
+
+  /** Runs `fn` with this run as the usage scope: what adapters measure inside it (bytes scanned, objects written) is the run's. */
+  measure<T>(fn: () => T): T {
+    return withUsage(this.tally, fn);
+  }
+
+  /**
+   * Makes this run the usage scope for the rest of the calling async function. Call it right after the `await` that
+   * started the run; a nested run entered later takes over until its own function returns.
+   */
+  enter(): void {
+    enterUsage(this.tally);
   }
 
   get job(): string {
@@ -250,4 +354,42 @@ export class Run {
 /** `host pid` of this process, for messages about who holds what. */
 export function processName(): string {
   return `${hostname()} ${process.pid}`;
+}
+
+/**
+ * The process's CPU time, shared among the runs that were running while it was spent: at every start and end, the
+ * CPU used since the previous one is split evenly between the running runs that have no running runs of their own
+ * (a model run, not the `finmesh run` around it), or, when there are none, the ones that do. The shares add up to the
+ * process's CPU time while runs ran, so nothing is counted twice when runs overlap.
+ */
+class CpuLedger {
+  private last = process.cpuUsage();
+  private readonly active = new Set<Run>();
+
+  start(run: Run): void {
+    this.settle();
+    this.active.add(run);
+    const parent = run.parent ? [...this.active].find((r) => r.id === run.parent?.runId) : undefined;
+    if (parent) parent.activeChildren++;
+  }
+
+  /** Ends the run's share and returns its CPU seconds. */
+  end(run: Run): number {
+    if (!this.active.has(run)) return run.cpuSeconds;
+    this.settle();
+    this.active.delete(run);
+    const parent = run.parent ? [...this.active].find((r) => r.id === run.parent?.runId) : undefined;
+    if (parent) parent.activeChildren = Math.max(0, parent.activeChildren - 1);
+    return run.cpuSeconds;
+  }
+
+  private settle(): void {
+    const now = process.cpuUsage();
+    const seconds = (now.user - this.last.user + now.system - this.last.system) / 1e6;
+    this.last = now;
+    if (this.active.size === 0 || !(seconds > 0)) return;
+    let leaves = [...this.active].filter((r) => r.activeChildren === 0);
+    if (leaves.length === 0) leaves = [...this.active];
+    for (const r of leaves) r.cpuSeconds += seconds / leaves.length;
+  }
 }

@@ -456,6 +456,113 @@ export function describeMetadataContract(
         }
       });
     });
+
+    describe('usage', () => {
+      it('merges rows of a day and keeps a run’s rows its own: sums add, gauges keep the larger', async () => {
+        const component = unique('transform');
+        const day = Date.UTC(2026, 10, 3, 8);
+        const base = { component, domain: 'payments', product: 'transactions', costCenter: 'CC-1100' };
+        await meta.usage.record([
+          { ...base, at: new Date(day), meter: 'engine.bytes_scanned', quantity: 1000, attributes: { input: 'a', zone: 'bronze' } },
+          {
+            ...base,
+            at: new Date(day + 3600_000),
+            meter: 'engine.bytes_scanned',
+            quantity: 500.5,
+            attributes: { zone: 'bronze', input: 'a' },
+          },
+          { ...base, at: new Date(day), meter: 'metric.series', quantity: 40, aggregate: 'max' },
+          { ...base, at: new Date(day + 60_000), meter: 'metric.series', quantity: 25, aggregate: 'max' },
+          { ...base, at: new Date(day), runId: 'run-1', meter: 'compute.cpu_seconds', quantity: 0.25 },
+          { ...base, at: new Date(day), runId: 'run-2', meter: 'compute.cpu_seconds', quantity: 0.5 },
+        ]);
+        await meta.usage.record([
+          { ...base, at: new Date(day + 7200_000), meter: 'engine.bytes_scanned', quantity: 1, attributes: { input: 'a', zone: 'bronze' } },
+        ]);
+        const rows = (await meta.usage.list({ since: new Date(day), until: new Date(day + 86_400_000) })).filter(
+          (r) => r.component === component,
+        );
+        const scanned = rows.filter((r) => r.meter === 'engine.bytes_scanned');
+        assert.equal(scanned.length, 1, 'the same attributes in another order are the same row');
+        assert.equal(scanned[0]?.quantity, 1501.5);
+        assert.deepEqual(scanned[0]?.attributes, { input: 'a', zone: 'bronze' });
+        assert.equal(scanned[0]?.day, '2026-11-03');
+        assert.equal(scanned[0]?.firstAt.getTime(), day);
+        assert.equal(scanned[0]?.lastAt.getTime(), day + 7200_000);
+        assert.equal(scanned[0]?.runId, undefined);
+        assert.equal(scanned[0]?.source, undefined);
+        assert.equal(scanned[0]?.costCenter, 'CC-1100');
+        assert.equal(rows.find((r) => r.meter === 'metric.series')?.quantity, 40);
+        const cpu = rows.filter((r) => r.meter === 'compute.cpu_seconds').sort((a, b) => (a.runId ?? '').localeCompare(b.runId ?? ''));
+        assert.deepEqual(
+          cpu.map((r) => [r.runId, r.quantity]),
+          [
+            ['run-1', 0.25],
+            ['run-2', 0.5],
+          ],
+        );
+        assert.deepEqual(
+          (await meta.usage.list({ since: new Date(day), until: new Date(day + 86_400_000), runId: 'run-2' }))
+            .filter((r) => r.component === component)
+            .map((r) => r.meter),
+          ['compute.cpu_seconds'],
+        );
+      });
+
+      it('lists by day and meter, tells when a meter was last recorded, and refuses a negative quantity', async () => {
+        const component = unique('lake');
+        const d1 = Date.UTC(2026, 9, 30, 23, 59);
+        const d2 = Date.UTC(2026, 9, 31, 0, 1);
+        const d3 = Date.UTC(2026, 10, 1, 12);
+        for (const at of [d1, d2, d3])
+          await meta.usage.record([{ at: new Date(at), meter: 'storage.byte_seconds', quantity: 10, component }]);
+        await meta.usage.record([{ at: new Date(d3), meter: 'storage.objects_written', quantity: 2, component }]);
+        const october = (await meta.usage.list({ since: new Date(Date.UTC(2026, 9, 1)), until: new Date(Date.UTC(2026, 10, 1)) })).filter(
+          (r) => r.component === component,
+        );
+        assert.deepEqual(
+          october.map((r) => r.day),
+          ['2026-10-30', '2026-10-31'],
+        );
+        const november = (await meta.usage.list({ since: new Date(Date.UTC(2026, 10, 1)), meters: ['storage.objects_written'] })).filter(
+          (r) => r.component === component,
+        );
+        assert.deepEqual(
+          november.map((r) => [r.meter, r.quantity]),
+          [['storage.objects_written', 2]],
+        );
+        assert.ok(((await meta.usage.lastAt('storage.byte_seconds'))?.getTime() ?? 0) >= d3);
+        assert.equal(await meta.usage.lastAt(unique('never.recorded')), undefined);
+        await assert.rejects(
+          meta.usage.record([
+            { at: new Date(d3), meter: 'storage.objects_written', quantity: 1, component },
+            { at: new Date(d3), meter: 'storage.objects_written', quantity: -1, component },
+          ]),
+          (e: unknown) => isCode(e, 'DATA_INVALID') && /quantity/.test((e as Error).message),
+        );
+        const after = (await meta.usage.list({ since: new Date(d3), meters: ['storage.objects_written'] })).filter(
+          (r) => r.component === component,
+        );
+        assert.equal(after[0]?.quantity, 2, 'nothing of a refused call is kept');
+      });
+
+      it('is shared by every connection to the store', async () => {
+        const component = unique('stream');
+        const other = await fx.openAnother(clock);
+        try {
+          await other.usage.record([
+            { at: new Date(clock.now()), meter: 'bus.messages', quantity: 3, component, source: 'core-transactions' },
+          ]);
+          const rows = (await meta.usage.list({ since: new Date(clock.now()) })).filter((r) => r.component === component);
+          assert.deepEqual(
+            rows.map((r) => [r.meter, r.quantity, r.source]),
+            [['bus.messages', 3, 'core-transactions']],
+          );
+        } finally {
+          await other.close();
+        }
+      });
+    });
   });
 }
 

@@ -1,9 +1,12 @@
-import { mkdir, readdir } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import type * as DuckDBApi from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBInstance, DuckDBResultReader } from '@duckdb/node-api';
 import { FinmeshError } from '../../core/errors.js';
+import { addUsage } from '../../core/usage.js';
 import type { ColumnInfo, Engine, ParsedSql, QueryResult, WrittenFile } from '../engine.js';
 import { duckDbDialect } from './duckdb-dialect.js';
 import { macroSql } from './duckdb-macros.js';
@@ -31,7 +34,16 @@ export interface DuckDbOptions {
   path?: string;
   threads?: number | undefined;
   memoryLimit?: string | undefined;
+  /**
+   * Measure what each statement reads (default true): DuckDB's profile of the statement names the Parquet files each
+   * scan read and the columns it needed; their compressed sizes are the statement's `engine.bytes_scanned` and the
+   * files its `storage.objects_read`, added to the usage scope of whoever ran it (`core/usage`).
+   */
+  profile?: boolean | undefined;
 }
+
+/** Files whose column sizes are remembered; beyond this the cache starts over. */
+const COLUMN_SIZE_CACHE = 20_000;
 
 /**
  * DuckDB in-process. One connection, and one statement at a time: catalog changes (views redefined after a commit)
@@ -41,11 +53,16 @@ export class DuckDbEngine implements Engine {
   readonly kind = 'duckdb';
   readonly dialect = duckDbDialect;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Compressed bytes per top-level column of each Parquet file read, from its footer. */
+  private readonly columnSizes = new Map<string, Map<string, number>>();
+  /** File lists handed to `read_parquet`, by their first file, to resolve a profile that shows only the first few. */
+  private readonly fileLists = new Map<string, string[]>();
 
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly conn: DuckDBConnection,
     readonly version: string,
+    private profilePath: string | undefined,
   ) {}
 
   static async create(options: DuckDbOptions = {}): Promise<DuckDbEngine> {
@@ -57,7 +74,16 @@ export class DuckDbEngine implements Engine {
       const conn = await instance.connect();
       await conn.run("SET TimeZone = 'UTC'");
       const v = await conn.runAndReadAll('SELECT version() AS v');
-      return new DuckDbEngine(instance, conn, String(v.getRowObjectsJson()[0]?.v ?? 'unknown'));
+      let profilePath: string | undefined;
+      if (options.profile ?? true) {
+        profilePath = join(tmpdir(), `finmesh-duckdb-profile-${process.pid}-${randomUUID().slice(0, 8)}.json`);
+        // One call: a statement profiled before the output is set would be printed on standard output.
+        await conn.run(
+          `PRAGMA enable_profiling = 'json'; SET profiling_output = ${quoteLiteral(profilePath)}; SET profiling_coverage = 'ALL';
+           SET custom_profiling_settings = '{"EXTRA_INFO": "true", "OPERATOR_NAME": "true", "OPERATOR_TYPE": "true"}'`,
+        );
+      }
+      return new DuckDbEngine(instance, conn, String(v.getRowObjectsJson()[0]?.v ?? 'unknown'), profilePath);
     } catch (cause) {
       throw new FinmeshError('UNAVAILABLE', `cannot start DuckDB: ${(cause as Error).message}`, { cause });
     }
@@ -115,6 +141,7 @@ export class DuckDbEngine implements Engine {
   defineDataset(schema: string, table: string, files: string[], columns?: ColumnInfo[]): Promise<void> {
     let body: string;
     if (files.length > 0) {
+      this.rememberFiles(files);
       body = `SELECT * FROM ${duckDbDialect.readParquet(files)}`;
     } else if (columns && columns.length > 0) {
       body = `SELECT ${columns.map((c) => `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`).join(', ')} WHERE false`;
@@ -169,13 +196,19 @@ export class DuckDbEngine implements Engine {
     });
   }
 
-  sandbox(readableRoots: string[]): Promise<void> {
+  /** Profiling stops too: the profile's file is outside the folders a sandboxed engine may touch. */
+  async sandbox(readableRoots: string[]): Promise<void> {
     const dirs = readableRoots.map((r) => quoteLiteral(r.endsWith(sep) ? r : r + sep)).join(', ');
     // DuckDB lets a sandboxed session read its temporary directory (`.tmp` below the working folder by default): it
     // is moved inside the first readable root, so a query reads nothing outside those.
     const first = readableRoots[0];
     const temp = first ? `SET temp_directory = ${quoteLiteral(join(first, '.staging', 'duckdb-tmp'))}; ` : `SET temp_directory = ''; `;
-    return this.exec(`${temp}SET allowed_directories = [${dirs}]; SET enable_external_access = false; SET lock_configuration = true`);
+    const profile = this.profilePath;
+    this.profilePath = undefined;
+    await this.exec(
+      `${profile ? 'PRAGMA disable_profiling; ' : ''}${temp}SET allowed_directories = [${dirs}]; SET enable_external_access = false; SET lock_configuration = true`,
+    );
+    if (profile) await rm(profile, { force: true });
   }
 
   interrupt(): void {
@@ -186,6 +219,7 @@ export class DuckDbEngine implements Engine {
     await this.queue.catch(() => undefined);
     this.conn.closeSync();
     this.instance.closeSync();
+    if (this.profilePath) await rm(this.profilePath, { force: true });
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -200,15 +234,124 @@ export class DuckDbEngine implements Engine {
     } catch (cause) {
       throw new FinmeshError('QUERY_INVALID', (cause as Error).message, { cause });
     }
+    await this.account(sql);
   }
 
   private async runAndRead(sql: string): Promise<DuckDBResultReader> {
+    let r: DuckDBResultReader;
     try {
-      return await this.conn.runAndReadAll(sql);
+      r = await this.conn.runAndReadAll(sql);
     } catch (cause) {
       throw new FinmeshError('QUERY_INVALID', (cause as Error).message, { cause });
     }
+    await this.account(sql);
+    return r;
   }
+
+  /**
+   * What the statement just run read, from its profile: for each Parquet scan, the files it opened and the compressed
+   * size of the columns it needed (projected or filtered on) in them. Called inside the statement's turn of the queue,
+   * so the usage goes to the scope of whoever ran the statement. Measuring never fails the statement.
+   */
+  private async account(sql: string): Promise<void> {
+    if (!this.profilePath) return;
+    try {
+      if (sql.includes('read_parquet(')) for (const list of parquetLists(sql)) this.rememberFiles(list);
+      const profile = JSON.parse(await readFile(this.profilePath, 'utf8')) as ProfileNode;
+      const scans = parquetScans(profile);
+      if (scans.length === 0) return;
+      const reads: { path: string; share: number; columns: Set<string> }[] = [];
+      for (const scan of scans) {
+        const files = this.filesOf(scan);
+        for (const f of files.paths) reads.push({ path: f, share: files.share, columns: scan.columns });
+      }
+      await this.loadColumnSizes([...new Set(reads.map((r) => r.path))]);
+      for (const r of reads) {
+        const sizes = this.columnSizes.get(r.path);
+        let bytes = 0;
+        if (sizes) for (const c of r.columns) bytes += sizes.get(c) ?? 0;
+        addUsage('engine.bytes_scanned', bytes * r.share, { path: r.path });
+        addUsage('storage.objects_read', r.share, { path: r.path });
+      }
+    } catch {
+      // A profile that cannot be read (another statement's, a format change) only loses a measurement.
+    }
+  }
+
+  private rememberFiles(files: string[]): void {
+    const first = files[0];
+    if (first === undefined || files.length <= SHOWN_FILES) return;
+    if (this.fileLists.size > COLUMN_SIZE_CACHE) this.fileLists.clear();
+    this.fileLists.set(first, files);
+  }
+
+  /** The files a scan read: all of them when the profile lists them, else the list they belong to, pro rata. */
+  private filesOf(scan: ParquetScan): { paths: string[]; share: number } {
+    if (!scan.truncated) return { paths: scan.shown, share: 1 };
+    const list = scan.shown[0] === undefined ? undefined : this.fileLists.get(scan.shown[0]);
+    if (!list || list.length === 0) return { paths: scan.shown, share: scan.total / Math.max(1, scan.shown.length) };
+    return { paths: list, share: Math.min(1, scan.total / list.length) };
+  }
+
+  private async loadColumnSizes(paths: string[]): Promise<void> {
+    const missing = paths.filter((p) => !this.columnSizes.has(p));
+    if (missing.length === 0) return;
+    if (this.columnSizes.size + missing.length > COLUMN_SIZE_CACHE) this.columnSizes.clear();
+    const r = await this.conn.runAndReadAll(
+      `SELECT file_name, path_in_schema, sum(total_compressed_size)::BIGINT AS b FROM parquet_metadata([${missing.map(quoteLiteral).join(', ')}]) GROUP BY ALL`,
+    );
+    for (const p of missing) this.columnSizes.set(p, new Map());
+    for (const row of r.getRowObjectsJson()) {
+      const column = String(row.path_in_schema).split(', ')[0] ?? '';
+      const sizes = this.columnSizes.get(String(row.file_name));
+      sizes?.set(column, (sizes.get(column) ?? 0) + Number(row.b));
+    }
+  }
+}
+
+/** How many files a scan's profile names before it cuts the list short with `...`. */
+const SHOWN_FILES = 5;
+
+interface ProfileNode {
+  operator_name?: string;
+  extra_info?: Record<string, unknown>;
+  children?: ProfileNode[];
+}
+
+interface ParquetScan {
+  shown: string[];
+  truncated: boolean;
+  total: number;
+  columns: Set<string>;
+}
+
+/** The Parquet scans of a profile, with the files they read and the columns they needed. */
+function parquetScans(node: ProfileNode, out: ParquetScan[] = []): ParquetScan[] {
+  const info = node.extra_info ?? {};
+  if (node.operator_name === 'READ_PARQUET' || info.Function === 'READ_PARQUET') {
+    const names = String(info['Filename(s)'] ?? '');
+    const shown = names
+      .split(', ')
+      .map((n) => n.trim())
+      .filter((n) => n !== '' && n !== '...');
+    const projections = Array.isArray(info.Projections) ? info.Projections.map(String) : String(info.Projections ?? '').split('\n');
+    const filters = Array.isArray(info.Filters) ? info.Filters.join(' ') : String(info.Filters ?? '');
+    const columns = new Set<string>();
+    for (const p of projections) if (p.trim() !== '') columns.add(p.trim().split('.')[0] as string);
+    for (const id of filters.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []) columns.add(id);
+    out.push({ shown, truncated: names.trim().endsWith('...'), total: Number(info['Total Files Read'] ?? shown.length), columns });
+  }
+  for (const c of node.children ?? []) parquetScans(c, out);
+  return out;
+}
+
+/** The file lists of `read_parquet([...])` calls in a statement (as `duckDbDialect.readParquet` spells them). */
+function parquetLists(sql: string): string[][] {
+  const lists: string[][] = [];
+  for (const m of sql.matchAll(/read_parquet\(\[((?:'(?:[^']|'')*'(?:,\s*)?)+)\]/g)) {
+    lists.push([...(m[1] ?? '').matchAll(/'((?:[^']|'')*)'/g)].map((x) => (x[1] ?? '').replaceAll("''", "'")));
+  }
+  return lists;
 }
 
 async function listParquet(dir: string): Promise<string[]> {

@@ -11,6 +11,7 @@ import type {
   ManifestStore,
   MetadataStore,
   RunStore,
+  UsageStore,
 } from '../metadata-store.js';
 import { PostgresAudit } from './postgres-audit.js';
 import { PostgresLakeReaders, PostgresLeases } from './postgres-leases.js';
@@ -20,6 +21,7 @@ import { migrate, quote } from './postgres-migrations.js';
 import { PostgresPool } from './postgres-pool.js';
 import { PostgresCheckResults, PostgresLineage } from './postgres-records.js';
 import { PostgresRuns } from './postgres-runs.js';
+import { PostgresUsage } from './postgres-usage.js';
 
 /** The schema finmesh's tables live in, unless configured. */
 export const DEFAULT_SCHEMA = 'finmesh';
@@ -66,6 +68,7 @@ export class PostgresMetadataStore implements MetadataStore {
   readonly lineage: LineageStore;
   readonly readers: LakeReaderStore;
   readonly audit: AuditLog;
+  readonly usage: UsageStore;
 
   private constructor(
     private readonly db: PostgresPool,
@@ -84,6 +87,7 @@ export class PostgresMetadataStore implements MetadataStore {
     this.lineage = new PostgresLineage(db, s);
     this.readers = new PostgresLakeReaders(db, s);
     this.audit = new PostgresAudit(db, s, schema);
+    this.usage = new PostgresUsage(db, s);
   }
 
   /**

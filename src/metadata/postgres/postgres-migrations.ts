@@ -52,6 +52,12 @@ export const MIGRATIONS: string[] = [
    CREATE INDEX audit_kind ON audit_log (kind, at);
    CREATE INDEX audit_actor ON audit_log (actor, at);`,
   `ALTER TABLE file_ledger ADD COLUMN loaded_bytes bigint, ADD COLUMN loaded_lines bigint, ADD COLUMN prefix_sha256 text;`,
+  `CREATE TABLE usage (
+     seq bigserial, day text NOT NULL, run_id text NOT NULL, meter text NOT NULL, component text NOT NULL,
+     domain text NOT NULL, product text NOT NULL, source text NOT NULL, cost_center text NOT NULL, attributes jsonb NOT NULL,
+     quantity double precision NOT NULL, aggregate text NOT NULL, first_at timestamptz NOT NULL, last_at timestamptz NOT NULL,
+     PRIMARY KEY (day, run_id, meter, component, domain, product, source, cost_center, attributes));
+   CREATE INDEX usage_meter ON usage (meter, last_at);`,
 ];
 
 /** How long one migration may run (an index on a large table takes longer than any ordinary statement). */

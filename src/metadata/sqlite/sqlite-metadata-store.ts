@@ -14,6 +14,7 @@ import type {
   ManifestStore,
   MetadataStore,
   RunStore,
+  UsageStore,
 } from '../metadata-store.js';
 import { SqliteAudit } from './sqlite-audit.js';
 import { SqliteLakeReaders, SqliteLeases } from './sqlite-leases.js';
@@ -21,6 +22,7 @@ import { SqliteCheckpoints, SqliteLedger } from './sqlite-ledger.js';
 import { SqliteManifest } from './sqlite-manifest.js';
 import { SqliteCheckResults, SqliteLineage } from './sqlite-records.js';
 import { SqliteRuns } from './sqlite-runs.js';
+import { SqliteUsage } from './sqlite-usage.js';
 
 /** Numbered migrations, applied in order (`PRAGMA user_version` holds how many ran). Never edit one that shipped. */
 const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
@@ -77,6 +79,12 @@ const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
    ALTER TABLE file_ledger ADD COLUMN loaded_lines INTEGER;
    ALTER TABLE file_ledger ADD COLUMN prefix_sha256 TEXT;
    CREATE INDEX file_ledger_path ON file_ledger(source, path, seen_at);`,
+  `CREATE TABLE usage (
+     day TEXT NOT NULL, run_id TEXT NOT NULL, meter TEXT NOT NULL, component TEXT NOT NULL, domain TEXT NOT NULL,
+     product TEXT NOT NULL, source TEXT NOT NULL, cost_center TEXT NOT NULL, attributes TEXT NOT NULL,
+     quantity REAL NOT NULL, aggregate TEXT NOT NULL, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL,
+     PRIMARY KEY (day, run_id, meter, component, domain, product, source, cost_center, attributes));
+   CREATE INDEX usage_meter ON usage(meter, last_at);`,
 ];
 
 export interface SqliteMetadataOptions {
@@ -103,6 +111,7 @@ export class SqliteMetadataStore implements MetadataStore {
   readonly lineage: LineageStore;
   readonly readers: LakeReaderStore;
   readonly audit: AuditLog;
+  readonly usage: UsageStore;
   private closed = false;
 
   private constructor(
@@ -120,6 +129,7 @@ export class SqliteMetadataStore implements MetadataStore {
     this.lineage = new SqliteLineage(db);
     this.readers = new SqliteLakeReaders(db);
     this.audit = new SqliteAudit(db);
+    this.usage = new SqliteUsage(db);
   }
 
   /** Opens the store at `options.path`, creating and migrating it when needed. */
