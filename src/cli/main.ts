@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, FinmeshError } from '../core/errors.js';
 import { registerCompletion } from './commands/completion.js';
+import { registerCost } from './commands/cost.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDiagram } from './commands/diagram.js';
 import { registerDocs } from './commands/docs.js';
@@ -75,6 +76,7 @@ registerDocs(program);
 registerServe(program);
 registerLake(program);
 registerIac(program);
+registerCost(program);
 registerCompletion(program);
 registerGovernance(program);
 

@@ -1,0 +1,89 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { loadProject } from '../../config/load-project.js';
+import { FinmeshError } from '../../core/errors.js';
+import { COST_DIMENSIONS, type CostDimension, costReport, monthPeriod, pricedUsage } from '../../cost/report.js';
+import { type Context, openContext } from '../../jobs/context.js';
+import { formatTable, printJson } from '../output.js';
+
+/** Money for people: cents above a unit, three significant digits below (a demo's costs are fractions of a cent). */
+export function formatMoney(v: number, currency: string): string {
+  if (v === 0) return `${currency} 0`;
+  const abs = Math.abs(v);
+  const text =
+    abs >= 1 ? v.toFixed(2) : v.toLocaleString('en-US', { maximumSignificantDigits: 3, useGrouping: false, maximumFractionDigits: 20 });
+  return `${currency} ${text}`;
+}
+
+export const choice =
+  <T extends string>(values: readonly T[], what: string) =>
+  (v: string): T => {
+    if (!values.includes(v as T)) throw new InvalidArgumentError(`${what}: expected one of ${values.join(', ')}, found "${v}"`);
+    return v as T;
+  };
+
+/**
+ * The project's context for a cost command: its usage must exist (the project has run), and what this process
+ * meters first (storage up to now) is written before reading.
+ */
+export async function costContext(projectDir: string): Promise<Context> {
+  const project = loadProject(projectDir);
+  let ctx: Context;
+  try {
+    ctx = await openContext(project, { readonly: true });
+  } catch (e) {
+    if (e instanceof FinmeshError && e.code === 'NOT_FOUND')
+      throw new FinmeshError('NOT_FOUND', `${projectDir} has no metered usage yet: run it first (finmesh demo, run, stream or ingest)`, {
+        cause: e,
+      });
+    throw e;
+  }
+  await ctx.meter.flush();
+  return ctx;
+}
+
+export function registerCost(program: Command): void {
+  const cost = program
+    .command('cost')
+    .description(
+      "what the project costs, priced from what finmesh metered (runs, storage, bus, logs, metrics, lineage) and the price sheet: month to date and a forecast to the month's end",
+    )
+    .option('--project <dir>', 'project folder', '.')
+    .option('--by <dimension>', `group by ${COST_DIMENSIONS.join(', ')}`, choice(COST_DIMENSIONS, '--by'), 'product')
+    .option('--month <YYYY-MM>', 'the month (default: this one, UTC)')
+    .option('--json', 'print the report as JSON')
+    .action(async (opts: { project: string; by: CostDimension; month?: string; json?: boolean }) => {
+      const ctx = await costContext(opts.project);
+      try {
+        const period = monthPeriod(opts.month, new Date(ctx.clock.now()));
+        const report = costReport(ctx.project, await pricedUsage(ctx.project, ctx.meta.usage, period), opts.by);
+        if (opts.json) {
+          printJson(report);
+          return;
+        }
+        const money = (v: number | undefined) => (v === undefined ? '' : formatMoney(v, report.currency));
+        const columns =
+          opts.by === 'product'
+            ? [opts.by, 'domain', 'direct', 'upstream', 'month to date', 'forecast']
+            : [opts.by, 'month to date', 'forecast'];
+        process.stdout.write(
+          `${formatTable(
+            columns,
+            report.rows.map((r) => ({
+              [opts.by]: r.name,
+              domain: r.domain,
+              direct: money(r.direct),
+              upstream: money(r.upstream),
+              'month to date': money(r.monthToDate),
+              forecast: money(r.forecast),
+            })),
+          )}\n\n${report.month} (${report.region}, prices ${report.priceSheet.files.join(' + ')}): ${money(report.total.monthToDate)} so far, ${money(report.total.forecast)} forecast; ${money(report.shared.monthToDate)} of it shared (no product or source)\n`,
+        );
+        if (opts.by === 'product')
+          process.stdout.write('a product bears its share of what it reads: totals of products overlap, the month total does not\n');
+      } finally {
+        await ctx.close();
+      }
+    });
+  void cost;
+}
