@@ -3,6 +3,7 @@ import { join, relative, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { unitMs } from '../core/duration.js';
 import { ConfigError, FinmeshError, type ValidationIssue } from '../core/errors.js';
+import { budgetIssues } from '../cost/budgets.js';
 import { describeValue, formatPath, zodIssues } from './issues.js';
 import { loadAccessModel } from './load-access.js';
 import { validateOdcs } from './odcs-validator.js';
@@ -228,7 +229,9 @@ export function inspectProject(dir: string, options: LoadOptions = {}): LoadResu
   const target = options.target ?? process.env.FINMESH_TARGET ?? parsedProject.data.target;
   const config = applyTarget(parsedProject.data, target, issues);
   if (!config) return { project: undefined, issues };
-  return { project: { root, config, target, domains, sources, products, unloadedProducts, access, userPolicies }, issues };
+  const project = { root, config, target, domains, sources, products, unloadedProducts, access, userPolicies };
+  if (unloadedProducts.length === 0) issues.push(...budgetIssues(project));
+  return { project, issues };
 }
 
 /**

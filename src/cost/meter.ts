@@ -10,6 +10,8 @@ import { logTally } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { RunUsageSink } from '../runs/runs.js';
 import { Attributor, familyComponent } from './attribution.js';
+import { exportCostMetrics } from './budgets.js';
+import { monthPeriod, pricedUsage } from './report.js';
 
 export interface MeterOptions {
   project: Project;
@@ -26,6 +28,9 @@ export interface MeterOptions {
    */
   sample?: boolean | undefined;
 }
+
+/** How often the cost gauges are recomputed from the month's usage. */
+const COST_EXPORT_EVERY_MS = 60_000;
 
 /** Usage rows waiting to be written, merged by what the store merges them on. */
 type Pending = Map<string, UsageRow>;
@@ -49,6 +54,7 @@ export class Meter implements RunUsageSink {
   private readonly startedAt: number;
   private lastSeriesAt: number;
   private closed = false;
+  private costExportedAt = 0;
   readonly everyMs: number;
   private readonly scrapeMs: number;
   private readonly lakeRoot: string;
@@ -154,6 +160,20 @@ export class Meter implements RunUsageSink {
     } catch (e) {
       this.o.log?.warn({ err_message: e instanceof Error ? e.message : String(e) }, 'metered usage not recorded');
     }
+    await this.exportCost();
+  }
+
+  /** The cost gauges of the served `/metrics` (month to date, forecast, budgets), at most once a minute. */
+  private async exportCost(): Promise<void> {
+    const now = this.o.clock.now();
+    if (!this.o.metrics || now - this.costExportedAt < COST_EXPORT_EVERY_MS) return;
+    this.costExportedAt = now;
+    try {
+      const priced = await pricedUsage(this.o.project, this.o.meta.usage, monthPeriod(undefined, new Date(now)));
+      exportCostMetrics(this.o.project, priced, this.o.metrics);
+    } catch (e) {
+      this.o.log?.warn({ err_message: e instanceof Error ? e.message : String(e) }, 'cost metrics not updated');
+    }
   }
 
   /** The lake's live bytes per dataset, times the time since the last storage sample any process recorded. */
@@ -214,7 +234,8 @@ export class Meter implements RunUsageSink {
     const at = new Date(now);
     for (const f of await this.o.metrics.seriesCounts()) {
       const component = familyComponent(f.family);
-      for (const [outcome, series] of Object.entries(f.series)) {
+      for (const [control, series] of Object.entries(f.series)) {
+        const outcome = control === 'kept' ? 'kept' : control;
         if (series <= 0) continue;
         const attributes = { family: f.family, outcome };
         this.record([

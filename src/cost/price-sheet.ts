@@ -15,7 +15,13 @@ const priceLineSchema = z
     sku: z.string().min(1),
     /** The region it applies to; none: everywhere a regional line does not say otherwise. */
     region: z.string().min(1).optional(),
-    unit: z.string().min(1),
+    /** The unit the price is per, in the FOCUS unit format (`GiB-Months`, `1000 Requests`, `vCPU-Seconds`). */
+    unit: z
+      .string()
+      .regex(
+        /^([0-9]+ )?[A-Za-z][A-Za-z0-9]*( [A-Za-z][A-Za-z0-9]*)*(-(Years|Months|Days|Hours|Minutes|Seconds)|\/(Year|Month|Day|Hour|Minute|Second))?$/,
+        'a unit in the FOCUS unit format, such as GiB-Months, 1000 Requests or vCPU-Seconds',
+      ),
     price: z.number().nonnegative(),
     /** Where the figure comes from (a URL, or who agreed it). */
     source: z.string().min(1),

@@ -89,6 +89,27 @@ const BOOKS: Record<(typeof RUNBOOKS)[number], Runbook> = {
     impact: 'Monitoring is blind: failures would go unnoticed.',
     steps: ['Is the finmesh process up (`/healthz`)? Is the scrape target right?', 'Restore the scrape before anything else.'],
   },
+  'budget-spent': {
+    title: 'A domain or product has spent a share of its monthly budget',
+    means:
+      'Its metered cost this month (finmesh’s prices of what it ran, stored, sent and logged) reached the share of `cost.budgets` in the alert’s `threshold` label.',
+    impact: 'No outage: money. At 100% the budget is spent before the month is over.',
+    steps: [
+      'See where the money goes: `npx finmesh cost --by product` (or `--by component`, `--by source`) and `npx finmesh cost monitoring`.',
+      'A product that costs more than it returns is named by `npx finmesh cost benefit`: merge or retire it, or make its model incremental.',
+      'Monitoring spend: sample or exclude noisy logs (`logging.components`), keep fewer metric labels (`cost.monitoring.metrics`).',
+      'If the spend is right, raise the budget in finmesh.yaml `cost.budgets` with the owner’s agreement.',
+    ],
+  },
+  'budget-forecast-overrun': {
+    title: 'A domain or product is forecast to overrun its monthly budget',
+    means: 'At the last week’s rate, its cost by the end of the month exceeds its budget (`finmesh cost` shows the forecast).',
+    impact: 'The budget will be exceeded unless the rate comes down.',
+    steps: [
+      'Find what grew: `npx finmesh cost --by component` and `--by product`, today against earlier in the month (`--json`).',
+      'Act as for a spent budget (`budget-spent`), or agree a new budget before the month ends.',
+    ],
+  },
 };
 
 /** Markdown runbooks, one per alert, keyed by file name. */

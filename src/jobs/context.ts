@@ -80,6 +80,7 @@ export async function openContext(project: Project, options: OpenOptions = {}): 
     metrics ??= new Metrics({ processMetrics: false });
     return metrics;
   };
+  options.metrics?.applyControls(cfg.cost.monitoring.metrics);
   // Only a registry someone scrapes costs anything: a command's private one is not metered.
   const meter = new Meter({ project, meta, clock, lakeRoot, metrics: options.metrics, log });
   const loggers = new Map<string, Logger>();

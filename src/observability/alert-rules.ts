@@ -46,6 +46,8 @@ export const RUNBOOKS = [
   'stream-dead-letter',
   'data-quality-error',
   'watcher-silent',
+  'budget-spent',
+  'budget-forecast-overrun',
 ] as const;
 
 function seconds(d: string): number {

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
+import { applyMetricControls, type FamilySeries, type MetricControls, type MetricFamily, toPrometheusText } from './metric-controls.js';
 
 // prom-client (and the OpenTelemetry API it loads) load when the first Metrics is made, not when this module is
 // imported: a command that never measures anything does not pay for them at start.
@@ -233,6 +234,30 @@ export class Metrics {
     labelNames: ['route', 'status_class'] as const,
     registers: [this.registry],
   });
+  readonly costMonthToDate = new (prom().Gauge)({
+    name: 'finmesh_cost_month_to_date',
+    help: 'Cost this month (cost.currency) of a domain (product="") or a product (its own and its share of what it reads), from metered usage and the price sheet.',
+    labelNames: ['domain', 'product'] as const,
+    registers: [this.registry],
+  });
+  readonly costForecast = new (prom().Gauge)({
+    name: 'finmesh_cost_forecast_month_end',
+    help: 'Cost forecast for the whole month at the last week’s rate, per domain (product="") or product.',
+    labelNames: ['domain', 'product'] as const,
+    registers: [this.registry],
+  });
+  readonly budgetMonthly = new (prom().Gauge)({
+    name: 'finmesh_budget_monthly',
+    help: 'Monthly budget of a domain (product="") or a product (finmesh.yaml cost.budgets).',
+    labelNames: ['domain', 'product'] as const,
+    registers: [this.registry],
+  });
+  readonly seriesDropped = new (prom().Gauge)({
+    name: 'finmesh_metrics_series_dropped',
+    help: 'Series of a family /metrics left out at the last scrape: by the label allowlist (merged away) or the series budget.',
+    labelNames: ['family', 'reason'] as const,
+    registers: [this.registry],
+  });
   readonly simulatorEvents = new (prom().Counter)({
     name: 'finmesh_simulator_events_total',
     help: 'Change events the simulated app produced.',
@@ -240,21 +265,56 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private controls: MetricControls = {};
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) prom().collectDefaultMetrics({ register: this.registry, prefix: 'finmesh_' });
   }
 
-  exposition(): Promise<string> {
-    return this.registry.metrics();
+  /**
+   * Limits what `/metrics` exposes (finmesh.yaml `cost.monitoring.metrics`): per family, the labels kept (series that
+   * differ only in others are summed), and a budget of series beyond which the rest are dropped. What each control
+   * left out is counted in `finmesh_metrics_series_dropped{family,reason}`, itself never dropped.
+   */
+  applyControls(controls: MetricControls): void {
+    this.controls = { ...controls, exempt: ['finmesh_metrics_series_dropped'] };
+  }
+
+  private get controlled(): boolean {
+    return Object.keys(this.controls.labels ?? {}).length > 0 || this.controls.seriesBudget !== undefined;
+  }
+
+  /** The text a scrape of `/metrics` gets, with the controls applied. */
+  async exposition(): Promise<string> {
+    if (!this.controlled) return this.registry.metrics();
+    const { families, counts } = applyMetricControls(await this.families(), this.controls);
+    this.seriesDropped.reset();
+    for (const c of counts) {
+      if (c.series.allowlist > 0) this.seriesDropped.set({ family: c.family, reason: 'allowlist' }, c.series.allowlist);
+      if (c.series.budget > 0) this.seriesDropped.set({ family: c.family, reason: 'budget' }, c.series.budget);
+    }
+    // The gauge just set is part of this scrape.
+    const others = families.filter((f) => f.name !== 'finmesh_metrics_series_dropped');
+    const own = (await this.families()).filter((f) => f.name === 'finmesh_metrics_series_dropped');
+    return toPrometheusText([...others, ...own.filter((f) => f.values.length > 0)]);
+  }
+
+  private async families(): Promise<MetricFamily[]> {
+    return (await this.registry.getMetricsAsJSON()).map((m) => ({
+      name: m.name,
+      help: m.help,
+      type: String(m.type),
+      values: m.values.map((v) => ({
+        value: v.value,
+        metricName: (v as { metricName?: string }).metricName,
+        labels: v.labels as Record<string, string | number>,
+      })),
+    }));
   }
 
   /** Series per metric family: what a scrape of `/metrics` ingests (`kept`) and what the controls kept out. */
-  async seriesCounts(): Promise<{ family: string; series: Record<string, number> }[]> {
-    const out: { family: string; series: Record<string, number> }[] = [];
-    for (const m of await this.registry.getMetricsAsJSON()) {
-      out.push({ family: m.name, series: { kept: m.values.length } });
-    }
-    return out;
+  async seriesCounts(): Promise<FamilySeries[]> {
+    return applyMetricControls(await this.families(), this.controls).counts;
   }
 
   get contentType(): string {

@@ -1,10 +1,15 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { loadProject } from '../../config/load-project.js';
 import { FinmeshError } from '../../core/errors.js';
+import { focusCsv, focusRows } from '../../cost/focus.js';
+import { CONTROLS, monitoringReport } from '../../cost/monitoring.js';
 import { COST_DIMENSIONS, type CostDimension, costReport, monthPeriod, pricedUsage } from '../../cost/report.js';
+import { costTerraform } from '../../cost/terraform.js';
 import { type Context, openContext } from '../../jobs/context.js';
-import { formatTable, printJson } from '../output.js';
+import { formatTable, printJson, say } from '../output.js';
 
 /** Money for people: cents above a unit, three significant digits below (a demo's costs are fractions of a cent). */
 export function formatMoney(v: number, currency: string): string {
@@ -42,6 +47,10 @@ export async function costContext(projectDir: string): Promise<Context> {
   return ctx;
 }
 
+/**
+ * `finmesh cost` and its subcommands. `--project`, `--month` and `--json` belong to `cost` and are read by every
+ * subcommand (`finmesh cost export --project X` and `finmesh cost --project X export` are the same).
+ */
 export function registerCost(program: Command): void {
   const cost = program
     .command('cost')
@@ -52,6 +61,7 @@ export function registerCost(program: Command): void {
     .option('--by <dimension>', `group by ${COST_DIMENSIONS.join(', ')}`, choice(COST_DIMENSIONS, '--by'), 'product')
     .option('--month <YYYY-MM>', 'the month (default: this one, UTC)')
     .option('--json', 'print the report as JSON')
+    .showHelpAfterError()
     .action(async (opts: { project: string; by: CostDimension; month?: string; json?: boolean }) => {
       const ctx = await costContext(opts.project);
       try {
@@ -85,5 +95,84 @@ export function registerCost(program: Command): void {
         await ctx.close();
       }
     });
-  void cost;
+
+  cost
+    .command('monitoring')
+    .description(
+      'what monitoring costs per component (log bytes, metric samples, lineage events at their prices) and what each control — sampling, exclusions, levels, label allowlists, the series budget — saved on the same runs',
+    )
+    .action(async (_o: unknown, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<{ project: string; month?: string; json?: boolean }>();
+      const ctx = await costContext(opts.project);
+      try {
+        const period = monthPeriod(opts.month, new Date(ctx.clock.now()));
+        const report = monitoringReport(ctx.project, await pricedUsage(ctx.project, ctx.meta.usage, period));
+        if (opts.json) {
+          printJson(report);
+          return;
+        }
+        const money = (v: number) => formatMoney(v, report.currency);
+        process.stdout.write(
+          `${formatTable(
+            ['component', 'log lines', 'log bytes', 'samples', 'series', 'lineage events', 'cost', 'saved', 'by'],
+            report.components.map((c) => ({
+              component: c.component,
+              'log lines': c.logs.quantity,
+              'log bytes': c.logs.bytes,
+              samples: Math.round(c.metrics.quantity),
+              series: c.metrics.series,
+              'lineage events': c.lineage.quantity,
+              cost: money(c.cost),
+              saved: money(c.savedCost),
+              by: Object.entries(c.saved)
+                .map(([k, v]) => `${k} ${money(v.cost)}`)
+                .join(', '),
+            })),
+          )}\n\n${report.month}: monitoring ${money(report.total.cost)}, saved ${money(report.total.saved)} by ${Object.entries(CONTROLS)
+            .map(([k, v]) => `${k} (${v})`)
+            .join(', ')}\n`,
+        );
+      } finally {
+        await ctx.close();
+      }
+    });
+
+  cost
+    .command('terraform')
+    .description(
+      'Terraform (JSON syntax) for the cost plane on Google Cloud: a billing budget per cost.budgets entry, and a log bucket, sink and exclusion filters carrying the logging controls',
+    )
+    .option('--out <dir>', 'write finmesh-cost.tf.json into this folder (a module) instead of printing it')
+    .action(async (o: { out?: string }, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<{ project: string }>();
+      const text = `${JSON.stringify(costTerraform(loadProject(opts.project)), null, 2)}\n`;
+      if (!o.out) {
+        process.stdout.write(text);
+        return;
+      }
+      mkdirSync(o.out, { recursive: true });
+      writeFileSync(join(o.out, 'finmesh-cost.tf.json'), text);
+      say(`wrote ${join(o.out, 'finmesh-cost.tf.json')}`);
+    });
+
+  cost
+    .command('export')
+    .description('the month’s cost and usage records in the FinOps FOCUS 1.2 format (CSV), for FinOps tools')
+    .option('--format <format>', 'focus', choice(['focus'] as const, '--format'), 'focus')
+    .option('--out <file>', 'write to this file instead of standard output')
+    .action(async (_o: unknown, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<{ project: string; month?: string; out?: string }>();
+      const ctx = await costContext(opts.project);
+      try {
+        const period = monthPeriod(opts.month, new Date(ctx.clock.now()));
+        const rows = focusRows(ctx.project, await pricedUsage(ctx.project, ctx.meta.usage, period));
+        const csv = focusCsv(rows);
+        if (opts.out) {
+          writeFileSync(opts.out, csv);
+          say(`wrote ${rows.length} FOCUS cost and usage rows for ${period.month} to ${opts.out}`);
+        } else process.stdout.write(csv);
+      } finally {
+        await ctx.close();
+      }
+    });
 }

@@ -36,7 +36,7 @@ export function registerSlo(program: Command): void {
   const alerts = program
     .command('alerts')
     .description(
-      'Prometheus recording and alerting rules: multiwindow multi-burn-rate SLO alerts (Sloth rule names) and symptom alerts, with runbooks',
+      'Prometheus recording and alerting rules: multiwindow multi-burn-rate SLO alerts (Sloth rule names), symptom alerts and budget alerts, with runbooks',
     )
     .option('--project <dir>', 'project folder', '.')
     .option('--format <format>', 'prometheus', oneOf(['prometheus'] as const), 'prometheus')
@@ -52,6 +52,7 @@ export function registerSlo(program: Command): void {
         { runbooks },
         { prometheusRules },
         { loadSlos },
+        { budgetRules },
       ] = await Promise.all([
         import('node:fs'),
         import('node:path'),
@@ -60,9 +61,14 @@ export function registerSlo(program: Command): void {
         import('../../docs/runbooks.js'),
         import('../../observability/alert-rules.js'),
         import('../../observability/slo.js'),
+        import('../../cost/budgets.js'),
       ]);
       const project = await loadProject(opts.project);
       const rules = prometheusRules(project, loadSlos(project), { timeScale: opts.timeScale, runbookBaseUrl: opts.runbookBaseUrl });
+      if (project.config.cost.budgets.length > 0) {
+        const scaled = Math.max(1, Math.round(1800 / (opts.timeScale ?? 1)));
+        rules.groups.push(budgetRules(project, { runbookBaseUrl: opts.runbookBaseUrl, forDuration: `${scaled}s` }));
+      }
       process.stdout.write(stringify(rules, { lineWidth: 0, aliasDuplicateObjects: false }));
       if (opts.runbooks) {
         const dir = resolve(opts.runbooks);
