@@ -317,3 +317,50 @@ export async function startSshd(): Promise<Launched & { user: string; clientKey:
   mkdirSync(home);
   return { port, url: `127.0.0.1:${port}`, user, clientKey: join(dir, 'client_key'), fingerprint, home, stop: stopper(child) };
 }
+
+/**
+ * The FinOps Foundation's FOCUS validator (PyPI `focus-validator`), installed by `.ci/run` in a virtual environment
+ * under `.cache/focus-validator` (it needs Python 3.12 or later).
+ */
+export const FOCUS_VALIDATOR = focusValidator();
+
+function focusValidator(): { bin: string; packageDir: string } | undefined {
+  const venv = join(fileURLToPath(new URL('..', import.meta.url)), '.cache/focus-validator');
+  const bin = join(venv, 'bin/focus-validator');
+  if (!existsSync(bin)) return undefined;
+  const lib = join(venv, 'lib');
+  const python = existsSync(lib) ? readdirSync(lib).find((d) => d.startsWith('python3')) : undefined;
+  const packageDir = python ? join(lib, python, 'site-packages') : undefined;
+  return packageDir && existsSync(join(packageDir, 'focus_validator')) ? { bin, packageDir } : undefined;
+}
+
+/** The validator's verdict on a FOCUS file: its counts, and each rule that passed or failed. */
+export interface FocusValidation {
+  total: number;
+  passed: Set<string>;
+  failed: Map<string, string>;
+  output: string;
+}
+
+/**
+ * Validates a FOCUS CSV file against FOCUS 1.2 offline (the rules ship in the package), claiming `criteria` (its
+ * applicability criteria). It runs from its package folder, where it finds its currency file, and exits 0 whether
+ * rules fail or not: the verdict is read from its report.
+ */
+export function runFocusValidator(file: string, criteria: readonly string[]): FocusValidation {
+  if (!FOCUS_VALIDATOR) throw new Error('focus-validator is not installed (.ci/run installs it)');
+  const output = execFileSync(
+    FOCUS_VALIDATOR.bin,
+    ['--data-file', file, '--validate-version', '1.2', '--block-download', '--applicability-criteria', criteria.join(',')],
+    { cwd: FOCUS_VALIDATOR.packageDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 },
+  );
+  const summary = /Total: (\d+) \| Pass: (\d+) \| Fail: (\d+)/.exec(output);
+  if (!summary) throw new Error(`focus-validator printed no summary:\n${output.slice(0, 2000)}`);
+  const passed = new Set<string>();
+  const failed = new Map<string, string>();
+  for (const m of output.matchAll(/^\S+ ([A-Za-z]+-[A-Z]-\d{3}-[A-Z]): (PASS|FAIL) +\((.*)\)$/gm)) {
+    if (m[2] === 'PASS') passed.add(m[1] as string);
+    else failed.set(m[1] as string, m[3] as string);
+  }
+  return { total: Number(summary[1]), passed, failed, output };
+}

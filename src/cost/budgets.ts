@@ -125,7 +125,7 @@ export function budgetRules(
       const pct = `${Math.round(t * 100)}%`;
       rules.push({
         alert: 'FinmeshBudgetSpent',
-        expr: `max(finmesh_cost_month_to_date${selector}) >= ${round(t * b.monthly)}`,
+        expr: `max by (domain, product) (finmesh_cost_month_to_date${selector}) >= ${round(t * b.monthly)}`,
         labels: { ...labels, threshold: pct },
         annotations: {
           summary: `${scope} ${name} has spent ${pct} of its monthly budget of ${currency} ${b.monthly}`,
@@ -135,7 +135,7 @@ export function budgetRules(
     }
     rules.push({
       alert: 'FinmeshBudgetForecastOverrun',
-      expr: `max(finmesh_cost_forecast_month_end${selector}) > ${round(b.monthly)}`,
+      expr: `max by (domain, product) (finmesh_cost_forecast_month_end${selector}) > ${round(b.monthly)}`,
       for: options.forDuration ?? '30m',
       labels,
       annotations: {

@@ -55,6 +55,7 @@ export class Meter implements RunUsageSink {
   private lastSeriesAt: number;
   private closed = false;
   private costExportedAt = 0;
+  private sampling: boolean;
   readonly everyMs: number;
   private readonly scrapeMs: number;
   private readonly lakeRoot: string;
@@ -66,6 +67,7 @@ export class Meter implements RunUsageSink {
     this.everyMs = parseDuration(o.project.config.cost.meterEvery);
     this.scrapeMs = parseDuration(o.project.config.cost.monitoring.scrapeInterval);
     this.lakeRoot = o.lakeRoot.endsWith(sep) ? o.lakeRoot : o.lakeRoot + sep;
+    this.sampling = o.sample ?? true;
   }
 
   /** Usage outside any run (a query, a report) is the `platform` component's. */
@@ -120,6 +122,14 @@ export class Meter implements RunUsageSink {
     return { ...rest, input: rel.slice(0, 3).join('/') };
   }
 
+  /**
+   * Stops sampling storage, series and logs (what is recorded from then on is only what is handed to the meter). A
+   * report reads the store after one flush brought it up to now, and leaves it as it read it.
+   */
+  stopSampling(): void {
+    this.sampling = false;
+  }
+
   /** Starts sampling and writing every `cost.meterEvery`, and takes the usage outside runs. */
   start(): void {
     setUnscopedUsage(this.unscoped);
@@ -148,7 +158,7 @@ export class Meter implements RunUsageSink {
 
   private async flushNow(): Promise<void> {
     try {
-      if (this.o.sample ?? true) {
+      if (this.sampling) {
         await this.sampleStorage();
         await this.sampleMetadataStore();
         await this.sampleSeries();

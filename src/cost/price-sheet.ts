@@ -22,7 +22,7 @@ const priceLineSchema = z
         /^([0-9]+ )?[A-Za-z][A-Za-z0-9]*( [A-Za-z][A-Za-z0-9]*)*(-(Years|Months|Days|Hours|Minutes|Seconds)|\/(Year|Month|Day|Hour|Minute|Second))?$/,
         'a unit in the FOCUS unit format, such as GiB-Months, 1000 Requests or vCPU-Seconds',
       ),
-    price: z.number().nonnegative(),
+    price: z.number().nonnegative('a price of 0 or more'),
     /** Where the figure comes from (a URL, or who agreed it). */
     source: z.string().min(1),
   })

@@ -3,6 +3,7 @@ import { parse } from 'yaml';
 import { type Product, type Project, sqlName } from '../config/project.js';
 import { type Contract, contractSchema } from '../config/schema.js';
 import { FinmeshError } from '../core/errors.js';
+import { costBenefitOf } from '../cost/benefit.js';
 import { buildDag, downstreamOf } from '../engine/dag.js';
 import type { Context } from '../jobs/context.js';
 import { jobName } from '../runs/job-names.js';
@@ -103,7 +104,8 @@ export interface Gap {
 /**
  * Monitoring gaps. From the project itself: products and sources without SLOs, products without checks, without
  * an owner or on-call, SLOs that no alert watches, datasets nobody consumes. From history, when the project has
- * run: products without lineage and checks that never ran.
+ * run: products without lineage, checks that never ran, and from the month's cost-benefit (`finmesh cost benefit`)
+ * products that cost more than they return and sources whose upkeep caused incidents.
  */
 export async function findGaps(
   project: Project,
@@ -164,6 +166,19 @@ export async function findGaps(
     const ran = new Set(results.filter((r) => r.product === subject && r.status !== 'skipped').map((r) => r.checkId));
     for (const c of checkRules(p))
       if (!ran.has(c.id)) gaps.push({ kind: 'check-never-ran', subject, file: p.contractFile, detail: `${c.id} has never run` });
+  }
+  const benefit = await costBenefitOf(ctx);
+  for (const b of benefit.products.filter((x) => x.verdict === 'retire-or-merge')) {
+    const p = project.products.find((x) => `${x.domain}.${x.name}` === b.product);
+    gaps.push({ kind: 'cost-over-benefit', subject: b.product, file: p?.contractFile ?? '', detail: b.why });
+  }
+  for (const s of benefit.sources.filter((x) => x.failedRuns + x.failedFiles + x.quarantinedFiles + x.pages > 0)) {
+    gaps.push({
+      kind: 'source-upkeep',
+      subject: s.source,
+      file: project.sources.find((x) => x.name === s.source)?.file ?? '',
+      detail: s.why,
+    });
   }
   return { gaps, evaluated: { definition: true, history: true } };
 }

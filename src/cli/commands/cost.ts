@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { loadProject } from '../../config/load-project.js';
 import { FinmeshError } from '../../core/errors.js';
+import { costBenefitOf } from '../../cost/benefit.js';
 import { focusCsv, focusRows } from '../../cost/focus.js';
 import { CONTROLS, monitoringReport } from '../../cost/monitoring.js';
 import { COST_DIMENSIONS, type CostDimension, costReport, monthPeriod, pricedUsage } from '../../cost/report.js';
@@ -28,8 +29,8 @@ export const choice =
   };
 
 /**
- * The project's context for a cost command: its usage must exist (the project has run), and what this process
- * meters first (storage up to now) is written before reading.
+ * The project's context for a cost command: its usage must exist (the project has run); storage is metered up to now
+ * and written before the report reads, and nothing more is sampled, so the report matches the store it leaves.
  */
 export async function costContext(projectDir: string): Promise<Context> {
   const project = loadProject(projectDir);
@@ -44,6 +45,7 @@ export async function costContext(projectDir: string): Promise<Context> {
     throw e;
   }
   await ctx.meter.flush();
+  ctx.meter.stopSampling();
   return ctx;
 }
 
@@ -132,6 +134,33 @@ export function registerCost(program: Command): void {
             .map(([k, v]) => `${k} (${v})`)
             .join(', ')}\n`,
         );
+      } finally {
+        await ctx.close();
+      }
+    });
+
+  cost
+    .command('benefit')
+    .description(
+      'cost against use per product — reads and readers (lineage), downstream products, declared consumers, SLOs, declared business value — ranked from the least worth keeping, each rank explained; and sources by upkeep',
+    )
+    .action(async (_o: unknown, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<{ project: string; month?: string; json?: boolean }>();
+      const ctx = await costContext(opts.project);
+      try {
+        const report = await costBenefitOf(ctx, opts.month);
+        if (opts.json) {
+          printJson(report);
+          return;
+        }
+        const lines = [
+          `products, least worth keeping first (${report.month}):`,
+          ...report.products.map((p) => `${String(p.rank).padStart(3)}. ${p.product} [${p.verdict}]: ${p.why}`),
+          '',
+          'sources, highest upkeep first:',
+          ...report.sources.map((s) => `${String(s.rank).padStart(3)}. ${s.source}: ${s.why}`),
+        ];
+        process.stdout.write(`${lines.join('\n')}\n`);
       } finally {
         await ctx.close();
       }
