@@ -67,11 +67,14 @@ export const costConfigSchema = z
           })
           .strict()
           .prefault({}),
-        /** How long each signal is kept: logs (Cloud Logging bucket), lineage events; beyond 30 days logs cost retention. */
+        /**
+         * How long each signal is kept where it has a price: logs (their Cloud Logging bucket; beyond 30 days retention
+         * is charged). Managed Prometheus keeps samples 24 months and Data Lineage 30 days, at no charge and not
+         * configurable, so they have no setting here.
+         */
         retention: z
           .object({
             logs: duration.default('30d'),
-            lineage: duration.default('30d'),
           })
           .strict()
           .prefault({}),

@@ -39,7 +39,7 @@ export interface MonitoringReport {
     logging: Record<string, { level?: string | undefined; sampleRate: number; exclude?: string[] | undefined }>;
     defaultLevel: string;
     metrics: { labels: Record<string, string[]>; seriesBudget: number | undefined; scrapeInterval: string };
-    retention: { logs: string; lineage: string };
+    retention: { logs: string };
   };
   components: ComponentMonitoring[];
   total: { cost: number; saved: number };

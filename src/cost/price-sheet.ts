@@ -5,7 +5,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { zodIssues } from '../config/issues.js';
 import type { Project } from '../config/project.js';
-import { ConfigError, FinmeshError } from '../core/errors.js';
+import { ConfigError, FinmeshError, type ValidationIssue } from '../core/errors.js';
 
 const priceLineSchema = z
   .object({
@@ -132,4 +132,19 @@ function readSheet(path: string, name: string): { sheet: z.infer<typeof priceShe
   const r = priceSheetSchema.safeParse(raw);
   if (!r.success) throw new ConfigError(zodIssues(name, raw, r.error));
   return { sheet: r.data, file: name };
+}
+
+/** The problems of a project's price sheets, for `finmesh validate` (none when they load). */
+export function priceSheetIssues(project: Project): ValidationIssue[] {
+  try {
+    PriceSheet.load(project);
+    return [];
+  } catch (e) {
+    if (e instanceof ConfigError) return e.issues;
+    if (e instanceof FinmeshError) {
+      const [file = project.config.cost.prices, ...rest] = e.message.split(': ');
+      return [{ file, path: '', expected: 'a price sheet finmesh can read', found: rest.join(': ') || e.message }];
+    }
+    throw e;
+  }
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FinmeshError } from '../core/errors.js';
+import { COST_DIMENSIONS, type CostDimension, costReport, monthPeriod, pricedUsage } from '../cost/report.js';
 import { mermaidDiagram } from '../docs/diagram.js';
 import { accessMatrix } from '../governance/matrix.js';
 import type { Context } from '../jobs/context.js';
@@ -103,6 +104,25 @@ export function registerApi(
         { name: 'limit', description: 'runs per job (default 20)', type: 'integer' },
       ],
       handler: async (req) => ({ jobs: await runHistory(ctx, { job: q(req).job, limit: int(q(req).limit, 20, 'limit') }) }),
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/costs',
+      summary:
+        'What the project costs, priced from metered usage and the price sheet: month to date and forecast per product, domain, component, source or cost centre (the figures /metrics carries as gauges)',
+      permission: 'metrics',
+      cli: 'finmesh cost --json',
+      query: [
+        { name: 'by', description: `${COST_DIMENSIONS.join(', ')} (default product)` },
+        { name: 'month', description: 'YYYY-MM (default this month, UTC)' },
+      ],
+      handler: async (req) => {
+        const by = (q(req).by ?? 'product') as CostDimension;
+        if (!COST_DIMENSIONS.includes(by))
+          throw new FinmeshError('DATA_INVALID', `by: expected one of ${COST_DIMENSIONS.join(', ')}, found "${q(req).by}"`);
+        const period = monthPeriod(q(req).month, new Date(ctx.clock.now()));
+        return costReport(ctx.project, await pricedUsage(ctx.project, ctx.meta.usage, period), by);
+      },
     },
     {
       method: 'GET',

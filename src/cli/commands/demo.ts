@@ -130,4 +130,5 @@ function printSummary(s: Summary): void {
   print(`\nexplore: npx finmesh query "select * from payments_gold.daily_volume_by_method" --project ${s.workspace}`);
   print(`         npx finmesh catalog --project ${s.workspace}   ·   npx finmesh runs --project ${s.workspace}`);
   print(`console: npx finmesh serve --project ${s.workspace}, then open its URL (during the demo: ${s.url}/)`);
+  print(`what it cost on Google Cloud prices: npx finmesh cost --project ${s.workspace} (also: cost monitoring, cost benefit)`);
 }

@@ -8,7 +8,7 @@ export function registerServe(program: Command): void {
   const cmd = program
     .command('serve')
     .description(
-      'serve the web console at / and the HTTP API under /api/v1 (OpenAPI at /api/v1/openapi.json): overview, catalog, products, runs, SLOs, alerts, partner files, lineage — /api/v1/lineage is also an OpenLineage HTTP endpoint (POST RunEvents) —, query, access and audit; /healthz and /metrics. With --pg-port, also the governed SQL endpoint for BI tools. Every route but /healthz and the console’s files needs a token of governance/access.yaml',
+      'serve the web console at / and the HTTP API under /api/v1 (OpenAPI at /api/v1/openapi.json): overview, catalog, products, runs, costs, SLOs, alerts, partner files, lineage — /api/v1/lineage is also an OpenLineage HTTP endpoint (POST RunEvents) —, query, access and audit; /healthz and /metrics. With --pg-port, also the governed SQL endpoint for BI tools. Every route but /healthz and the console’s files needs a token of governance/access.yaml',
     );
   projectOption(cmd)
     .option('--port <n>', 'port (default: finmesh.yaml server.port)', integer)
@@ -36,12 +36,14 @@ export function registerServe(program: Command): void {
         import('../../server/server.js'),
       ]);
       const project = await loadProject(opts.project);
+      const metrics = new Metrics();
+      // The served registry is the context's: cost and budget gauges, and metric controls, apply to it.
       const ctx = await openContext(project, {
+        metrics,
         secrets: project.config.tokenization !== undefined && hasKey(project.config.tokenization.key),
       });
       const log = componentLogger(project.config.logging, 'server');
       const governance = await ServedGovernance.open(ctx, log);
-      const metrics = new Metrics();
       const server = await startServer({
         host: project.config.server.host,
         port: opts.port ?? project.config.server.port,

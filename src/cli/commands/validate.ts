@@ -6,7 +6,7 @@ import { paint, plural, print, printable, printJson } from '../output.js';
 export function registerValidate(program: Command): void {
   const cmd = program
     .command('validate')
-    .description('check finmesh.yaml, domains, sources, contracts (ODCS v3.1) and models; report every problem (exit 2 on any)');
+    .description('check finmesh.yaml, domains, sources, contracts (ODCS v3.1), models and price sheets; report every problem (exit 2 on any)');
   projectOption(cmd)
     .option('--json', 'print the result as JSON')
     .option('--no-secrets', 'do not check that secret references (env:, file:) resolve here (a CI machine without the secrets)')
@@ -15,6 +15,7 @@ export function registerValidate(program: Command): void {
         { inspectProject },
         { secretIssues },
         { formatIssue },
+        { priceSheetIssues },
         { simulatorIssues },
         { buildDag },
         { createEngine },
@@ -25,6 +26,7 @@ export function registerValidate(program: Command): void {
         import('../../config/load-project.js'),
         import('../../config/secrets.js'),
         import('../../core/errors.js'),
+        import('../../cost/price-sheet.js'),
         import('../../demo/simulator-config.js'),
         import('../../engine/dag.js'),
         import('../../engine/registry.js'),
@@ -34,7 +36,7 @@ export function registerValidate(program: Command): void {
       ]);
       const { project, issues } = inspectProject(opts.project);
       if (project) {
-        issues.push(...simulatorIssues(project), ...buildDag(project).issues);
+        issues.push(...simulatorIssues(project), ...buildDag(project).issues, ...priceSheetIssues(project));
         if (opts.secrets) issues.push(...secretIssues(project));
         // The project's own policies: files that do not compile, and error-level violations.
         const own = evaluateUserPolicies(project);
