@@ -6,7 +6,9 @@ import { paint, plural, print, printable, printJson } from '../output.js';
 export function registerValidate(program: Command): void {
   const cmd = program
     .command('validate')
-    .description('check finmesh.yaml, domains, sources, contracts (ODCS v3.1), models and price sheets; report every problem (exit 2 on any)');
+    .description(
+      'check finmesh.yaml, domains, sources, contracts (ODCS v3.1), models and price sheets; report every problem (exit 2 on any)',
+    );
   projectOption(cmd)
     .option('--json', 'print the result as JSON')
     .option('--no-secrets', 'do not check that secret references (env:, file:) resolve here (a CI machine without the secrets)')
