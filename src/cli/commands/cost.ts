@@ -1,16 +1,14 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
-import { loadProject } from '../../config/load-project.js';
-import { FinmeshError } from '../../core/errors.js';
-import { costBenefitOf } from '../../cost/benefit.js';
-import { focusCsv, focusRows } from '../../cost/focus.js';
-import { CONTROLS, monitoringReport } from '../../cost/monitoring.js';
-import { COST_DIMENSIONS, type CostDimension, costReport, monthPeriod, pricedUsage } from '../../cost/report.js';
-import { costTerraform } from '../../cost/terraform.js';
-import { type Context, openContext } from '../../jobs/context.js';
-import { formatTable, printJson, say } from '../output.js';
+import type { CostDimension } from '../../cost/report.js';
+import type { Context } from '../../jobs/context.js';
+import { examples, oneOf, projectOption } from '../options.js';
+import { formatBytes, formatTable, printJson, say } from '../output.js';
+
+/** `cost/report.ts`'s `COST_DIMENSIONS`, spelled here so that `--help` loads no cost module (checked by the type). */
+const DIMENSIONS = ['product', 'domain', 'component', 'source', 'cost-center'] as const satisfies readonly CostDimension[];
+type AllDimensions = CostDimension extends (typeof DIMENSIONS)[number] ? true : never;
+const allDimensions: AllDimensions = true;
+void allDimensions;
 
 /** Money for people: cents above a unit, three significant digits below (a demo's costs are fractions of a cent). */
 export function formatMoney(v: number, currency: string): string {
@@ -21,19 +19,17 @@ export function formatMoney(v: number, currency: string): string {
   return `${currency} ${text}`;
 }
 
-export const choice =
-  <T extends string>(values: readonly T[], what: string) =>
-  (v: string): T => {
-    if (!values.includes(v as T)) throw new InvalidArgumentError(`${what}: expected one of ${values.join(', ')}, found "${v}"`);
-    return v as T;
-  };
-
 /**
  * The project's context for a cost command: its usage must exist (the project has run); storage is metered up to now
  * and written before the report reads, and nothing more is sampled, so the report matches the store it leaves.
  */
 export async function costContext(projectDir: string): Promise<Context> {
-  const project = loadProject(projectDir);
+  const [{ loadProject }, { FinmeshError }, { openContext }] = await Promise.all([
+    import('../../config/project-cache.js'),
+    import('../../core/errors.js'),
+    import('../../jobs/context.js'),
+  ]);
+  const project = await loadProject(projectDir);
   let ctx: Context;
   try {
     ctx = await openContext(project, { readonly: true });
@@ -58,13 +54,14 @@ export function registerCost(program: Command): void {
     .command('cost')
     .description(
       "what the project costs, priced from what finmesh metered (runs, storage, bus, logs, metrics, lineage) and the price sheet: month to date and a forecast to the month's end",
-    )
-    .option('--project <dir>', 'project folder', '.')
-    .option('--by <dimension>', `group by ${COST_DIMENSIONS.join(', ')}`, choice(COST_DIMENSIONS, '--by'), 'product')
+    );
+  projectOption(cost)
+    .option('--by <dimension>', `group by ${DIMENSIONS.join(', ')}`, oneOf(DIMENSIONS), 'product')
     .option('--month <YYYY-MM>', 'the month (default: this one, UTC)')
     .option('--json', 'print the report as JSON')
     .showHelpAfterError()
     .action(async (opts: { project: string; by: CostDimension; month?: string; json?: boolean }) => {
+      const { costReport, monthPeriod, pricedUsage } = await import('../../cost/report.js');
       const ctx = await costContext(opts.project);
       try {
         const period = monthPeriod(opts.month, new Date(ctx.clock.now()));
@@ -105,6 +102,10 @@ export function registerCost(program: Command): void {
     )
     .action(async (_o: unknown, cmd: Command) => {
       const opts = cmd.optsWithGlobals<{ project: string; month?: string; json?: boolean }>();
+      const [{ CONTROLS, monitoringReport }, { monthPeriod, pricedUsage }] = await Promise.all([
+        import('../../cost/monitoring.js'),
+        import('../../cost/report.js'),
+      ]);
       const ctx = await costContext(opts.project);
       try {
         const period = monthPeriod(opts.month, new Date(ctx.clock.now()));
@@ -120,7 +121,7 @@ export function registerCost(program: Command): void {
             report.components.map((c) => ({
               component: c.component,
               'log lines': c.logs.quantity,
-              'log bytes': c.logs.bytes,
+              'log bytes': formatBytes(c.logs.bytes),
               samples: Math.round(c.metrics.quantity),
               series: c.metrics.series,
               'lineage events': c.lineage.quantity,
@@ -146,6 +147,7 @@ export function registerCost(program: Command): void {
     )
     .action(async (_o: unknown, cmd: Command) => {
       const opts = cmd.optsWithGlobals<{ project: string; month?: string; json?: boolean }>();
+      const { costBenefitOf } = await import('../../cost/benefit.js');
       const ctx = await costContext(opts.project);
       try {
         const report = await costBenefitOf(ctx, opts.month);
@@ -174,7 +176,13 @@ export function registerCost(program: Command): void {
     .option('--out <dir>', 'write finmesh-cost.tf.json into this folder (a module) instead of printing it')
     .action(async (o: { out?: string }, cmd: Command) => {
       const opts = cmd.optsWithGlobals<{ project: string }>();
-      const text = `${JSON.stringify(costTerraform(loadProject(opts.project)), null, 2)}\n`;
+      const [{ mkdirSync, writeFileSync }, { join }, { loadProject }, { costTerraform }] = await Promise.all([
+        import('node:fs'),
+        import('node:path'),
+        import('../../config/project-cache.js'),
+        import('../../cost/terraform.js'),
+      ]);
+      const text = `${JSON.stringify(costTerraform(await loadProject(opts.project)), null, 2)}\n`;
       if (!o.out) {
         process.stdout.write(text);
         return;
@@ -187,10 +195,15 @@ export function registerCost(program: Command): void {
   cost
     .command('export')
     .description('the month’s cost and usage records in the FinOps FOCUS 1.2 format (CSV), for FinOps tools')
-    .option('--format <format>', 'focus', choice(['focus'] as const, '--format'), 'focus')
+    .option('--format <format>', 'focus', oneOf(['focus'] as const), 'focus')
     .option('--out <file>', 'write to this file instead of standard output')
     .action(async (_o: unknown, cmd: Command) => {
       const opts = cmd.optsWithGlobals<{ project: string; month?: string; out?: string }>();
+      const [{ writeFileSync }, { focusCsv, focusRows }, { monthPeriod, pricedUsage }] = await Promise.all([
+        import('node:fs'),
+        import('../../cost/focus.js'),
+        import('../../cost/report.js'),
+      ]);
       const ctx = await costContext(opts.project);
       try {
         const period = monthPeriod(opts.month, new Date(ctx.clock.now()));
@@ -204,4 +217,12 @@ export function registerCost(program: Command): void {
         await ctx.close();
       }
     });
+  examples(cost, [
+    'finmesh cost --by product',
+    'finmesh cost --by domain --month 2026-11 --json',
+    'finmesh cost monitoring',
+    'finmesh cost benefit',
+    'finmesh cost export --format focus --out focus.csv',
+    'finmesh cost terraform --out infra/cost',
+  ]);
 }
