@@ -5,7 +5,7 @@
 // loads about three times faster; the web console is built by Vite.
 // `npm ci` runs this through `prepare`; `npm pack`/`npm publish` through `prepack`.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +46,12 @@ await build({
 // the package so `npx finmesh demo` serves it without building anything on the user's machine.
 const { build: viteBuild } = await import('vite');
 await viteBuild({ configFile: join(root, 'console/vite.config.ts'), logLevel: 'warn' });
+
+// Data files the compiled modules read next to themselves.
+for (const file of ['cost/prices.yaml']) {
+  mkdirSync(dirname(join(root, 'dist', file)), { recursive: true });
+  copyFileSync(join(root, 'src', file), join(root, 'dist', file));
+}
 
 // The build's time stamp: bin/finmesh.js runs dist/ only while no file in src/ is newer.
 writeFileSync(join(root, 'dist/.built'), `${new Date().toISOString()}\n`);
