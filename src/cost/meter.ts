@@ -10,8 +10,6 @@ import { logTally } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { RunUsageSink } from '../runs/runs.js';
 import { Attributor, familyComponent } from './attribution.js';
-import { exportCostMetrics } from './budgets.js';
-import { monthPeriod, pricedUsage } from './report.js';
 
 export interface MeterOptions {
   project: Project;
@@ -179,6 +177,8 @@ export class Meter implements RunUsageSink {
     if (!this.o.metrics || now - this.costExportedAt < COST_EXPORT_EVERY_MS) return;
     this.costExportedAt = now;
     try {
+      // Pricing reads the price sheet (a YAML parser): loaded only by a process whose /metrics someone scrapes.
+      const [{ exportCostMetrics }, { monthPeriod, pricedUsage }] = await Promise.all([import('./budgets.js'), import('./report.js')]);
       const priced = await pricedUsage(this.o.project, this.o.meta.usage, monthPeriod(undefined, new Date(now)));
       exportCostMetrics(this.o.project, priced, this.o.metrics);
     } catch (e) {
