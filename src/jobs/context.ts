@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Project } from '../config/project.js';
 import { resolveSecret } from '../config/secrets.js';
