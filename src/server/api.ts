@@ -120,7 +120,10 @@ export function registerApi(
         const by = (q(req).by ?? 'product') as CostDimension;
         if (!COST_DIMENSIONS.includes(by))
           throw new FinmeshError('DATA_INVALID', `by: expected one of ${COST_DIMENSIONS.join(', ')}, found "${q(req).by}"`);
-        const period = monthPeriod(q(req).month, new Date(ctx.clock.now()));
+        const month = q(req).month;
+        if (month !== undefined && !/^\d{4}-(0[1-9]|1[0-2])$/.test(month))
+          throw new FinmeshError('DATA_INVALID', `month: expected a month such as 2026-11, found "${month}"`);
+        const period = monthPeriod(month, new Date(ctx.clock.now()));
         return costReport(ctx.project, await pricedUsage(ctx.project, ctx.meta.usage, period), by);
       },
     },

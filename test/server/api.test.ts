@@ -91,6 +91,29 @@ describe('the /api/v1 routes the console reads', () => {
     assert.equal(noRun.status, 404);
   });
 
+  it('costs: the month’s cost per dimension from the metered usage, and a dimension or month it does not know refused by name', async () => {
+    const at = new Date(ctx.clock.now());
+    const month = at.toISOString().slice(0, 7);
+    // An hour of CPU for one product's runs: priced from the shipped sheet, it lands on its product and its domain.
+    await ctx.meta.usage.record([
+      { at, meter: 'compute.cpu_seconds', quantity: 3600, component: 'transform', domain: 'payments', product: 'transactions' },
+    ]);
+    const byDomain = await get(`/api/v1/costs?by=domain&month=${month}`);
+    assert.equal(byDomain.status, 200);
+    assert.equal(byDomain.body.by, 'domain');
+    assert.equal(byDomain.body.month, month);
+    const rows = byDomain.body.rows as { name: string; monthToDate: number }[];
+    assert.ok((rows.find((r) => r.name === 'payments')?.monthToDate ?? 0) > 0, JSON.stringify(rows));
+    const byProduct = (await get('/api/v1/costs')).body.rows as { name: string; monthToDate: number }[];
+    assert.ok((byProduct.find((r) => r.name === 'transactions')?.monthToDate ?? 0) > 0, JSON.stringify(byProduct));
+    const badBy = await get('/api/v1/costs?by=colour');
+    assert.equal(badBy.status, 400);
+    assert.match(String(badBy.body.message), /by: expected one of product, domain, component, source, cost-center, found "colour"/);
+    const badMonth = await get('/api/v1/costs?month=2026-13');
+    assert.equal(badMonth.status, 400);
+    assert.match(String(badMonth.body.message), /month: expected a month such as 2026-11, found "2026-13"/);
+  });
+
   it('the product page’s answer: contract, schema with classifications, SLOs, and empty histories before any run', async () => {
     const { status, body } = await get('/api/v1/products/payments_silver.transactions');
     assert.equal(status, 200);
