@@ -35,6 +35,21 @@ function unescapeHtml(s: string): string {
     .replace(/&amp;/g, '&');
 }
 
+/** The text each figure shows, by key (for figures compared as a person reads them). */
+function figureTexts(html: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const m of html.matchAll(/data-figure="([^"]*)" data-value="[^"]*">([^<]*)</g))
+    out.set(unescapeHtml(m[1] as string), unescapeHtml(m[2] as string));
+  return out;
+}
+
+/** Money as the English pages show it (and `finmesh cost` prints it): cents from one unit up, three significant digits below. */
+function money(v: number, currency: string): string {
+  if (v === 0) return `${currency} 0`;
+  const digits = Math.abs(v) >= 1 ? { minimumFractionDigits: 2, maximumFractionDigits: 2 } : { maximumSignificantDigits: 3 };
+  return `${currency} ${new Intl.NumberFormat('en', digits).format(v)}`;
+}
+
 function one(figs: Map<string, unknown[]>, key: string): unknown {
   const v = figs.get(key);
   assert.ok(v && v.length === 1, `one figure ${key} on the page (found ${JSON.stringify(v)})`);
@@ -170,6 +185,24 @@ describe('finmesh docs after the demo', () => {
     const audit = json(['audit', 'verify', '--project', dir, '--json']) as { ok: boolean; records: number };
     assert.equal(one(governance, 'audit.records'), audit.records);
     assert.equal(one(governance, 'audit.ok'), audit.ok);
+    // Costs: month to date as `finmesh cost` prints it. (The forecast is not compared: it extrapolates to the month's
+    // end from now, so a later command forecasts from a later moment.)
+    const cost = json(['cost', '--project', dir, '--json']) as {
+      currency: string;
+      rows: { name: string; monthToDate: number }[];
+      total: { monthToDate: number };
+    };
+    const meshText = figureTexts(readFileSync(join(site, 'en', 'mesh.html'), 'utf8'));
+    assert.ok(cost.rows.length > 0 && cost.total.monthToDate > 0, 'the demo metered its cost');
+    for (const r of cost.rows)
+      assert.equal(meshText.get(`cost.product.${r.name}.monthToDate`), money(r.monthToDate, cost.currency), r.name);
+    const benefit = json(['cost', 'benefit', '--project', dir, '--json']) as {
+      products: { product: string; rank: number; verdict: string }[];
+    };
+    for (const b of benefit.products) {
+      assert.equal(one(mesh, `benefit.${b.product}.verdict`), b.verdict, b.product);
+      assert.equal(one(mesh, `benefit.${b.product}.rank`), b.rank, b.product);
+    }
   });
 
   it('resolves every internal link and anchor', () => {

@@ -1,4 +1,8 @@
 import type { Project } from '../../config/project.js';
+import { type CostBenefitReport, costBenefitOf } from '../../cost/benefit.js';
+import { type BudgetStatus, budgetStatus } from '../../cost/budgets.js';
+import { type MonitoringReport, monitoringReport } from '../../cost/monitoring.js';
+import { type CostReport, costReport, monthPeriod, pricedUsage } from '../../cost/report.js';
 import { AccessPolicy } from '../../governance/access.js';
 import { accessMatrix, type MatrixRow } from '../../governance/matrix.js';
 import type { Context } from '../../jobs/context.js';
@@ -47,6 +51,8 @@ export interface DocsData {
   /** Every run, grouped by job, newest first. */
   history: JobHistory[] | undefined;
   policyViolations: { policy: string; severity: string; file: string; path: string; found: string; expected: string }[] | undefined;
+  /** What the month cost, from what finmesh metered; undefined when nothing has been metered. */
+  cost: CostData | undefined;
   /** The policies evaluated: the built-in ones finmesh.yaml turns on, and the project's own. */
   policies: { id: string; severity: string; file: string }[];
   /** The access model and the audit log; undefined when the project declares no governance/access.yaml. */
@@ -149,6 +155,7 @@ export async function collectDocsData(project: Project, options: CollectOptions)
       ...(options.ownPolicies ?? []),
     ],
     governance: await collectGovernance(project, ctx),
+    cost: ctx ? await collectCost(ctx) : undefined,
   };
 }
 
@@ -203,4 +210,31 @@ export async function collectGovernance(project: Project, ctx: Context | undefin
     audit = { ...verifyAuditChain(records), byKind, first: records[0]?.at.toISOString(), last: records.at(-1)?.at.toISOString() };
   }
   return { personas, datasets: policy.datasets().map((d) => d.name), matrix: accessMatrix(policy), audit };
+}
+
+export interface CostData {
+  byProduct: CostReport;
+  byDomain: CostReport;
+  monitoring: MonitoringReport;
+  benefit: CostBenefitReport;
+  budgets: BudgetStatus[];
+}
+
+/**
+ * The month's cost as `finmesh cost`, `cost monitoring` and `cost benefit` report it: storage metered up to now first,
+ * then nothing more sampled, so the figures are those of the store as left.
+ */
+export async function collectCost(ctx: Context): Promise<CostData | undefined> {
+  await ctx.meter.flush();
+  ctx.meter.stopSampling();
+  const period = monthPeriod(undefined, new Date(ctx.clock.now()));
+  const priced = await pricedUsage(ctx.project, ctx.meta.usage, period);
+  if (priced.records.length === 0) return undefined;
+  return {
+    byProduct: costReport(ctx.project, priced, 'product'),
+    byDomain: costReport(ctx.project, priced, 'domain'),
+    monitoring: monitoringReport(ctx.project, priced),
+    benefit: await costBenefitOf(ctx),
+    budgets: budgetStatus(ctx.project, priced),
+  };
 }

@@ -58,6 +58,12 @@ class Formatter {
   burn(v: number | null): string {
     return v === null ? '–' : `${new Intl.NumberFormat(this.lang, { maximumFractionDigits: 1 }).format(v)}×`;
   }
+  /** Money as `finmesh cost` shows it: cents from one unit up, three significant digits below (a demo costs fractions of a cent). */
+  money(v: number, currency: string): string {
+    if (v === 0) return `${currency} 0`;
+    const digits = Math.abs(v) >= 1 ? { minimumFractionDigits: 2, maximumFractionDigits: 2 } : { maximumSignificantDigits: 3 };
+    return `${currency} ${new Intl.NumberFormat(this.lang, digits).format(v)}`;
+  }
   /** A moment, in UTC, the same in every language. */
   date(d: Date | string): string {
     return `${new Date(d).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
@@ -562,10 +568,130 @@ function meshPage({ data, m, f, asOf }: PageContext): Page {
           ...(data.gapsEvaluated.history ? [] : [missing(t.gapsNoHistory)]),
         ],
       },
-      { id: 'costs', title: t.costs, blocks: [missing(m.notYetCost)] },
-      { id: 'cost-benefit', title: t.costBenefit, blocks: [missing(m.notYetCost)] },
+      { id: 'costs', title: t.costs, blocks: costBlocks({ data, m, f, asOf }) },
+      { id: 'cost-benefit', title: t.costBenefit, blocks: benefitBlocks({ data, m, f }) },
     ],
   };
+}
+
+function costBlocks({ data, m, f, asOf }: Pick<PageContext, 'data' | 'm' | 'f' | 'asOf'>): Block[] {
+  const t = m.mesh;
+  const c = data.cost;
+  if (!c) return [missing(...inlineCode(m.notYetCost))];
+  const cur = c.byProduct.currency;
+  const money = (key: string, v: number | undefined) => (v === undefined ? '–' : fig(key, v, f.money(v, cur)));
+  const r = c.byProduct;
+  return [
+    p(t.costsText),
+    asOf,
+    table(
+      t.costHead,
+      r.rows.map((x) => [
+        x.name,
+        x.domain ?? '–',
+        money(`cost.product.${x.name}.direct`, x.direct),
+        money(`cost.product.${x.name}.upstream`, x.upstream),
+        money(`cost.product.${x.name}.monthToDate`, x.monthToDate),
+        money(`cost.product.${x.name}.forecast`, x.forecast),
+      ]),
+      ['left', 'left', 'right', 'right', 'right', 'right'],
+    ),
+    p(
+      fig(
+        'cost.total.monthToDate',
+        r.total.monthToDate,
+        t.costTotal(
+          r.month,
+          f.money(r.total.monthToDate, cur),
+          f.money(r.total.forecast, cur),
+          f.money(r.shared.monthToDate, cur),
+          r.region,
+          r.priceSheet.files.join(' + '),
+        ),
+      ),
+    ),
+    table(
+      t.domainCostHead,
+      c.byDomain.rows.map((x) => [
+        x.name,
+        money(`cost.domain.${x.name}.monthToDate`, x.monthToDate),
+        money(`cost.domain.${x.name}.forecast`, x.forecast),
+      ]),
+      ['left', 'right', 'right'],
+    ),
+  ];
+}
+
+function benefitBlocks({ data, m, f }: Pick<PageContext, 'data' | 'm' | 'f'>): Block[] {
+  const t = m.mesh;
+  const b = data.cost?.benefit;
+  if (!b) return [missing(...inlineCode(m.notYetCost))];
+  return [
+    p(...inlineCode(t.benefitText)),
+    table(
+      t.benefitHead,
+      b.products.map((x) => [
+        fig(`benefit.${x.product}.rank`, x.rank, String(x.rank)),
+        x.product,
+        fig(`benefit.${x.product}.verdict`, x.verdict, x.verdict),
+        f.money(x.cost.monthToDate, b.currency),
+        x.why,
+      ]),
+      ['right', 'left', 'left', 'right', 'left'],
+    ),
+    h('upkeep', t.upkeep),
+    table(
+      t.upkeepHead,
+      b.sources.map((x) => [String(x.rank), x.source, f.count(x.failedRuns), f.count(x.quarantinedRows), x.why]),
+      ['right', 'left', 'right', 'right', 'left'],
+    ),
+  ];
+}
+
+function spendBlocks({ data, m, f }: Pick<PageContext, 'data' | 'm' | 'f'>): Block[] {
+  const t = m.governance;
+  const c = data.cost;
+  if (!c) return [missing(...inlineCode(m.notYetCost))];
+  const mon = c.monitoring;
+  const cur = mon.currency;
+  const budgets: Block[] =
+    c.budgets.length === 0
+      ? [p(t.noBudgets)]
+      : [
+          table(
+            t.budgetHead,
+            c.budgets.map((b) => [
+              `${b.scope} ${b.name}`,
+              b.owner,
+              f.money(b.monthly, cur),
+              fig(`budget.${b.scope}.${b.name}.monthToDate`, b.monthToDate, f.money(b.monthToDate, cur)),
+              f.percent(b.spent, 2),
+              b.reached.map((x) => f.percent(x, 0)).join(', ') || '–',
+              b.forecastOverrun ? m.yes : m.no,
+            ]),
+            ['left', 'left', 'right', 'right', 'right', 'left', 'left'],
+          ),
+        ];
+  return [
+    p(t.spendText),
+    table(
+      t.spendHead,
+      mon.components.map((x) => [
+        x.component,
+        f.count(x.logs.quantity),
+        f.count(x.logs.bytes),
+        f.count(Math.round(x.metrics.quantity)),
+        f.count(x.metrics.series),
+        f.count(x.lineage.quantity),
+        fig(`monitoring.${x.component}.cost`, x.cost, f.money(x.cost, cur)),
+        fig(`monitoring.${x.component}.saved`, x.savedCost, f.money(x.savedCost, cur)),
+      ]),
+      ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+    ),
+    p(fig('monitoring.total.saved', mon.total.saved, t.spendTotal(mon.month, f.money(mon.total.cost, cur), f.money(mon.total.saved, cur)))),
+    h('budgets', t.budgets),
+    ...budgets,
+  ];
 }
 
 // ------------------------------------------------------------------------------------------------ governance
@@ -632,7 +758,7 @@ function governancePage({ data, m, f }: PageContext): Page {
       },
       { id: 'policies', title: t.policies, blocks: [p(t.policiesText), ...policyBlocks] },
       { id: 'audit', title: t.audit, blocks: auditBlocks({ data, m, f }) },
-      { id: 'spend', title: t.spend, blocks: [p(t.spendControls), table(t.logHead, logRows), missing(m.notYetCost)] },
+      { id: 'spend', title: t.spend, blocks: [...spendBlocks({ data, m, f }), p(t.spendControls), table(t.logHead, logRows)] },
     ],
   };
 }

@@ -18,7 +18,7 @@ export const en = {
   notYetGovernance:
     'The project declares no access model (governance/access.yaml): there are no personas, grants or audit log to show. `finmesh init` scaffolds one; docs/governance.md describes it.',
   notYetCost:
-    'No cost has been metered: this version of finmesh has no metering or price sheet. The section fills itself from `finmesh cost --json` once costs are metered.',
+    'No cost has been metered yet: run the project (`finmesh demo`, `run`, `stream` or `ingest`), then generate again. The section shows what `finmesh cost` reports.',
 
   index: {
     title: 'Overview',
@@ -287,6 +287,17 @@ export const en = {
     gapHead: ['priority', 'kind', 'subject', 'detail', 'file'],
     noGaps: 'No monitoring gaps.',
     gapsNoHistory: 'The project has not run: lineage and check history were not evaluated.',
+    costsText:
+      'Priced from what finmesh metered (runs, storage, bus, logs, metrics, lineage) and the price sheet. A product bears its own runs and storage plus its share of what it reads (by bytes read), so product totals overlap; the month total does not.',
+    costHead: ['product', 'domain', 'own', 'share of inputs', 'month to date', 'forecast'],
+    costTotal: (month: string, mtd: string, forecast: string, shared: string, region: string, sheets: string) =>
+      `${month}: ${mtd} so far, ${forecast} forecast to the month's end; ${shared} of it shared (no product or source). Prices: ${region}, ${sheets}.`,
+    domainCostHead: ['domain', 'month to date', 'forecast'],
+    benefitText:
+      'Cost against use, ranked from the least worth keeping: reads and readers from lineage, downstream products, declared consumers, SLOs met, declared business value. The same ranking as `finmesh cost benefit`.',
+    benefitHead: ['rank', 'product', 'verdict', 'month to date', 'why'],
+    upkeep: 'Upkeep of the sources',
+    upkeepHead: ['rank', 'source', 'failed runs', 'quarantined rows', 'why'],
     costs: 'Costs and upkeep per product',
     costBenefit: 'Cost-benefit ranking',
   },
@@ -334,6 +345,13 @@ export const en = {
     policiesNotEvaluated: 'Policies were not evaluated (the engine could not be opened).',
     audit: 'Audit',
     spend: 'Monitoring spend controls',
+    spendText:
+      'What monitoring costs per component (log bytes, metric samples, lineage events at their prices), and what each control in force kept out of the same runs: sampling, exclusions, levels, label allowlists, the series budget.',
+    spendHead: ['component', 'log lines', 'log bytes', 'metric samples', 'series', 'lineage events', 'cost', 'saved'],
+    spendTotal: (month: string, cost: string, saved: string) => `${month}: monitoring cost ${cost}; the controls saved ${saved}.`,
+    budgets: 'Budgets',
+    budgetHead: ['budget', 'owner', 'monthly', 'month to date', 'spent', 'thresholds reached', 'forecast over budget'],
+    noBudgets: 'The project declares no budgets (cost.budgets in finmesh.yaml).',
     spendControls:
       'What the project already controls: log level and sampling per component (see below), bounded metric labels, and Prometheus retention of the rules it generates.',
     logHead: ['component', 'level', 'info lines kept'],

@@ -17,7 +17,7 @@ export const ptBR: Messages = {
   notYetGovernance:
     'O projeto não declara modelo de acesso (governance/access.yaml): não há personas, permissões nem log de auditoria para mostrar. `finmesh init` cria um; docs/governance.md o descreve.',
   notYetCost:
-    'Nenhum custo foi medido: esta versão do finmesh não tem medição nem tabela de preços. A seção se preenche a partir de `finmesh cost --json` quando houver custos medidos.',
+    'Nenhum custo foi medido ainda: rode o projeto (`finmesh demo`, `run`, `stream` ou `ingest`) e gere de novo. A seção mostra o que `finmesh cost` reporta.',
 
   index: {
     title: 'Visão geral',
@@ -303,6 +303,17 @@ export const ptBR: Messages = {
     gapHead: ['prioridade', 'tipo', 'assunto', 'detalhe', 'arquivo'],
     noGaps: 'Nenhuma lacuna de monitoramento.',
     gapsNoHistory: 'O projeto não rodou: linhagem e histórico de checagens não foram avaliados.',
+    costsText:
+      'Precificado a partir do que o finmesh mediu (execuções, armazenamento, barramento, logs, métricas, linhagem) e da tabela de preços. Um produto arca com as próprias execuções e armazenamento mais a sua parte do que lê (pelos bytes lidos), então os totais por produto se sobrepõem; o total do mês não.',
+    costHead: ['produto', 'domínio', 'próprio', 'parte das entradas', 'no mês até agora', 'previsão'],
+    costTotal: (month: string, mtd: string, forecast: string, shared: string, region: string, sheets: string) =>
+      `${month}: ${mtd} até agora, ${forecast} previstos até o fim do mês; ${shared} disso compartilhado (sem produto nem fonte). Preços: ${region}, ${sheets}.`,
+    domainCostHead: ['domínio', 'no mês até agora', 'previsão'],
+    benefitText:
+      'Custo contra uso, do que menos vale manter para o que mais vale: leituras e leitores pela linhagem, produtos a jusante, consumidores declarados, SLOs cumpridos, valor de negócio declarado. O mesmo ranking de `finmesh cost benefit`.',
+    benefitHead: ['posição', 'produto', 'veredito', 'no mês até agora', 'por quê'],
+    upkeep: 'Manutenção das fontes',
+    upkeepHead: ['posição', 'fonte', 'execuções com falha', 'linhas em quarentena', 'por quê'],
     costs: 'Custos e manutenção por produto',
     costBenefit: 'Ranking de custo-benefício',
   },
@@ -350,6 +361,23 @@ export const ptBR: Messages = {
     policiesNotEvaluated: 'As políticas não foram avaliadas (o motor não pôde ser aberto).',
     audit: 'Auditoria',
     spend: 'Controles do gasto com monitoramento',
+    spendText:
+      'Quanto custa o monitoramento por componente (bytes de log, amostras de métricas, eventos de linhagem aos seus preços) e o que cada controle em vigor deixou de fora nas mesmas execuções: amostragem, exclusões, níveis, listas de labels permitidos, o orçamento de séries.',
+    spendHead: [
+      'componente',
+      'linhas de log',
+      'bytes de log',
+      'amostras de métricas',
+      'séries',
+      'eventos de linhagem',
+      'custo',
+      'economizado',
+    ],
+    spendTotal: (month: string, cost: string, saved: string) =>
+      `${month}: custo de monitoramento ${cost}; os controles economizaram ${saved}.`,
+    budgets: 'Orçamentos',
+    budgetHead: ['orçamento', 'dono', 'mensal', 'no mês até agora', 'gasto', 'limites atingidos', 'previsão acima do orçamento'],
+    noBudgets: 'O projeto não declara orçamentos (cost.budgets no finmesh.yaml).',
     spendControls:
       'O que o projeto já controla: nível e amostragem de log por componente (abaixo), labels de métricas limitados e a retenção no Prometheus das regras que gera.',
     logHead: ['componente', 'nível', 'linhas info mantidas'],
