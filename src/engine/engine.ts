@@ -140,3 +140,17 @@ export interface WrittenFile {
   partition: string | undefined;
   rows: number;
 }
+
+/**
+ * The same engine, with a `close()` that leaves it open: lends an engine to a part that closes what it is given
+ * (a governed session) while its owner (the context) closes it later.
+ */
+export function borrowed(engine: Engine): Engine {
+  return new Proxy(engine, {
+    get(target, p) {
+      if (p === 'close') return async () => undefined;
+      const v = Reflect.get(target, p, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}

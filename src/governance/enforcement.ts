@@ -6,7 +6,7 @@ import type { Context } from '../jobs/context.js';
 import { columnLineage } from '../lineage/column-lineage.js';
 import { AccessPolicy, type DatasetDecision } from './access.js';
 import { AuditTrail, queryHash } from './audit.js';
-import { PersonaSession } from './persona-session.js';
+import { PersonaSession, type PersonaSessionOptions } from './persona-session.js';
 import { guardSelect } from './sql-guard.js';
 
 /** Rows a governed query returns at most unless the caller says otherwise (the rest is cut, and says so). */
@@ -50,6 +50,7 @@ export class Enforcer {
     private readonly ctx: Context,
     readonly policy: AccessPolicy,
     private readonly createEngine: () => Promise<Engine>,
+    private readonly catalog: PersonaSessionOptions['catalog'],
   ) {
     this.audit = new AuditTrail(ctx.meta.audit, ctx.clock);
   }
@@ -58,7 +59,12 @@ export class Enforcer {
    * Opens the enforcement point of a project; records the access model in the audit log when it changed since last
    * recorded. `CONFIG_INVALID` when the project has no access model.
    */
-  static async open(ctx: Context, createEngine: () => Promise<Engine>, project = ctx.project): Promise<Enforcer> {
+  static async open(
+    ctx: Context,
+    createEngine: () => Promise<Engine>,
+    project = ctx.project,
+    options: { catalog?: PersonaSessionOptions['catalog'] } = {},
+  ): Promise<Enforcer> {
     const model = project.access;
     if (!model) {
       throw new FinmeshError(
@@ -66,7 +72,7 @@ export class Enforcer {
         `the project has no ${ACCESS_FILE}: personas and grants are defined there (docs/governance.md)`,
       );
     }
-    const e = new Enforcer(ctx, new AccessPolicy(project, model, ctx.clock), createEngine);
+    const e = new Enforcer(ctx, new AccessPolicy(project, model, ctx.clock), createEngine, options.catalog);
     await e.audit.recordAccessModel(model);
     return e;
   }
@@ -111,8 +117,8 @@ export class Enforcer {
    * unknown dataset (`NOT_FOUND`). A query that runs past the timeout is cancelled (`TIMEOUT`).
    */
   async query(who: Principal, sql: string, options: GovernedQueryOptions = {}): Promise<GovernedResult> {
-    const { session, statement, datasets, hash } = await this.check(who, sql);
-    await session.refresh();
+    const { session, statement, datasets, views, hash } = await this.check(who, sql);
+    await session.refresh(views);
     const result = await session.run(sql, {
       rowLimit: options.rowLimit ?? DEFAULT_ROW_LIMIT,
       timeoutMs: options.timeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
@@ -162,8 +168,8 @@ export class Enforcer {
 
   /** The columns a statement would return, checked like `query` but read nothing (nothing to audit as a read). */
   async describe(who: Principal, sql: string): Promise<ColumnInfo[]> {
-    const { session } = await this.check(who, sql);
-    await session.refresh();
+    const { session, views } = await this.check(who, sql);
+    await session.refresh(views);
     return session.describe(sql);
   }
 
@@ -205,9 +211,9 @@ export class Enforcer {
     if (parsed.statements.length !== 1 || !statement) {
       throw new FinmeshError('QUERY_INVALID', `expected exactly one statement, found ${parsed.statements.length}`);
     }
-    let datasets: string[];
+    let read: ReturnType<typeof guardSelect>;
     try {
-      datasets = guardSelect(statement.ast, {
+      read = guardSelect(statement.ast, {
         readable: new Set(session.decisions.keys()),
         denial: (d) => (this.policy.dataset(d) ? this.policy.decide(who.persona, d).because : undefined),
         deniedColumns: (d) =>
@@ -218,7 +224,9 @@ export class Enforcer {
       const m = (e as Error).message;
       return deny(e, /may not read ([\w.]+)/.exec(m)?.[1] ?? /no dataset ([\w.]+)/.exec(m)?.[1] ?? 'query');
     }
-    return { session, statement, datasets, hash };
+    // The views to have defined before it runs: what it reads, or all the persona may read when it lists the catalog.
+    const views = read.readsCatalog ? [...session.decisions.keys()] : read.datasets;
+    return { session, statement, datasets: read.datasets, views, hash };
   }
 
   async close(): Promise<void> {
@@ -239,6 +247,7 @@ export class Enforcer {
           storage: this.ctx.storage,
           engine,
           clock: this.ctx.clock,
+          catalog: this.catalog,
           tokenizationKey: () => {
             const ref = this.ctx.project.config.tokenization?.key;
             return (

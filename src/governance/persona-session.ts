@@ -18,6 +18,12 @@ export interface PersonaSessionOptions {
   clock: Clock;
   /** The tokenisation key, asked for only when the persona sees a column tokenised. */
   tokenizationKey: () => string | undefined;
+  /**
+   * `whole` (the default): every dataset the persona may read is a view from the start, so the engine's catalog
+   * lists them (the SQL endpoint, `\\dv`); `as-read`: a view is defined when a statement first reads its dataset (a
+   * one-statement CLI query does not pay for the catalog).
+   */
+  catalog?: 'whole' | 'as-read';
 }
 
 /**
@@ -63,7 +69,7 @@ export class PersonaSession {
         );
       }
       await o.engine.installMacros({ tokenizationKey: key });
-      await s.refresh(true);
+      if (o.catalog !== 'as-read') await s.refresh([]);
       await o.engine.sandbox(o.storage.readableRoots());
     } catch (e) {
       await s.close();
@@ -76,23 +82,32 @@ export class PersonaSession {
     return this.o.persona;
   }
 
-  /** Redefines the views whose datasets changed since they were defined (one metadata query when none did). */
-  refresh(all = false): Promise<void> {
-    this.refreshing ??= this.doRefresh(all).finally(() => {
+  /**
+   * Redefines the views whose datasets changed since they were defined (one metadata query when none did): all the
+   * persona may read, or with `catalog: 'as-read'` those of `datasets` (the dataset names a statement reads).
+   */
+  async refresh(datasets: Iterable<string>): Promise<void> {
+    const wanted = this.o.catalog === 'as-read' ? [...datasets] : [...this.decisions.keys()];
+    if (wanted.length === 0) return;
+    // One refresh at a time: a second waits for the first, then refreshes what it still needs.
+    while (this.refreshing) await this.refreshing.catch(() => undefined);
+    this.refreshing = this.doRefresh(wanted).finally(() => {
       this.refreshing = undefined;
     });
     return this.refreshing;
   }
 
-  private async doRefresh(all: boolean): Promise<void> {
+  private async doRefresh(datasets: string[]): Promise<void> {
     const summaries = new Map((await this.o.meta.manifest.summaries()).map((s) => [s.dataset, s]));
-    for (const d of this.decisions.values()) {
+    for (const name of datasets) {
+      const d = this.decisions.get(name);
+      if (!d) continue;
       const info = this.o.policy.dataset(d.dataset);
       if (!info) continue;
       const key = datasetKey(info.ref);
       const s = summaries.get(key);
       const version = s ? `${s.files}:${s.lastCommitAt.getTime()}:${s.rows}` : 'empty';
-      if (!all && this.versions.get(d.dataset) === version) continue;
+      if (this.versions.get(d.dataset) === version) continue;
       if (info.product?.materialized === 'view') {
         throw new FinmeshError(
           'NOT_SUPPORTED',

@@ -20,10 +20,13 @@ export interface GuardContext {
  *   (`pg_catalog`, `information_schema`); a dataset without a grant is `PERMISSION` naming the grant missing;
  * - no table function (`read_parquet`, `read_csv`, `query`…) and no file name as a table: data is read by name only;
  * - no column the persona may not see is referenced by name (`SELECT *` simply does not return it).
- * Returns the datasets the query reads.
+ * Returns the datasets the query reads, and whether it reads the engine's catalog (a catalog schema, or a name
+ * without a schema that is not one of its CTEs).
  */
-export function guardSelect(ast: unknown, g: GuardContext): string[] {
+export function guardSelect(ast: unknown, g: GuardContext): { datasets: string[]; readsCatalog: boolean } {
   const ctes = new Set<string>();
+  const unqualified = new Set<string>();
+  let readsCatalog = false;
   const datasets = new Set<string>();
   const columns: string[][] = [];
   const walk = (v: unknown): void => {
@@ -59,9 +62,13 @@ export function guardSelect(ast: unknown, g: GuardContext): string[] {
     if (catalog && !['memory', 'system', 'temp'].includes(catalog)) {
       throw new FinmeshError('NOT_FOUND', `no catalog "${catalog}": datasets are named <domain>_<zone>.<dataset>`);
     }
-    if ((CATALOG_SCHEMAS as readonly string[]).includes(schema) || schema === 'main') return;
+    if ((CATALOG_SCHEMAS as readonly string[]).includes(schema) || schema === 'main') {
+      readsCatalog = true;
+      return;
+    }
     if (!schema) {
       // A CTE, or the engine's catalog found on the search path (pg_class, tables); a dataset always has a schema.
+      unqualified.add(name);
       return;
     }
     const dataset = `${schema}.${name}`;
@@ -84,5 +91,6 @@ export function guardSelect(ast: unknown, g: GuardContext): string[] {
       }
     }
   }
-  return [...datasets].sort();
+  for (const name of unqualified) if (!ctes.has(name)) readsCatalog = true;
+  return { datasets: [...datasets].sort(), readsCatalog };
 }

@@ -1,4 +1,46 @@
-import pino, { type Logger } from 'pino';
+import { createRequire } from 'node:module';
+import type { DestinationStream, Logger } from 'pino';
+
+const require = createRequire(import.meta.url);
+type Pino = typeof import('pino');
+let pinoModule: Pino | undefined;
+/** pino, loaded when a logger first logs: a command that logs nothing (a query, --help) does not load it. */
+function pinoLib(): Pino {
+  pinoModule ??= require('pino') as Pino;
+  return pinoModule;
+}
+
+/**
+ * A logger made when first used. Its methods are bound to the real logger once each, so a hot path pays one map
+ * lookup a call.
+ */
+function deferred(make: () => Logger): Logger {
+  let real: Logger | undefined;
+  const bound = new Map<PropertyKey, unknown>();
+  const target = (): Logger => {
+    real ??= make();
+    return real;
+  };
+  return new Proxy({} as Logger, {
+    get(_t, p) {
+      const known = bound.get(p);
+      if (known !== undefined) return known;
+      const l = target();
+      const v = Reflect.get(l, p, l);
+      if (typeof v !== 'function') return v;
+      const f = v.bind(l);
+      bound.set(p, f);
+      return f;
+    },
+    set(_t, p, v) {
+      const l = target();
+      return Reflect.set(l, p, v, l);
+    },
+    has(_t, p) {
+      return p in target();
+    },
+  });
+}
 
 /** pino levels → Cloud Logging severities, so logs read the same on a laptop and in Cloud Logging. */
 const SEVERITY: Record<string, string> = {
@@ -114,7 +156,7 @@ export interface LoggerOptions {
   /** Regular expressions: a debug or info line whose message matches one is dropped (noisy lines nobody reads). */
   exclude?: string[];
   /** Where lines go; standard error by default so standard output stays for results. */
-  destination?: pino.DestinationStream;
+  destination?: DestinationStream;
 }
 
 /**
@@ -137,47 +179,50 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       0,
     );
   };
-  return pino(
-    {
-      level: Object.entries(LEVELS).find(([, v]) => v === counted)?.[0] ?? level,
-      messageKey: 'message',
-      timestamp: () => `,"time":"${new Date().toISOString()}"`,
-      base: options.component ? { component: options.component } : {},
-      formatters: {
-        level: (label) => ({ severity: SEVERITY[label] ?? 'DEFAULT' }),
-      },
-      redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
-      hooks: {
-        logMethod(args, method, lvl) {
-          if (lvl < threshold) return dropped(lvl, 'level', args);
-          // 30 is info: below warn, lines may be excluded or sampled.
-          if (lvl <= 30) {
-            if (exclude.length > 0) {
-              const message = args.find((a) => typeof a === 'string') as string | undefined;
-              if (message !== undefined && exclude.some((r) => r.test(message))) return dropped(lvl, 'excluded', args);
+  return deferred(() => {
+    const pino = pinoLib();
+    return pino.pino(
+      {
+        level: Object.entries(LEVELS).find(([, v]) => v === counted)?.[0] ?? level,
+        messageKey: 'message',
+        timestamp: () => `,"time":"${new Date().toISOString()}"`,
+        base: options.component ? { component: options.component } : {},
+        formatters: {
+          level: (label) => ({ severity: SEVERITY[label] ?? 'DEFAULT' }),
+        },
+        redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+        hooks: {
+          logMethod(args, method, lvl) {
+            if (lvl < threshold) return dropped(lvl, 'level', args);
+            // 30 is info: below warn, lines may be excluded or sampled.
+            if (lvl <= 30) {
+              if (exclude.length > 0) {
+                const message = args.find((a) => typeof a === 'string') as string | undefined;
+                if (message !== undefined && exclude.some((r) => r.test(message))) return dropped(lvl, 'excluded', args);
+              }
+              if (rate < 1 && Math.random() >= rate) return dropped(lvl, 'sampled', args);
             }
-            if (rate < 1 && Math.random() >= rate) return dropped(lvl, 'sampled', args);
-          }
-          method.apply(this, args);
-        },
-        streamWrite(line) {
-          logTally.add(
-            {
-              component,
-              severity: /"severity":"([A-Z]+)"/.exec(line)?.[1] ?? 'DEFAULT',
-              outcome: 'kept',
-              domain: /"domain":"([^"]+)"/.exec(line)?.[1],
-              product: /"product":"([^"]+)"/.exec(line)?.[1],
-              source: /"source":"([^"]+)"/.exec(line)?.[1],
-            },
-            Buffer.byteLength(line),
-          );
-          return line;
+            method.apply(this, args);
+          },
+          streamWrite(line) {
+            logTally.add(
+              {
+                component,
+                severity: /"severity":"([A-Z]+)"/.exec(line)?.[1] ?? 'DEFAULT',
+                outcome: 'kept',
+                domain: /"domain":"([^"]+)"/.exec(line)?.[1],
+                product: /"product":"([^"]+)"/.exec(line)?.[1],
+                source: /"source":"([^"]+)"/.exec(line)?.[1],
+              },
+              Buffer.byteLength(line),
+            );
+            return line;
+          },
         },
       },
-    },
-    options.destination ?? pino.destination(2),
-  );
+      options.destination ?? pino.destination(2),
+    );
+  });
 }
 
 function severityOf(level: number): string {
@@ -192,7 +237,7 @@ export interface LoggingSettings {
 }
 
 /** A component's logger as finmesh.yaml's `logging` configures it. */
-export function componentLogger(logging: LoggingSettings, component: string, destination?: pino.DestinationStream): Logger {
+export function componentLogger(logging: LoggingSettings, component: string, destination?: DestinationStream): Logger {
   const c = logging.components[component];
   return createLogger({
     component,

@@ -28,11 +28,12 @@ export function registerQuery(program: Command): void {
       try {
         let result: { columns: { name: string }[]; rows: Record<string, unknown>[]; truncated?: boolean };
         if (project.access) {
-          const [{ Enforcer }, { createEngine }] = await Promise.all([
+          const [{ Enforcer }, { borrowed }] = await Promise.all([
             import('../../governance/enforcement.js'),
-            import('../../engine/registry.js'),
+            import('../../engine/engine.js'),
           ]);
-          const enforcer = await Enforcer.open(ctx, () => createEngine(project.config.engine));
+          // One persona, one statement: the session reads through the context's engine (one DuckDB instance a process).
+          const enforcer = await Enforcer.open(ctx, async () => borrowed(ctx.engine), project, { catalog: 'as-read' });
           try {
             const persona = cliPersona(project, opts.as);
             if (!persona) {
