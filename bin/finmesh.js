@@ -12,7 +12,8 @@ function stale() {
   if (!existsSync(src)) return false;
   const at = statSync(built).mtimeMs;
   for (const e of readdirSync(src, { recursive: true, withFileTypes: true }))
-    if (e.isFile() && statSync(`${e.parentPath}/${e.name}`).mtimeMs > at) return true;
+    // Notes (CONTEXT.md) are not compiled: editing one does not make the build stale.
+    if (e.isFile() && !e.name.endsWith('.md') && statSync(`${e.parentPath}/${e.name}`).mtimeMs > at) return true;
   return false;
 }
 
