@@ -37,8 +37,8 @@ export function registerSlo(program: Command): void {
     .command('alerts')
     .description(
       'Prometheus recording and alerting rules: multiwindow multi-burn-rate SLO alerts (Sloth rule names), symptom alerts and budget alerts, with runbooks',
-    )
-    .option('--project <dir>', 'project folder', '.')
+    );
+  projectOption(alerts)
     .option('--format <format>', 'prometheus', oneOf(['prometheus'] as const), 'prometheus')
     .option('--runbooks <dir>', 'also write the runbooks the alerts link to into this folder (e.g. docs/runbooks)')
     .option('--runbook-base-url <url>', 'where runbook_url points (default docs/runbooks)')
