@@ -36,7 +36,8 @@ const BIGQUERY_MASKING: Record<MaskingRule, string> = {
 const TAGS = ['confidential', 'pii', 'pci', 'pii_raw', 'pci_raw'] as const;
 type Tag = (typeof TAGS)[number];
 
-const JOB_ACCOUNTS = [
+/** finmesh's job types and their service accounts (`finmesh-<id>`); `finmesh iac terraform` grants them monitoring and Pub/Sub. */
+export const JOB_ACCOUNTS = [
   { id: 'ingest', name: 'finmesh ingestion', zones: { write: ['landing', 'bronze', 'quarantine'], read: [] as string[] } },
   { id: 'transform', name: 'finmesh models', zones: { write: ['silver', 'gold'], read: ['bronze'] } },
   { id: 'serve', name: 'finmesh serve (API, SQL endpoint)', zones: { write: [] as string[], read: ['silver', 'gold'] } },

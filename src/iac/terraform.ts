@@ -2,6 +2,11 @@ import { LAKE_WRITER_GROUP } from '../bus/bus.js';
 import { deadLetterNames, safeName } from '../bus/pubsub/pubsub-bus.js';
 import type { Product, Project } from '../config/project.js';
 import { FinmeshError } from '../core/errors.js';
+import { bronzeTables } from './bronze.js';
+import { type Attrs, attrs, type Block, block, labels, oneLine, raw, render, str, tfName, type Value, variable } from './hcl.js';
+import { monitoringTerraform, monitoringVariables } from './monitoring.js';
+import { serviceAccountsTerraform } from './service-accounts.js';
+import { tfvarsExample } from './tfvars.js';
 
 /** A file of the Terraform configuration: path relative to the output folder, and its text. */
 export interface TerraformFile {
@@ -60,6 +65,7 @@ export function terraformFiles(project: Project): TerraformFile[] {
         'number',
       ),
       variable('dead_letter_retention', 'How long a dead-lettered change is kept for inspection.', '604800s'),
+      ...monitoringVariables(),
     ]),
   });
 
@@ -269,6 +275,16 @@ export function terraformFiles(project: Project): TerraformFile[] {
   files.push({ path: 'storage.tf', text: render(storage) });
   files.push({ path: 'bigquery.tf', text: render(bigquery) });
   files.push({ path: 'pubsub.tf', text: render(pubsub) });
+
+  // ------------------------------------------------------------------ bronze, monitoring, service accounts (iac/*.ts)
+  const bronze = bronzeTables(project.sources);
+  files.push({ path: 'bronze.tf', text: render(bronze.blocks) }, ...bronze.files);
+  files.push({ path: 'monitoring.tf', text: monitoringTerraform(project) });
+  files.push({
+    path: 'service_accounts.tf',
+    text: serviceAccountsTerraform(project.sources.filter((x) => CHANGE_FEEDS.has(x.config.kind))),
+  });
+  files.push({ path: 'terraform.tfvars.example', text: tfvarsExample(files.find((f) => f.path === 'variables.tf')?.text ?? '') });
   return files.sort((a, b) => a.path.localeCompare(b.path));
 }
 
@@ -327,94 +343,4 @@ export function bigQueryType(t: string): string | undefined {
     BOOL: 'BOOL',
   };
   return simple[u];
-}
-
-// ---------------------------------------------------------------------------- HCL, formatted as terraform fmt does
-
-type Value = { hcl: string };
-type Attrs = { kind: 'attrs'; items: [string, Value][] };
-interface Block {
-  kind: 'block';
-  type: string;
-  labels: string[];
-  body: (Attrs | Block)[];
-}
-
-const str = (s: string): Value => ({ hcl: JSON.stringify(s).replace(/\$\{/g, '$${').replace(/%\{/g, '%%{') });
-const raw = (hcl: string): Value => ({ hcl });
-const attrs = (items: [string, Value][]): Attrs => ({ kind: 'attrs', items });
-const block = (type: string, labels: string[], body: (Attrs | Block)[]): Block => ({ kind: 'block', type, labels, body });
-
-function variable(name: string, description: string, value: string | number | undefined, type = 'string'): Block {
-  const items: [string, Value][] = [
-    ['description', str(description)],
-    ['type', raw(type)],
-  ];
-  if (value !== undefined) items.push(['default', typeof value === 'number' ? raw(String(value)) : str(value)]);
-  return block('variable', [name], [attrs(items)]);
-}
-
-/** Labels as Google Cloud takes them: lower case letters, digits, `_` and `-`, at most 63 characters. */
-function labels(values: Record<string, string | undefined>): Attrs {
-  const entries = Object.entries(values)
-    .filter((e): e is [string, string] => e[1] !== undefined && e[1] !== '')
-    .map(
-      ([k, v]) =>
-        [
-          k,
-          v
-            .toLowerCase()
-            .replace(/[^a-z0-9_-]/g, '_')
-            .slice(0, 63),
-        ] as const,
-    );
-  const width = Math.max(...entries.map(([k]) => k.length));
-  const lines = entries.map(([k, v]) => `    ${k.padEnd(width)} = ${JSON.stringify(v)}`);
-  return attrs([['labels', raw(`{\n${lines.join('\n')}\n  }`)]]);
-}
-
-function tfName(s: string): string {
-  return s.replace(/[^A-Za-z0-9_]/g, '_');
-}
-
-function oneLine(s: string): string {
-  return s.replace(/\s+/g, ' ').trim();
-}
-
-function render(blocks: Block[]): string {
-  return `${blocks.map((b) => renderBlock(b, 0)).join('\n')}`;
-}
-
-function renderBlock(b: Block, depth: number): string {
-  const pad = '  '.repeat(depth);
-  const head = [b.type, ...b.labels.map((l) => JSON.stringify(l))].join(' ');
-  const parts = b.body.map((x) => (x.kind === 'attrs' ? renderAttrs(x, depth + 1) : renderBlock(x, depth + 1)));
-  return `${pad}${head} {\n${parts.join('\n')}${pad}}\n`;
-}
-
-/**
- * Attributes one per line, their `=` aligned as terraform fmt aligns them: across consecutive single-line attributes;
- * an attribute whose value spans lines ends the run.
- */
-function renderAttrs(a: Attrs, depth: number): string {
-  const pad = '  '.repeat(depth);
-  const out: string[] = [];
-  let run: [string, Value][] = [];
-  const flush = () => {
-    const width = Math.max(0, ...run.map(([k]) => k.length));
-    for (const [k, v] of run) out.push(`${pad}${k.padEnd(width)} = ${v.hcl}`);
-    run = [];
-  };
-  for (const [k, v] of a.items) {
-    run.push([k, v]);
-    if (v.hcl.includes('\n')) flush();
-  }
-  flush();
-  return `${out.map((l) => indentContinuation(l, pad)).join('\n')}\n`;
-}
-
-/** A multi-line value's continuation lines are written for depth 1; shift them to the attribute's depth. */
-function indentContinuation(line: string, pad: string): string {
-  const extra = pad.slice(2);
-  return line.replace(/\n/g, `\n${extra}`);
 }

@@ -15,6 +15,43 @@ export const BURN_ALERTS = {
 
 const WINDOWS = ['5m', '30m', '1h', '2h', '6h', '1d', '3d'] as const;
 
+/** One burn-rate alert of an SLO: its severity and the window pairs any of which fires it. */
+export interface BurnRateAlert {
+  slo: Slo;
+  severity: keyof typeof BURN_ALERTS;
+  /** The Prometheus alert's name. */
+  alert: 'FinmeshSLOBurnRatePage' | 'FinmeshSLOBurnRateTicket';
+  /** Fires when, for one pair, the error ratio over both `long` and `short` exceeds `threshold` (`factor` × budget). */
+  windows: { long: string; short: string; factor: number; threshold: number }[];
+  summary: string;
+  /** The runbook's name (`docs/runbooks/<name>.md`). */
+  runbook: 'slo-burn-rate-page' | 'slo-burn-rate-ticket';
+}
+
+/**
+ * The multiwindow burn-rate alerts of each SLO (`BURN_ALERTS`): a page and a ticket, except that a partner file's
+ * completeness only opens tickets. Prometheus rules and Cloud Monitoring alert policies are both written from this.
+ */
+export function burnRateAlerts(slos: Slo[]): BurnRateAlert[] {
+  const out: BurnRateAlert[] = [];
+  for (const slo of slos) {
+    const budget = 1 - slo.objective;
+    for (const severity of Object.keys(BURN_ALERTS) as (keyof typeof BURN_ALERTS)[]) {
+      // A late partner file is a ticket for the partner's owner, not a page: files arrive daily, not by the minute.
+      if (severity === 'page' && slo.sli === 'completeness') continue;
+      out.push({
+        slo,
+        severity,
+        alert: severity === 'page' ? 'FinmeshSLOBurnRatePage' : 'FinmeshSLOBurnRateTicket',
+        windows: BURN_ALERTS[severity].map((p) => ({ ...p, threshold: round(p.factor * round(budget)) })),
+        summary: `${slo.service}: ${slo.sli} SLO (${slo.objective * 100}% over ${slo.windowDays}d) is burning its error budget ${severity === 'page' ? 'fast' : 'steadily'}`,
+        runbook: severity === 'page' ? 'slo-burn-rate-page' : 'slo-burn-rate-ticket',
+      });
+    }
+  }
+  return out;
+}
+
 export interface RuleOptions {
   /** Divide every window and `for` by this (tests run hours in seconds). */
   timeScale?: number;
@@ -93,23 +130,18 @@ export function prometheusRules(project: Project, slos: Slo[], options: RuleOpti
       },
       { record: 'slo:period_error_budget_remaining:ratio', expr: `1 - slo:period_burn_rate:ratio${sel}`, labels },
     );
-    for (const [severity, pairs] of Object.entries(BURN_ALERTS) as [keyof typeof BURN_ALERTS, (typeof BURN_ALERTS)['page']][]) {
-      // A late partner file is a ticket for the partner's owner, not a page: files arrive daily, not by the minute.
-      if (severity === 'page' && slo.sli === 'completeness') continue;
-      const cond = pairs
+    for (const a of burnRateAlerts([slo])) {
+      const cond = a.windows
         .map(
           (p) =>
             `(max(slo:sli_error:ratio_rate${p.long}${sel} > (${p.factor} * ${round(budget)})) without (sloth_window) and max(slo:sli_error:ratio_rate${p.short}${sel} > (${p.factor} * ${round(budget)})) without (sloth_window))`,
         )
         .join(' or ');
       rules.push({
-        alert: severity === 'page' ? 'FinmeshSLOBurnRatePage' : 'FinmeshSLOBurnRateTicket',
+        alert: a.alert,
         expr: cond,
-        labels: { ...labels, severity, owner: slo.owner },
-        annotations: {
-          summary: `${slo.service}: ${slo.sli} SLO (${slo.objective * 100}% over ${slo.windowDays}d) is burning its error budget ${severity === 'page' ? 'fast' : 'steadily'}`,
-          runbook_url: runbook(severity === 'page' ? 'slo-burn-rate-page' : 'slo-burn-rate-ticket'),
-        },
+        labels: { ...labels, severity: a.severity, owner: slo.owner },
+        annotations: { summary: a.summary, runbook_url: runbook(a.runbook) },
       });
     }
     groups.push({ name: `finmesh-slo-${slo.name}`, rules });
@@ -118,7 +150,12 @@ export function prometheusRules(project: Project, slos: Slo[], options: RuleOpti
   return groups.length > 0 ? { groups } : { groups: [] };
 }
 
-function sliErrorExpr(slo: Slo, w: string, scale: number): string {
+/**
+ * The PromQL of an SLO's error ratio over window `w` (a Prometheus duration, already scaled): the expression behind
+ * the recording rule `slo:sli_error:ratio_rate<w>`, for places that cannot rely on recording rules (Cloud Monitoring
+ * alert policies, `src/iac/monitoring.ts`).
+ */
+export function sliErrorExpr(slo: Slo, w: string, scale = 1): string {
   const p = slo.product;
   const l = p ? `domain="${p.domain}",product="${p.name}"` : '';
   switch (slo.sli) {

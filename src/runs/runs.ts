@@ -191,8 +191,19 @@ export class Runs {
       const metrics = typeof this.o.metrics === 'function' ? this.o.metrics() : this.o.metrics;
       metrics?.jobRuns.inc({ kind: run.kind, outcome: outcome.status });
       metrics?.jobDuration.observe({ kind: run.kind }, seconds);
-      const line = { outcome: outcome.status, duration_s: seconds, rows_in: outcome.rowsIn, rows_out: outcome.rowsOut };
+      const rejected = outcome.rowsRejected ?? 0;
+      const line = {
+        outcome: outcome.status,
+        duration_s: seconds,
+        rows_in: outcome.rowsIn,
+        rows_out: outcome.rowsOut,
+        ...(rejected > 0 ? { rows_rejected: rejected } : {}),
+      };
       if (outcome.status === 'failed') run.log.error({ ...line, err_message: outcome.error }, `${run.job} failed: ${outcome.error ?? ''}`);
+      // Rows sent to quarantine are worth a line at the default level: the log-based metric finmesh/quarantined_rows
+      // (src/iac/monitoring.ts) counts them from it.
+      else if (rejected > 0)
+        run.log.warn(line, `${run.job} ${outcome.status} in ${formatDuration(seconds * 1000)}; ${rejected} rows quarantined`);
       else run.log.debug(line, `${run.job} ${outcome.status} in ${formatDuration(seconds * 1000)}`);
       if (run.spec.lineage?.end) {
         try {
