@@ -4,6 +4,8 @@ import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadProject } from '../../src/config/load-project.js';
+import { AccessPolicy } from '../../src/governance/access.js';
+import { gcpAccessTerraform } from '../../src/governance/terraform.js';
 import { bigQueryType, terraformFiles } from '../../src/iac/terraform.js';
 import { cli, copyExample, tempDir } from '../helpers.js';
 
@@ -84,6 +86,75 @@ describe('finmesh iac terraform', () => {
       schema.find((c) => c.name === 'amount'),
       { name: 'amount', type: 'NUMERIC', mode: 'REQUIRED' },
     );
+  });
+
+  it('names a bronze table per source with the source’s columns and ingest columns, and every service account the jobs run as', () => {
+    const project = loadProject(gcpProject(), { target: 'gcp' });
+    const files = new Map(terraformFiles(project).map((f) => [f.path, f.text]));
+    const all = [...files.values()].join('\n');
+    const bronze = files.get('bronze.tf') ?? '';
+    for (const s of project.sources) {
+      const ds = `${s.domain}_bronze`;
+      assert.match(all, new RegExp(`resource "google_bigquery_dataset" "${ds}"`), ds);
+      const table = new RegExp(`resource "google_bigquery_table" "${ds}__${s.dataset.name}" \\{\\n([\\s\\S]*?)\\n\\}`).exec(bronze)?.[1];
+      assert.ok(table, `a bronze table for ${s.name}`);
+      assert.match(table, new RegExp(`table_id += "${s.dataset.name}"`));
+      assert.match(table, /time_partitioning \{\s+type\s+= "DAY"\s+field = "_ingested_at"/);
+      assert.match(table, new RegExp(`source = "${s.name}"`));
+      const schema = JSON.parse(files.get(`schemas/${ds}.${s.dataset.name}.json`) ?? 'null') as { name: string; type: string }[];
+      assert.deepEqual(
+        schema.map((c) => c.name),
+        [...s.config.schema.map((c) => c.name), '_offset', '_op', '_ingested_at', '_run_id', 'dt'],
+        `${s.name}: the source's columns, then what finmesh adds to each bronze row`,
+      );
+    }
+    // A nested column of the app's documents is a RECORD with its fields.
+    const tx = JSON.parse(files.get('schemas/payments_bronze.transactions.json') ?? '[]') as {
+      name: string;
+      type: string;
+      fields?: { name: string; type: string }[];
+    }[];
+    assert.deepEqual(
+      tx.find((c) => c.name === 'payer'),
+      {
+        name: 'payer',
+        type: 'RECORD',
+        mode: 'NULLABLE',
+        fields: [
+          { name: 'cpf', type: 'STRING', mode: 'NULLABLE' },
+          { name: 'name', type: 'STRING', mode: 'NULLABLE' },
+        ],
+        description: 'raw CPF and name; tokenised or dropped in silver',
+      },
+    );
+    // The accounts finmesh access terraform creates are the ones this module names (and grants metrics, logs, Pub/Sub).
+    const access = gcpAccessTerraform(new AccessPolicy(project, project.access as NonNullable<typeof project.access>), {
+      projectId: 'p',
+      location: 'l',
+      lakeBucket: 'b',
+    });
+    const accounts = [
+      ...Object.values(access)
+        .join('\n')
+        .matchAll(/account_id += "([^"]+)"/g),
+    ].map((m) => m[1]);
+    assert.ok(accounts.length >= 3, accounts.join(' '));
+    for (const a of accounts) {
+      assert.match(all, new RegExp(`"${a}@\\$\\{var\\.project_id\\}\\.iam\\.gserviceaccount\\.com"`), a);
+      const id = a?.replace(/^finmesh-/, '');
+      assert.match(
+        all,
+        new RegExp(`roles/monitoring\\.metricWriter"\\n +member += "serviceAccount:\\$\\{local\\.service_accounts\\.${id}\\}"`),
+        a,
+      );
+    }
+    for (const s of project.sources.filter((x) => x.config.kind !== 'sftp'))
+      assert.match(all, new RegExp(`"google_pubsub_topic_iam_member" "changes_${s.name.replace(/-/g, '_')}_ingest_publisher"`), s.name);
+    // Every variable is documented, and listed in terraform.tfvars.example with its description.
+    const variables = [...(files.get('variables.tf') ?? '').matchAll(/variable "([^"]+)" \{\n +description = "[^"]+"/g)].map((m) => m[1]);
+    assert.equal(variables.length, (files.get('variables.tf')?.match(/^variable /gm) ?? []).length, 'every variable has a description');
+    for (const v of variables)
+      assert.match(files.get('terraform.tfvars.example') ?? '', new RegExp(`# .+\\n# ${v} = `), `${v} in the example`);
   });
 
   it('maps contract types to BigQuery and has none for a type BigQuery cannot hold', () => {
