@@ -55,7 +55,10 @@ export interface GcKeptFile extends GcFile {
 }
 
 export interface GcStagingFolder {
+  /** `.staging/<id>/` in the lake, or a local folder for a lake whose staging is on this machine (GCS). */
   key: string;
+  /** `lake`: in the lake's storage (the local lake, or objects under `.staging/` in a bucket); `local`: on this machine. */
+  where: 'lake' | 'local';
   objects: number;
   bytes: number;
   lastWrite: Date;
@@ -153,6 +156,9 @@ async function collect(ctx: GcContext, runId: string, o: GcOptions): Promise<GcR
   }
 
   report.staging = stagingFolders(objects.values());
+  // A GCS lake stages on this machine's disk: its folders are not objects of the bucket.
+  for (const f of (await ctx.storage.localStagingFolders?.()) ?? [])
+    report.staging.push({ key: f.path, where: 'local', objects: f.objects, bytes: f.bytes, lastWrite: f.lastWrite, removed: false });
   for (const s of report.staging) s.removed = now - s.lastWrite.getTime() >= (o.stagingMaxAgeMs ?? DEFAULT_STAGING_MAX_AGE_MS);
 
   const orphanAge = Math.max(o.graceMs, o.orphanMinAgeMs ?? DEFAULT_ORPHAN_MIN_AGE_MS);
@@ -168,7 +174,7 @@ async function collect(ctx: GcContext, runId: string, o: GcOptions): Promise<GcR
   if (dryRun) return { ...report, bytesFreed: freed() };
 
   await deleteRetired(ctx, report.deleted);
-  for (const s of report.staging) if (s.removed) await ctx.storage.deletePrefix(s.key);
+  for (const s of report.staging) if (s.removed) await (s.where === 'local' ? ctx.storage.discard(s.key) : ctx.storage.deletePrefix(s.key));
   for (const x of report.orphans) {
     // Known by now: its writer recorded it after all, so it is data, not an orphan.
     if (x.deleted && (await ctx.meta.manifest.knows(x.key))) x.deleted = false;
@@ -222,7 +228,7 @@ function stagingFolders(objects: Iterable<LakeObject>): GcStagingFolder[] {
     if (!obj.key.startsWith(STAGING_PREFIX)) continue;
     const slash = obj.key.indexOf('/', STAGING_PREFIX.length);
     const key = slash < 0 ? obj.key : obj.key.slice(0, slash + 1);
-    const f = folders.get(key) ?? { key, objects: 0, bytes: 0, lastWrite: new Date(0), removed: false };
+    const f = folders.get(key) ?? { key, where: 'lake' as const, objects: 0, bytes: 0, lastWrite: new Date(0), removed: false };
     f.objects++;
     f.bytes += obj.size;
     if (obj.mtime > f.lastWrite) f.lastWrite = obj.mtime;

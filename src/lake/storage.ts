@@ -57,6 +57,23 @@ export interface LakeStorage {
   list(prefix: string): AsyncIterable<LakeObject>;
   /** Every folder the engine may read from, for sandboxing user queries. */
   readableRoots(): string[];
+  /**
+   * Only for adapters whose staging folders are outside the lake (GCS: on the local disk), which `list` therefore
+   * does not show: every such folder of this machine, with what it holds and when it was last written, so garbage
+   * collection sweeps abandoned ones as it sweeps `STAGING_PREFIX` in the lake. A folder is removed with `discard`.
+   * Throws `UNAVAILABLE` when the folders cannot be read.
+   */
+  localStagingFolders?(): Promise<StagingFolder[]>;
+}
+
+/** A staging folder outside the lake, as `LakeStorage.localStagingFolders` reports it. */
+export interface StagingFolder {
+  /** The folder, as `stagingDir` returned it and `discard` takes it. */
+  path: string;
+  objects: number;
+  bytes: number;
+  /** The newest modification time of the folder and anything in it. */
+  lastWrite: Date;
 }
 
 /** An object in the lake, as `LakeStorage.list` reports it. */

@@ -1,11 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Bucket, GetFilesResponse, Storage } from '@google-cloud/storage';
 import { FinmeshError } from '../../core/errors.js';
-import type { LakeObject, LakeStorage } from '../storage.js';
+import type { LakeObject, LakeStorage, StagingFolder } from '../storage.js';
 
 export interface GcsStorageOptions {
   bucket: string;
@@ -168,6 +168,38 @@ export class GcsStorage implements LakeStorage {
 
   readableRoots(): string[] {
     return [this.location];
+  }
+
+  async localStagingFolders(): Promise<StagingFolder[]> {
+    let names: string[];
+    try {
+      names = (await readdir(this.stagingRoot, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw new FinmeshError('UNAVAILABLE', `cannot list the staging folders in ${this.stagingRoot}: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+    const out: StagingFolder[] = [];
+    for (const name of names.sort()) {
+      const path = join(this.stagingRoot, name);
+      try {
+        const folder: StagingFolder = { path, objects: 0, bytes: 0, lastWrite: (await stat(path)).mtime };
+        for (const e of await readdir(path, { recursive: true, withFileTypes: true })) {
+          const s = await stat(join(e.parentPath, e.name));
+          if (s.mtime > folder.lastWrite) folder.lastWrite = s.mtime;
+          if (!e.isFile()) continue;
+          folder.objects++;
+          folder.bytes += s.size;
+        }
+        out.push(folder);
+      } catch (e) {
+        // Discarded while being listed: its writer finished.
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+          throw new FinmeshError('UNAVAILABLE', `cannot read ${path}: ${(e as Error).message}`, { cause: e });
+      }
+    }
+    return out;
   }
 
   /** The object's generation, or 0 when it does not exist (the precondition "must not exist"). */
