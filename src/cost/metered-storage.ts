@@ -1,5 +1,5 @@
 import { addUsage } from '../core/usage.js';
-import type { LakeObject, LakeStorage } from '../lake/storage.js';
+import type { LakeObject, LakeStorage, StagingFolder } from '../lake/storage.js';
 
 /**
  * Lake storage that meters what is written to it: each committed object is a `storage.objects_written` (a Cloud
@@ -42,5 +42,8 @@ export class MeteredStorage implements LakeStorage {
   }
   readableRoots(): string[] {
     return this.inner.readableRoots();
+  }
+  async localStagingFolders(): Promise<StagingFolder[]> {
+    return (await this.inner.localStagingFolders?.()) ?? [];
   }
 }

@@ -72,7 +72,7 @@ export interface StagingFolder {
   path: string;
   objects: number;
   bytes: number;
-  /** The newest modification time of the folder and anything in it. */
+  /** The newest modification time of the files in it (of the folder itself when it holds none). */
   lastWrite: Date;
 }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
@@ -11,7 +11,7 @@ import { SqliteMetadataStore } from '../../src/metadata/sqlite/sqlite-metadata-s
 import { Metrics } from '../../src/observability/metrics.js';
 import { Runs } from '../../src/runs/runs.js';
 import { createBucket, FAKE_GCS_BIN, gcsClient, INSTALL_HINT, type StandIn, startFakeGcs } from '../gcp-stand-ins.js';
-import { tempDir } from '../helpers.js';
+import { cli, copyExample, tempDir } from '../helpers.js';
 import { skipUnless } from '../launchers.js';
 
 // finmesh lake gc on a lake in a Cloud Storage bucket, through the real client against fake-gcs-server.
@@ -109,5 +109,35 @@ describe('lake gc on a GCS lake', skip, () => {
       await runs.close();
       await meta.close();
     }
+  });
+
+  it('finmesh lake gc --target gcp removes the staging folders a crashed process left on this machine, and says so', async () => {
+    if (!gcs) return;
+    const bucket = `finmesh-gc-cli-${process.pid}`;
+    await createBucket(gcs, bucket);
+    const dir = copyExample();
+    appendFileSync(join(dir, 'finmesh.yaml'), `targets:\n  gcp:\n    lake: { kind: gcs, bucket: ${bucket}, projectId: finmesh-test }\n`);
+    // The adapter stages under the OS temporary folder: give the CLI its own.
+    const tmp = tempDir();
+    const abandoned = join(tmp, 'finmesh-staging', 'a-crashed-stream');
+    const writing = join(tmp, 'finmesh-staging', 'a-live-stream');
+    writeAt(join(abandoned, 'out', 'dt=2026-11-27', 'data_0.parquet'), Date.now() - 2 * HOUR);
+    writeAt(join(writing, 'batch.ndjson'), Date.now() - 60_000);
+    const env = { STORAGE_EMULATOR_HOST: gcs.url, TMPDIR: tmp };
+
+    const dry = cli(['lake', 'gc', '--dry-run', '--project', dir, '--target', 'gcp'], { env });
+    assert.equal(dry.status, 0, dry.stderr);
+    assert.match(dry.stdout, /staging: would remove 1 of 2 folders/);
+    assert.ok(existsSync(abandoned));
+
+    const r = cli(['lake', 'gc', '--project', dir, '--target', 'gcp', '--json'], { env });
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as { staging: { key: string; where: string; removed: boolean }[] };
+    assert.deepEqual(report.staging.map((s) => [s.key.endsWith('a-crashed-stream'), s.where, s.removed]).sort(), [
+      [false, 'local', false],
+      [true, 'local', true],
+    ]);
+    assert.equal(existsSync(abandoned), false, 'the crashed process’s staging folder is gone');
+    assert.ok(existsSync(join(writing, 'batch.ndjson')), 'a folder written a minute ago stays');
   });
 });

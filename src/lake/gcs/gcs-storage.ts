@@ -184,14 +184,16 @@ export class GcsStorage implements LakeStorage {
     for (const name of names.sort()) {
       const path = join(this.stagingRoot, name);
       try {
-        const folder: StagingFolder = { path, objects: 0, bytes: 0, lastWrite: (await stat(path)).mtime };
+        // As in the lake: the last write is the newest file's (an empty folder: its own time).
+        const folder: StagingFolder = { path, objects: 0, bytes: 0, lastWrite: new Date(0) };
         for (const e of await readdir(path, { recursive: true, withFileTypes: true })) {
+          if (!e.isFile()) continue;
           const s = await stat(join(e.parentPath, e.name));
           if (s.mtime > folder.lastWrite) folder.lastWrite = s.mtime;
-          if (!e.isFile()) continue;
           folder.objects++;
           folder.bytes += s.size;
         }
+        if (folder.objects === 0) folder.lastWrite = (await stat(path)).mtime;
         out.push(folder);
       } catch (e) {
         // Discarded while being listed: its writer finished.
