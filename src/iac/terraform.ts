@@ -23,8 +23,9 @@ const CHANGE_FEEDS = new Set(['sqlite-outbox', 'postgres', 'cosmos']);
  * and labels from its contract), a Pub/Sub topic per change feed with the lake writer's subscription and its dead
  * letters (with the Pub/Sub service agent's right to forward them). The job types' service accounts and every IAM
  * grant on data are `finmesh access terraform`'s (src/governance/terraform.ts), a module meant to sit beside this
- * one. Deterministic: the same project gives the same bytes (sorted, no
- * time stamps), formatted as `terraform fmt` formats.
+ * one (`service_accounts.tf` names them by e-mail). Also a bronze table per source (`bronze.ts`), alert policies from
+ * the SLOs and log-based metrics (`monitoring.ts`), and `terraform.tfvars.example`. Deterministic: the same project
+ * gives the same bytes (sorted, no time stamps), formatted as `terraform fmt` formats.
  */
 export function terraformFiles(project: Project): TerraformFile[] {
   const lake = project.config.lake;

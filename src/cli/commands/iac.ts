@@ -7,7 +7,7 @@ export function registerIac(program: Command): void {
   const terraform = iac
     .command('terraform')
     .description(
-      'write Terraform for the target: the lake bucket with lifecycle rules per zone, BigQuery datasets per domain and zone, product tables (schema, partitioning, clustering, labels from contracts), Pub/Sub topics, subscriptions and dead letters, a service account per job type',
+      "write Terraform for the target: the lake bucket with lifecycle rules per zone, BigQuery datasets per domain and zone, product tables (schema, partitioning, clustering, labels from contracts) and bronze tables (schema from sources), Pub/Sub topics, subscriptions and dead letters, Cloud Monitoring alert policies from the SLOs, log-based metrics, the job service accounts' monitoring and Pub/Sub rights, documented variables and terraform.tfvars.example",
     );
   projectOption(terraform)
     .requiredOption('--out <dir>', 'folder to write the .tf files (and schemas/) into')
