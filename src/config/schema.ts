@@ -470,7 +470,8 @@ export const sourceConfigSchema = z.discriminatedUnion('kind', [
       ...sourceBase,
       kind: z.literal('cosmos'),
       endpoint: z.string().url(),
-      key: secretRef,
+      /** The account key, a secret reference (env:COSMOS_KEY); `key` stays the business key, as for every source. */
+      accountKey: secretRef,
       database: z.string().min(1),
       container: z.string().min(1),
       /** LatestVersion (default) or AllVersionsAndDeletes (needs continuous backup on the account; see docs). */

@@ -44,8 +44,7 @@ export function bronzeTables(sources: readonly Source[]): { blocks: Block[]; fil
     const ds = `${s.domain}_bronze`;
     const schemaFile = `schemas/${ds}.${s.dataset.name}.json`;
     files.push({ path: schemaFile, text: `${JSON.stringify(bronzeSchema(s), null, 2)}\n` });
-    // A Cosmos DB source's `key` is its account key (a secret reference), not a business key: no clustering from it.
-    const clustering = Array.isArray(s.config.key) ? s.config.key.slice(0, 4) : [];
+    const clustering = s.config.key.slice(0, 4);
     blocks.push(
       block(
         'resource',

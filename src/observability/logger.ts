@@ -66,6 +66,7 @@ export const REDACT_PATHS = [
   'email',
   'phone',
   'apiKey',
+  'accountKey',
   'connectionString',
   '*.password',
   '*.privateKey',
@@ -79,6 +80,7 @@ export const REDACT_PATHS = [
   '*.email',
   '*.phone',
   '*.apiKey',
+  '*.accountKey',
   '*.connectionString',
 ];
 

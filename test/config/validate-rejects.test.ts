@@ -151,4 +151,28 @@ describe('finmesh validate rejects', () => {
     assert.ok(out.length < 2000, `the message stays short (${out.length} characters)`);
     assert.ok(!out.includes('\u0007'), 'no raw control character');
   });
+  it('a Cosmos DB source whose account key is given as `key`: `key` is the business key, the account key is accountKey', () => {
+    const dir = copyExample();
+    const cosmos =
+      'kind: cosmos\nendpoint: https://fintech.documents.azure.com:443/\naccountKey: env:COSMOS_KEY\ndatabase: app\ncontainer: transactions\n';
+    edit(dir, SOURCE, 'kind: sqlite-outbox\n', cosmos);
+    edit(dir, SOURCE, 'database: .finmesh/app.db\naggregate: transactions\n', '');
+    const ok = validate(dir, {}, ['--no-secrets']);
+    assert.deepEqual(
+      ok.issues.filter((i) => i.file === SOURCE),
+      [],
+      'a Cosmos DB source with its business key and its account key validates',
+    );
+    edit(dir, SOURCE, 'accountKey: env:COSMOS_KEY', 'key: env:COSMOS_KEY');
+    edit(dir, SOURCE, 'key: [id]\n', '');
+    const { status, issues } = validate(dir, {}, ['--no-secrets']);
+    assert.equal(status, 2);
+    assert.deepEqual(
+      issues.filter((i) => i.file === SOURCE).map((i) => [i.path, i.found]),
+      [
+        ['key', '"env:COSMOS_KEY"'],
+        ['accountKey', 'nothing'],
+      ],
+    );
+  });
 });

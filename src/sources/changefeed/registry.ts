@@ -39,7 +39,7 @@ export async function createChangeFeedSource(
       const { CosmosSource } = await import('./cosmos/cosmos-source.js');
       return new CosmosSource({
         endpoint: c.endpoint,
-        key: resolveSecret(c.key, project.root, `${source.file}: key`),
+        key: resolveSecret(c.accountKey, project.root, `${source.file}: accountKey`),
         database: c.database,
         container: c.container,
         mode: c.mode,
