@@ -117,11 +117,13 @@ describe('lake gc on a GCS lake', skip, () => {
     await createBucket(gcs, bucket);
     const dir = copyExample();
     appendFileSync(join(dir, 'finmesh.yaml'), `targets:\n  gcp:\n    lake: { kind: gcs, bucket: ${bucket}, projectId: finmesh-test }\n`);
-    // The adapter stages under the OS temporary folder: give the CLI its own.
+    // The adapter stages under the OS temporary folder, a folder per lake: give the CLI its own.
     const tmp = tempDir();
-    const abandoned = join(tmp, 'finmesh-staging', 'a-crashed-stream');
-    const writing = join(tmp, 'finmesh-staging', 'a-live-stream');
+    const abandoned = join(tmp, 'finmesh-staging', bucket, 'a-crashed-stream');
+    const writing = join(tmp, 'finmesh-staging', bucket, 'a-live-stream');
+    const anotherLake = join(tmp, 'finmesh-staging', 'another-projects-bucket', 'its-crashed-stream');
     writeAt(join(abandoned, 'out', 'dt=2026-11-27', 'data_0.parquet'), Date.now() - 2 * HOUR);
+    writeAt(join(anotherLake, 'batch.ndjson'), Date.now() - 2 * HOUR);
     writeAt(join(writing, 'batch.ndjson'), Date.now() - 60_000);
     const env = { STORAGE_EMULATOR_HOST: gcs.url, TMPDIR: tmp };
 
@@ -139,5 +141,6 @@ describe('lake gc on a GCS lake', skip, () => {
     ]);
     assert.equal(existsSync(abandoned), false, 'the crashed process’s staging folder is gone');
     assert.ok(existsSync(join(writing, 'batch.ndjson')), 'a folder written a minute ago stays');
+    assert.ok(existsSync(join(anotherLake, 'batch.ndjson')), 'another lake’s staging on this machine is not this project’s to sweep');
   });
 });

@@ -66,7 +66,9 @@ export class GcsStorage implements LakeStorage {
     } catch (e) {
       throw e instanceof FinmeshError ? e : gcsError(`cannot reach the lake's bucket gs://${options.bucket}`, e);
     }
-    const stagingRoot = options.stagingRoot ?? join(tmpdir(), 'finmesh-staging');
+    // One staging area per lake (bucket and prefix): gc of one project never sweeps another's staging on this machine.
+    const lake = `${options.bucket}${prefix ? `__${prefix.replace(/[^A-Za-z0-9._-]+/g, '_')}` : ''}`;
+    const stagingRoot = options.stagingRoot ?? join(tmpdir(), 'finmesh-staging', lake);
     return new GcsStorage(bucket, prefix, stagingRoot);
   }
 
