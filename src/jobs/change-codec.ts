@@ -1,17 +1,200 @@
+import { createHash } from 'node:crypto';
+import { bronzeLine } from '../lake/bronze-writer.js';
 import type { ChangeRecord } from '../sources/changefeed/change-feed-source.js';
 
 /**
- * Change records on the bus: a page of records is one message (or a few, under the bus's size limit), each record
- * framed by lengths — `<n>:<header JSON><m>:<document JSON>` — so no key, checkpoint or document can break the
- * framing, whatever characters it holds. The header is `[offset, op, eventTime, checkpoint, key]`.
+ * Change records on the bus, a page at a time: one message (or a few, under the bus's size limit) per page. A
+ * message is a header line — JSON with what the lake writer needs about its records (count, offsets, the checkpoint
+ * after them, event times, an identity) — then the records themselves as the bronze NDJSON lines they become
+ * (`bronzeLine`). The reader does the per-record work once; the lake writer hands the lines to the engine as they
+ * came, without parsing a record. A document is one JSON line (the feed folds line breaks), so the framing is the
+ * line end and no key, checkpoint or document can break it.
  */
-export function encodeRecord(r: ChangeRecord): string {
-  const header = JSON.stringify([r.offset, r.op, r.eventTime, r.checkpoint, r.key]);
-  return `${header.length}:${header}${r.json.length}:${r.json}`;
+export interface ChangeChunk {
+  records: number;
+  /** Lowest and highest source offset of the records. */
+  firstOffset: number;
+  lastOffset: number;
+  /** The checkpoint after the record with the highest offset. */
+  checkpoint: string;
+  /** Event times (epoch ms), in record order. */
+  eventTimes: number[];
+  /** A hash of the records' (offset, key) pairs, in order: with the offsets it names the batch's file. */
+  identity: string;
+  /** The records as bronze NDJSON lines, without a final line end. */
+  lines: string;
 }
 
-/** The records of one message, in order. Throws on a message that was not written by `encodeRecord`. */
-export function decodeRecords(message: string): ChangeRecord[] {
+interface Header {
+  v: 2;
+  n: number;
+  first: number;
+  last: number;
+  checkpoint: string;
+  times: number[];
+  id: string;
+}
+
+/** A chunk of consecutive records: its header facts and lines. */
+function chunkOf(records: ChangeRecord[], from: number, to: number): ChangeChunk {
+  let first = Number.POSITIVE_INFINITY;
+  let last = Number.NEGATIVE_INFINITY;
+  let checkpoint = '';
+  const n = to - from;
+  const times: number[] = new Array(n);
+  const lines: string[] = new Array(n);
+  const offsets: number[] = new Array(n);
+  const keys: string[] = new Array(n);
+  for (let i = from; i < to; i++) {
+    const r = records[i] as ChangeRecord;
+    if (r.offset < first) first = r.offset;
+    if (r.offset > last) {
+      last = r.offset;
+      checkpoint = r.checkpoint;
+    }
+    times[i - from] = r.eventTime;
+    lines[i - from] = bronzeLine(r);
+    offsets[i - from] = r.offset;
+    keys[i - from] = r.key;
+  }
+  // The offsets, then the keys as JSON (so no key runs into the next): one hash input per chunk, not one per record.
+  const identity = createHash('sha256').update(offsets.join(',')).update('\u0000').update(JSON.stringify(keys)).digest('hex');
+  return {
+    records: n,
+    firstOffset: first,
+    lastOffset: last,
+    checkpoint,
+    eventTimes: times,
+    identity: identity.slice(0, 16),
+    lines: lines.join('\n'),
+  };
+}
+
+function encode(c: ChangeChunk): string {
+  const header: Header = {
+    v: 2,
+    n: c.records,
+    first: c.firstOffset,
+    last: c.lastOffset,
+    checkpoint: c.checkpoint,
+    times: c.eventTimes,
+    id: c.identity,
+  };
+  return `${JSON.stringify(header)}\n${c.lines}`;
+}
+
+/**
+ * Packs a page into messages of at most `maxBytes` (UTF-8), in order; a single larger record stands alone. Records
+ * are grouped by characters (a character is at least a byte), and a group whose bytes exceed the limit is halved.
+ */
+export function packMessages(records: ChangeRecord[], maxBytes: number): { value: string; records: number }[] {
+  const out: { value: string; records: number }[] = [];
+  const emit = (from: number, to: number) => {
+    const value = encode(chunkOf(records, from, to));
+    if (to - from > 1 && Buffer.byteLength(value) > maxBytes) {
+      const mid = from + ((to - from) >> 1);
+      emit(from, mid);
+      emit(mid, to);
+    } else out.push({ value, records: to - from });
+  };
+  let start = 0;
+  let chars = 0;
+  for (let i = 0; i < records.length; i++) {
+    // The header holds ~30 characters per record (its event time and offset); the line ~25 more than the document.
+    const n = (records[i] as ChangeRecord).json.length + 64;
+    if (i > start && chars + n > maxBytes) {
+      emit(start, i);
+      start = i;
+      chars = 0;
+    }
+    chars += n;
+  }
+  if (start < records.length) emit(start, records.length);
+  return out;
+}
+
+/**
+ * The chunk a message carries. Throws on a message that `packMessages` did not write. Messages of finmesh 0.1 (each
+ * record framed by lengths: `<n>:<header JSON><m>:<document JSON>`), still on a durable bus after an upgrade, are
+ * read too.
+ */
+export function decodeChunk(message: string): ChangeChunk {
+  if (/^[0-9]/.test(message)) {
+    const records = decodeLegacy(message);
+    return chunkOf(records, 0, records.length);
+  }
+  const nl = message.indexOf('\n');
+  let header: Header;
+  try {
+    header = JSON.parse(nl < 0 ? message : message.slice(0, nl)) as Header;
+  } catch {
+    throw new Error('not a change-record message: its first line is not a JSON header');
+  }
+  if (header?.v !== 2 || !Array.isArray(header.times) || header.times.length !== header.n)
+    throw new Error('not a change-record message: a header without version 2, a count and event times');
+  return {
+    records: header.n,
+    firstOffset: header.first,
+    lastOffset: header.last,
+    checkpoint: header.checkpoint,
+    eventTimes: header.times,
+    identity: header.id,
+    lines: nl < 0 ? '' : message.slice(nl + 1),
+  };
+}
+
+/** A micro-batch: its chunks' facts merged, their lines one string per chunk. */
+export type ChangeBatch = Omit<ChangeChunk, 'lines'> & { lines: string[] };
+
+/** Concatenates chunks' facts in order (a micro-batch): lines stay apart, one string per chunk. */
+export function mergeChunks(chunks: ChangeChunk[]): ChangeBatch {
+  let first = Number.POSITIVE_INFINITY;
+  let last = Number.NEGATIVE_INFINITY;
+  let checkpoint = '';
+  let records = 0;
+  const eventTimes: number[] = [];
+  const h = createHash('sha256');
+  for (const c of chunks) {
+    records += c.records;
+    if (c.firstOffset < first) first = c.firstOffset;
+    if (c.lastOffset > last) {
+      last = c.lastOffset;
+      checkpoint = c.checkpoint;
+    }
+    for (const t of c.eventTimes) eventTimes.push(t);
+    h.update(c.identity);
+  }
+  return {
+    records,
+    firstOffset: first,
+    lastOffset: last,
+    checkpoint,
+    eventTimes,
+    identity: h.digest('hex').slice(0, 12),
+    lines: chunks.map((c) => c.lines),
+  };
+}
+
+/** A batch's bronze lines one by one, in order. */
+export function batchLines(batch: ChangeBatch): string[] {
+  return batch.lines.flatMap((l) => (l === '' ? [] : l.split('\n')));
+}
+
+const OFFSET_PREFIX = '{"_offset":';
+
+/** The source offset of a bronze line (`bronzeLine`), which starts `{"_offset":N,`. */
+export function lineOffset(line: string): number {
+  return Number(line.slice(OFFSET_PREFIX.length, line.indexOf(',', OFFSET_PREFIX.length)));
+}
+
+/** The document a bronze line carries, as the feed gave it: the line without its offset and operation. */
+export function lineDocument(line: string): string {
+  const op = line.indexOf('"_op":"', OFFSET_PREFIX.length) + 7;
+  const end = line.indexOf('"', op) + 1;
+  return line[end] === '}' ? '{}' : `{${line.slice(end + 1)}`;
+}
+
+function decodeLegacy(message: string): ChangeRecord[] {
   const out: ChangeRecord[] = [];
   let i = 0;
   const take = (): string => {
@@ -28,25 +211,5 @@ export function decodeRecords(message: string): ChangeRecord[] {
     const [offset, op, eventTime, checkpoint, key] = JSON.parse(take()) as [number, string, number, string, string];
     out.push({ offset, op: op === 'delete' ? 'delete' : 'upsert', eventTime, checkpoint, key, json: take() });
   }
-  return out;
-}
-
-/** Packs encoded records into messages of at most `maxBytes` (UTF-8), in order; a single larger record stands alone. */
-export function packMessages(records: ChangeRecord[], maxBytes: number): { value: string; records: number }[] {
-  const out: { value: string; records: number }[] = [];
-  let cur: string[] = [];
-  let size = 0;
-  for (const r of records) {
-    const framed = encodeRecord(r);
-    const n = Buffer.byteLength(framed);
-    if (cur.length > 0 && size + n > maxBytes) {
-      out.push({ value: cur.join(''), records: cur.length });
-      cur = [];
-      size = 0;
-    }
-    cur.push(framed);
-    size += n;
-  }
-  if (cur.length > 0) out.push({ value: cur.join(''), records: cur.length });
   return out;
 }

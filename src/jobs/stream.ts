@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Bus, Delivery } from '../bus/bus.js';
 import type { Source } from '../config/project.js';
 import { FinmeshError } from '../core/errors.js';
@@ -8,9 +9,18 @@ import { streamBatchEvents } from '../lineage/events.js';
 import type { Metrics } from '../observability/metrics.js';
 import { jobName } from '../runs/job-names.js';
 import type { ParentRun } from '../runs/runs.js';
-import type { ChangeFeedSource, ChangeRecord } from '../sources/changefeed/change-feed-source.js';
+import type { ChangeFeedSource } from '../sources/changefeed/change-feed-source.js';
 import { createChangeFeedSource, isChangeFeed } from '../sources/changefeed/registry.js';
-import { decodeRecords, packMessages } from './change-codec.js';
+import {
+  batchLines,
+  type ChangeBatch,
+  type ChangeChunk,
+  decodeChunk,
+  lineDocument,
+  lineOffset,
+  mergeChunks,
+  packMessages,
+} from './change-codec.js';
 import type { Context } from './context.js';
 import { failureKind, failureText, isInfrastructureFailure } from './failures.js';
 
@@ -127,7 +137,9 @@ class Lane {
   private published = 0;
   private committed = 0;
   private readerDone = false;
-  private buffer: ChangeRecord[] = [];
+  /** The micro-batch being gathered: chunks as the bus delivered them, and how many records they hold. */
+  private buffer: ChangeChunk[] = [];
+  private buffered = 0;
   private deliveries: Delivery[] = [];
   private firstBufferedAt = 0;
   private flushing: Promise<void> = Promise.resolve();
@@ -178,7 +190,7 @@ class Lane {
     const writer = this.write(sub);
     const ticker = setInterval(
       () => {
-        if (this.buffer.length > 0 && Date.now() - this.firstBufferedAt >= this.config.batchMaxMs) void this.flush();
+        if (this.buffered > 0 && Date.now() - this.firstBufferedAt >= this.config.batchMaxMs) void this.flush();
       },
       Math.max(10, Math.floor(this.config.batchMaxMs / 4)),
     );
@@ -212,6 +224,12 @@ class Lane {
     let lastLagCheck = 0;
     while (!this.stopped) {
       if (this.target !== undefined && this.feed.reached(cursor, this.target)) break;
+      // Reading further ahead than the batch being committed and the next one buys nothing but memory, and on a
+      // small machine it takes the CPU the engine needs for the commit: wait for the lake writer.
+      if (this.published - this.committed >= 2 * this.config.batchMaxRecords) {
+        await sleep(5);
+        continue;
+      }
       const page = await this.feed.read(cursor, PAGE_SIZE);
       if (page.records.length === 0) {
         // With no head to aim at (Cosmos DB), an idle page means caught up.
@@ -258,14 +276,16 @@ class Lane {
 
   private async write(sub: AsyncIterable<Delivery>): Promise<void> {
     for await (const delivery of sub) {
-      if (this.buffer.length === 0) this.firstBufferedAt = Date.now();
-      // A page is never split across batches, so its delivery is acked exactly when all its records are committed.
-      for (const r of decodeRecords(delivery.message.value)) this.buffer.push(r);
+      if (this.buffered === 0) this.firstBufferedAt = Date.now();
+      // A message is never split across batches, so its delivery is acked exactly when all its records are committed.
+      const chunk = decodeChunk(delivery.message.value);
+      this.buffer.push(chunk);
+      this.buffered += chunk.records;
       this.options.metrics?.busConsumed.inc(this.busLabels);
       this.meterBus('deliver', 1, Buffer.byteLength(delivery.message.value));
       if (delivery.attempt > 1) this.options.metrics?.busRedelivered.inc(this.busLabels);
       this.deliveries.push(delivery);
-      if (this.buffer.length >= this.config.batchMaxRecords) await this.flush();
+      if (this.buffered >= this.config.batchMaxRecords) await this.flush();
     }
   }
 
@@ -274,42 +294,29 @@ class Lane {
    * (Staging the next batch beside the engine's work was measured slower on two cores: both compete for CPU.)
    */
   private flush(): Promise<void> {
-    if (this.buffer.length > 0) {
-      const batch = this.buffer;
+    if (this.buffered > 0) {
+      const batch = mergeChunks(this.buffer);
       const deliveries = this.deliveries;
       this.buffer = [];
+      this.buffered = 0;
       this.deliveries = [];
       const started = Date.now();
-      const bronze = this.bronzeBatch(batch);
+      // A redelivered batch never moves the checkpoint backwards (checked again at commit).
+      const bronze: BronzeBatch = {
+        source: this.source,
+        runId: '',
+        firstOffset: batch.firstOffset,
+        lastOffset: batch.lastOffset,
+        input: { lines: batch.lines, identity: batch.identity },
+        checkpoint: { source: this.checkpointKey, value: batch.checkpoint },
+      };
       this.flushing = this.flushing.then(() => this.commitBatch(batch, deliveries, bronze, stageBronzeBatch(this.ctx, bronze), started));
     }
     return this.flushing;
   }
 
-  private bronzeBatch(batch: ChangeRecord[]): BronzeBatch {
-    let first = Number.POSITIVE_INFINITY;
-    let last = Number.NEGATIVE_INFINITY;
-    let checkpoint = batch[0]?.checkpoint as string;
-    for (const r of batch) {
-      if (r.offset < first) first = r.offset;
-      if (r.offset > last) {
-        last = r.offset;
-        checkpoint = r.checkpoint;
-      }
-    }
-    // A redelivered batch never moves the checkpoint backwards (checked again at commit).
-    return {
-      source: this.source,
-      runId: '',
-      firstOffset: first,
-      lastOffset: last,
-      input: { records: batch },
-      checkpoint: { source: this.checkpointKey, value: checkpoint },
-    };
-  }
-
   private async commitBatch(
-    batch: ChangeRecord[],
+    batch: ChangeBatch,
     deliveries: Delivery[],
     bronze: BronzeBatch,
     stagedP: Promise<StagedBatch>,
@@ -349,17 +356,17 @@ class Lane {
     try {
       const res = await commitBronzeBatch(this.ctx, bronze, await stagedP);
       written = res;
-      await run.succeed({ rowsIn: batch.length, rowsOut: res.rows });
+      await run.succeed({ rowsIn: batch.records, rowsOut: res.rows });
       for (const d of deliveries) await d.ack();
       if (advance) await this.feed.acknowledge(checkpoint);
-      this.committed += batch.length;
+      this.committed += batch.records;
       this.options.metrics?.busBacklog.set(this.busLabels, this.published - this.committed);
       this.stats.committed[this.source.name] = (this.stats.committed[this.source.name] ?? 0) + res.rows;
       this.stats.batches++;
       const committedAt = Date.now();
-      const eventTimes = batch.map((r) => r.eventTime);
+      const { eventTimes } = batch;
       this.observe(res.rows, res.bytes, res.files.length, started, committedAt, eventTimes);
-      this.options.onCommit?.({ source: this.source.name, domain: this.source.domain, records: batch.length, committedAt, eventTimes });
+      this.options.onCommit?.({ source: this.source.name, domain: this.source.domain, records: batch.records, committedAt, eventTimes });
       this.failures = { text: '', count: 0 };
     } catch (e) {
       if (!run.ended) await run.fail(e);
@@ -369,7 +376,7 @@ class Lane {
       this.failures = { text: kind, count: this.failures.text === kind ? this.failures.count + 1 : 1 };
       const poison = this.config.poison;
       if (this.failures.count >= poison.attempts && !isInfrastructureFailure(e)) {
-        const what = `a batch of ${batch.length} changes (offsets ${bronze.firstOffset}-${bronze.lastOffset}) failed ${this.failures.count} times the same way: ${text}`;
+        const what = `a batch of ${batch.records} changes (offsets ${bronze.firstOffset}-${bronze.lastOffset}) failed ${this.failures.count} times the same way: ${text}`;
         if (poison.action === 'stop') {
           for (const d of deliveries) await d.nak();
           this.fatal ??= new FinmeshError(
@@ -409,54 +416,51 @@ class Lane {
    * with its reason, in one metadata commit with the checkpoint past the batch. Then the batch is acked: the stream
    * goes on, and every change of the batch is either in bronze or in quarantine, once.
    */
-  private async deadLetter(
-    batch: ChangeRecord[],
-    deliveries: Delivery[],
-    checkpoint: string,
-    advance: boolean,
-    what: string,
-  ): Promise<void> {
-    const records = [...batch].sort((a, b) => a.offset - b.offset);
+  private async deadLetter(batch: ChangeBatch, deliveries: Delivery[], checkpoint: string, advance: boolean, what: string): Promise<void> {
+    // The batch travelled as bronze lines: halving works on them, each known by the offset it starts with.
+    const lines = batchLines(batch)
+      .map((line) => ({ line, offset: lineOffset(line) }))
+      .sort((a, b) => a.offset - b.offset);
     const labels = { domain: this.source.domain, source: this.source.name };
     const run = await this.ctx.runs.start({ job: `stream:${this.source.name}`, kind: 'stream', parent: this.options.parent, labels });
     try {
       let budget = MAX_BISECT_COMMITS;
       let loaded = 0;
-      const dead: { record: ChangeRecord; reason: string }[] = [];
-      const settle = async (part: ChangeRecord[], reason: string): Promise<void> => {
+      const dead: { line: Line; reason: string }[] = [];
+      const settle = async (part: Line[], reason: string): Promise<void> => {
         if (part.length === 1 || budget <= 0) {
-          for (const record of part) dead.push({ record, reason });
+          for (const line of part) dead.push({ line, reason });
           return;
         }
         const mid = Math.ceil(part.length / 2);
         for (const half of [part.slice(0, mid), part.slice(mid)]) {
           budget--;
           try {
-            loaded += (await writeBronzeBatch(this.ctx, { ...this.bronzeBatch(half), runId: run.id, checkpoint: undefined })).rows;
+            loaded += (await writeBronzeBatch(this.ctx, this.partBatch(half, run.id))).rows;
           } catch (e) {
             if (isInfrastructureFailure(e)) throw e;
             await settle(half, failureText(e));
           }
         }
       };
-      await settle(records, what);
-      const first = records[0]?.offset ?? 0;
-      const last = records[records.length - 1]?.offset ?? 0;
-      const rows: QuarantineRow[] = dead.map(({ record, reason }) => ({
+      await settle(lines, what);
+      const first = lines[0]?.offset ?? 0;
+      const last = lines[lines.length - 1]?.offset ?? 0;
+      const rows: QuarantineRow[] = dead.map(({ line, reason }) => ({
         kind: 'dead-letter',
-        file: `${this.topic}@${record.offset}`,
-        line: record.offset,
+        file: `${this.topic}@${line.offset}`,
+        line: line.offset,
         reason: `${this.source.name}: ${reason}`,
-        raw: record.json,
+        raw: lineDocument(line.line),
       }));
       await writeQuarantine(this.ctx, this.source, run.id, rows, {
         name: `dead-letter-${this.source.name}-${first}-${last}`,
         checkpoint: advance ? { source: this.checkpointKey, value: checkpoint } : undefined,
       });
-      await run.end({ status: 'succeeded', rowsIn: batch.length, rowsOut: loaded, rowsRejected: dead.length });
+      await run.end({ status: 'succeeded', rowsIn: batch.records, rowsOut: loaded, rowsRejected: dead.length });
       for (const d of deliveries) await d.ack();
       if (advance) await this.feed.acknowledge(checkpoint);
-      this.committed += batch.length;
+      this.committed += batch.records;
       this.stats.committed[this.source.name] = (this.stats.committed[this.source.name] ?? 0) + loaded;
       this.stats.deadLettered[this.source.name] = (this.stats.deadLettered[this.source.name] ?? 0) + dead.length;
       this.stats.batches++;
@@ -482,6 +486,21 @@ class Lane {
     }
   }
 
+  /**
+   * A part of a poison batch as a bronze batch of its own, without the checkpoint. Its lines (which hold the records'
+   * keys) name its file: the same part tried again overwrites itself.
+   */
+  private partBatch(part: Line[], runId: string): BronzeBatch {
+    const lines = part.map((l) => l.line);
+    return {
+      source: this.source,
+      runId,
+      firstOffset: part[0]?.offset ?? 0,
+      lastOffset: part[part.length - 1]?.offset ?? 0,
+      input: { lines, identity: createHash('sha256').update(lines.join('\n')).digest('hex').slice(0, 12) },
+    };
+  }
+
   private observe(rows: number, bytes: number, files: number, started: number, committedAt: number, eventTimes: number[]): void {
     const m = this.options.metrics;
     if (!m) return;
@@ -491,7 +510,9 @@ class Lane {
     m.lakeBytes.inc({ domain: this.source.domain, zone: 'bronze' }, bytes);
     m.commitLatency.observe(labels, (committedAt - started) / 1000);
     m.batchRecords.observe(labels, rows);
-    for (const t of eventTimes) m.eventToBronze.observe(labels, Math.max(0, committedAt - t) / 1000);
+    // One label lookup per batch, not per event: a batch holds tens of thousands.
+    const toBronze = m.eventToBronze.labels(labels);
+    for (const t of eventTimes) toBronze.observe(Math.max(0, committedAt - t) / 1000);
     m.lastSuccess.set({ domain: this.source.domain, zone: 'bronze', product: this.source.dataset.name }, committedAt / 1000);
     m.checkpointAge.set(labels, 0);
   }
@@ -521,6 +542,12 @@ class Lane {
   get finishedReading(): boolean {
     return this.readerDone;
   }
+}
+
+/** A line of a poison batch and the source offset it carries. */
+interface Line {
+  line: string;
+  offset: number;
 }
 
 /** Unacked messages the lake writer may hold: `maxBufferedBytes` of full-size messages (at least two). */
