@@ -84,18 +84,20 @@ function encode(c: ChangeChunk): string {
 }
 
 /**
- * Packs a page into messages of at most `maxBytes` (UTF-8), in order; a single larger record stands alone. Records
+ * Packs a page into messages of at most `maxBytes` (UTF-8), in order, each with its size; a single larger record stands
+ * alone. Records
  * are grouped by characters (a character is at least a byte), and a group whose bytes exceed the limit is halved.
  */
-export function packMessages(records: ChangeRecord[], maxBytes: number): { value: string; records: number }[] {
-  const out: { value: string; records: number }[] = [];
+export function packMessages(records: ChangeRecord[], maxBytes: number): { value: string; records: number; bytes: number }[] {
+  const out: { value: string; records: number; bytes: number }[] = [];
   const emit = (from: number, to: number) => {
     const value = encode(chunkOf(records, from, to));
-    if (to - from > 1 && Buffer.byteLength(value) > maxBytes) {
+    const bytes = Buffer.byteLength(value);
+    if (to - from > 1 && bytes > maxBytes) {
       const mid = from + ((to - from) >> 1);
       emit(from, mid);
       emit(mid, to);
-    } else out.push({ value, records: to - from });
+    } else out.push({ value, records: to - from, bytes });
   };
   let start = 0;
   let chars = 0;

@@ -262,7 +262,7 @@ class Lane {
       this.meterBus(
         'publish',
         messages.length,
-        messages.reduce((n, m) => n + Buffer.byteLength(m.value), 0),
+        messages.reduce((n, m) => n + m.bytes, 0),
       );
       this.options.metrics?.sourceRecordsRead.inc(labels, page.records.length);
       this.options.metrics?.busPublished.inc(this.busLabels, messages.length);
