@@ -11,8 +11,8 @@ const src = new URL('src/', root);
 function stale() {
   if (!existsSync(src)) return false;
   const at = statSync(built).mtimeMs;
+  // Notes (CONTEXT.md) are not compiled: editing one does not make the build stale.
   for (const e of readdirSync(src, { recursive: true, withFileTypes: true }))
-    // Notes (CONTEXT.md) are not compiled: editing one does not make the build stale.
     if (e.isFile() && !e.name.endsWith('.md') && statSync(`${e.parentPath}/${e.name}`).mtimeMs > at) return true;
   return false;
 }
