@@ -8,6 +8,12 @@
  * every engine parses it with `parse` (BigQuery's adapter through an embedded DuckDB parser) and runs it in its own
  * dialect.
  */
+export interface WriteParquetOptions {
+  partitionBy?: string | undefined;
+  ordered?: boolean | undefined;
+  rowGroupRows?: number | undefined;
+}
+
 export interface Engine {
   /** `duckdb`, `bigquery`. */
   readonly kind: string;
@@ -44,14 +50,11 @@ export interface Engine {
   installMacros(options: { tokenizationKey?: string | undefined }): Promise<void>;
   /**
    * Writes the rows of a SELECT as Parquet into `dir` (hive-partitioned by `partitionBy` when given) and lists the
-   * files written with their row counts. `ordered: false` lets the engine write the rows in any order: for rows
-   * that carry their own position (a file's `_line`), and then its memory stays flat in the input's size.
+   * files written with their row counts. `ordered: false` lets the engine write the rows in any order (for rows
+   * that carry their own position, as a file's `_line`), and `rowGroupRows` sizes a Parquet row group (about; the
+   * engine's default otherwise): with both, the engine's memory stays flat in the input's size.
    */
-  writeParquet(
-    select: string,
-    dir: string,
-    options?: { partitionBy?: string | undefined; ordered?: boolean | undefined },
-  ): Promise<WrittenFile[]>;
+  writeParquet(select: string, dir: string, options?: WriteParquetOptions): Promise<WrittenFile[]>;
   /** Restricts this engine to reading the given folders and refuses to change settings from then on. */
   sandbox(readableRoots: string[]): Promise<void>;
   /** Cancels the statement running now, if any: it fails with `QUERY_INVALID` (a statement timeout calls this). */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { withUsage } from '../../src/core/usage.js';
 import { DuckDbEngine } from '../../src/engine/duckdb/duckdb-engine.js';
 import { describeEngineContract } from '../contracts/engine-contract.js';
@@ -51,5 +51,30 @@ describe('DuckDB measures what a statement read', () => {
     } finally {
       await engine.close();
     }
+  });
+});
+
+describe('duckdb Parquet writes for a partner file (unordered, capped row groups)', () => {
+  let engine: DuckDbEngine | undefined;
+  after(() => engine?.close());
+
+  it('writes every row exactly once, in row groups of about the size asked (one group without it)', async () => {
+    engine = await DuckDbEngine.create();
+    const digits = '(VALUES (0), (1), (2), (3), (4), (5), (6), (7), (8), (9))';
+    const select = `SELECT a.x * 1000 + b.x * 100 + c.x * 10 + d.x AS id FROM ${digits} a(x), ${digits} b(x), ${digits} c(x), ${digits} d(x)`;
+    const written = await engine.writeParquet(select, join(tempDir('engine-rowgroups-'), 'out'), { ordered: false, rowGroupRows: 2048 });
+    assert.equal(
+      written.reduce((s, f) => s + f.rows, 0),
+      10_000,
+    );
+    const files = `[${written.map((f) => engine?.dialect.quoteLiteral(f.path)).join(', ')}]`;
+    const rows = await engine.query(`SELECT count(*) AS n, count(DISTINCT id) AS ids, sum(id) AS total FROM read_parquet(${files})`);
+    assert.deepEqual(rows.rows[0], { n: 10_000, ids: 10_000, total: 49_995_000 });
+    const groups = await engine.query(
+      `SELECT count(DISTINCT row_group_id) AS n, max(row_group_num_rows) AS largest FROM parquet_metadata(${files})`,
+    );
+    // DuckDB closes a row group at the first vector past the size asked: about 2048, never twice that.
+    assert.ok(Number(groups.rows[0]?.largest) < 4096, `largest row group ${groups.rows[0]?.largest} rows`);
+    assert.ok(Number(groups.rows[0]?.n) >= 3, `${groups.rows[0]?.n} row groups for 10,000 rows`);
   });
 });
