@@ -144,9 +144,10 @@ export function csvParser(options: CsvOptions, schema: CsvColumn[]): ParseText {
 }
 
 /** Longest record accepted: far above any real row, low enough that an unclosed quote stops early. */
-const MAX_RECORD_CHARS = 16 * 1024 * 1024;
+export const MAX_RECORD_CHARS = 16 * 1024 * 1024;
 
-function planByHeader(header: string[], wanted: CsvColumn[], o: CsvOptions, file: string, line: number) {
+/** Where each wanted column is in a header, or the message saying which are missing. */
+export function planByHeader(header: string[], wanted: CsvColumn[], o: CsvOptions, file: string, line: number) {
   const normalized = header.map(normalizeHeader);
   const plan = [];
   const missing: string[] = [];

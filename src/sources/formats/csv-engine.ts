@@ -1,0 +1,382 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Engine } from '../../engine/engine.js';
+import { type CsvColumn, type CsvOptions, csvParser, MAX_RECORD_CHARS, planByHeader } from './csv.js';
+import { CsvScanner } from './csv-scanner.js';
+import type { Encoding } from './decode.js';
+import { parseText } from './format.js';
+import { datePattern } from './values.js';
+
+/**
+ * A partner CSV read by the engine's own reader (DuckDB `read_csv`) instead of the JavaScript scanner, with the
+ * scanner's results: the same typed rows with the same `_line`, and the same rejects (line, reason, raw text).
+ *
+ * DuckDB splits and types the rows; a value is taken from DuckDB only when a strict check shows the scanner would
+ * read it the same (digits where a number is expected, the date pattern's exact shape, no blanks to trim…). Every
+ * other row — DuckDB's rejects and the rows a check did not pass — is read again by the scanner from its raw line,
+ * which gives its value or its reason. Good rows are numbered from their position: this holds only when each
+ * physical line is one record, so the lines of the file are counted and must equal header + rows + rejects; when
+ * they do not (blank lines, quoted line breaks, a header over two lines), or anything else is outside what this
+ * path knows, it answers `undefined` and the caller reads the file with the scanner.
+ */
+export interface EngineCsvInput {
+  /** The file on local disk, plain (not compressed, not encrypted). */
+  path: string;
+  /** The name rows and reasons carry (`_source_file`, `file: line n: …`). */
+  name: string;
+  options: CsvOptions;
+  encoding: Encoding;
+  /** The source's schema: wanted columns are those not starting with `_`. */
+  schema: CsvColumn[];
+  /** A folder for the staged rows (the engine must be able to write and read it). */
+  workDir: string;
+}
+
+export interface EngineCsvResult {
+  /** A relation (SELECT) with every schema column, typed, `_source_file` and `_line` included: the good rows. */
+  select: string;
+  /** Rows the engine's checks left to the scanner, which read them as good. */
+  rows: { line: number; values: Record<string, unknown> }[];
+  /** Rows the scanner rejects, with the reason it gives and the raw line. */
+  rejects: { line: number; reason: string; raw: string }[];
+  /** Rows in `select`. */
+  count: number;
+}
+
+/** Most rows left to the scanner before reading the whole file with it is simpler and as fast. */
+const MAX_RECHECKED = 10_000;
+/** Most rejects whose lines shift the numbering of good rows (each adds a branch to the line expression). */
+const MAX_REJECTS = 512;
+
+const INTEGER = /^(TINYINT|SMALLINT|INTEGER|INT|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|INT[1248])$/;
+const NUMBER = /^(DECIMAL|NUMERIC|DOUBLE|FLOAT|REAL|FLOAT[48])$/;
+const TEXT = /^(VARCHAR|TEXT|STRING|CHAR|BPCHAR)$/;
+const TIMESTAMP = /^(TIMESTAMP|DATETIME|TIMESTAMP_MS)$/;
+const BOOLEAN = /^(BOOLEAN|BOOL)$/;
+const baseType = (type: string) => type.toUpperCase().replace(/\(.*$/, '').trim();
+
+/** Whether the engine's reader can stand in for the scanner with these settings (then `readCsvWithEngine` may still decline a file). */
+export function engineCanReadCsv(engine: Engine, o: CsvOptions, encoding: Encoding, schema: CsvColumn[]): boolean {
+  if (engine.kind !== 'duckdb') return false;
+  if (encoding !== 'utf-8' && encoding !== 'latin1') return false;
+  if (!o.header || o.comment !== undefined || o.delimiter.length !== 1) return false;
+  if ([o.delimiter, o.quote, o.escape ?? o.quote].some((c) => c === '\n' || c === '\r' || c === "'" || c === '\\')) return false;
+  const types = schema.filter((c) => !c.name.startsWith('_')).map((c) => baseType(c.type));
+  return types.every((t) => INTEGER.test(t) || NUMBER.test(t) || TEXT.test(t) || TIMESTAMP.test(t) || BOOLEAN.test(t) || t === 'DATE');
+}
+
+export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): Promise<EngineCsvResult | undefined> {
+  const { options: o, name } = input;
+  const d = engine.dialect;
+  const wanted = input.schema.filter((c) => !c.name.startsWith('_'));
+  const head = readHeader(input.path, o, input.encoding);
+  if (!head) return undefined;
+  const plan = planByHeader(head.fields, wanted, o, name, head.line);
+  if (typeof plan === 'string') return undefined;
+  const width = head.fields.length;
+  const dataStart = head.line + 1;
+
+  const tag = randomBytes(6).toString('hex');
+  const rejectsTable = `finmesh_csv_rejects_${tag}`;
+  const scansTable = `finmesh_csv_scans_${tag}`;
+  const staged = join(input.workDir, `csv-${tag}.parquet`);
+  const columns = Array.from({ length: width }, (_, i) => `'c${i}': 'VARCHAR'`).join(', ');
+  const lit = (s: string) => d.quoteLiteral(s);
+  const read = `read_csv(${lit(input.path)}, delim = ${lit(o.delimiter)}, quote = ${lit(o.quote)}, escape = ${lit(o.escape ?? o.quote)},
+      header = true, skip = ${o.skipLines}, columns = {${columns}}, auto_detect = false, encoding = ${lit(input.encoding === 'latin1' ? 'latin-1' : 'utf-8')},
+      allow_quoted_nulls = false, null_padding = false, strict_mode = true, max_line_size = ${MAX_RECORD_CHARS},
+      store_rejects = true, rejects_table = ${lit(rejectsTable)}, rejects_scan = ${lit(scansTable)})`;
+  const values: string[] = [];
+  const checks: string[] = [];
+  for (const p of plan) {
+    // DuckDB reads an unquoted empty field as NULL, the scanner as the empty text.
+    const c = `coalesce(c${p.index}, '')`;
+    const v = valueSql(c, p.column.type, o);
+    if (!v) return undefined;
+    const isNull = `${c} IN (${o.nullValues.map(lit).join(', ') || 'NULL'})`;
+    values.push(`CASE WHEN ${isNull} THEN NULL ELSE ${v.value} END AS ${d.quoteIdent(p.column.name)}`);
+    checks.push(`coalesce(${isNull} OR (${v.ok}), false)`);
+  }
+  try {
+    try {
+      // Each row carries its position (`_ord`), so the Parquet may be written in any order (flat memory).
+      await engine.exec(
+        `COPY (SELECT row_number() OVER () AS _ord, ${checks.join(' AND ') || 'true'} AS _ok, ${values.join(', ')} FROM ${read})
+         TO ${lit(staged)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 32768, PRESERVE_ORDER false)`,
+      );
+    } catch {
+      // Whatever DuckDB cannot read (a line past its limit, an encoding error it refuses), the scanner reports.
+      return undefined;
+    }
+    const summary = await engine.query(`SELECT count(*) AS n, count(*) FILTER (WHERE NOT _ok) AS bad FROM read_parquet(${lit(staged)})`);
+    const count = Number(summary.rows[0]?.n ?? 0);
+    const bad = Number(summary.rows[0]?.bad ?? 0);
+    // DuckDB numbers a reject by records, and blank lines, from the top of the file: the physical line when, as the
+    // line count checks below, each line is one record. Its text is compared with that line's, to be sure.
+    const rejected = await engine.query(`SELECT DISTINCT line, csv_line FROM ${rejectsTable} ORDER BY line`);
+    const rejectText = new Map<number, string>();
+    for (const r of rejected.rows) {
+      const line = Number(r.line);
+      const text = String(r.csv_line ?? '').replace(/^[\r\n]+|[\r\n]+$/g, '');
+      if (rejectText.has(line) && rejectText.get(line) !== text) return undefined;
+      rejectText.set(line, text);
+    }
+    const rejectLines = [...rejectText.keys()];
+    if (bad + rejectLines.length > MAX_RECHECKED || rejectLines.length > MAX_REJECTS) return undefined;
+    const badOrds =
+      bad === 0
+        ? []
+        : (await engine.query(`SELECT _ord FROM read_parquet(${lit(staged)}) WHERE NOT _ok ORDER BY _ord`)).rows.map((r) => Number(r._ord));
+
+    // One record a line, no blank lines: the lines add up to the header, the rows and the rejects.
+    if (countLines(input.path) !== head.line + count + rejectLines.length) return undefined;
+    if (rejectLines.some((l) => l <= head.line)) return undefined;
+    // Good row k (1-based position among DuckDB's rows) is on line dataStart - 1 + k plus the rejects before it.
+    // The i-th reject (0-based) comes after `before[i]` good rows.
+    const before = rejectLines.map((l, i) => l - dataStart - i);
+    const lineOf = (ord: number) => {
+      let shift = 0;
+      while (shift < before.length && (before[shift] as number) < ord) shift++;
+      return dataStart - 1 + ord + shift;
+    };
+    let lineSql = `${dataStart - 1} + _ord`;
+    if (before.length > 0) {
+      const branches = before.map((g, i) => ({ g, k: i + 1 })).reverse();
+      lineSql += ` + CASE ${branches.map((b) => `WHEN _ord > ${b.g} THEN ${b.k}`).join(' ')} ELSE 0 END`;
+    }
+
+    // The rows left to the scanner, read again from their raw lines.
+    const recheck = [...rejectLines, ...badOrds.map(lineOf)].sort((a, b) => a - b);
+    const rows: EngineCsvResult['rows'] = [];
+    const rejects: EngineCsvResult['rejects'] = [];
+    if (recheck.length > 0) {
+      const raws = readLines(input.path, recheck, input.encoding);
+      const parse = csvParser({ ...o, skipLines: 0 }, input.schema);
+      const prefix = `${name}: line 2: `;
+      for (const line of recheck) {
+        const raw = raws.get(line);
+        // A line that does not decode (invalid UTF-8): the scanner fails the file whole, as it should.
+        if (raw === undefined || raw.includes('\ufffd')) return undefined;
+        if (rejectText.has(line) && rejectText.get(line) !== raw) return undefined;
+        const one = await parseText(parse, `${head.raw}\n${raw}`, name);
+        if (one.integrityError !== undefined || one.rows.length + one.rejects.length !== 1) return undefined;
+        const row = one.rows[0];
+        if (row) rows.push({ line, values: row.values });
+        const reject = one.rejects[0];
+        if (reject) {
+          if (!reject.reason.startsWith(prefix)) return undefined;
+          rejects.push({ line, reason: `${name}: line ${line}: ${reject.reason.slice(prefix.length)}`, raw });
+        }
+      }
+    }
+    const byName = new Map(plan.map((p) => [p.column.name, p]));
+    const select = input.schema
+      .map((c) => {
+        if (c.name === '_source_file') return `${lit(name)} AS _source_file`;
+        if (c.name === '_line') return `(${lineSql})::BIGINT AS _line`;
+        if (byName.has(c.name)) return `${d.quoteIdent(c.name)}::${c.type} AS ${d.quoteIdent(c.name)}`;
+        return `NULL::${c.type} AS ${d.quoteIdent(c.name)}`;
+      })
+      .join(', ');
+    return { select: `SELECT ${select} FROM read_parquet(${lit(staged)}) WHERE _ok`, rows, rejects, count: count - bad };
+  } finally {
+    await engine.exec(`DROP TABLE IF EXISTS ${rejectsTable}; DROP TABLE IF EXISTS ${scansTable}`).catch(() => undefined);
+  }
+}
+
+/**
+ * The value of column `c` (text) as the scanner's converter gives it for `type`, and the check under which the two
+ * agree for certain. Undefined for a type this path does not read.
+ */
+function valueSql(c: string, type: string, o: CsvOptions): { value: string; ok: string } | undefined {
+  const t = baseType(type);
+  // The scanner trims blanks around unquoted values; DuckDB keeps them, and cannot say whether a value was quoted.
+  const untrimmed = o.trim ? `NOT regexp_matches(${c}, '^${BLANKS}|${BLANKS}$')` : 'true';
+  const q = (s: string) => `'${s.replaceAll("'", "''")}'`;
+  const noThousands = o.thousandsSeparator ? `replace(${c}, ${q(o.thousandsSeparator)}, '')` : c;
+  if (TEXT.test(t)) return { value: c, ok: untrimmed };
+  if (INTEGER.test(t)) {
+    return {
+      value: `TRY_CAST(${noThousands} AS ${type})`,
+      ok: `regexp_full_match(${noThousands}, '[-+]?[0-9]+') AND TRY_CAST(${noThousands} AS ${type}) IS NOT NULL`,
+    };
+  }
+  if (NUMBER.test(t)) {
+    const n = o.decimalSeparator === ',' ? `replace(${noThousands}, ',', '.')` : noThousands;
+    return {
+      value: `TRY_CAST(${n} AS ${type})`,
+      ok: `regexp_full_match(${n}, '[-+]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][-+]?[0-9]+)?') AND TRY_CAST(${n} AS ${type}) IS NOT NULL`,
+    };
+  }
+  if (t === 'DATE' || TIMESTAMP.test(t)) {
+    const pattern = patternSql(c, t === 'DATE' ? o.dateFormat : o.timestampFormat);
+    if (!pattern) return undefined;
+    return {
+      value: `TRY_CAST(${pattern.iso} AS ${type})`,
+      ok: `regexp_full_match(${c}, ${q(pattern.regex)}) AND TRY_CAST(${pattern.iso} AS ${type}) IS NOT NULL`,
+    };
+  }
+  if (BOOLEAN.test(t)) {
+    const yes = "('true', 't', '1', 'y', 'yes', 's', 'sim')";
+    const no = "('false', 'f', '0', 'n', 'no', 'não', 'nao')";
+    return {
+      value: `CASE WHEN lower(${c}) IN ${yes} THEN true WHEN lower(${c}) IN ${no} THEN false END`,
+      ok: `lower(${c}) IN ${yes} OR lower(${c}) IN ${no}`,
+    };
+  }
+  return undefined;
+}
+
+/** What JavaScript's `String.prototype.trim` removes, as an RE2 class. */
+const BLANKS = '[\\t\\n\\x{0B}\\f\\r \\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}\\x{FEFF}]';
+
+const TOKENS = [
+  ['yyyy', 'y', '[0-9]{4}'],
+  ['SSS', 'S', '[0-9]{3}'],
+  ['MM', 'M', '[0-9]{2}'],
+  ['dd', 'd', '[0-9]{2}'],
+  ['HH', 'H', '([01][0-9]|2[0-3])'],
+  ['mm', 'm', '[0-5][0-9]'],
+  ['ss', 's', '[0-5][0-9]'],
+] as const;
+
+/**
+ * A date pattern (see `datePattern`) as a regular expression over the text, and the ISO text the scanner makes of a
+ * match, as SQL over column `c`.
+ */
+function patternSql(c: string, pattern: string): { regex: string; iso: string } | undefined {
+  datePattern(pattern);
+  let regex = '';
+  const at = new Map<string, number>();
+  let pos = 1;
+  for (let i = 0; i < pattern.length; ) {
+    const tok = TOKENS.find(([k]) => pattern.startsWith(k, i));
+    if (tok) {
+      at.set(tok[1], pos);
+      regex += tok[2];
+      pos += tok[0].length;
+      i += tok[0].length;
+    } else {
+      const ch = pattern[i] as string;
+      if (ch.charCodeAt(0) > 127) return undefined;
+      regex += /[A-Za-z0-9 ]/.test(ch) ? ch : `\\${ch}`;
+      pos++;
+      i++;
+    }
+  }
+  const part = (p: string, width: number, fallback: string) => {
+    const from = at.get(p);
+    return from === undefined ? `'${fallback}'` : `substr(${c}, ${from}, ${width})`;
+  };
+  let iso = `${part('y', 4, '')} || '-' || ${part('M', 2, '')} || '-' || ${part('d', 2, '')}`;
+  if (at.has('H'))
+    iso += ` || ' ' || ${part('H', 2, '00')} || ':' || ${part('m', 2, '00')} || ':' || ${part('s', 2, '00')} || '.' || ${part('S', 3, '000')}`;
+  return { regex, iso: `(${iso})` };
+}
+
+/** The header: the first record after `skipLines`, read by the scanner, with its line and raw text. */
+function readHeader(path: string, o: CsvOptions, encoding: Encoding): { fields: string[]; line: number; raw: string } | undefined {
+  const fd = openSync(path, 'r');
+  let bytes: Buffer;
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    bytes = buf.subarray(0, readSync(fd, buf, 0, buf.length, 0));
+  } finally {
+    closeSync(fd);
+  }
+  // A BOM, or a header not within the first MiB: the scanner reads such files.
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return undefined;
+  let end = 0;
+  for (let skipped = 0; skipped <= o.skipLines; skipped++) {
+    const nl = bytes.indexOf(10, end);
+    if (nl === -1) return undefined;
+    end = nl + 1;
+  }
+  const text = encoding === 'latin1' ? bytes.toString('latin1', 0, end) : bytes.toString('utf8', 0, end);
+  if (text.includes('\ufffd')) return undefined;
+  let header: { fields: string[]; line: number; raw: string } | undefined;
+  const scanner = new CsvScanner(
+    {
+      delimiter: o.delimiter,
+      quote: o.quote,
+      escape: o.escape ?? o.quote,
+      skipLines: o.skipLines,
+      trim: o.trim,
+      maxRecordChars: MAX_RECORD_CHARS,
+    },
+    {
+      record: (fields, line, raw) => {
+        header ??= { fields, line, raw };
+      },
+      malformed: () => undefined,
+    },
+  );
+  scanner.push(text.replaceAll('\r\n', '\n'));
+  scanner.end();
+  if (!header || header.line !== o.skipLines + 1 || header.raw.includes('\n')) return undefined;
+  return header;
+}
+
+/** The number of lines of a file (a last line without its line end counts). */
+function countLines(path: string): number {
+  const fd = openSync(path, 'r');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  let newlines = 0;
+  let base = 0;
+  let last = 10;
+  try {
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, base);
+      if (n === 0) break;
+      for (let i = buf.indexOf(10, 0); i !== -1 && i < n; i = buf.indexOf(10, i + 1)) newlines++;
+      last = buf[n - 1] as number;
+      base += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return newlines + (base > 0 && last !== 10 ? 1 : 0);
+}
+
+/** The text of the given lines (1-based, sorted), without their line ends. */
+function readLines(path: string, wanted: number[], encoding: Encoding): Map<number, string> {
+  const out = new Map<number, string>();
+  const fd = openSync(path, 'r');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  let line = 1;
+  let base = 0;
+  let next = 0;
+  let partial: Buffer[] = [];
+  const decode = (b: Buffer) => {
+    let end = b.length;
+    if (b[end - 1] === 13) end--;
+    return encoding === 'latin1' ? b.toString('latin1', 0, end) : b.toString('utf8', 0, end);
+  };
+  try {
+    while (next < wanted.length) {
+      const n = readSync(fd, buf, 0, buf.length, base);
+      if (n === 0) break;
+      let start = 0;
+      for (;;) {
+        const nl = buf.indexOf(10, start);
+        const end = nl === -1 || nl >= n ? n : nl;
+        if (line === wanted[next]) partial.push(Buffer.from(buf.subarray(start, end)));
+        if (end === n) break;
+        if (line === wanted[next]) {
+          out.set(line, decode(Buffer.concat(partial)));
+          partial = [];
+          next++;
+        }
+        line++;
+        start = nl + 1;
+        if (next >= wanted.length) break;
+      }
+      base += n;
+    }
+    if (next < wanted.length && line === wanted[next] && partial.length > 0) out.set(line, decode(Buffer.concat(partial)));
+  } finally {
+    closeSync(fd);
+  }
+  return out;
+}

@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DuckDbEngine } from '../../src/engine/duckdb/duckdb-engine.js';
+import { NdjsonWriter } from '../../src/lake/quarantine.js';
+import { type CsvColumn, type CsvOptions, csvOptionsSchema } from '../../src/sources/formats/csv.js';
+import { engineCanReadCsv, readCsvWithEngine } from '../../src/sources/formats/csv-engine.js';
+import type { Encoding } from '../../src/sources/formats/decode.js';
+import { readFileRows } from '../../src/sources/formats/read-file.js';
+import { tempDir } from '../helpers.js';
+
+const schema: CsvColumn[] = [
+  { name: 'case_id', type: 'VARCHAR' },
+  { name: 'opened_on', type: 'DATE' },
+  { name: 'merchant_name', type: 'VARCHAR' },
+  { name: 'amount', type: 'DECIMAL(18,2)', sensitive: true },
+  { name: 'rate', type: 'DOUBLE' },
+  { name: 'installments', type: 'INTEGER' },
+  { name: 'settled_at', type: 'TIMESTAMP' },
+  { name: 'disputed', type: 'BOOLEAN' },
+  { name: '_source_file', type: 'VARCHAR' },
+  { name: '_line', type: 'BIGINT' },
+];
+
+const brazilian: CsvOptions = csvOptionsSchema.parse({
+  delimiter: ';',
+  decimalSeparator: ',',
+  thousandsSeparator: '.',
+  dateFormat: 'dd/MM/yyyy',
+  timestampFormat: 'dd/MM/yyyy HH:mm:ss',
+  columns: {
+    case_id: 'Caso',
+    opened_on: 'Data de Abertura',
+    merchant_name: 'Nome do Estabelecimento',
+    amount: 'Valor (R$)',
+    rate: 'Taxa',
+    installments: 'Parcelas',
+    settled_at: 'Liquidação',
+    disputed: 'Contestado',
+  },
+});
+
+const HEADER = 'Caso;Data de Abertura;Nome do Estabelecimento;Valor (R$);Taxa;Parcelas;Liquidação;Contestado;Extra';
+
+/** Good rows, and rows each of the scanner's rules rejects, one record a line. */
+const withBadRows = [
+  HEADER,
+  'CB-1;27/11/2026;Padaria São João;1.234,56;1,5;1;27/11/2026 13:05:09;sim;x',
+  'CB-2;26/11/2026;"Mercado ""Araújo""";99,90;2e-3;3;26/11/2026 00:00:00;N;"a; b"',
+  'CB-3;31/02/2026;Loja Três;10,00;0;1;01/01/2026 10:00:00;false;',
+  'CB-4;25/11/2026;Loja Quatro;12,3x;0;1;01/01/2026 10:00:00;false;',
+  'CB-5;25/11/2026;Loja Cinco;7,00;0;1',
+  '  CB-6 ;24/11/2026; Ótica Seis ;0,50;+1;+2;24/11/2026 23:59:59;S;',
+  'CB-7;24/11/2026;Loja Sete;1,00;0;1;24/11/2026 24:00:00;no;',
+  'CB-8;24/11/2026;Loja Oito;;;;;;',
+  'CB-9;24/11/2026;Loja Nove;2,00;0;1.000;24/11/2026 12:00:00;talvez;',
+  'CB-10;24/11/2026;Loja Dez;3,00;0;1;24/11/2026 12:00:00;true;;demais',
+  'CB-11;5/11/2026;Loja Onze;3,00;0;1;24/11/2026 12:00:00;true;',
+  'CB-12;01/12/2026;"Loja "Doze"";3,00;0;1;24/11/2026 12:00:00;true;',
+  'CB-13;02/12/2026;Loja Treze;4,00;0;2147483647;24/11/2026 12:00:00;1;',
+  'CB-14;03/12/2026;"Loja Catorze";1.000.000,01;-0,5;-7;29/02/2028 08:00:00;0;',
+];
+
+/** A file's rows as bronze reads them: typed by the engine, ordered by line; and its rejects. */
+async function throughScanner(engine: DuckDbEngine, dir: string, file: string, o: CsvOptions, encoding: Encoding) {
+  const rows = new NdjsonWriter(join(dir, `js-${Math.random()}.ndjson`));
+  const rejects: { line: number; reason: string; raw: string }[] = [];
+  const read = await readFileRows(
+    file,
+    'partner.csv',
+    { format: 'csv', csv: o, encoding, schema, limits: { maxBytes: 2 ** 30, maxRatio: 100, maxEntries: 1 } },
+    dir,
+    (member) => ({
+      row: (line, values) => rows.add(JSON.stringify({ _source_file: member, _line: line, ...values })),
+      reject: (line, reason, raw) => rejects.push({ line, reason, raw }),
+    }),
+  );
+  rows.close();
+  assert.equal(read.integrityError, undefined);
+  return {
+    rows: await bronze(engine, rows.count > 0 ? `SELECT * FROM ${engine.dialect.readNdjson(rows.path, schema)}` : undefined),
+    rejects,
+  };
+}
+
+async function throughEngine(engine: DuckDbEngine, dir: string, file: string, o: CsvOptions, encoding: Encoding) {
+  const read = await readCsvWithEngine(engine, { path: file, name: 'partner.csv', options: o, encoding, schema, workDir: dir });
+  assert.ok(read, 'the engine reads the file');
+  const extra = new NdjsonWriter(join(dir, `engine-${Math.random()}.ndjson`));
+  for (const r of read.rows) extra.add(JSON.stringify({ _source_file: 'partner.csv', _line: r.line, ...r.values }));
+  extra.close();
+  const cols = schema.map((c) => engine.dialect.quoteIdent(c.name)).join(', ');
+  const all =
+    extra.count > 0
+      ? `SELECT ${cols} FROM (${read.select}) UNION ALL SELECT ${cols} FROM ${engine.dialect.readNdjson(extra.path, schema)}`
+      : read.select;
+  return { rows: await bronze(engine, all), rejects: read.rejects.sort((a, b) => a.line - b.line), count: read.count + read.rows.length };
+}
+
+async function bronze(engine: DuckDbEngine, select: string | undefined) {
+  if (!select) return [];
+  const cols = schema.map((c) => engine.dialect.quoteIdent(c.name)).join(', ');
+  return (await engine.query(`SELECT ${cols} FROM (${select}) ORDER BY _line`)).rows;
+}
+
+describe('partner CSV read by DuckDB (read_csv) gives what the scanner gives', () => {
+  let engine: DuckDbEngine;
+  const dir = tempDir('csv-engine-');
+  before(async () => {
+    engine = await DuckDbEngine.create();
+  });
+  after(() => engine.close());
+
+  for (const [label, encoding, eol] of [
+    ['UTF-8, LF', 'utf-8', '\n'],
+    ['ISO-8859-1, CRLF', 'latin1', '\r\n'],
+  ] as const) {
+    it(`a file with bad rows (${label}): the same bronze rows with the same _line, the same quarantine entries (file, line, reason, raw)`, async () => {
+      const file = join(dir, `bad-${encoding}.csv`);
+      writeFileSync(file, Buffer.from(withBadRows.join(eol) + eol, encoding === 'latin1' ? 'latin1' : 'utf8'));
+      assert.ok(engineCanReadCsv(engine, brazilian, encoding, schema));
+      const js = await throughScanner(engine, dir, file, brazilian, encoding);
+      const db = await throughEngine(engine, dir, file, brazilian, encoding);
+      assert.deepEqual(db.rows, js.rows);
+      assert.deepEqual(db.rejects, js.rejects);
+      // What a user would see: exact counts, and each bad row by file, line and reason.
+      assert.equal(db.rows.length, 6);
+      assert.equal(db.rejects.length, 8);
+      assert.deepEqual(
+        db.rows.map((r) => [r._line, r.case_id, r.merchant_name, r.installments]),
+        [
+          [2, 'CB-1', 'Padaria São João', 1],
+          [3, 'CB-2', 'Mercado "Araújo"', 3],
+          [7, 'CB-6', 'Ótica Seis', 2],
+          [9, 'CB-8', 'Loja Oito', null],
+          [14, 'CB-13', 'Loja Treze', 2147483647],
+          [15, 'CB-14', 'Loja Catorze', -7],
+        ],
+      );
+      assert.deepEqual(
+        db.rejects.map((r) => r.line),
+        [4, 5, 6, 8, 10, 11, 12, 13],
+      );
+      assert.equal(
+        db.rejects[1]?.reason,
+        'partner.csv: line 5: column amount ("Valor (R$)"): expected a number with "," for decimals, found a value withheld from messages (sensitive column)',
+      );
+      assert.equal(db.rejects[2]?.reason, 'partner.csv: line 6: 6 fields, the header has 9');
+      assert.equal(db.rejects[2]?.raw, 'CB-5;25/11/2026;Loja Cinco;7,00;0;1');
+      assert.equal(
+        db.rejects[7]?.reason,
+        'partner.csv: line 13: field 3: a closing quote is followed by "D" instead of the delimiter or the line end',
+      );
+    });
+  }
+
+  it('a clean file of many rows: every row once, on its own line, typed as the scanner types it', async () => {
+    const file = join(dir, 'many.csv');
+    const lines = [HEADER];
+    for (let i = 0; i < 50_000; i++)
+      lines.push(
+        `CB-${i};${String(1 + (i % 28)).padStart(2, '0')}/11/2026;Loja ${i};${i},${String(i % 100).padStart(2, '0')};0,${i % 10};${i % 12};01/11/2026 10:00:00;${i % 2 ? 'sim' : 'não'};`,
+      );
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const js = await throughScanner(engine, dir, file, brazilian, 'utf-8');
+    const db = await throughEngine(engine, dir, file, brazilian, 'utf-8');
+    assert.equal(db.count, 50_000);
+    assert.equal(db.rows.length, 50_000);
+    assert.deepEqual(db.rows, js.rows);
+    assert.ok(db.rows.every((r, i) => r._line === i + 2 && r.case_id === `CB-${i}`));
+  });
+
+  it('declines what only the scanner reads right: a quoted line break, a blank line (the scanner then reads the file)', async () => {
+    const quotedBreak = join(dir, 'break.csv');
+    writeFileSync(quotedBreak, `${HEADER}\nCB-1;27/11/2026;"Padaria\nSão João";1,00;0;1;27/11/2026 13:05:09;sim;\n`);
+    assert.equal(
+      await readCsvWithEngine(engine, { path: quotedBreak, name: 'b.csv', options: brazilian, encoding: 'utf-8', schema, workDir: dir }),
+      undefined,
+    );
+    const blank = join(dir, 'blank.csv');
+    writeFileSync(blank, `${HEADER}\n\nCB-1;27/11/2026;Padaria;1,00;0;1;27/11/2026 13:05:09;sim;\n`);
+    assert.equal(
+      await readCsvWithEngine(engine, { path: blank, name: 'b.csv', options: brazilian, encoding: 'utf-8', schema, workDir: dir }),
+      undefined,
+    );
+  });
+});
