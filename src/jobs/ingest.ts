@@ -17,6 +17,7 @@ import type { ParentRun, Run } from '../runs/runs.js';
 import type { FileSource, RemoteFile } from '../sources/files/file-source.js';
 import { type FileSourceConfig, isFileSource } from '../sources/files/file-source-kinds.js';
 import { createFileSource } from '../sources/files/registry.js';
+import { readFileWithEngine } from '../sources/formats/csv-engine.js';
 import { sniffContainer } from '../sources/formats/decode.js';
 import { type Layout, layoutSchema } from '../sources/formats/fixed-width.js';
 import { type FileFormat, readFileRows } from '../sources/formats/read-file.js';
@@ -368,25 +369,26 @@ async function processFile(
     const rows = new NdjsonWriter(join(staging, 'rows.ndjson'));
     const rejects = new NdjsonWriter(join(staging, 'rejects.ndjson'));
     let read: Awaited<ReturnType<typeof readFileRows>>;
+    const sinkFor = (member: string) => ({
+      row: (line: number, values: Record<string, unknown>) => {
+        if (line <= skipLines) return;
+        const out: Record<string, unknown> = { _source_file: member, _line: line };
+        for (const k in values) if (names.has(k)) out[k] = values[k];
+        rows.add(JSON.stringify(out));
+      },
+      reject: (line: number, reason: string, raw: string) => {
+        if (line > skipLines) rejects.add(quarantineLine(source, { kind: 'row', file: member, line, reason, raw }));
+      },
+    });
+    // A whole plain CSV is parsed by the engine itself where it gives the scanner's results (rows the engine leaves
+    // to the scanner, and rejects, still come through the sink); anything else by the scanner.
+    let parsed: { select: string; count: number } | undefined;
     try {
-      read = await readFileRows(
-        local,
-        f.path,
-        format,
-        staging,
-        (member) => ({
-          row: (line, values) => {
-            if (line <= skipLines) return;
-            const out: Record<string, unknown> = { _source_file: member, _line: line };
-            for (const k in values) if (names.has(k)) out[k] = values[k];
-            rows.add(JSON.stringify(out));
-          },
-          reject: (line, reason, raw) => {
-            if (line > skipLines) rejects.add(quarantineLine(source, { kind: 'row', file: member, line, reason, raw }));
-          },
-        }),
-        plain && loadBytes < scan.size ? loadBytes : undefined,
-      );
+      if (plain && skipLines === 0 && loadBytes === scan.size)
+        parsed = await readFileWithEngine(ctx.engine, local, f.path, format, staging, sinkFor(f.path));
+      read = parsed
+        ? { integrityError: undefined, members: [f.path] }
+        : await readFileRows(local, f.path, format, staging, sinkFor, plain && loadBytes < scan.size ? loadBytes : undefined);
     } finally {
       rows.close();
       rejects.close();
@@ -423,13 +425,16 @@ async function processFile(
       return;
     }
     // Named by content and lines, so a cycle replayed after a crash overwrites its own files.
-    if (rows.count > 0)
+    const accepted = rows.count + (parsed?.count ?? 0);
+    if (accepted > 0)
       await writeBronzeBatch(ctx, {
         source,
         runId,
         firstOffset: skipLines + 1,
         lastOffset: loadLines,
-        input: { ndjsonFile: rows.path, identity: sha256.slice(0, 12) },
+        input: parsed
+          ? { select: withNdjsonRows(ctx, source, parsed.select, rows), identity: sha256.slice(0, 12) }
+          : { ndjsonFile: rows.path, identity: sha256.slice(0, 12) },
       });
     if (rejects.count > 0)
       await writeQuarantine(ctx, source, runId, { ndjsonFile: rejects.path, identity: `${sha256.slice(0, 12)}-${skipLines + 1}` });
@@ -444,14 +449,14 @@ async function processFile(
     report.files.ingested++;
     if (outcome === 'changed') report.files.changed++;
     if (outcome === 'appended') report.files.appended++;
-    report.rows.accepted += rows.count;
+    report.rows.accepted += accepted;
     report.rows.rejected += rejects.count;
     const detail: IngestReport['details'][number] = {
       path: f.path,
       outcome,
       sha256,
       size: f.size,
-      rows: rows.count,
+      rows: accepted,
       rejected: rejects.count,
       ...members,
       ...signed,
@@ -473,6 +478,15 @@ async function processFile(
   } finally {
     await ctx.storage.discard(staging);
   }
+}
+
+/** The engine's rows of a file, and the rows the scanner read for it (staged as NDJSON), as one relation. */
+function withNdjsonRows(ctx: Context, source: Source, select: string, rows: NdjsonWriter): string {
+  if (rows.count === 0) return select;
+  const d = ctx.engine.dialect;
+  const columns = source.config.schema.map((c) => ({ name: c.name, type: c.type }));
+  const names = columns.map((c) => d.quoteIdent(c.name)).join(', ');
+  return `SELECT ${names} FROM (${select}) UNION ALL SELECT ${names} FROM ${d.readNdjson(rows.path, columns)}`;
 }
 
 /** True when `path` is below the source's folder and climbs out of it nowhere. */

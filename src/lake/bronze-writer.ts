@@ -15,12 +15,14 @@ export interface BronzeBatch {
   lastOffset: number;
   /**
    * Records with their source offsets; or the same as bronze NDJSON lines already (`bronzeLine`, a string of lines
-   * per chunk) with a hash of their (offset, key) pairs; or an NDJSON file the engine reads whole.
+   * per chunk) with a hash of their (offset, key) pairs; an NDJSON file the engine reads whole; or a relation the
+   * engine reads (a SELECT giving every schema column: a partner file the engine parsed itself).
    */
   input:
     | { records: BronzeRecord[] }
     | { lines: string[]; identity: string }
-    | { ndjsonFile: string /** Names the file with the offsets (a hash of the content). */; identity?: string };
+    | { ndjsonFile: string /** Names the file with the offsets (a hash of the content). */; identity?: string }
+    | { select: string; identity?: string };
   /** Source checkpoint committed in the same metadata transaction as the files. */
   checkpoint?: { source: string; value: string } | undefined;
 }
@@ -51,7 +53,9 @@ export async function writeBronzeBatch(ctx: Context, batch: BronzeBatch): Promis
 /** A batch's input written to a staging folder, ready for the engine. */
 export interface StagedBatch {
   staging: string;
+  /** An NDJSON file, or a relation (SELECT) when `relation` is set. */
   input: string;
+  relation?: boolean;
   identity: string;
 }
 
@@ -61,6 +65,8 @@ export interface StagedBatch {
  */
 export async function stageBronzeBatch(ctx: Context, batch: BronzeBatch): Promise<StagedBatch> {
   const staging = await ctx.storage.stagingDir();
+  if ('select' in batch.input)
+    return { staging, input: batch.input.select, relation: true, identity: batch.input.identity ? `-${batch.input.identity}` : '' };
   if ('ndjsonFile' in batch.input)
     return { staging, input: batch.input.ndjsonFile, identity: batch.input.identity ? `-${batch.input.identity}` : '' };
   const input = join(staging, 'batch.ndjson');
@@ -124,7 +130,7 @@ export async function commitBronzeBatch(ctx: Context, batch: BronzeBatch, staged
         ${withOffset ? '_offset' : d.cast('NULL', 'BIGINT')} AS _offset,
         ${withOffset ? '_op' : "'upsert'"} AS _op,
         ${d.currentTimestamp()} AS _ingested_at, ${d.quoteLiteral(batch.runId)} AS _run_id
-      FROM ${d.readNdjson(staged.input, columns)}`;
+      FROM ${staged.relation ? `(${staged.input})` : d.readNdjson(staged.input, columns)}`;
     // A file's rows carry their line (`_line`): written in any order and in smaller row groups, the engine's memory
     // stays flat in the file's size.
     const written = await ctx.engine.writeParquet(

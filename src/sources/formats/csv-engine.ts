@@ -5,7 +5,8 @@ import type { Engine } from '../../engine/engine.js';
 import { type CsvColumn, type CsvOptions, csvParser, MAX_RECORD_CHARS, planByHeader } from './csv.js';
 import { CsvScanner } from './csv-scanner.js';
 import type { Encoding } from './decode.js';
-import { parseText } from './format.js';
+import { parseText, type RowSink } from './format.js';
+import type { FileFormat } from './read-file.js';
 import { datePattern } from './values.js';
 
 /**
@@ -379,4 +380,27 @@ function readLines(path: string, wanted: number[], encoding: Encoding): Map<numb
     closeSync(fd);
   }
   return out;
+}
+
+/**
+ * A received file read by the engine when its format allows (a plain CSV that `engineCanReadCsv`, and that
+ * `readCsvWithEngine` does not decline): the rows the scanner had to read, and every reject, go to `sink` as
+ * `readFileRows` would hand them; the other good rows are the relation returned, with `count` rows. Undefined
+ * when the file must be read by `readFileRows` instead.
+ */
+export async function readFileWithEngine(
+  engine: Engine,
+  path: string,
+  name: string,
+  fmt: FileFormat,
+  workDir: string,
+  sink: RowSink,
+): Promise<{ select: string; count: number } | undefined> {
+  const encoding = fmt.encoding ?? 'utf-8';
+  if (fmt.format !== 'csv' || fmt.pgp || !fmt.csv || !engineCanReadCsv(engine, fmt.csv, encoding, fmt.schema)) return undefined;
+  const read = await readCsvWithEngine(engine, { path, name, options: fmt.csv, encoding, schema: fmt.schema, workDir });
+  if (!read) return undefined;
+  for (const r of read.rows) sink.row(r.line, r.values);
+  for (const r of read.rejects) sink.reject(r.line, r.reason, r.raw);
+  return { select: read.select, count: read.count };
 }
