@@ -1,12 +1,15 @@
 // Partner CSV parsing: a chargeback report in ISO-8859-1 (`;`, decimal commas, dd/MM/yyyy, quoted fields) parsed and
 // typed by finmesh's reader into the rows an ingestion stages for bronze, against DuckDB's read_csv of the same file
 // into a table with the same column types. Both sides are timed from the file on disk to the typed rows staged.
+// finmesh reads it as `finmesh ingest` does: through DuckDB's reader with its checks (readFileWithEngine), the
+// scanner for what that leaves; a file the engine path declined would fail the sample rather than time the scanner.
 import { join } from 'node:path';
 import { duckDbDialect as d } from '../../src/engine/duckdb/duckdb-dialect.js';
 import { DuckDbEngine } from '../../src/engine/duckdb/duckdb-engine.js';
 import { NdjsonWriter } from '../../src/lake/quarantine.js';
 import { csvOptionsSchema } from '../../src/sources/formats/csv.js';
-import { type FileFormat, readFileRows } from '../../src/sources/formats/read-file.js';
+import { readFileWithEngine } from '../../src/sources/formats/csv-engine.js';
+import type { FileFormat } from '../../src/sources/formats/read-file.js';
 import { CHARGEBACK_COLUMNS, CHARGEBACK_SCHEMA, chargebacksCsv } from '../fixtures.js';
 import { type BenchRow, ratioBar, time, units } from '../harness.js';
 
@@ -26,33 +29,30 @@ export const csv: BenchRow = {
       limits: { maxBytes: 2 ** 40, maxRatio: 1000, maxEntries: 1 },
     };
     const reference = await DuckDbEngine.create();
+    const engine = await DuckDbEngine.create();
     const columns = CHARGEBACK_SCHEMA.map((c) => `${c.name}: ${d.quoteLiteral(c.type)}`).join(', ');
     return {
       finmesh: {
-        label: 'finmesh readFileRows → staged NDJSON',
+        label: 'finmesh readFileWithEngine → staged rows',
         async sample() {
-          // As an ingestion stages a file: each good row a JSON line (with its file and line), each bad one a reject.
-          const names = new Set(CHARGEBACK_SCHEMA.map((c) => c.name));
+          // As an ingestion stages a file: the engine's typed rows (Parquet), the scanner's rows and rejects as NDJSON.
           const rows = new NdjsonWriter(join(env.work, 'rows.ndjson'));
           const rejects = new NdjsonWriter(join(env.work, 'rejects.ndjson'));
+          let read: { select: string; count: number } | undefined;
           const s = await time(async () => {
             try {
-              const result = await readFileRows(file, 'chargebacks.csv', fmt, env.work, (member) => ({
-                row: (line, values) => {
-                  const out: Record<string, unknown> = { _source_file: member, _line: line };
-                  for (const k in values) if (names.has(k)) out[k] = values[k];
-                  rows.add(JSON.stringify(out));
-                },
-                reject: (line, reason, raw) => rejects.add(JSON.stringify({ file: member, line, reason, raw })),
-              }));
-              if (result.integrityError) throw new Error(result.integrityError);
+              read = await readFileWithEngine(engine, file, 'chargebacks.csv', fmt, env.work, {
+                row: (line, values) => rows.add(JSON.stringify({ _source_file: 'chargebacks.csv', _line: line, ...values })),
+                reject: (line, reason, raw) => rejects.add(JSON.stringify({ file: 'chargebacks.csv', line, reason, raw })),
+              });
             } finally {
               rows.close();
               rejects.close();
             }
           });
-          if (rows.count !== n || rejects.count !== 0)
-            throw new Error(`finmesh read ${rows.count} rows and ${rejects.count} rejects of ${n}`);
+          if (!read) throw new Error('the engine path declined the file');
+          if (read.count + rows.count !== n || rejects.count !== 0)
+            throw new Error(`finmesh read ${read.count + rows.count} rows and ${rejects.count} rejects of ${n}`);
           return n / s;
         },
       },
@@ -71,6 +71,7 @@ export const csv: BenchRow = {
       },
       async close() {
         await reference.close();
+        await engine.close();
       },
     };
   },

@@ -88,22 +88,30 @@ export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): 
       header = true, skip = ${o.skipLines}, columns = {${columns}}, auto_detect = false, encoding = ${lit(input.encoding === 'latin1' ? 'latin-1' : 'utf-8')},
       allow_quoted_nulls = false, null_padding = false, strict_mode = true, max_line_size = ${MAX_RECORD_CHARS},
       store_rejects = true, rejects_table = ${lit(rejectsTable)}, rejects_scan = ${lit(scansTable)})`;
+  // One regular expression over the row's values (joined by \x01, which no value may hold) checks their shapes in
+  // one pass; the casts that must succeed are checked beside it. Either failing leaves the row to the scanner.
   const values: string[] = [];
-  const checks: string[] = [];
+  const texts: string[] = [];
+  const fragments: string[] = [];
+  const casts: string[] = [];
   for (const p of plan) {
     // DuckDB reads an unquoted empty field as NULL, the scanner as the empty text.
     const c = `coalesce(c${p.index}, '')`;
     const v = valueSql(c, p.column.type, o);
     if (!v) return undefined;
-    const isNull = `${c} IN (${o.nullValues.map(lit).join(', ') || 'NULL'})`;
+    const isNull = o.nullValues.length > 0 ? `${c} IN (${o.nullValues.map(lit).join(', ')})` : 'false';
     values.push(`CASE WHEN ${isNull} THEN NULL ELSE ${v.value} END AS ${d.quoteIdent(p.column.name)}`);
-    checks.push(`coalesce(${isNull} OR (${v.ok}), false)`);
+    texts.push(c);
+    fragments.push(`(${[...o.nullValues.map(reLiteral), v.fragment].join('|')})`);
+    if (v.cast) casts.push(`(${isNull} OR ${v.cast})`);
   }
+  const shapes = `regexp_full_match(concat(${texts.join(', chr(1), ')}), ${lit(fragments.join('\\x01'))})`;
+  const ok = `coalesce(${[shapes, ...casts].join(' AND ')}, false)`;
   try {
     try {
       // Each row carries its position (`_ord`), so the Parquet may be written in any order (flat memory).
       await engine.exec(
-        `COPY (SELECT row_number() OVER () AS _ord, ${checks.join(' AND ') || 'true'} AS _ok, ${values.join(', ')} FROM ${read})
+        `COPY (SELECT row_number() OVER () AS _ord, ${ok} AS _ok, ${values.join(', ')} FROM ${read})
          TO ${lit(staged)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 32768, PRESERVE_ORDER false)`,
       );
     } catch {
@@ -187,27 +195,34 @@ export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): 
 }
 
 /**
- * The value of column `c` (text) as the scanner's converter gives it for `type`, and the check under which the two
- * agree for certain. Undefined for a type this path does not read.
+ * The value of column `c` (text) as the scanner's converter gives it for `type`, with the checks under which the two
+ * agree for certain: the shape of the text (a regular expression, RE2) and a cast that must succeed. Undefined for a
+ * type this path does not read.
  */
-function valueSql(c: string, type: string, o: CsvOptions): { value: string; ok: string } | undefined {
+function valueSql(c: string, type: string, o: CsvOptions): { value: string; fragment: string; cast?: string } | undefined {
   const t = baseType(type);
-  // The scanner trims blanks around unquoted values; DuckDB keeps them, and cannot say whether a value was quoted.
-  const untrimmed = o.trim ? `NOT regexp_matches(${c}, '^${BLANKS}|${BLANKS}$')` : 'true';
   const q = (s: string) => `'${s.replaceAll("'", "''")}'`;
-  const noThousands = o.thousandsSeparator ? `replace(${c}, ${q(o.thousandsSeparator)}, '')` : c;
-  if (TEXT.test(t)) return { value: c, ok: untrimmed };
+  if (TEXT.test(t)) {
+    // The scanner trims blanks around unquoted values; DuckDB keeps them, and cannot say whether a value was quoted.
+    return { value: c, fragment: o.trim ? `|[^\\x01${BLANKS}]|[^\\x01${BLANKS}][^\\x01]*[^\\x01${BLANKS}]` : '[^\\x01]*' };
+  }
+  // Numbers are checked as the scanner reads them: grouping removed, a decimal comma made a point. The pattern is
+  // applied to the raw text, so separators are allowed anywhere the scanner would drop them.
+  const sep = o.thousandsSeparator ? `${reLiteral(o.thousandsSeparator)}*` : '';
+  const digit = `[0-9]${sep}`;
+  const lead = sep ? `${sep}[-+]?${sep}` : '[-+]?';
   if (INTEGER.test(t)) {
-    return {
-      value: `TRY_CAST(${noThousands} AS ${type})`,
-      ok: `regexp_full_match(${noThousands}, '[-+]?[0-9]+') AND TRY_CAST(${noThousands} AS ${type}) IS NOT NULL`,
-    };
+    const n = o.thousandsSeparator ? `replace(${c}, ${q(o.thousandsSeparator)}, '')` : c;
+    return { value: `TRY_CAST(${n} AS ${type})`, fragment: `${lead}(${digit})+`, cast: `TRY_CAST(${n} AS ${type}) IS NOT NULL` };
   }
   if (NUMBER.test(t)) {
-    const n = o.decimalSeparator === ',' ? `replace(${noThousands}, ',', '.')` : noThousands;
+    let n = o.thousandsSeparator ? `replace(${c}, ${q(o.thousandsSeparator)}, '')` : c;
+    if (o.decimalSeparator === ',') n = `replace(${n}, ',', '.')`;
+    const point = reLiteral(o.decimalSeparator);
     return {
       value: `TRY_CAST(${n} AS ${type})`,
-      ok: `regexp_full_match(${n}, '[-+]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][-+]?[0-9]+)?') AND TRY_CAST(${n} AS ${type}) IS NOT NULL`,
+      fragment: `${lead}((${digit})+(${point}${sep}(${digit})*)?|${point}${sep}(${digit})+)([eE]${sep}[-+]?${sep}(${digit})+)?`,
+      cast: `TRY_CAST(${n} AS ${type}) IS NOT NULL`,
     };
   }
   if (t === 'DATE' || TIMESTAMP.test(t)) {
@@ -215,7 +230,8 @@ function valueSql(c: string, type: string, o: CsvOptions): { value: string; ok: 
     if (!pattern) return undefined;
     return {
       value: `TRY_CAST(${pattern.iso} AS ${type})`,
-      ok: `regexp_full_match(${c}, ${q(pattern.regex)}) AND TRY_CAST(${pattern.iso} AS ${type}) IS NOT NULL`,
+      fragment: pattern.regex,
+      cast: `TRY_CAST(${pattern.iso} AS ${type}) IS NOT NULL`,
     };
   }
   if (BOOLEAN.test(t)) {
@@ -223,14 +239,18 @@ function valueSql(c: string, type: string, o: CsvOptions): { value: string; ok: 
     const no = "('false', 'f', '0', 'n', 'no', 'não', 'nao')";
     return {
       value: `CASE WHEN lower(${c}) IN ${yes} THEN true WHEN lower(${c}) IN ${no} THEN false END`,
-      ok: `lower(${c}) IN ${yes} OR lower(${c}) IN ${no}`,
+      fragment: '[^\\x01]*',
+      cast: `(lower(${c}) IN ${yes} OR lower(${c}) IN ${no})`,
     };
   }
   return undefined;
 }
 
-/** What JavaScript's `String.prototype.trim` removes, as an RE2 class. */
-const BLANKS = '[\\t\\n\\x{0B}\\f\\r \\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}\\x{FEFF}]';
+/** A text matched literally in RE2. */
+const reLiteral = (s: string) => s.replace(/[\\^$.|?*+()[\]{}-]/g, (m) => `\\${m}`).replaceAll('\x01', '\\x01');
+
+/** What JavaScript's `String.prototype.trim` removes, inside an RE2 class. */
+const BLANKS = '\\t\\n\\x{0B}\\f\\r \\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}\\x{FEFF}';
 
 const TOKENS = [
   ['yyyy', 'y', '[0-9]{4}'],
