@@ -188,8 +188,11 @@ export const KAFKA_LIBS = join(fileURLToPath(new URL('..', import.meta.url)), '.
 export const KAFKA_AVAILABLE =
   existsSync(join(KAFKA_LIBS)) && readdirSync(KAFKA_LIBS).some((f) => f.startsWith('kafka_2.13-')) && findBinary('java') !== undefined;
 
-/** A single-node Kafka broker in KRaft mode (broker and controller in one JVM). */
-export async function startKafka(): Promise<Launched & { brokers: string }> {
+/**
+ * A single-node Kafka broker in KRaft mode (broker and controller in one JVM). `stall()` SIGSTOPs it: its sockets
+ * stay open and it answers nothing, as a hung broker does; `resume()` SIGCONTs it.
+ */
+export async function startKafka(): Promise<Launched & { brokers: string; stall(): void; resume(): void }> {
   const java = findBinary('java') as string;
   const dir = tempDir('kafka-');
   const port = await freePort();
@@ -227,7 +230,19 @@ export async function startKafka(): Promise<Launched & { brokers: string }> {
     log += d;
   });
   await started(child, port, 'kafka', () => log.slice(-2000));
-  return { port, url: `127.0.0.1:${port}`, brokers: `127.0.0.1:${port}`, stop: stopper(child) };
+  const stop = stopper(child);
+  return {
+    port,
+    url: `127.0.0.1:${port}`,
+    brokers: `127.0.0.1:${port}`,
+    stall: () => child.kill('SIGSTOP'),
+    resume: () => child.kill('SIGCONT'),
+    // A stalled broker takes no SIGTERM until it runs again.
+    stop: async () => {
+      child.kill('SIGCONT');
+      await stop();
+    },
+  };
 }
 
 export const PROMTOOL_BIN = findBinary('promtool');

@@ -93,7 +93,7 @@ export class StreamJob {
 
   /**
    * Resolves when every lane stopped: caught up (with `untilCaughtUp`) or after `stop()`. Rejects with the reason
-   * when a lane met a poison batch and `stream.poison.action` is `stop`.
+   * when a lane met a poison batch and `stream.poison.action` is `stop`, or its bus subscription failed.
    */
   async wait(): Promise<void> {
     await this.done;
@@ -128,7 +128,7 @@ export class StreamJob {
 
 class Lane {
   private stopped = false;
-  /** Set when `stream.poison.action` is `stop` and a batch turned out poison. */
+  /** Set when `stream.poison.action` is `stop` and a batch turned out poison, or when the bus subscription failed. */
   fatal: FinmeshError | undefined;
   /** The failure the last commits met in a row, and how often. */
   private failures = { text: '', count: 0 };
@@ -187,7 +187,21 @@ class Lane {
       maxInFlight: maxInFlightMessages(this.config.maxBufferedBytes),
       ackWaitMs: 10 * 60_000,
     });
-    const writer = this.write(sub);
+    // A subscription that fails (its bus stopped answering, past the adapter's retries) ends the lane with the reason:
+    // nothing more can be committed, and waiting for it would hang. What was read and not committed is read again.
+    const writer = this.write(sub).catch((e: unknown) => {
+      this.fatal ??=
+        e instanceof FinmeshError
+          ? e
+          : new FinmeshError('UNAVAILABLE', `${this.source.name}: the ${this.options.bus.kind} bus failed: ${(e as Error).message}`, {
+              cause: e,
+            });
+      this.ctx.log.error(
+        { source: this.source.name, err_message: this.fatal.message },
+        `${this.source.name}: ${this.fatal.message}; stopping`,
+      );
+      this.stop();
+    });
     const ticker = setInterval(
       () => {
         if (this.buffered > 0 && Date.now() - this.firstBufferedAt >= this.config.batchMaxMs) void this.flush();

@@ -12,7 +12,25 @@ export interface KafkaBusOptions {
    */
   sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string } | undefined;
   partitions?: number;
+  /** A request the broker has not answered in this long failed (default `DEFAULT_KAFKA_REQUEST_TIMEOUT_MS`). */
+  requestTimeoutMs?: number;
+  /** Failed requests are tried again this many times, waiting longer each time (default `DEFAULT_KAFKA_RETRIES`). */
+  retries?: number;
 }
+
+/**
+ * A broker that stops answering (hung, stopped, a network partition that keeps sockets open) fails a request after
+ * this long; with `DEFAULT_KAFKA_RETRIES` and their backoff an operation gives up within about a minute.
+ */
+export const DEFAULT_KAFKA_REQUEST_TIMEOUT_MS = 10_000;
+/** Tries after the first, with waits growing from 300 ms to at most 5 s. */
+export const DEFAULT_KAFKA_RETRIES = 3;
+/** Connecting a socket to a broker. */
+const CONNECTION_TIMEOUT_MS = 5000;
+/** A consumer failing with errors other than timeouts is restarted for this long (see `subscribe`). */
+const CONSUMER_RESTART_BUDGET_MS = 60_000;
+/** Disconnecting says goodbye to the broker; one that does not answer is not waited for longer than this. */
+const CLOSE_TIMEOUT_MS = 5000;
 
 /** Bytes of records per send: under the 1 MiB a broker accepts in one record batch by default, with room to spare. */
 const MAX_SEND_BYTES = 900 * 1024;
@@ -34,26 +52,49 @@ export class KafkaBus implements Bus {
     private readonly producer: Producer,
     private readonly admin: Admin,
     private readonly partitions: number,
+    private readonly brokers: string,
+    private readonly requestTimeoutMs: number,
+    private readonly retries: number,
   ) {}
 
   static async create(options: KafkaBusOptions): Promise<KafkaBus> {
+    const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_KAFKA_REQUEST_TIMEOUT_MS;
+    const retries = options.retries ?? DEFAULT_KAFKA_RETRIES;
     const kafka = new Kafka({
       clientId: 'finmesh',
       brokers: options.brokers,
       ssl: options.ssl ?? false,
       sasl: options.sasl as SASLOptions | undefined,
       logLevel: logLevel.NOTHING,
-      retry: { retries: 5 },
+      connectionTimeout: CONNECTION_TIMEOUT_MS,
+      requestTimeout: requestTimeoutMs,
+      enforceRequestTimeout: true,
+      retry: { retries, initialRetryTime: 300, maxRetryTime: 5000 },
     });
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     const admin = kafka.admin();
+    const bus = new KafkaBus(kafka, producer, admin, options.partitions ?? 3, options.brokers.join(','), requestTimeoutMs, retries);
     try {
       await producer.connect();
       await admin.connect();
     } catch (cause) {
-      throw new FinmeshError('UNAVAILABLE', `cannot reach Kafka at ${options.brokers.join(',')}: ${(cause as Error).message}`, { cause });
+      throw bus.failure('connecting', cause);
     }
-    return new KafkaBus(kafka, producer, admin, options.partitions ?? 3);
+    return bus;
+  }
+
+  /**
+   * A kafkajs error as finmesh's: `TIMEOUT` when the broker stopped answering, `UNAVAILABLE` otherwise, naming the
+   * brokers, what was being done, and that it was retried.
+   */
+  private failure(what: string, cause: unknown): FinmeshError {
+    if (cause instanceof FinmeshError) return cause;
+    const text = reasons(cause);
+    const timedOut = isTimeout(cause);
+    const why = timedOut
+      ? `the broker did not answer within ${this.requestTimeoutMs / 1000} s, ${this.retries + 1} tries`
+      : `failed after ${this.retries + 1} tries`;
+    return new FinmeshError(timedOut ? 'TIMEOUT' : 'UNAVAILABLE', `Kafka at ${this.brokers}: ${what}: ${why} (${text})`, { cause });
   }
 
   async publish(topic: string, messages: BusMessage[]): Promise<void> {
@@ -64,7 +105,11 @@ export class KafkaBus implements Bus {
     let bytes = 0;
     const flush = async () => {
       if (batch.length === 0) return;
-      await this.producer.send({ topic, acks: -1, messages: batch });
+      try {
+        await this.producer.send({ topic, acks: -1, messages: batch });
+      } catch (cause) {
+        throw this.failure(`publishing to ${topic}`, cause);
+      }
       batch = [];
       bytes = 0;
     };
@@ -81,9 +126,34 @@ export class KafkaBus implements Bus {
     const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
     const queue = new AsyncQueue<Delivery>();
     // Kafka groups are cluster-wide: one per (group, topic), so topics never rebalance each other.
-    const consumer: Consumer = this.kafka.consumer({ groupId: `${group}.${topic}`, allowAutoTopicCreation: false });
+    // A consumer whose retries are used up is restarted (a broker still starting: its group coordinator loading) for
+    // `CONSUMER_RESTART_BUDGET_MS` since messages last came — but not after a broker stopped answering, nor forever:
+    // then the subscription fails with the reason.
+    let firstCrash: number | undefined;
+    const consumer: Consumer = this.kafka.consumer({
+      groupId: `${group}.${topic}`,
+      allowAutoTopicCreation: false,
+      retry: {
+        retries: this.retries,
+        initialRetryTime: 300,
+        maxRetryTime: 5000,
+        restartOnFailure: async (e) => {
+          if (closed || isTimeout(e)) return false;
+          firstCrash ??= Date.now();
+          return Date.now() - firstCrash < CONSUMER_RESTART_BUDGET_MS;
+        },
+      },
+    });
     let inFlight = 0;
     let closed = false;
+    let failed: FinmeshError | undefined;
+    const fail = (what: string, cause: unknown) => {
+      failed ??= this.failure(what, cause);
+      queue.close();
+    };
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (!closed && !payload.restart) fail(`consuming ${topic} as ${group}`, payload.error);
+    });
     let space: (() => void) | undefined;
     const acked = new Map<number, Set<number>>();
     const committed = new Map<number, number>();
@@ -103,6 +173,7 @@ export class KafkaBus implements Bus {
             await heartbeat();
           }
           if (closed) return;
+          firstCrash = undefined;
           const offset = Number(message.offset);
           if (!committed.has(partition)) committed.set(partition, offset);
           let attempt = 1;
@@ -120,7 +191,14 @@ export class KafkaBus implements Bus {
               while (set.has(next)) set.delete(next++);
               if (next !== committed.get(partition)) {
                 committed.set(partition, next);
-                await consumer.commitOffsets([{ topic, partition, offset: String(next) }]);
+                // The caller's work is done (committed downstream): a broker that cannot take the offset fails the
+                // subscription, and the messages come again to the next one (at least once), rather than the work
+                // being redone against a broker that does not answer.
+                try {
+                  await consumer.commitOffsets([{ topic, partition, offset: String(next) }]);
+                } catch (cause) {
+                  fail(`committing offsets of ${topic} as ${group}`, cause);
+                }
               }
               space?.();
             },
@@ -133,34 +211,93 @@ export class KafkaBus implements Bus {
           queue.push(delivery);
         },
       });
-    })();
+    })().catch((cause) => {
+      throw this.failure(`subscribing to ${topic} as ${group}`, cause);
+    });
+    // Awaited by the iterator, maybe later: a failure before then is not an unhandled rejection that ends the process.
+    started.catch(() => undefined);
     return {
       [Symbol.asyncIterator]: async function* () {
         await started;
         while (!closed) {
           const d = await queue.take();
-          if (!d) return;
+          if (!d) break;
           yield d;
         }
+        if (failed && !closed) throw failed;
       },
       close: async () => {
         closed = true;
         space?.();
         queue.close();
         await started.catch(() => undefined);
-        await consumer.disconnect();
+        await bounded(consumer.disconnect());
       },
     };
   }
 
   async close(): Promise<void> {
-    await this.producer.disconnect();
-    await this.admin.disconnect();
+    await bounded(this.producer.disconnect());
+    await bounded(this.admin.disconnect());
   }
 
+  /**
+   * Creates the topic unless it exists, then waits until each partition has a leader. (kafkajs' own wait for leaders
+   * fails on a newer broker's answer that a just-created topic is not known yet.)
+   */
   private async ensureTopic(topic: string): Promise<void> {
     if (this.known.has(topic)) return;
-    await this.admin.createTopics({ topics: [{ topic, numPartitions: this.partitions }], waitForLeaders: true });
+    try {
+      await this.admin.createTopics({ topics: [{ topic, numPartitions: this.partitions }], waitForLeaders: false });
+      const deadline = Date.now() + this.requestTimeoutMs * (this.retries + 1);
+      for (let wait = 100; ; wait = Math.min(2000, wait * 2)) {
+        const led = await this.admin
+          .fetchTopicMetadata({ topics: [topic] })
+          .then((m) => m.topics[0]?.partitions.every((p) => p.leader >= 0) === true)
+          .catch((cause) => {
+            if (Date.now() > deadline) throw cause;
+            return false;
+          });
+        if (led) break;
+        if (Date.now() > deadline)
+          throw new Error(`the topic's partitions have no leader after ${this.requestTimeoutMs * (this.retries + 1)} ms`);
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    } catch (cause) {
+      throw this.failure(`creating topic ${topic}`, cause);
+    }
     this.known.add(topic);
   }
+}
+
+/** Waits for a goodbye to the broker at most `CLOSE_TIMEOUT_MS`: a broker that does not answer is left as it is. */
+async function bounded(p: Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    p.catch(() => undefined),
+    new Promise<void>((r) => {
+      timer = setTimeout(r, CLOSE_TIMEOUT_MS);
+      timer.unref();
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
+/** The messages of an error and what it wraps (kafkajs keeps the first error of a retried operation inside). */
+function reasons(cause: unknown): string {
+  const messages: string[] = [];
+  for (let e: unknown = cause; e instanceof Error && messages.length < 4; e = (e as { originalError?: unknown }).originalError ?? e.cause)
+    if (!messages.includes(e.message)) messages.push(e.message);
+  return messages.join(': ');
+}
+
+/** The broker did not answer a request in time (kafkajs' request or connection timeout), after its retries or not. */
+function isTimeout(cause: unknown): boolean {
+  for (
+    let e: unknown = cause, depth = 0;
+    e instanceof Error && depth < 4;
+    e = (e as { originalError?: unknown }).originalError ?? e.cause, depth++
+  )
+    if (e.name === 'KafkaJSRequestTimeoutError' || (e.name === 'KafkaJSConnectionError' && /timeout/i.test(e.message))) return true;
+  return /request timed out|connection timeout/i.test(reasons(cause));
 }
