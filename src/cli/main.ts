@@ -86,10 +86,16 @@ program.hook('preAction', (_program, action) => {
   if (typeof target === 'string') process.env.FINMESH_TARGET = target;
 });
 
+/** How long a failed command's leftovers (open sockets, timers) may keep the process before it exits anyway. */
+const FAILED_EXIT_GRACE_MS = 3000;
+
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
   process.exitCode = exitCodeFor(e);
+  // A failed command is over: a socket to a server that stopped answering (whose goodbye was not waited for) must
+  // not keep the process alive after its final error.
+  setTimeout(() => process.exit(), FAILED_EXIT_GRACE_MS).unref();
 }
 
 function exitCodeFor(e: unknown): number {

@@ -1,14 +1,19 @@
-import { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { appendFileSync, existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { KafkaBus } from '../../src/bus/kafka/kafka-bus.js';
 import { describeBusContract } from '../contracts/bus-contract.js';
-import { KAFKA_AVAILABLE, type Launched, skipUnless, startKafka } from '../launchers.js';
+import { cli, cliAsync, copyExample, waitFor } from '../helpers.js';
+import { KAFKA_AVAILABLE, skipUnless, startKafka } from '../launchers.js';
 
 const skip = skipUnless(
   KAFKA_AVAILABLE,
   'a Kafka broker (jars and java)',
   'mvn -q -f test/kafka/pom.xml dependency:copy-dependencies -DoutputDirectory=../../.cache/kafka/libs, as .ci/run does',
 );
-let server: Launched | undefined;
+let server: Awaited<ReturnType<typeof startKafka>> | undefined;
 before(async () => {
   if (!skip.skip) server = await startKafka();
 });
@@ -18,4 +23,55 @@ after(async () => {
 describeBusContract('kafka (single-node KRaft broker)', async () => KafkaBus.create({ brokers: [server?.url ?? ''] }), {
   ...skip,
   attemptsSurviveResubscribe: false,
+});
+
+/** Bronze Parquet files of the example's transactions, as the stream commits them. */
+function bronzeFiles(dir: string): number {
+  const bronze = join(dir, '.finmesh/lake/payments/bronze/transactions');
+  return existsSync(bronze) ? readdirSync(bronze, { recursive: true }).filter((f) => String(f).endsWith('.parquet')).length : 0;
+}
+
+describe('finmesh stream on Kafka', skip, () => {
+  it('fails with a clear final error when the broker stops answering mid-stream, and loses nothing once it answers again', async () => {
+    const dir = copyExample();
+    appendFileSync(join(dir, 'finmesh.yaml'), `bus:\n  kind: kafka\n  brokers: ${server?.brokers}\n`);
+    assert.equal(cli(['generate', '--project', dir, '--seconds', '2', '--rate', '100']).status, 0);
+    const stream = cliAsync(['stream', '--project', dir, '--no-models']);
+    let stderr = '';
+    stream.stderr?.on('data', (d) => {
+      stderr += d;
+    });
+    const ended = new Promise<number | null>((resolve) => stream.once('exit', (code) => resolve(code)));
+    try {
+      await waitFor(
+        () => {
+          if (stream.exitCode !== null) assert.fail(`the stream ended with ${stream.exitCode} before the broker stalled: ${stderr}`);
+          return bronzeFiles(dir) > 0 ? true : undefined;
+        },
+        120_000,
+        'the stream to commit a batch through Kafka',
+      );
+      server?.stall();
+      // More changes while the broker hangs: the stream must publish them through it, and cannot.
+      assert.equal(cli(['generate', '--project', dir, '--seconds', '1', '--rate', '100', '--seed', '7']).status, 0);
+      // Bounded: the stream gives up by itself (a hung stream would hit this deadline, far beyond its retries).
+      const code = await waitFor(async () => (stream.exitCode !== null ? stream.exitCode : undefined), 300_000, 'the stream to give up');
+      await ended;
+      assert.equal(code, 1, stderr);
+      assert.match(stderr, new RegExp(`Kafka at ${server?.brokers}.*(did not answer|timed out)`, 'i'));
+      assert.doesNotMatch(stderr, /a bug|\n\s+at /);
+    } finally {
+      server?.resume();
+      stream.kill('SIGKILL');
+    }
+    // Once the broker answers again, the next stream takes every change, once.
+    const again = cli(['stream', '--project', dir, '--until-caught-up', '--no-models', '--json']);
+    assert.equal(again.status, 0, again.stderr);
+    const q = cli(['query', 'select count(distinct (id, version)) d from payments_bronze.transactions', '--project', dir, '--json']);
+    assert.equal(q.status, 0, q.stderr);
+    const app = new Database(join(dir, '.finmesh/app.db'), { readonly: true });
+    const changes = (app.prepare("SELECT count(*) AS n FROM outbox WHERE aggregate = 'transactions'").get() as { n: number }).n;
+    app.close();
+    assert.equal(JSON.parse(q.stdout)[0].d, changes, 'bronze holds every change the app committed');
+  });
 });

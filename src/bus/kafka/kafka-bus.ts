@@ -22,9 +22,12 @@ export interface KafkaBusOptions {
  * A broker that stops answering (hung, stopped, a network partition that keeps sockets open) fails a request after
  * this long; with `DEFAULT_KAFKA_RETRIES` and their backoff an operation gives up within about a minute.
  */
-export const DEFAULT_KAFKA_REQUEST_TIMEOUT_MS = 10_000;
-/** Tries after the first, with waits growing from 300 ms to at most 5 s. */
-export const DEFAULT_KAFKA_RETRIES = 3;
+export const DEFAULT_KAFKA_REQUEST_TIMEOUT_MS = 5000;
+/**
+ * Tries after the first, with waits growing from 300 ms to at most 5 s. kafkajs retries at more than one level (a
+ * request, then the operation around it), so a broker that does not answer costs several timeouts per operation.
+ */
+export const DEFAULT_KAFKA_RETRIES = 2;
 /** Connecting a socket to a broker. */
 const CONNECTION_TIMEOUT_MS = 5000;
 /** A consumer failing with errors other than timeouts is restarted for this long (see `subscribe`). */
@@ -92,8 +95,8 @@ export class KafkaBus implements Bus {
     const text = reasons(cause);
     const timedOut = isTimeout(cause);
     const why = timedOut
-      ? `the broker did not answer within ${this.requestTimeoutMs / 1000} s, ${this.retries + 1} tries`
-      : `failed after ${this.retries + 1} tries`;
+      ? `the broker did not answer (each request waited ${this.requestTimeoutMs / 1000} s; retried ${this.retries} times with backoff)`
+      : `failed (retried ${this.retries} times with backoff)`;
     return new FinmeshError(timedOut ? 'TIMEOUT' : 'UNAVAILABLE', `Kafka at ${this.brokers}: ${what}: ${why} (${text})`, { cause });
   }
 
