@@ -154,6 +154,8 @@ export interface Supervised {
   readonly restarts: { code: number | null; output: string }[];
   /** SIGTERM: the stream commits what it read and ends; it is not started again. */
   stop(): Promise<void>;
+  /** What every stream it started printed (stdout and stderr), the ended ones first. */
+  output(): string;
 }
 
 /** Supervisors a failed scenario left running: stopped when the file's tests end, or they would restart forever. */
@@ -183,6 +185,7 @@ export function superviseStream(dir: string, env: NodeJS.ProcessEnv = {}): Super
   watch(current);
   return {
     restarts,
+    output: () => [...restarts.map((r) => r.output), current.output()].join('\n'),
     async stop() {
       stopping = true;
       supervisors.delete(abandon);
