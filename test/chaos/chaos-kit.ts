@@ -3,8 +3,8 @@
 // moment. Every figure comes from the data itself: what the app (or the partner) wrote against what the lake holds.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { appendFileSync, utimesSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
 import { after } from 'node:test';
 import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
@@ -240,4 +240,60 @@ export function partnerFile(root: string, folder: string, n: number, lines: numb
   const quiet = new Date(Date.now() - 120_000);
   utimesSync(path, quiet, quiet);
   return lines;
+}
+
+/** Files of a lake: the staging folders' contents, and every data file of a derived zone (bronze, silver, gold, quarantine). */
+function lakeFiles(lake: string): { staging: string[]; derived: string[] } {
+  const all = readdirSync(lake, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => relative(lake, join(e.parentPath, e.name)).split(sep).join('/'));
+  return {
+    staging: all.filter((k) => k.startsWith('.staging/')),
+    derived: all.filter((k) => {
+      const parts = k.split('/');
+      return (
+        ['bronze', 'silver', 'gold', 'quarantine'].includes(parts[1] ?? '') && !parts.some((p) => p.startsWith('.') || p.startsWith('_'))
+      );
+    }),
+  };
+}
+
+/**
+ * After kills: what the killed writers left in the lake (staging folders, files the metadata never recorded), then
+ * `finmesh lake gc` run as if the lake had sat idle past its sweep ages (every file's time set two hours back):
+ * afterwards no staging folder is left, and every data file of a derived zone is one the metadata store records.
+ */
+export async function assertLakeSwept(dir: string): Promise<{ staging: number; orphans: number }> {
+  const lake = join(dir, '.finmesh/lake');
+  const recorded = (): Set<string> => {
+    const db = new Database(join(dir, '.finmesh/metadata.db'), { readonly: true });
+    try {
+      return new Set((db.prepare('SELECT key FROM files').all() as { key: string }[]).map((r) => r.key));
+    } finally {
+      db.close();
+    }
+  };
+  const before = lakeFiles(lake);
+  const known = recorded();
+  const left = {
+    staging: new Set(before.staging.map((k) => k.split('/').slice(0, 2).join('/'))).size,
+    orphans: before.derived.filter((k) => !known.has(k)).length,
+  };
+  const past = new Date(Date.now() - 2 * 3_600_000);
+  for (const e of readdirSync(lake, { recursive: true, withFileTypes: true }))
+    if (e.isFile()) utimesSync(join(e.parentPath, e.name), past, past);
+  const gc = await run(['lake', 'gc', '--project', dir, '--json']);
+  assert.equal(gc.code, 0, `lake gc: ${gc.output}`);
+  const after = lakeFiles(lake);
+  assert.deepEqual(after.staging, [], 'no staging folder is left after the sweep');
+  const live = recorded();
+  assert.deepEqual(
+    after.derived.filter((k) => !live.has(k)),
+    [],
+    'every data file of a derived zone is recorded in the metadata store',
+  );
+  process.stdout.write(
+    `# chaos: the kills left ${left.staging} staging folders and ${left.orphans} unrecorded files; lake gc swept them all\n`,
+  );
+  return left;
 }

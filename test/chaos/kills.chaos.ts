@@ -1,5 +1,6 @@
 // SIGKILL of `stream`, `ingest` and `run` at random moments while data flows, then a last clean pass: every row the
-// source held is in the lake once. `npm run chaos` kills ≥ 50 times in all; CI's bounded form fewer.
+// source held is in the lake once, and `lake gc` leaves no staging folder and no file the metadata does not record.
+// `npm run chaos` kills ≥ 50 times in all; CI's bounded form fewer.
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { EmbeddedSftpServer } from '../../src/sources/files/sftp/embedded-sftp-server.js';
 import { copyExample, tempDir, waitFor } from '../helpers.js';
 import {
+  assertLakeSwept,
   bronzeChanges,
   catchUp,
   exited,
@@ -36,6 +38,7 @@ describe('chaos: SIGKILL', () => {
     assert.ok(app.transactions > 500, `the app wrote ${app.transactions} transactions`);
     assert.equal((await bronzeChanges(dir)).d, app.changes, 'bronze holds every change the app committed');
     report({ fault: 'SIGKILL of stream', injected: kills, kills: killed, ...(await silverFigures(dir, app.transactions)) });
+    await assertLakeSwept(dir);
   });
 
   describe('of `ingest` while partner files arrive', () => {
@@ -75,6 +78,7 @@ describe('chaos: SIGKILL', () => {
       );
       assert.ok(b);
       report({ fault: 'SIGKILL of ingest', injected: kills, kills: killed, expected: lines, lost: lines - b.d, duplicated: b.n - b.d });
+      await assertLakeSwept(dir);
     });
   });
 
@@ -109,5 +113,6 @@ describe('chaos: SIGKILL', () => {
       duplicated += Math.max(0, got.n - got.d - (want.n - want.d));
     }
     report({ fault: 'SIGKILL of run', injected: kills, kills: killed, expected, lost, duplicated });
+    await assertLakeSwept(dir);
   });
 });
