@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hmacPads } from '../../core/hmac.js';
 import { duckDbDialect as d } from './duckdb-dialect.js';
 
 /**
@@ -20,21 +20,6 @@ export function macroSql(key: string | undefined): string {
     `CREATE OR REPLACE MACRO mask_pan(v) AS CASE WHEN v IS NULL THEN NULL WHEN length(regexp_replace(CAST(v AS VARCHAR), '[\\s-]', '', 'g')) < 10 THEN '******' ELSE left(regexp_replace(CAST(v AS VARCHAR), '[\\s-]', '', 'g'), 6) || '******' || right(regexp_replace(CAST(v AS VARCHAR), '[\\s-]', '', 'g'), 4) END`,
     LUHN_MACROS,
   ].join('; ');
-}
-
-/** The inner and outer HMAC-SHA256 key pads (RFC 2104), hex. */
-export function hmacPads(key: string): { ipad: string; opad: string } {
-  let k = Buffer.from(key, 'utf8');
-  if (k.length > 64) k = createHash('sha256').update(k).digest();
-  const block = Buffer.alloc(64);
-  k.copy(block);
-  const ipad = Buffer.alloc(64);
-  const opad = Buffer.alloc(64);
-  for (let i = 0; i < 64; i++) {
-    ipad[i] = (block[i] ?? 0) ^ 0x36;
-    opad[i] = (block[i] ?? 0) ^ 0x5c;
-  }
-  return { ipad: ipad.toString('hex'), opad: opad.toString('hex') };
 }
 
 const LUHN_MACROS = `CREATE OR REPLACE MACRO pan_like(s) AS (
