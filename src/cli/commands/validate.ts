@@ -24,6 +24,7 @@ export function registerValidate(program: Command): void {
         { bindModels },
         { evaluateUserPolicies },
         { rowFilterIssues },
+        { bigQueryTranslationIssues },
       ] = await Promise.all([
         import('../../config/load-project.js'),
         import('../../config/secrets.js'),
@@ -35,6 +36,7 @@ export function registerValidate(program: Command): void {
         import('../../mesh/model-binding.js'),
         import('../../mesh/user-policies.js'),
         import('../../governance/access.js'),
+        import('../../jobs/bigquery-models.js'),
       ]);
       const { project, issues } = inspectProject(opts.project);
       if (project) {
@@ -48,9 +50,12 @@ export function registerValidate(program: Command): void {
             .filter((v) => v.severity === 'error')
             .map((v) => ({ file: v.file, path: v.path, expected: `${v.expected} (policy ${v.policy})`, found: v.found })),
         );
-        const engine = await createEngine(project.config.engine);
+        // Model SQL is finmesh's (DuckDB's) dialect on every target: it binds in DuckDB, and on a BigQuery target each
+        // model must also translate to GoogleSQL.
+        const engine = await createEngine(project.config.engine.kind === 'bigquery' ? { kind: 'duckdb' } : project.config.engine);
         try {
           issues.push(...(await bindModels(project, engine)), ...(await rowFilterIssues(project, engine)));
+          issues.push(...(await bigQueryTranslationIssues(project, engine)));
         } finally {
           await engine.close();
         }

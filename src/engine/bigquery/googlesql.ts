@@ -253,9 +253,9 @@ class Renderer {
     throw new Untranslatable(construct, this.at(node));
   }
 
+  /** Where `node` starts: its own offset, else the first one inside it (DuckDB leaves some operators without). */
   private at(node: Node): number | undefined {
-    const q = node?.query_location;
-    return typeof q === 'number' && q < Number.MAX_SAFE_INTEGER ? q : this.location;
+    return firstLocation(node) ?? this.location;
   }
 
   query(node: Node): string {
@@ -748,4 +748,15 @@ export function translateSelect(sql: string, ast: unknown, options: TranslateOpt
     if (e instanceof Untranslatable) return { line: lineAt(sql, e.offset), construct: e.construct };
     throw e;
   }
+}
+
+function firstLocation(node: Node): number | undefined {
+  if (node === null || typeof node !== 'object') return undefined;
+  const q = node.query_location;
+  if (typeof q === 'number' && q < Number.MAX_SAFE_INTEGER) return q;
+  for (const v of Object.values(node)) {
+    const found = Array.isArray(v) ? v.map(firstLocation).find((x) => x !== undefined) : firstLocation(v);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
