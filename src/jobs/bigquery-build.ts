@@ -1,0 +1,183 @@
+import { createHash } from 'node:crypto';
+import { datasetKey, type Product, type Project, sqlName } from '../config/project.js';
+import { FinmeshError } from '../core/errors.js';
+import type { BigQueryWarehouse, JobStats } from '../engine/bigquery/bigquery-warehouse.js';
+import { quoteIdent, quoteString } from '../engine/bigquery/googlesql.js';
+import { buildDag, type ModelNode, selectModels } from '../engine/dag.js';
+import type { Engine } from '../engine/engine.js';
+import type { MetadataStore } from '../metadata/metadata-store.js';
+import { bigQueryModelSql, bigQueryTable } from './bigquery-models.js';
+
+export interface BronzeLoad {
+  source: string;
+  file: string;
+  jobId: string;
+  /** False when this batch was loaded before (the job id had run): a replay loads nothing. */
+  ran: boolean;
+  stats: JobStats;
+}
+
+export interface WarehouseModelResult {
+  model: string;
+  dataset: string;
+  status: 'succeeded' | 'failed' | 'skipped';
+  materialized: string;
+  /** Every BigQuery job the model ran: job id, bytes processed and billed, slot time. */
+  jobs: JobStats[];
+  error?: string;
+}
+
+export interface BigQueryBuildOptions {
+  projectId: string;
+  /** The `gs://` URI of a lake object. */
+  uri(key: string): string;
+  tokenizationKey?: string | undefined;
+  selector?: string | undefined;
+}
+
+/**
+ * Bronze reaches BigQuery: every committed bronze file of every source is appended to `<domain>_bronze.<source>` by a
+ * load job whose id is derived from the file's key, so a batch is loaded once however often this runs.
+ */
+export async function loadBronze(
+  project: Project,
+  meta: Pick<MetadataStore, 'manifest'>,
+  wh: BigQueryWarehouse,
+  options: Pick<BigQueryBuildOptions, 'uri'>,
+): Promise<BronzeLoad[]> {
+  const loads: BronzeLoad[] = [];
+  for (const source of project.sources) {
+    const key = datasetKey(source.dataset);
+    const files = await meta.manifest.liveFiles(key);
+    if (files.length === 0) continue;
+    const [dataset, table] = sqlName(source.dataset).split('.') as [string, string];
+    await wh.ensureDataset(dataset, { domain: label(source.dataset.domain), zone: 'bronze' });
+    for (const f of [...files].sort((a, b) => a.seq - b.seq)) {
+      const jobId = `finmesh_load_${table}_${createHash('sha256').update(`${wh.options.projectId}/${f.key}`).digest('hex').slice(0, 32)}`;
+      const stats = await wh.load(dataset, table, [options.uri(f.key)], jobId);
+      loads.push({ source: source.name, file: f.key, jobId, ran: stats.ran, stats });
+    }
+  }
+  return loads;
+}
+
+/**
+ * Runs the selected models in BigQuery in dependency order, each translated to GoogleSQL (or from its
+ * model.bigquery.sql): views and tables replaced whole, incremental models merged on `uniqueKey` by `versionColumn`
+ * or, without a key, their partitions replaced. Silver and gold tables carry the contract's description and labels.
+ * A failed model fails alone; its downstream models are skipped.
+ */
+export async function runModelsInBigQuery(
+  project: Project,
+  parser: Engine,
+  wh: BigQueryWarehouse,
+  options: BigQueryBuildOptions,
+): Promise<WarehouseModelResult[]> {
+  const { dag, issues } = buildDag(project);
+  if (issues.length > 0) throw new FinmeshError('CONFIG_INVALID', issues.map((i) => `${i.file}: ${i.path}: ${i.found}`).join('\n'));
+  const broken = new Set<string>();
+  const results: WarehouseModelResult[] = [];
+  for (const node of selectModels(dag, options.selector)) {
+    const { product } = node;
+    const base = { model: product.name, dataset: sqlName(product.dataset), materialized: product.materialized, jobs: [] as JobStats[] };
+    const up = node.refs.find((r) => broken.has(r.name));
+    if (up) {
+      broken.add(product.name);
+      results.push({ ...base, status: 'skipped', error: `skipped: upstream model ${up.name} failed` });
+      continue;
+    }
+    try {
+      const m = await bigQueryModelSql(project, node, parser, options);
+      if ('issue' in m)
+        throw new FinmeshError('CONFIG_INVALID', `${m.issue.file}: ${m.issue.path}: no GoogleSQL translation for ${m.issue.found}`);
+      const jobs = await materialize(project, wh, node, m.sql, options.projectId);
+      results.push({ ...base, status: 'succeeded', jobs });
+    } catch (e) {
+      broken.add(product.name);
+      results.push({ ...base, status: 'failed', error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+  return results;
+}
+
+async function materialize(project: Project, wh: BigQueryWarehouse, node: ModelNode, sql: string, projectId: string): Promise<JobStats[]> {
+  const { product } = node;
+  const [dataset, table] = sqlName(product.dataset).split('.') as [string, string];
+  await wh.ensureDataset(dataset, { domain: label(product.domain), zone: product.dataset.zone });
+  const target = bigQueryTable(projectId, product.dataset);
+  const options = tableOptions(project, product);
+  const { partitionBy, uniqueKey, versionColumn } = product.settings;
+  const partition = partitionBy ? `\nPARTITION BY ${quoteIdent(partitionBy)}` : '';
+  const cluster = uniqueKey && uniqueKey.length > 0 ? `\nCLUSTER BY ${uniqueKey.slice(0, 4).map(quoteIdent).join(', ')}` : '';
+  const jobs: JobStats[] = [];
+  const run = async (statement: string) => {
+    const { rows: _, ...stats } = await wh.run(statement);
+    jobs.push(stats);
+  };
+  switch (product.materialized) {
+    case 'view':
+      await run(`CREATE OR REPLACE VIEW ${target}\nOPTIONS(${options.filter((o) => !o.startsWith('labels')).join(', ')})\nAS ${sql}`);
+      return jobs;
+    case 'table':
+      await run(`CREATE OR REPLACE TABLE ${target}${partition}${cluster}\nOPTIONS(${options.join(', ')})\nAS ${sql}`);
+      return jobs;
+    case 'incremental': {
+      const keys = uniqueKey ?? [];
+      const latest =
+        keys.length > 0
+          ? `SELECT * FROM (\n${sql}\n) AS model\nWHERE TRUE\nQUALIFY ROW_NUMBER() OVER (PARTITION BY ${keys.map(quoteIdent).join(', ')}${versionColumn ? ` ORDER BY ${quoteIdent(versionColumn)} DESC NULLS LAST` : ''}) = 1`
+          : sql;
+      if (!(await wh.tableExists(dataset, table))) {
+        await run(`CREATE TABLE ${target}${partition}${cluster}\nOPTIONS(${options.join(', ')})\nAS ${latest}`);
+        return jobs;
+      }
+      const columns = await wh.columns(dataset, table);
+      if (keys.length > 0) {
+        const on = keys.map((k) => `t.${quoteIdent(k)} = n.${quoteIdent(k)}`).join(' AND ');
+        const newer = versionColumn ? ` AND n.${quoteIdent(versionColumn)} > t.${quoteIdent(versionColumn)}` : '';
+        const set = columns.map((c) => `${quoteIdent(c)} = n.${quoteIdent(c)}`).join(', ');
+        // INSERT with its column list, not INSERT ROW: the emulator refuses the latter, and both mean the same.
+        await run(
+          `MERGE ${target} AS t\nUSING (\n${latest}\n) AS n\nON ${on}\nWHEN MATCHED${newer} THEN UPDATE SET ${set}\nWHEN NOT MATCHED THEN INSERT (${columns.map(quoteIdent).join(', ')}) VALUES (${columns.map((c) => `n.${quoteIdent(c)}`).join(', ')})`,
+        );
+        return jobs;
+      }
+      if (!partitionBy)
+        throw new FinmeshError(
+          'CONFIG_INVALID',
+          `${product.contractFile}: an incremental model needs customProperties uniqueKey (merge by key) or partitionBy (replace partitions)`,
+        );
+      // Partition replace: the partitions the model produces now are swapped for its rows, in one script.
+      const p = quoteIdent(partitionBy);
+      await run(
+        `BEGIN TRANSACTION;\nDELETE FROM ${target} WHERE ${p} IN (SELECT DISTINCT ${p} FROM (\n${sql}\n));\nINSERT INTO ${target} (${columns.map(quoteIdent).join(', ')}) SELECT ${columns.map(quoteIdent).join(', ')} FROM (\n${sql}\n);\nCOMMIT TRANSACTION;`,
+      );
+      return jobs;
+    }
+  }
+}
+
+/** The table's description and labels (domain, product, owner, cost centre) from its contract and domain. */
+function tableOptions(project: Project, product: Product): string[] {
+  const domain = project.domains.find((d) => d.name === product.domain);
+  const description = product.contract.description?.purpose ?? domain?.config.description ?? `${product.domain}.${product.name}`;
+  const labels: [string, string | undefined][] = [
+    ['domain', product.domain],
+    ['product', product.name],
+    ['owner', product.owner],
+    ['cost_center', product.settings.costCenter ?? domain?.config.costCenter],
+  ];
+  const list = labels
+    .filter((l): l is [string, string] => l[1] !== undefined && l[1] !== '')
+    .map(([k, v]) => `(${quoteString(k)}, ${quoteString(label(v))})`)
+    .join(', ');
+  return [`description = ${quoteString(description.trim())}`, `labels = [${list}]`];
+}
+
+/** A BigQuery label value: lower case letters, digits, `_` and `-`, at most 63 characters. */
+function label(value: string): string {
+  return value
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '_')
+    .slice(0, 63);
+}
