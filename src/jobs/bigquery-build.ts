@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { datasetKey, type Product, type Project, sqlName } from '../config/project.js';
+import { type DatasetRef, datasetKey, type Product, type Project, sqlName } from '../config/project.js';
 import { FinmeshError } from '../core/errors.js';
 import type { BigQueryWarehouse, JobStats } from '../engine/bigquery/bigquery-warehouse.js';
-import { quoteIdent, quoteString } from '../engine/bigquery/googlesql.js';
+import { googleType, quoteIdent, quoteString } from '../engine/bigquery/googlesql.js';
 import { buildDag, type ModelNode, selectModels } from '../engine/dag.js';
-import type { Engine } from '../engine/engine.js';
+import type { ColumnInfo, Engine } from '../engine/engine.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import { bigQueryModelSql, bigQueryTable } from './bigquery-models.js';
 
@@ -43,18 +43,30 @@ export async function loadBronze(
   project: Project,
   meta: Pick<MetadataStore, 'manifest'>,
   wh: BigQueryWarehouse,
-  options: Pick<BigQueryBuildOptions, 'uri'>,
+  options: Pick<BigQueryBuildOptions, 'uri'> & {
+    /** Bronze's columns (finmesh types) for a source with no batch yet. */
+    columnsOf(dataset: DatasetRef): Promise<ColumnInfo[]>;
+  },
 ): Promise<BronzeLoad[]> {
   const loads: BronzeLoad[] = [];
   for (const source of project.sources) {
     const key = datasetKey(source.dataset);
     const files = await meta.manifest.liveFiles(key);
-    if (files.length === 0) continue;
     const [dataset, table] = sqlName(source.dataset).split('.') as [string, string];
     await wh.ensureDataset(dataset, { domain: label(source.dataset.domain), zone: 'bronze' });
+    // The table is made from bronze's columns before its first load: models that read a source with no batch yet
+    // build (empty) as they do locally, and the partition column read from the path (dt) is a column from the start.
+    if (!(await wh.tableExists(dataset, table))) {
+      const columns = await options.columnsOf(source.dataset);
+      const list = columns.map((c) => `${quoteIdent(c.name)} ${googleType(c.type)}`).join(', ');
+      if (list) await wh.run(`CREATE TABLE IF NOT EXISTS ${bigQueryTable(wh.options.projectId, source.dataset)} (${list})`);
+    }
     for (const f of [...files].sort((a, b) => a.seq - b.seq)) {
       const jobId = `finmesh_load_${table}_${createHash('sha256').update(`${wh.options.projectId}/${f.key}`).digest('hex').slice(0, 32)}`;
-      const stats = await wh.load(dataset, table, [options.uri(f.key)], jobId);
+      const uri = options.uri(f.key);
+      // Hive partitions (dt=…) are read from the path, as DuckDB reads them locally.
+      const hive = /^(.*?\/)[a-z_][a-z0-9_]*=/.exec(uri)?.[1];
+      const stats = await wh.load(dataset, table, [uri], jobId, hive);
       loads.push({ source: source.name, file: f.key, jobId, ran: stats.ran, stats });
     }
   }

@@ -34,7 +34,11 @@ export class BigQueryWarehouse {
   static async create(options: BigQueryWarehouseOptions): Promise<BigQueryWarehouse> {
     const { BigQuery } = await import('@google-cloud/bigquery');
     const endpoint = options.apiEndpoint ?? emulatorEndpoint();
-    const client = new BigQuery({ projectId: options.projectId, location: options.location, ...(endpoint ? { apiEndpoint: endpoint } : {}) });
+    const client = new BigQuery({
+      projectId: options.projectId,
+      location: options.location,
+      ...(endpoint ? { apiEndpoint: endpoint } : {}),
+    });
     return new BigQueryWarehouse(client, options);
   }
 
@@ -53,9 +57,13 @@ export class BigQueryWarehouse {
 
   /**
    * Appends the Parquet objects `uris` to `dataset.table` (created from the files' schema when missing) as job
-   * `jobId`. The same job id again does nothing: `ran` is false.
+   * `jobId`; `hivePrefix` (the URI up to its first `key=value` folder) reads partition columns from the path. The
+   * same job id again does nothing: `ran` is false.
    */
-  async load(dataset: string, table: string, uris: string[], jobId: string): Promise<JobStats> {
+  async load(dataset: string, table: string, uris: string[], jobId: string, hivePrefix?: string): Promise<JobStats> {
+    // BigQuery refuses a job id it has seen (409 below); asking first also holds on a stand-in that does not.
+    const done = await this.previousJob(jobId);
+    if (done) return done;
     try {
       const [job] = await this.client.createJob({
         jobId,
@@ -69,6 +77,7 @@ export class BigQueryWarehouse {
             createDisposition: 'CREATE_IF_NEEDED',
             schemaUpdateOptions: ['ALLOW_FIELD_ADDITION'],
             parquetOptions: { enableListInference: true },
+            ...(hivePrefix ? { hivePartitioningOptions: { mode: 'AUTO', sourceUriPrefix: hivePrefix } } : {}),
           },
         },
       });
@@ -94,6 +103,17 @@ export class BigQueryWarehouse {
     } catch (e) {
       throw new FinmeshError('QUERY_INVALID', `BigQuery: ${message(e)}`, { cause: e });
     }
+  }
+
+  /** The job `jobId` when it ran before and succeeded (as not run now); a failed one is an error naming it. */
+  private async previousJob(jobId: string): Promise<JobStats | undefined> {
+    const job = this.client.job(jobId, { location: this.options.location });
+    const [exists] = await job.exists().catch(() => [false]);
+    if (!exists) return undefined;
+    const [md] = await job.getMetadata();
+    if (md.status?.errorResult)
+      throw new FinmeshError('CONFLICT', `BigQuery load job ${jobId} ran before and failed: ${md.status.errorResult.message}`);
+    return { jobId, bytesProcessed: 0, bytesBilled: 0, slotMs: 0, ran: false };
   }
 
   /** Rows in `dataset.table` (0 when it does not exist). */

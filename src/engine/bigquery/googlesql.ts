@@ -181,6 +181,12 @@ export function quoteString(value: string): string {
 
 /** A DuckDB type (as the syntax tree holds it, or by name) as a GoogleSQL type. */
 export function googleType(t: { id: string; type_info?: Node } | string): string {
+  if (typeof t === 'string') {
+    const text = t.trim();
+    if (text.endsWith('[]')) return `ARRAY<${googleType(text.slice(0, -2))}>`;
+    const struct = /^STRUCT\((.*)\)$/is.exec(text);
+    if (struct) return `STRUCT<${splitTopLevel(struct[1] ?? '').map((f) => structField(f)).join(', ')}>`;
+  }
   const id = typeof t === 'string' ? t.toUpperCase().replace(/\(.*$/, '').trim() : t.id;
   switch (id) {
     case 'VARCHAR':
@@ -405,8 +411,16 @@ class Renderer {
         return this.column(n);
       case 'CONSTANT':
         return this.constant(n);
-      case 'CAST':
-        return `${n.try_cast ? 'SAFE_CAST' : 'CAST'}(${this.expr(n.child)} AS ${this.type(n.cast_type, n)})`;
+      case 'CAST': {
+        const cast = n.try_cast ? 'SAFE_CAST' : 'CAST';
+        const type = this.type(n.cast_type, n);
+        const decimal = /^(BIG)?NUMERIC\((\d+), (\d+)\)$/.exec(type);
+        // A cast to DECIMAL(p, s) rounds to s places in both engines; rounding first keeps the emulator (which ignores a
+        // parameterised type's scale, and turns a FLOAT64 into a NUMERIC of 3 places) to the same value.
+        if (decimal)
+          return `${cast}(ROUND(${this.expr(n.child)}, ${decimal[3]}) AS ${type})`;
+        return `${cast}(${this.expr(n.child)} AS ${type})`;
+      }
       case 'COMPARISON': {
         const op = COMPARISONS[n.type];
         if (!op) this.refuse(`the comparison ${n.type}`, n);
@@ -661,6 +675,8 @@ class Renderer {
       return `STRING_AGG(${distinct}${arg(0)}${sep}${orders ? ` ORDER BY ${orders}` : ''})`;
     }
     const fn = RENAMED[name] ?? name.toUpperCase();
+    // DuckDB averages in DOUBLE whatever the input (a DECIMAL too); GoogleSQL would keep NUMERIC.
+    if (fn === 'AVG' && args.length === 1) return `AVG(${distinct}CAST(${arg(0)} AS FLOAT64))`;
     return `${fn}(${distinct}${args.map((_, i) => arg(i)).join(', ')})`;
   }
 
@@ -759,4 +775,30 @@ function firstLocation(node: Node): number | undefined {
     if (found !== undefined) return found;
   }
   return undefined;
+}
+
+/** `name TYPE` (the name possibly double-quoted) as a GoogleSQL struct field. */
+function structField(field: string): string {
+  const m = /^\s*("(?:[^"]|"")+"|[^\s]+)\s+(.+)$/s.exec(field);
+  if (!m) throw new Untranslatable(`the struct field ${field}`, undefined);
+  const name = (m[1] ?? '').replace(/^"|"$/g, '').replace(/""/g, '"');
+  return `${quoteIdent(name)} ${googleType(m[2] ?? '')}`;
+}
+
+/** Splits on commas outside parentheses. */
+function splitTopLevel(text: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '(') depth++;
+    else if (ch === ')') depth--;
+    else if (ch === ',' && depth === 0) {
+      parts.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(text.slice(start));
+  return parts.filter((x) => x.trim() !== '');
 }
