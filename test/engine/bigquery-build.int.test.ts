@@ -34,7 +34,13 @@ function normal(v: unknown): unknown {
   if (v instanceof Date) return v.toISOString();
   if (typeof v === 'number' || typeof v === 'bigint') return Number(v).toFixed(6);
   if (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v)) return Number(v).toFixed(6);
-  if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/.test(v)) return new Date(v.replace(' ', 'T').replace(/(\+00(:00)?)?$/, 'Z').replace('ZZ', 'Z')).toISOString();
+  if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/.test(v))
+    return new Date(
+      v
+        .replace(' ', 'T')
+        .replace(/(\+00(:00)?)?$/, 'Z')
+        .replace('ZZ', 'Z'),
+    ).toISOString();
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
 }
@@ -50,7 +56,13 @@ describe('the example built in BigQuery (emulated) from bronze in GCS', skip, ()
     let bq: Awaited<ReturnType<typeof startBigQueryEmulator>> | undefined;
     try {
       await prepareSession(ctx);
-      const sim = new FintechSimulator({ ...simulatorConfig(project), customers: 200, merchants: 30, transactionsPerSecond: 100, start: new Date('2026-11-27T23:59:50Z') });
+      const sim = new FintechSimulator({
+        ...simulatorConfig(project),
+        customers: 200,
+        merchants: 30,
+        transactionsPerSecond: 100,
+        start: new Date('2026-11-27T23:59:50Z'),
+      });
       const app = new SqliteApp(join(project.root, '.finmesh/app.db'));
       const commit = async (events: ReturnType<FintechSimulator['advance']>) => {
         app.apply(events, 100);
@@ -62,7 +74,11 @@ describe('the example built in BigQuery (emulated) from bronze in GCS', skip, ()
       await commit(sim.referenceData());
       for (let i = 0; i < 4; i++) await commit(sim.advance(5000));
       const local = await runModels(ctx, { checks: false });
-      assert.deepEqual(local.filter((r) => r.status !== 'succeeded'), [], 'the local build succeeds');
+      assert.deepEqual(
+        local.filter((r) => r.status !== 'succeeded'),
+        [],
+        'the local build succeeds',
+      );
 
       // Bronze in GCS: the committed bronze objects, uploaded through the Cloud Storage API under the same keys.
       await createBucket(gcs, BUCKET);
@@ -81,8 +97,15 @@ describe('the example built in BigQuery (emulated) from bronze in GCS', skip, ()
       const loads = await loadBronze(project, ctx.meta, wh, options);
       assert.ok(loads.length > 0 && loads.every((l) => l.ran), 'each committed bronze file is loaded once');
       const models = await runModelsInBigQuery(project, ctx.engine, wh, options);
-      assert.deepEqual(models.filter((m) => m.status !== 'succeeded').map((m) => [m.model, m.error]), [], 'every model builds in BigQuery');
-      assert.ok(models.every((m) => m.jobs.length > 0 && m.jobs.every((j) => j.jobId)), 'each model records its jobs');
+      assert.deepEqual(
+        models.filter((m) => m.status !== 'succeeded').map((m) => [m.model, m.error]),
+        [],
+        'every model builds in BigQuery',
+      );
+      assert.ok(
+        models.every((m) => m.jobs.length > 0 && m.jobs.every((j) => j.jobId)),
+        'each model records its jobs',
+      );
 
       const counts = new Map<string, number>();
       for (const p of project.products.filter((x) => x.modelFile)) {
@@ -97,7 +120,10 @@ describe('the example built in BigQuery (emulated) from bronze in GCS', skip, ()
         for (const t of tokens) {
           const distinct = (rows: Record<string, unknown>[]) => new Set(rows.map((r) => r[t])).size;
           assert.equal(distinct(cloud.rows), distinct(duck.rows), `${name}.${t}: as many distinct tokens`);
-          assert.ok(cloud.rows.every((r) => r[t] === null || /^[0-9a-f]{64}$/.test(String(r[t]))), `${name}.${t}: HMAC-SHA256 hex`);
+          assert.ok(
+            cloud.rows.every((r) => r[t] === null || /^[0-9a-f]{64}$/.test(String(r[t]))),
+            `${name}.${t}: HMAC-SHA256 hex`,
+          );
         }
         counts.set(name, cloud.rows.length);
       }
@@ -105,9 +131,16 @@ describe('the example built in BigQuery (emulated) from bronze in GCS', skip, ()
 
       // A replayed batch is not loaded again, and a rerun of every model leaves every table's row count as it was.
       const again = await loadBronze(project, ctx.meta, wh, options);
-      assert.deepEqual(again.filter((l) => l.ran), [], 'a replayed load does nothing');
+      assert.deepEqual(
+        again.filter((l) => l.ran),
+        [],
+        'a replayed load does nothing',
+      );
       const rerun = await runModelsInBigQuery(project, ctx.engine, wh, options);
-      assert.deepEqual(rerun.filter((m) => m.status !== 'succeeded').map((m) => [m.model, m.error]), []);
+      assert.deepEqual(
+        rerun.filter((m) => m.status !== 'succeeded').map((m) => [m.model, m.error]),
+        [],
+      );
       for (const [name, n] of counts) {
         const [dataset, table] = name.split('.') as [string, string];
         assert.equal(await wh.rowCount(dataset, table), n, `${name} after a replay and a rerun`);

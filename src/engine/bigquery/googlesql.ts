@@ -185,7 +185,10 @@ export function googleType(t: { id: string; type_info?: Node } | string): string
     const text = t.trim();
     if (text.endsWith('[]')) return `ARRAY<${googleType(text.slice(0, -2))}>`;
     const struct = /^STRUCT\((.*)\)$/is.exec(text);
-    if (struct) return `STRUCT<${splitTopLevel(struct[1] ?? '').map((f) => structField(f)).join(', ')}>`;
+    if (struct)
+      return `STRUCT<${splitTopLevel(struct[1] ?? '')
+        .map((f) => structField(f))
+        .join(', ')}>`;
   }
   const id = typeof t === 'string' ? t.toUpperCase().replace(/\(.*$/, '').trim() : t.id;
   switch (id) {
@@ -415,10 +418,10 @@ class Renderer {
         const cast = n.try_cast ? 'SAFE_CAST' : 'CAST';
         const type = this.type(n.cast_type, n);
         const decimal = /^(BIG)?NUMERIC\((\d+), (\d+)\)$/.exec(type);
-        // A cast to DECIMAL(p, s) rounds to s places in both engines; rounding first keeps the emulator (which ignores a
-        // parameterised type's scale, and turns a FLOAT64 into a NUMERIC of 3 places) to the same value.
-        if (decimal)
-          return `${cast}(ROUND(${this.expr(n.child)}, ${decimal[3]}) AS ${type})`;
+        // DuckDB casts to DECIMAL(p, s) by scaling by 10^s and rounding half away from zero (a DOUBLE scaled in DOUBLE);
+        // doing the same before the cast gives its value in BigQuery, and on the emulator, which ignores a
+        // parameterised type's scale and turns a FLOAT64 into a NUMERIC of 3 places first.
+        if (decimal) return `${cast}(ROUND(${this.expr(n.child)} * ${10 ** Number(decimal[3])}) / ${10 ** Number(decimal[3])} AS ${type})`;
         return `${cast}(${this.expr(n.child)} AS ${type})`;
       }
       case 'COMPARISON': {
@@ -676,7 +679,8 @@ class Renderer {
     }
     const fn = RENAMED[name] ?? name.toUpperCase();
     // DuckDB averages in DOUBLE whatever the input (a DECIMAL too); GoogleSQL would keep NUMERIC.
-    if (fn === 'AVG' && args.length === 1) return `AVG(${distinct}CAST(${arg(0)} AS FLOAT64))`;
+    // The sum is exact (INT64, NUMERIC), then divided in FLOAT64, as DuckDB does; summing FLOAT64s would round.
+    if (fn === 'AVG' && args.length === 1) return `(CAST(SUM(${distinct}${arg(0)}) AS FLOAT64) / NULLIF(COUNT(${distinct}${arg(0)}), 0))`;
     return `${fn}(${distinct}${args.map((_, i) => arg(i)).join(', ')})`;
   }
 
