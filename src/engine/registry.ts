@@ -1,5 +1,4 @@
 import type { ProjectConfig } from '../config/schema.js';
-import { FinmeshError } from '../core/errors.js';
 import type { Engine } from './engine.js';
 
 /**
@@ -13,7 +12,11 @@ export async function createEngine(config: ProjectConfig['engine']): Promise<Eng
       const { DuckDbEngine } = await import('./duckdb/duckdb-engine.js');
       return DuckDbEngine.create({ threads: config.threads, memoryLimit: config.memoryLimit });
     }
-    case 'bigquery':
-      throw new FinmeshError('NOT_SUPPORTED', 'engine.kind bigquery: the BigQuery engine is not in this build yet');
+    case 'bigquery': {
+      // The lake side of a BigQuery target: the embedded DuckDB parses model SQL (to translate it), describes bronze
+      // and writes incoming batches as Parquet. Models themselves run in BigQuery (jobs/bigquery-build.ts).
+      const { DuckDbEngine } = await import('./duckdb/duckdb-engine.js');
+      return DuckDbEngine.create({});
+    }
   }
 }

@@ -6,7 +6,10 @@ import { googleType, quoteIdent, quoteString } from '../engine/bigquery/googlesq
 import { buildDag, type ModelNode, selectModels } from '../engine/dag.js';
 import type { ColumnInfo, Engine } from '../engine/engine.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
+import { jobName } from '../runs/job-names.js';
+import type { ParentRun } from '../runs/runs.js';
 import { bigQueryModelSql, bigQueryTable } from './bigquery-models.js';
+import type { Context } from './context.js';
 
 export interface BronzeLoad {
   source: string;
@@ -192,4 +195,57 @@ function label(value: string): string {
     .toLowerCase()
     .replace(/[^a-z0-9_-]+/g, '_')
     .slice(0, 63);
+}
+
+/** `finmesh run` on a BigQuery target: what was loaded, and each model's outcome with its jobs. */
+export interface BigQueryRunResult {
+  loads: BronzeLoad[];
+  models: (WarehouseModelResult & { runId: string })[];
+}
+
+/**
+ * `finmesh run` where the engine is BigQuery: committed bronze reaches BigQuery by load jobs, then the selected models
+ * run there. Each model is a run of its own (`model:<domain>.<product>`, child of `parent`), and each BigQuery job it
+ * ran is logged on that run with its job id, bytes processed and billed, and slot time.
+ */
+export async function runInBigQuery(
+  ctx: Context,
+  options: { selector?: string | undefined; parent?: ParentRun | undefined },
+): Promise<BigQueryRunResult> {
+  const engine = ctx.project.config.engine;
+  if (engine.kind !== 'bigquery') throw new FinmeshError('CONFIG_INVALID', 'runInBigQuery needs engine.kind bigquery');
+  const { BigQueryWarehouse } = await import('../engine/bigquery/bigquery-warehouse.js');
+  const wh = await BigQueryWarehouse.create(engine);
+  const build = {
+    projectId: engine.projectId,
+    uri: (key: string) => ctx.storage.readPath(key),
+    tokenizationKey: ctx.tokenizationKey,
+    selector: options.selector,
+    columnsOf: (d: DatasetRef) => ctx.engine.describe(`SELECT * FROM ${sqlName(d)}`),
+  };
+  const log = ctx.log;
+  const loads = await loadBronze(ctx.project, ctx.meta, wh, build);
+  for (const l of loads.filter((x) => x.ran))
+    log.info({ job_id: l.jobId, source: l.source, bytes_processed: l.stats.bytesProcessed }, 'bronze batch loaded into BigQuery');
+  const models: BigQueryRunResult['models'] = [];
+  for (const r of await runModelsInBigQuery(ctx.project, ctx.engine, wh, build)) {
+    const product = ctx.project.products.find((p) => p.name === r.model);
+    if (!product) continue;
+    const run = await ctx.runs.start({
+      job: jobName.model(product),
+      kind: 'model',
+      parent: options.parent,
+      labels: { domain: product.domain, product: product.name },
+    });
+    for (const j of r.jobs)
+      log.info(
+        { run_id: run.id, job_id: j.jobId, bytes_processed: j.bytesProcessed, bytes_billed: j.bytesBilled, slot_ms: j.slotMs },
+        `BigQuery job of ${r.dataset}`,
+      );
+    if (r.status === 'succeeded') await run.succeed();
+    else if (r.status === 'skipped') await run.skip(r.error ?? 'skipped');
+    else await run.fail(new FinmeshError('QUERY_INVALID', r.error ?? 'failed'));
+    models.push({ ...r, runId: run.id });
+  }
+  return { loads, models };
 }

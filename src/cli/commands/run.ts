@@ -66,6 +66,7 @@ async function runCommand(selector: string | undefined, opts: RunOptions, comman
       `no model matches "${selector}" (models: ${dag.nodes.map((n) => n.product.name).join(', ')}; selectors: name, +name, name+, domain:x, zone:x)`,
     );
   const ctx = await openContext(project, { secrets: true });
+  if (project.config.engine.kind === 'bigquery') return runBigQuery(ctx, selector, opts, command);
   const interrupted = new AbortController();
   const release = handleStopSignals(command, () => interrupted.abort(), 30_000);
   try {
@@ -129,4 +130,33 @@ export function failedModels(rs: ModelRunResult[]): string | undefined {
   const failed = rs.filter((r) => r.status === 'failed');
   if (failed.length === 0) return undefined;
   return `${plural(failed.length, 'model')} failed: ${failed.map((r) => `${r.model} (${r.error ?? 'no reason given'})`).join('; ')}`;
+}
+
+/** `finmesh run` on a BigQuery target: bronze loaded by job, models run in BigQuery; exit 1 when a model fails. */
+async function runBigQuery(
+  ctx: import('../../jobs/context.js').Context,
+  selector: string | undefined,
+  opts: RunOptions,
+  command: 'run' | 'build',
+): Promise<void> {
+  const { runInBigQuery } = await import('../../jobs/bigquery-build.js');
+  try {
+    const result = await ctx.runs.track({ job: command, kind: 'run' }, (run) =>
+      runInBigQuery(ctx, { selector, parent: { runId: run.id, job: command } }),
+    );
+    if (opts.json) printJson(result);
+    else {
+      const loaded = result.loads.filter((l) => l.ran).length;
+      print(`bronze: ${plural(loaded, 'batch')} loaded into BigQuery, ${result.loads.length - loaded} loaded before`);
+      for (const m of result.models) {
+        const bytes = m.jobs.reduce((a, j) => a + j.bytesBilled, 0);
+        say(
+          `${paint(statusStyle(m.status) ?? 'bold', m.status.padEnd(9), process.stderr)} ${m.dataset} (${m.materialized}) ${plural(m.jobs.length, 'job')}, ${formatCount(bytes)} bytes billed${m.error ? ` — ${m.error}` : ''}`,
+        );
+      }
+    }
+    if (result.models.some((m) => m.status !== 'succeeded')) failuresFound();
+  } finally {
+    await ctx.close();
+  }
 }

@@ -50,9 +50,9 @@ export function registerValidate(program: Command): void {
             .filter((v) => v.severity === 'error')
             .map((v) => ({ file: v.file, path: v.path, expected: `${v.expected} (policy ${v.policy})`, found: v.found })),
         );
-        // Model SQL is finmesh's (DuckDB's) dialect on every target: it binds in DuckDB, and on a BigQuery target each
-        // model must also translate to GoogleSQL.
-        const engine = await createEngine(project.config.engine.kind === 'bigquery' ? { kind: 'duckdb' } : project.config.engine);
+        // Model SQL is finmesh's (DuckDB's) dialect on every target: it binds in DuckDB (a BigQuery target's embedded
+        // parser), and on a BigQuery target each model must also translate to GoogleSQL.
+        const engine = await createEngine(project.config.engine);
         try {
           issues.push(...(await bindModels(project, engine)), ...(await rowFilterIssues(project, engine)));
           issues.push(...(await bigQueryTranslationIssues(project, engine)));
