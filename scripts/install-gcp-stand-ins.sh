@@ -25,7 +25,7 @@ if [ ! -x "$GOBIN/pstest" ] || [ test/pstest/main.go -nt "$GOBIN/pstest" ] || [ 
   (cd test/pstest && go build -o "$GOBIN/pstest" .)
 fi
 
-# The BigQuery emulator (~580 MB) only with --with-bigquery: no test starts it until the BigQuery engine exists.
+# The BigQuery emulator (~580 MB) only with --with-bigquery (.ci/run passes it): the BigQuery engine's tests start it.
 if [ "${1:-}" = "--with-bigquery" ]; then
   venv="$root/.cache/bqemu"
   if [ ! -x "$venv/bin/bqemulator" ]; then
