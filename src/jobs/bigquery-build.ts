@@ -221,7 +221,9 @@ export async function runInBigQuery(
     uri: (key: string) => ctx.storage.readPath(key),
     tokenizationKey: ctx.tokenizationKey,
     selector: options.selector,
-    columnsOf: (d: DatasetRef) => ctx.engine.describe(`SELECT * FROM ${sqlName(d)}`),
+    // From the manifest (the embedded DuckDB does not read gs:// objects); a dataset it has no schema for is described.
+    columnsOf: async (d: DatasetRef) =>
+      (await ctx.meta.manifest.state(datasetKey(d)))?.schema ?? ctx.engine.describe(`SELECT * FROM ${sqlName(d)}`),
   };
   const log = ctx.log;
   const loads = await loadBronze(ctx.project, ctx.meta, wh, build);
