@@ -10,5 +10,12 @@ const files = readdirSync('test', { recursive: true, withFileTypes: true })
   .map((e) => join(e.parentPath, e.name))
   .filter((f) => filter.length === 0 || filter.some((x) => f.includes(x)))
   .sort();
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+// Test files at once: most wait on servers, browsers and child processes rather than on this process's CPU, so two
+// files run side by side even on a 2-CPU machine ($FINMESH_TEST_CONCURRENCY overrides).
+const concurrency = process.env.FINMESH_TEST_CONCURRENCY ?? '2';
+const r = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+  { stdio: 'inherit' },
+);
 process.exit(r.status ?? 1);
