@@ -26,3 +26,11 @@ export const productPath = (id: string) => `/products/${encodeURIComponent(id)}`
 export const runPath = (id: string) => `/runs/${encodeURIComponent(id)}`;
 export const lineagePath = (dataset: string, column?: string) =>
   `/lineage?dataset=${encodeURIComponent(dataset)}${column ? `&column=${encodeURIComponent(column)}` : ''}`;
+
+export function money(v: number | undefined, currency: string): string {
+  if (v === undefined) return '–';
+  // Small amounts keep their cents' fractions: a demo's minute of BigQuery costs less than a cent.
+  return new Intl.NumberFormat('en-US', { style: 'currency', currency, maximumFractionDigits: v !== 0 && Math.abs(v) < 1 ? 4 : 2 }).format(
+    v,
+  );
+}

@@ -14,6 +14,7 @@ const Slos = lazy(() => import('./pages/slos').then((m) => m.Slos));
 const Architecture = lazy(() => import('./pages/architecture').then((m) => m.Architecture));
 const Access = lazy(() => import('./pages/access').then((m) => m.Access));
 const Audit = lazy(() => import('./pages/access').then((m) => m.Audit));
+const Cost = lazy(() => import('./pages/cost').then((m) => m.Cost));
 
 const NAV = [
   ['/', 'Overview'],
@@ -22,6 +23,7 @@ const NAV = [
   ['/partner-files', 'Partner files'],
   ['/slos', 'SLOs & alerts'],
   ['/architecture', 'Architecture'],
+  ['/cost', 'Cost'],
   ['/access', 'Access'],
   ['/audit', 'Audit trail'],
 ] as const;
@@ -86,6 +88,7 @@ function Shell() {
             <Route path="/partner-files" component={PartnerFiles} />
             <Route path="/slos" component={Slos} />
             <Route path="/architecture" component={Architecture} />
+            <Route path="/cost" component={Cost} />
             <Route path="/access" component={Access} />
             <Route path="/audit" component={Audit} />
             <Route default component={NotFound} />

@@ -55,6 +55,23 @@ export interface RunStore {
   expire(staleBefore: Date, at: Date): Promise<RunRecord[]>;
   /** Runs newest first (by start), filtered; `limit` defaults to 1000. */
   list(filter?: RunFilter): Promise<RunRecord[]>;
+  /** The log lines stored with a run when it finished (`RunEnd.logs`), oldest first; none for an unknown run. */
+  logs(runId: string): Promise<RunLogLine[]>;
+}
+
+/** At most this many log lines are stored with a run: its warnings and errors first, then its latest info lines. */
+export const DEFAULT_RUN_LOG_LINES = 50;
+/** A stored line's message (and each of its field values) is cut to this many characters. */
+export const DEFAULT_RUN_LOG_CHARS = 2000;
+
+/** A log line of a run, as stored with it: already bounded and redacted by whoever recorded it. */
+export interface RunLogLine {
+  time: Date;
+  /** Cloud Logging severity: INFO, WARNING, ERROR or CRITICAL (debug lines are never stored). */
+  severity: string;
+  message: string;
+  /** The line's own fields (not the run's bindings), secrets and PII already censored. */
+  fields: Record<string, string | number | boolean | null>;
 }
 
 /** The error every adapter records on a run whose process stopped heartbeating. */
@@ -88,6 +105,8 @@ export interface RunEnd {
   rowsOut?: number | undefined;
   rowsRejected?: number | undefined;
   error?: string | undefined;
+  /** The run's log lines to keep with it (bounded: `DEFAULT_RUN_LOG_LINES`); stored in the same write as the end. */
+  logs?: RunLogLine[] | undefined;
 }
 
 export interface RunRecord extends RunStart {

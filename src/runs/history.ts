@@ -1,3 +1,4 @@
+import { FinmeshError } from '../core/errors.js';
 import type { Context } from '../jobs/context.js';
 
 export interface JobHistory {
@@ -37,4 +38,39 @@ export async function runHistory(ctx: Context, options: { job?: string | undefin
     byJob.set(r.job, h);
   }
   return [...byJob.values()].sort((a, b) => a.job.localeCompare(b.job));
+}
+
+export interface RunDetail {
+  run: JobHistory['runs'][number] & { job: string; kind: string; endedAt: string | null };
+  children: (JobHistory['runs'][number] & { job: string })[];
+  checks: { checkId: string; product: string; status: string; severity: string; message: string }[];
+  /** The tail of the run's log kept with it (`RunLogTail`): oldest first. */
+  logs: { time: string; severity: string; message: string; fields: Record<string, string | number | boolean | null> }[];
+}
+
+/** One run: what it did, the runs it started, the checks it ran and the tail of its log. */
+export async function runDetail(ctx: Context, runId: string): Promise<RunDetail> {
+  const all = await ctx.meta.runs.list({ limit: 1_000_000 });
+  const r = all.find((x) => x.runId === runId);
+  if (!r) throw new FinmeshError('NOT_FOUND', `no run ${runId}`);
+  const view = (x: typeof r) => ({
+    runId: x.runId,
+    parentRunId: x.parentRunId,
+    status: x.status,
+    startedAt: x.startedAt.toISOString(),
+    durationMs: x.endedAt ? x.endedAt.getTime() - x.startedAt.getTime() : null,
+    rowsIn: x.rowsIn,
+    rowsOut: x.rowsOut,
+    rowsRejected: x.rowsRejected,
+    error: x.error,
+    job: x.job,
+  });
+  const checks = (await ctx.meta.checks.list()).filter((c) => c.runId === runId);
+  const logs = await ctx.meta.runs.logs(runId);
+  return {
+    run: { ...view(r), kind: r.kind, endedAt: r.endedAt?.toISOString() ?? null },
+    logs: logs.map((l) => ({ ...l, time: l.time.toISOString() })),
+    children: all.filter((x) => x.parentRunId === runId).map(view),
+    checks: checks.map((c) => ({ checkId: c.checkId, product: c.product, status: c.status, severity: c.severity, message: c.message })),
+  };
 }

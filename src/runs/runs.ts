@@ -14,6 +14,7 @@ import {
   type UsageRow,
 } from '../metadata/metadata-store.js';
 import type { Metrics } from '../observability/metrics.js';
+import { RunLogTail, teeLogger } from './run-log.js';
 
 export const RUN_KINDS = ['model', 'ingest', 'stream', 'check', 'demo', 'run', 'gc'] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
@@ -126,7 +127,7 @@ export class Runs {
     const fold = usage?.fold
       ? (meter: string, attributes: Record<string, string>) => usage.fold?.(meter, attributes) ?? attributes
       : undefined;
-    const run = new Run(this, spec, uuidv7(startedAt.getTime()), startedAt, logger, fold);
+    const run = new Run(this, spec, uuidv7(startedAt.getTime()), startedAt, logger, new RunLogTail(() => this.clock.now()), fold);
     await this.o.meta.runs.start({ runId: run.id, job: spec.job, kind: spec.kind, parentRunId: spec.parent?.runId, startedAt });
     this.running.set(run.id, run);
     this.cpu.start(run);
@@ -174,6 +175,22 @@ export class Runs {
   /** @internal Called by `Run.end`. */
   async finish(run: Run, outcome: RunOutcome): Promise<void> {
     const endedAt = new Date(this.clock.now());
+    const seconds = (endedAt.getTime() - run.startedAt.getTime()) / 1000;
+    // The run's last line is logged before the run is stored, so its stored log ends with it.
+    const rejected = outcome.rowsRejected ?? 0;
+    const line = {
+      outcome: outcome.status,
+      duration_s: seconds,
+      rows_in: outcome.rowsIn,
+      rows_out: outcome.rowsOut,
+      ...(rejected > 0 ? { rows_rejected: rejected } : {}),
+    };
+    if (outcome.status === 'failed') run.log.error({ ...line, err_message: outcome.error }, `${run.job} failed: ${outcome.error ?? ''}`);
+    // Rows sent to quarantine are worth a line at the default level: the log-based metric finmesh/quarantined_rows
+    // (src/iac/monitoring.ts) counts them from it.
+    else if (rejected > 0)
+      run.log.warn(line, `${run.job} ${outcome.status} in ${formatDuration(seconds * 1000)}; ${rejected} rows quarantined`);
+    else run.log.debug(line, `${run.job} ${outcome.status} in ${formatDuration(seconds * 1000)}`);
     const end: RunEnd = {
       status: outcome.status,
       endedAt,
@@ -181,30 +198,16 @@ export class Runs {
       rowsOut: outcome.rowsOut,
       rowsRejected: outcome.rowsRejected,
       error: outcome.error,
+      logs: run.logTail.lines(),
     };
     this.running.delete(run.id);
     const cpuSeconds = this.cpu.end(run);
     try {
       await this.o.meta.runs.finish(run.id, end);
     } finally {
-      const seconds = (endedAt.getTime() - run.startedAt.getTime()) / 1000;
       const metrics = typeof this.o.metrics === 'function' ? this.o.metrics() : this.o.metrics;
       metrics?.jobRuns.inc({ kind: run.kind, outcome: outcome.status });
       metrics?.jobDuration.observe({ kind: run.kind }, seconds);
-      const rejected = outcome.rowsRejected ?? 0;
-      const line = {
-        outcome: outcome.status,
-        duration_s: seconds,
-        rows_in: outcome.rowsIn,
-        rows_out: outcome.rowsOut,
-        ...(rejected > 0 ? { rows_rejected: rejected } : {}),
-      };
-      if (outcome.status === 'failed') run.log.error({ ...line, err_message: outcome.error }, `${run.job} failed: ${outcome.error ?? ''}`);
-      // Rows sent to quarantine are worth a line at the default level: the log-based metric finmesh/quarantined_rows
-      // (src/iac/monitoring.ts) counts them from it.
-      else if (rejected > 0)
-        run.log.warn(line, `${run.job} ${outcome.status} in ${formatDuration(seconds * 1000)}; ${rejected} rows quarantined`);
-      else run.log.debug(line, `${run.job} ${outcome.status} in ${formatDuration(seconds * 1000)}`);
       if (run.spec.lineage?.end) {
         try {
           const events = await run.spec.lineage.end(run, outcome);
@@ -296,9 +299,11 @@ export class Run {
     readonly id: string,
     readonly startedAt: Date,
     logger: Logger,
+    /** @internal The lines of its log kept with the run when it ends (info and above, bounded, redacted). */
+    readonly logTail: RunLogTail,
     private readonly fold?: ((meter: string, attributes: Record<string, string>) => Record<string, string>) | undefined,
   ) {
-    this.log = logger.child({ run_id: id, job: spec.job, ...(spec.labels ?? {}) });
+    this.log = teeLogger(logger.child({ run_id: id, job: spec.job, ...(spec.labels ?? {}) }), logTail);
   }
 
   /** Adds what the job measured (`sftp.bytes`, `bus.messages`, …) to the run's usage. Never throws. */

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FinmeshError } from '../core/errors.js';
+import { costBenefitOf } from '../cost/benefit.js';
 import { COST_DIMENSIONS, type CostDimension, costReport, monthPeriod, pricedUsage } from '../cost/report.js';
 import { mermaidDiagram } from '../docs/diagram.js';
 import { accessMatrix } from '../governance/matrix.js';
@@ -13,8 +14,9 @@ import { buildCatalog, type CatalogEntry } from '../mesh/reports.js';
 import { verifyAuditChain } from '../metadata/audit-chain.js';
 import { AUDIT_KINDS, type AuditKind } from '../metadata/metadata-store.js';
 import { evaluateSlos, loadSlos } from '../observability/slo.js';
-import { runHistory } from '../runs/history.js';
-import { lineageGraph, type Overview, openAlerts, overview, partnerFiles, productDetail, runDetail } from './read-models.js';
+import { runDetail, runHistory } from '../runs/history.js';
+import { liveEvents, RunWatcher } from './live-events.js';
+import { lineageGraph, type Overview, openAlerts, overview, partnerFiles, productDetail } from './read-models.js';
 import { principal, type ServedGovernance } from './served-governance.js';
 import { callerOf } from './server.js';
 
@@ -31,6 +33,8 @@ interface ApiRoute {
   query?: { name: string; description: string; required?: boolean; type?: 'string' | 'integer' }[];
   /** The CLI command whose `--json` prints the same answer. */
   cli?: string;
+  /** Answers a stream of server-sent events (`text/event-stream`), not one JSON document. */
+  stream?: boolean;
   /** Largest body accepted (413 above); Fastify's default otherwise. */
   bodyLimit?: number;
   handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
@@ -68,6 +72,15 @@ export function registerApi(
       summary: 'Domains, every product with its health (rows, freshness, last run, checks, SLO budget), totals and open alerts',
       permission: 'catalog',
       handler: async (req) => visibleOverview(await overview(ctx), await readable(req)),
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/events',
+      summary:
+        'Server-sent events (text/event-stream): `event: runs` whenever a run starts or ends, in this process or another sharing the metadata store; the console’s overview and runs page reload on it instead of polling',
+      permission: 'catalog',
+      stream: true,
+      handler: liveEvents(app, new RunWatcher(ctx.meta.runs)),
     },
     {
       method: 'GET',
@@ -120,17 +133,26 @@ export function registerApi(
         const by = (q(req).by ?? 'product') as CostDimension;
         if (!COST_DIMENSIONS.includes(by))
           throw new FinmeshError('DATA_INVALID', `by: expected one of ${COST_DIMENSIONS.join(', ')}, found "${q(req).by}"`);
-        const month = q(req).month;
-        if (month !== undefined && !/^\d{4}-(0[1-9]|1[0-2])$/.test(month))
-          throw new FinmeshError('DATA_INVALID', `month: expected a month such as 2026-11, found "${month}"`);
-        const period = monthPeriod(month, new Date(ctx.clock.now()));
+        const period = monthPeriod(monthParam(q(req).month), new Date(ctx.clock.now()));
         return costReport(ctx.project, await pricedUsage(ctx.project, ctx.meta.usage, period), by);
       },
     },
     {
       method: 'GET',
+      path: '/api/v1/costs/benefit',
+      summary:
+        'Cost against use per product (reads and readers from lineage, downstream products, declared consumers, SLOs, business value), ranked from the least worth keeping with each rank explained; sources by upkeep',
+      permission: 'metrics',
+      cli: 'finmesh cost benefit --json',
+      query: [{ name: 'month', description: 'YYYY-MM (default this month, UTC)' }],
+      handler: async (req) => costBenefitOf(ctx, monthParam(q(req).month)),
+    },
+    {
+      method: 'GET',
       path: '/api/v1/runs/:runId',
-      summary: 'One run: status, duration, rows, error; the runs it started; the checks it ran',
+      summary:
+        'One run: status, duration, rows, error; the runs it started; the checks it ran; the tail of its log (info, warning and error lines, at most 50, secrets and PII redacted)',
+      cli: 'finmesh runs <runId> --json',
       permission: 'runs',
       handler: async (req) => runDetail(ctx, p(req).runId ?? ''),
     },
@@ -250,6 +272,13 @@ export function registerApi(
   app.get('/api/v1/openapi.json', { config: { permission: 'public' } }, async () => doc);
 }
 
+/** A `month` request parameter: YYYY-MM, or undefined for this month. */
+function monthParam(month: string | undefined): string | undefined {
+  if (month !== undefined && !/^\d{4}-(0[1-9]|1[0-2])$/.test(month))
+    throw new FinmeshError('DATA_INVALID', `month: expected a month such as 2026-11, found "${month}"`);
+  return month;
+}
+
 /** OpenAPI 3.1 from the route table: the paths, their parameters, and the permission each needs. */
 function openApiDocument(routes: ApiRoute[], project: string): unknown {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -282,8 +311,14 @@ function openApiDocument(routes: ApiRoute[], project: string): unknown {
       ...(r.method === 'POST' ? { requestBody: { required: true, content: { 'application/json': { schema: { type: 'object' } } } } } : {}),
       responses: {
         [r.method === 'POST' ? '201' : '200']: {
-          description: 'OK',
-          ...(r.method === 'GET' ? { content: { 'application/json': { schema: { type: 'object' } } } } : {}),
+          description: r.stream ? 'A stream of server-sent events, open until the client closes it' : 'OK',
+          ...(r.method === 'GET'
+            ? {
+                content: r.stream
+                  ? { 'text/event-stream': { schema: { type: 'string' } } }
+                  : { 'application/json': { schema: { type: 'object' } } },
+              }
+            : {}),
         },
         '400': { $ref: '#/components/responses/Error' },
         '401': { $ref: '#/components/responses/Error' },

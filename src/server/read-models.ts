@@ -375,37 +375,6 @@ async function quarantined(ctx: Context, dataset: DatasetRef): Promise<PartnerFi
   }));
 }
 
-export interface RunDetail {
-  run: JobHistory['runs'][number] & { job: string; kind: string; endedAt: string | null };
-  children: (JobHistory['runs'][number] & { job: string })[];
-  checks: { checkId: string; product: string; status: string; severity: string; message: string }[];
-}
-
-/** One run: what it did, the runs it started, and the checks it ran. */
-export async function runDetail(ctx: Context, runId: string): Promise<RunDetail> {
-  const all = await ctx.meta.runs.list({ limit: 1_000_000 });
-  const r = all.find((x) => x.runId === runId);
-  if (!r) throw new FinmeshError('NOT_FOUND', `no run ${runId}`);
-  const view = (x: typeof r) => ({
-    runId: x.runId,
-    parentRunId: x.parentRunId,
-    status: x.status,
-    startedAt: x.startedAt.toISOString(),
-    durationMs: x.endedAt ? x.endedAt.getTime() - x.startedAt.getTime() : null,
-    rowsIn: x.rowsIn,
-    rowsOut: x.rowsOut,
-    rowsRejected: x.rowsRejected,
-    error: x.error,
-    job: x.job,
-  });
-  const checks = (await ctx.meta.checks.list()).filter((c) => c.runId === runId);
-  return {
-    run: { ...view(r), kind: r.kind, endedAt: r.endedAt?.toISOString() ?? null },
-    children: all.filter((x) => x.parentRunId === runId).map(view),
-    checks: checks.map((c) => ({ checkId: c.checkId, product: c.product, status: c.status, severity: c.severity, message: c.message })),
-  };
-}
-
 export function productId(p: Product): string {
   return `${p.domain}.${p.name}`;
 }

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, ConsoleMessage, Page } from 'playwright-core';
 import { ranGovernedProject, TOKEN_ENV, TOKENS } from '../governance/fixture.js';
-import { cliAsync, ROOT, tempDir, waitFor } from '../helpers.js';
+import { cli, cliAsync, ROOT, tempDir, waitFor } from '../helpers.js';
 import { skipUnless } from '../launchers.js';
 
 // The web console in a real browser (Debian's Chromium, driven by playwright-core) over a finished demo: every page
@@ -78,6 +78,13 @@ describe('web console', skipUnless(existsSync(CHROMIUM), `Chromium (${CHROMIUM})
     const code = await exited;
     // Exit 1 means some run failed, which the runs page must show as well.
     assert.ok(code === 0 || code === 1, `demo exited ${code}: ${demoErr}`);
+    // A model that fails, run once after the demo: its run keeps the tail of its log (restored after, so the rest is the demo's).
+    const model = join(dir, 'domains/payments/products/merchant_daily_summary/model.sql');
+    const sql = readFileSync(model, 'utf8');
+    writeFileSync(model, sql.replace('sum(t.amount)', 'sum(t.amount_typo)'));
+    const broken = cli(['run', 'merchant_daily_summary', '--no-checks', '--project', dir]);
+    writeFileSync(model, sql);
+    assert.equal(broken.status, 1, `a failing model exits 1: ${broken.stderr}`);
     // finmesh serve checks its callers: the console signs in with the platform engineer's token (and, below, an analyst's).
     serve = cliAsync(['serve', '--project', dir, '--port', '0'], { env: TOKEN_ENV });
     let stderr = '';
@@ -251,6 +258,44 @@ describe('web console', skipUnless(existsSync(CHROMIUM), `Chromium (${CHROMIUM})
     await page.context().close();
   });
 
+  it('a failed run: its error line in the run’s log, on its page, in the API and in `finmesh runs <id>`', async () => {
+    const job = 'model:payments.merchant_daily_summary';
+    const r = await api<{ jobs: { job: string; runs: { runId: string; status: string }[] }[] }>(`/runs?job=${job}`);
+    const failed = r.jobs[0]?.runs.find((x) => x.status === 'failed');
+    assert.ok(failed, `${job} has a failed run: ${JSON.stringify(r.jobs)}`);
+    const d = await api<{ run: { error: string }; logs: { time: string; severity: string; message: string }[] }>(`/runs/${failed.runId}`);
+    const errorLine = d.logs.find((l) => l.severity === 'ERROR' && l.message.includes('amount_typo'));
+    assert.ok(errorLine, `the run's log has its error line: ${JSON.stringify(d.logs)}`);
+    assert.match(d.run.error, /amount_typo/);
+    // From the runs page, by clicking the job's failed run.
+    const { page, errors } = await open(`/runs?job=${encodeURIComponent(job)}`);
+    await page.locator(`tr[data-run="${failed.runId}"] a`).first().click();
+    await page.waitForSelector('[data-testid=run-log]');
+    assert.equal(await page.textContent('[data-testid=run-id]'), failed.runId);
+    const shown = await page
+      .locator('[data-testid=run-log] tbody tr')
+      .evaluateAll((rows) => rows.map((row) => [row.getAttribute('data-severity'), row.querySelector('code')?.textContent]));
+    assert.deepEqual(
+      shown,
+      d.logs.map((l) => [l.severity, l.message]),
+    );
+    assert.ok(shown.some(([severity, message]) => severity === 'ERROR' && message === errorLine.message));
+    await shot(page, 'run-failed');
+    assert.deepEqual(await axe(page), []);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+    // The CLI prints the same run: its --json equals the API's answer, its text ends with the error line.
+    const json = cli(['runs', failed.runId, '--project', dir, '--json']);
+    assert.equal(json.status, 0, json.stderr);
+    assert.deepEqual(JSON.parse(json.stdout).logs, d.logs);
+    const text = cli(['runs', failed.runId, '--project', dir]);
+    assert.equal(text.status, 0, text.stderr);
+    assert.ok(text.stdout.includes(`${errorLine.time} ERROR    ${errorLine.message}`), text.stdout);
+    const unknown = cli(['runs', '0000', '--project', dir]);
+    assert.equal(unknown.status, 2);
+    assert.match(unknown.stderr, /no run 0000/);
+  });
+
   it('SLOs and partner files: the budgets and the file ledger of the API', async () => {
     const s = await api<{ slos: { name: string; errorBudgetRemaining: number | null }[] }>('/slos');
     const { page, errors } = await open('/slos');
@@ -287,6 +332,45 @@ describe('web console', skipUnless(existsSync(CHROMIUM), `Chromium (${CHROMIUM})
     await page.context().close();
   });
 
+  it('cost: month to date per product and the cost-benefit ranking of the API, and the product page’s cost section', async () => {
+    type Spend = { monthToDate: number; forecast: number };
+    const c = await api<{ currency: string; total: Spend; rows: (Spend & { name: string })[] }>('/costs');
+    const b = await api<{ currency: string; products: { rank: number; product: string; verdict: string; cost: Spend }[] }>(
+      '/costs/benefit',
+    );
+    assert.ok(c.total.monthToDate > 0, `the demo metered something: ${JSON.stringify(c.total)}`);
+    const { page, errors } = await open('/');
+    // Reached from the navigation, as a user would.
+    await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Cost', exact: true }).click();
+    await page.waitForSelector('[data-testid=benefit]');
+    assert.equal(await page.textContent('[data-testid=cost-mtd]'), money(c.total.monthToDate, c.currency));
+    assert.equal(await page.locator('[data-testid=cost-rows] tbody tr').count(), c.rows.length);
+    for (const r of c.rows)
+      assert.equal(
+        await page.locator(`[data-testid=cost-rows] tr[data-row="${r.name}"] [data-testid=mtd]`).textContent(),
+        money(r.monthToDate, c.currency),
+        r.name,
+      );
+    const ranking = await page
+      .locator('[data-testid=benefit] tbody tr')
+      .evaluateAll((rows) => rows.map((r) => [r.querySelector('td')?.textContent, r.querySelector('th')?.textContent]));
+    assert.deepEqual(
+      ranking,
+      b.products.map((p) => [String(p.rank), p.product]),
+    );
+    await shot(page, 'cost');
+    // A metered product's page: its month to date, rank and verdict, as the ranking says.
+    const metered = b.products.find((p) => p.cost.monthToDate > 0);
+    assert.ok(metered, 'some product has a metered cost');
+    await page.goto(`${url}/products/${metered.product}`);
+    await page.waitForSelector('[data-testid=product-cost-mtd]');
+    assert.equal(await page.textContent('[data-testid=product-cost-mtd]'), money(metered.cost.monthToDate, b.currency));
+    assert.equal(await page.textContent('[data-testid=product-cost-rank]'), String(metered.rank));
+    assert.equal(await page.locator('[data-testid=product-cost] .badge').first().textContent(), metered.verdict);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
   it('every page: no console error, and no serious or critical axe-core violation, in light and dark', async (t) => {
     const paths = [
       '/',
@@ -298,6 +382,8 @@ describe('web console', skipUnless(existsSync(CHROMIUM), `Chromium (${CHROMIUM})
       '/partner-files',
       '/slos',
       '/architecture',
+      '/cost',
+      '/cost?by=domain',
       '/access',
       '/audit',
     ];
@@ -318,6 +404,49 @@ describe('web console', skipUnless(existsSync(CHROMIUM), `Chromium (${CHROMIUM})
         await page.context().close();
       }
     assert.deepEqual(problems, []);
+  });
+
+  it('live by server-sent events: a run started while the runs page and the overview are open appears on both without a reload', async () => {
+    const job = 'model:payments.merchant_daily_summary';
+    const before = await api<{ jobs: { runs: { runId: string }[] }[] }>(`/runs?job=${job}&limit=1000`);
+    const known = before.jobs[0]?.runs.length ?? 0;
+    const { page, errors } = await open(`/runs?job=${encodeURIComponent(job)}`);
+    await page.waitForSelector(`tr[data-job="${job}"]`);
+    const overview = await open('/');
+    await overview.page.waitForSelector('[data-testid=total-runs]');
+    const totalBefore = Number((await overview.page.textContent('[data-testid=total-runs]'))?.replace(/,/g, ''));
+    // The pages listen on the event stream (and no longer poll): each has one open request to /api/v1/events.
+    for (const p of [page, overview.page])
+      await waitFor(
+        async () =>
+          (await p.evaluate("performance.getEntriesByType('resource').some((e) => e.name.endsWith('/api/v1/events'))")) ? true : undefined,
+        10_000,
+        'the page to open the event stream',
+      );
+    // Marks that a reload would wipe.
+    for (const p of [page, overview.page]) await p.evaluate('window.__sameDocument = true');
+    const run = cli(['run', 'merchant_daily_summary', '--no-checks', '--project', dir]);
+    assert.equal(run.status, 0, run.stderr);
+    const after = await api<{ jobs: { runs: { runId: string }[] }[] }>(`/runs?job=${job}&limit=1000`);
+    const added = after.jobs[0]?.runs[0]?.runId;
+    assert.ok(added && (after.jobs[0]?.runs.length ?? 0) > known, 'the run is recorded');
+    await waitFor(
+      async () => ((await page.locator(`tr[data-run="${added}"]`).count()) > 0 ? true : undefined),
+      20_000,
+      `the runs page to show run ${added} without a reload`,
+    );
+    await waitFor(
+      async () => {
+        const now = Number((await overview.page.textContent('[data-testid=total-runs]'))?.replace(/,/g, ''));
+        return now > totalBefore ? now : undefined;
+      },
+      20_000,
+      'the overview to count the new run without a reload',
+    );
+    for (const p of [page, overview.page]) assert.equal(await p.evaluate('window.__sameDocument'), true, 'the page was not reloaded');
+    assert.deepEqual([...errors, ...overview.errors], []);
+    await page.context().close();
+    await overview.page.context().close();
   });
 
   it('deep links and keyboard: a product URL opens its page; Tab reaches the navigation and Enter follows it', async () => {
@@ -442,6 +571,13 @@ function connected(edges: { from: string; to: string }[], start: string): Set<st
     }
   }
   return out;
+}
+
+/** Money as the console shows it (console/src/format.ts): cents' fractions kept below one unit. */
+function money(v: number, currency: string): string {
+  return new Intl.NumberFormat('en-US', { style: 'currency', currency, maximumFractionDigits: v !== 0 && Math.abs(v) < 1 ? 4 : 2 }).format(
+    v,
+  );
 }
 
 function escapeRegExp(s: string): string {

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '../../src/core/clock.js';
 import { FinmeshError } from '../../src/core/errors.js';
 import { verifyAuditChain } from '../../src/metadata/audit-chain.js';
-import type { AuditEntry, LakeFile, MetadataStore } from '../../src/metadata/metadata-store.js';
+import type { AuditEntry, LakeFile, MetadataStore, RunLogLine } from '../../src/metadata/metadata-store.js';
 
 /** A store under test, and a way to open a second connection to the same store (another process would). */
 export interface MetadataFixture {
@@ -59,6 +59,23 @@ export function describeMetadataContract(
         await assert.rejects(meta.runs.finish(randomUUID(), { status: 'failed', endedAt: new Date(), error: 'x' }), (e: unknown) =>
           isCode(e, 'NOT_FOUND'),
         );
+      });
+
+      it('keeps the log lines a run finished with, in order, and none for a run that had none', async () => {
+        const job = unique('model:logged');
+        const [a, b] = [randomUUID(), randomUUID()];
+        const at = new Date(clock.now());
+        await meta.runs.start({ runId: a, job, kind: 'model', startedAt: at });
+        await meta.runs.start({ runId: b, job, kind: 'model', startedAt: at });
+        const logs: RunLogLine[] = [
+          { time: new Date(at.getTime() + 1), severity: 'INFO', message: 'read 3 files', fields: { files: 3, dataset: 'x' } },
+          { time: new Date(at.getTime() + 2), severity: 'ERROR', message: `${job} failed: boom`, fields: { ok: false, none: null } },
+        ];
+        await meta.runs.finish(a, { status: 'failed', endedAt: new Date(at.getTime() + 3), error: 'boom', logs });
+        await meta.runs.finish(b, { status: 'succeeded', endedAt: new Date(at.getTime() + 3) });
+        assert.deepEqual(await meta.runs.logs(a), logs);
+        assert.deepEqual(await meta.runs.logs(b), []);
+        assert.deepEqual(await meta.runs.logs(randomUUID()), []);
       });
 
       it('lists newest first, filtered by job, parent and status, within a limit', async () => {

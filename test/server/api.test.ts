@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Fastify from 'fastify';
 import { loadProject } from '../../src/config/load-project.js';
+import { type CostBenefitReport, costBenefitOf } from '../../src/cost/benefit.js';
 import { type Context, openContext } from '../../src/jobs/context.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { type ApiAccess, registerApi } from '../../src/server/api.js';
@@ -36,7 +37,14 @@ describe('the /api/v1 routes the console reads', () => {
     assert.equal(body.openapi, '3.1.0');
     const paths = body.paths as Record<
       string,
-      Record<string, { parameters: { name: string; in: string; required: boolean }[]; 'x-finmesh-permission': string }>
+      Record<
+        string,
+        {
+          parameters: { name: string; in: string; required: boolean }[];
+          'x-finmesh-permission': string;
+          responses: Record<string, { content?: Record<string, unknown> }>;
+        }
+      >
     >;
     for (const p of [
       '/api/v1/overview',
@@ -50,6 +58,9 @@ describe('the /api/v1 routes the console reads', () => {
       '/api/v1/lineage/graph',
       '/api/v1/lineage/explore',
       '/api/v1/architecture',
+      '/api/v1/costs',
+      '/api/v1/costs/benefit',
+      '/api/v1/events',
     ])
       assert.ok(paths[p]?.get, `${p} is documented`);
     assert.ok(paths['/api/v1/lineage']?.post, 'the OpenLineage endpoint is documented');
@@ -57,6 +68,8 @@ describe('the /api/v1 routes the console reads', () => {
       for (const [method, op] of Object.entries(ops)) {
         assert.ok(op['x-finmesh-permission'], `${method} ${path} names its permission`);
         if (method !== 'get' || op.parameters.some((x) => x.required)) continue;
+        // A stream of events answers with its headers and stays open: the live-events test reads it.
+        if (op.responses['200']?.content?.['text/event-stream']) continue;
         const res = await get(path);
         assert.equal(res.status, 200, `${path}: ${JSON.stringify(res.body)}`);
       }
@@ -112,6 +125,52 @@ describe('the /api/v1 routes the console reads', () => {
     const badMonth = await get('/api/v1/costs?month=2026-13');
     assert.equal(badMonth.status, 400);
     assert.match(String(badMonth.body.message), /month: expected a month such as 2026-11, found "2026-13"/);
+    // Cost against use: the ranking `finmesh cost benefit --json` prints, the metered product among it with its cost.
+    const benefit = await get(`/api/v1/costs/benefit?month=${month}`);
+    assert.equal(benefit.status, 200);
+    const expected = await costBenefitOf(ctx, month);
+    const ranked = (r: { products: { rank: number; product: string; verdict: string; cost: { monthToDate: number } }[] }) =>
+      r.products.map((x) => [x.rank, x.product, x.verdict, x.cost.monthToDate]);
+    assert.deepEqual(ranked(benefit.body as unknown as CostBenefitReport), ranked(expected));
+    assert.ok(
+      (expected.products.find((x) => x.product === 'payments.transactions')?.cost.monthToDate ?? 0) > 0,
+      JSON.stringify(expected.products),
+    );
+    const badBenefitMonth = await get('/api/v1/costs/benefit?month=26-11');
+    assert.equal(badBenefitMonth.status, 400);
+    assert.match(String(badBenefitMonth.body.message), /month: expected a month such as 2026-11, found "26-11"/);
+  });
+
+  it('events: a stream of server-sent events that says `runs` when a run starts and again when it ends', async () => {
+    const abort = new AbortController();
+    const res = await fetch(`${server.url}/api/v1/events`, { signal: abort.signal });
+    try {
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+      const reader = (res.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader();
+      let text = '';
+      const events = () => [...text.matchAll(/^event: (\w+)$/gm)].map((m) => m[1]);
+      const until = async (n: number) => {
+        while (events().filter((e) => e === 'runs').length < n) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error(`the stream ended after: ${text}`);
+          text += value;
+        }
+      };
+      const { value } = await reader.read();
+      text += value;
+      assert.deepEqual(events(), ['ready']);
+      // Another writer of the same store (as `finmesh run` beside `finmesh serve`): a run starts, then ends.
+      const runId = '019a0000-0000-7000-8000-00000000e7e7';
+      await ctx.meta.runs.start({ runId, job: 'ingest:live-events-test', kind: 'ingest', startedAt: new Date(ctx.clock.now()) });
+      await until(1);
+      await ctx.meta.runs.finish(runId, { status: 'succeeded', endedAt: new Date(ctx.clock.now()) });
+      await until(2);
+      assert.deepEqual(events(), ['ready', 'runs', 'runs']);
+      assert.doesNotMatch(text, new RegExp(runId), 'the events name no run: a persona without the runs permission listens too');
+    } finally {
+      abort.abort();
+    }
   });
 
   it('the product page’s answer: contract, schema with classifications, SLOs, and empty histories before any run', async () => {

@@ -1,7 +1,7 @@
 import { useLocation } from 'preact-iso';
 import { useApi } from '../api';
 import { Page, Stat, Status } from '../components/page';
-import { productPath } from '../format';
+import { money, productPath } from '../format';
 
 interface Spend {
   monthToDate: number;
@@ -40,14 +40,6 @@ interface Benefit {
 }
 
 const DIMENSIONS = ['product', 'domain', 'component', 'source', 'cost-center'] as const;
-
-export function money(v: number | undefined, currency: string): string {
-  if (v === undefined) return '–';
-  // Small amounts keep their cents' fractions: a demo's minute of BigQuery costs less than a cent.
-  return new Intl.NumberFormat('en-US', { style: 'currency', currency, maximumFractionDigits: v !== 0 && Math.abs(v) < 1 ? 4 : 2 }).format(
-    v,
-  );
-}
 
 /** What the platform costs on the price sheet: month to date and forecast, by product, domain, component, source or cost centre; cost against use. */
 export function Cost() {

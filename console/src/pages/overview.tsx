@@ -27,7 +27,7 @@ export interface OverviewData {
 
 /** The mesh at a glance, refreshed every 2 s while a demo or stream runs. */
 export function Overview() {
-  const state = useApi<OverviewData>('/overview', 2000);
+  const state = useApi<OverviewData>('/overview', 'live');
   return (
     <Page title="Overview" state={state}>
       {(d) => (

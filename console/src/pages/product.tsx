@@ -1,9 +1,9 @@
 import { useMemo } from 'preact/hooks';
 import { useRoute } from 'preact-iso';
-import { useApi } from '../api';
+import { ApiError, useApi } from '../api';
 import { TimeChart } from '../components/chart';
 import { Page, Stat, Status } from '../components/page';
-import { age, count, duration, lineagePath, percent, productPath, runPath, time } from '../format';
+import { age, count, duration, lineagePath, money, percent, productPath, runPath, time } from '../format';
 
 interface ProductData {
   catalog: {
@@ -222,11 +222,62 @@ function ProductBody({ d }: { d: ProductData }) {
           <TimeChart title="time between updates" x={freshness.x} series={freshness.series} yLabel="s" />
         </section>
       </div>
+      <ProductCost product={c.product} />
       <section aria-labelledby="runs">
         <h2 id="runs">Recent runs</h2>
         <RunsTable runs={d.runs.slice(0, 10)} />
       </section>
     </>
+  );
+}
+
+interface Benefit {
+  month: string;
+  currency: string;
+  products: {
+    rank: number;
+    product: string;
+    verdict: string;
+    cost: { monthToDate: number; forecast: number };
+    use: { reads: number; readers: string[]; downstream: string[]; consumers: string[] };
+    why: string;
+  }[];
+}
+
+/** What the product costs this month and whether it is worth it: its row of `finmesh cost benefit`, once metered. */
+function ProductCost({ product }: { product: string }) {
+  const benefit = useApi<Benefit>('/costs/benefit');
+  const b = benefit.data;
+  const mine = b?.products.find((p) => p.product === product);
+  const metered = mine !== undefined && (mine.cost.monthToDate > 0 || mine.cost.forecast > 0);
+  return (
+    <section aria-labelledby="cost" data-testid="product-cost">
+      <h2 id="cost">Cost and cost-benefit</h2>
+      {benefit.error && (
+        <p class="note warn" role="alert">
+          {benefit.error instanceof ApiError && benefit.error.status === 403 ? 'Your persona may not see costs: ' : ''}
+          {benefit.error.message}
+        </p>
+      )}
+      {b && !mine && <p class="muted">No cost-benefit row for this product.</p>}
+      {b && mine && !metered && <p class="muted">Not metered yet in {b.month}: nothing priced for this product.</p>}
+      {b && mine && metered && (
+        <>
+          <section class="stats" aria-label="Cost">
+            <Stat label={`month to date (${b.month})`} value={money(mine.cost.monthToDate, b.currency)} testId="product-cost-mtd" />
+            <Stat label="forecast to the month's end" value={money(mine.cost.forecast, b.currency)} testId="product-cost-forecast" />
+            <Stat label="reads this month" value={count(mine.use.reads)} />
+            <Stat label={`rank of ${b.products.length} (least worth keeping first)`} value={mine.rank} testId="product-cost-rank" />
+          </section>
+          <p>
+            <Status value={mine.verdict} /> <span data-testid="product-cost-why">{mine.why}</span>
+          </p>
+          <p class="small">
+            <a href="/cost">Every product's cost</a>
+          </p>
+        </>
+      )}
+    </section>
   );
 }
 

@@ -25,7 +25,7 @@ interface Jobs {
 /** Every job's runs: a timeline of durations, rows in/out/rejected, failures with their reason; live while a demo runs. */
 export function Runs() {
   const { query, route } = useLocation();
-  const state = useApi<Jobs>('/runs?limit=50', 3000);
+  const state = useApi<Jobs>('/runs?limit=50', 'live');
   const selected = query.job;
   return (
     <Page title="Runs" state={state}>
@@ -125,9 +125,10 @@ interface RunData {
   run: Run & { job: string; kind: string; endedAt: string | null };
   children: (Run & { job: string })[];
   checks: { checkId: string; product: string; status: string; severity: string; message: string }[];
+  logs: { time: string; severity: string; message: string; fields: Record<string, string | number | boolean | null> }[];
 }
 
-/** One run: its job, status, rows, the failure in full, the runs it started and the checks it ran. */
+/** One run: its job, status, rows, the failure in full with its log lines, the runs it started and the checks it ran. */
 export function Run() {
   const { params } = useRoute();
   const id = params.runId ?? '';
@@ -178,6 +179,47 @@ export function Run() {
               </pre>
             </section>
           )}
+          <section aria-labelledby="log">
+            <h2 id="log">Log</h2>
+            {d.logs.length === 0 ? (
+              <p class="muted">No log lines were kept with this run (finmesh keeps info, warning and error lines of runs it finishes).</p>
+            ) : (
+              <div class="table-wrap">
+                <table data-testid="run-log">
+                  <thead>
+                    <tr>
+                      <th scope="col">time (UTC)</th>
+                      <th scope="col">severity</th>
+                      <th scope="col">message</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {d.logs.map((l, i) => (
+                      <tr key={i} data-severity={l.severity}>
+                        <td class="small">{time(l.time)}</td>
+                        <td>
+                          <span class={`badge ${l.severity === 'INFO' ? 'info' : l.severity === 'WARNING' ? 'warn' : 'bad'}`}>
+                            {l.severity}
+                          </span>
+                        </td>
+                        <td>
+                          <code class="raw">{l.message}</code>
+                          {Object.keys(l.fields).length > 0 && (
+                            <span class="muted small">
+                              {' '}
+                              {Object.entries(l.fields)
+                                .map(([k, v]) => `${k}=${typeof v === 'string' ? JSON.stringify(v) : String(v)}`)
+                                .join(' ')}
+                            </span>
+                          )}
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            )}
+          </section>
           {d.checks.length > 0 && (
             <section aria-labelledby="checks">
               <h2 id="checks">Checks</h2>

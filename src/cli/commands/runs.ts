@@ -1,15 +1,21 @@
 import type { Command } from 'commander';
+import type { RunDetail } from '../../runs/history.js';
 import { examples, integer, projectOption } from '../options.js';
-import { formatMs, formatTable, print, printJson, statusStyle } from '../output.js';
+import { formatMs, formatTable, paint, print, printJson, statusStyle } from '../output.js';
 
 export function registerRuns(program: Command): void {
-  const cmd = program.command('runs').description('pipeline runs per job: status, duration, rows in/out/rejected, failure reason');
+  const cmd = program
+    .command('runs')
+    .description(
+      'pipeline runs per job: status, duration, rows in/out/rejected, failure reason; with a run id, that run with the runs it started, its checks and the tail of its log',
+    )
+    .argument('[runId]', 'one run (its id, as `finmesh runs` and every log line of the run show it)');
   projectOption(cmd)
     .option('--job <job>', 'only this job, e.g. model:payments.transactions (or model:transactions), stream:core-transactions')
     .option('--limit <n>', 'runs per job', integer, 20)
     .option('--json', 'print as JSON')
-    .action(async (opts: { project: string; job?: string; limit: number; json?: boolean }) => {
-      const [{ loadProject }, { FinmeshError }, { openContext }, { runHistory }, { jobSpellings }] = await Promise.all([
+    .action(async (runId: string | undefined, opts: { project: string; job?: string; limit: number; json?: boolean }) => {
+      const [{ loadProject }, { FinmeshError }, { openContext }, { runHistory, runDetail }, { jobSpellings }] = await Promise.all([
         import('../../config/project-cache.js'),
         import('../../core/errors.js'),
         import('../../jobs/context.js'),
@@ -17,6 +23,17 @@ export function registerRuns(program: Command): void {
         import('../../runs/job-names.js'),
       ]);
       const project = await loadProject(opts.project);
+      if (runId !== undefined) {
+        const ctx = await openContext(project, { readonly: true });
+        try {
+          const d = await runDetail(ctx, runId);
+          if (opts.json) printJson(d);
+          else print(formatRun(d));
+        } finally {
+          await ctx.close();
+        }
+        return;
+      }
       const spellings = opts.job === undefined ? undefined : jobSpellings(project.products, opts.job);
       if (opts.job !== undefined && !spellings)
         throw new FinmeshError(
@@ -80,5 +97,38 @@ export function registerRuns(program: Command): void {
         await ctx.close();
       }
     });
-  examples(cmd, ['finmesh runs', 'finmesh runs --job model:transactions --limit 5', 'finmesh runs --job stream --json']);
+  examples(cmd, [
+    'finmesh runs',
+    'finmesh runs --job model:transactions --limit 5',
+    'finmesh runs --job stream --json',
+    'finmesh runs 019a1b2c-0000-7000-8000-000000000000',
+  ]);
+}
+
+function style(status: string): string {
+  const s = statusStyle(status);
+  return s ? paint(s, status) : status;
+}
+
+/** One run as text: what it was, how it ended, its checks, the runs it started, then its log's tail. */
+function formatRun(d: RunDetail): string {
+  const r = d.run;
+  const lines = [
+    `run ${r.runId}`,
+    `job       ${r.job} (${r.kind})${r.parentRunId ? `, started by ${r.parentRunId}` : ''}`,
+    `status    ${style(r.status)}`,
+    `started   ${r.startedAt}${r.endedAt ? `, ended ${r.endedAt} (${formatMs(r.durationMs)})` : ''}`,
+    `rows      in ${r.rowsIn}, out ${r.rowsOut}, rejected ${r.rowsRejected}`,
+  ];
+  if (r.error) lines.push(`error     ${r.error}`);
+  if (d.checks.length > 0) lines.push('', 'checks', ...d.checks.map((c) => `  ${c.status} ${c.checkId} (${c.severity}): ${c.message}`));
+  if (d.children.length > 0) lines.push('', 'runs it started', ...d.children.map((c) => `  ${c.runId} ${c.job} ${c.status}`));
+  lines.push('', d.logs.length > 0 ? 'log (info, warnings and errors kept with the run)' : 'log: no lines kept with this run');
+  for (const l of d.logs) {
+    const fields = Object.entries(l.fields)
+      .map(([k, v]) => `${k}=${typeof v === 'string' ? JSON.stringify(v) : String(v)}`)
+      .join(' ');
+    lines.push(`  ${l.time} ${l.severity.padEnd(8)} ${l.message}${fields ? `  ${fields}` : ''}`);
+  }
+  return lines.join('\n');
 }

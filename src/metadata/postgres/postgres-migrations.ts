@@ -58,6 +58,9 @@ export const MIGRATIONS: string[] = [
      quantity double precision NOT NULL, aggregate text NOT NULL, first_at timestamptz NOT NULL, last_at timestamptz NOT NULL,
      PRIMARY KEY (day, run_id, meter, component, domain, product, source, cost_center, attributes));
    CREATE INDEX usage_meter ON usage (meter, last_at);`,
+  `CREATE TABLE run_logs (
+     run_id text NOT NULL, seq integer NOT NULL, at timestamptz NOT NULL, severity text NOT NULL, message text NOT NULL,
+     fields jsonb NOT NULL, PRIMARY KEY (run_id, seq));`,
 ];
 
 /** How long one migration may run (an index on a large table takes longer than any ordinary statement). */

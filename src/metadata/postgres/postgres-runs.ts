@@ -3,6 +3,7 @@ import {
   expiredRunError,
   type RunEnd,
   type RunFilter,
+  type RunLogLine,
   type RunRecord,
   type RunStart,
   type RunStatus,
@@ -46,12 +47,37 @@ export class PostgresRuns implements RunStore {
   }
 
   async finish(runId: string, end: RunEnd): Promise<void> {
-    const r = await this.db.query(
-      `UPDATE ${this.s}.runs SET status = $1, ended_at = $2, heartbeat_at = $2, rows_in = $3, rows_out = $4, rows_rejected = $5, error = $6
-       WHERE run_id = $7`,
-      [end.status, end.endedAt, end.rowsIn ?? 0, end.rowsOut ?? 0, end.rowsRejected ?? 0, end.error ?? null, runId],
+    await this.db.transaction(async (q) => {
+      const r = await q.query(
+        `UPDATE ${this.s}.runs SET status = $1, ended_at = $2, heartbeat_at = $2, rows_in = $3, rows_out = $4, rows_rejected = $5, error = $6
+         WHERE run_id = $7`,
+        [end.status, end.endedAt, end.rowsIn ?? 0, end.rowsOut ?? 0, end.rowsRejected ?? 0, end.error ?? null, runId],
+      );
+      if (r.rowCount !== 1) throw new FinmeshError('NOT_FOUND', `no run ${runId} to finish in ${this.db.location}`);
+      const logs = end.logs ?? [];
+      if (logs.length === 0) return;
+      await q.query(`DELETE FROM ${this.s}.run_logs WHERE run_id = $1`, [runId]);
+      await q.query(
+        `INSERT INTO ${this.s}.run_logs (run_id, seq, at, severity, message, fields)
+         SELECT $1, seq - 1, at, severity, message, fields
+         FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::jsonb[]) WITH ORDINALITY AS l(at, severity, message, fields, seq)`,
+        [
+          runId,
+          logs.map((l) => l.time),
+          logs.map((l) => l.severity),
+          logs.map((l) => l.message),
+          logs.map((l) => JSON.stringify(l.fields)),
+        ],
+      );
+    });
+  }
+
+  async logs(runId: string): Promise<RunLogLine[]> {
+    const { rows } = await this.db.query<{ at: Date; severity: string; message: string; fields: RunLogLine['fields'] }>(
+      `SELECT at, severity, message, fields FROM ${this.s}.run_logs WHERE run_id = $1 ORDER BY seq`,
+      [runId],
     );
-    if (r.rowCount !== 1) throw new FinmeshError('NOT_FOUND', `no run ${runId} to finish in ${this.db.location}`);
+    return rows.map((r) => ({ time: r.at, severity: r.severity, message: r.message, fields: r.fields }));
   }
 
   async heartbeat(runIds: string[], at: Date): Promise<void> {

@@ -85,6 +85,9 @@ const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
      quantity REAL NOT NULL, aggregate TEXT NOT NULL, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL,
      PRIMARY KEY (day, run_id, meter, component, domain, product, source, cost_center, attributes));
    CREATE INDEX usage_meter ON usage(meter, last_at);`,
+  `CREATE TABLE run_logs (
+     run_id TEXT NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL, severity TEXT NOT NULL, message TEXT NOT NULL,
+     fields TEXT NOT NULL, PRIMARY KEY (run_id, seq));`,
 ];
 
 export interface SqliteMetadataOptions {

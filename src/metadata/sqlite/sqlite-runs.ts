@@ -4,6 +4,7 @@ import {
   expiredRunError,
   type RunEnd,
   type RunFilter,
+  type RunLogLine,
   type RunRecord,
   type RunStart,
   type RunStatus,
@@ -41,6 +42,28 @@ export class SqliteRuns implements RunStore {
   }
 
   async finish(runId: string, end: RunEnd): Promise<void> {
+    this.db.transaction(() => {
+      this.end(runId, end);
+      const logs = end.logs ?? [];
+      if (logs.length === 0) return;
+      // A run another process had expired and that ends after all: its lines replace nothing but its own.
+      this.db.prepare('DELETE FROM run_logs WHERE run_id = ?').run(runId);
+      const add = this.db.prepare('INSERT INTO run_logs (run_id, seq, at, severity, message, fields) VALUES (?, ?, ?, ?, ?, ?)');
+      for (const [i, l] of logs.entries()) add.run(runId, i, l.time.getTime(), l.severity, l.message, JSON.stringify(l.fields));
+    })();
+  }
+
+  async logs(runId: string): Promise<RunLogLine[]> {
+    const rows = this.db.prepare('SELECT at, severity, message, fields FROM run_logs WHERE run_id = ? ORDER BY seq').all(runId) as {
+      at: number;
+      severity: string;
+      message: string;
+      fields: string;
+    }[];
+    return rows.map((r) => ({ time: new Date(r.at), severity: r.severity, message: r.message, fields: JSON.parse(r.fields) }));
+  }
+
+  private end(runId: string, end: RunEnd): void {
     const r = this.db
       .prepare(
         'UPDATE runs SET status = ?, ended_at = ?, heartbeat_at = ?, rows_in = ?, rows_out = ?, rows_rejected = ?, error = ? WHERE run_id = ?',
