@@ -101,12 +101,17 @@ describe('web console', skipUnless(existsSync(CHROMIUM), `Chromium (${CHROMIUM})
   });
 
   /** Opens a page of the console, recording every console error, uncaught exception and failed request. */
-  async function open(path: string, options: { dark?: boolean; persona?: string } = {}): Promise<{ page: Page; errors: string[] }> {
+  async function open(
+    path: string,
+    options: { dark?: boolean; persona?: string } = {},
+  ): Promise<{ page: Page; errors: string[]; requests: string[] }> {
     const context = await browser.newContext({ colorScheme: options.dark ? 'dark' : 'light', viewport: { width: 1400, height: 1000 } });
     // Signed in, as the token form would leave it.
     await context.addInitScript(`localStorage.setItem('finmesh.token', ${JSON.stringify(TOKENS[options.persona ?? 'platform-engineer'])})`);
     const page = await context.newPage();
     const errors: string[] = [];
+    const requests: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
     page.on('console', (m: ConsoleMessage) => {
       if (m.type() === 'error') errors.push(`console: ${m.text()}`);
     });
@@ -120,7 +125,7 @@ describe('web console', skipUnless(existsSync(CHROMIUM), `Chromium (${CHROMIUM})
     });
     await page.goto(`${url}${path}`);
     await page.waitForSelector('main h1');
-    return { page, errors };
+    return { page, errors, requests };
   }
 
   async function axe(page: Page): Promise<string[]> {
@@ -410,16 +415,16 @@ describe('web console', skipUnless(existsSync(CHROMIUM), `Chromium (${CHROMIUM})
     const job = 'model:payments.merchant_daily_summary';
     const before = await api<{ jobs: { runs: { runId: string }[] }[] }>(`/runs?job=${job}&limit=1000`);
     const known = before.jobs[0]?.runs.length ?? 0;
-    const { page, errors } = await open(`/runs?job=${encodeURIComponent(job)}`);
+    const runsPage = await open(`/runs?job=${encodeURIComponent(job)}`);
+    const { page, errors } = runsPage;
     await page.waitForSelector(`tr[data-job="${job}"]`);
     const overview = await open('/');
     await overview.page.waitForSelector('[data-testid=total-runs]');
     const totalBefore = Number((await overview.page.textContent('[data-testid=total-runs]'))?.replace(/,/g, ''));
-    // The pages listen on the event stream (and no longer poll): each has one open request to /api/v1/events.
-    for (const p of [page, overview.page])
+    // The pages listen on the event stream (and no longer poll): each opened /api/v1/events.
+    for (const p of [runsPage, overview])
       await waitFor(
-        async () =>
-          (await p.evaluate("performance.getEntriesByType('resource').some((e) => e.name.endsWith('/api/v1/events'))")) ? true : undefined,
+        () => (p.requests.some((u) => u.endsWith('/api/v1/events')) ? true : undefined),
         10_000,
         'the page to open the event stream',
       );
