@@ -23,6 +23,7 @@ const PAGES: { path: string; api: string[]; ready?: string }[] = [
   { path: '/partner-files', api: ['/api/v1/partner-files'] },
   { path: '/slos', api: ['/api/v1/slos', '/api/v1/alerts'] },
   { path: '/architecture', api: ['/api/v1/architecture'], ready: '[data-testid=diagram] svg' },
+  { path: '/cost', api: ['/api/v1/costs?by=product', '/api/v1/costs/benefit'] },
 ];
 
 export const consolePages: BenchRow = {
