@@ -18,7 +18,9 @@ function stale() {
 }
 
 if (existsSync(built) && !stale()) {
-  process.setSourceMapsEnabled(true);
+  // Stack traces through the source maps (lines of src/*.ts) on request: mapping every module as it loads cost
+  // about a fifth of a start.
+  if (process.env.FINMESH_SOURCE_MAPS === '1') process.setSourceMapsEnabled(true);
   await import(new URL('dist/cli/main.js', root).href);
 } else {
   const { register } = await import('tsx/esm/api');

@@ -114,5 +114,7 @@ function exitCodeFor(e: unknown): number {
     return USER_ERRORS.has(e.code) ? EXIT.usage : EXIT.failures;
   }
   process.stderr.write(`finmesh: unexpected error (a bug; please report it): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  if (!process.sourceMapsEnabled && process.env.FINMESH_SOURCE_MAPS !== '1')
+    process.stderr.write('finmesh: FINMESH_SOURCE_MAPS=1 gives the stack in the TypeScript sources\n');
   return EXIT.failures;
 }
