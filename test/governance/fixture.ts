@@ -98,23 +98,34 @@ export async function serveWithSql(dir: string): Promise<Served> {
   const doc = parseDocument(readFileSync(file, 'utf8'));
   doc.setIn(['server', 'sql', 'tls'], { cert: 'file:.finmesh/secrets/sql.crt', key: 'file:.finmesh/secrets/sql.key' });
   writeFileSync(file, doc.toString());
-  const [port, pgPort] = [await freePort(), await freePort()];
-  const child = cliAsync(['serve', '--project', dir, '--port', String(port), '--pg-port', String(pgPort)], { env: TOKEN_ENV });
-  let output = '';
-  child.stdout.on('data', (d) => {
-    output += d;
-  });
-  child.stderr.on('data', (d) => {
-    output += d;
-  });
-  await waitFor(
-    () => {
-      if (child.exitCode !== null) throw new Error(`finmesh serve exited with ${child.exitCode}:\n${output}`);
-      return /SQL endpoint on/.test(output) ? true : undefined;
-    },
-    60_000,
-    `finmesh serve to listen; its output so far:\n${output}`,
-  );
+  // A free port may be taken by another test between our check and the server's listen: then start again on others.
+  for (let attempt = 1; ; attempt++) {
+    const [port, pgPort] = [await freePort(), await freePort()];
+    const child = cliAsync(['serve', '--project', dir, '--port', String(port), '--pg-port', String(pgPort)], { env: TOKEN_ENV });
+    let output = '';
+    child.stdout.on('data', (d) => {
+      output += d;
+    });
+    child.stderr.on('data', (d) => {
+      output += d;
+    });
+    const started = await waitFor(
+      () => {
+        if (child.exitCode !== null) {
+          if (attempt < 3 && /cannot listen on 127\.0\.0\.1/.test(output)) return 'port taken';
+          throw new Error(`finmesh serve exited with ${child.exitCode}:\n${output}`);
+        }
+        return /SQL endpoint on/.test(output) ? 'listening' : undefined;
+      },
+      60_000,
+      `finmesh serve to listen; its output so far:\n${output}`,
+    );
+    if (started === 'port taken') continue;
+    return served(port, pgPort, child);
+  }
+}
+
+function served(port: number, pgPort: number, child: ReturnType<typeof cliAsync>) {
   return {
     url: `http://127.0.0.1:${port}`,
     pgPort,
