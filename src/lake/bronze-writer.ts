@@ -119,7 +119,8 @@ export async function commitBronzeBatch(ctx: Context, batch: BronzeBatch, staged
   const { source } = batch;
   try {
     const d = ctx.engine.dialect;
-    const withOffset = !('ndjsonFile' in batch.input);
+    // Changes carry their source offset and operation; a file's rows (an NDJSON file, or the engine's staged rows) do not.
+    const withOffset = 'records' in batch.input || 'lines' in batch.input;
     const columns = source.config.schema.map((c) => ({ name: c.name, type: c.type }));
     if (withOffset) columns.push({ name: '_offset', type: 'BIGINT' }, { name: '_op', type: 'VARCHAR' });
     // A batch lands in one partition, its arrival date: named here rather than by PARTITION_BY, which costs the
