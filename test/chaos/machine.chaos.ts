@@ -71,27 +71,24 @@ function bronzeParquet(lake: string): number {
   return readdirSync(lake, { recursive: true }).filter((f) => /\/bronze\/.*\.parquet$/.test(String(f))).length;
 }
 
-/** Writes `path` until the filesystem under it has no space left. */
-function fillUp(path: string): void {
-  const chunk = Buffer.alloc(256 * 1024, 0x5a);
-  const fd = openSync(path, 'w');
-  try {
-    for (;;) writeSync(fd, chunk);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
-  } finally {
-    closeSync(fd);
+/**
+ * Appends to `path` until the filesystem under it has no space left; returns the bytes still free. Append, not
+ * truncate: called again, it tops the disk up after finmesh freed some (a staging folder swept), as a runaway writer would.
+ */
+function fillUp(path: string): number {
+  for (const size of [256 * 1024, 512]) {
+    const chunk = Buffer.alloc(size, 0x5a);
+    const fd = openSync(path, 'a');
+    try {
+      for (;;) writeSync(fd, chunk);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+    } finally {
+      closeSync(fd);
+    }
   }
-  // The last bytes, below a chunk.
-  const small = Buffer.alloc(512, 0x5a);
-  const fd2 = openSync(path, 'a');
-  try {
-    for (;;) writeSync(fd2, small);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
-  } finally {
-    closeSync(fd2);
-  }
+  const fs = statfsSync(path);
+  return fs.bavail * fs.bsize;
 }
 
 const FAKETIME_LIB = ['/usr/lib/x86_64-linux-gnu/faketime', '/usr/lib/aarch64-linux-gnu/faketime', '/usr/lib/faketime']
@@ -141,17 +138,26 @@ describe('chaos: the machine fails mid-stream', () => {
       await waitFor(() => (bronzeParquet(lake) > 0 ? true : undefined), 120_000, 'the stream to commit a batch');
       // Another process fills the disk to its last byte (a runaway log, a big copy): every write of finmesh fails.
       const ballast = join(lake, '.chaos-ballast');
-      fillUp(ballast);
-      const free = statfsSync(lake);
-      assert.ok(free.bavail * free.bsize < 64 * 1024, `the lake's disk is full (${free.bavail * free.bsize} bytes free)`);
-      // The app goes on writing; the stream cannot commit until space returns, and must say why.
+      // The stream may free space between the fill and the check (it removes a batch's staging folder when its write
+      // fails): the filler tops up again, a few times, before the check is final.
+      let free = fillUp(ballast);
+      for (let i = 0; i < 20 && free >= 64 * 1024; i++) free = fillUp(ballast);
+      assert.ok(free < 64 * 1024, `the lake's disk is full (${free} bytes free)`);
+      // The app goes on writing; the stream cannot commit until space returns, and must say why. The filler keeps the
+      // disk full meanwhile.
       await waitFor(
-        () => (/no space left on device|ENOSPC/i.test(stream.output()) ? true : undefined),
+        () => {
+          fillUp(ballast);
+          return /no space left on device|ENOSPC/i.test(stream.output()) ? true : undefined;
+        },
         120_000,
         'the stream to report the full disk',
       );
       // Full for a while, as when an operator takes minutes to notice.
-      await sleep(4000);
+      for (let i = 0; i < 40; i++) {
+        fillUp(ballast);
+        await sleep(100);
+      }
       rmSync(ballast);
       assert.equal(await exited(gen.child), 0, gen.output());
       await stream.stop();
