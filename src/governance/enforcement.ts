@@ -7,7 +7,7 @@ import { columnLineage } from '../lineage/column-lineage.js';
 import { AccessPolicy, type DatasetDecision } from './access.js';
 import { AuditTrail, queryHash } from './audit.js';
 import { PersonaSession, type PersonaSessionOptions } from './persona-session.js';
-import { guardSelect } from './sql-guard.js';
+import { guardSelect, refusedStatement } from './sql-guard.js';
 
 /** Rows a governed query returns at most unless the caller says otherwise (the rest is cut, and says so). */
 export const DEFAULT_ROW_LIMIT = 10_000;
@@ -195,13 +195,7 @@ export class Enforcer {
     const parsed = await session.engine.parse(sql);
     if (parsed.error) {
       if (parsed.error.kind === 'syntax') throw new FinmeshError('QUERY_INVALID', `the query does not parse: ${parsed.error.message}`);
-      // Which statement is refused, when there are several (`statement 2 of 2 is CREATE`).
-      const st = parsed.error.statement;
-      const found = st
-        ? st.count > 1
-          ? `statement ${st.index} of ${st.count} is ${st.verb}`
-          : `found ${st.verb}`
-        : `found ${/^\s*([A-Za-z]+)/.exec(sql)?.[1]?.toUpperCase() ?? 'a statement that is not a SELECT'}`;
+      const found = refusedStatement(sql, parsed.error);
       return deny(
         new FinmeshError('PERMISSION', `may only read (queries are read-only): only SELECT (or WITH ... SELECT) is allowed; ${found}`),
         'statement',

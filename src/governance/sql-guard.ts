@@ -1,4 +1,5 @@
 import { FinmeshError } from '../core/errors.js';
+import type { ParsedSql } from '../engine/engine.js';
 
 /** Schemas of the engine's own catalog (what BI tools query on connect); they list only what the session holds. */
 export const CATALOG_SCHEMAS = ['pg_catalog', 'information_schema'] as const;
@@ -93,4 +94,14 @@ export function guardSelect(ast: unknown, g: GuardContext): { datasets: string[]
   }
   for (const name of unqualified) if (!ctes.has(name)) readsCatalog = true;
   return { datasets: [...datasets].sort(), readsCatalog };
+}
+
+/**
+ * What makes a statement list something other than one read, for the refusal's message: `statement 2 of 2 is CREATE`
+ * when several statements were sent, `found CREATE` for one.
+ */
+export function refusedStatement(sql: string, error: NonNullable<ParsedSql['error']>): string {
+  const st = error.statement;
+  if (st) return st.count > 1 ? `statement ${st.index} of ${st.count} is ${st.verb}` : `found ${st.verb}`;
+  return `found ${/^\s*([A-Za-z]+)/.exec(sql)?.[1]?.toUpperCase() ?? 'a statement that is not a SELECT'}`;
 }
