@@ -222,9 +222,75 @@ export function createLogger(options: LoggerOptions = {}): Logger {
           },
         },
       },
-      options.destination ?? pino.destination(2),
+      options.destination ?? (logFormat() === 'text' ? personDestination(process.stderr) : pino.destination(2)),
     );
   });
+}
+
+/**
+ * How lines are written to standard error: `json` (one object a line, for a log collector) or `text` (a sentence a
+ * line, for a person). `FINMESH_LOG_FORMAT` chooses; by default text on a terminal, JSON anywhere else.
+ */
+export function logFormat(env: NodeJS.ProcessEnv = process.env, stream: { isTTY?: boolean } = process.stderr): 'json' | 'text' {
+  const chosen = env.FINMESH_LOG_FORMAT;
+  if (chosen === 'json' || chosen === 'text') return chosen;
+  return stream.isTTY ? 'text' : 'json';
+}
+
+const SEVERITY_COLOUR: Record<string, number> = { WARNING: 33, ERROR: 31, CRITICAL: 31, DEBUG: 2 };
+/** Fields shown after a person's line when present and not already in its message, with the word they read as. */
+const PERSON_FIELDS: [field: string, label: string][] = [
+  ['job', 'job'],
+  ['source', 'source'],
+  ['product', 'product'],
+  ['dataset', 'dataset'],
+  ['path', 'file'],
+  ['err_message', 'error'],
+  ['err', 'error'],
+  ['run_id', 'run'],
+];
+
+/**
+ * One JSON log line as a person reads it: `12:03:04 WARNING runs: ingest:acquirer-settlements succeeded in 2 s; 1
+ * row quarantined · run 01a2…`. Redaction has already happened (the JSON line is pino's output).
+ */
+export function personLine(json: string, colour: boolean): string {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    return json.endsWith('\n') ? json : `${json}\n`;
+  }
+  const severity = typeof o.severity === 'string' ? o.severity : 'INFO';
+  const time = typeof o.time === 'string' ? o.time.slice(11, 19) : '';
+  const message = typeof o.message === 'string' ? o.message : '';
+  const about: string[] = [];
+  for (const [field, label] of PERSON_FIELDS) {
+    const v = o[field];
+    if (v === undefined || v === null || v === '') continue;
+    const text =
+      typeof v === 'object' && 'message' in v ? String((v as { message: unknown }).message) : typeof v === 'string' ? v : JSON.stringify(v);
+    if (message.includes(text)) continue;
+    about.push(`${label} ${text}`);
+  }
+  const sev = colour && SEVERITY_COLOUR[severity] ? `\x1b[${SEVERITY_COLOUR[severity]}m${severity}\x1b[0m` : severity;
+  const component = typeof o.component === 'string' ? `${o.component}: ` : '';
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: a partner's file name or a server's message may hold escapes
+  const safe = (t: string) => t.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return `${time} ${sev} ${safe(component + message)}${about.length ? ` · ${safe(about.join(' · '))}` : ''}\n`;
+}
+
+/**
+ * A destination writing each line as a sentence to a terminal; it first clears the line a progress display may be
+ * rewriting in place (the progress draws itself again at its next tick).
+ */
+export function personDestination(stream: NodeJS.WriteStream): DestinationStream {
+  const colour = !(process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') && process.env.TERM !== 'dumb';
+  return {
+    write(line: string) {
+      stream.write(`${stream.isTTY ? '\r\x1b[2K' : ''}${personLine(line, colour && Boolean(stream.isTTY))}`);
+    },
+  };
 }
 
 function severityOf(level: number): string {

@@ -189,7 +189,10 @@ export class Runs {
     // Rows sent to quarantine are worth a line at the default level: the log-based metric finmesh/quarantined_rows
     // (src/iac/monitoring.ts) counts them from it.
     else if (rejected > 0)
-      run.log.warn(line, `${run.job} ${outcome.status} in ${formatDuration(seconds * 1000)}; ${rejected} rows quarantined`);
+      run.log.warn(
+        line,
+        `${run.job} ${outcome.status} in ${formatDuration(seconds * 1000)}; ${rejected} ${rejected === 1 ? 'row' : 'rows'} quarantined`,
+      );
     else run.log.debug(line, `${run.job} ${outcome.status} in ${formatDuration(seconds * 1000)}`);
     const end: RunEnd = {
       status: outcome.status,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { componentLogger } from '../../src/observability/logger.js';
+import { componentLogger, logFormat, personLine } from '../../src/observability/logger.js';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -39,5 +39,36 @@ describe('logs', () => {
     const info = lines.filter((l) => l.severity === 'INFO').length;
     assert.ok(info > 100 && info < 350, `${info} of 2000 info lines kept at 10%`);
     assert.equal(lines.filter((l) => l.severity === 'WARNING').length, 10);
+  });
+});
+
+describe('logs for a person at a terminal', () => {
+  it('are JSON in a pipe or a file, sentences on a terminal, as FINMESH_LOG_FORMAT chooses', () => {
+    assert.equal(logFormat({}, { isTTY: false }), 'json');
+    assert.equal(logFormat({}, { isTTY: true }), 'text');
+    assert.equal(logFormat({ FINMESH_LOG_FORMAT: 'json' }, { isTTY: true }), 'json');
+    assert.equal(logFormat({ FINMESH_LOG_FORMAT: 'text' }, { isTTY: false }), 'text');
+  });
+
+  it('read as one sentence: time, severity, component, message, then what it is about — redacted as the JSON is', () => {
+    const { lines, stream } = capture();
+    const log = componentLogger({ level: 'info', components: {} }, 'runs', stream).child({
+      run_id: '01a22203-2dcc',
+      job: 'ingest:acquirer-settlements',
+    });
+    log.warn(
+      { path: 'in/settle\x1b[2J.csv', err_message: 'checksum', password: 'hunter2' },
+      'ingest:acquirer-settlements succeeded in 2 s; 1 row quarantined',
+    );
+    const json = JSON.stringify(lines[0]);
+    const line = personLine(json, false);
+    assert.match(
+      line,
+      /^\d\d:\d\d:\d\d WARNING runs: ingest:acquirer-settlements succeeded in 2 s; 1 row quarantined · file in\/settle\\x1b\[2J\.csv · error checksum · run 01a22203-2dcc\n$/,
+    );
+    assert.ok(!line.includes('hunter2'));
+    assert.ok(!line.includes('job ingest:'), 'the job is not repeated when the message names it');
+    assert.ok(personLine(json, true).includes('\x1b[33mWARNING\x1b[0m'), 'the severity in colour');
+    assert.equal(personLine('not json', false), 'not json\n');
   });
 });
