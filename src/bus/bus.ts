@@ -23,7 +23,21 @@ export interface Bus {
 export interface BusMessage {
   /** Partitioning and ordering key. */
   key: string;
-  value: string;
+  /**
+   * Text, or UTF-8 bytes (a payload that never needs to become a JS string, such as a page of change lines: the
+   * embedded bus hands the same bytes over; durable buses deliver their text).
+   */
+  value: string | Uint8Array;
+}
+
+/** A message value as text (bytes are UTF-8). */
+export function busText(value: string | Uint8Array): string {
+  return typeof value === 'string' ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
+}
+
+/** A message value's size in bytes (text as UTF-8). */
+export function busBytes(value: string | Uint8Array): number {
+  return typeof value === 'string' ? Buffer.byteLength(value) : value.byteLength;
 }
 
 export interface Delivery {

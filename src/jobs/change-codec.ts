@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { bronzeLine } from '../lake/bronze-writer.js';
-import type { ChangeRecord } from '../sources/changefeed/change-feed-source.js';
+import type { ChangeLines, ChangeRecord } from '../sources/changefeed/change-feed-source.js';
 
 /**
  * Change records on the bus, a page at a time: one message (or a few, under the bus's size limit) per page. A
@@ -21,8 +21,8 @@ export interface ChangeChunk {
   eventTimes: number[];
   /** A hash of the records' (offset, key) pairs, in order: with the offsets it names the batch's file. */
   identity: string;
-  /** The records as bronze NDJSON lines, without a final line end. */
-  lines: string;
+  /** The records as bronze NDJSON lines, without a final line end: text, or UTF-8 bytes as a source rendered them. */
+  lines: string | Uint8Array;
 }
 
 interface Header {
@@ -36,7 +36,7 @@ interface Header {
 }
 
 /** A chunk of consecutive records: its header facts and lines. */
-function chunkOf(records: ChangeRecord[], from: number, to: number): ChangeChunk {
+function chunkOf(records: ChangeRecord[], from: number, to: number): ChangeChunk & { lines: string } {
   let first = Number.POSITIVE_INFINITY;
   let last = Number.NEGATIVE_INFINITY;
   let checkpoint = '';
@@ -70,7 +70,7 @@ function chunkOf(records: ChangeRecord[], from: number, to: number): ChangeChunk
   };
 }
 
-function encode(c: ChangeChunk): string {
+function encode(c: ChangeChunk & { lines: string }): string {
   const header: Header = {
     v: 2,
     n: c.records,
@@ -81,6 +81,21 @@ function encode(c: ChangeChunk): string {
     id: c.identity,
   };
   return `${JSON.stringify(header)}\n${c.lines}`;
+}
+
+/**
+ * The message of a chunk a source rendered itself (`ChangeFeedSource.readLines`): its header, then its lines' bytes
+ * as they are — no record becomes a JS string on the way.
+ */
+export function encodeLines(c: ChangeLines): { value: Uint8Array; records: number; bytes: number } {
+  const identity = createHash('sha256').update(c.offsets).update('\u0000').update(c.keys).digest('hex').slice(0, 16);
+  // The event times are numbers the source wrote (`t1,t2,…`): they go into the header as they are.
+  const header = `{"v":2,"n":${c.records},"first":${c.firstOffset},"last":${c.lastOffset},"checkpoint":${JSON.stringify(c.checkpoint)},"times":[${c.eventTimes}],"id":"${identity}"}\n`;
+  const head = Buffer.byteLength(header);
+  const value = Buffer.allocUnsafe(head + c.lines.byteLength);
+  value.write(header, 0);
+  value.set(c.lines, head);
+  return { value, records: c.records, bytes: value.byteLength };
 }
 
 /**
@@ -120,15 +135,28 @@ export function packMessages(records: ChangeRecord[], maxBytes: number): { value
  * record framed by lengths: `<n>:<header JSON><m>:<document JSON>`), still on a durable bus after an upgrade, are
  * read too.
  */
-export function decodeChunk(message: string): ChangeChunk {
+export function decodeChunk(value: string | Uint8Array): ChangeChunk {
+  if (typeof value !== 'string') {
+    // Bytes: the header is parsed, the lines stay bytes.
+    const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    const nl = bytes.indexOf(0x0a);
+    if (bytes[0] !== 0x7b) return decodeChunk(bytes.toString('utf8'));
+    const header = parseHeader(bytes.toString('utf8', 0, nl < 0 ? bytes.length : nl));
+    return { ...header, lines: nl < 0 ? new Uint8Array(0) : bytes.subarray(nl + 1) };
+  }
+  const message = value;
   if (/^[0-9]/.test(message)) {
     const records = decodeLegacy(message);
     return chunkOf(records, 0, records.length);
   }
   const nl = message.indexOf('\n');
+  return { ...parseHeader(nl < 0 ? message : message.slice(0, nl)), lines: nl < 0 ? '' : message.slice(nl + 1) };
+}
+
+function parseHeader(text: string): Omit<ChangeChunk, 'lines'> {
   let header: Header;
   try {
-    header = JSON.parse(nl < 0 ? message : message.slice(0, nl)) as Header;
+    header = JSON.parse(text) as Header;
   } catch {
     throw new Error('not a change-record message: its first line is not a JSON header');
   }
@@ -141,12 +169,11 @@ export function decodeChunk(message: string): ChangeChunk {
     checkpoint: header.checkpoint,
     eventTimes: header.times,
     identity: header.id,
-    lines: nl < 0 ? '' : message.slice(nl + 1),
   };
 }
 
-/** A micro-batch: its chunks' facts merged, their lines one string per chunk. */
-export type ChangeBatch = Omit<ChangeChunk, 'lines'> & { lines: string[] };
+/** A micro-batch: its chunks' facts merged, their lines one piece (text or UTF-8 bytes) per chunk. */
+export type ChangeBatch = Omit<ChangeChunk, 'lines'> & { lines: (string | Uint8Array)[] };
 
 /** Concatenates chunks' facts in order (a micro-batch): lines stay apart, one string per chunk. */
 export function mergeChunks(chunks: ChangeChunk[]): ChangeBatch {
@@ -179,7 +206,10 @@ export function mergeChunks(chunks: ChangeChunk[]): ChangeBatch {
 
 /** A batch's bronze lines one by one, in order. */
 export function batchLines(batch: ChangeBatch): string[] {
-  return batch.lines.flatMap((l) => (l === '' ? [] : l.split('\n')));
+  return batch.lines.flatMap((l) => {
+    const text = typeof l === 'string' ? l : Buffer.from(l.buffer, l.byteOffset, l.byteLength).toString('utf8');
+    return text === '' ? [] : text.split('\n');
+  });
 }
 
 const OFFSET_PREFIX = '{"_offset":';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Bus, Delivery } from '../bus/bus.js';
+import { type Bus, busBytes, type Delivery } from '../bus/bus.js';
 import type { Source } from '../config/project.js';
 import { FinmeshError } from '../core/errors.js';
 import { sleep } from '../core/sleep.js';
@@ -16,6 +16,7 @@ import {
   type ChangeBatch,
   type ChangeChunk,
   decodeChunk,
+  encodeLines,
   lineDocument,
   lineOffset,
   mergeChunks,
@@ -244,8 +245,15 @@ class Lane {
         await sleep(5);
         continue;
       }
-      const page = await this.feed.read(cursor, PAGE_SIZE);
-      if (page.records.length === 0) {
+      // A feed that renders its own lines (SQLite) hands over bytes: no record becomes a JS object or string.
+      const lined = this.feed.readLines ? await this.feed.readLines(cursor, PAGE_SIZE, MAX_MESSAGE_BYTES) : undefined;
+      const page = lined?.records
+        ? { records: lined.records, checkpoint: lined.checkpoint }
+        : lined
+          ? { records: [], checkpoint: lined.checkpoint }
+          : await this.feed.read(cursor, PAGE_SIZE);
+      const count = lined && !lined.records ? lined.chunks.reduce((a, c) => a + c.records, 0) : page.records.length;
+      if (count === 0) {
         // With no head to aim at (Cosmos DB), an idle page means caught up.
         if (this.options.untilCaughtUp && this.target === undefined) break;
         if (page.checkpoint !== undefined && page.checkpoint !== cursor) {
@@ -267,18 +275,18 @@ class Lane {
       }
       // Pages travel as few bus messages as the bus's size limits allow (NATS and Kafka take 1 MiB by default):
       // per-event overhead stays off the hot path, and the feed's order is kept.
-      const messages = packMessages(page.records, MAX_MESSAGE_BYTES);
+      const messages = lined && !lined.records ? lined.chunks.map(encodeLines) : packMessages(page.records, MAX_MESSAGE_BYTES);
       await this.options.bus.publish(
         this.topic,
         messages.map((m) => ({ key: this.source.name, value: m.value })),
       );
-      this.published += page.records.length;
+      this.published += count;
       this.meterBus(
         'publish',
         messages.length,
         messages.reduce((n, m) => n + m.bytes, 0),
       );
-      this.options.metrics?.sourceRecordsRead.inc(labels, page.records.length);
+      this.options.metrics?.sourceRecordsRead.inc(labels, count);
       this.options.metrics?.busPublished.inc(this.busLabels, messages.length);
       this.options.metrics?.busBacklog.set(this.busLabels, this.published - this.committed);
       cursor = page.checkpoint;
@@ -296,7 +304,7 @@ class Lane {
       this.buffer.push(chunk);
       this.buffered += chunk.records;
       this.options.metrics?.busConsumed.inc(this.busLabels);
-      this.meterBus('deliver', 1, Buffer.byteLength(delivery.message.value));
+      this.meterBus('deliver', 1, busBytes(delivery.message.value));
       if (delivery.attempt > 1) this.options.metrics?.busRedelivered.inc(this.busLabels);
       this.deliveries.push(delivery);
       if (this.buffered >= this.config.batchMaxRecords) await this.flush();

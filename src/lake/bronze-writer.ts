@@ -20,7 +20,7 @@ export interface BronzeBatch {
    */
   input:
     | { records: BronzeRecord[] }
-    | { lines: string[]; identity: string }
+    | { lines: (string | Uint8Array)[]; identity: string }
     | { ndjsonFile: string /** Names the file with the offsets (a hash of the content). */; identity?: string }
     | { select: string; identity?: string };
   /** Source checkpoint committed in the same metadata transaction as the files. */
@@ -85,14 +85,19 @@ const writeFileAll = promisify(writeFile);
  * each waiting for a turn of the event loop: beside a busy change-feed reader, staging a batch then took as long as
  * the engine's work on it.) The pieces are encoded into one buffer, never joined into one string first.
  */
-function writeWhole(path: string, pieces: string[]): Promise<void> {
+function writeWhole(path: string, pieces: (string | Uint8Array)[]): Promise<void> {
   let size = Math.max(0, pieces.length - 1);
-  for (const p of pieces) size += Buffer.byteLength(p);
+  for (const p of pieces) size += typeof p === 'string' ? Buffer.byteLength(p) : p.byteLength;
   const buf = Buffer.allocUnsafe(size);
   let at = 0;
   for (let i = 0; i < pieces.length; i++) {
     if (i > 0) buf[at++] = 0x0a;
-    at += buf.write(pieces[i] as string, at);
+    const p = pieces[i] as string | Uint8Array;
+    if (typeof p === 'string') at += buf.write(p, at);
+    else {
+      buf.set(p, at);
+      at += p.byteLength;
+    }
   }
   return writeFileAll(path, buf);
 }

@@ -1,7 +1,7 @@
 import { type Admin, type Consumer, Kafka, logLevel, type Producer, type SASLOptions } from 'kafkajs';
 import { FinmeshError } from '../../core/errors.js';
 import { AsyncQueue } from '../async-queue.js';
-import { type Bus, type BusMessage, DEFAULT_MAX_IN_FLIGHT, type Delivery, type SubscribeOptions, type Subscription } from '../bus.js';
+import { type Bus, type BusMessage, busBytes, DEFAULT_MAX_IN_FLIGHT, type Delivery, type SubscribeOptions, type Subscription } from '../bus.js';
 
 export interface KafkaBusOptions {
   brokers: string[];
@@ -104,7 +104,7 @@ export class KafkaBus implements Bus {
     await this.ensureTopic(topic);
     // A send becomes one record batch per partition, and a broker refuses a batch above its message.max.bytes
     // (1 MiB by default): sends are cut to stay under it, one after the other, so order is kept.
-    let batch: { key: string; value: string }[] = [];
+    let batch: { key: string; value: string | Buffer }[] = [];
     let bytes = 0;
     const flush = async () => {
       if (batch.length === 0) return;
@@ -117,9 +117,9 @@ export class KafkaBus implements Bus {
       bytes = 0;
     };
     for (const m of messages) {
-      const size = Buffer.byteLength(m.key) + Buffer.byteLength(m.value) + RECORD_OVERHEAD_BYTES;
+      const size = Buffer.byteLength(m.key) + busBytes(m.value) + RECORD_OVERHEAD_BYTES;
       if (bytes + size > MAX_SEND_BYTES) await flush();
-      batch.push({ key: m.key, value: m.value });
+      batch.push({ key: m.key, value: typeof m.value === 'string' ? m.value : Buffer.from(m.value.buffer, m.value.byteOffset, m.value.byteLength) });
       bytes += size;
     }
     await flush();

@@ -59,7 +59,7 @@ export class MemoryBus implements Bus {
   async publish(topic: string, messages: BusMessage[]): Promise<void> {
     const t = this.topic(topic);
     for (const message of messages) {
-      const size = message.key.length + message.value.length;
+      const size = message.key.length + (typeof message.value === 'string' ? message.value.length : message.value.byteLength);
       const retained = () => t.entries.length - t.head;
       while (retained() >= this.capacity || (retained() > 0 && t.bytes + size > this.maxBytes)) {
         if (this.closed) throw new FinmeshError('UNAVAILABLE', 'the bus is closed');

@@ -21,6 +21,13 @@ export interface ChangeFeedSource {
   reached(a: string | undefined, b: string | undefined): boolean;
   /** Tells the source everything up to `checkpoint` is committed downstream (a slot may release WAL). */
   acknowledge(checkpoint: string): Promise<void>;
+  /**
+   * Optional, the fast path of a feed that can render its changes itself: like `read`, but the page comes as chunks
+   * of bronze NDJSON lines in UTF-8 (each `{"_offset":N,"_op":"upsert"|"delete",` then the document's members, the
+   * document folded onto one line — what `bronzeLine` makes of `read`'s records), each chunk's lines at most
+   * `maxBytes` (a single larger change stands alone). No record becomes a JS object or string.
+   */
+  readLines?(checkpoint: string | undefined, max: number, maxBytes: number): Promise<LinesPage>;
   /** How far behind the head a checkpoint is, in records or bytes when the source knows. */
   lag(checkpoint: string | undefined): Promise<SourceLag>;
   close(): Promise<void>;
@@ -30,6 +37,31 @@ export interface ChangePage {
   records: ChangeRecord[];
   /** The checkpoint after the last record (equal to the input when the page is empty). */
   checkpoint: string | undefined;
+}
+
+export interface LinesPage {
+  chunks: ChangeLines[];
+  /** Set instead of chunks when the source could not render this page: its records, as `read` gives them. */
+  records?: ChangeRecord[] | undefined;
+  /** The checkpoint after the last record (equal to the input when the page is empty). */
+  checkpoint: string | undefined;
+}
+
+/** Consecutive changes rendered by their source: what a bus message of them needs, the lines as bytes. */
+export interface ChangeLines {
+  records: number;
+  firstOffset: number;
+  lastOffset: number;
+  /** The checkpoint after the last change. */
+  checkpoint: string;
+  /** Event times (epoch ms) in order, as numbers joined by commas. */
+  eventTimes: string;
+  /** Offsets in order, joined by commas. */
+  offsets: string;
+  /** Keys in order, as a JSON array. */
+  keys: string;
+  /** Bronze NDJSON lines, UTF-8, one per change, without a final line end. */
+  lines: Uint8Array;
 }
 
 export const CHANGE_OPS = ['upsert', 'delete'] as const;
