@@ -80,6 +80,31 @@ export function describeBusContract(
       for (const [i, d] of got.entries()) assert.equal(d.message.value, messages[i]?.value, `message ${i} arrives whole`);
     });
 
+    it('delivers messages published as UTF-8 bytes with the same content, in order (up to 512 KiB each)', async () => {
+      const t = topic();
+      const texts = [`{"n":0,"name":"José 💳"}\n{"n":1}`, 'x'.repeat(512 * 1024 - 16), '{"n":2,"note":"ação"}'];
+      // Bytes that are a view into a larger buffer, as a source's page is cut into messages.
+      const page = Buffer.from(`HEAD${texts.join('')}TAIL`);
+      let at = 4;
+      const values = texts.map((s) => {
+        const n = Buffer.byteLength(s);
+        const v = page.subarray(at, at + n);
+        at += n;
+        return v;
+      });
+      await bus.publish(
+        t,
+        values.map((value) => ({ key: 'bytes', value })),
+      );
+      const sub = bus.subscribe(t, 'g1', { maxInFlight: 3 });
+      const got = await take(sub[Symbol.asyncIterator](), 3, 30_000, true);
+      await sub.close();
+      assert.deepEqual(
+        got.map((d) => busText(d.message.value)),
+        texts,
+      );
+    });
+
     it('delivers unacknowledged messages again to the next subscription of the group, acked ones not', async () => {
       const t = topic();
       await bus.publish(
