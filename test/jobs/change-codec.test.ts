@@ -28,7 +28,9 @@ describe('change records on the bus', () => {
     assert.equal(chunk.records, 4);
     assert.deepEqual([chunk.firstOffset, chunk.lastOffset, chunk.checkpoint], [1, 4, '4']);
     assert.deepEqual(chunk.eventTimes, [1000, 2000, 3000, 4000]);
-    const parsed = busText(chunk.lines).split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const parsed = busText(chunk.lines)
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.deepEqual(parsed, [
       { _offset: 1, _op: 'upsert', a: 1 },
       { _offset: 3, _op: 'delete', id: 'tab\there' },

@@ -79,7 +79,11 @@ describe('SQLite outbox: pages rendered by SQLite as bronze lines', () => {
       const messages = lined.chunks.map(encodeLines);
       for (const m of messages) assert.ok(m.bytes <= 4096 && m.value.byteLength === m.bytes, `a message of ${m.bytes} bytes`);
       const decoded = messages.map((m) => decodeChunk(m.value));
-      const lines = decoded.flatMap((c) => busText(c.lines).split('\n').map((l) => JSON.parse(l) as { _offset: number; _op: string; n: number }));
+      const lines = decoded.flatMap((c) =>
+        busText(c.lines)
+          .split('\n')
+          .map((l) => JSON.parse(l) as { _offset: number; _op: string; n: number }),
+      );
       assert.deepEqual(
         lines.map((l) => [l._offset, l._op, l.n]),
         rows.slice(10).map((r, i) => [i + 11, r.op, i + 10]),
@@ -95,7 +99,10 @@ describe('SQLite outbox: pages rendered by SQLite as bronze lines', () => {
   });
 
   it('hands over records, read the ordinary way, for a page whose payload holds a NUL', async () => {
-    const src = new SqliteOutboxSource(outbox([...ROWS.slice(0, 2), { key: 'nul', op: 'upsert', time: 9, payload: '{"id":"a\u0000b"}' }]), 'transactions');
+    const src = new SqliteOutboxSource(
+      outbox([...ROWS.slice(0, 2), { key: 'nul', op: 'upsert', time: 9, payload: '{"id":"a\u0000b"}' }]),
+      'transactions',
+    );
     await src.open();
     try {
       const lined = await src.readLines?.(undefined, 100, 512 * 1024);

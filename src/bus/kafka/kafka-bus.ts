@@ -1,7 +1,15 @@
 import { type Admin, type Consumer, Kafka, logLevel, type Producer, type SASLOptions } from 'kafkajs';
 import { FinmeshError } from '../../core/errors.js';
 import { AsyncQueue } from '../async-queue.js';
-import { type Bus, type BusMessage, busBytes, DEFAULT_MAX_IN_FLIGHT, type Delivery, type SubscribeOptions, type Subscription } from '../bus.js';
+import {
+  type Bus,
+  type BusMessage,
+  busBytes,
+  DEFAULT_MAX_IN_FLIGHT,
+  type Delivery,
+  type SubscribeOptions,
+  type Subscription,
+} from '../bus.js';
 
 export interface KafkaBusOptions {
   brokers: string[];
@@ -119,7 +127,10 @@ export class KafkaBus implements Bus {
     for (const m of messages) {
       const size = Buffer.byteLength(m.key) + busBytes(m.value) + RECORD_OVERHEAD_BYTES;
       if (bytes + size > MAX_SEND_BYTES) await flush();
-      batch.push({ key: m.key, value: typeof m.value === 'string' ? m.value : Buffer.from(m.value.buffer, m.value.byteOffset, m.value.byteLength) });
+      batch.push({
+        key: m.key,
+        value: typeof m.value === 'string' ? m.value : Buffer.from(m.value.buffer, m.value.byteOffset, m.value.byteLength),
+      });
       bytes += size;
     }
     await flush();

@@ -162,7 +162,11 @@ function renderPage(row: OutboxPageRow, maxBytes: number): ChangeLines[] | undef
     }
     headerBytes += (times[i] as string).length + 1;
     const lineStart = at;
-    at += out.write(ops.charCodeAt(i) === OP_DELETE ? `{"_offset":${ids[i]},"_op":"delete"` : `{"_offset":${ids[i]},"_op":"upsert"`, at, 'latin1');
+    at += out.write(
+      ops.charCodeAt(i) === OP_DELETE ? `{"_offset":${ids[i]},"_op":"delete"` : `{"_offset":${ids[i]},"_op":"upsert"`,
+      at,
+      'latin1',
+    );
     let j = pos + 1;
     while (j < end && (blob[j] as number) <= 0x20) j++;
     if (blob[j] === 0x7d) out[at++] = 0x7d;
