@@ -5,10 +5,13 @@ import type { BigQueryWarehouse, JobStats } from '../engine/bigquery/bigquery-wa
 import { googleType, quoteIdent, quoteString } from '../engine/bigquery/googlesql.js';
 import { buildDag, type ModelNode, selectModels } from '../engine/dag.js';
 import type { ColumnInfo, Engine } from '../engine/engine.js';
+import { bronzeColumns } from '../lake/session.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import { jobName } from '../runs/job-names.js';
 import type { ParentRun } from '../runs/runs.js';
+import { bigQueryCheckSource } from './bigquery-checks.js';
 import { bigQueryModelSql, bigQueryTable } from './bigquery-models.js';
+import { runChecks } from './check.js';
 import type { Context } from './context.js';
 
 export interface BronzeLoad {
@@ -200,7 +203,11 @@ function label(value: string): string {
 /** `finmesh run` on a BigQuery target: what was loaded, and each model's outcome with its jobs. */
 export interface BigQueryRunResult {
   loads: BronzeLoad[];
-  models: (WarehouseModelResult & { runId: string })[];
+  models: (WarehouseModelResult & {
+    runId: string;
+    /** The product's checks in BigQuery after its build: how many ran, failed (or could not run), of those at error level. */
+    checks?: { run: number; failed: number; errors: number };
+  })[];
 }
 
 /**
@@ -210,7 +217,12 @@ export interface BigQueryRunResult {
  */
 export async function runInBigQuery(
   ctx: Context,
-  options: { selector?: string | undefined; parent?: ParentRun | undefined },
+  options: {
+    selector?: string | undefined;
+    parent?: ParentRun | undefined;
+    /** Run each built product's checks in BigQuery after it (default true). */
+    checks?: boolean | undefined;
+  },
 ): Promise<BigQueryRunResult> {
   const engine = ctx.project.config.engine;
   if (engine.kind !== 'bigquery') throw new FinmeshError('CONFIG_INVALID', 'runInBigQuery needs engine.kind bigquery');
@@ -221,9 +233,13 @@ export async function runInBigQuery(
     uri: (key: string) => ctx.storage.readPath(key),
     tokenizationKey: ctx.tokenizationKey,
     selector: options.selector,
-    // From the manifest (the embedded DuckDB does not read gs:// objects); a dataset it has no schema for is described.
-    columnsOf: async (d: DatasetRef) =>
-      (await ctx.meta.manifest.state(datasetKey(d)))?.schema ?? ctx.engine.describe(`SELECT * FROM ${sqlName(d)}`),
+    // From the manifest, else the source's declared columns and bronze's own (the embedded DuckDB does not read gs://).
+    columnsOf: async (d: DatasetRef) => {
+      const known = (await ctx.meta.manifest.state(datasetKey(d)))?.schema;
+      if (known) return known;
+      const source = ctx.project.sources.find((s) => datasetKey(s.dataset) === datasetKey(d));
+      return source ? bronzeColumns(source) : ctx.engine.describe(`SELECT * FROM ${sqlName(d)}`);
+    },
   };
   const log = ctx.log;
   const loads = await loadBronze(ctx.project, ctx.meta, wh, build);
@@ -247,7 +263,16 @@ export async function runInBigQuery(
     if (r.status === 'succeeded') await run.succeed();
     else if (r.status === 'skipped') await run.skip(r.error ?? 'skipped');
     else await run.fail(new FinmeshError('QUERY_INVALID', r.error ?? 'failed'));
-    models.push({ ...r, runId: run.id });
+    const model: BigQueryRunResult['models'][number] = { ...r, runId: run.id };
+    if (r.status === 'succeeded' && (options.checks ?? true)) {
+      const checks = await runChecks(ctx, product, {
+        parent: { runId: run.id, job: jobName.model(product) },
+        source: bigQueryCheckSource(ctx, product, wh),
+      });
+      const failed = checks.filter((c) => c.status === 'fail' || c.status === 'error');
+      model.checks = { run: checks.length, failed: failed.length, errors: failed.filter((c) => c.severity === 'error').length };
+    }
+    models.push(model);
   }
   return { loads, models };
 }

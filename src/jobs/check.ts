@@ -1,5 +1,6 @@
 import { datasetKey, type Product, sqlName } from '../config/project.js';
 import { FinmeshError } from '../core/errors.js';
+import type { ColumnInfo, SqlDialect } from '../engine/engine.js';
 import { lakeDatasetId, projectNamespace } from '../lineage/naming.js';
 import { facets, PRODUCER, RUN_EVENT_SCHEMA, type RunEvent } from '../lineage/openlineage.js';
 import {
@@ -20,9 +21,48 @@ import type { Context } from './context.js';
 
 export type CheckResult = CheckResultRecord;
 
-async function value(ctx: Context, sql: string, relation: string): Promise<number> {
-  const r = await ctx.engine.query(sql.replaceAll('{object}', relation));
-  const v = r.rows[0]?.v;
+/**
+ * Where a product's checks run: the local engine over the lake's files, or the warehouse that holds the product
+ * (BigQuery). The checks, their fusing into one scan and their judging are the same whichever it is.
+ */
+export interface CheckSource {
+  /** The SQL the checks are compiled to. */
+  dialect: SqlDialect;
+  /** The product's relation in this engine's SQL. */
+  relation: string;
+  /** The rows of `sql` with `{object}` read as the relation; `check` is the rule the SQL was compiled from. */
+  query(sql: string, check?: CompiledCheck): Promise<Record<string, unknown>[]>;
+  /** The product's columns, or undefined when it has never been built. */
+  columns(): Promise<ColumnInfo[] | undefined>;
+  /** When the product last changed. */
+  updatedAt(): Promise<Date | undefined>;
+  /** Whether a column's type is the contract's `physicalType` (finmesh's SQL type names). */
+  sameType(contractType: string, actual: string): boolean;
+  /** The lineage dataset the checks read. */
+  dataset: { namespace: string; name: string };
+}
+
+/** The local engine as a check source: the product's live files in the lake, read by DuckDB. */
+export function engineCheckSource(ctx: Context, product: Product, relation = sqlName(product.dataset)): CheckSource {
+  const key = datasetKey(product.dataset);
+  return {
+    dialect: ctx.engine.dialect,
+    relation,
+    query: async (sql) => (await ctx.engine.query(sql.replaceAll('{object}', relation))).rows,
+    columns: async () => {
+      const state = await ctx.meta.manifest.state(key);
+      if (state?.schema) return state.schema;
+      if ((await ctx.meta.manifest.liveFiles(key)).length === 0) return undefined;
+      return ctx.engine.describe(`SELECT * FROM ${relation}`);
+    },
+    updatedAt: async () => (await ctx.meta.manifest.liveFiles(key)).at(-1)?.committedAt ?? (await ctx.meta.manifest.state(key))?.updatedAt,
+    sameType: (contract, actual) => normaliseType(contract) === normaliseType(actual),
+    dataset: lakeDatasetId(ctx.storage.location, product.dataset),
+  };
+}
+
+async function value(source: CheckSource, sql: string, check?: CompiledCheck): Promise<number> {
+  const v = (await source.query(sql, check))[0]?.v;
   return v === null || v === undefined ? 0 : Number(v);
 }
 
@@ -57,11 +97,11 @@ function result(
  * Aggregate expressions over `relation`, evaluated in one scan (a NULL is 0); undefined when that query fails, so the
  * caller can run each on its own and see which one fails.
  */
-async function scanOnce(ctx: Context, relation: string, aggregates: string[]): Promise<number[] | undefined> {
+async function scanOnce(source: CheckSource, aggregates: string[]): Promise<number[] | undefined> {
   if (aggregates.length === 0) return [];
   let row: Record<string, unknown>;
   try {
-    row = (await ctx.engine.query(`SELECT ${aggregates.map((a, i) => `${a} AS v${i}`).join(', ')} FROM ${relation}`)).rows[0] ?? {};
+    row = (await source.query(`SELECT ${aggregates.map((a, i) => `${a} AS v${i}`).join(', ')} FROM {object}`))[0] ?? {};
   } catch {
     return undefined;
   }
@@ -76,10 +116,9 @@ async function scanOnce(ctx: Context, relation: string, aggregates: string[]): P
  * queried one by one. A check whose SQL fails is an `error` result, not a crash.
  */
 async function runCompiled(
-  ctx: Context,
+  source: CheckSource,
   product: Product,
   checks: CompiledCheck[],
-  relation: string,
   runId: string,
   known: Map<CompiledCheck, number> = new Map(),
 ): Promise<CheckResult[]> {
@@ -89,7 +128,7 @@ async function runCompiled(
     let v: number | undefined;
     let message: string;
     try {
-      v = known.get(c) ?? (await value(ctx, c.sql, relation));
+      v = known.get(c) ?? (await value(source, c.sql, c));
       status = judge(v, c.expect) ? 'pass' : 'fail';
       message = status === 'pass' ? c.description : `${c.description}: found ${v}`;
     } catch (e) {
@@ -103,13 +142,12 @@ async function runCompiled(
 
 /** The checks' numbers that one scan of `relation` gives (those with an aggregate), with the other aggregates asked. */
 async function fusedScan(
-  ctx: Context,
-  relation: string,
+  source: CheckSource,
   checks: CompiledCheck[],
   others: string[] = [],
 ): Promise<{ known: Map<CompiledCheck, number>; others: number[] | undefined }> {
   const fusable = checks.filter((c): c is CompiledCheck & { aggregate: string } => c.aggregate !== undefined);
-  const values = await scanOnce(ctx, relation, [...fusable.map((c) => c.aggregate), ...others]);
+  const values = await scanOnce(source, [...fusable.map((c) => c.aggregate), ...others]);
   if (!values) return { known: new Map(), others: undefined };
   return { known: new Map(fusable.map((c, i) => [c, values[i] as number])), others: values.slice(fusable.length) };
 }
@@ -122,8 +160,9 @@ export async function qualityGate(ctx: Context, product: Product, candidateFiles
   const checks = compileChecks(product, ctx.engine.dialect).filter((c) => c.severity === 'error');
   if (checks.length === 0 || candidateFiles.length === 0) return;
   await ctx.engine.defineDataset('main', '__candidate', candidateFiles);
-  const { known } = await fusedScan(ctx, 'main.__candidate', checks);
-  const results = await runCompiled(ctx, product, checks, 'main.__candidate', 'gate', known);
+  const candidate = engineCheckSource(ctx, product, 'main.__candidate');
+  const { known } = await fusedScan(candidate, checks);
+  const results = await runCompiled(candidate, product, checks, 'gate', known);
   const failed = results.filter((r) => r.status === 'fail');
   if (failed.length > 0) {
     throw new FinmeshError(
@@ -136,49 +175,48 @@ export async function qualityGate(ctx: Context, product: Product, candidateFiles
 export interface RunChecksOptions {
   /** The model run that built the product, when the checks follow a build. */
   parent?: ParentRun | undefined;
+  /** Where the product is checked (default: the local engine over the lake, `engineCheckSource`). */
+  source?: CheckSource | undefined;
 }
 
 /** Runs every check of a product on its live data, stores the results and exposes them as metrics. */
 export async function runChecks(ctx: Context, product: Product, options: RunChecksOptions = {}): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   let profile: DataQualityProfile | undefined;
+  const source = options.source ?? engineCheckSource(ctx, product);
   const run = await ctx.runs.start({
     job: jobName.check(product),
     kind: 'check',
     parent: options.parent,
     labels: { domain: product.domain, product: product.name },
     lineage: {
-      start: (r) => checkEvent(ctx, product, r.id, r.startedAt, 'START', [], options.parent, undefined),
-      end: (r) => checkEvent(ctx, product, r.id, r.startedAt, 'COMPLETE', results, options.parent, profile),
+      start: (r) => checkEvent(ctx, source.dataset, product, r.id, r.startedAt, 'START', [], options.parent, undefined),
+      end: (r) => checkEvent(ctx, source.dataset, product, r.id, r.startedAt, 'COMPLETE', results, options.parent, profile),
     },
   });
   run.enter();
   const runId = run.id;
   try {
-    const relation = sqlName(product.dataset);
-    const key = datasetKey(product.dataset);
-    const live = await ctx.meta.manifest.liveFiles(key);
-    const state = await ctx.meta.manifest.state(key);
     const builtin = (rule: string) => `${product.name}.dataset.${rule}`;
-    if (!state?.schema && live.length === 0) {
+    const columns = await source.columns();
+    if (!columns) {
       for (const id of checkNames(product)) {
         results.push(
           result(runId, product, id, id.split('.').at(-1) ?? id, 'warning', 'skipped', undefined, '-', 'the product has never been built'),
         );
       }
     } else {
-      const d = ctx.engine.dialect;
+      const d = source.dialect;
       const checks = compileChecks(product, d);
-      const columns = state?.schema ?? (await ctx.engine.describe(`SELECT * FROM ${relation}`));
       const names = columns.map((c) => c.name);
       // The contract's rules, the PAN scan and the profile's counts share one scan of the data.
       const panAggregate = panLeakAggregate(columns, d, panScanExempt(product));
       const profileAggregates = ['count(*)', ...names.map((c) => `count(${d.quoteIdent(c)})`)];
-      const scan = await fusedScan(ctx, relation, checks, [...profileAggregates, ...(panAggregate ? [panAggregate] : [])]);
-      results.push(...(await runCompiled(ctx, product, checks, relation, runId, scan.known)));
+      const scan = await fusedScan(source, checks, [...profileAggregates, ...(panAggregate ? [panAggregate] : [])]);
+      results.push(...(await runCompiled(source, product, checks, runId, scan.known)));
       const pan = panLeakSql(columns, d, panScanExempt(product));
       if (pan) {
-        const v = scan.others?.[profileAggregates.length] ?? (await value(ctx, pan, relation));
+        const v = scan.others?.[profileAggregates.length] ?? (await value(source, pan));
         results.push(
           result(
             runId,
@@ -193,10 +231,10 @@ export async function runChecks(ctx: Context, product: Product, options: RunChec
           ),
         );
       }
-      results.push(schemaDrift(runId, product, columns));
-      results.push(await freshness(ctx, runId, product, live.at(-1)?.committedAt));
-      results.push(await volumeAnomaly(ctx, runId, product, columns));
-      profile = scan.others ? profileOf(names, scan.others) : await profileColumns(ctx, relation, names);
+      results.push(schemaDrift(runId, product, columns, source.sameType));
+      results.push(await freshness(runId, product, await source.updatedAt()));
+      results.push(await volumeAnomaly(ctx, source, runId, product, columns));
+      profile = scan.others ? profileOf(names, scan.others) : await profileColumns(source, names);
     }
     await ctx.meta.checks.record(results);
   } catch (e) {
@@ -227,15 +265,19 @@ export async function runChecks(ctx: Context, product: Product, options: RunChec
   return results;
 }
 
-function schemaDrift(runId: string, product: Product, columns: { name: string; type: string }[]): CheckResult {
+function schemaDrift(
+  runId: string,
+  product: Product,
+  columns: { name: string; type: string }[],
+  sameType: CheckSource['sameType'],
+): CheckResult {
   const expected = product.contract.schema[0]?.properties ?? [];
   const actual = new Map(columns.map((c) => [c.name, c.type]));
   const problems: string[] = [];
   for (const p of expected) {
     const t = actual.get(p.name);
     if (t === undefined) problems.push(`missing column ${p.name}`);
-    else if (p.physicalType && normaliseType(p.physicalType) !== normaliseType(t))
-      problems.push(`${p.name} is ${t}, the contract says ${p.physicalType}`);
+    else if (p.physicalType && !sameType(p.physicalType, t)) problems.push(`${p.name} is ${t}, the contract says ${p.physicalType}`);
   }
   const known = new Set(expected.map((p) => p.name));
   for (const c of columns) if (!known.has(c.name)) problems.push(`column ${c.name} is not in the contract`);
@@ -265,11 +307,10 @@ function normaliseType(t: string): string {
   return aliases[u] ?? u;
 }
 
-async function freshness(ctx: Context, runId: string, product: Product, last: Date | undefined): Promise<CheckResult> {
+async function freshness(runId: string, product: Product, updated: Date | undefined): Promise<CheckResult> {
   const slo = freshnessSlo(product);
   const id = `${product.name}.dataset.freshness`;
   if (!slo) return result(runId, product, id, 'freshness', 'warning', 'skipped', undefined, '-', 'the contract sets no latency SLA');
-  const updated = last ?? (await ctx.meta.manifest.state(datasetKey(product.dataset)))?.updatedAt;
   const age = updated ? Date.now() - updated.getTime() : Number.POSITIVE_INFINITY;
   const ok = age <= slo.ms;
   return result(
@@ -288,6 +329,7 @@ async function freshness(ctx: Context, runId: string, product: Product, last: Da
 /** Today's rows per day against the product's own history: |z| above the threshold fails. */
 async function volumeAnomaly(
   ctx: Context,
+  source: CheckSource,
   runId: string,
   product: Product,
   columns: { name: string; type: string }[],
@@ -296,12 +338,13 @@ async function volumeAnomaly(
   const cfg = ctx.project.config.quality.volumeAnomaly;
   if (!columns.some((c) => c.name === 'dt'))
     return result(runId, product, id, 'volume_anomaly', 'warning', 'skipped', undefined, '-', 'no dt column to count rows per day');
-  const d = ctx.engine.dialect;
+  const d = source.dialect;
+  const day = d.cast('dt', 'DATE');
   const rows = (
-    await ctx.engine.query(
-      `SELECT ${d.cast('dt', 'DATE')} AS day, count(*) AS n FROM ${sqlName(product.dataset)} WHERE dt >= ${d.daysAgo(cfg.trainingDays)} GROUP BY 1 ORDER BY 1`,
+    await source.query(
+      `SELECT ${day} AS day, count(*) AS n FROM {object} WHERE ${day} >= ${d.daysAgo(cfg.trainingDays)} GROUP BY 1 ORDER BY 1`,
     )
-  ).rows.map((r) => ({ day: new Date(String(r.day)), n: Number(r.n) }));
+  ).map((r) => ({ day: new Date(String(r.day)), n: Number(r.n) }));
   const today = rows.at(-1);
   if (!today) return result(runId, product, id, 'volume_anomaly', 'warning', 'skipped', undefined, '-', 'no rows yet');
   let history = rows.slice(0, -1);
@@ -343,10 +386,9 @@ interface DataQualityProfile {
 }
 
 /** Rows and nulls per column, in one scan: OpenLineage's dataQualityMetrics facet of the check run. */
-async function profileColumns(ctx: Context, relation: string, columns: string[]): Promise<DataQualityProfile> {
-  const counts = columns.map((c, i) => `count(${ctx.engine.dialect.quoteIdent(c)}) AS c${i}`);
-  const row =
-    (await ctx.engine.query(`SELECT count(*) AS n${counts.length > 0 ? `, ${counts.join(', ')}` : ''} FROM ${relation}`)).rows[0] ?? {};
+async function profileColumns(source: CheckSource, columns: string[]): Promise<DataQualityProfile> {
+  const counts = columns.map((c, i) => `count(${source.dialect.quoteIdent(c)}) AS c${i}`);
+  const row = (await source.query(`SELECT count(*) AS n${counts.length > 0 ? `, ${counts.join(', ')}` : ''} FROM {object}`))[0] ?? {};
   return profileOf(columns, [Number(row.n ?? 0), ...columns.map((_, i) => Number(row[`c${i}`] ?? 0))]);
 }
 
@@ -359,6 +401,7 @@ function profileOf(columns: string[], counts: number[]): DataQualityProfile {
 /** The check run in lineage: the product as the input, with a dataQualityAssertions facet (how dbt and GE report). */
 function checkEvent(
   ctx: Context,
+  dataset: { namespace: string; name: string },
   product: Product,
   runId: string,
   started: Date,
@@ -383,11 +426,11 @@ function checkEvent(
       ...base,
       eventType: 'START',
       eventTime: started.toISOString(),
-      inputs: [{ ...lakeDatasetId(ctx.storage.location, product.dataset) }],
+      inputs: [{ ...dataset }],
     };
   const ran = results.filter((r) => r.status === 'pass' || r.status === 'fail');
   const input = {
-    ...lakeDatasetId(ctx.storage.location, product.dataset),
+    ...dataset,
     inputFacets: facets({
       dataQualityAssertions: {
         assertions: ran.map((r) => ({ assertion: r.rule, success: r.status === 'pass', ...(r.column ? { column: r.column } : {}) })),

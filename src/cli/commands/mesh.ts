@@ -24,13 +24,24 @@ export function registerMesh(program: Command): void {
           import('../../lake/session.js'),
         ]);
       const project = await loadProject(opts.project);
-      const ctx = await openContext(project);
+      const engine = project.config.engine;
+      // On BigQuery, a contract's `sql` rule may call tokenize(): the translation needs the key.
+      const ctx = await openContext(project, { secrets: engine.kind === 'bigquery' });
       try {
-        await prepareSession(ctx);
         const nodes = selectModels(buildDag(project).dag, selector);
         if (selector && nodes.length === 0) throw new FinmeshError('NOT_FOUND', `no product matches "${selector}"`);
+        // Where the products are: checked in BigQuery on a BigQuery target, else by the local engine over the lake.
+        let source: ((p: (typeof nodes)[number]['product']) => import('../../jobs/check.js').CheckSource) | undefined;
+        if (engine.kind === 'bigquery') {
+          const [{ BigQueryWarehouse }, { bigQueryCheckSource }] = await Promise.all([
+            import('../../engine/bigquery/bigquery-warehouse.js'),
+            import('../../jobs/bigquery-checks.js'),
+          ]);
+          const wh = await BigQueryWarehouse.create(engine);
+          source = (p) => bigQueryCheckSource(ctx, p, wh);
+        } else await prepareSession(ctx);
         const results = [];
-        for (const n of nodes) results.push(...(await runChecks(ctx, n.product)));
+        for (const n of nodes) results.push(...(await runChecks(ctx, n.product, { source: source?.(n.product) })));
         const failed = results.filter((r) => r.status === 'fail' || r.status === 'error');
         const summary = {
           checks: results.length,

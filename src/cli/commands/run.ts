@@ -142,12 +142,12 @@ async function runBigQuery(
   const { runInBigQuery } = await import('../../jobs/bigquery-build.js');
   try {
     const result = await ctx.runs.track({ job: command, kind: 'run' }, (run) =>
-      runInBigQuery(ctx, { selector, parent: { runId: run.id, job: command } }),
+      runInBigQuery(ctx, { selector, parent: { runId: run.id, job: command }, checks: opts.checks ?? true }),
     );
     if (opts.json) printJson(result);
     else {
       const loaded = result.loads.filter((l) => l.ran).length;
-      print(`bronze: ${plural(loaded, 'batch')} loaded into BigQuery, ${result.loads.length - loaded} loaded before`);
+      print(`bronze: ${plural(loaded, 'batch', 'batches')} loaded into BigQuery, ${result.loads.length - loaded} loaded before`);
       for (const m of result.models) {
         const bytes = m.jobs.reduce((a, j) => a + j.bytesBilled, 0);
         say(
@@ -156,6 +156,7 @@ async function runBigQuery(
       }
     }
     if (result.models.some((m) => m.status !== 'succeeded')) failuresFound();
+    if (command === 'build' && result.models.some((m) => (m.checks?.errors ?? 0) > 0)) failuresFound();
   } finally {
     await ctx.close();
   }

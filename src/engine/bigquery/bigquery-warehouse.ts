@@ -18,6 +18,28 @@ export interface BigQueryWarehouseOptions {
   maximumBytesBilled?: number | undefined;
 }
 
+/** A column of a BigQuery table as its schema (the API's TableFieldSchema) gives it. */
+export interface WarehouseField {
+  name: string;
+  type: string;
+  mode?: string | undefined;
+  precision?: string | undefined;
+  scale?: string | undefined;
+  description?: string | undefined;
+  fields?: WarehouseField[] | undefined;
+}
+
+export interface WarehouseTable {
+  fields: WarehouseField[];
+  lastModified: Date | undefined;
+  description: string | undefined;
+  labels: Record<string, string>;
+  clustering: string[];
+  partitioning: { type: string; field: string | undefined } | undefined;
+  /** `TABLE` or `VIEW`. */
+  type: string | undefined;
+}
+
 type BigQueryClient = import('@google-cloud/bigquery').BigQuery;
 
 /**
@@ -39,6 +61,9 @@ export class BigQueryWarehouse {
       location: options.location,
       ...(endpoint ? { apiEndpoint: endpoint } : {}),
     });
+    // The client takes BIGQUERY_EMULATOR_HOST as its REST base verbatim (no scheme, no /bigquery/v2 is an invalid URL):
+    // the base is the endpoint's, whichever way it was given.
+    if (endpoint) client.baseUrl = `${endpoint}/bigquery/v2`;
     return new BigQueryWarehouse(client, options);
   }
 
@@ -128,6 +153,25 @@ export class BigQueryWarehouse {
   async columns(dataset: string, table: string): Promise<string[]> {
     const [md] = await this.client.dataset(dataset).table(table).getMetadata();
     return ((md.schema?.fields ?? []) as { name: string }[]).map((f) => f.name);
+  }
+
+  /** What BigQuery holds about `dataset.table` (schema, last change, description, labels, layout); undefined when missing. */
+  async table(dataset: string, table: string): Promise<WarehouseTable | undefined> {
+    const t = this.client.dataset(dataset).table(table);
+    const [exists] = await t.exists().catch((e: unknown) => {
+      throw bigQueryError(`cannot read table ${dataset}.${table}`, e);
+    });
+    if (!exists) return undefined;
+    const [md] = await t.getMetadata();
+    return {
+      fields: (md.schema?.fields ?? []) as WarehouseField[],
+      lastModified: md.lastModifiedTime ? new Date(Number(md.lastModifiedTime)) : undefined,
+      description: md.description ?? undefined,
+      labels: md.labels ?? {},
+      clustering: md.clustering?.fields ?? [],
+      partitioning: md.timePartitioning ? { type: md.timePartitioning.type, field: md.timePartitioning.field } : undefined,
+      type: md.type,
+    };
   }
 
   async tableExists(dataset: string, table: string): Promise<boolean> {
