@@ -255,9 +255,10 @@ export async function runInBigQuery(
       parent: options.parent,
       labels: { domain: product.domain, product: product.name },
     });
+    // Through the run's own logger, so each job is kept with the run (`finmesh runs <id>`, `--json`), not only logged.
     for (const j of r.jobs)
-      log.info(
-        { run_id: run.id, job_id: j.jobId, bytes_processed: j.bytesProcessed, bytes_billed: j.bytesBilled, slot_ms: j.slotMs },
+      run.log.info(
+        { job_id: j.jobId, bytes_processed: j.bytesProcessed, bytes_billed: j.bytesBilled, slot_ms: j.slotMs },
         `BigQuery job of ${r.dataset}`,
       );
     if (r.status === 'succeeded') await run.succeed();

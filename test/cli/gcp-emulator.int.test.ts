@@ -53,17 +53,6 @@ targets:
     engine: { kind: bigquery, projectId: ${PROJECT_ID} }
 `,
     );
-    // Two rules that fail on purpose: one in finmesh's SQL (translated to GoogleSQL), one built in (fused into the scan).
-    const contract = join(dir, 'domains/payments/products/transactions/contract.odcs.yaml');
-    writeFileSync(
-      contract,
-      readFileSync(contract, 'utf8').replace(
-        '      - { metric: rowCount, mustBeGreaterThan: 0, severity: error }\n',
-        `      - { type: sql, name: pix_rows, description: fails on purpose, query: "SELECT count(*) FROM {object} WHERE payment_method = 'pix'", mustBe: 0, severity: error }
-      - { metric: rowCount, mustBeLessThan: 10, severity: warning }
-`,
-      ),
-    );
     const gcs = await startFakeGcs();
     stops.push(gcs.stop);
     await createBucket(gcs, BUCKET);
@@ -119,6 +108,18 @@ targets:
     assert.deepEqual(counts, localCounts, "each product's rows in BigQuery are as many as locally");
     assert.ok((counts.get('payments_silver.transactions') ?? 0) > 0, 'over real rows');
 
+    // Two rules that fail on purpose, added once the products are built (an error-level rule is also the build's quality
+    // gate): one in finmesh's SQL (translated to GoogleSQL), one built in (fused into the scan).
+    const contract = join(dir, 'domains/payments/products/transactions/contract.odcs.yaml');
+    writeFileSync(
+      contract,
+      readFileSync(contract, 'utf8').replace(
+        '      - { metric: rowCount, mustBeGreaterThan: 0, severity: error }\n',
+        `      - { type: sql, name: pix_rows, description: fails on purpose, query: "SELECT count(*) FROM {object} WHERE payment_method = 'pix'", mustBe: 0, severity: error }
+      - { metric: rowCount, mustBeLessThan: 10, severity: warning }
+`,
+      ),
+    );
     // The same checks, in BigQuery and locally: the same outcomes and numbers (a freshness age differs by when it ran).
     const test = (target: string[]) => {
       const r = cli(['test', '--project', dir, ...target, '--json'], { env });

@@ -183,15 +183,34 @@ export class BigQueryWarehouse {
     if (wait) await job.promise();
     const [md] = await job.getMetadata();
     if (md.status?.errorResult) throw new FinmeshError('QUERY_INVALID', `BigQuery job ${jobId}: ${md.status.errorResult.message}`);
-    const s = md.statistics ?? {};
-    return {
-      jobId: md.jobReference?.jobId ?? jobId,
-      bytesProcessed: Number(s.totalBytesProcessed ?? s.query?.totalBytesProcessed ?? s.load?.inputFileBytes ?? 0),
-      bytesBilled: Number(s.query?.totalBytesBilled ?? 0),
-      slotMs: Number(s.totalSlotMs ?? s.query?.totalSlotMs ?? 0),
-      ran: true,
-    };
+    return jobStats(md, jobId);
   }
+}
+
+/**
+ * What a BigQuery job resource (`jobs.get`) says it cost: BigQuery reports int64 counters as strings, a query's
+ * bytes billed under `statistics.query`, a load's bytes read as `statistics.load.inputFileBytes`.
+ */
+export function jobStats(
+  md: {
+    jobReference?: { jobId?: string | null } | null;
+    statistics?: {
+      totalBytesProcessed?: string | null;
+      totalSlotMs?: string | null;
+      query?: { totalBytesProcessed?: string | null; totalBytesBilled?: string | null; totalSlotMs?: string | null } | null;
+      load?: { inputFileBytes?: string | null } | null;
+    } | null;
+  },
+  jobId: string,
+): JobStats {
+  const s = md.statistics ?? {};
+  return {
+    jobId: md.jobReference?.jobId ?? jobId,
+    bytesProcessed: Number(s.totalBytesProcessed ?? s.query?.totalBytesProcessed ?? s.load?.inputFileBytes ?? 0),
+    bytesBilled: Number(s.query?.totalBytesBilled ?? 0),
+    slotMs: Number(s.totalSlotMs ?? s.query?.totalSlotMs ?? 0),
+    ran: true,
+  };
 }
 
 /** `BIGQUERY_EMULATOR_HOST` (`host:port` or a URL) as an endpoint URL. */
