@@ -109,6 +109,10 @@ export async function runModelsInBigQuery(
       if ('issue' in m)
         throw new FinmeshError('CONFIG_INVALID', `${m.issue.file}: ${m.issue.path}: no GoogleSQL translation for ${m.issue.found}`);
       const jobs = await materialize(project, wh, node, m.sql, options.projectId);
+      // Power BI and the BigQuery console show what each column means, from the contract.
+      const [dataset, table] = base.dataset.split('.') as [string, string];
+      const described = (product.contract.schema[0]?.properties ?? []).filter((p) => p.description);
+      await wh.describeColumns(dataset, table, new Map(described.map((p) => [p.name, String(p.description).trim()])));
       results.push({ ...base, status: 'succeeded', jobs });
     } catch (e) {
       broken.add(product.name);

@@ -100,6 +100,24 @@ targets:
       'each model lists its BigQuery jobs and its checks ran after it',
     );
 
+    // The published table carries the contract's description and its columns' descriptions (what Power BI shows).
+    const published = await wh.table('payments_silver', 'transactions');
+    assert.equal(published?.description, 'Every payment the app processed, latest version only, with direct identifiers tokenised.');
+    assert.equal(
+      published?.fields.find((f) => f.name === 'is_deleted')?.description,
+      'true for a tombstone: the transaction was deleted at the source',
+    );
+
+    // Each model's BigQuery jobs are kept with its run: `finmesh runs <id> --json` lists them with their statistics.
+    const model = built.models.find((m) => m.model === 'transactions') as RunJson['models'][number] & { runId: string };
+    const shown = cli(['runs', model.runId, '--project', dir, '--target', 'emulator', '--json'], { env });
+    assert.equal(shown.status, 0, shown.stderr);
+    const kept = (JSON.parse(shown.stdout) as { logs: { fields: Record<string, unknown> }[] }).logs.map((l) => l.fields);
+    assert.deepEqual(
+      kept.filter((f) => f.job_id !== undefined).map((f) => [f.job_id, typeof f.bytes_processed, typeof f.bytes_billed, typeof f.slot_ms]),
+      model.jobs.map((j) => [j.jobId, 'number', 'number', 'number']),
+    );
+
     const union = built.models.map((m) => `SELECT '${m.dataset}' AS dataset, count(*) AS n FROM ${m.dataset}`).join(' UNION ALL ');
     const local = cli(['query', union, '--project', dir, '--json'], { env });
     assert.equal(local.status, 0, local.stderr);

@@ -174,6 +174,25 @@ export class BigQueryWarehouse {
     };
   }
 
+  /**
+   * Sets the descriptions of `dataset.table`'s columns (by name; a column not named keeps its own), by a metadata patch:
+   * a statement that replaces a table drops them, so they are set again after each.
+   */
+  async describeColumns(dataset: string, table: string, descriptions: Map<string, string>): Promise<void> {
+    if (descriptions.size === 0) return;
+    const t = this.client.dataset(dataset).table(table);
+    try {
+      const [md] = await t.getMetadata();
+      const fields = ((md.schema?.fields ?? []) as WarehouseField[]).map((f) => {
+        const d = descriptions.get(f.name);
+        return d === undefined ? f : { ...f, description: d };
+      });
+      await t.setMetadata({ schema: { fields } });
+    } catch (e) {
+      throw bigQueryError(`cannot describe the columns of ${dataset}.${table}`, e);
+    }
+  }
+
   async tableExists(dataset: string, table: string): Promise<boolean> {
     const [exists] = await this.client.dataset(dataset).table(table).exists();
     return exists;
