@@ -171,6 +171,28 @@ describe('partner CSV read by DuckDB (read_csv) gives what the scanner gives', (
     assert.ok(db.rows.every((r, i) => r._line === i + 2 && r.case_id === `CB-${i}`));
   });
 
+  it('a line longer than DuckDB reads (2 MiB) still gives the scanner’s rows', async () => {
+    const file = join(dir, 'long.csv');
+    const long = 'x'.repeat(3 * 1024 * 1024);
+    const lines = [HEADER];
+    for (let i = 0; i < 20; i++) lines.push(`CB-${i};27/11/2026;${i === 7 ? long : `Loja ${i}`};1,00;0;1;27/11/2026 13:05:09;sim;`);
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const js = await throughScanner(engine, dir, file, brazilian, 'utf-8');
+    const read = await readCsvWithEngine(engine, {
+      path: file,
+      name: 'partner.csv',
+      options: brazilian,
+      encoding: 'utf-8',
+      schema,
+      workDir: dir,
+    });
+    const db = read ? await throughEngine(engine, dir, file, brazilian, 'utf-8') : js;
+    assert.equal(db.rows.length, 20);
+    assert.deepEqual(db.rows, js.rows);
+    assert.equal(db.rows[7]?.merchant_name, long);
+    assert.equal(db.rows[7]?._line, 9);
+  });
+
   it('declines what only the scanner reads right: a quoted line break, a blank line (the scanner then reads the file)', async () => {
     const quotedBreak = join(dir, 'break.csv');
     writeFileSync(quotedBreak, `${HEADER}\nCB-1;27/11/2026;"Padaria\nSão João";1,00;0;1;27/11/2026 13:05:09;sim;\n`);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '../../engine/engine.js';
-import { type CsvColumn, type CsvOptions, csvParser, MAX_RECORD_CHARS, planByHeader } from './csv.js';
+import { type CsvColumn, type CsvOptions, csvOptionsSchema, csvParser, MAX_RECORD_CHARS, planByHeader } from './csv.js';
 import { CsvScanner } from './csv-scanner.js';
 import type { Encoding } from './decode.js';
 import { parseText, type RowSink } from './format.js';
@@ -49,6 +49,12 @@ export interface EngineCsvResult {
 const MAX_RECHECKED = 10_000;
 /** Most rejects whose lines shift the numbering of good rows (each adds a branch to the line expression). */
 const MAX_REJECTS = 512;
+/**
+ * The longest line DuckDB's reader takes (its default). Its read buffers are 16 times this: at the scanner's 16 MiB
+ * limit they were 256 MiB, and a file's peak memory grew with its size up to that. A longer line is one of DuckDB's
+ * rejects, read again by the scanner (or, when its text does not match, the whole file is).
+ */
+const ENGINE_MAX_LINE_BYTES = 2 * 1024 * 1024;
 
 const INTEGER = /^(TINYINT|SMALLINT|INTEGER|INT|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|INT[1248])$/;
 const NUMBER = /^(DECIMAL|NUMERIC|DOUBLE|FLOAT|REAL|FLOAT[48])$/;
@@ -86,7 +92,7 @@ export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): 
   const lit = (s: string) => d.quoteLiteral(s);
   const read = `read_csv(${lit(input.path)}, delim = ${lit(o.delimiter)}, quote = ${lit(o.quote)}, escape = ${lit(o.escape ?? o.quote)},
       header = true, skip = ${o.skipLines}, columns = {${columns}}, auto_detect = false, encoding = ${lit(input.encoding === 'latin1' ? 'latin-1' : 'utf-8')},
-      allow_quoted_nulls = false, null_padding = false, strict_mode = true, max_line_size = ${MAX_RECORD_CHARS},
+      allow_quoted_nulls = false, null_padding = false, strict_mode = true, max_line_size = ${ENGINE_MAX_LINE_BYTES},
       store_rejects = true, rejects_table = ${lit(rejectsTable)}, rejects_scan = ${lit(scansTable)})`;
   // One regular expression over the row's values (joined by \x01, which no value may hold) checks their shapes in
   // one pass; the casts that must succeed are checked beside it. Either failing leaves the row to the scanner.
@@ -417,8 +423,11 @@ export async function readFileWithEngine(
   sink: RowSink,
 ): Promise<{ select: string; count: number } | undefined> {
   const encoding = fmt.encoding ?? 'utf-8';
-  if (fmt.format !== 'csv' || fmt.pgp || !fmt.csv || !engineCanReadCsv(engine, fmt.csv, encoding, fmt.schema)) return undefined;
-  const read = await readCsvWithEngine(engine, { path, name, options: fmt.csv, encoding, schema: fmt.schema, workDir });
+  if (fmt.format !== 'csv' || fmt.pgp) return undefined;
+  // A source without a `csv:` block reads with the defaults, as the scanner does (read-file.ts).
+  const options = fmt.csv ?? csvOptionsSchema.parse({});
+  if (!engineCanReadCsv(engine, options, encoding, fmt.schema)) return undefined;
+  const read = await readCsvWithEngine(engine, { path, name, options, encoding, schema: fmt.schema, workDir });
   if (!read) return undefined;
   for (const r of read.rows) sink.row(r.line, r.values);
   for (const r of read.rejects) sink.reject(r.line, r.reason, r.raw);
