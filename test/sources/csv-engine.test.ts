@@ -171,6 +171,36 @@ describe('partner CSV read by DuckDB (read_csv) gives what the scanner gives', (
     assert.ok(db.rows.every((r, i) => r._line === i + 2 && r.case_id === `CB-${i}`));
   });
 
+  it('text with any blank JavaScript trims at its start or end (tab, NBSP, ideographic space, BOM…) is trimmed as the scanner trims it', async () => {
+    const file = join(dir, 'blanks.csv');
+    const blanks = [
+      '\t',
+      '\v',
+      '\f',
+      ' ',
+      '\u00a0',
+      '\u1680',
+      '\u2000',
+      '\u2005',
+      '\u200a',
+      '\u2028',
+      '\u2029',
+      '\u202f',
+      '\u205f',
+      '\u3000',
+      '\ufeff',
+    ];
+    const names = ['Loja', '\u0001Loja\u0001', 'x', 'Loja\u200bZ', ...blanks.flatMap((b) => [`${b}Loja`, `Loja${b}`, `${b}L${b}`, b])];
+    const lines = [HEADER, ...names.map((n, i) => `CB-${i};27/11/2026;${n};1,00;0;1;27/11/2026 13:05:09;sim;`)];
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const js = await throughScanner(engine, dir, file, brazilian, 'utf-8');
+    const db = await throughEngine(engine, dir, file, brazilian, 'utf-8');
+    assert.equal(db.rows.length, names.length);
+    assert.deepEqual(db.rows, js.rows);
+    assert.deepEqual(db.rejects, js.rejects);
+    assert.equal(db.rows[4]?.merchant_name, 'Loja');
+  });
+
   it('a line longer than DuckDB reads (2 MiB) still gives the scanner’s rows', async () => {
     const file = join(dir, 'long.csv');
     const long = 'x'.repeat(3 * 1024 * 1024);
