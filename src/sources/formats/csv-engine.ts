@@ -94,12 +94,11 @@ export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): 
       header = true, skip = ${o.skipLines}, columns = {${columns}}, auto_detect = false, encoding = ${lit(input.encoding === 'latin1' ? 'latin-1' : 'utf-8')},
       allow_quoted_nulls = false, null_padding = false, strict_mode = true, max_line_size = ${ENGINE_MAX_LINE_BYTES},
       store_rejects = true, rejects_table = ${lit(rejectsTable)}, rejects_scan = ${lit(scansTable)})`;
-  // Each value's shape is checked on its own (a regular expression for numbers and dates, the first and last
-  // character for trimmed text), and the casts that must succeed beside them; any failing leaves the row to the
-  // scanner. One expression over the joined row cost more than DuckDB's parse itself (the concatenation, and RE2
-  // walking the long blank classes of every text column).
+  // One regular expression over the row's values (joined by \x01, which no value may hold) checks their shapes in
+  // one pass; the casts that must succeed are checked beside it. Either failing leaves the row to the scanner.
   const values: string[] = [];
-  const checks: string[] = [];
+  const texts: string[] = [];
+  const fragments: string[] = [];
   const casts: string[] = [];
   for (const p of plan) {
     // DuckDB reads an unquoted empty field as NULL, the scanner as the empty text.
@@ -108,11 +107,12 @@ export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): 
     if (!v) return undefined;
     const isNull = o.nullValues.length > 0 ? `${c} IN (${o.nullValues.map(lit).join(', ')})` : 'false';
     values.push(`CASE WHEN ${isNull} THEN NULL ELSE ${v.value} END AS ${d.quoteIdent(p.column.name)}`);
-    const shape = v.fragment !== undefined ? `regexp_full_match(${c}, ${lit(v.fragment)})` : v.check;
-    if (shape) checks.push(`(${isNull} OR ${shape})`);
+    texts.push(c);
+    fragments.push(`(${[...o.nullValues.map(reLiteral), v.fragment].join('|')})`);
     if (v.cast) casts.push(`(${isNull} OR ${v.cast})`);
   }
-  const ok = checks.length + casts.length > 0 ? `coalesce(${[...checks, ...casts].join(' AND ')}, false)` : 'true';
+  const shapes = `regexp_full_match(concat(${texts.join(', chr(1), ')}), ${lit(fragments.join('\\x01'))})`;
+  const ok = `coalesce(${[shapes, ...casts].join(' AND ')}, false)`;
   try {
     try {
       // Each row carries its position (`_ord`), so the Parquet may be written in any order (flat memory).
@@ -202,16 +202,15 @@ export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): 
 
 /**
  * The value of column `c` (text) as the scanner's converter gives it for `type`, with the checks under which the two
- * agree for certain: the shape of the text (a regular expression, RE2, or a `check` in SQL) and a cast that must
- * succeed. Undefined for a type this path does not read.
+ * agree for certain: the shape of the text (a regular expression, RE2) and a cast that must succeed. Undefined for a
+ * type this path does not read.
  */
-function valueSql(c: string, type: string, o: CsvOptions): { value: string; fragment?: string; check?: string; cast?: string } | undefined {
+function valueSql(c: string, type: string, o: CsvOptions): { value: string; fragment: string; cast?: string } | undefined {
   const t = baseType(type);
   const q = (s: string) => `'${s.replaceAll("'", "''")}'`;
   if (TEXT.test(t)) {
     // The scanner trims blanks around unquoted values; DuckDB keeps them, and cannot say whether a value was quoted.
-    if (!o.trim) return { value: c };
-    return { value: c, check: `(${c} = '' OR NOT (${isBlank(`unicode(${c})`)} OR ${isBlank(`unicode(right(${c}, 1))`)}))` };
+    return { value: c, fragment: o.trim ? `|[^\\x01${BLANKS}]|[^\\x01${BLANKS}][^\\x01]*[^\\x01${BLANKS}]` : '[^\\x01]*' };
   }
   // Numbers are checked as the scanner reads them: grouping removed, a decimal comma made a point. The pattern is
   // applied to the raw text, so separators are allowed anywhere the scanner would drop them.
@@ -246,6 +245,7 @@ function valueSql(c: string, type: string, o: CsvOptions): { value: string; frag
     const no = "('false', 'f', '0', 'n', 'no', 'não', 'nao')";
     return {
       value: `CASE WHEN lower(${c}) IN ${yes} THEN true WHEN lower(${c}) IN ${no} THEN false END`,
+      fragment: '[^\\x01]*',
       cast: `(lower(${c}) IN ${yes} OR lower(${c}) IN ${no})`,
     };
   }
@@ -253,11 +253,10 @@ function valueSql(c: string, type: string, o: CsvOptions): { value: string; frag
 }
 
 /** A text matched literally in RE2. */
-const reLiteral = (s: string) => s.replace(/[\\^$.|?*+()[\]{}-]/g, (m) => `\\${m}`);
+const reLiteral = (s: string) => s.replace(/[\\^$.|?*+()[\]{}-]/g, (m) => `\\${m}`).replaceAll('\x01', '\\x01');
 
-/** Whether code point `cp` (SQL) is one JavaScript's `String.prototype.trim` removes. */
-const isBlank = (cp: string) =>
-  `(${cp} IN (9, 10, 11, 12, 13, 32, 160, 5760, 8232, 8233, 8239, 8287, 12288, 65279) OR ${cp} BETWEEN 8192 AND 8202)`;
+/** What JavaScript's `String.prototype.trim` removes, inside an RE2 class. */
+const BLANKS = '\\t\\n\\x{0B}\\f\\r \\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}\\x{FEFF}';
 
 const TOKENS = [
   ['yyyy', 'y', '[0-9]{4}'],
