@@ -6,6 +6,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { launchChromium } from '../../src/docs/site/chromium.js';
 import { type BenchRow, units, valueBar } from '../harness.js';
 
 const BIN = fileURLToPath(new URL('../../bin/finmesh.js', import.meta.url));
@@ -38,18 +39,7 @@ export const consolePages: BenchRow = {
     const serve: ChildProcess = spawn(process.execPath, [BIN, 'serve', '--project', demo, '--port', '0'], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    const browser = await launchChromium(CHROMIUM);
     const close = async () => {
       await browser.close();
       serve.kill('SIGTERM');

@@ -1,3 +1,4 @@
+import { FinmeshError } from '../core/errors.js';
 import type { AccessModel } from './access-schema.js';
 import type { Contract, DomainConfig, Materialization, ProductSettings, ProjectConfig, SourceConfig, Zone } from './schema.js';
 
@@ -77,4 +78,16 @@ export interface UserPolicyFile {
   /** Relative to the project root. */
   file: string;
   doc: unknown;
+}
+
+/** A product's name across finmesh: `domain.name`. */
+export function productId(p: Product): string {
+  return `${p.domain}.${p.name}`;
+}
+
+/** A product by `domain.name` or its dataset's SQL name; `NOT_FOUND` naming the products there are. */
+export function findProduct(project: Project, id: string): Product {
+  const p = project.products.find((x) => productId(x) === id || sqlName(x.dataset) === id);
+  if (!p) throw new FinmeshError('NOT_FOUND', `no product "${id}" (products: ${project.products.map(productId).join(', ')})`);
+  return p;
 }

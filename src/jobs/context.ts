@@ -14,6 +14,7 @@ import { createStorage } from '../lake/registry.js';
 import type { LakeStorage } from '../lake/storage.js';
 import { Lineage } from '../lineage/lineage.js';
 import { createTransports } from '../lineage/registry.js';
+import { recordContractVersions } from '../mesh/contract-history.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import { createMetadataStore } from '../metadata/registry.js';
 import { componentLogger } from '../observability/logger.js';
@@ -110,6 +111,8 @@ export async function openContext(project: Project, options: OpenOptions = {}): 
   // Runs left `running` by a process that died are failed now, by the first process that looks (readers too:
   // `finmesh runs` must not show a dead run as running).
   await runs.expireDead();
+  // A project opened to work remembers each contract version it met, for the product's version history.
+  if (!options.readonly) await recordContractVersions(project, meta.contracts, new Date(clock.now()));
   meter.start();
   return {
     project,

@@ -1,7 +1,7 @@
 /**
  * The metadata store: everything finmesh knows about what it did, split by concern — runs, the lake's file
  * manifest, source checkpoints, the partner-file ledger, leases, check results, lineage events, the lake's
- * reader sessions, the audit log and metered usage. One port, an adapter per place it runs: SQLite embedded (one process or several on one
+ * reader sessions, the audit log, metered usage and the versions of each product's contract seen. One port, an adapter per place it runs: SQLite embedded (one process or several on one
  * machine), PostgreSQL when several processes on several machines share one store (Cloud Run with Cloud SQL).
  *
  * Every member is async, so a networked store fits behind it. Adapters are built by `static async create` and
@@ -26,6 +26,7 @@ export interface MetadataStore {
   readonly readers: LakeReaderStore;
   readonly audit: AuditLog;
   readonly usage: UsageStore;
+  readonly contracts: ContractVersionStore;
   /** Releases connections. Idempotent. */
   close(): Promise<void>;
 }
@@ -463,4 +464,39 @@ export function attributesKey(attributes: Record<string, string> | undefined): s
   if (!attributes) return '{}';
   const keys = Object.keys(attributes).sort();
   return JSON.stringify(Object.fromEntries(keys.map((k) => [k, attributes[k]])));
+}
+
+/**
+ * The versions of each product's data contract finmesh has seen (a project loaded to run, or validated): the history
+ * the console's product page and `finmesh contract history` diff, version by version.
+ */
+export interface ContractVersionStore {
+  /**
+   * Records a product's contract as seen, unless it is the content (`hash`) last recorded for that product; true
+   * when recorded. A contract changed back to an earlier content is recorded again (the history is what consumers
+   * met, in order).
+   */
+  record(seen: ContractVersionSeen): Promise<boolean>;
+  /** The versions seen, oldest first; one product's when given. */
+  list(product?: string): Promise<ContractVersionRecord[]>;
+}
+
+export interface ContractVersionSeen {
+  /** `domain.name`. */
+  product: string;
+  /** The contract's own `version` (free text in ODCS; usually semver). */
+  version: string;
+  /** sha256 of the contract as canonical JSON (keys sorted): what tells one content from another. */
+  hash: string;
+  /** The contract document itself, so two versions can be diffed after the file changed. */
+  contract: unknown;
+  at: Date;
+}
+
+export interface ContractVersionRecord {
+  product: string;
+  version: string;
+  hash: string;
+  contract: unknown;
+  firstSeenAt: Date;
 }

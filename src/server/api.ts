@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { findProduct, productId, sqlName } from '../config/project.js';
 import { FinmeshError } from '../core/errors.js';
 import { costBenefitOf } from '../cost/benefit.js';
 import { COST_DIMENSIONS, type CostDimension, costReport, monthPeriod, pricedUsage } from '../cost/report.js';
@@ -10,6 +11,7 @@ import { LineageGraph } from '../lineage/graph.js';
 import { marquezLineage } from '../lineage/marquez.js';
 import type { RunEvent } from '../lineage/openlineage.js';
 import { openLineageErrors } from '../lineage/validate-event.js';
+import { contractHistory } from '../mesh/contract-history.js';
 import { buildCatalog, type CatalogEntry } from '../mesh/reports.js';
 import { verifyAuditChain } from '../metadata/audit-chain.js';
 import { AUDIT_KINDS, type AuditKind } from '../metadata/metadata-store.js';
@@ -104,6 +106,21 @@ export function registerApi(
         if (!columns)
           throw new FinmeshError('PERMISSION', `your persona may not read ${detail.dataset} (product ${detail.catalog.product})`);
         return { ...detail, catalog: withAccess(detail.catalog, columns) };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/products/:product/contract-history',
+      summary:
+        "A product's contract versions as finmesh met them (version, hash, when first seen), oldest first, and between consecutive versions the breaking and other changes (`finmesh contract diff`'s rules) with the version verdict",
+      permission: 'catalog',
+      cli: 'finmesh contract history <product> --json',
+      handler: async (req) => {
+        const product = findProduct(ctx.project, p(req).product ?? '');
+        const seen = await readable(req);
+        if (seen && !seen.has(sqlName(product.dataset)))
+          throw new FinmeshError('PERMISSION', `your persona may not read ${sqlName(product.dataset)} (product ${productId(product)})`);
+        return contractHistory(product, ctx.meta.contracts);
       },
     },
     {

@@ -1,5 +1,4 @@
-import { type DatasetRef, datasetKey, type Product, type Project, sqlName } from '../config/project.js';
-import { FinmeshError } from '../core/errors.js';
+import { type DatasetRef, datasetKey, findProduct, type Product, type Project, productId, sqlName } from '../config/project.js';
 import type { Context } from '../jobs/context.js';
 import { refreshDataset } from '../lake/session.js';
 import { LineageGraph } from '../lineage/graph.js';
@@ -373,16 +372,6 @@ async function quarantined(ctx: Context, dataset: DatasetRef): Promise<PartnerFi
     raw: String(x.raw ?? ''),
     runId: String(x.run_id),
   }));
-}
-
-export function productId(p: Product): string {
-  return `${p.domain}.${p.name}`;
-}
-
-export function findProduct(project: Project, id: string): Product {
-  const p = project.products.find((x) => productId(x) === id || sqlName(x.dataset) === id);
-  if (!p) throw new FinmeshError('NOT_FOUND', `no product "${id}" (products: ${project.products.map(productId).join(', ')})`);
-  return p;
 }
 
 /** The SLOs about a product (from its contract's SLA or an OpenSLO file naming it). */

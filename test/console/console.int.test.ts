@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, ConsoleMessage, Page } from 'playwright-core';
+import { launchChromium } from '../../src/docs/site/chromium.js';
 import { ranGovernedProject, TOKEN_ENV, TOKENS } from '../governance/fixture.js';
 import { cli, cliAsync, ROOT, tempDir, waitFor } from '../helpers.js';
 import { skipUnless } from '../launchers.js';
@@ -35,18 +36,7 @@ describe('web console', skipUnless(existsSync(CHROMIUM), `Chromium (${CHROMIUM})
   before(async () => {
     assert.ok(BUILT, 'dist/console/index.html is missing: run `npm run build` (it builds the console with Vite)');
     dir = join(tempDir(), 'demo');
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium(CHROMIUM);
     // While the demo runs, the console it prints updates by itself: the overview's run count grows without a reload.
     const demo = cliAsync(['demo', '--seconds', '15', '--dir', dir, '--port', '0']);
     let demoErr = '';
@@ -85,6 +75,18 @@ describe('web console', skipUnless(existsSync(CHROMIUM), `Chromium (${CHROMIUM})
     const broken = cli(['run', 'merchant_daily_summary', '--no-checks', '--project', dir]);
     writeFileSync(model, sql);
     assert.equal(broken.status, 1, `a failing model exits 1: ${broken.stderr}`);
+    // The contract changes under a new major version (a column removed from the contract and the model), and the
+    // product runs again: finmesh met version 1.0.0 during the demo and 2.0.0 now.
+    const product = join(dir, 'domains/payments/products/merchant_daily_summary');
+    const contract = readFileSync(join(product, 'contract.odcs.yaml'), 'utf8');
+    assert.match(contract, /^version: 1\.0\.0$/m);
+    writeFileSync(
+      join(product, 'contract.odcs.yaml'),
+      contract.replace(/^version: 1\.0\.0$/m, 'version: 2.0.0').replace(/^ {6}- \{ name: mcc,.*\n/m, ''),
+    );
+    writeFileSync(join(product, 'model.sql'), sql.replace(/^ {2}m\.mcc,\n/m, ''));
+    const rerun = cli(['run', 'merchant_daily_summary', '--no-checks', '--project', dir]);
+    assert.equal(rerun.status, 0, `the product runs under its new contract: ${rerun.stderr}`);
     // finmesh serve checks its callers: the console signs in with the platform engineer's token (and, below, an analyst's).
     serve = cliAsync(['serve', '--project', dir, '--port', '0'], { env: TOKEN_ENV });
     let stderr = '';
@@ -325,6 +327,53 @@ describe('web console', skipUnless(existsSync(CHROMIUM), `Chromium (${CHROMIUM})
     await page.context().close();
   });
 
+  it('contract versions: after a column was removed under a new major version, the product page lists both versions and names the breaking change, as the API and `finmesh contract history` do', async () => {
+    interface History {
+      versions: { version: string; hash: string; firstSeenAt: string; current: boolean }[];
+      changes: {
+        from: { version: string };
+        to: { version: string };
+        breaking: boolean;
+        changes: { kind: string; breaking: boolean; detail: string }[];
+      }[];
+    }
+    const h = await api<History>('/products/payments.merchant_daily_summary/contract-history');
+    assert.deepEqual(
+      h.versions.map((v) => [v.version, v.current]),
+      [
+        ['1.0.0', false],
+        ['2.0.0', true],
+      ],
+    );
+    assert.equal(h.changes.length, 1);
+    const step = h.changes[0] as History['changes'][number];
+    assert.equal(step.breaking, true);
+    assert.deepEqual(
+      step.changes.map((c) => [c.kind, c.breaking, c.detail]),
+      [['column-removed', true, 'column mcc was removed']],
+    );
+    // The CLI shares the answer.
+    const fromCli = cli(['contract', 'history', 'payments.merchant_daily_summary', '--json', '--project', dir]);
+    assert.equal(fromCli.status, 0, fromCli.stderr);
+    assert.deepEqual(JSON.parse(fromCli.stdout), h);
+    const { page, errors } = await open('/products/payments.merchant_daily_summary');
+    await page.waitForSelector('[data-testid=contract-versions]');
+    assert.deepEqual(
+      await page.locator('[data-testid=contract-versions] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-version'))),
+      h.versions.map((v) => v.version),
+    );
+    assert.match((await page.locator('[data-testid=contract-versions] tr[data-version="2.0.0"]').textContent()) ?? '', /current/);
+    const shown = page.locator('[data-step="1.0.0>2.0.0"]');
+    assert.match((await shown.locator('h3').textContent()) ?? '', /breaking/);
+    assert.deepEqual(
+      await shown.locator('li[data-breaking=true]').evaluateAll((items) => items.map((i) => i.textContent)),
+      step.changes.filter((c) => c.breaking).map((c) => `breaking ${c.kind} ${c.detail}`),
+    );
+    await shot(page, 'contract-versions');
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
   it('architecture: Mermaid draws the project’s diagram', async () => {
     const { page, errors } = await open('/architecture');
     await page.waitForSelector('[data-testid=diagram] svg', { timeout: 30_000 });
@@ -380,6 +429,7 @@ describe('web console', skipUnless(existsSync(CHROMIUM), `Chromium (${CHROMIUM})
     const paths = [
       '/',
       '/products/payments.transactions',
+      '/products/payments.merchant_daily_summary',
       '/lineage',
       '/lineage?dataset=payments_silver.transactions',
       '/lineage?dataset=payments_gold.daily_volume_by_method&column=total_amount',
@@ -493,18 +543,7 @@ describe(
         stderr += d;
       });
       url = await waitFor(() => /console (http:\/\/[^ /]+)\//.exec(stderr)?.[1], 60_000, `finmesh serve to print its URL (${stderr})`);
-      const { chromium } = await import('playwright-core');
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      });
+      browser = await launchChromium(CHROMIUM);
     });
     after(async () => {
       await browser?.close();

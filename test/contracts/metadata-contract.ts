@@ -580,6 +580,65 @@ export function describeMetadataContract(
         }
       });
     });
+
+    describe('contract versions', () => {
+      it('records a contract when its content changes, keeps each version with its document, and shares them', async () => {
+        const product = unique('payments.transactions');
+        const v1 = { version: '1.0.0', schema: [{ name: 't', properties: [{ name: 'id' }, { name: 'note' }] }] };
+        const v2 = { version: '2.0.0', schema: [{ name: 't', properties: [{ name: 'id' }] }] };
+        const t0 = clock.now();
+        assert.equal(await meta.contracts.record({ product, version: '1.0.0', hash: 'h1', contract: v1, at: new Date(t0) }), true);
+        assert.equal(
+          await meta.contracts.record({ product, version: '1.0.0', hash: 'h1', contract: v1, at: new Date(t0 + 1000) }),
+          false,
+          'the same content again is not a new version',
+        );
+        const other = await fx.openAnother(clock);
+        try {
+          assert.equal(
+            await other.contracts.record({ product, version: '2.0.0', hash: 'h2', contract: v2, at: new Date(t0 + 2000) }),
+            true,
+          );
+          // Changed back: consumers meet the first content again, so the history says so.
+          assert.equal(
+            await other.contracts.record({ product, version: '1.0.0', hash: 'h1', contract: v1, at: new Date(t0 + 3000) }),
+            true,
+          );
+          await other.contracts.record({ product: unique('other.product'), version: '1', hash: 'hx', contract: {}, at: new Date(t0) });
+        } finally {
+          await other.close();
+        }
+        const seen = await meta.contracts.list(product);
+        assert.deepEqual(
+          seen.map((v) => [v.version, v.hash, v.firstSeenAt.getTime() - t0]),
+          [
+            ['1.0.0', 'h1', 0],
+            ['2.0.0', 'h2', 2000],
+            ['1.0.0', 'h1', 3000],
+          ],
+        );
+        assert.deepEqual(seen[1]?.contract, v2, 'the document comes back as it was recorded');
+        assert.ok(
+          (await meta.contracts.list()).some((v) => v.product !== product),
+          'without a product: every product',
+        );
+      });
+
+      it('records a new content once when two connections see it at once', async () => {
+        const product = unique('payments.balances');
+        const other = await fx.openAnother(clock);
+        try {
+          const at = new Date(clock.now());
+          const recorded = await Promise.all(
+            [meta, other, meta, other].map((m) => m.contracts.record({ product, version: '1.0.0', hash: 'same', contract: {}, at })),
+          );
+          assert.equal(recorded.filter(Boolean).length, 1);
+          assert.equal((await meta.contracts.list(product)).length, 1);
+        } finally {
+          await other.close();
+        }
+      });
+    });
   });
 }
 

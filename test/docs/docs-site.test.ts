@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { CHROMIUM_ARGS, CHROMIUM_HINT, findChromium } from '../../src/docs/site/chromium.js';
+import { CHROMIUM_HINT, findChromium, launchChromium } from '../../src/docs/site/chromium.js';
 import { cli, copyExample, tempDir } from '../helpers.js';
 import { skipUnless } from '../launchers.js';
 
@@ -228,8 +228,7 @@ describe('finmesh docs after the demo', () => {
     assert.ok(written.diagrams.rendered >= 10, `${written.diagrams.rendered} diagrams rendered (5 per language)`);
     const svgs = walk(site).filter((f) => f.endsWith('.svg'));
     assert.equal(svgs.length, written.diagrams.rendered);
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+    const browser = await launchChromium(CHROMIUM as string);
     try {
       const page = await browser.newPage();
       for (const f of svgs) {

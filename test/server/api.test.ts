@@ -50,6 +50,7 @@ describe('the /api/v1 routes the console reads', () => {
       '/api/v1/overview',
       '/api/v1/catalog',
       '/api/v1/products/{product}',
+      '/api/v1/products/{product}/contract-history',
       '/api/v1/runs',
       '/api/v1/runs/{runId}',
       '/api/v1/slos',

@@ -1,5 +1,6 @@
 import { useLocation } from 'preact-iso';
 import { useApi } from '../api';
+import { CostBenefitError, useCostBenefit } from '../components/cost-benefit';
 import { Page, Stat, Status } from '../components/page';
 import { money, productPath } from '../format';
 
@@ -25,20 +26,6 @@ interface CostReport {
   })[];
 }
 
-interface Benefit {
-  month: string;
-  currency: string;
-  products: {
-    rank: number;
-    product: string;
-    verdict: string;
-    cost: Spend;
-    use: { reads: number; readers: string[]; consumers: string[] };
-    businessValue?: number;
-    why: string;
-  }[];
-}
-
 const DIMENSIONS = ['product', 'domain', 'component', 'source', 'cost-center'] as const;
 
 /** What the platform costs on the price sheet: month to date and forecast, by product, domain, component, source or cost centre; cost against use. */
@@ -46,7 +33,7 @@ export function Cost() {
   const { query } = useLocation();
   const by = (DIMENSIONS as readonly string[]).includes(query.by ?? '') ? (query.by as string) : 'product';
   const report = useApi<CostReport>(`/costs?by=${by}`, 10_000);
-  const benefit = useApi<Benefit>('/costs/benefit');
+  const benefit = useCostBenefit();
   return (
     <Page title="Cost" state={report}>
       {(r) => (
@@ -113,11 +100,7 @@ export function Cost() {
             </table>
           </div>
           <h2>Cost against use</h2>
-          {benefit.error && (
-            <p class="note bad" role="alert">
-              {benefit.error.message}
-            </p>
-          )}
+          <CostBenefitError error={benefit.error} />
           {benefit.data && (
             <div class="table-wrap">
               <table data-testid="benefit">

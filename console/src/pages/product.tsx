@@ -1,9 +1,10 @@
 import { useMemo } from 'preact/hooks';
 import { useRoute } from 'preact-iso';
-import { ApiError, useApi } from '../api';
+import { useApi } from '../api';
 import { TimeChart } from '../components/chart';
+import { ProductCost } from '../components/cost-benefit';
 import { Page, Stat, Status } from '../components/page';
-import { age, count, duration, lineagePath, money, percent, productPath, runPath, time } from '../format';
+import { age, count, duration, lineagePath, percent, productPath, runPath, time } from '../format';
 
 interface ProductData {
   catalog: {
@@ -176,6 +177,7 @@ function ProductBody({ d }: { d: ProductData }) {
           </table>
         </div>
       </section>
+      <ContractVersions product={c.product} />
       <section aria-labelledby="slos">
         <h2 id="slos">SLOs</h2>
         {d.slos.length === 0 && <p class="muted">No SLO is declared for this product.</p>}
@@ -231,52 +233,94 @@ function ProductBody({ d }: { d: ProductData }) {
   );
 }
 
-interface Benefit {
-  month: string;
-  currency: string;
-  products: {
-    rank: number;
-    product: string;
-    verdict: string;
-    cost: { monthToDate: number; forecast: number };
-    use: { reads: number; readers: string[]; downstream: string[]; consumers: string[] };
-    why: string;
+interface ContractHistoryData {
+  product: string;
+  current: { version: string; hash: string };
+  versions: { version: string; hash: string; firstSeenAt: string; current: boolean }[];
+  changes: {
+    from: { version: string; hash: string };
+    to: { version: string; hash: string };
+    breaking: boolean;
+    version: { ok: boolean; required: string; bump: string; suggested?: string };
+    changes: { kind: string; object: string; column: string; breaking: boolean; detail: string }[];
   }[];
 }
 
-/** What the product costs this month and whether it is worth it: its row of `finmesh cost benefit`, once metered. */
-function ProductCost({ product }: { product: string }) {
-  const benefit = useApi<Benefit>('/costs/benefit');
-  const b = benefit.data;
-  const mine = b?.products.find((p) => p.product === product);
-  const metered = mine !== undefined && (mine.cost.monthToDate > 0 || mine.cost.forecast > 0);
+/** The contract's versions as finmesh met them, and what each changed for consumers (`finmesh contract history`). */
+function ContractVersions({ product }: { product: string }) {
+  const h = useApi<ContractHistoryData>(`/products/${encodeURIComponent(product)}/contract-history`);
+  const d = h.data;
   return (
-    <section aria-labelledby="cost" data-testid="product-cost">
-      <h2 id="cost">Cost and cost-benefit</h2>
-      {benefit.error && (
+    <section aria-labelledby="versions" data-testid="contract-history">
+      <h2 id="versions">Contract versions</h2>
+      {h.error && (
         <p class="note warn" role="alert">
-          {benefit.error instanceof ApiError && benefit.error.status === 403 ? 'Your persona may not see costs: ' : ''}
-          {benefit.error.message}
+          {h.error.message}
         </p>
       )}
-      {b && !mine && <p class="muted">No cost-benefit row for this product.</p>}
-      {b && mine && !metered && <p class="muted">Not metered yet in {b.month}: nothing priced for this product.</p>}
-      {b && mine && metered && (
-        <>
-          <section class="stats" aria-label="Cost">
-            <Stat label={`month to date (${b.month})`} value={money(mine.cost.monthToDate, b.currency)} testId="product-cost-mtd" />
-            <Stat label="forecast to the month's end" value={money(mine.cost.forecast, b.currency)} testId="product-cost-forecast" />
-            <Stat label="reads this month" value={count(mine.use.reads)} />
-            <Stat label={`rank of ${b.products.length} (least worth keeping first)`} value={mine.rank} testId="product-cost-rank" />
-          </section>
-          <p>
-            <Status value={mine.verdict} /> <span data-testid="product-cost-why">{mine.why}</span>
-          </p>
-          <p class="small">
-            <a href="/cost">Every product's cost</a>
-          </p>
-        </>
+      {d && d.versions.length === 0 && (
+        <p class="muted">No version recorded yet: finmesh records the contract when the project runs, serves or validates.</p>
       )}
+      {d && d.versions.length > 0 && (
+        <div class="table-wrap">
+          <table data-testid="contract-versions">
+            <thead>
+              <tr>
+                <th scope="col">version</th>
+                <th scope="col">first seen (UTC)</th>
+                <th scope="col">content hash</th>
+              </tr>
+            </thead>
+            <tbody>
+              {d.versions.map((v) => (
+                <tr key={`${v.hash}|${v.firstSeenAt}`} data-version={v.version}>
+                  <th scope="row">
+                    {v.version} {v.current && <span class="badge info">current</span>}
+                  </th>
+                  <td>{time(v.firstSeenAt)}</td>
+                  <td>
+                    <code title={v.hash}>{v.hash.slice(0, 12)}</code>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {d &&
+        [...d.changes].reverse().map((step) => (
+          <div
+            key={`${step.from.hash}|${step.to.hash}|${step.to.version}`}
+            class="card"
+            data-step={`${step.from.version}>${step.to.version}`}
+          >
+            <h3>
+              {step.from.version} → {step.to.version}{' '}
+              {step.breaking ? <span class="badge bad">breaking</span> : <span class="badge good">compatible</span>}
+            </h3>
+            {step.changes.length === 0 ? (
+              <p class="muted">No schema change.</p>
+            ) : (
+              <ul class="plain">
+                {step.changes.map((c) => (
+                  <li key={`${c.kind}|${c.object}|${c.column}`} data-breaking={String(c.breaking)}>
+                    <span class={`badge ${c.breaking ? 'bad' : 'good'}`}>{c.breaking ? 'breaking' : 'ok'}</span> <code>{c.kind}</code>{' '}
+                    {c.detail}
+                  </li>
+                ))}
+              </ul>
+            )}
+            {!step.version.ok && (
+              <p class="note warn">
+                The version does not say so:{' '}
+                {step.version.required === 'major'
+                  ? 'a breaking change needs a new major version'
+                  : 'a change needs at least a new minor version'}
+                {step.version.suggested ? ` (${step.version.suggested})` : ''}.
+              </p>
+            )}
+          </div>
+        ))}
     </section>
   );
 }

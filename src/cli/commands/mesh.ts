@@ -205,9 +205,8 @@ export function registerMesh(program: Command): void {
     });
   examples(gaps, ['finmesh gaps', 'finmesh gaps --json || echo "monitoring gaps found"']);
 
-  const diff = program
-    .command('contract')
-    .description('data contracts')
+  const contract = program.command('contract').description('data contracts: compare two versions, or the versions finmesh has seen');
+  const diff = contract
     .command('diff')
     .description(
       'classify the changes between two versions of an ODCS contract (every schema object), and check the version says so; exit 1 on a breaking change',
@@ -246,6 +245,54 @@ export function registerMesh(program: Command): void {
     'finmesh contract diff contract.odcs.yaml proposed.odcs.yaml',
     'git show main:domains/payments/products/transactions/contract.odcs.yaml > /tmp/old.yaml && finmesh contract diff /tmp/old.yaml domains/payments/products/transactions/contract.odcs.yaml',
   ]);
+
+  const history = contract
+    .command('history')
+    .description(
+      "a product's contract versions as finmesh met them (run, serve, validate), oldest first, with the breaking and other changes from each to the next (contract diff's rules)",
+    )
+    .argument('<product>', 'the product as <domain>.<name> or its SQL name');
+  projectOption(history)
+    .option('--json', 'print the history as JSON (the same answer as GET /api/v1/products/{product}/contract-history)')
+    .action(async (id: string, opts: { project: string; json?: boolean }) => {
+      const [{ loadProject }, { findProduct }, { openIfRan }, { contractHistory }] = await Promise.all([
+        import('../../config/project-cache.js'),
+        import('../../config/project.js'),
+        import('../../jobs/context.js'),
+        import('../../mesh/contract-history.js'),
+      ]);
+      const project = await loadProject(opts.project);
+      const product = findProduct(project, id);
+      const ctx = await openIfRan(project);
+      try {
+        const h = await contractHistory(product, ctx?.meta.contracts);
+        if (opts.json) printJson(h);
+        else {
+          print(
+            formatTable(
+              ['version', 'first seen', 'hash', ''],
+              h.versions.map((v) => ({
+                version: v.version,
+                'first seen': v.firstSeenAt,
+                hash: v.hash.slice(0, 12),
+                '': v.current ? 'current' : '',
+              })),
+            ),
+          );
+          for (const step of h.changes) {
+            print(`\n${step.from.version} → ${step.to.version}${step.breaking ? ` ${paint('red', 'BREAKING')}` : ''}`);
+            if (step.changes.length === 0) print('  no schema changes');
+            for (const c of step.changes)
+              print(`  ${c.breaking ? paint('red', 'BREAKING') : paint('green', 'ok      ')} ${c.kind}: ${c.detail}`);
+          }
+          if (!h.versions.some((v) => v.current))
+            print(`\nthe contract now (${h.current.version}) has not been recorded yet: it is when the project runs, serves or validates`);
+        }
+      } finally {
+        await ctx?.close();
+      }
+    });
+  examples(history, ['finmesh contract history payments.transactions', 'finmesh contract history payments.transactions --json']);
 
   const odps = program
     .command('odps')

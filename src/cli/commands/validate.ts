@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
+import type { Project } from '../../config/project.js';
 import { usageError } from '../exit-codes.js';
 import { examples, projectOption } from '../options.js';
-import { paint, plural, print, printable, printJson } from '../output.js';
+import { paint, plural, print, printable, printJson, say } from '../output.js';
 
 export function registerValidate(program: Command): void {
   const cmd = program
@@ -60,6 +61,7 @@ export function registerValidate(program: Command): void {
           await engine.close();
         }
       }
+      if (project && issues.length === 0) await rememberContracts(project, opts.secrets);
       if (opts.json) printJson({ valid: issues.length === 0, issues });
       else if (issues.length === 0) {
         print(
@@ -72,4 +74,28 @@ export function registerValidate(program: Command): void {
       if (issues.length > 0) usageError();
     });
   examples(cmd, ['finmesh validate', 'finmesh validate --project examples/fintech --json']);
+}
+
+/**
+ * A valid project's contracts join their products' version history, when the project has a metadata store here (it
+ * ran). Validation's verdict is about the project: a store that cannot be reached is said, not fatal.
+ */
+async function rememberContracts(project: Project, secrets: boolean): Promise<void> {
+  if (project.config.metadata.kind !== 'sqlite' && !secrets) return;
+  const [{ createMetadataStore }, { recordContractVersions }, { FinmeshError }] = await Promise.all([
+    import('../../metadata/registry.js'),
+    import('../../mesh/contract-history.js'),
+    import('../../core/errors.js'),
+  ]);
+  try {
+    const meta = await createMetadataStore(project.config.metadata, project.root, { mustExist: true });
+    try {
+      await recordContractVersions(project, meta.contracts, new Date());
+    } finally {
+      await meta.close();
+    }
+  } catch (e) {
+    if (e instanceof FinmeshError && e.code === 'NOT_FOUND') return;
+    say(`contract versions not recorded (the project stays valid): ${e instanceof Error ? e.message : String(e)}`);
+  }
 }

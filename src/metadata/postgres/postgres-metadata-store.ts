@@ -4,6 +4,7 @@ import type {
   AuditLog,
   CheckpointStore,
   CheckResultStore,
+  ContractVersionStore,
   FileLedger,
   LakeReaderStore,
   LeaseStore,
@@ -19,7 +20,7 @@ import { PostgresCheckpoints, PostgresLedger } from './postgres-ledger.js';
 import { PostgresManifest } from './postgres-manifest.js';
 import { migrate, quote } from './postgres-migrations.js';
 import { PostgresPool } from './postgres-pool.js';
-import { PostgresCheckResults, PostgresLineage } from './postgres-records.js';
+import { PostgresCheckResults, PostgresContractVersions, PostgresLineage } from './postgres-records.js';
 import { PostgresRuns } from './postgres-runs.js';
 import { PostgresUsage } from './postgres-usage.js';
 
@@ -69,6 +70,7 @@ export class PostgresMetadataStore implements MetadataStore {
   readonly readers: LakeReaderStore;
   readonly audit: AuditLog;
   readonly usage: UsageStore;
+  readonly contracts: ContractVersionStore;
 
   private constructor(
     private readonly db: PostgresPool,
@@ -88,6 +90,7 @@ export class PostgresMetadataStore implements MetadataStore {
     this.readers = new PostgresLakeReaders(db, s);
     this.audit = new PostgresAudit(db, s, schema);
     this.usage = new PostgresUsage(db, s);
+    this.contracts = new PostgresContractVersions(db, s, schema);
   }
 
   /**

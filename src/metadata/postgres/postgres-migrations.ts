@@ -61,6 +61,10 @@ export const MIGRATIONS: string[] = [
   `CREATE TABLE run_logs (
      run_id text NOT NULL, seq integer NOT NULL, at timestamptz NOT NULL, severity text NOT NULL, message text NOT NULL,
      fields jsonb NOT NULL, PRIMARY KEY (run_id, seq));`,
+  `CREATE TABLE contract_versions (
+     seq bigserial PRIMARY KEY, product text NOT NULL, version text NOT NULL, hash text NOT NULL,
+     contract jsonb NOT NULL, first_seen_at timestamptz NOT NULL);
+   CREATE INDEX contract_versions_product ON contract_versions (product, seq);`,
 ];
 
 /** How long one migration may run (an index on a large table takes longer than any ordinary statement). */

@@ -1,5 +1,13 @@
-import type { CheckResultRecord, CheckResultStore, LineageEventRecord, LineageStore } from '../metadata-store.js';
-import type { PostgresPool } from './postgres-pool.js';
+import type {
+  CheckResultRecord,
+  CheckResultStore,
+  ContractVersionRecord,
+  ContractVersionSeen,
+  ContractVersionStore,
+  LineageEventRecord,
+  LineageStore,
+} from '../metadata-store.js';
+import { advisoryLockKey, type PostgresPool } from './postgres-pool.js';
 
 export class PostgresCheckResults implements CheckResultStore {
   /** `s` is the quoted schema the tables live in. */
@@ -96,6 +104,50 @@ export class PostgresLineage implements LineageStore {
       jobNamespace: r.job_namespace,
       jobName: r.job_name,
       event: r.event,
+    }));
+  }
+}
+
+export class PostgresContractVersions implements ContractVersionStore {
+  private readonly lock: string;
+
+  /** `s` is the quoted schema the tables live in; `schema` its name, for the advisory lock. */
+  constructor(
+    private readonly db: PostgresPool,
+    private readonly s: string,
+    schema: string,
+  ) {
+    this.lock = advisoryLockKey(`finmesh:contracts:${schema}`);
+  }
+
+  async record(seen: ContractVersionSeen): Promise<boolean> {
+    // Under the lock, two processes loading the same new contract at once record it once.
+    return this.db.transaction(async (q) => {
+      await q.query('SELECT pg_advisory_xact_lock($1::bigint)', [this.lock]);
+      const r = await q.query(
+        `INSERT INTO ${this.s}.contract_versions (product, version, hash, contract, first_seen_at)
+         SELECT $1::text, $2::text, $3::text, $4::jsonb, $5::timestamptz
+         WHERE $3::text IS DISTINCT FROM (SELECT hash FROM ${this.s}.contract_versions WHERE product = $1 ORDER BY seq DESC LIMIT 1)`,
+        [seen.product, seen.version, seen.hash, JSON.stringify(seen.contract), seen.at],
+      );
+      return (r.rowCount ?? 0) > 0;
+    });
+  }
+
+  async list(product?: string): Promise<ContractVersionRecord[]> {
+    const { rows } = await this.db.query<{
+      product: string;
+      version: string;
+      hash: string;
+      contract: unknown;
+      first_seen_at: Date;
+    }>(`SELECT * FROM ${this.s}.contract_versions WHERE ($1::text IS NULL OR product = $1) ORDER BY seq`, [product ?? null]);
+    return rows.map((r) => ({
+      product: r.product,
+      version: r.version,
+      hash: r.hash,
+      contract: r.contract,
+      firstSeenAt: r.first_seen_at,
     }));
   }
 }

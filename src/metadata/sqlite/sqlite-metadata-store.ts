@@ -7,6 +7,7 @@ import type {
   AuditLog,
   CheckpointStore,
   CheckResultStore,
+  ContractVersionStore,
   FileLedger,
   LakeReaderStore,
   LeaseStore,
@@ -20,7 +21,7 @@ import { SqliteAudit } from './sqlite-audit.js';
 import { SqliteLakeReaders, SqliteLeases } from './sqlite-leases.js';
 import { SqliteCheckpoints, SqliteLedger } from './sqlite-ledger.js';
 import { SqliteManifest } from './sqlite-manifest.js';
-import { SqliteCheckResults, SqliteLineage } from './sqlite-records.js';
+import { SqliteCheckResults, SqliteContractVersions, SqliteLineage } from './sqlite-records.js';
 import { SqliteRuns } from './sqlite-runs.js';
 import { SqliteUsage } from './sqlite-usage.js';
 
@@ -88,6 +89,10 @@ const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
   `CREATE TABLE run_logs (
      run_id TEXT NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL, severity TEXT NOT NULL, message TEXT NOT NULL,
      fields TEXT NOT NULL, PRIMARY KEY (run_id, seq));`,
+  `CREATE TABLE contract_versions (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT, product TEXT NOT NULL, version TEXT NOT NULL, hash TEXT NOT NULL,
+     contract TEXT NOT NULL, first_seen_at INTEGER NOT NULL);
+   CREATE INDEX contract_versions_product ON contract_versions(product, seq);`,
 ];
 
 export interface SqliteMetadataOptions {
@@ -115,6 +120,7 @@ export class SqliteMetadataStore implements MetadataStore {
   readonly readers: LakeReaderStore;
   readonly audit: AuditLog;
   readonly usage: UsageStore;
+  readonly contracts: ContractVersionStore;
   private closed = false;
 
   private constructor(
@@ -133,6 +139,7 @@ export class SqliteMetadataStore implements MetadataStore {
     this.readers = new SqliteLakeReaders(db);
     this.audit = new SqliteAudit(db);
     this.usage = new SqliteUsage(db);
+    this.contracts = new SqliteContractVersions(db);
   }
 
   /** Opens the store at `options.path`, creating and migrating it when needed. */

@@ -1,5 +1,13 @@
 import type Database from 'better-sqlite3';
-import type { CheckResultRecord, CheckResultStore, LineageEventRecord, LineageStore } from '../metadata-store.js';
+import type {
+  CheckResultRecord,
+  CheckResultStore,
+  ContractVersionRecord,
+  ContractVersionSeen,
+  ContractVersionStore,
+  LineageEventRecord,
+  LineageStore,
+} from '../metadata-store.js';
 
 export class SqliteCheckResults implements CheckResultStore {
   constructor(private readonly db: Database.Database) {}
@@ -83,6 +91,45 @@ export class SqliteLineage implements LineageStore {
       jobNamespace: r.job_namespace,
       jobName: r.job_name,
       event: JSON.parse(r.event),
+    }));
+  }
+}
+
+export class SqliteContractVersions implements ContractVersionStore {
+  constructor(private readonly db: Database.Database) {}
+
+  async record(seen: ContractVersionSeen): Promise<boolean> {
+    // IMMEDIATE: two processes loading the same new contract at once record it once.
+    return this.db
+      .transaction(() => {
+        const last = this.db.prepare('SELECT hash FROM contract_versions WHERE product = ? ORDER BY seq DESC LIMIT 1').get(seen.product) as
+          | { hash: string }
+          | undefined;
+        if (last?.hash === seen.hash) return false;
+        this.db
+          .prepare('INSERT INTO contract_versions (product, version, hash, contract, first_seen_at) VALUES (?, ?, ?, ?, ?)')
+          .run(seen.product, seen.version, seen.hash, JSON.stringify(seen.contract), seen.at.getTime());
+        return true;
+      })
+      .immediate();
+  }
+
+  async list(product?: string): Promise<ContractVersionRecord[]> {
+    const rows = this.db
+      .prepare('SELECT * FROM contract_versions WHERE (? IS NULL OR product = ?) ORDER BY seq')
+      .all(product ?? null, product ?? null) as {
+      product: string;
+      version: string;
+      hash: string;
+      contract: string;
+      first_seen_at: number;
+    }[];
+    return rows.map((r) => ({
+      product: r.product,
+      version: r.version,
+      hash: r.hash,
+      contract: JSON.parse(r.contract),
+      firstSeenAt: new Date(r.first_seen_at),
     }));
   }
 }
