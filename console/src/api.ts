@@ -43,6 +43,16 @@ export interface Loaded<T> {
   data: T | undefined;
   error: ApiError | Error | undefined;
   loading: boolean;
+  /** When the data on the page was answered (ISO time), undefined before the first answer. */
+  at?: string | undefined;
+}
+
+/**
+ * A page that follows the platform as it works (overview, runs, partner files): its route read again whenever a run
+ * starts or ends, by server-sent events. `LiveStamp` says when it last changed.
+ */
+export function useLive<T>(path: string): Loaded<T> {
+  return useApi<T>(path, 'live');
 }
 
 /**
@@ -75,7 +85,7 @@ export function useApi<T>(path: string | null, refresh?: number | 'live'): Loade
       loading = true;
       try {
         const data = await get<T>(path, abort.signal);
-        setState({ data, error: undefined, loading: false });
+        setState({ data, error: undefined, loading: false, at: new Date().toISOString() });
         // Live once the route answered: a caller it refuses gets no stream either.
         if (refresh === 'live' && !unsubscribe) unsubscribe = subscribeLive(changed);
       } catch (e) {

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { findProduct, productId, sqlName } from '../config/project.js';
 import { FinmeshError } from '../core/errors.js';
@@ -17,6 +18,7 @@ import { verifyAuditChain } from '../metadata/audit-chain.js';
 import { AUDIT_KINDS, type AuditKind } from '../metadata/metadata-store.js';
 import { evaluateSlos, loadSlos } from '../observability/slo.js';
 import { runDetail, runHistory } from '../runs/history.js';
+import { ARCHITECTURE_THEMES, ArchitectureDrawing, type ArchitectureTheme } from './architecture-drawing.js';
 import { liveEvents, RunWatcher } from './live-events.js';
 import { lineageGraph, type Overview, openAlerts, overview, partnerFiles, productDetail } from './read-models.js';
 import { principal, type ServedGovernance } from './served-governance.js';
@@ -55,7 +57,12 @@ export interface ApiAccess {
 export function registerApi(
   app: FastifyInstance,
   ctx: Context,
-  options: { access?: ApiAccess | undefined; governance?: ServedGovernance | undefined } = {},
+  options: {
+    access?: ApiAccess | undefined;
+    governance?: ServedGovernance | undefined;
+    /** Draw the architecture diagram when the server starts (`eager`), or at its first request (default). */
+    drawArchitecture?: 'eager' | 'lazy';
+  } = {},
 ): void {
   const readable = async (req: FastifyRequest) => options.access?.readable(req);
   const q = (req: FastifyRequest) => req.query as Record<string, string | undefined>;
@@ -67,6 +74,10 @@ export function registerApi(
     return n;
   };
   const events = async () => (await ctx.meta.lineage.list()).map((r) => r.event);
+  const mermaid = mermaidDiagram(ctx.project);
+  const drawing = new ArchitectureDrawing(mermaid, join(ctx.project.root, '.finmesh', 'cache', 'architecture'), ctx.log);
+  if (options.drawArchitecture === 'eager') drawing.start();
+  app.addHook('onClose', async () => drawing.close());
   const routes: ApiRoute[] = [
     {
       method: 'GET',
@@ -268,10 +279,17 @@ export function registerApi(
     {
       method: 'GET',
       path: '/api/v1/architecture',
-      summary: "The project's architecture as a Mermaid flowchart (domains, sources, zones, products, consumers, platform)",
+      summary:
+        "The project's architecture as a Mermaid flowchart (domains, sources, zones, products, consumers, platform), and `svg`: the same drawn on the server in the theme asked for (null until drawn, or where no Chromium is installed)",
       permission: 'catalog',
       cli: 'finmesh diagram',
-      handler: async () => ({ mermaid: mermaidDiagram(ctx.project) }),
+      query: [{ name: 'theme', description: `${ARCHITECTURE_THEMES.join(' or ')} (default light): the theme of \`svg\`` }],
+      handler: async (req) => {
+        const theme = q(req).theme ?? 'light';
+        if (!(ARCHITECTURE_THEMES as readonly string[]).includes(theme))
+          throw new FinmeshError('DATA_INVALID', `theme: expected ${ARCHITECTURE_THEMES.join(' or ')}, found "${theme}"`);
+        return { mermaid, svg: drawing.svg(theme as ArchitectureTheme) ?? null };
+      },
     },
   ];
   const governance = options.governance;

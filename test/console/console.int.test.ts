@@ -374,9 +374,17 @@ describe('web console', skipUnless(existsSync(CHROMIUM), `Chromium (${CHROMIUM})
     await page.context().close();
   });
 
-  it('architecture: Mermaid draws the project’s diagram', async () => {
+  it('architecture: the server draws the project’s diagram once (Mermaid in Chromium) and the page shows that drawing', async () => {
+    // `finmesh serve` starts drawing when it starts; the API answers null until the drawing is there.
+    const drawn = await waitFor(
+      async () => (await api<{ svg: string | null }>('/architecture?theme=light')).svg ?? undefined,
+      60_000,
+      'the server to draw the architecture',
+    );
+    assert.match(drawn, /^<svg[^>]*>/);
     const { page, errors } = await open('/architecture');
     await page.waitForSelector('[data-testid=diagram] svg', { timeout: 30_000 });
+    assert.equal(await page.getAttribute('[data-testid=diagram]', 'data-drawn'), 'server');
     const a = await api<{ mermaid: string }>('/architecture');
     const domains = [...a.mermaid.matchAll(/subgraph \w+\["([a-z_]+) ·/g)].map((m) => m[1]);
     assert.ok(domains.length > 0);

@@ -1,6 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect } from 'preact/hooks';
 import { ApiError, type Loaded, setToken } from '../api';
+import { time } from '../format';
 
 /** A page: its title (also the document's), and the loading and error states of the route it reads. */
 export function Page<T>(props: {
@@ -94,5 +95,14 @@ export function Stat({ label, value, testId }: { label: string; value: Component
       </div>
       <div class="stat-label">{label}</div>
     </div>
+  );
+}
+
+/** When a live page last read its route (`useLive`): read again whenever a run starts or ends. */
+export function LiveStamp({ state }: { state: Loaded<unknown> }) {
+  return (
+    <p class="muted small" aria-live="polite" data-testid="live-stamp">
+      Updated {time(state.at)} UTC · follows runs as they start and end
+    </p>
   );
 }

@@ -1,11 +1,8 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { useApi } from '../api';
 import { Page } from '../components/page';
 
-// Mermaid (the page's heaviest part) starts loading with the page's chunk, while its route is read, not after.
-const mermaidModule = import('mermaid');
-
-/** Where a drawing is kept for this tab: the same diagram in the same theme is shown again without Mermaid's work. */
+/** Where a drawing made in this tab is kept: the same diagram in the same theme is shown again without Mermaid's work. */
 const CACHE_PREFIX = 'finmesh.architecture.';
 
 function cacheKey(text: string, dark: boolean): string {
@@ -15,46 +12,64 @@ function cacheKey(text: string, dark: boolean): string {
   return `${CACHE_PREFIX}${dark ? 'dark' : 'light'}.${text.length}.${(h >>> 0).toString(36)}`;
 }
 
-/** The project's architecture, generated from the project itself, drawn by Mermaid (loaded with this page only). */
+function prefersDark(): boolean {
+  const theme = document.documentElement.dataset.theme;
+  return theme === 'dark' || (!theme && matchMedia('(prefers-color-scheme: dark)').matches);
+}
+
+/**
+ * The project's architecture, generated from the project itself. The server draws it once per project state (as
+ * `finmesh docs` does, in headless Chromium) and the page shows that SVG; only until it is drawn, or on a server
+ * without Chromium, is Mermaid loaded into the page to draw it here.
+ */
 export function Architecture() {
-  const state = useApi<{ mermaid: string }>('/architecture');
+  const theme = useMemo(() => (prefersDark() ? 'dark' : 'light'), []);
+  const state = useApi<{ mermaid: string; svg: string | null }>(`/architecture?theme=${theme}`);
   return (
     <Page title="Architecture" state={state}>
-      {(d) => <Diagram text={d.mermaid} />}
+      {(d) => <Diagram text={d.mermaid} svg={d.svg} dark={theme === 'dark'} />}
     </Page>
   );
 }
 
-function Diagram({ text }: { text: string }) {
+function Diagram({ text, svg, dark }: { text: string; svg: string | null; dark: boolean }) {
   const ref = useRef<HTMLDivElement>(null);
   const [error, setError] = useState<string | undefined>();
+  const [drawn, setDrawn] = useState<'server' | 'browser' | undefined>();
   useEffect(() => {
     let live = true;
-    const dark =
-      document.documentElement.dataset.theme === 'dark' ||
-      (!document.documentElement.dataset.theme && matchMedia('(prefers-color-scheme: dark)').matches);
+    if (svg !== null) {
+      if (ref.current) ref.current.innerHTML = svg;
+      setDrawn('server');
+      return;
+    }
     const key = cacheKey(text, dark);
     const cached = readCache(key);
     if (cached !== null && ref.current) {
       ref.current.innerHTML = cached;
+      setDrawn('browser');
       return;
     }
     (async () => {
-      const { default: mermaid } = await mermaidModule;
+      // Mermaid (the console's heaviest part) is fetched only when the server had no drawing to give.
+      const { default: mermaid } = await import('mermaid');
       mermaid.initialize({
         startOnLoad: false,
         theme: dark ? 'dark' : 'default',
         securityLevel: 'strict',
         flowchart: { htmlLabels: true },
       });
-      const { svg } = await mermaid.render(`arch${Date.now()}`, text);
-      if (live && ref.current) ref.current.innerHTML = svg;
-      writeCache(key, svg);
+      const { svg: drawing } = await mermaid.render(`arch${Date.now()}`, text);
+      if (live && ref.current) {
+        ref.current.innerHTML = drawing;
+        setDrawn('browser');
+      }
+      writeCache(key, drawing);
     })().catch((e: unknown) => live && setError(String(e)));
     return () => {
       live = false;
     };
-  }, [text]);
+  }, [text, svg, dark]);
   return (
     <>
       <p class="lede">
@@ -65,7 +80,7 @@ function Diagram({ text }: { text: string }) {
           {error}
         </p>
       )}
-      <div ref={ref} class="diagram" role="img" aria-label="architecture diagram of the project" data-testid="diagram" />
+      <div ref={ref} class="diagram" role="img" aria-label="architecture diagram of the project" data-testid="diagram" data-drawn={drawn} />
       <details>
         <summary>Mermaid source</summary>
         <pre class="log">{text}</pre>

@@ -1,6 +1,6 @@
-import { useApi } from '../api';
-import { Page, Stat, Status } from '../components/page';
-import { age, count, percent, productPath, runPath, time } from '../format';
+import { useLive } from '../api';
+import { LiveStamp, Page, Stat, Status } from '../components/page';
+import { age, count, percent, productPath, runPath } from '../format';
 
 interface ProductHealth {
   product: string;
@@ -25,9 +25,9 @@ export interface OverviewData {
   alerts: { name: string; severity: string; subject: string; summary: string; since: string | null }[];
 }
 
-/** The mesh at a glance, refreshed every 2 s while a demo or stream runs. */
+/** The mesh at a glance, following runs as they start and end while a demo or stream runs. */
 export function Overview() {
-  const state = useApi<OverviewData>('/overview', 'live');
+  const state = useLive<OverviewData>('/overview');
   return (
     <Page title="Overview" state={state}>
       {(d) => (
@@ -43,9 +43,7 @@ export function Overview() {
             <Stat label="failed runs" value={count(d.totals.failedRuns)} testId="total-failed" />
             <Stat label="open alerts" value={count(d.totals.openAlerts)} testId="total-alerts" />
           </section>
-          <p class="muted small" aria-live="polite">
-            Updated {time(d.generatedAt)} UTC
-          </p>
+          <LiveStamp state={state} />
           <h2>Open alerts</h2>
           {d.alerts.length === 0 ? (
             <p class="muted">No alert is open.</p>

@@ -1,8 +1,8 @@
 import { useMemo } from 'preact/hooks';
 import { useLocation, useRoute } from 'preact-iso';
-import { useApi } from '../api';
+import { useApi, useLive } from '../api';
 import { TimeChart } from '../components/chart';
-import { Page, Stat, Status } from '../components/page';
+import { LiveStamp, Page, Stat, Status } from '../components/page';
 import { count, duration, runPath, time } from '../format';
 import { RunsTable } from './product';
 
@@ -25,7 +25,7 @@ interface Jobs {
 /** Every job's runs: a timeline of durations, rows in/out/rejected, failures with their reason; live while a demo runs. */
 export function Runs() {
   const { query, route } = useLocation();
-  const state = useApi<Jobs>('/runs?limit=50', 'live');
+  const state = useLive<Jobs>('/runs?limit=50');
   const selected = query.job;
   return (
     <Page title="Runs" state={state}>
@@ -40,6 +40,7 @@ export function Runs() {
               <Stat label="failed" value={count(all.filter((r) => r.status === 'failed').length)} testId="runs-failed" />
               <Stat label="running" value={count(all.filter((r) => r.status === 'running').length)} />
             </section>
+            <LiveStamp state={state} />
             <div class="table-wrap">
               <table data-testid="jobs">
                 <thead>

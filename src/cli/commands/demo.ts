@@ -52,7 +52,8 @@ export function registerDemo(program: Command): void {
       process.once('SIGTERM', onSignal);
       try {
         const host = project.config.server.host;
-        const serve = (port: number) => startServer({ host, port, metrics, ready: () => ready, api: (app) => registerApi(app, ctx) });
+        const serve = (port: number) =>
+          startServer({ host, port, metrics, ready: () => ready, api: (app) => registerApi(app, ctx, { drawArchitecture: 'eager' }) });
         try {
           server = await serve(opts.port ?? project.config.server.port);
         } catch (e) {

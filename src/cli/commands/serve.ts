@@ -49,7 +49,7 @@ export function registerServe(program: Command): void {
         port: opts.port ?? project.config.server.port,
         metrics,
         auth: governance,
-        api: (app) => api.registerApi(app, ctx, { access: api.governedAccess(governance), governance }),
+        api: (app) => api.registerApi(app, ctx, { access: api.governedAccess(governance), governance, drawArchitecture: 'eager' }),
       });
       let pg: { port: number; close(): Promise<void> } | undefined;
       if (opts.pgPort !== undefined) {

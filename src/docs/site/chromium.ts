@@ -58,17 +58,17 @@ type Browser = import('playwright-core').Browser;
  * SVG is parsed and serialised again as XML so that `<br>` and friends become well-formed.
  */
 const RENDER_IN_PAGE = `async (defs) => {
-  mermaid.initialize({
-    startOnLoad: false,
-    securityLevel: 'strict',
-    theme: 'default',
-    htmlLabels: false,
-    flowchart: { htmlLabels: false, useMaxWidth: false },
-    sequence: { useMaxWidth: false },
-    fontFamily: 'Arial, Helvetica, sans-serif',
-  });
   const out = [];
   for (const [i, d] of defs.entries()) {
+    mermaid.initialize({
+      startOnLoad: false,
+      securityLevel: 'strict',
+      theme: d.theme || 'default',
+      htmlLabels: false,
+      flowchart: { htmlLabels: false, useMaxWidth: false },
+      sequence: { useMaxWidth: false },
+      fontFamily: 'Arial, Helvetica, sans-serif',
+    });
     try {
       const { svg } = await mermaid.render('d' + i, d.mermaid);
       const holder = document.createElement('div');
@@ -97,9 +97,13 @@ export async function launchChromium(executablePath: string): Promise<Browser> {
 
 /**
  * Renders Mermaid sources to standalone SVG documents in one page of headless Chromium: labels as SVG text (no HTML
- * inside foreignObject), re-serialised as XML so each file opens on its own in any viewer.
+ * inside foreignObject), re-serialised as XML so each file opens on its own in any viewer. Mermaid's `default` theme
+ * unless a source names another.
  */
-export async function renderMermaid(browser: Browser, sources: { name: string; mermaid: string }[]): Promise<Map<string, string>> {
+export async function renderMermaid(
+  browser: Browser,
+  sources: { name: string; mermaid: string; theme?: 'default' | 'dark' }[],
+): Promise<Map<string, string>> {
   const page = await browser.newPage();
   try {
     await page.setContent('<!doctype html><html><head><meta charset="utf-8"></head><body></body></html>');
