@@ -369,6 +369,7 @@ describe('web console', skipUnless(existsSync(CHROMIUM), `Chromium (${CHROMIUM})
       await shown.locator('li[data-breaking=true]').evaluateAll((items) => items.map((i) => i.textContent)),
       step.changes.filter((c) => c.breaking).map((c) => `breaking ${c.kind} ${c.detail}`),
     );
+    await page.locator('[data-testid=contract-history]').scrollIntoViewIfNeeded();
     await shot(page, 'contract-versions');
     assert.deepEqual(errors, []);
     await page.context().close();

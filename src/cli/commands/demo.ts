@@ -52,8 +52,7 @@ export function registerDemo(program: Command): void {
       process.once('SIGTERM', onSignal);
       try {
         const host = project.config.server.host;
-        const serve = (port: number) =>
-          startServer({ host, port, metrics, ready: () => ready, api: (app) => registerApi(app, ctx, { drawArchitecture: 'eager' }) });
+        const serve = (port: number) => startServer({ host, port, metrics, ready: () => ready, api: (app) => registerApi(app, ctx) });
         try {
           server = await serve(opts.port ?? project.config.server.port);
         } catch (e) {
