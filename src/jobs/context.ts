@@ -14,7 +14,6 @@ import { createStorage } from '../lake/registry.js';
 import type { LakeStorage } from '../lake/storage.js';
 import { Lineage } from '../lineage/lineage.js';
 import { createTransports } from '../lineage/registry.js';
-import { recordContractVersions } from '../mesh/contract-history.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import { createMetadataStore } from '../metadata/registry.js';
 import { componentLogger } from '../observability/logger.js';
@@ -112,7 +111,11 @@ export async function openContext(project: Project, options: OpenOptions = {}): 
   // `finmesh runs` must not show a dead run as running).
   await runs.expireDead();
   // A project opened to work remembers each contract version it met, for the product's version history.
-  if (!options.readonly) await recordContractVersions(project, meta.contracts, new Date(clock.now()));
+  // Loaded here only: the differ it brings (YAML, the ODCS schema validator) is no part of a read command's start.
+  if (!options.readonly) {
+    const { recordContractVersions } = await import('../mesh/contract-history.js');
+    await recordContractVersions(project, meta.contracts, new Date(clock.now()));
+  }
   meter.start();
   return {
     project,
