@@ -192,7 +192,10 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
   const scheduler = new ModelScheduler(project, {
     realTimeSources: transactionsSource ? [transactionsSource] : [],
     intervalMs: modelEvery,
-    firstRunBy: started + Math.min(modelEvery, options.seconds * 500),
+    // The app writes transactions from the first second: the first run waits for them to reach bronze (on a busy
+    // machine that can take longer than an interval; running before would fail the products' volume checks on an
+    // empty silver). If none ever arrive, the last run after the drain still builds everything.
+    firstRunBy: deadline,
     run,
     // Replaced files are deleted between model runs, never during one (`lake.gc`).
     between: {

@@ -4,7 +4,7 @@ const INFRASTRUCTURE_CODES = new Set(['UNAVAILABLE', 'TIMEOUT', 'CONFLICT', 'PER
 const INFRASTRUCTURE_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EMFILE', 'ENFILE', 'EACCES', 'EPERM', 'EROFS', 'EBUSY', 'ENOMEM']);
 /** What engines and drivers say when the machine, not the data, is at fault. */
 const INFRASTRUCTURE_TEXT =
-  /\b(IO Error|Out of Memory|No space left on device|disk full|database is locked|SQLITE_BUSY|SQLITE_FULL|Interrupt(ed)? Error|ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|Connection terminated|could not write)\b/i;
+  /\b(IO Error|Out of Memory|No space left on device|disk full|database is locked|SQLITE_BUSY|SQLITE_FULL|Interrupt(ed)? Error|ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|Connection terminated|could not write|Extension Autoloading Error|Missing Extension Error|HTTP Error)\b/i;
 
 /**
  * Whether a failure lies in the machinery (a full disk, a store that is locked or down, a network, a timeout, a

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Command } from 'commander';
@@ -52,5 +52,18 @@ describe('--target', () => {
     assert.equal(unknown.status, 2, unknown.stderr);
     assert.match(unknown.stdout + unknown.stderr, /"prod"/);
     assert.match(unknown.stdout + unknown.stderr, /"gcp"/);
+  });
+
+  it('finmesh stream refuses a target whose lake is not local before reading anything (exit 2), rather than dead-lettering every batch', () => {
+    const dir = copyExample();
+    appendFileSync(
+      join(dir, 'finmesh.yaml'),
+      'targets:\n  gcp:\n    lake: { kind: gcs, bucket: fintech-lake-prod, projectId: fintech-prod }\n',
+    );
+    const r = cli(['stream', '--until-caught-up', '--project', dir, '--target', 'gcp']);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /target "gcp": finmesh stream writes bronze with the embedded DuckDB, which cannot read a gcs lake/);
+    assert.match(r.stderr, /docs\/google-cloud\.md/);
+    assert.ok(!existsSync(join(dir, '.finmesh/lake/quarantine')), 'nothing was quarantined');
   });
 });

@@ -68,6 +68,13 @@ export function registerStream(program: Command): void {
       const project = await loadProject(opts.project);
       // The project's own error-level policies hold before anything runs.
       (await import('../../mesh/user-policies.js')).assertUserPolicies(project);
+      if (project.config.lake.kind !== 'local') {
+        // Refused before anything is read: each batch would otherwise fail in DuckDB and be taken for poison.
+        throw new FinmeshError(
+          'CONFIG_INVALID',
+          `target "${project.target}": finmesh stream writes bronze with the embedded DuckDB, which cannot read a ${project.config.lake.kind} lake's objects (its httpfs extension is not bundled); stream into a target whose lake is local and copy bronze to the bucket (docs/google-cloud.md)`,
+        );
+      }
       if (!project.sources.some(isChangeFeed)) {
         throw new FinmeshError('CONFIG_INVALID', 'the project has no change-feed source (kind sqlite-outbox, postgres or cosmos)');
       }
