@@ -60,14 +60,19 @@ export async function openContext(project: Project, options: OpenOptions = {}): 
   const storage = new MeteredStorage(await createStorage(cfg.lake, project.root));
   // Where the engine reads the lake's files from: tells which dataset a file it read belongs to.
   const lakeRoot = cfg.lake.kind === 'local' ? resolve(project.root, cfg.lake.path) : `gs://${cfg.lake.bucket}/${cfg.lake.prefix}`;
-  const meta = await createMetadataStore(cfg.metadata, project.root, { mustExist: options.readonly ?? false, clock });
-  let engine: Engine;
-  try {
-    engine = await createEngine(cfg.engine);
-  } catch (e) {
-    await meta.close();
-    throw e;
+  // The metadata store and the engine open at once: DuckDB starts its instance on a worker thread while the store
+  // opens on this one (a read command's start is mostly these two). When either fails, the other is closed again.
+  const [opened, started] = await Promise.allSettled([
+    createMetadataStore(cfg.metadata, project.root, { mustExist: options.readonly ?? false, clock }),
+    createEngine(cfg.engine),
+  ]);
+  if (opened.status === 'rejected' || started.status === 'rejected') {
+    if (opened.status === 'fulfilled') await opened.value.close();
+    if (started.status === 'fulfilled') await started.value.close();
+    throw opened.status === 'rejected' ? opened.reason : (started as PromiseRejectedResult).reason;
   }
+  const meta = opened.value;
+  const engine: Engine = started.value;
   const tokenizationKey =
     options.secrets && cfg.tokenization ? resolveSecret(cfg.tokenization.key, project.root, 'finmesh.yaml: tokenization.key') : undefined;
   const lineageLog = componentLogger(cfg.logging, 'lineage');

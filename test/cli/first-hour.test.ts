@@ -453,7 +453,14 @@ describe('16. a CLI that starts fast', () => {
       );
     const mods = loaded(['--help']);
     if (stale) assert.ok(mods.includes('/src/cli/main.ts'), 'src/ changed since the build: the sources run');
-    else assert.ok(mods.includes('/dist/cli/main.js') && !mods.includes('/src/cli/main.ts'), 'the build runs');
+    else {
+      // The build's bundle of the CLI, not dist/'s modules one by one (nor the sources).
+      assert.ok(mods.includes('/dist/cli/bundle/finmesh.js') && !mods.includes('/src/cli/main.ts'), 'the build runs');
+      assert.ok(
+        !mods.includes('/dist/cli/main.js') && !mods.includes('/dist/cli/commands/'),
+        'the bundle runs, not dist/ module by module',
+      );
+    }
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
       scripts: Record<string, string>;
       files: string[];
