@@ -103,6 +103,18 @@ export interface SqlDialect {
 export const MASK_RULES = ['last-four', 'hash', 'null', 'default', 'email', 'year'] as const;
 export type MaskRule = (typeof MASK_RULES)[number];
 
+/**
+ * The literal the `default` mask puts in place of a value of type `t` (upper case): '' for text, the epoch for dates
+ * and times, false, 0, else NULL; `falseLiteral` is the dialect's spelling of false. The dialect casts it to the type.
+ */
+export function maskDefaultLiteral(t: string, kind: { text: boolean; temporal: boolean }, falseLiteral: string): string {
+  if (kind.text) return "''";
+  if (kind.temporal) return "'1970-01-01'";
+  if (/^(BOOLEAN|BOOL)$/.test(t)) return falseLiteral;
+  if (/INT|DOUBLE|FLOAT|REAL|DECIMAL|NUMERIC/.test(t)) return '0';
+  return 'NULL';
+}
+
 /** A parsed statement list. */
 export interface ParsedSql {
   /** Set when the text does not parse; `kind` tells a syntax error from a statement the parser refuses. */

@@ -87,3 +87,15 @@ describe('BigQuery column types against the contract', () => {
     assert.equal(sameBigQueryType('VARCHAR', 'STRING'), true);
   });
 });
+
+describe('masks in GoogleSQL', () => {
+  it('default: a value of the column’s own BigQuery type, as the DuckDB dialect gives', () => {
+    const masked = (t: string) => googleSqlDialect.mask('x', t, 'default');
+    assert.equal(masked('VARCHAR'), "CAST('' AS STRING)");
+    assert.equal(masked('DATE'), "CAST('1970-01-01' AS DATE)");
+    assert.equal(masked('BOOLEAN'), 'CAST(FALSE AS BOOL)');
+    assert.equal(masked('INTEGER'), 'CAST(0 AS INT64)');
+    assert.equal(masked('DECIMAL(18,2)'), 'CAST(0 AS NUMERIC(18, 2))');
+    assert.equal(masked('INTEGER[]'), 'CAST(NULL AS ARRAY<INT64>)');
+  });
+});

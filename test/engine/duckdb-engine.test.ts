@@ -78,3 +78,26 @@ describe('duckdb Parquet writes for a partner file (unordered, capped row groups
     assert.ok(Number(groups.rows[0]?.n) >= 3, `${groups.rows[0]?.n} row groups for 10,000 rows`);
   });
 });
+
+describe('the default mask', () => {
+  it('puts a value of the column’s own type in place of each value: empty text, the epoch, false, 0, else NULL', async () => {
+    const engine = await DuckDbEngine.create();
+    try {
+      const cases: [type: string, literal: string, expected: unknown][] = [
+        ['VARCHAR', "'4111111111111111'", ''],
+        ['DATE', "DATE '1990-05-17'", '1970-01-01'],
+        ['BOOLEAN', 'true', false],
+        ['INTEGER', '42', 0],
+        ['DECIMAL(18,2)', '12.34', 0],
+        ['INTEGER[]', '[1, 2]', null],
+      ];
+      for (const [type, literal, expected] of cases) {
+        const masked = engine.dialect.mask(`CAST(${literal} AS ${type})`, type, 'default');
+        const r = await engine.query(`SELECT ${masked} AS v, typeof(${masked}) AS t`);
+        assert.deepEqual(r.rows[0], { v: expected, t: type }, type);
+      }
+    } finally {
+      await engine.close();
+    }
+  });
+});

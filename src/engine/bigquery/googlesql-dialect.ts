@@ -1,5 +1,5 @@
 import { FinmeshError } from '../../core/errors.js';
-import type { ColumnInfo, MaskRule, SqlDialect } from '../engine.js';
+import { type ColumnInfo, type MaskRule, maskDefaultLiteral, type SqlDialect } from '../engine.js';
 import { googleType, quoteIdent, quoteString } from './googlesql.js';
 
 /**
@@ -84,16 +84,7 @@ export class GoogleSqlDialect implements SqlDialect {
         return temporal ? this.cast(t === 'DATE' ? `DATE_TRUNC(${expr}, YEAR)` : `TIMESTAMP_TRUNC(${expr}, YEAR)`, type) : nullOf;
       case 'default': {
         if (!scalar) return nullOf;
-        const value = text
-          ? "''"
-          : temporal
-            ? "'1970-01-01'"
-            : /^(BOOLEAN|BOOL)$/.test(t)
-              ? 'FALSE'
-              : /INT|DOUBLE|FLOAT|REAL|DECIMAL|NUMERIC/.test(t)
-                ? '0'
-                : 'NULL';
-        return this.cast(value, type);
+        return this.cast(maskDefaultLiteral(t, { text, temporal }, 'FALSE'), type);
       }
       case 'null':
         return nullOf;

@@ -1,4 +1,4 @@
-import type { ColumnInfo, MaskRule, SqlDialect } from '../engine.js';
+import { type ColumnInfo, type MaskRule, maskDefaultLiteral, type SqlDialect } from '../engine.js';
 
 /** DuckDB's SQL. */
 export class DuckDbDialect implements SqlDialect {
@@ -72,16 +72,7 @@ export class DuckDbDialect implements SqlDialect {
         return temporal ? this.cast(`date_trunc('year', ${expr})`, type) : nullOf;
       case 'default': {
         if (!scalar) return nullOf;
-        const value = text
-          ? "''"
-          : temporal
-            ? "'1970-01-01'"
-            : /^(BOOLEAN|BOOL)$/.test(t)
-              ? 'false'
-              : /INT|DOUBLE|FLOAT|REAL|DECIMAL|NUMERIC/.test(t)
-                ? '0'
-                : 'NULL';
-        return this.cast(value, type);
+        return this.cast(maskDefaultLiteral(t, { text, temporal }, 'false'), type);
       }
       case 'null':
         return nullOf;
