@@ -72,18 +72,17 @@ export class DuckDbEngine implements Engine {
     try {
       const instance = await duckdbApi().DuckDBInstance.create(options.path ?? ':memory:', config);
       const conn = await instance.connect();
-      await conn.run("SET TimeZone = 'UTC'");
-      const v = await conn.runAndReadAll('SELECT version() AS v');
+      // One round trip to DuckDB's thread for the settings (each statement is one at every start of a command).
+      let settings = "SET TimeZone = 'UTC';";
       let profilePath: string | undefined;
       if (options.profile ?? true) {
         profilePath = join(tmpdir(), `finmesh-duckdb-profile-${process.pid}-${randomUUID().slice(0, 8)}.json`);
-        // One call: a statement profiled before the output is set would be printed on standard output.
-        await conn.run(
-          `PRAGMA enable_profiling = 'json'; SET profiling_output = ${quoteLiteral(profilePath)}; SET profiling_coverage = 'ALL';
-           SET custom_profiling_settings = '{"EXTRA_INFO": "true", "OPERATOR_NAME": "true", "OPERATOR_TYPE": "true"}'`,
-        );
+        // In the same call: a statement profiled before the output is set would be printed on standard output.
+        settings += ` PRAGMA enable_profiling = 'json'; SET profiling_output = ${quoteLiteral(profilePath)}; SET profiling_coverage = 'ALL';
+           SET custom_profiling_settings = '{"EXTRA_INFO": "true", "OPERATOR_NAME": "true", "OPERATOR_TYPE": "true"}'`;
       }
-      return new DuckDbEngine(instance, conn, String(v.getRowObjectsJson()[0]?.v ?? 'unknown'), profilePath);
+      await conn.run(settings);
+      return new DuckDbEngine(instance, conn, duckdbApi().version(), profilePath);
     } catch (cause) {
       throw new FinmeshError('UNAVAILABLE', `cannot start DuckDB: ${(cause as Error).message}`, { cause });
     }
