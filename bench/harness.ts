@@ -223,8 +223,8 @@ export function formatReport(r: BenchReport, rowsById: Map<string, BenchRow>): s
         res.skipped ? `skipped: ${res.skipped}` : 'failed (below)',
         '',
         '',
-        res.bar ?? '-',
-        res.error ? 'BELOW BAR' : '',
+        res.bar ?? 'no bar',
+        res.error ? (res.bar ? 'BELOW BAR' : 'failed') : '',
       ]);
       if (res.error) notes.push(`${res.id} failed: ${res.error.split('\n').slice(0, 4).join('\n    ')}`);
       continue;
@@ -234,8 +234,8 @@ export function formatReport(r: BenchReport, rowsById: Map<string, BenchRow>): s
       side(res.finmesh),
       side(res.reference),
       res.ratio ? `${res.ratio.median.toFixed(2)}×` : '-',
-      res.bar ?? '-',
-      res.met === false ? 'BELOW BAR' : res.met ? 'met' : '',
+      res.bar ?? 'no bar',
+      res.met === false ? 'BELOW BAR' : res.met ? 'met' : res.bar ? '' : 'figures only',
     ]);
     const labels = [res.finmesh, res.reference].filter((s) => s !== undefined).map((s) => s.label);
     notes.push(`${res.id}: ${labels.join(' vs ')}`);

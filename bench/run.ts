@@ -60,4 +60,4 @@ for (const row of ROWS.filter((r) => !only || only.includes(r.id))) {
 const out = report(results, { pairs, rows, loadBefore });
 if (values.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
 else console.log(`\n${formatReport(out, new Map(ROWS.map((r) => [r.id, r])))}`);
-if (results.some((r) => r.met === false)) process.exitCode = 1;
+if (results.some((r) => r.met === false || r.error)) process.exitCode = 1;

@@ -1,5 +1,6 @@
 // The bench's rows, in the order they run. Adding a row: a module exporting a `BenchRow`, and a line here.
 import type { BenchRow } from '../harness.js';
+import { bigQueryLoad, bigQueryRun } from './bigquery.js';
 import { cliHelp, cliQuery } from './cli-start.js';
 import { consolePages } from './console.js';
 import { csv } from './csv.js';
@@ -24,6 +25,8 @@ export const ROWS: BenchRow[] = [
   csv,
   models,
   checks,
+  bigQueryLoad,
+  bigQueryRun,
   ingestMemory1M,
   ingestMemory5M,
   consolePages,

@@ -16,12 +16,12 @@ import { prepareSession } from '../../src/lake/session.js';
 import { benchProject, EXAMPLE, fixture, transactionsNdjson } from '../fixtures.js';
 import { type BenchEnv, type BenchRow, ratioBar, time, units } from '../harness.js';
 
-const MODELS = ['transactions', 'daily_volume_by_method', 'volume_per_minute'];
+export const MODELS = ['transactions', 'daily_volume_by_method', 'volume_per_minute'];
 const KEY = 'bench-tokenization-key-0123456789abcdef';
 const q = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
 /** Bronze transactions (`n` changes) in a lake and metadata store, generated once; with silver built, for checks. */
-function lakeFixture(env: BenchEnv, n: number, withSilver: boolean): Promise<string> {
+export function lakeFixture(env: BenchEnv, n: number, withSilver: boolean): Promise<string> {
   return fixture(env.fixtures, `lake-${n}${withSilver ? '-silver' : ''}`, async (dir) => {
     const ndjson = await transactionsNdjson(env.fixtures, n, env.log);
     env.log(`loading ${n.toLocaleString('en-US')} changes into bronze${withSilver ? ' and building silver' : ''}…`);
@@ -42,7 +42,7 @@ function lakeFixture(env: BenchEnv, n: number, withSilver: boolean): Promise<str
 }
 
 /** A working copy of a lake fixture: files hard-linked (only read), the metadata store copied. */
-function copyLake(from: string, to: string): void {
+export function copyLake(from: string, to: string): void {
   rmSync(to, { recursive: true, force: true });
   mkdirSync(to, { recursive: true });
   execFileSync('cp', ['-al', join(from, 'lake'), join(to, 'lake')]);
