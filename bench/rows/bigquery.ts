@@ -98,7 +98,8 @@ interface Cloud {
 
 /** The lake fixture, its bronze uploaded to fake-gcs-server under the same keys, and an emulator to restart. */
 async function openCloud(env: BenchEnv): Promise<Cloud | { skip: string }> {
-  if (!FAKE_GCS_BIN || !BQEMU_BIN) return { skip: `fake-gcs-server and bqemulator not installed: ${INSTALL_HINT}` };
+  if (!FAKE_GCS_BIN || !BQEMU_BIN)
+    return { skip: `fake-gcs-server and bqemulator not installed under .cache/: ${INSTALL_HINT.replace('.sh', '.sh --with-bigquery')}` };
   const n = knob(env, 'bq-rows', DEFAULT_ROWS, 1000);
   const template = await batchedLake(env, n, knob(env, 'bq-batches', DEFAULT_BATCHES, 1));
   const project = benchProject(template, { sources: [SOURCE] });
