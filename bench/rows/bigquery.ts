@@ -93,6 +93,8 @@ interface Cloud {
   restart(): Promise<StandIn>;
   /** bronze → BigQuery as finmesh loads it (a load job per committed batch); the warehouse client opened inside. */
   load(bq: StandIn): Promise<number>;
+  /** Rows in the bronze table in BigQuery (untimed: that the load did its work). */
+  rows(bq: StandIn): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -140,6 +142,11 @@ async function openCloud(env: BenchEnv): Promise<Cloud | { skip: string }> {
           throw new Error(`loaded ${loads.filter((l) => l.ran).length} of ${files.length} bronze files`);
         return loads.length;
       },
+      async rows(at) {
+        const wh = await BigQueryWarehouse.create({ projectId: PROJECT_ID, apiEndpoint: at.url });
+        const [dataset, table] = sqlName(source.dataset).split('.') as [string, string];
+        return wh.rowCount(dataset, table);
+      },
       async close() {
         await bq?.stop();
         await g.stop();
@@ -176,7 +183,9 @@ export const bigQueryLoad: BenchRow = {
           const s = await time(async () => {
             jobs = await cloud.load(at);
           });
-          return { value: s, extra: { jobs, changes: cloud.n } };
+          const rows = await cloud.rows(at);
+          if (rows !== cloud.n) throw new Error(`BigQuery holds ${rows} bronze rows, ${cloud.n} expected`);
+          return { value: s, extra: { jobs, rows } };
         },
       },
       reference: {
