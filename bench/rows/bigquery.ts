@@ -12,7 +12,6 @@ import { uuidv7 } from '../../src/core/ids.js';
 import { BigQueryWarehouse } from '../../src/engine/bigquery/bigquery-warehouse.js';
 import { loadBronze, runModelsInBigQuery } from '../../src/jobs/bigquery-build.js';
 import { type Context, openContext } from '../../src/jobs/context.js';
-import { runModels } from '../../src/jobs/transform.js';
 import { writeBronzeBatch } from '../../src/lake/bronze-writer.js';
 import { prepareSession } from '../../src/lake/session.js';
 import {
@@ -27,7 +26,7 @@ import {
 } from '../../test/gcp-stand-ins.js';
 import { benchProject, fixture, transactionsNdjson } from '../fixtures.js';
 import { type BenchEnv, type BenchRow, time, units } from '../harness.js';
-import { copyLake, MODELS } from './models.js';
+import { copyLake, MODELS, timeModels } from './models.js';
 
 const PROJECT_ID = 'finmesh-bench';
 const BUCKET = 'finmesh-bench-lake';
@@ -260,22 +259,7 @@ export const bigQueryRun: BenchRow = {
       },
       reference: {
         label: `finmesh runModels (${MODELS.join(', ')}) on the embedded DuckDB`,
-        async sample() {
-          let failed: string | undefined;
-          const s = await time(async () => {
-            const ctx = await openContext(benchProject(trialDir), { secrets: true });
-            try {
-              await prepareSession(ctx);
-              const rs = await runModels(ctx, { selector: MODELS.join(','), checks: false });
-              failed = rs.find((r) => r.status !== 'succeeded')?.error;
-              if (rs.length !== MODELS.length) failed = `ran ${rs.length} models`;
-            } finally {
-              await ctx.close();
-            }
-          });
-          if (failed) throw new Error(failed);
-          return s;
-        },
+        sample: () => timeModels(trialDir),
       },
       close: () => cloud.close(),
     };

@@ -68,6 +68,27 @@ async function withDuckDb(fn: (conn: DuckDBConnection) => Promise<void>): Promis
 
 process.env.FINMESH_TOKENIZATION_KEY ??= KEY;
 
+/**
+ * Seconds of `runModels` of MODELS on the embedded DuckDB over the lake in `dir`, from opening the project to closing
+ * it, checks off; throws when a model did not succeed.
+ */
+export async function timeModels(dir: string): Promise<number> {
+  let failed: string | undefined;
+  const s = await time(async () => {
+    const ctx = await openContext(benchProject(dir), { secrets: true });
+    try {
+      await prepareSession(ctx);
+      const rs = await runModels(ctx, { selector: MODELS.join(','), checks: false });
+      failed = rs.find((r) => r.status !== 'succeeded')?.error;
+      if (rs.length !== MODELS.length) failed = `ran ${rs.length} models`;
+    } finally {
+      await ctx.close();
+    }
+  });
+  if (failed) throw new Error(failed);
+  return s;
+}
+
 export const models: BenchRow = {
   id: 'run',
   title: '`finmesh run --no-checks`, 3 models',
@@ -90,22 +111,7 @@ export const models: BenchRow = {
       },
       finmesh: {
         label: `finmesh runModels (${MODELS.join(', ')})`,
-        async sample() {
-          let failed: string | undefined;
-          const s = await time(async () => {
-            const ctx = await openContext(benchProject(trialDir), { secrets: true });
-            try {
-              await prepareSession(ctx);
-              const rs = await runModels(ctx, { selector: MODELS.join(','), checks: false });
-              failed = rs.find((r) => r.status !== 'succeeded')?.error;
-              if (rs.length !== MODELS.length) failed = `ran ${rs.length} models`;
-            } finally {
-              await ctx.close();
-            }
-          });
-          if (failed) throw new Error(failed);
-          return s;
-        },
+        sample: () => timeModels(trialDir),
       },
       reference: {
         label: 'the same SQL in DuckDB (COPY … TO parquet)',
