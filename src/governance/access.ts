@@ -241,7 +241,9 @@ export function governedDatasets(project: Project): GovernedDataset[] {
       columns: contractColumns(p).map((c) => ({ ...c, classification: props.get(c.name) })),
     });
   }
-  return out.sort((a, b) => a.name.localeCompare(b.name));
+  // By code point, not localeCompare: the names are ASCII, and the first localeCompare loads ICU's collator (~8 ms of
+  // every governed query's start).
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /**

@@ -24,14 +24,16 @@ export function registerQuery(program: Command): void {
         import('../../config/access-names.js'),
       ]);
       const project = await loadProject(opts.project);
+      // The enforcement modules load while DuckDB starts its instance on its own thread (the main thread waits there).
+      const enforcement = project.access
+        ? Promise.all([import('../../governance/enforcement.js'), import('../../engine/engine.js')])
+        : undefined;
+      enforcement?.catch(() => undefined); // awaited below; a failure to open the context must not leave it unhandled
       const ctx = await openContext(project, { readonly: true });
       try {
         let result: { columns: { name: string }[]; rows: Record<string, unknown>[]; truncated?: boolean };
-        if (project.access) {
-          const [{ Enforcer }, { borrowed }] = await Promise.all([
-            import('../../governance/enforcement.js'),
-            import('../../engine/engine.js'),
-          ]);
+        if (project.access && enforcement) {
+          const [{ Enforcer }, { borrowed }] = await enforcement;
           // One persona, one statement: the session reads through the context's engine (one DuckDB instance a process).
           const enforcer = await Enforcer.open(ctx, async () => borrowed(ctx.engine), project, { catalog: 'as-read' });
           try {

@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type * as DuckDBApi from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBInstance, DuckDBResultReader } from '@duckdb/node-api';
+import { requireWithCodeCache } from '../../core/code-cache.js';
 import { FinmeshError } from '../../core/errors.js';
 import { addUsage } from '../../core/usage.js';
 import type { ColumnInfo, Engine, ParsedSql, QueryResult, WriteParquetOptions, WrittenFile } from '../engine.js';
@@ -12,18 +15,19 @@ import { duckDbDialect } from './duckdb-dialect.js';
 import { macroSql } from './duckdb-macros.js';
 
 const require = createRequire(import.meta.url);
+const VENDORED_API = fileURLToPath(new URL('../../vendor/duckdb-node-api.cjs', import.meta.url));
+let api: typeof DuckDBApi | undefined;
 
 /**
  * DuckDB's JavaScript API: the compiled CLI ships it bundled into one file (`npm run build`), which loads about three
- * times faster than its 125 modules; from the TypeScript sources, the package itself.
+ * times faster than its 125 modules, and twice as fast again through its V8 code cache (`core/code-cache`); from the
+ * TypeScript sources, the package itself.
  */
 function duckdbApi(): typeof DuckDBApi {
-  try {
-    return require('../../vendor/duckdb-node-api.cjs') as typeof DuckDBApi;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw e;
-    return require('@duckdb/node-api') as typeof DuckDBApi;
-  }
+  api ??= existsSync(VENDORED_API)
+    ? (requireWithCodeCache(VENDORED_API) as typeof DuckDBApi)
+    : (require('@duckdb/node-api') as typeof DuckDBApi);
+  return api;
 }
 
 const quoteIdent = (n: string) => duckDbDialect.quoteIdent(n);
