@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
@@ -105,7 +105,10 @@ describe('SFTP ingestion through finmesh’s embedded server (real protocol)', (
       .replace(/\r\n9000000006/, '\r\n9000000009');
     writeFileSync(join(root, 'outbound/EDI_20261126_002.txt'), Buffer.from(wrongCount, 'latin1'));
     writeFileSync(join(root, 'outbound/EDI_20261126_003.txt'), acquirerEdiFile(sales, '2026-11-26', 3, { truncate: true }));
-    await new Promise((r) => setTimeout(r, 300));
+    // Dropped ten minutes ago: past any settle window, so a file without its trailer is truncated, not still being
+    // written (how long the test took to get here must not decide it).
+    const dropped = new Date(Date.now() - 600_000);
+    for (const f of ['001', '001_COPY', '002', '003']) utimesSync(join(root, `outbound/EDI_20261126_${f}.txt`), dropped, dropped);
     const dir = projectFor(settings());
     const { report, bronze, quarantine } = await ingest(dir);
     assert.deepEqual(report.files, {
@@ -165,7 +168,8 @@ describe('SFTP ingestion against OpenSSH sshd', sshd, () => {
     const s = server as NonNullable<typeof server>;
     mkdirSync(join(s.home, 'outbound'), { recursive: true });
     writeFileSync(join(s.home, 'outbound/EDI_20261126_001.txt'), acquirerEdiFile(sales, '2026-11-26', 1));
-    await new Promise((r) => setTimeout(r, 300));
+    const dropped = new Date(Date.now() - 600_000); // long since written: complete by the stable rule
+    utimesSync(join(s.home, 'outbound/EDI_20261126_001.txt'), dropped, dropped);
     const dir = projectFor({
       port: s.port,
       username: s.user,
