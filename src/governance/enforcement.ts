@@ -88,25 +88,27 @@ export class Enforcer {
 
   /**
    * Checks that the principal's persona may use an API route; a denial is audited and thrown as `PERMISSION` naming
-   * the permission missing.
+   * the permission missing. A route that names several permissions is open to a persona holding any of them.
    */
-  async authorize(who: Principal, permission: ApiPermission, resource: string): Promise<void> {
+  async authorize(who: Principal, permission: ApiPermission | readonly ApiPermission[], resource: string): Promise<void> {
     const persona = this.policy.persona(who.persona);
-    const granted = persona.api.includes(permission);
-    if (granted && permission === 'metrics') return;
+    const wanted: readonly ApiPermission[] = typeof permission === 'string' ? [permission] : permission;
+    const granted = wanted.find((p) => persona.api.includes(p));
+    if (granted === 'metrics') return;
+    const missing = wanted.join(' or ');
     await this.audit.append({
       kind: 'decision',
       actor: who.persona,
       principal: who.principal,
-      action: `api:${permission}`,
+      action: `api:${granted ?? wanted.join('|')}`,
       resource,
       outcome: granted ? 'allow' : 'deny',
-      details: { via: who.via, ...(granted ? {} : { reason: `missing ${permission} in ${ACCESS_FILE}: personas.${who.persona}.api` }) },
+      details: { via: who.via, ...(granted ? {} : { reason: `missing ${missing} in ${ACCESS_FILE}: personas.${who.persona}.api` }) },
     });
     if (!granted) {
       throw new FinmeshError(
         'PERMISSION',
-        `persona "${who.persona}" may not use ${resource}: missing the permission ${permission} in ${ACCESS_FILE}: personas.${who.persona}.api`,
+        `persona "${who.persona}" may not use ${resource}: missing the permission ${missing} in ${ACCESS_FILE}: personas.${who.persona}.api`,
       );
     }
   }

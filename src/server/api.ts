@@ -32,8 +32,8 @@ interface ApiRoute {
   method: 'GET' | 'POST';
   path: string;
   summary: string;
-  /** What a caller's persona must be allowed (see docs/governance.md). */
-  permission: string;
+  /** What a caller's persona must be allowed (see docs/governance.md); several: any of them. */
+  permission: string | readonly string[];
   query?: { name: string; description: string; required?: boolean; type?: 'string' | 'integer' }[];
   /** The CLI command whose `--json` prints the same answer. */
   cli?: string;
@@ -91,7 +91,8 @@ export function registerApi(
       path: '/api/v1/events',
       summary:
         'Server-sent events (text/event-stream): `event: runs` whenever a run starts or ends, in this process or another sharing the metadata store; the console’s overview and runs page reload on it instead of polling',
-      permission: 'catalog',
+      // The events name nothing: open to whoever reads either page (the overview needs catalog, the runs page runs).
+      permission: ['catalog', 'runs'],
       stream: true,
       handler: liveEvents(app, new RunWatcher(ctx.meta.runs)),
     },

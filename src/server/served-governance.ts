@@ -76,8 +76,8 @@ export class ServedGovernance implements ServerAuth {
     }
   }
 
-  async authorize(caller: Caller, permission: string, route: string): Promise<void> {
-    await this.state.enforcer.authorize(principal(caller, 'http'), permission as ApiPermission, route);
+  async authorize(caller: Caller, permission: string | readonly string[], route: string): Promise<void> {
+    await this.state.enforcer.authorize(principal(caller, 'http'), permission as ApiPermission | readonly ApiPermission[], route);
   }
 
   async close(): Promise<void> {

@@ -7,9 +7,9 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /**
      * What a caller's persona must be allowed to do to use the route (`catalog`, `runs`, `query`…); `public` for what
-     * holds no data (the console's files, the OpenAPI document), which answers without a token.
+     * holds no data (the console's files, the OpenAPI document), which answers without a token. Several: any of them.
      */
-    permission?: string;
+    permission?: string | readonly string[];
   }
 }
 
@@ -26,8 +26,8 @@ export interface Caller {
 export interface ServerAuth {
   /** The caller a bearer token proves; throws `UNAUTHENTICATED` (401) or `PERMISSION` (403). */
   authenticate(token: string | undefined): Promise<Caller>;
-  /** Throws `PERMISSION` (403) when the caller's persona lacks `permission`. */
-  authorize(caller: Caller, permission: string, route: string): Promise<void>;
+  /** Throws `PERMISSION` (403) when the caller's persona lacks `permission` (several: lacks all of them). */
+  authorize(caller: Caller, permission: string | readonly string[], route: string): Promise<void>;
   /** `/metrics` answers without a token. */
   publicMetrics: boolean;
 }
