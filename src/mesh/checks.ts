@@ -6,7 +6,7 @@ import type { SqlDialect } from '../engine/engine.js';
  * spells it for an engine.
  */
 export interface CheckRule {
-  /** Stable id: `<product>.<column or dataset>.<rule>` (a metric label, so bounded). */
+  /** Stable id: `<product>.<column or dataset>.<rule>`, `.2`, `.3`… for further rules of that metric there (a metric label, so bounded). */
   id: string;
   product: string;
   column: string | undefined;
@@ -90,7 +90,13 @@ export function checkRules(product: Product): CheckRule[] {
   };
   for (const [i, r] of (schema?.quality ?? []).entries()) add(r as Rule, undefined, i);
   for (const prop of schema?.properties ?? []) for (const [i, r] of (prop.quality ?? []).entries()) add(r as Rule, prop.name, i);
-  return out;
+  // Two rules of one metric on one column (a floor and a ceiling on rowCount) are two checks: the second is `….2`.
+  const seen = new Map<string, number>();
+  return out.map((c) => {
+    const n = (seen.get(c.id) ?? 0) + 1;
+    seen.set(c.id, n);
+    return n === 1 ? c : { ...c, id: `${c.id}.${n}` };
+  });
 }
 
 /** The contract's rules, each compiled to SQL for `dialect`. */

@@ -77,6 +77,30 @@ describe('data products after a run', () => {
     );
   });
 
+  it('two rules of one metric on one column are two checks, each judged by its own threshold', () => {
+    const contract = join(dir, 'domains/payments/products/transactions/contract.odcs.yaml');
+    const before = readFileSync(contract, 'utf8');
+    edit(
+      contract,
+      '{ metric: rowCount, mustBeGreaterThan: 0, severity: error }',
+      '{ metric: rowCount, mustBeGreaterThan: 0, severity: error }\n      - { metric: rowCount, mustBeLessThan: 2, severity: warning }',
+    );
+    try {
+      const r = cli(['test', 'transactions', '--project', dir, '--json']);
+      assert.equal(r.status, 0, r.stderr);
+      const { results } = JSON.parse(r.stdout) as { results: { checkId: string; status: string; value?: number }[] };
+      const floor = results.filter((x) => x.checkId === 'transactions.dataset.rowCount');
+      const ceiling = results.filter((x) => x.checkId === 'transactions.dataset.rowCount.2');
+      assert.equal(floor.length, 1, JSON.stringify(results.map((x) => x.checkId)));
+      assert.equal(ceiling.length, 1, JSON.stringify(results.map((x) => x.checkId)));
+      assert.equal(floor[0]?.status, 'pass');
+      assert.equal(ceiling[0]?.status, 'fail', 'more than 2 rows: the ceiling fails while the floor passes');
+      assert.equal(ceiling[0]?.value, floor[0]?.value);
+    } finally {
+      writeFileSync(contract, before);
+    }
+  });
+
   it('an error-level rule that fails keeps the batch out of gold, and the previous gold stays', () => {
     const before = cli(['query', 'select sum(transactions)::int n from payments_gold.daily_volume_by_method', '--project', dir, '--json']);
     edit(
