@@ -63,14 +63,20 @@ function stopper(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceM
 }
 
 async function started(child: ChildProcess, port: number, what: string, log: () => string): Promise<void> {
-  await waitFor(
-    async () => {
-      if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}: ${log()}`);
-      return (await portOpen(port)) ? true : undefined;
-    },
-    30_000,
-    `${what} to listen on ${port}`,
-  );
+  try {
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}: ${log()}`);
+        return (await portOpen(port)) ? true : undefined;
+      },
+      30_000,
+      `${what} to listen on ${port}`,
+    );
+  } catch (e) {
+    // A server that never listened is not left running behind the failed test (a JVM broker holds half a gigabyte).
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    throw e;
+  }
 }
 
 export const NATS_BIN = findBinary('nats-server');
