@@ -128,10 +128,10 @@ export async function commitBronzeBatch(ctx: Context, batch: BronzeBatch, staged
     const withOffset = 'records' in batch.input || 'lines' in batch.input;
     const columns = source.config.schema.map((c) => ({ name: c.name, type: c.type }));
     if (withOffset) columns.push({ name: '_offset', type: 'BIGINT' }, { name: '_op', type: 'VARCHAR' });
-    // A batch lands in one partition, its arrival date: named here rather than by PARTITION_BY, which costs the
-    // engine a buffer per writer thread and grows with the batch.
-    const today = await ctx.engine.query(`SELECT ${d.cast(d.currentDate(), 'VARCHAR')} AS dt`);
-    const partition = `dt=${String(today.rows[0]?.dt)}`;
+    // A batch lands in one partition, its arrival date (UTC, as the engine's session keeps time): named here rather
+    // than by PARTITION_BY, which costs the engine a buffer per writer thread and grows with the batch. Taken from
+    // this process's clock, not asked of the engine: a stream's commit waits on every round trip to it.
+    const partition = `dt=${new Date().toISOString().slice(0, 10)}`;
     const select = `SELECT ${source.config.schema.map((c) => d.quoteIdent(c.name)).join(', ')},
         ${withOffset ? '_offset' : d.cast('NULL', 'BIGINT')} AS _offset,
         ${withOffset ? '_op' : "'upsert'"} AS _op,
