@@ -83,6 +83,12 @@ describe('bronze → silver → gold on the embedded lake', () => {
       }
       const bronze = await one(ctx, 'SELECT count(*) AS n FROM payments_bronze.transactions');
       assert.ok(Number(bronze.n) > sim.transactionsCreated, 'bronze keeps every version');
+      // A stream's batch lands in the partition of its arrival day (UTC): the day its rows say they were ingested.
+      const misplaced = await one(
+        ctx,
+        'SELECT count(*) AS n FROM payments_bronze.transactions WHERE CAST(dt AS VARCHAR) <> CAST(CAST(_ingested_at AS DATE) AS VARCHAR)',
+      );
+      assert.equal(Number(misplaced.n), 0, 'every bronze row is in the partition of the day it was ingested');
       const gold = await one(ctx, 'SELECT sum(transactions)::BIGINT AS n FROM payments_gold.daily_volume_by_method');
       assert.equal(gold.n, sim.transactionsCreated);
       const c360 = await one(ctx, 'SELECT count(*) AS n, sum(transactions)::BIGINT AS t FROM customers_gold.customer_360');
