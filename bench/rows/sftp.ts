@@ -1,12 +1,16 @@
-// SFTP transfer over loopback from OpenSSH's sshd: finmesh's downloader against OpenSSH's own `sftp` client, the
+// SFTP transfer over loopback from OpenSSH's sshd: finmesh's SFTP source against OpenSSH's own `sftp` client, the
 // same files. Both sides are timed from nothing to the files on disk: connect, handshake, host-key check (pinned on
-// both: a known_hosts file for OpenSSH), transfer, close — OpenSSH's side includes starting its process.
+// both: a known_hosts file for OpenSSH), transfer, close — OpenSSH's side includes starting its process, and
+// finmesh's includes its ssh2 connection (which proves the pinned key) and, with `transfer: auto` where OpenSSH's
+// client is installed, starting one `sftp` process per file (with its own handshake). `--set sftp-transfer=ssh2`
+// measures the in-process ssh2 downloader instead.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { SftpConnection } from '../../src/sources/files/sftp/sftp-client.js';
+import { findOpenSshSftp } from '../../src/sources/files/sftp/openssh-transfer.js';
+import { SftpFileSource } from '../../src/sources/files/sftp/sftp-file-source.js';
 import { SSHD_BIN, startSshd } from '../../test/launchers.js';
 import { type BenchRow, ratioBar, time, units } from '../harness.js';
 
@@ -46,6 +50,9 @@ export const sftp: BenchRow = {
       Array.from({ length: files }, (_, i) => `get ${join(remote, `f${i}.bin`)} ${join(local, `f${i}.bin`)}`).join('\n'),
     );
     const total = (files * size) / 2 ** 20;
+    const transfer = (env.settings['sftp-transfer'] ?? 'auto') as 'auto' | 'ssh2' | 'openssh';
+    if (!['auto', 'ssh2', 'openssh'].includes(transfer)) throw new Error(`--set sftp-transfer: auto, ssh2 or openssh, not ${transfer}`);
+    const through = transfer === 'ssh2' || !findOpenSshSftp() ? 'ssh2' : 'openssh';
     const check = () => {
       for (let i = 0; i < files; i++) if (statSync(join(local, `f${i}.bin`)).size !== size) throw new Error(`f${i}.bin arrived incomplete`);
     };
@@ -55,20 +62,23 @@ export const sftp: BenchRow = {
         mkdirSync(local, { recursive: true });
       },
       finmesh: {
-        label: 'finmesh SftpConnection (ssh2)',
+        label: `finmesh SftpFileSource (transfer: ${transfer}, through ${through})`,
         async sample() {
           const s = await time(async () => {
-            const conn = await SftpConnection.connect({
+            const source = await SftpFileSource.create({
               host: '127.0.0.1',
               port: server.port,
               username: server.user,
               privateKey: readFileSync(server.clientKey, 'utf8'),
               hostKeyFingerprint: server.fingerprint,
+              transfer,
+              maxConnections: 1,
             });
+            if (source.transfer !== through) throw new Error(`downloads went through ${source.transfer}, not ${through}`);
             try {
-              for (let i = 0; i < files; i++) await conn.download(join(remote, `f${i}.bin`), join(local, `f${i}.bin`), size);
+              for (let i = 0; i < files; i++) await source.download(join(remote, `f${i}.bin`), join(local, `f${i}.bin`), size);
             } finally {
-              conn.close();
+              await source.close();
             }
           });
           check();

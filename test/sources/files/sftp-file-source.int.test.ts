@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { EmbeddedSftpServer } from '../../../src/sources/files/sftp/embedded-sftp-server.js';
+import { findOpenSshSftp } from '../../../src/sources/files/sftp/openssh-transfer.js';
 import { SftpFileSource, type SftpFileSourceOptions } from '../../../src/sources/files/sftp/sftp-file-source.js';
 import { describeFileSourceContract, type FileSourceFixture, localFolder } from '../../contracts/file-source-contract.js';
 import { tempDir } from '../../helpers.js';
@@ -18,6 +19,7 @@ function sftpFixture(o: {
   fingerprint: string;
   credentials: Pick<SftpFileSourceOptions, 'username' | 'password' | 'privateKey'>;
   refused: Pick<SftpFileSourceOptions, 'username' | 'password' | 'privateKey'>;
+  transfer?: SftpFileSourceOptions['transfer'];
   close: () => Promise<void>;
 }): FileSourceFixture {
   const options = (port = o.port): SftpFileSourceOptions => ({
@@ -25,6 +27,7 @@ function sftpFixture(o: {
     port,
     hostKeyFingerprint: o.fingerprint,
     ...o.credentials,
+    transfer: o.transfer,
     backoff: { initialDelayMs: 50, maxDelayMs: 200 },
   });
   return {
@@ -62,19 +65,25 @@ describeFileSourceContract('sftp, finmesh’s embedded server', async () => {
   });
 });
 
-describeFileSourceContract(
-  'sftp, OpenSSH sshd',
-  async () => {
-    const server = await startSshd();
-    return sftpFixture({
-      local: join(server.home, 'contract'),
-      dir: join(server.home, 'contract'),
-      port: server.port,
-      fingerprint: server.fingerprint,
-      credentials: { username: server.user, privateKey: readFileSync(server.clientKey, 'utf8') },
-      refused: { username: server.user, privateKey: ssh2.utils.generateKeyPairSync('ed25519').private },
-      close: () => server.stop(),
-    });
-  },
-  skipUnless(SSHD_BIN !== undefined, 'OpenSSH sshd', 'Debian: apt-get install openssh-server'),
-);
+for (const transfer of ['ssh2', 'openssh'] as const)
+  describeFileSourceContract(
+    `sftp, OpenSSH sshd, downloads through ${transfer === 'ssh2' ? 'ssh2' : 'OpenSSH’s sftp client'}`,
+    async () => {
+      const server = await startSshd();
+      return sftpFixture({
+        local: join(server.home, 'contract'),
+        dir: join(server.home, 'contract'),
+        port: server.port,
+        fingerprint: server.fingerprint,
+        credentials: { username: server.user, privateKey: readFileSync(server.clientKey, 'utf8') },
+        refused: { username: server.user, privateKey: ssh2.utils.generateKeyPairSync('ed25519').private },
+        transfer,
+        close: () => server.stop(),
+      });
+    },
+    skipUnless(
+      SSHD_BIN !== undefined && (transfer === 'ssh2' || findOpenSshSftp() !== undefined),
+      transfer === 'ssh2' ? 'OpenSSH sshd' : 'OpenSSH sshd and sftp client',
+      'Debian: apt-get install openssh-server openssh-client',
+    ),
+  );

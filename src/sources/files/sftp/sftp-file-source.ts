@@ -11,6 +11,7 @@ import {
   type RemoteFile,
 } from '../file-source.js';
 import { ConnectionPool } from './connection-pool.js';
+import { findOpenSshSftp, opensshDownload, opensshUnsuitable } from './openssh-transfer.js';
 import { SftpConnection, type SftpConnectOptions, sftpError } from './sftp-client.js';
 
 export interface SftpFileSourceOptions extends SftpConnectOptions {
@@ -24,6 +25,12 @@ export interface SftpFileSourceOptions extends SftpConnectOptions {
   downloadConcurrency?: number | undefined;
   /** Bytes asked for by each read (default `DEFAULT_CHUNK_BYTES`). */
   chunkBytes?: number | undefined;
+  /**
+   * How files are downloaded: `ssh2` (in process), `openssh` (OpenSSH's `sftp` client, which must be installed; key
+   * authentication only) or `auto` (the default: OpenSSH where it is installed and the source authenticates with a
+   * private key, ssh2 otherwise). Listing, stat and after-commit actions always use ssh2.
+   */
+  transfer?: 'auto' | 'ssh2' | 'openssh' | undefined;
   /** Called once when the source closes, after its connections: stops what was started for it (an embedded server). */
   onClose?: (() => Promise<void>) | undefined;
 }
@@ -41,8 +48,22 @@ export class SftpFileSource implements FileSource {
   readonly location: string;
   private readonly pool: ConnectionPool<SftpConnection>;
   private closing: Promise<void> | undefined;
+  /** OpenSSH's `sftp`, when downloads go through it (`transfer`). */
+  private readonly openssh: string | undefined;
 
   private constructor(private readonly o: SftpFileSourceOptions) {
+    const transfer = o.transfer ?? 'auto';
+    this.openssh = transfer === 'ssh2' || (transfer === 'auto' && !o.privateKey) ? undefined : findOpenSshSftp();
+    if (transfer === 'openssh' && !this.openssh)
+      throw new FinmeshError(
+        'CONFIG_INVALID',
+        `SFTP ${o.host}:${o.port}: transfer: openssh, but OpenSSH's sftp client is not installed (Debian: apt-get install openssh-client)`,
+      );
+    if (transfer === 'openssh' && !o.privateKey)
+      throw new FinmeshError(
+        'CONFIG_INVALID',
+        `SFTP ${o.host}:${o.port}: transfer: openssh needs privateKey (OpenSSH reads passwords only from a terminal); use transfer: ssh2 or auto`,
+      );
     const host = o.host.includes(':') ? `[${o.host}]` : o.host;
     this.location = `sftp://${host}:${o.port}`;
     this.pool = new ConnectionPool(
@@ -50,6 +71,11 @@ export class SftpFileSource implements FileSource {
       o.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
       `SFTP ${o.host}:${o.port}`,
     );
+  }
+
+  /** How downloads go: `openssh` when through OpenSSH's `sftp` client (for files it can name), `ssh2` otherwise. */
+  get transfer(): 'openssh' | 'ssh2' {
+    return this.openssh ? 'openssh' : 'ssh2';
   }
 
   /** Connects once before returning, so a refused host key or credentials fails here (`PERMISSION`), not mid-cycle. */
@@ -85,7 +111,12 @@ export class SftpFileSource implements FileSource {
       (s) => (s.size <= expectedSize ? s.size : 0),
       () => 0,
     );
-    await this.attempt(() => this.pool.use((c) => c.download(path, localFile, expectedSize, transfer)));
+    const bin = this.openssh && opensshUnsuitable(this.o, path, localFile) === undefined ? this.openssh : undefined;
+    await this.attempt(() =>
+      this.pool.use((c) =>
+        bin ? opensshDownload(bin, this.o, c.hostKey, path, localFile, expectedSize) : c.download(path, localFile, expectedSize, transfer),
+      ),
+    );
     return expectedSize - had;
   }
 
