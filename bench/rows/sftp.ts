@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { findOpenSshSftp } from '../../src/sources/files/sftp/openssh-transfer.js';
+import { findOpenSsh } from '../../src/sources/files/sftp/openssh-transfer.js';
 import { SftpFileSource } from '../../src/sources/files/sftp/sftp-file-source.js';
 import { SSHD_BIN, startSshd } from '../../test/launchers.js';
 import { type BenchRow, ratioBar, time, units } from '../harness.js';
@@ -52,7 +52,7 @@ export const sftp: BenchRow = {
     const total = (files * size) / 2 ** 20;
     const transfer = (env.settings['sftp-transfer'] ?? 'auto') as 'auto' | 'ssh2' | 'openssh';
     if (!['auto', 'ssh2', 'openssh'].includes(transfer)) throw new Error(`--set sftp-transfer: auto, ssh2 or openssh, not ${transfer}`);
-    const through = transfer === 'ssh2' || !findOpenSshSftp() ? 'ssh2' : 'openssh';
+    const through = transfer === 'ssh2' || !findOpenSsh() ? 'ssh2' : 'openssh';
     const check = () => {
       for (let i = 0; i < files; i++) if (statSync(join(local, `f${i}.bin`)).size !== size) throw new Error(`f${i}.bin arrived incomplete`);
     };

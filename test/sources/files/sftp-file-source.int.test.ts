@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { EmbeddedSftpServer } from '../../../src/sources/files/sftp/embedded-sftp-server.js';
-import { findOpenSshSftp } from '../../../src/sources/files/sftp/openssh-transfer.js';
+import { findOpenSsh } from '../../../src/sources/files/sftp/openssh-transfer.js';
 import { SftpFileSource, type SftpFileSourceOptions } from '../../../src/sources/files/sftp/sftp-file-source.js';
 import { describeFileSourceContract, type FileSourceFixture, localFolder } from '../../contracts/file-source-contract.js';
 import { tempDir } from '../../helpers.js';
@@ -82,7 +82,7 @@ for (const transfer of ['ssh2', 'openssh'] as const)
       });
     },
     skipUnless(
-      SSHD_BIN !== undefined && (transfer === 'ssh2' || findOpenSshSftp() !== undefined),
+      SSHD_BIN !== undefined && (transfer === 'ssh2' || findOpenSsh() !== undefined),
       transfer === 'ssh2' ? 'OpenSSH sshd' : 'OpenSSH sshd and sftp client',
       'Debian: apt-get install openssh-server openssh-client',
     ),

@@ -1,24 +1,23 @@
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { accessSync, closeSync as closeFd, constants, openSync, readSync } from 'node:fs';
-import { chmod, mkdtemp, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { FinmeshError } from '../../../core/errors.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../file-source.js';
-import { sshFingerprint } from './fingerprint.js';
 import { DEFAULT_KEEPALIVE_MS, DEFAULT_READY_TIMEOUT_MS, type SftpConnectOptions } from './sftp-client.js';
 
 /**
- * Downloads through OpenSSH's own `sftp` client, where it is installed: on loopback and fast links its C transfer
- * loop moves about twice what ssh2's JavaScript one does (bench row `sftp`). What the ssh2 path guarantees holds here
- * too:
+ * Downloads through OpenSSH's own client, where it is installed: on loopback and fast links its C transfer loop
+ * moves about twice what ssh2's JavaScript one does (bench row `sftp`). What the ssh2 path guarantees holds here too:
  *
- * - the host key stays pinned: `sftp` is given a known_hosts file holding only the key the ssh2 connection proved
- *   against `hostKeyFingerprint` (`StrictHostKeyChecking=yes`, no other known_hosts, no config files read), so a
- *   server offering any other key is refused, with both fingerprints in the error;
- * - the private key goes to `sftp` as a file (0600) in a private temporary folder (0700) removed afterwards, never on
- *   a command line or in the environment; password authentication stays on ssh2 (`sftp` reads passwords only from a
- *   terminal);
+ * - the host key stays pinned by its fingerprint: no known_hosts file or config file is read, and OpenSSH
+ *   (`StrictHostKeyChecking=yes`) gets its known_hosts line from a `KnownHostsCommand` that answers only for the
+ *   key whose fingerprint is `hostKeyFingerprint`; any other key is refused, with both fingerprints in the error;
+ * - the private key goes to OpenSSH as a file (0600) in a private temporary folder (0700), never on a command line
+ *   or in the environment, and the folder is removed when the source closes; password authentication stays on ssh2
+ *   (OpenSSH reads passwords only from a terminal);
  * - downloads resume after what the local file holds (`get -a`), and a failed one leaves a complete prefix: OpenSSH
  *   cuts the file back to its last contiguous byte when it can, and when it could not (the connection died), the
  *   region reads were still in flight over is checked for blocks never written (`keptPrefix`);
@@ -34,19 +33,23 @@ const MAX_READ_BYTES = 256 * 1024;
 /** Bytes from the end of what a failed transfer wrote within which a block may still be unwritten. */
 export const IN_FLIGHT_BYTES = REQUESTS_IN_FLIGHT * MAX_READ_BYTES;
 
-/** The `sftp` client on PATH, or undefined when OpenSSH's client is not installed. */
-export function findOpenSshSftp(path = process.env.PATH ?? ''): string | undefined {
-  for (const dir of path.split(delimiter)) {
-    if (!dir) continue;
-    const bin = join(dir, 'sftp');
-    try {
-      accessSync(bin, constants.X_OK);
-      return bin;
-    } catch {
-      // not here
+/** OpenSSH's `sftp` and `ssh` clients on PATH, or undefined when OpenSSH's client is not installed. */
+export function findOpenSsh(path = process.env.PATH ?? ''): { sftp: string; ssh: string } | undefined {
+  const find = (name: string) => {
+    for (const dir of path.split(delimiter)) {
+      if (!dir) continue;
+      try {
+        accessSync(join(dir, name), constants.X_OK);
+        return join(dir, name);
+      } catch {
+        // not here
+      }
     }
-  }
-  return undefined;
+    return undefined;
+  };
+  const sftp = find('sftp');
+  const ssh = find('ssh');
+  return sftp && ssh ? { sftp, ssh } : undefined;
 }
 
 /**
@@ -73,12 +76,6 @@ function quote(path: string, glob: boolean): string {
   return `"${glob ? escaped.replace(/[*?[\]]/g, '\\$&') : escaped}"`;
 }
 
-/** The key type named at the start of an SSH public key blob (`ssh-ed25519`, `ecdsa-sha2-nistp256`, `ssh-rsa`). */
-function keyType(blob: Buffer): string {
-  const n = blob.readUInt32BE(0);
-  return blob.subarray(4, 4 + n).toString('latin1');
-}
-
 /**
  * The longest prefix of `file` (which holds `written` bytes after a failed transfer that started at `from`) that is
  * surely the remote file's: OpenSSH writes each answer at its offset as it comes, so a block within
@@ -103,177 +100,243 @@ export function keptPrefix(file: string, from: number, written: number): number 
 }
 
 /**
- * Downloads `remote` (`size` bytes) into `local` with OpenSSH `sftp` at `bin`, resuming after what `local` holds;
- * `hostKey` is the key blob an ssh2 connection to the same server proved against the pinned fingerprint. Returns the
- * bytes transferred; on failure `local` holds a complete prefix.
+ * OpenSSH's client on one server: a master connection (`ssh -M`, multiplexing on a control socket) made once and
+ * shared by every download's `sftp` process, so a source pays one handshake, as OpenSSH's own `sftp` does. Its
+ * private folder (0700) holds the control socket, the private key (0600) and the host-key pin; it is removed on
+ * `close`.
  */
-export async function opensshDownload(
-  bin: string,
-  o: SftpConnectOptions,
-  hostKey: Buffer,
-  remote: string,
-  local: string,
-  size: number,
-): Promise<number> {
-  const where = `SFTP ${o.host}:${o.port}`;
-  const offered = sshFingerprint(hostKey);
-  if (offered !== o.hostKeyFingerprint)
-    throw new FinmeshError(
-      'PERMISSION',
-      `${where}: the host key ${offered} does not match the pinned ${o.hostKeyFingerprint}; refusing to connect`,
-    );
-  if (!o.privateKey) throw new FinmeshError('CONFIG_INVALID', `${where}: OpenSSH transfers need a private key`);
-  let have = await stat(local).then(
-    (s) => s.size,
-    () => 0,
-  );
-  if (have > size) {
-    await truncate(local, 0);
-    have = 0;
-  }
-  if (have === size) {
-    if (size === 0) await writeFile(local, '', { flag: 'a' });
-    return 0;
-  }
-  const dir = await mkdtemp(join(tmpdir(), OPENSSH_TEMP_PREFIX));
-  try {
-    await chmod(dir, 0o700);
-    const key = join(dir, 'id');
-    const knownHosts = join(dir, 'known_hosts');
-    const batch = join(dir, 'batch');
-    await writeFile(key, o.privateKey.endsWith('\n') ? o.privateKey : `${o.privateKey}\n`, { mode: 0o600 });
-    await writeFile(knownHosts, `finmesh-pinned ${keyType(hostKey)} ${hostKey.toString('base64')}\n`, { mode: 0o600 });
-    await writeFile(batch, `get ${have > 0 ? '-a ' : ''}${quote(remote, true)} ${quote(local, false)}\n`, { mode: 0o600 });
-    const timeoutMs = o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    const type = keyType(hostKey);
-    const args = [
-      '-q',
-      '-b',
-      batch,
-      '-F',
-      'none',
-      '-P',
-      String(o.port),
-      '-R',
-      String(REQUESTS_IN_FLIGHT),
-      '-i',
-      key,
-      ...[
-        'BatchMode=yes',
-        'IdentitiesOnly=yes',
-        'IdentityAgent=none',
-        'PasswordAuthentication=no',
-        'KbdInteractiveAuthentication=no',
-        'StrictHostKeyChecking=yes',
-        `UserKnownHostsFile=${knownHosts}`,
-        'GlobalKnownHostsFile=/dev/null',
-        'HostKeyAlias=finmesh-pinned',
-        `HostKeyAlgorithms=${type === 'ssh-rsa' ? 'rsa-sha2-512,rsa-sha2-256,ssh-rsa' : type}`,
-        'CheckHostIP=no',
-        'UpdateHostKeys=no',
-        `ConnectTimeout=${Math.max(1, Math.ceil((o.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS) / 1000))}`,
-        `ServerAliveInterval=${Math.max(1, Math.ceil((o.keepaliveMs ?? DEFAULT_KEEPALIVE_MS) / 1000))}`,
-        'ServerAliveCountMax=3',
-        `User=${o.username}`,
-      ].flatMap((opt) => ['-o', opt]),
-      o.host.includes(':') ? `[${o.host}]` : o.host,
-    ];
-    const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (d: string) => {
-      if (stderr.length < 16_384) stderr += d;
-    });
-    // A transfer is stalled when the local file has not grown for the request timeout.
-    let stalled = false;
-    let last = have;
-    let grewAt = Date.now();
-    const watch = setInterval(
-      () => {
-        stat(local).then(
-          (s) => {
-            if (s.size !== last) {
-              last = s.size;
-              grewAt = Date.now();
-            } else if (Date.now() - grewAt >= timeoutMs && child.exitCode === null) {
-              stalled = true;
-              child.kill('SIGKILL');
-            }
-          },
-          () => {
-            if (Date.now() - grewAt >= timeoutMs && child.exitCode === null) {
-              stalled = true;
-              child.kill('SIGKILL');
-            }
-          },
-        );
-      },
-      Math.min(1000, timeoutMs),
-    );
-    const code = await new Promise<number | null>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('close', (c) => resolve(c));
-    }).finally(() => clearInterval(watch));
-    const got = await stat(local).then(
-      (s) => s.size,
-      () => 0,
-    );
-    if (code === 0 && got >= size) {
-      // A file that grew since it was listed is taken as listed, as the ssh2 path reads only `size` bytes.
-      if (got > size) await truncate(local, size);
-      return size - have;
-    }
-    if (got > have) await truncate(local, keptPrefix(local, have, got));
-    const kept = await stat(local).then(
-      (s) => s.size,
-      () => 0,
-    );
-    if (code === 0)
-      throw new FinmeshError(
-        'UNAVAILABLE',
-        `${where}: download of ${remote}: the file ends at ${got} bytes, not ${size}: it changed during the download`,
-      );
-    throw opensshError(o, where, remote, stderr, stalled ? timeoutMs : undefined, kept, size);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+export class OpenSshTransfer {
+  private master: ReturnType<typeof spawn> | undefined;
+  private masterLog = '';
+  private starting: Promise<void> | undefined;
+  private closed = false;
 
-/** What `sftp`'s stderr says went wrong, as the ssh2 path would have said it. */
-function opensshError(
-  o: SftpConnectOptions,
-  where: string,
-  remote: string,
-  stderr: string,
-  stalledMs: number | undefined,
-  kept: number,
-  size: number,
-): FinmeshError {
-  const said = stderr
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(
-      (l) =>
-        l &&
-        !l.startsWith('@') &&
-        !/^(IT IS POSSIBLE|Someone could|It is also possible|Please contact|Add correct|Offending|Host key for)/.test(l),
-    )
-    .slice(-3)
-    .join(' ');
-  if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No matching host key/i.test(stderr)) {
-    const offered = /key sent by the remote host is\s+(SHA256:[A-Za-z0-9+/=]+?)\.?\s/.exec(stderr)?.[1] ?? 'of another type';
-    return new FinmeshError(
-      'PERMISSION',
-      `${where}: the host key ${offered} does not match the pinned ${o.hostKeyFingerprint}; refusing to connect`,
-    );
+  private constructor(
+    private readonly bin: { sftp: string; ssh: string },
+    private readonly o: SftpConnectOptions,
+    private readonly dir: string,
+  ) {}
+
+  private get where(): string {
+    return `SFTP ${this.o.host}:${this.o.port}`;
   }
-  if (/Permission denied \(/.test(stderr))
-    return new FinmeshError('PERMISSION', `${where}: the server refused user ${o.username} with the configured private key`);
-  const prefix =
-    kept > 0 ? `SFTP: download of ${remote} stopped at ${kept} of ${size} bytes (resumes from there)` : `SFTP: cannot download ${remote}`;
-  if (stalledMs !== undefined)
-    return new FinmeshError('TIMEOUT', `${prefix}: ${where}: no block came back within ${stalledMs} ms; the server stalled`);
-  if (/not found|No such file/i.test(stderr)) return new FinmeshError('NOT_FOUND', `${prefix}: ${said}`);
-  if (/Permission denied/i.test(stderr)) return new FinmeshError('PERMISSION', `${prefix}: ${said}`);
-  return new FinmeshError('UNAVAILABLE', `${prefix}: OpenSSH sftp: ${said || 'it ended without saying why'}`);
+
+  /** Connects (the master), so a refused host key or credentials fails here as `PERMISSION`. */
+  static async start(bin: { sftp: string; ssh: string }, o: SftpConnectOptions): Promise<OpenSshTransfer> {
+    if (!o.privateKey) throw new FinmeshError('CONFIG_INVALID', `SFTP ${o.host}:${o.port}: OpenSSH transfers need a private key`);
+    if (!/^SHA256:[A-Za-z0-9+/=]+$/.test(o.hostKeyFingerprint))
+      throw new FinmeshError('CONFIG_INVALID', `SFTP ${o.host}:${o.port}: hostKeyFingerprint is not an OpenSSH SHA256 fingerprint`);
+    const dir = await mkdtemp(join(tmpdir(), OPENSSH_TEMP_PREFIX));
+    const t = new OpenSshTransfer(bin, o, dir);
+    try {
+      await chmod(dir, 0o700);
+      await writeFile(join(dir, 'id'), o.privateKey.endsWith('\n') ? o.privateKey : `${o.privateKey}\n`, { mode: 0o600 });
+      // The pin: OpenSSH asks this script for the known_hosts lines of the key the server offered (%f, %t, %K); it
+      // answers one only for the pinned fingerprint, and notes the offered one for the error.
+      await writeFile(
+        join(dir, 'pin'),
+        [
+          '#!/bin/sh',
+          `printf '%s\\n' "$1" > '${join(dir, 'offered')}'`,
+          `[ "$1" = '${o.hostKeyFingerprint}' ] && printf 'finmesh-pinned %s %s\\n' "$2" "$3"`,
+          'exit 0',
+          '',
+        ].join('\n'),
+        { mode: 0o700 },
+      );
+      await t.ensureMaster();
+      return t;
+    } catch (e) {
+      await t.close();
+      throw e;
+    }
+  }
+
+  /** The options every `ssh` of this transfer gets: nothing read from config files, the pin, the key, the limits. */
+  private options(): string[] {
+    const o = this.o;
+    return [
+      'BatchMode=yes',
+      'IdentitiesOnly=yes',
+      'IdentityAgent=none',
+      `IdentityFile=${join(this.dir, 'id')}`,
+      'PasswordAuthentication=no',
+      'KbdInteractiveAuthentication=no',
+      'StrictHostKeyChecking=yes',
+      'UserKnownHostsFile=/dev/null',
+      'GlobalKnownHostsFile=/dev/null',
+      `KnownHostsCommand=/bin/sh ${join(this.dir, 'pin')} %f %t %K`,
+      'HostKeyAlias=finmesh-pinned',
+      'CheckHostIP=no',
+      'UpdateHostKeys=no',
+      `ControlPath=${join(this.dir, 'cm')}`,
+      `ConnectTimeout=${Math.max(1, Math.ceil((o.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS) / 1000))}`,
+      `ServerAliveInterval=${Math.max(1, Math.ceil((o.keepaliveMs ?? DEFAULT_KEEPALIVE_MS) / 1000))}`,
+      'ServerAliveCountMax=3',
+      `User=${o.username}`,
+      `Port=${o.port}`,
+    ].flatMap((opt) => ['-o', opt]);
+  }
+
+  /** Starts the master connection when none is up (the first time, or after one was lost), and waits for it. */
+  private ensureMaster(): Promise<void> {
+    if (this.master && this.master.exitCode === null && this.master.signalCode === null) return this.starting ?? Promise.resolve();
+    this.starting = (async () => {
+      await rm(join(this.dir, 'cm'), { force: true });
+      await rm(join(this.dir, 'offered'), { force: true });
+      this.masterLog = '';
+      const child = spawn(this.bin.ssh, ['-F', 'none', '-M', '-N', '-n', ...this.options(), '-o', 'ControlPersist=no', '--', this.o.host], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      this.master = child;
+      child.stderr?.setEncoding('utf8');
+      child.stderr?.on('data', (d: string) => {
+        if (this.masterLog.length < 16_384) this.masterLog += d;
+      });
+      const exited = new Promise<void>((r) => child.once('close', () => r()));
+      child.once('error', () => undefined);
+      const deadline = Date.now() + (this.o.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS) + 5000;
+      for (;;) {
+        if (
+          await stat(join(this.dir, 'cm')).then(
+            () => true,
+            () => false,
+          )
+        )
+          return;
+        if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
+          child.kill('SIGKILL');
+          await exited;
+          throw await this.failure(this.masterLog, undefined, 'connecting');
+        }
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 20))]);
+      }
+    })();
+    return this.starting;
+  }
+
+  /**
+   * Downloads `remote` (`size` bytes) into `local`, resuming after what `local` holds. Returns the bytes
+   * transferred; on failure `local` holds a complete prefix.
+   */
+  async download(remote: string, local: string, size: number): Promise<number> {
+    if (this.closed) throw new FinmeshError('UNAVAILABLE', `${this.where}: the source is closed`);
+    let have = await stat(local).then(
+      (s) => s.size,
+      () => 0,
+    );
+    if (have > size) {
+      await truncate(local, 0);
+      have = 0;
+    }
+    if (have === size) {
+      if (size === 0) await writeFile(local, '', { flag: 'a' });
+      return 0;
+    }
+    await this.ensureMaster();
+    const batch = join(this.dir, `batch-${randomUUID()}`);
+    await writeFile(batch, `get ${have > 0 ? '-a ' : ''}${quote(remote, true)} ${quote(local, false)}\n`, { mode: 0o600 });
+    const timeoutMs = this.o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    try {
+      const args = ['-q', '-b', batch, '-F', 'none', '-R', String(REQUESTS_IN_FLIGHT), ...this.options(), '-o', 'ControlMaster=no'];
+      const child = spawn(this.bin.sftp, [...args, this.o.host.includes(':') ? `[${this.o.host}]` : this.o.host], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.setEncoding('utf8');
+      child.stderr.on('data', (d: string) => {
+        if (stderr.length < 16_384) stderr += d;
+      });
+      // A transfer is stalled when the local file has not grown for the request timeout.
+      let stalled = false;
+      let last = have;
+      let grewAt = Date.now();
+      const watch = setInterval(
+        () => {
+          stat(local)
+            .then(
+              (s) => s.size,
+              () => last,
+            )
+            .then((n) => {
+              if (n !== last) {
+                last = n;
+                grewAt = Date.now();
+              } else if (Date.now() - grewAt >= timeoutMs && child.exitCode === null) {
+                stalled = true;
+                child.kill('SIGKILL');
+              }
+            });
+        },
+        Math.min(1000, timeoutMs),
+      );
+      const code = await new Promise<number | null>((resolve, reject) => {
+        child.once('error', reject);
+        child.once('close', (c) => resolve(c));
+      }).finally(() => clearInterval(watch));
+      const got = await stat(local).then(
+        (s) => s.size,
+        () => 0,
+      );
+      if (code === 0 && got >= size) {
+        // A file that grew since it was listed is taken as listed, as the ssh2 path reads only `size` bytes.
+        if (got > size) await truncate(local, size);
+        return size - have;
+      }
+      if (got > have) await truncate(local, keptPrefix(local, have, got));
+      const kept = await stat(local).then(
+        (s) => s.size,
+        () => 0,
+      );
+      if (code === 0)
+        throw new FinmeshError(
+          'UNAVAILABLE',
+          `${this.where}: download of ${remote}: the file ends at ${got} bytes, not ${size}: it changed during the download`,
+        );
+      const prefix =
+        kept > 0
+          ? `SFTP: download of ${remote} stopped at ${kept} of ${size} bytes (resumes from there)`
+          : `SFTP: cannot download ${remote}`;
+      throw await this.failure(stderr, stalled ? timeoutMs : undefined, prefix);
+    } finally {
+      await rm(batch, { force: true });
+    }
+  }
+
+  /** What OpenSSH's stderr says went wrong, as the ssh2 path would have said it. */
+  private async failure(stderr: string, stalledMs: number | undefined, what: string): Promise<FinmeshError> {
+    const o = this.o;
+    const said = stderr
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .slice(-3)
+      .join(' ');
+    if (/Host key verification failed|host key is known for/i.test(stderr)) {
+      const offered = (await readFile(join(this.dir, 'offered'), 'utf8').catch(() => '')).trim() || 'offered (not recorded)';
+      return new FinmeshError(
+        'PERMISSION',
+        `${this.where}: the host key ${offered} does not match the pinned ${o.hostKeyFingerprint}; refusing to connect`,
+      );
+    }
+    if (/Permission denied \(/.test(stderr))
+      return new FinmeshError('PERMISSION', `${this.where}: the server refused user ${o.username} with the configured private key`);
+    if (stalledMs !== undefined)
+      return new FinmeshError('TIMEOUT', `${what}: ${this.where}: no block came back within ${stalledMs} ms; the server stalled`);
+    if (/not found|No such file/i.test(stderr)) return new FinmeshError('NOT_FOUND', `${what}: ${said}`);
+    if (/Permission denied/i.test(stderr)) return new FinmeshError('PERMISSION', `${what}: ${said}`);
+    return new FinmeshError('UNAVAILABLE', `${this.where}: ${what}: OpenSSH: ${said || 'it ended without saying why'}`);
+  }
+
+  /** Ends the master connection and removes the private folder (key, pin, socket). */
+  async close(): Promise<void> {
+    this.closed = true;
+    const m = this.master;
+    if (m && m.exitCode === null && m.signalCode === null) {
+      const exited = new Promise<void>((r) => m.once('close', () => r()));
+      m.kill('SIGTERM');
+      await exited;
+    }
+    await rm(this.dir, { recursive: true, force: true });
+  }
 }

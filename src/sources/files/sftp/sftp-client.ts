@@ -57,8 +57,6 @@ export class SftpConnection {
   private readonly onLost = new Set<(e: Error) => void>();
 
   private constructor(
-    /** The host key the server proved, whose fingerprint is the pinned one (an OpenSSH transfer pins it again). */
-    readonly hostKey: Buffer,
     private readonly client: Client,
     private readonly sftp: SFTPWrapper,
     private readonly where: string,
@@ -115,7 +113,6 @@ export class SftpConnection {
   static async connect(o: SftpConnectOptions): Promise<SftpConnection> {
     const client = new Client();
     let offered: string | undefined;
-    let hostKey: Buffer | undefined;
     const where = `SFTP ${o.host}:${o.port}`;
     const config: ConnectConfig = {
       host: o.host,
@@ -128,7 +125,6 @@ export class SftpConnection {
       keepaliveCountMax: 3,
       hostVerifier: (key: Buffer) => {
         offered = sshFingerprint(key);
-        hostKey = Buffer.from(key);
         return offered === o.hostKeyFingerprint;
       },
     };
@@ -180,7 +176,7 @@ export class SftpConnection {
         });
       });
       installRawNames(sftp);
-      const connection = new SftpConnection(hostKey as Buffer, client, sftp, where, timeoutMs);
+      const connection = new SftpConnection(client, sftp, where, timeoutMs);
       client.off('error', swallow);
       return connection;
     } catch (cause) {

@@ -11,7 +11,7 @@ import {
   type RemoteFile,
 } from '../file-source.js';
 import { ConnectionPool } from './connection-pool.js';
-import { findOpenSshSftp, opensshDownload, opensshUnsuitable } from './openssh-transfer.js';
+import { findOpenSsh, OpenSshTransfer, opensshUnsuitable } from './openssh-transfer.js';
 import { SftpConnection, type SftpConnectOptions, sftpError } from './sftp-client.js';
 
 export interface SftpFileSourceOptions extends SftpConnectOptions {
@@ -48,12 +48,16 @@ export class SftpFileSource implements FileSource {
   readonly location: string;
   private readonly pool: ConnectionPool<SftpConnection>;
   private closing: Promise<void> | undefined;
-  /** OpenSSH's `sftp`, when downloads go through it (`transfer`). */
-  private readonly openssh: string | undefined;
+  /** OpenSSH's client, when downloads go through it (`transfer`); its master connection once started. */
+  private openssh: { sftp: string; ssh: string } | undefined;
+  private ssh: OpenSshTransfer | undefined;
+  /** Downloads through OpenSSH running now, and those waiting for one of the `maxConnections` places. */
+  private transfers = 0;
+  private readonly queued: (() => void)[] = [];
 
   private constructor(private readonly o: SftpFileSourceOptions) {
     const transfer = o.transfer ?? 'auto';
-    this.openssh = transfer === 'ssh2' || (transfer === 'auto' && !o.privateKey) ? undefined : findOpenSshSftp();
+    this.openssh = transfer === 'ssh2' || (transfer === 'auto' && !o.privateKey) ? undefined : findOpenSsh();
     if (transfer === 'openssh' && !this.openssh)
       throw new FinmeshError(
         'CONFIG_INVALID',
@@ -75,14 +79,27 @@ export class SftpFileSource implements FileSource {
 
   /** How downloads go: `openssh` when through OpenSSH's `sftp` client (for files it can name), `ssh2` otherwise. */
   get transfer(): 'openssh' | 'ssh2' {
-    return this.openssh ? 'openssh' : 'ssh2';
+    return this.ssh ? 'openssh' : 'ssh2';
   }
 
   /** Connects once before returning, so a refused host key or credentials fails here (`PERMISSION`), not mid-cycle. */
   static async create(o: SftpFileSourceOptions): Promise<SftpFileSource> {
     const source = new SftpFileSource(o);
     try {
-      await source.attempt(() => source.pool.use(async () => undefined));
+      const bin = source.openssh;
+      if (bin) {
+        try {
+          source.ssh = await source.attempt(() => OpenSshTransfer.start(bin, o));
+        } catch (e) {
+          // `auto` falls back to ssh2 when OpenSSH cannot connect where ssh2 might (a server with several host keys,
+          // OpenSSH negotiating another type than the pinned one; an old OpenSSH without KnownHostsCommand):
+          // ssh2's own connection then says what is wrong, if anything is.
+          if ((o.transfer ?? 'auto') === 'openssh') throw e;
+          source.openssh = undefined;
+        }
+      }
+      // The ssh2 connection lists, stats and acts after commit; with OpenSSH transferring, it opens when first needed.
+      if (!source.ssh) await source.attempt(() => source.pool.use(async () => undefined));
     } catch (e) {
       await source.close();
       throw e;
@@ -111,12 +128,9 @@ export class SftpFileSource implements FileSource {
       (s) => (s.size <= expectedSize ? s.size : 0),
       () => 0,
     );
-    const bin = this.openssh && opensshUnsuitable(this.o, path, localFile) === undefined ? this.openssh : undefined;
-    await this.attempt(() =>
-      this.pool.use((c) =>
-        bin ? opensshDownload(bin, this.o, c.hostKey, path, localFile, expectedSize) : c.download(path, localFile, expectedSize, transfer),
-      ),
-    );
+    const ssh = this.ssh && opensshUnsuitable(this.o, path, localFile) === undefined ? this.ssh : undefined;
+    if (ssh) await this.bounded(() => this.attempt(() => ssh.download(path, localFile, expectedSize)));
+    else await this.attempt(() => this.pool.use((c) => c.download(path, localFile, expectedSize, transfer)));
     return expectedSize - had;
   }
 
@@ -143,9 +157,23 @@ export class SftpFileSource implements FileSource {
     if (refused) throw refused;
   }
 
+  /** Runs `fn` within the `maxConnections` bound on downloads through OpenSSH, first come first served. */
+  private async bounded<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.transfers >= (this.o.maxConnections ?? DEFAULT_MAX_CONNECTIONS)) await new Promise<void>((r) => this.queued.push(r));
+    else this.transfers++;
+    try {
+      return await fn();
+    } finally {
+      const next = this.queued.shift();
+      if (next) next();
+      else this.transfers--;
+    }
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.pool.close();
+      await this.ssh?.close();
       await this.o.onClose?.();
     })();
     return this.closing;
