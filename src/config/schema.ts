@@ -559,6 +559,11 @@ export const sourceConfigSchema = z.discriminatedUnion('kind', [
       retries: z.number().int().min(1).max(10).default(3),
       /** How long the server may leave one request unanswered (a listing page, a block of a download) before the connection is given up as stalled and the request retried. */
       timeout: duration.default('30s'),
+      /**
+       * How files are downloaded: `openssh` through OpenSSH's own client (installed; key authentication only),
+       * `ssh2` in process, `auto` OpenSSH when installed and the source has a private key, ssh2 otherwise.
+       */
+      transfer: z.enum(['auto', 'ssh2', 'openssh']).default('auto'),
       afterCommit: z.enum(['leave', 'move', 'delete']).default('leave'),
       archivePath: z.string().optional(),
       maxFileBytes: z
@@ -584,6 +589,14 @@ export const sourceConfigSchema = z.discriminatedUnion('kind', [
           path: ['complete', 'manifest'],
           message: 'a glob of the manifest files (complete.by: manifest takes a file once a manifest lists it)',
         });
+      if (s.transfer === 'openssh' && !s.privateKey)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['transfer'],
+          message: 'privateKey with transfer: openssh (OpenSSH reads passwords only from a terminal; use auto or ssh2)',
+        });
+      if (s.transfer === 'openssh' && s.embedded)
+        ctx.addIssue({ code: 'custom', path: ['transfer'], message: 'auto or ssh2 with embedded (the embedded server takes a password)' });
       if (s.afterCommit === 'move' && !s.archivePath && s.recursive)
         ctx.addIssue({
           code: 'custom',

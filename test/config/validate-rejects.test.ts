@@ -175,4 +175,29 @@ describe('finmesh validate rejects', () => {
       ],
     );
   });
+
+  it('an SFTP source whose transfer is not auto, ssh2 or openssh, and transfer: openssh on a source with only a password', () => {
+    const dir = copyExample();
+    const SETTLEMENTS = 'domains/partners/sources/acquirer-settlements.yaml';
+    edit(dir, SETTLEMENTS, 'password: env:ACQUIRER_SFTP_PASSWORD\n', 'password: env:ACQUIRER_SFTP_PASSWORD\ntransfer: scp\n');
+    const bad = validate(dir, {}, ['--no-secrets']);
+    assert.equal(bad.status, 2);
+    assert.deepEqual(
+      bad.issues.filter((i) => i.file === SETTLEMENTS).map((i) => [i.path, i.found]),
+      [['transfer', '"scp"']],
+    );
+    assert.match(bad.issues.find((i) => i.file === SETTLEMENTS)?.expected ?? '', /auto.*ssh2.*openssh/);
+    edit(dir, SETTLEMENTS, 'transfer: scp', 'transfer: openssh');
+    const { status, issues } = validate(dir, {}, ['--no-secrets']);
+    assert.equal(status, 2);
+    const issue = issues.find((i) => i.file === SETTLEMENTS);
+    assert.equal(issue?.path, 'transfer');
+    assert.match(issue?.expected ?? '', /privateKey with transfer: openssh/);
+    edit(dir, SETTLEMENTS, 'transfer: openssh', 'transfer: ssh2');
+    assert.deepEqual(
+      validate(dir, {}, ['--no-secrets']).issues.filter((i) => i.file === SETTLEMENTS),
+      [],
+      'transfer: ssh2 with a password validates',
+    );
+  });
 });

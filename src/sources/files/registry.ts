@@ -46,6 +46,7 @@ export async function createFileSource(source: Source, project: Project, options
         maxConnections: c.maxConnections,
         attempts: c.retries,
         requestTimeoutMs: parseDuration(c.timeout),
+        transfer: c.transfer,
         backoff: { onRetry: options.onRetry },
         onClose,
       });

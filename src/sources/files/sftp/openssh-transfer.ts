@@ -70,10 +70,13 @@ export function opensshUnsuitable(
   return undefined;
 }
 
-/** A path as one double-quoted word of an `sftp` batch line; glob characters are escaped (`get` globs remote paths). */
-function quote(path: string, glob: boolean): string {
-  const escaped = path.replace(/["\\]/g, '\\$&');
-  return `"${glob ? escaped.replace(/[*?[\]]/g, '\\$&') : escaped}"`;
+/**
+ * A path as one double-quoted word of an `sftp` batch line. Within quotes `sftp` escapes glob characters itself (a
+ * `get` of `a*.csv` in quotes fetches that name only) and reads `\"` as a quote; backslashes never reach here
+ * (`opensshUnsuitable`).
+ */
+function quote(path: string): string {
+  return `"${path.replace(/"/g, '\\"')}"`;
 }
 
 /**
@@ -235,7 +238,7 @@ export class OpenSshTransfer {
     }
     await this.ensureMaster();
     const batch = join(this.dir, `batch-${randomUUID()}`);
-    await writeFile(batch, `get ${have > 0 ? '-a ' : ''}${quote(remote, true)} ${quote(local, false)}\n`, { mode: 0o600 });
+    await writeFile(batch, `get ${have > 0 ? '-a ' : ''}${quote(remote)} ${quote(local)}\n`, { mode: 0o600 });
     const timeoutMs = this.o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     try {
       const args = ['-q', '-b', batch, '-F', 'none', '-R', String(REQUESTS_IN_FLIGHT), ...this.options(), '-o', 'ControlMaster=no'];
