@@ -1,5 +1,4 @@
-import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { accessSync, closeSync as closeFd, constants, openSync, readSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -102,17 +101,29 @@ export function keptPrefix(file: string, from: number, written: number): number 
   }
 }
 
+/** One `sftp` process, reading commands from its stdin. */
+interface Session {
+  child: ChildProcessWithoutNullStreams;
+  stderr: string;
+  exited: Promise<void>;
+  /** Called when the command sent last is done (its `lpwd` answered). */
+  onDone?: (() => void) | undefined;
+}
+
 /**
- * OpenSSH's client on one server: a master connection (`ssh -M`, multiplexing on a control socket) made once and
- * shared by every download's `sftp` process, so a source pays one handshake, as OpenSSH's own `sftp` does. Its
- * private folder (0700) holds the control socket, the private key (0600) and the host-key pin; it is removed on
- * `close`.
+ * OpenSSH's client on one server: a master connection (`ssh -M`, multiplexing on a control socket) made once, and
+ * `sftp` processes on it (one per download running at once, each kept for the next download), so a source pays one
+ * handshake and one process start per connection, as OpenSSH's own `sftp` does. Its private folder (0700) holds the
+ * control socket, the private key (0600) and the host-key pin; it is removed on `close`.
  */
 export class OpenSshTransfer {
   private master: ReturnType<typeof spawn> | undefined;
   private masterLog = '';
   private starting: Promise<void> | undefined;
   private closed = false;
+  /** `sftp` processes on the master connection: all of them, and those waiting for their next download. */
+  private readonly sessions = new Set<Session>();
+  private readonly idle: Session[] = [];
 
   private constructor(
     private readonly bin: { sftp: string; ssh: string },
@@ -236,74 +247,97 @@ export class OpenSshTransfer {
       if (size === 0) await writeFile(local, '', { flag: 'a' });
       return 0;
     }
-    await this.ensureMaster();
-    const batch = join(this.dir, `batch-${randomUUID()}`);
-    await writeFile(batch, `get ${have > 0 ? '-a ' : ''}${quote(remote)} ${quote(local)}\n`, { mode: 0o600 });
+    const session = await this.session();
+    session.stderr = '';
     const timeoutMs = this.o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    try {
-      const args = ['-q', '-b', batch, '-F', 'none', '-R', String(REQUESTS_IN_FLIGHT), ...this.options(), '-o', 'ControlMaster=no'];
-      const child = spawn(this.bin.sftp, [...args, this.o.host.includes(':') ? `[${this.o.host}]` : this.o.host], {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let stderr = '';
-      child.stderr.setEncoding('utf8');
-      child.stderr.on('data', (d: string) => {
-        if (stderr.length < 16_384) stderr += d;
-      });
-      // A transfer is stalled when the local file has not grown for the request timeout.
-      let stalled = false;
-      let last = have;
-      let grewAt = Date.now();
-      const watch = setInterval(
-        () => {
-          stat(local)
-            .then(
-              (s) => s.size,
-              () => last,
-            )
-            .then((n) => {
-              if (n !== last) {
-                last = n;
-                grewAt = Date.now();
-              } else if (Date.now() - grewAt >= timeoutMs && child.exitCode === null) {
-                stalled = true;
-                child.kill('SIGKILL');
-              }
-            });
-        },
-        Math.min(1000, timeoutMs),
-      );
-      const code = await new Promise<number | null>((resolve, reject) => {
-        child.once('error', reject);
-        child.once('close', (c) => resolve(c));
-      }).finally(() => clearInterval(watch));
-      const got = await stat(local).then(
-        (s) => s.size,
-        () => 0,
-      );
-      if (code === 0 && got >= size) {
-        // A file that grew since it was listed is taken as listed, as the ssh2 path reads only `size` bytes.
-        if (got > size) await truncate(local, size);
-        return size - have;
-      }
-      if (got > have) await truncate(local, keptPrefix(local, have, got));
-      const kept = await stat(local).then(
-        (s) => s.size,
-        () => 0,
-      );
-      if (code === 0)
-        throw new FinmeshError(
-          'UNAVAILABLE',
-          `${this.where}: download of ${remote}: the file ends at ${got} bytes, not ${size}: it changed during the download`,
-        );
-      const prefix =
-        kept > 0
-          ? `SFTP: download of ${remote} stopped at ${kept} of ${size} bytes (resumes from there)`
-          : `SFTP: cannot download ${remote}`;
-      throw await this.failure(stderr, stalled ? timeoutMs : undefined, prefix);
-    } finally {
-      await rm(batch, { force: true });
+    // A transfer is stalled when the local file has not grown for the request timeout.
+    let stalled = false;
+    let last = have;
+    let grewAt = Date.now();
+    const watch = setInterval(
+      () => {
+        stat(local)
+          .then(
+            (s) => s.size,
+            () => last,
+          )
+          .then((n) => {
+            if (n !== last) {
+              last = n;
+              grewAt = Date.now();
+            } else if (Date.now() - grewAt >= timeoutMs && session.child.exitCode === null) {
+              stalled = true;
+              session.child.kill('SIGKILL');
+            }
+          });
+      },
+      Math.min(1000, timeoutMs),
+    );
+    // `sftp -b -` runs the commands as they come and ends at the first that fails; `lpwd` answers only once the
+    // `get` before it succeeded.
+    const code = await new Promise<number | null>((resolve) => {
+      session.onDone = () => resolve(0);
+      session.exited.then(() => resolve(session.child.exitCode ?? -1));
+      session.child.stdin?.write(`get ${have > 0 ? '-a ' : ''}${quote(remote)} ${quote(local)}\nlpwd\n`);
+    }).finally(() => {
+      clearInterval(watch);
+      session.onDone = undefined;
+    });
+    if (code === 0 && session.child.exitCode === null) this.idle.push(session);
+    else session.child.kill('SIGKILL');
+    const got = await stat(local).then(
+      (s) => s.size,
+      () => 0,
+    );
+    if (code === 0 && got >= size) {
+      // A file that grew since it was listed is taken as listed, as the ssh2 path reads only `size` bytes.
+      if (got > size) await truncate(local, size);
+      return size - have;
     }
+    if (got > have) await truncate(local, keptPrefix(local, have, got));
+    const kept = await stat(local).then(
+      (s) => s.size,
+      () => 0,
+    );
+    if (code === 0)
+      throw new FinmeshError(
+        'UNAVAILABLE',
+        `${this.where}: download of ${remote}: the file ends at ${got} bytes, not ${size}: it changed during the download`,
+      );
+    const prefix =
+      kept > 0 ? `SFTP: download of ${remote} stopped at ${kept} of ${size} bytes (resumes from there)` : `SFTP: cannot download ${remote}`;
+    throw await this.failure(session.stderr, stalled ? timeoutMs : undefined, prefix);
+  }
+
+  /** An `sftp` process on the master connection, idle and ready for a command: one kept from before, or a new one. */
+  private async session(): Promise<Session> {
+    for (let s = this.idle.pop(); s; s = this.idle.pop()) if (s.child.exitCode === null && s.child.signalCode === null) return s;
+    await this.ensureMaster();
+    const args = ['-q', '-b', '-', '-F', 'none', '-R', String(REQUESTS_IN_FLIGHT), ...this.options(), '-o', 'ControlMaster=no'];
+    const child = spawn(this.bin.sftp, [...args, this.o.host.includes(':') ? `[${this.o.host}]` : this.o.host], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      cwd: this.dir,
+    });
+    const session: Session = { child, stderr: '', exited: new Promise<void>((r) => child.once('close', () => r())) };
+    this.sessions.add(session);
+    session.exited.then(() => this.sessions.delete(session));
+    child.once('error', () => undefined);
+    child.stdin.on('error', () => undefined);
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d: string) => {
+      if (session.stderr.length < 16_384) session.stderr += d;
+    });
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => {
+      out += d;
+      for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
+        const line = out.slice(0, nl);
+        out = out.slice(nl + 1);
+        if (line.startsWith('Local working directory: ')) session.onDone?.();
+      }
+    });
+    return session;
   }
 
   /** What OpenSSH's stderr says went wrong, as the ssh2 path would have said it. */
@@ -334,6 +368,12 @@ export class OpenSshTransfer {
   /** Ends the master connection and removes the private folder (key, pin, socket). */
   async close(): Promise<void> {
     this.closed = true;
+    await Promise.all(
+      [...this.sessions].map((session) => {
+        session.child.kill('SIGTERM');
+        return session.exited;
+      }),
+    );
     const m = this.master;
     if (m && m.exitCode === null && m.signalCode === null) {
       const exited = new Promise<void>((r) => m.once('close', () => r()));
