@@ -111,17 +111,14 @@ interface Session {
 }
 
 /**
- * OpenSSH's client on one server: a master connection (`ssh -M`, multiplexing on a control socket) made once, and
- * `sftp` processes on it (one per download running at once, each kept for the next download), so a source pays one
- * handshake and one process start per connection, as OpenSSH's own `sftp` does. Its private folder (0700) holds the
- * control socket, the private key (0600) and the host-key pin; it is removed on `close`.
+ * OpenSSH's client on one server: `sftp` processes (one per download running at once, each kept for the next
+ * download, as an ssh2 connection is), so a source pays one handshake and one process start per connection, as
+ * OpenSSH's own `sftp` does for its files. Its private folder (0700) holds the private key (0600) and the host-key
+ * pin; it is removed on `close`.
  */
 export class OpenSshTransfer {
-  private master: ReturnType<typeof spawn> | undefined;
-  private masterLog = '';
-  private starting: Promise<void> | undefined;
   private closed = false;
-  /** `sftp` processes on the master connection: all of them, and those waiting for their next download. */
+  /** `sftp` processes: all of them, and those waiting for their next download. */
   private readonly sessions = new Set<Session>();
   private readonly idle: Session[] = [];
 
@@ -135,7 +132,7 @@ export class OpenSshTransfer {
     return `SFTP ${this.o.host}:${this.o.port}`;
   }
 
-  /** Connects (the master), so a refused host key or credentials fails here as `PERMISSION`. */
+  /** Connects (the first `sftp` process), so a refused host key or credentials fails here as `PERMISSION`. */
   static async start(bin: { sftp: string; ssh: string }, o: SftpConnectOptions): Promise<OpenSshTransfer> {
     if (!o.privateKey) throw new FinmeshError('CONFIG_INVALID', `SFTP ${o.host}:${o.port}: OpenSSH transfers need a private key`);
     if (!/^SHA256:[A-Za-z0-9+/=]+$/.test(o.hostKeyFingerprint))
@@ -158,7 +155,7 @@ export class OpenSshTransfer {
         ].join('\n'),
         { mode: 0o700 },
       );
-      await t.ensureMaster();
+      t.idle.push(await t.session());
       return t;
     } catch (e) {
       await t.close();
@@ -183,50 +180,12 @@ export class OpenSshTransfer {
       'HostKeyAlias=finmesh-pinned',
       'CheckHostIP=no',
       'UpdateHostKeys=no',
-      `ControlPath=${join(this.dir, 'cm')}`,
       `ConnectTimeout=${Math.max(1, Math.ceil((o.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS) / 1000))}`,
       `ServerAliveInterval=${Math.max(1, Math.ceil((o.keepaliveMs ?? DEFAULT_KEEPALIVE_MS) / 1000))}`,
       'ServerAliveCountMax=3',
       `User=${o.username}`,
       `Port=${o.port}`,
     ].flatMap((opt) => ['-o', opt]);
-  }
-
-  /** Starts the master connection when none is up (the first time, or after one was lost), and waits for it. */
-  private ensureMaster(): Promise<void> {
-    if (this.master && this.master.exitCode === null && this.master.signalCode === null) return this.starting ?? Promise.resolve();
-    this.starting = (async () => {
-      await rm(join(this.dir, 'cm'), { force: true });
-      await rm(join(this.dir, 'offered'), { force: true });
-      this.masterLog = '';
-      const child = spawn(this.bin.ssh, ['-F', 'none', '-M', '-N', '-n', ...this.options(), '-o', 'ControlPersist=no', '--', this.o.host], {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      this.master = child;
-      child.stderr?.setEncoding('utf8');
-      child.stderr?.on('data', (d: string) => {
-        if (this.masterLog.length < 16_384) this.masterLog += d;
-      });
-      const exited = new Promise<void>((r) => child.once('close', () => r()));
-      child.once('error', () => undefined);
-      const deadline = Date.now() + (this.o.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS) + 5000;
-      for (;;) {
-        if (
-          await stat(join(this.dir, 'cm')).then(
-            () => true,
-            () => false,
-          )
-        )
-          return;
-        if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
-          child.kill('SIGKILL');
-          await exited;
-          throw await this.failure(this.masterLog, undefined, 'connecting');
-        }
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 20))]);
-      }
-    })();
-    return this.starting;
   }
 
   /**
@@ -309,11 +268,14 @@ export class OpenSshTransfer {
     throw await this.failure(session.stderr, stalled ? timeoutMs : undefined, prefix);
   }
 
-  /** An `sftp` process on the master connection, idle and ready for a command: one kept from before, or a new one. */
+  /**
+   * An idle `sftp` process, connected and authenticated: one kept from before, or a new one (ready once it answers
+   * an `lpwd`; one that ends first fails with what it said).
+   */
   private async session(): Promise<Session> {
     for (let s = this.idle.pop(); s; s = this.idle.pop()) if (s.child.exitCode === null && s.child.signalCode === null) return s;
-    await this.ensureMaster();
-    const args = ['-q', '-b', '-', '-F', 'none', '-R', String(REQUESTS_IN_FLIGHT), ...this.options(), '-o', 'ControlMaster=no'];
+    if (this.closed) throw new FinmeshError('UNAVAILABLE', `${this.where}: the source is closed`);
+    const args = ['-b', '-', '-F', 'none', '-R', String(REQUESTS_IN_FLIGHT), ...this.options()];
     const child = spawn(this.bin.sftp, [...args, this.o.host.includes(':') ? `[${this.o.host}]` : this.o.host], {
       stdio: ['pipe', 'pipe', 'pipe'],
       cwd: this.dir,
@@ -337,6 +299,20 @@ export class OpenSshTransfer {
         if (line.startsWith('Local working directory: ')) session.onDone?.();
       }
     });
+    const ready = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), (this.o.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS) + 5000);
+      session.onDone = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      session.exited.then(() => {
+        clearTimeout(timer);
+        resolve(false);
+      });
+      child.stdin.write('lpwd\n');
+    });
+    session.onDone = undefined;
+    if (!ready) throw await this.failure(session.stderr, undefined, 'connecting');
     return session;
   }
 
@@ -365,7 +341,7 @@ export class OpenSshTransfer {
     return new FinmeshError('UNAVAILABLE', `${this.where}: ${what}: OpenSSH: ${said || 'it ended without saying why'}`);
   }
 
-  /** Ends the master connection and removes the private folder (key, pin, socket). */
+  /** Ends the `sftp` processes and removes the private folder (key, pin). */
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(
@@ -374,12 +350,6 @@ export class OpenSshTransfer {
         return session.exited;
       }),
     );
-    const m = this.master;
-    if (m && m.exitCode === null && m.signalCode === null) {
-      const exited = new Promise<void>((r) => m.once('close', () => r()));
-      m.kill('SIGTERM');
-      await exited;
-    }
     await rm(this.dir, { recursive: true, force: true });
   }
 }

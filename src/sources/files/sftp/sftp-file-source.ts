@@ -48,7 +48,7 @@ export class SftpFileSource implements FileSource {
   readonly location: string;
   private readonly pool: ConnectionPool<SftpConnection>;
   private closing: Promise<void> | undefined;
-  /** OpenSSH's client, when downloads go through it (`transfer`); its master connection once started. */
+  /** OpenSSH's client, when downloads go through it (`transfer`), and its `sftp` processes once started. */
   private openssh: { sftp: string; ssh: string } | undefined;
   private ssh: OpenSshTransfer | undefined;
   /** Downloads through OpenSSH running now, and those waiting for one of the `maxConnections` places. */
