@@ -23,7 +23,7 @@ import { DEFAULT_KEEPALIVE_MS, DEFAULT_READY_TIMEOUT_MS, type SftpConnectOptions
  * - a server that stops sending fails the download as `TIMEOUT` after the request timeout.
  */
 
-/** The name of the private temporary folders `opensshDownload` makes (and removes), below the system's temp folder. */
+/** The name of the private temporary folders `OpenSshTransfer` makes (and removes), below the system's temp folder. */
 export const OPENSSH_TEMP_PREFIX = 'finmesh-sftp-';
 
 /** Reads `sftp` keeps in flight (`-R`); with SFTP's largest read (256 KiB) this bounds where a gap can be. */
