@@ -1,15 +1,19 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import type { Bus } from '../bus/bus.js';
 import { MemoryBus } from '../bus/memory/memory-bus.js';
 import { datasetKey, type Project, type Source, sqlName } from '../config/project.js';
 import { durationMs } from '../config/schema.js';
 import { sleep } from '../core/sleep.js';
+import { createBus } from '../bus/registry.js';
+import { openWarehouse } from '../jobs/bigquery-build.js';
+import { bigQueryTable } from '../jobs/bigquery-models.js';
 import type { Context } from '../jobs/context.js';
 import { type IngestReport, ingestFileSource } from '../jobs/ingest.js';
 import { ModelScheduler } from '../jobs/scheduler.js';
 import { StreamJob } from '../jobs/stream.js';
-import { type ModelRunResult, runModels } from '../jobs/transform.js';
+import { type ModelRunner, modelRunner, type TargetModelResult } from '../jobs/target-models.js';
 import { collectGarbage } from '../lake/gc.js';
 import { prepareSession } from '../lake/session.js';
 import { parentRunEvent } from '../lineage/events.js';
@@ -58,6 +62,15 @@ export interface DemoSummary {
   failures: { job: string; runId: string; error: string }[];
   /** Per partner source: the demo's ingestion of today's files. */
   partnerFiles?: Record<string, Record<string, number>>;
+  /** Where it all is: the target, the lake, and the warehouse the products were built in. */
+  where: {
+    target: string;
+    /** The lake's folder, or `gs://<bucket>/<prefix>`. */
+    lake: string;
+    /** The embedded DuckDB, or BigQuery and its project (silver and gold are tables there, `<project>.<domain>_<zone>.<name>`). */
+    engine: string;
+    bus: string;
+  };
 }
 
 /**
@@ -67,7 +80,10 @@ export interface DemoSummary {
  * `finmesh ingest` finds: a settlement file re-sent under a new name, one cut short, and a chargeback report
  * signed by a key that is not the acquirer's.
  */
-async function settlePartnerFiles(ctx: Context, o: { late: boolean; parent: ParentRun; ingest?: boolean }): Promise<IngestReport[]> {
+async function settlePartnerFiles(
+  ctx: Context,
+  o: { late: boolean; parent: ParentRun; ingest?: boolean; models: ModelRunner },
+): Promise<IngestReport[]> {
   const embedded = (name: string) => {
     const s = ctx.project.sources.find((x) => x.name === name);
     return s?.config.kind === 'sftp' && s.config.embedded
@@ -101,7 +117,7 @@ async function settlePartnerFiles(ctx: Context, o: { late: boolean; parent: Pare
   for (const e of [settlements, chargebacks]) {
     if (e) reports.push(await ingestFileSource(ctx, e.source, { parent: o.parent }));
   }
-  await runModels(ctx, { selector: 'settlements+ chargebacks+', parent: o.parent });
+  await o.models({ selector: 'settlements+ chargebacks+', parent: o.parent });
   return reports;
 }
 
@@ -163,8 +179,13 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
   const sim = new FintechSimulator({ ...simulatorConfig(project), start: new Date(started) });
   const app = await openAppWriters(project);
   const transactionsSource = appTransactionsSource(project)?.name;
-  const bus =
-    project.config.bus.kind === 'memory' ? new MemoryBus(project.config.bus.capacity, project.config.bus.maxBytes) : new MemoryBus();
+  // The in-process bus, unless the target's bus is Pub/Sub (Google's, or its emulator on the emulated target).
+  const bus: Bus =
+    project.config.bus.kind === 'memory'
+      ? new MemoryBus(project.config.bus.capacity, project.config.bus.maxBytes)
+      : project.config.bus.kind === 'pubsub'
+        ? await createBus(project.config.bus, project.root)
+        : new MemoryBus();
   const stream = new StreamJob(ctx, {
     bus,
     metrics,
@@ -176,12 +197,18 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
       scheduler.committed(c.source);
     },
   });
-  const results: ModelRunResult[] = [];
-  const record = (r: ModelRunResult) => results.push(r);
+  const results: TargetModelResult[] = [];
+  // In the embedded DuckDB, or on a BigQuery target there (bronze loaded by job, then the models and their checks).
+  const runner = modelRunner(ctx);
+  const models: ModelRunner = async (o) => {
+    const rs = await runner(o);
+    results.push(...rs);
+    return rs;
+  };
   // `builds` says whether the run rebuilds the real-time gold (then the latency tracker counts it).
   const run = async (selector: string | undefined, builds = selector === undefined) => {
     const at = latency.goldRunStarted();
-    const rs = await runModels(ctx, { selector, parent, onModel: record });
+    const rs = await models({ selector, parent });
     const gold = rs.filter((r) => r.dataset.includes('_gold.'));
     if (builds && gold.length > 0 && gold.every((r) => r.status === 'succeeded')) latency.goldBuilt(at);
   };
@@ -232,7 +259,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
     await scheduler.stop();
     await app.apply(sim.advance(Date.now() - simulatedTo));
     // The acquirer settles what was captured so far: today's file, ingested now over SFTP.
-    partners = await settlePartnerFiles(ctx, { late: false, parent });
+    partners = await settlePartnerFiles(ctx, { late: false, parent, models });
     // Drain: let the stream commit everything the app wrote, then stop it.
     const drainBy = Date.now() + 60_000;
     while (!(await stream.caughtUp()) && Date.now() < drainBy) await sleep(50);
@@ -241,7 +268,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
     await runAll();
     // And, after the last ingestion, a re-sent copy under a new name, a transfer cut short and a chargeback report
     // signed by a stranger: the next `finmesh ingest` finds the duplicate and quarantines the other two.
-    await settlePartnerFiles(ctx, { late: true, parent, ingest: false });
+    await settlePartnerFiles(ctx, { late: true, parent, ingest: false, models });
     progress();
   } catch (e) {
     error = e;
@@ -276,6 +303,17 @@ async function summarize(
     const [domain = '', zone = '', name = ''] = d.dataset.split('/');
     return { dataset: `${domain}_${zone}.${name}`, domain, zone, rows: d.rows, files: d.files };
   });
+  const engine = project.config.engine;
+  // On BigQuery the products are its tables, not lake files: their rows are counted there.
+  const wh = engine.kind === 'bigquery' ? await openWarehouse(ctx) : undefined;
+  if (wh) {
+    for (const p of project.products) {
+      const name = sqlName(p.dataset);
+      const [dataset, table] = name.split('.') as [string, string];
+      if (!datasets.some((d) => d.dataset === name))
+        datasets.push({ dataset: name, domain: p.domain, zone: p.dataset.zone, rows: await wh.rowCount(dataset, table), files: 0 });
+    }
+  }
   const zones: Record<string, number> = {};
   for (const d of datasets) zones[d.zone] = (zones[d.zone] ?? 0) + d.rows;
   const runs = await ctx.meta.runs.list({ parentRunId: runId, limit: 1_000_000 });
@@ -283,7 +321,13 @@ async function summarize(
   const rowsOf = (name: string) => datasets.find((d) => d.dataset === name)?.rows ?? 0;
   const gold = project.products.find((p) => p.name === 'daily_volume_by_method');
   let goldTransactions = 0;
-  if (gold && (await ctx.meta.manifest.liveFiles(datasetKey(gold.dataset))).length > 0) {
+  if (gold && wh) {
+    const [dataset, table] = sqlName(gold.dataset).split('.') as [string, string];
+    if ((await wh.rowCount(dataset, table)) > 0) {
+      const r = await wh.run(`SELECT COALESCE(SUM(transactions), 0) AS n FROM ${bigQueryTable(wh.options.projectId, gold.dataset)}`);
+      goldTransactions = Number(r.rows[0]?.n ?? 0);
+    }
+  } else if (gold && (await ctx.meta.manifest.liveFiles(datasetKey(gold.dataset))).length > 0) {
     const r = await ctx.engine.query(
       `SELECT ${ctx.engine.dialect.cast('coalesce(sum(transactions), 0)', 'BIGINT')} AS n FROM ${sqlName(gold.dataset)}`,
     );
@@ -309,6 +353,12 @@ async function summarize(
     },
     runs: { total: runs.length, succeeded: count('succeeded'), failed: count('failed'), skipped: count('skipped') },
     failures: runs.filter((r) => r.status === 'failed').map((r) => ({ job: r.job, runId: r.runId, error: r.error ?? '' })),
+    where: {
+      target: project.target,
+      lake: project.config.lake.kind === 'local' ? project.config.lake.path : `gs://${project.config.lake.bucket}/${project.config.lake.prefix}`,
+      engine: engine.kind === 'bigquery' ? `bigquery project ${engine.projectId}` : 'duckdb (embedded)',
+      bus: project.config.bus.kind,
+    },
   };
 }
 

@@ -33,6 +33,15 @@ export async function layoutDemoWorkspace(dir: string, options: { port?: number 
   const doc = parseDocument(readFileSync(file, 'utf8'));
   doc.setIn(['tokenization', 'key'], `file:${KEY_FILE}`);
   if (options.port !== undefined) doc.setIn(['server', 'port'], options.port);
+  // The same project on Google Cloud's local stand-ins (`finmesh demo --target emulator`), reached through the standard
+  // emulator variables: fake-gcs-server, the BigQuery emulator and Pub/Sub's emulator.
+  if (!doc.hasIn(['targets', 'emulator']))
+    doc.setIn(['targets', 'emulator'], {
+      description: 'Google Cloud on local stand-ins (STORAGE_EMULATOR_HOST, BIGQUERY_EMULATOR_HOST, PUBSUB_EMULATOR_HOST)',
+      lake: { kind: 'gcs', bucket: 'fintech-lake', prefix: 'lake/', projectId: 'fintech-emulated' },
+      engine: { kind: 'bigquery', projectId: 'fintech-emulated' },
+      bus: { kind: 'pubsub', projectId: 'fintech-emulated' },
+    });
   writeFileSync(file, doc.toString());
   await embedPartnerSftp(root);
   return root;

@@ -52,6 +52,11 @@ export async function loadBronze(
   options: Pick<BigQueryBuildOptions, 'uri'> & {
     /** Bronze's columns (finmesh types) for a source with no batch yet. */
     columnsOf(dataset: DatasetRef): Promise<ColumnInfo[]>;
+    /**
+     * Keys of files this process has loaded already (or found loaded): skipped without asking BigQuery, and each file
+     * loaded now is added. A stream that runs the models every few seconds asks about each batch once, not every time.
+     */
+    loaded?: Set<string> | undefined;
   },
 ): Promise<BronzeLoad[]> {
   const loads: BronzeLoad[] = [];
@@ -68,12 +73,14 @@ export async function loadBronze(
       if (list) await wh.run(`CREATE TABLE IF NOT EXISTS ${bigQueryTable(wh.options.projectId, source.dataset)} (${list})`);
     }
     for (const f of [...files].sort((a, b) => a.seq - b.seq)) {
+      if (options.loaded?.has(f.key)) continue;
       const jobId = `finmesh_load_${table}_${createHash('sha256').update(`${wh.options.projectId}/${f.key}`).digest('hex').slice(0, 32)}`;
       const uri = options.uri(f.key);
       // Hive partitions (dt=…) are read from the path, as DuckDB reads them locally.
       const hive = /^(.*?\/)[a-z_][a-z0-9_]*=/.exec(uri)?.[1];
       const stats = await wh.load(dataset, table, [uri], jobId, hive);
       loads.push({ source: source.name, file: f.key, jobId, ran: stats.ran, stats });
+      options.loaded?.add(f.key);
     }
   }
   return loads;
@@ -226,13 +233,17 @@ export async function runInBigQuery(
     parent?: ParentRun | undefined;
     /** Run each built product's checks in BigQuery after it (default true). */
     checks?: boolean | undefined;
+    /** The bronze files loaded by earlier calls in this process (see `loadBronze`). */
+    loaded?: Set<string> | undefined;
+    /** A warehouse client to reuse; one is made for this call otherwise. */
+    warehouse?: BigQueryWarehouse | undefined;
   },
 ): Promise<BigQueryRunResult> {
   const engine = ctx.project.config.engine;
   if (engine.kind !== 'bigquery') throw new FinmeshError('CONFIG_INVALID', 'runInBigQuery needs engine.kind bigquery');
-  const { BigQueryWarehouse } = await import('../engine/bigquery/bigquery-warehouse.js');
-  const wh = await BigQueryWarehouse.create(engine);
+  const wh = options.warehouse ?? (await openWarehouse(ctx));
   const build = {
+    loaded: options.loaded,
     projectId: engine.projectId,
     uri: (key: string) => ctx.storage.readPath(key),
     tokenizationKey: ctx.tokenizationKey,
@@ -280,4 +291,12 @@ export async function runInBigQuery(
     models.push(model);
   }
   return { loads, models };
+}
+
+/** The BigQuery warehouse of the context's target (its engine must be `bigquery`). */
+export async function openWarehouse(ctx: Pick<Context, 'project'>): Promise<BigQueryWarehouse> {
+  const engine = ctx.project.config.engine;
+  if (engine.kind !== 'bigquery') throw new FinmeshError('CONFIG_INVALID', `target "${ctx.project.target}": its engine is not bigquery`);
+  const { BigQueryWarehouse } = await import('../engine/bigquery/bigquery-warehouse.js');
+  return BigQueryWarehouse.create(engine);
 }

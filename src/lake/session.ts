@@ -13,6 +13,7 @@ import { BRONZE_METADATA_COLUMNS } from './layout.js';
 export async function prepareSession(ctx: Context, options: PrepareOptions = {}): Promise<void> {
   const { engine, project } = ctx;
   await engine.installMacros({ tokenizationKey: ctx.tokenizationKey });
+  if (!engineReadsLake(ctx)) return;
   const { dag } = buildDag(project);
   const wanted = options.only ? withViewInputs(dag.nodes, new Set(options.only)) : undefined;
   const want = (ref: DatasetRef) => !wanted || wanted.has(sqlName(ref));
@@ -64,12 +65,22 @@ function withViewInputs(nodes: ModelNode[], names: Set<string>): Set<string> {
  * garbage collection keeps the files this view lists until a later view replaces it (`reader-session.ts`).
  */
 export async function refreshDataset(ctx: Context, ref: DatasetRef, fallback?: ColumnInfo[]): Promise<void> {
+  if (!engineReadsLake(ctx)) return;
   const key = datasetKey(ref);
   await ctx.lakeReader.define(key, async () => {
     const files = (await ctx.meta.manifest.liveFiles(key)).map((f) => ctx.storage.readPath(f.key));
     const columns = (await ctx.meta.manifest.state(key))?.schema ?? fallback;
     await ctx.engine.defineDataset(`${ref.domain}_${ref.zone}`, ref.name, files, columns);
   });
+}
+
+/**
+ * Whether the embedded engine reads the lake's files: only on local disk. DuckDB reads `gs://` through its `httpfs`
+ * extension, which is not bundled; a `gcs` lake is read by the warehouse (BigQuery load jobs), so its bronze is written
+ * (staged locally, uploaded, recorded) without any view over the bucket.
+ */
+export function engineReadsLake(ctx: Pick<Context, 'project'>): boolean {
+  return ctx.project.config.lake.kind === 'local';
 }
 
 export async function defineViewModel(ctx: Context, ref: DatasetRef, sql: string): Promise<void> {

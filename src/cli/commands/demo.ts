@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { failuresFound } from '../exit-codes.js';
-import { DEMO_DIR, examples, integer, positive } from '../options.js';
+import { DEMO_DIR, examples, integer, positive, targetOption } from '../options.js';
 import { formatCount, formatTable, formatValue, Progress, paint, plural, print, printJson, say } from '../output.js';
 
 interface DemoCliOptions {
@@ -13,7 +13,8 @@ interface DemoCliOptions {
 export function registerDemo(program: Command): void {
   const cmd = program
     .command('demo')
-    .description('run the example fintech end to end in one process: app + outbox → change feed → bronze → silver → gold, with /metrics')
+    .description('run the example fintech end to end in one process: app + outbox → change feed → bronze → silver → gold, with /metrics');
+  targetOption(cmd)
     .option('--seconds <n>', 'how long to run', positive, 60)
     .option('--dir <dir>', 'workspace folder (a copy of examples/fintech; cleared by the next demo)', DEMO_DIR)
     .option('--port <n>', 'HTTP port for /healthz and /metrics (0: any free port; default: finmesh.yaml, else any free port)', integer)
@@ -38,6 +39,15 @@ export function registerDemo(program: Command): void {
         import('../../server/api.js'),
         import('../../server/server.js'),
       ]);
+      const target = process.env.FINMESH_TARGET;
+      if (target === EMULATOR_TARGET) {
+        const missing = EMULATOR_VARIABLES.filter((v) => !process.env[v]);
+        if (missing.length > 0)
+          throw new FinmeshError(
+            'CONFIG_INVALID',
+            `finmesh demo --target ${EMULATOR_TARGET} runs on local stand-ins of Google Cloud: expected ${missing.join(', ')} set to their addresses, found ${missing.length === 1 ? 'it' : 'them'} unset (docs/google-cloud.md#the-demo-on-the-stand-ins)`,
+          );
+      }
       const root = await layoutDemoWorkspace(opts.dir, { port: opts.port });
       const project = await loadProject(root);
       // The project's own error-level policies hold before anything runs.
@@ -61,7 +71,7 @@ export function registerDemo(program: Command): void {
           server = await serve(0);
         }
         say(
-          `finmesh demo: workspace ${opts.dir}, ${opts.seconds} s — console ${server.url}/ (live while the demo runs), health ${server.url}/healthz, metrics ${server.url}/metrics, API ${server.url}/api/v1`,
+          `finmesh demo: workspace ${opts.dir}${project.target !== 'local' ? `, target ${project.target}` : ''}, ${opts.seconds} s — console ${server.url}/ (live while the demo runs), health ${server.url}/healthz, metrics ${server.url}/metrics, API ${server.url}/api/v1`,
         );
         const progress = new Progress();
         ready = true;
@@ -85,8 +95,16 @@ export function registerDemo(program: Command): void {
         await ctx.close();
       }
     });
-  examples(cmd, ['finmesh demo --seconds 30', 'finmesh demo --seconds 120 --port 9464 --json > summary.json']);
+  examples(cmd, [
+    'finmesh demo --seconds 30',
+    'finmesh demo --seconds 120 --port 9464 --json > summary.json',
+    'finmesh demo --target emulator --seconds 30   # on fake-gcs-server, the BigQuery emulator and Pub/Sub',
+  ]);
 }
+
+/** The target the demo's workspace names for Google Cloud's local stand-ins (`layoutDemoWorkspace`). */
+const EMULATOR_TARGET = 'emulator';
+const EMULATOR_VARIABLES = ['STORAGE_EMULATOR_HOST', 'BIGQUERY_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST'];
 
 type Summary = Awaited<ReturnType<typeof import('../../demo/demo.js').runDemo>> & { workspace: string; url: string };
 
@@ -127,7 +145,16 @@ function printSummary(s: Summary): void {
       `  the acquirer has since dropped more (a re-sent copy, a file cut short, a forged report): npx finmesh ingest --project ${s.workspace}`,
     );
   }
-  print(`\nexplore: npx finmesh query "select * from payments_gold.daily_volume_by_method" --project ${s.workspace}`);
+  const w = s.where;
+  print(`\nwhere: target ${w.target} · lake ${w.lake} · engine ${w.engine} · bus ${w.bus}`);
+  if (w.target !== 'local') {
+    // The embedded DuckDB does not read the bucket: the products are BigQuery's tables, checked there.
+    const on = `--project ${s.workspace} --target ${w.target}`;
+    print(`explore: npx finmesh test ${on}   ·   npx finmesh run ${on}   ·   npx finmesh runs --project ${s.workspace}`);
+    print(`         silver and gold are tables in BigQuery (${w.engine}), e.g. payments_gold.daily_volume_by_method`);
+    return;
+  }
+  print(`explore: npx finmesh query "select * from payments_gold.daily_volume_by_method" --project ${s.workspace}`);
   print(`         npx finmesh catalog --project ${s.workspace}   ·   npx finmesh runs --project ${s.workspace}`);
   print(`console: npx finmesh serve --project ${s.workspace}, then open its URL (during the demo: ${s.url}/)`);
   print(`what it cost on Google Cloud prices: npx finmesh cost --project ${s.workspace} (also: cost monitoring, cost benefit)`);

@@ -126,7 +126,7 @@ function modelLine(r: ModelRunResult): string {
 }
 
 /** The failed models, named with their errors: what a run's `error` says. */
-export function failedModels(rs: ModelRunResult[]): string | undefined {
+export function failedModels(rs: Pick<ModelRunResult, 'model' | 'status' | 'error'>[]): string | undefined {
   const failed = rs.filter((r) => r.status === 'failed');
   if (failed.length === 0) return undefined;
   return `${plural(failed.length, 'model')} failed: ${failed.map((r) => `${r.model} (${r.error ?? 'no reason given'})`).join('; ')}`;

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Bus } from '../../bus/bus.js';
 import type { ModelScheduler } from '../../jobs/scheduler.js';
 import type { StreamJob } from '../../jobs/stream.js';
-import type { runModels as RunModels } from '../../jobs/transform.js';
+import type { ModelRunner } from '../../jobs/target-models.js';
 import type { StartedServer } from '../../server/server.js';
 import { failuresFound } from '../exit-codes.js';
 import { examples, integer, projectOption } from '../options.js';
@@ -36,7 +36,7 @@ export function registerStream(program: Command): void {
         { openContext },
         { ModelScheduler },
         { StreamJob },
-        { runModels },
+        { modelRunner },
         { collectGarbage },
         { prepareSession },
         { parentRunEvent },
@@ -53,7 +53,7 @@ export function registerStream(program: Command): void {
         import('../../jobs/context.js'),
         import('../../jobs/scheduler.js'),
         import('../../jobs/stream.js'),
-        import('../../jobs/transform.js'),
+        import('../../jobs/target-models.js'),
         import('../../lake/gc.js'),
         import('../../lake/session.js'),
         import('../../lineage/events.js'),
@@ -68,11 +68,11 @@ export function registerStream(program: Command): void {
       const project = await loadProject(opts.project);
       // The project's own error-level policies hold before anything runs.
       (await import('../../mesh/user-policies.js')).assertUserPolicies(project);
-      if (project.config.lake.kind !== 'local') {
-        // Refused before anything is read: each batch would otherwise fail in DuckDB and be taken for poison.
+      if (project.config.lake.kind !== 'local' && project.config.engine.kind === 'duckdb' && opts.models) {
+        // Refused before anything is read: bronze reaches the bucket, but no model could read it there.
         throw new FinmeshError(
           'CONFIG_INVALID',
-          `target "${project.target}": finmesh stream writes bronze with the embedded DuckDB, which cannot read a ${project.config.lake.kind} lake's objects (its httpfs extension is not bundled); stream into a target whose lake is local and copy bronze to the bucket (docs/google-cloud.md)`,
+          `target "${project.target}": its models run in the embedded DuckDB, which cannot read a ${project.config.lake.kind} lake's objects (its httpfs extension is not bundled); give the target engine: { kind: bigquery }, or stream with --no-models (docs/google-cloud.md)`,
         );
       }
       if (!project.sources.some(isChangeFeed)) {
@@ -110,7 +110,9 @@ export function registerStream(program: Command): void {
           },
           async (run) => {
             const parent = { runId: run.id, job: 'stream' };
-            const models = (o: Parameters<typeof RunModels>[1] = {}) => runModels(ctx, { ...o, parent });
+            // In the embedded DuckDB, or where the engine is BigQuery, there: bronze loaded by job, then the models.
+            const runner = modelRunner(ctx);
+            const models = (o: Parameters<ModelRunner>[0] = {}) => runner({ ...o, parent });
             // Event → gold latency, as the demo measures it: a change counts once a gold run that started after its
             // commit to bronze succeeded.
             const latency = new LatencyTracker(metrics);
