@@ -3,10 +3,10 @@ import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Bus } from '../bus/bus.js';
 import { MemoryBus } from '../bus/memory/memory-bus.js';
+import { createBus } from '../bus/registry.js';
 import { datasetKey, type Project, type Source, sqlName } from '../config/project.js';
 import { durationMs } from '../config/schema.js';
 import { sleep } from '../core/sleep.js';
-import { createBus } from '../bus/registry.js';
 import { openWarehouse } from '../jobs/bigquery-build.js';
 import { bigQueryTable } from '../jobs/bigquery-models.js';
 import type { Context } from '../jobs/context.js';
@@ -355,7 +355,10 @@ async function summarize(
     failures: runs.filter((r) => r.status === 'failed').map((r) => ({ job: r.job, runId: r.runId, error: r.error ?? '' })),
     where: {
       target: project.target,
-      lake: project.config.lake.kind === 'local' ? project.config.lake.path : `gs://${project.config.lake.bucket}/${project.config.lake.prefix}`,
+      lake:
+        project.config.lake.kind === 'local'
+          ? project.config.lake.path
+          : `gs://${project.config.lake.bucket}/${project.config.lake.prefix}`,
       engine: engine.kind === 'bigquery' ? `bigquery project ${engine.projectId}` : 'duckdb (embedded)',
       bus: project.config.bus.kind,
     },

@@ -127,7 +127,10 @@ targets:
 
     // Started again with nothing new: nothing is committed or loaded twice, and every count stays.
     const again = JSON.parse(ok(['stream', '--target', 'emulator', '--until-caught-up', '--json']).stdout) as StreamJson;
-    assert.deepEqual(Object.values(again.committed).filter((n) => n > 0), []);
+    assert.deepEqual(
+      Object.values(again.committed).filter((n) => n > 0),
+      [],
+    );
     assert.equal(again.models.failed, 0, JSON.stringify(again.models.failures));
     assert.equal(await wh.rowCount('payments_bronze', 'transactions'), committed);
     assert.deepEqual(await counts(), inBigQuery);
@@ -152,7 +155,7 @@ targets:
   it('`finmesh demo --target emulator` runs the example end to end on the stand-ins and says where everything is', async () => {
     await freshBigQuery();
     const dir = join(tempDir(), 'demo');
-    const r = cli(['demo', '--target', 'emulator', '--seconds', '8', '--dir', dir, '--port', '0', '--json'], { env });
+    const r = cli(['demo', '--target', 'emulator', '--seconds', '6', '--dir', dir, '--port', '0', '--json'], { env });
     assert.equal(r.status, 0, r.stdout + r.stderr);
     const s = JSON.parse(r.stdout) as {
       where: Record<string, string>;
@@ -162,7 +165,12 @@ targets:
       failures: unknown[];
       datasets: { dataset: string; zone: string; rows: number }[];
     };
-    assert.deepEqual(s.where, { target: 'emulator', lake: `gs://${BUCKET}/lake/`, engine: `bigquery project ${PROJECT_ID}`, bus: 'pubsub' });
+    assert.deepEqual(s.where, {
+      target: 'emulator',
+      lake: `gs://${BUCKET}/lake/`,
+      engine: `bigquery project ${PROJECT_ID}`,
+      bus: 'pubsub',
+    });
     assert.equal(s.runs.failed, 0, JSON.stringify(s.failures));
     assert.ok(s.runs.succeeded > 0);
     // The app's transactions went through Pub/Sub into bronze in the bucket, and every one reached silver and gold in BigQuery.
@@ -177,8 +185,20 @@ targets:
       [],
       'no bronze on local disk',
     );
-    // The products' checks ran in BigQuery during the demo: their results are stored with the runs.
-    const checks = cli(['runs', '--project', dir, '--json'], { env });
-    assert.equal(checks.status, 0, checks.stderr);
+    // Each product was checked in BigQuery after its build: a check run under each of its model runs.
+    const shown = cli(['runs', '--project', dir, '--json'], { env });
+    assert.equal(shown.status, 0, shown.stderr);
+    const jobs = (JSON.parse(shown.stdout) as { jobs: { job: string; runs: { runId: string; parentRunId?: string; rowsIn: number }[] }[] })
+      .jobs;
+    const models = jobs.filter((j) => j.job.startsWith('model:'));
+    assert.equal(models.length, s.datasets.filter((d) => d.zone === 'silver' || d.zone === 'gold').length, 'every product was built');
+    for (const m of models) {
+      const checks = jobs.find((j) => j.job === m.job.replace('model:', 'check:'));
+      const modelRuns = new Set(m.runs.map((r) => r.runId));
+      assert.ok(
+        checks && checks.runs.length > 0 && checks.runs.every((c) => c.rowsIn > 0 && modelRuns.has(c.parentRunId ?? '')),
+        `${m.job}: its checks ran after each build (${JSON.stringify(checks)})`,
+      );
+    }
   });
 });
