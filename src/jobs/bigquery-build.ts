@@ -270,15 +270,22 @@ export async function runInBigQuery(
       parent: options.parent,
       labels: { domain: product.domain, product: product.name },
     });
-    // Through the run's own logger, so each job is kept with the run (`finmesh runs <id>`, `--json`), not only logged.
+    // Logged through the run's own logger (its log is kept with it) and stored with the run as fields of its own
+    // (`finmesh runs <id> --json`: `warehouseJobs`).
     for (const j of r.jobs)
       run.log.info(
         { job_id: j.jobId, bytes_processed: j.bytesProcessed, bytes_billed: j.bytesBilled, slot_ms: j.slotMs },
         `BigQuery job of ${r.dataset}`,
       );
-    if (r.status === 'succeeded') await run.succeed();
+    const warehouseJobs = r.jobs.map((j) => ({
+      jobId: j.jobId,
+      bytesProcessed: j.bytesProcessed,
+      bytesBilled: j.bytesBilled,
+      slotMs: j.slotMs,
+    }));
+    if (r.status === 'succeeded') await run.succeed({ warehouseJobs });
     else if (r.status === 'skipped') await run.skip(r.error ?? 'skipped');
-    else await run.fail(new FinmeshError('QUERY_INVALID', r.error ?? 'failed'));
+    else await run.fail(new FinmeshError('QUERY_INVALID', r.error ?? 'failed'), { warehouseJobs });
     const model: BigQueryRunResult['models'][number] = { ...r, runId: run.id };
     if (r.status === 'succeeded' && (options.checks ?? true)) {
       const checks = await runChecks(ctx, product, {

@@ -58,6 +58,16 @@ export interface RunStore {
   list(filter?: RunFilter): Promise<RunRecord[]>;
   /** The log lines stored with a run when it finished (`RunEnd.logs`), oldest first; none for an unknown run. */
   logs(runId: string): Promise<RunLogLine[]>;
+  /** The warehouse jobs stored with a run when it finished (`RunEnd.warehouseJobs`), in order; none for an unknown run. */
+  warehouseJobs(runId: string): Promise<WarehouseJobRecord[]>;
+}
+
+/** A warehouse (BigQuery) job a run ran: its id and what it cost. */
+export interface WarehouseJobRecord {
+  jobId: string;
+  bytesProcessed: number;
+  bytesBilled: number;
+  slotMs: number;
 }
 
 /** At most this many log lines are stored with a run: its warnings and errors first, then its latest info lines. */
@@ -108,6 +118,8 @@ export interface RunEnd {
   error?: string | undefined;
   /** The run's log lines to keep with it (bounded: `DEFAULT_RUN_LOG_LINES`); stored in the same write as the end. */
   logs?: RunLogLine[] | undefined;
+  /** The warehouse jobs the run ran, stored in the same write as the end (replacing any stored before for it). */
+  warehouseJobs?: WarehouseJobRecord[] | undefined;
 }
 
 export interface RunRecord extends RunStart {

@@ -44,6 +44,8 @@ export interface RunDetail {
   run: JobHistory['runs'][number] & { job: string; kind: string; endedAt: string | null };
   children: (JobHistory['runs'][number] & { job: string })[];
   checks: { checkId: string; product: string; status: string; severity: string; message: string }[];
+  /** The warehouse (BigQuery) jobs the run ran: job id, bytes processed and billed, slot time; empty for other runs. */
+  warehouseJobs: { jobId: string; bytesProcessed: number; bytesBilled: number; slotMs: number }[];
   /** The tail of the run's log kept with it (`RunLogTail`): oldest first. */
   logs: { time: string; severity: string; message: string; fields: Record<string, string | number | boolean | null> }[];
 }
@@ -69,6 +71,7 @@ export async function runDetail(ctx: Context, runId: string): Promise<RunDetail>
   const logs = await ctx.meta.runs.logs(runId);
   return {
     run: { ...view(r), kind: r.kind, endedAt: r.endedAt?.toISOString() ?? null },
+    warehouseJobs: await ctx.meta.runs.warehouseJobs(runId),
     logs: logs.map((l) => ({ ...l, time: l.time.toISOString() })),
     children: all.filter((x) => x.parentRunId === runId).map(view),
     checks: checks.map((c) => ({ checkId: c.checkId, product: c.product, status: c.status, severity: c.severity, message: c.message })),

@@ -12,6 +12,7 @@ import {
   type RunEnd,
   type RunRecord,
   type UsageRow,
+  type WarehouseJobRecord,
 } from '../metadata/metadata-store.js';
 import type { Metrics } from '../observability/metrics.js';
 import { RunLogTail, teeLogger } from './run-log.js';
@@ -43,6 +44,8 @@ export interface RunOutcome {
   rowsIn?: number | undefined;
   rowsOut?: number | undefined;
   rowsRejected?: number | undefined;
+  /** The warehouse (BigQuery) jobs the run ran, kept with it: job id, bytes processed and billed, slot time. */
+  warehouseJobs?: WarehouseJobRecord[] | undefined;
 }
 
 /**
@@ -202,6 +205,7 @@ export class Runs {
       rowsRejected: outcome.rowsRejected,
       error: outcome.error,
       logs: run.logTail.lines(),
+      warehouseJobs: outcome.warehouseJobs,
     };
     this.running.delete(run.id);
     const cpuSeconds = this.cpu.end(run);

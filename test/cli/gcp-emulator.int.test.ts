@@ -112,7 +112,16 @@ targets:
     const model = built.models.find((m) => m.model === 'transactions') as RunJson['models'][number] & { runId: string };
     const shown = cli(['runs', model.runId, '--project', dir, '--target', 'emulator', '--json'], { env });
     assert.equal(shown.status, 0, shown.stderr);
-    const kept = (JSON.parse(shown.stdout) as { logs: { fields: Record<string, unknown> }[] }).logs.map((l) => l.fields);
+    const detail = JSON.parse(shown.stdout) as {
+      logs: { fields: Record<string, unknown> }[];
+      warehouseJobs: { jobId: string; bytesProcessed: number; bytesBilled: number; slotMs: number }[];
+    };
+    // As fields of the run record, not only in its log.
+    assert.deepEqual(
+      detail.warehouseJobs.map((j) => [j.jobId, typeof j.bytesProcessed, typeof j.bytesBilled, typeof j.slotMs]),
+      model.jobs.map((j) => [j.jobId, 'number', 'number', 'number']),
+    );
+    const kept = detail.logs.map((l) => l.fields);
     assert.deepEqual(
       kept.filter((f) => f.job_id !== undefined).map((f) => [f.job_id, typeof f.bytes_processed, typeof f.bytes_billed, typeof f.slot_ms]),
       model.jobs.map((j) => [j.jobId, 'number', 'number', 'number']),

@@ -78,6 +78,24 @@ export function describeMetadataContract(
         assert.deepEqual(await meta.runs.logs(randomUUID()), []);
       });
 
+      it('keeps the warehouse jobs a run finished with (job id, bytes processed and billed, slot time), in order', async () => {
+        const job = unique('model:warehouse');
+        const [a, b] = [randomUUID(), randomUUID()];
+        const at = new Date(clock.now());
+        await meta.runs.start({ runId: a, job, kind: 'model', startedAt: at });
+        await meta.runs.start({ runId: b, job, kind: 'model', startedAt: at });
+        // Beyond 2^31: a big query's bytes do not fit a 32-bit integer.
+        const jobs = [
+          { jobId: 'job_b', bytesProcessed: 12_884_901_888, bytesBilled: 12_884_901_888, slotMs: 4_200 },
+          { jobId: 'job_a', bytesProcessed: 0, bytesBilled: 10_485_760, slotMs: 0 },
+        ];
+        await meta.runs.finish(a, { status: 'succeeded', endedAt: new Date(at.getTime() + 3), warehouseJobs: jobs });
+        await meta.runs.finish(b, { status: 'succeeded', endedAt: new Date(at.getTime() + 3) });
+        assert.deepEqual(await meta.runs.warehouseJobs(a), jobs);
+        assert.deepEqual(await meta.runs.warehouseJobs(b), []);
+        assert.deepEqual(await meta.runs.warehouseJobs(randomUUID()), []);
+      });
+
       it('lists newest first, filtered by job, parent and status, within a limit', async () => {
         const job = unique('ingest:y');
         const parent = randomUUID();

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { RunDetail } from '../../runs/history.js';
 import { examples, integer, projectOption } from '../options.js';
-import { formatMs, formatTable, paint, print, printJson, statusStyle } from '../output.js';
+import { formatCount, formatMs, formatTable, paint, print, printJson, statusStyle } from '../output.js';
 
 export function registerRuns(program: Command): void {
   const cmd = program
@@ -122,6 +122,15 @@ function formatRun(d: RunDetail): string {
   ];
   if (r.error) lines.push(`error     ${r.error}`);
   if (d.checks.length > 0) lines.push('', 'checks', ...d.checks.map((c) => `  ${c.status} ${c.checkId} (${c.severity}): ${c.message}`));
+  if (d.warehouseJobs.length > 0)
+    lines.push(
+      '',
+      'BigQuery jobs',
+      ...d.warehouseJobs.map(
+        (j) =>
+          `  ${j.jobId}: ${formatCount(j.bytesProcessed)} bytes processed, ${formatCount(j.bytesBilled)} billed, ${formatCount(j.slotMs)} slot ms`,
+      ),
+    );
   if (d.children.length > 0) lines.push('', 'runs it started', ...d.children.map((c) => `  ${c.runId} ${c.job} ${c.status}`));
   lines.push('', d.logs.length > 0 ? 'log (info, warnings and errors kept with the run)' : 'log: no lines kept with this run');
   for (const l of d.logs) {

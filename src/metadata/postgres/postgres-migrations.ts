@@ -65,6 +65,9 @@ export const MIGRATIONS: string[] = [
      seq bigserial PRIMARY KEY, product text NOT NULL, version text NOT NULL, hash text NOT NULL,
      contract jsonb NOT NULL, first_seen_at timestamptz NOT NULL);
    CREATE INDEX contract_versions_product ON contract_versions (product, seq);`,
+  `CREATE TABLE run_warehouse_jobs (
+     run_id text NOT NULL, seq integer NOT NULL, job_id text NOT NULL, bytes_processed bigint NOT NULL,
+     bytes_billed bigint NOT NULL, slot_ms bigint NOT NULL, PRIMARY KEY (run_id, seq));`,
 ];
 
 /** How long one migration may run (an index on a large table takes longer than any ordinary statement). */

@@ -8,6 +8,7 @@ import {
   type RunStart,
   type RunStatus,
   type RunStore,
+  type WarehouseJobRecord,
 } from '../metadata-store.js';
 import type { PostgresPool } from './postgres-pool.js';
 
@@ -54,6 +55,22 @@ export class PostgresRuns implements RunStore {
         [end.status, end.endedAt, end.rowsIn ?? 0, end.rowsOut ?? 0, end.rowsRejected ?? 0, end.error ?? null, runId],
       );
       if (r.rowCount !== 1) throw new FinmeshError('NOT_FOUND', `no run ${runId} to finish in ${this.db.location}`);
+      const jobs = end.warehouseJobs ?? [];
+      if (jobs.length > 0) {
+        await q.query(`DELETE FROM ${this.s}.run_warehouse_jobs WHERE run_id = $1`, [runId]);
+        await q.query(
+          `INSERT INTO ${this.s}.run_warehouse_jobs (run_id, seq, job_id, bytes_processed, bytes_billed, slot_ms)
+           SELECT $1, seq - 1, job_id, bytes_processed, bytes_billed, slot_ms
+           FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) WITH ORDINALITY AS j(job_id, bytes_processed, bytes_billed, slot_ms, seq)`,
+          [
+            runId,
+            jobs.map((j) => j.jobId),
+            jobs.map((j) => Math.round(j.bytesProcessed)),
+            jobs.map((j) => Math.round(j.bytesBilled)),
+            jobs.map((j) => Math.round(j.slotMs)),
+          ],
+        );
+      }
       const logs = end.logs ?? [];
       if (logs.length === 0) return;
       await q.query(`DELETE FROM ${this.s}.run_logs WHERE run_id = $1`, [runId]);
@@ -70,6 +87,19 @@ export class PostgresRuns implements RunStore {
         ],
       );
     });
+  }
+
+  async warehouseJobs(runId: string): Promise<WarehouseJobRecord[]> {
+    const { rows } = await this.db.query<{ job_id: string; bytes_processed: string; bytes_billed: string; slot_ms: string }>(
+      `SELECT job_id, bytes_processed, bytes_billed, slot_ms FROM ${this.s}.run_warehouse_jobs WHERE run_id = $1 ORDER BY seq`,
+      [runId],
+    );
+    return rows.map((r) => ({
+      jobId: r.job_id,
+      bytesProcessed: Number(r.bytes_processed),
+      bytesBilled: Number(r.bytes_billed),
+      slotMs: Number(r.slot_ms),
+    }));
   }
 
   async logs(runId: string): Promise<RunLogLine[]> {

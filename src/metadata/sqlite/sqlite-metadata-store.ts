@@ -93,6 +93,9 @@ const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
      seq INTEGER PRIMARY KEY AUTOINCREMENT, product TEXT NOT NULL, version TEXT NOT NULL, hash TEXT NOT NULL,
      contract TEXT NOT NULL, first_seen_at INTEGER NOT NULL);
    CREATE INDEX contract_versions_product ON contract_versions(product, seq);`,
+  `CREATE TABLE run_warehouse_jobs (
+     run_id TEXT NOT NULL, seq INTEGER NOT NULL, job_id TEXT NOT NULL, bytes_processed INTEGER NOT NULL,
+     bytes_billed INTEGER NOT NULL, slot_ms INTEGER NOT NULL, PRIMARY KEY (run_id, seq));`,
 ];
 
 export interface SqliteMetadataOptions {

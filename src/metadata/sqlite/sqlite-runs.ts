@@ -9,6 +9,7 @@ import {
   type RunStart,
   type RunStatus,
   type RunStore,
+  type WarehouseJobRecord,
 } from '../metadata-store.js';
 
 interface RunRow {
@@ -44,6 +45,14 @@ export class SqliteRuns implements RunStore {
   async finish(runId: string, end: RunEnd): Promise<void> {
     this.db.transaction(() => {
       this.end(runId, end);
+      const jobs = end.warehouseJobs ?? [];
+      if (jobs.length > 0) {
+        this.db.prepare('DELETE FROM run_warehouse_jobs WHERE run_id = ?').run(runId);
+        const add = this.db.prepare(
+          'INSERT INTO run_warehouse_jobs (run_id, seq, job_id, bytes_processed, bytes_billed, slot_ms) VALUES (?, ?, ?, ?, ?, ?)',
+        );
+        for (const [i, j] of jobs.entries()) add.run(runId, i, j.jobId, j.bytesProcessed, j.bytesBilled, j.slotMs);
+      }
       const logs = end.logs ?? [];
       if (logs.length === 0) return;
       // A run another process had expired and that ends after all: its lines replace nothing but its own.
@@ -51,6 +60,14 @@ export class SqliteRuns implements RunStore {
       const add = this.db.prepare('INSERT INTO run_logs (run_id, seq, at, severity, message, fields) VALUES (?, ?, ?, ?, ?, ?)');
       for (const [i, l] of logs.entries()) add.run(runId, i, l.time.getTime(), l.severity, l.message, JSON.stringify(l.fields));
     })();
+  }
+
+  async warehouseJobs(runId: string): Promise<WarehouseJobRecord[]> {
+    return this.db
+      .prepare(
+        'SELECT job_id AS jobId, bytes_processed AS bytesProcessed, bytes_billed AS bytesBilled, slot_ms AS slotMs FROM run_warehouse_jobs WHERE run_id = ? ORDER BY seq',
+      )
+      .all(runId) as WarehouseJobRecord[];
   }
 
   async logs(runId: string): Promise<RunLogLine[]> {
