@@ -136,22 +136,6 @@ targets:
     assert.deepEqual(await counts(), inBigQuery);
   });
 
-  it('refuses to stream a gcs lake into models the embedded DuckDB would have to read from the bucket', () => {
-    const env = { STORAGE_EMULATOR_HOST: gcs.url };
-    const dir = copyExample();
-    writeFileSync(
-      join(dir, 'finmesh.yaml'),
-      `${readFileSync(join(dir, 'finmesh.yaml'), 'utf8')}
-targets:
-  bucket-only:
-    lake: { kind: gcs, bucket: ${BUCKET}, prefix: refused/, projectId: ${PROJECT_ID} }
-`,
-    );
-    const r = cli(['stream', '--target', 'bucket-only', '--until-caught-up', '--project', dir], { env });
-    assert.equal(r.status, 2, r.stdout + r.stderr);
-    assert.match(r.stderr, /target "bucket-only": its models run in the embedded DuckDB, which cannot read a gcs lake's objects/);
-  });
-
   it('`finmesh demo --target emulator` runs the example end to end on the stand-ins and says where everything is', async () => {
     await freshBigQuery();
     const dir = join(tempDir(), 'demo');

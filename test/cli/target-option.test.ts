@@ -54,7 +54,7 @@ describe('--target', () => {
     assert.match(unknown.stdout + unknown.stderr, /"gcp"/);
   });
 
-  it('finmesh stream refuses a target whose lake is not local before reading anything (exit 2), rather than dead-lettering every batch', () => {
+  it('finmesh stream refuses a target whose lake is not local and whose models the embedded DuckDB would run, before reading anything (exit 2), rather than dead-lettering every batch', () => {
     const dir = copyExample();
     appendFileSync(
       join(dir, 'finmesh.yaml'),
@@ -62,7 +62,8 @@ describe('--target', () => {
     );
     const r = cli(['stream', '--until-caught-up', '--project', dir, '--target', 'gcp']);
     assert.equal(r.status, 2, r.stderr);
-    assert.match(r.stderr, /target "gcp": finmesh stream writes bronze with the embedded DuckDB, which cannot read a gcs lake/);
+    assert.match(r.stderr, /target "gcp": its models run in the embedded DuckDB, which cannot read a gcs lake's objects/);
+    assert.match(r.stderr, /engine: \{ kind: bigquery \}, or stream with --no-models/);
     assert.match(r.stderr, /docs\/google-cloud\.md/);
     assert.ok(!existsSync(join(dir, '.finmesh/lake/quarantine')), 'nothing was quarantined');
   });
