@@ -1,7 +1,7 @@
 import { FinmeshError } from '../core/errors.js';
 import type { ParsedSql, QueryResult } from '../engine/engine.js';
 import type { Context } from '../jobs/context.js';
-import { prepareSession } from '../lake/session.js';
+import { engineReadsLake, prepareSession } from '../lake/session.js';
 import { refusedStatement } from './sql-guard.js';
 
 /**
@@ -9,6 +9,11 @@ import { refusedStatement } from './sql-guard.js';
  * engine is sandboxed to reading the lake's folders with its configuration locked.
  */
 export async function runReadOnlyQuery(ctx: Context, sql: string): Promise<QueryResult> {
+  if (!engineReadsLake(ctx))
+    throw new FinmeshError(
+      'CONFIG_INVALID',
+      `target "${ctx.project.target}": finmesh query reads the lake with the embedded DuckDB, which cannot read a ${ctx.project.config.lake.kind} lake's objects; query the products where the target builds them (BigQuery)`,
+    );
   const parsed = await assertReadOnly(ctx, sql);
   // Only the datasets the query names are defined (parsing needs none of them).
   await prepareSession(ctx, { only: tablesOf(parsed.statements[0]?.ast) });

@@ -110,6 +110,14 @@ targets:
     // Every committed change was loaded into BigQuery once.
     assert.equal(await wh.rowCount('payments_bronze', 'transactions'), committed);
 
+    // A query of the lake with the embedded DuckDB is refused on this target, saying why and where to query instead.
+    const q = cli(['query', 'SELECT count(*) FROM payments_silver.transactions', '--target', 'emulator', '--project', dir], { env });
+    assert.equal(q.status, 2, q.stdout + q.stderr);
+    assert.match(
+      q.stderr,
+      /target "emulator": finmesh query reads the lake with the embedded DuckDB, which cannot read a gcs lake's objects/,
+    );
+
     // The same changes through the local stream, into the local lake and DuckDB: each product has as many rows there.
     ok(['stream', '--until-caught-up']);
     const products = ['payments_silver.transactions', 'payments_gold.daily_volume_by_method', 'payments_silver.merchants'];
