@@ -7,8 +7,6 @@ import { createBus } from '../bus/registry.js';
 import { datasetKey, type Project, type Source, sqlName } from '../config/project.js';
 import { durationMs } from '../config/schema.js';
 import { sleep } from '../core/sleep.js';
-import { openWarehouse } from '../jobs/bigquery-build.js';
-import { bigQueryTable } from '../jobs/bigquery-models.js';
 import type { Context } from '../jobs/context.js';
 import { type IngestReport, ingestFileSource } from '../jobs/ingest.js';
 import { ModelScheduler } from '../jobs/scheduler.js';
@@ -305,7 +303,7 @@ async function summarize(
   });
   const engine = project.config.engine;
   // On BigQuery the products are its tables, not lake files: their rows are counted there.
-  const wh = engine.kind === 'bigquery' ? await openWarehouse(ctx) : undefined;
+  const wh = engine.kind === 'bigquery' ? await (await import('../jobs/bigquery-build.js')).openWarehouse(ctx) : undefined;
   if (wh) {
     for (const p of project.products) {
       const name = sqlName(p.dataset);
@@ -324,6 +322,7 @@ async function summarize(
   if (gold && wh) {
     const [dataset, table] = sqlName(gold.dataset).split('.') as [string, string];
     if ((await wh.rowCount(dataset, table)) > 0) {
+      const { bigQueryTable } = await import('../jobs/bigquery-models.js');
       const r = await wh.run(`SELECT COALESCE(SUM(transactions), 0) AS n FROM ${bigQueryTable(wh.options.projectId, gold.dataset)}`);
       goldTransactions = Number(r.rows[0]?.n ?? 0);
     }
