@@ -24,6 +24,12 @@ export function registerQuery(program: Command): void {
         import('../../config/access-names.js'),
       ]);
       const project = await loadProject(opts.project);
+      // `engineReadsLake` (lake/session.ts), before anything opens: the embedded DuckDB reads a local lake only.
+      if (project.config.lake.kind !== 'local')
+        throw new FinmeshError(
+          'CONFIG_INVALID',
+          `target "${project.target}": finmesh query reads the lake with the embedded DuckDB, which cannot read a ${project.config.lake.kind} lake's objects; query the products where the target builds them (BigQuery)`,
+        );
       // The enforcement modules load while DuckDB starts its instance on its own thread (the main thread waits there).
       const enforcement = project.access
         ? Promise.all([import('../../governance/enforcement.js'), import('../../engine/engine.js')])
