@@ -94,36 +94,64 @@ export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): 
       header = true, skip = ${o.skipLines}, columns = {${columns}}, auto_detect = false, encoding = ${lit(input.encoding === 'latin1' ? 'latin-1' : 'utf-8')},
       allow_quoted_nulls = false, null_padding = false, strict_mode = true, max_line_size = ${ENGINE_MAX_LINE_BYTES},
       store_rejects = true, rejects_table = ${lit(rejectsTable)}, rejects_scan = ${lit(scansTable)})`;
-  // One regular expression over the row's values (joined by \x01, which no value may hold) checks their shapes in
-  // one pass; the casts that must succeed are checked beside it. Either failing leaves the row to the scanner.
-  const values: string[] = [];
-  const texts: string[] = [];
-  const fragments: string[] = [];
-  const casts: string[] = [];
-  for (const p of plan) {
-    // DuckDB reads an unquoted empty field as NULL, the scanner as the empty text.
-    const c = `coalesce(c${p.index}, '')`;
-    const v = valueSql(c, p.column.type, o);
-    if (!v) return undefined;
-    const isNull = o.nullValues.length > 0 ? `${c} IN (${o.nullValues.map(lit).join(', ')})` : 'false';
-    values.push(`CASE WHEN ${isNull} THEN NULL ELSE ${v.value} END AS ${d.quoteIdent(p.column.name)}`);
-    texts.push(c);
-    fragments.push(`(${[...o.nullValues.map(reLiteral), v.fragment].join('|')})`);
-    if (v.cast) casts.push(`(${isNull} OR ${v.cast})`);
-  }
-  const shapes = `regexp_full_match(concat(${texts.join(', chr(1), ')}), ${lit(fragments.join('\\x01'))})`;
-  const ok = `coalesce(${[shapes, ...casts].join(' AND ')}, false)`;
+  // Each value is typed once (the inner SELECT); a row is `_ok` when every value the engine typed is the scanner's:
+  // a cast that succeeded on text of the shape the scanner reads (one short regular expression a column). Text is
+  // DuckDB's as it is, which is the scanner's unless an unquoted value has blanks at its ends that the scanner trims:
+  // the pass over the file's bytes (`scanFile`) says whether any does, and only then is text checked row by row.
+  const staging = (checkText: boolean) => {
+    const inner: string[] = [];
+    const outer: string[] = [];
+    const checks: string[] = [];
+    for (const p of plan) {
+      // DuckDB reads an unquoted empty field as NULL, the scanner as the empty text.
+      const c = `coalesce(c${p.index}, '')`;
+      const v = valueSql(c, p.column.type, o);
+      if (!v) return undefined;
+      const isNull = o.nullValues.length > 0 ? `${c} IN (${o.nullValues.map(lit).join(', ')})` : 'false';
+      const name = d.quoteIdent(p.column.name);
+      if (v.text) {
+        inner.push(`CASE WHEN ${isNull} THEN NULL ELSE ${c} END AS ${name}`);
+        if (checkText && v.fragment !== undefined) checks.push(`(${isNull} OR regexp_full_match(${c}, ${lit(v.fragment)}))`);
+      } else {
+        inner.push(`${isNull} AS "n${p.index}"`, `${v.value} AS ${name}`);
+        const shape = v.fragment === undefined ? 'true' : `regexp_full_match(${c}, ${lit(v.fragment)})`;
+        checks.push(`("n${p.index}" OR (${name} IS NOT NULL AND ${shape}))`);
+        outer.push(`CASE WHEN "n${p.index}" THEN NULL ELSE ${name} END AS ${name}`);
+        continue;
+      }
+      outer.push(name);
+    }
+    const raws = plan.map((p) => `c${p.index}`).join(', ');
+    const ok = checks.length > 0 ? `coalesce(${checks.join(' AND ')}, false)` : 'true';
+    // The checks read the raw text: it is carried from the inner SELECT alongside the typed values.
+    return `SELECT ${ok} AS _ok, ${outer.join(', ')} FROM (SELECT ${raws}, ${inner.join(', ')} FROM ${read})`;
+  };
+  const fast = staging(false);
+  if (fast === undefined) return undefined;
   try {
+    // The Parquet keeps the file's order (written in parallel, in order), so a row's position is its row number in
+    // the Parquet: no numbering inside the query, which would make DuckDB read the file on one thread.
+    const copy = (select: string) =>
+      engine.exec(`COPY (${select}) TO ${lit(staged)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 32768, PRESERVE_ORDER true)`);
+    let file: FileScan;
     try {
-      // Each row carries its position (`_ord`), so the Parquet may be written in any order (flat memory).
-      await engine.exec(
-        `COPY (SELECT row_number() OVER () AS _ord, ${ok} AS _ok, ${values.join(', ')} FROM ${read})
-         TO ${lit(staged)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 32768, PRESERVE_ORDER false)`,
-      );
+      const copied = copy(fast);
+      // The pass over the bytes (line count, blanks at the ends of values) runs while DuckDB reads the file.
+      await new Promise((resolve) => setImmediate(resolve));
+      try {
+        file = scanFile(input.path, o, input.encoding);
+      } finally {
+        await copied;
+      }
+      if (file.blankEnds && o.trim) {
+        await engine.exec(`DROP TABLE IF EXISTS ${rejectsTable}; DROP TABLE IF EXISTS ${scansTable}`);
+        await copy(staging(true) as string);
+      }
     } catch {
       // Whatever DuckDB cannot read (a line past its limit, an encoding error it refuses), the scanner reports.
       return undefined;
     }
+    const rows0 = `read_parquet(${lit(staged)}, file_row_number = true)`;
     const summary = await engine.query(`SELECT count(*) AS n, count(*) FILTER (WHERE NOT _ok) AS bad FROM read_parquet(${lit(staged)})`);
     const count = Number(summary.rows[0]?.n ?? 0);
     const bad = Number(summary.rows[0]?.bad ?? 0);
@@ -139,13 +167,16 @@ export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): 
     }
     const rejectLines = [...rejectText.keys()];
     if (bad + rejectLines.length > MAX_RECHECKED || rejectLines.length > MAX_REJECTS) return undefined;
+    // A row's position among DuckDB's rows (1-based) is its row number in the Parquet, plus one.
     const badOrds =
       bad === 0
         ? []
-        : (await engine.query(`SELECT _ord FROM read_parquet(${lit(staged)}) WHERE NOT _ok ORDER BY _ord`)).rows.map((r) => Number(r._ord));
+        : (await engine.query(`SELECT file_row_number + 1 AS _ord FROM ${rows0} WHERE NOT _ok ORDER BY _ord`)).rows.map((r) =>
+            Number(r._ord),
+          );
 
     // One record a line, no blank lines: the lines add up to the header, the rows and the rejects.
-    if (countLines(input.path) !== head.line + count + rejectLines.length) return undefined;
+    if (file.lines !== head.line + count + rejectLines.length) return undefined;
     if (rejectLines.some((l) => l <= head.line)) return undefined;
     // Good row k (1-based position among DuckDB's rows) is on line dataStart - 1 + k plus the rejects before it.
     // The i-th reject (0-based) comes after `before[i]` good rows.
@@ -155,10 +186,10 @@ export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): 
       while (shift < before.length && (before[shift] as number) < ord) shift++;
       return dataStart - 1 + ord + shift;
     };
-    let lineSql = `${dataStart - 1} + _ord`;
+    let lineSql = `${dataStart} + file_row_number`;
     if (before.length > 0) {
       const branches = before.map((g, i) => ({ g, k: i + 1 })).reverse();
-      lineSql += ` + CASE ${branches.map((b) => `WHEN _ord > ${b.g} THEN ${b.k}`).join(' ')} ELSE 0 END`;
+      lineSql += ` + CASE ${branches.map((b) => `WHEN file_row_number >= ${b.g} THEN ${b.k}`).join(' ')} ELSE 0 END`;
     }
 
     // The rows left to the scanner, read again from their raw lines.
@@ -194,23 +225,24 @@ export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): 
         return `NULL::${c.type} AS ${d.quoteIdent(c.name)}`;
       })
       .join(', ');
-    return { select: `SELECT ${select} FROM read_parquet(${lit(staged)}) WHERE _ok`, rows, rejects, count: count - bad };
+    return { select: `SELECT ${select} FROM ${rows0} WHERE _ok`, rows, rejects, count: count - bad };
   } finally {
     await engine.exec(`DROP TABLE IF EXISTS ${rejectsTable}; DROP TABLE IF EXISTS ${scansTable}`).catch(() => undefined);
   }
 }
 
 /**
- * The value of column `c` (text) as the scanner's converter gives it for `type`, with the checks under which the two
- * agree for certain: the shape of the text (a regular expression, RE2) and a cast that must succeed. Undefined for a
- * type this path does not read.
+ * The value of column `c` (text) as the scanner's converter gives it for `type` — NULL when the engine cannot type
+ * it — and the shape (a regular expression, RE2, over the whole text) under which a value the engine typed is
+ * certainly the scanner's. `text` for text columns, whose value is the text itself (their shape only matters when
+ * values may carry blanks the scanner trims). Undefined for a type this path does not read.
  */
-function valueSql(c: string, type: string, o: CsvOptions): { value: string; fragment: string; cast?: string } | undefined {
+function valueSql(c: string, type: string, o: CsvOptions): { value: string; fragment?: string; text?: boolean } | undefined {
   const t = baseType(type);
   const q = (s: string) => `'${s.replaceAll("'", "''")}'`;
   if (TEXT.test(t)) {
     // The scanner trims blanks around unquoted values; DuckDB keeps them, and cannot say whether a value was quoted.
-    return { value: c, fragment: o.trim ? `|[^\\x01${BLANKS}]|[^\\x01${BLANKS}][^\\x01]*[^\\x01${BLANKS}]` : '[^\\x01]*' };
+    return { value: c, text: true, fragment: o.trim ? `|[^${BLANKS}]|[^${BLANKS}](?s:.)*[^${BLANKS}]` : undefined };
   }
   // Numbers are checked as the scanner reads them: grouping removed, a decimal comma made a point. The pattern is
   // applied to the raw text, so separators are allowed anywhere the scanner would drop them.
@@ -219,7 +251,7 @@ function valueSql(c: string, type: string, o: CsvOptions): { value: string; frag
   const lead = sep ? `${sep}[-+]?${sep}` : '[-+]?';
   if (INTEGER.test(t)) {
     const n = o.thousandsSeparator ? `replace(${c}, ${q(o.thousandsSeparator)}, '')` : c;
-    return { value: `TRY_CAST(${n} AS ${type})`, fragment: `${lead}(${digit})+`, cast: `TRY_CAST(${n} AS ${type}) IS NOT NULL` };
+    return { value: `TRY_CAST(${n} AS ${type})`, fragment: `${lead}(${digit})+` };
   }
   if (NUMBER.test(t)) {
     let n = o.thousandsSeparator ? `replace(${c}, ${q(o.thousandsSeparator)}, '')` : c;
@@ -228,26 +260,17 @@ function valueSql(c: string, type: string, o: CsvOptions): { value: string; frag
     return {
       value: `TRY_CAST(${n} AS ${type})`,
       fragment: `${lead}((${digit})+(${point}${sep}(${digit})*)?|${point}${sep}(${digit})+)([eE]${sep}[-+]?${sep}(${digit})+)?`,
-      cast: `TRY_CAST(${n} AS ${type}) IS NOT NULL`,
     };
   }
   if (t === 'DATE' || TIMESTAMP.test(t)) {
     const pattern = patternSql(c, t === 'DATE' ? o.dateFormat : o.timestampFormat);
     if (!pattern) return undefined;
-    return {
-      value: `TRY_CAST(${pattern.iso} AS ${type})`,
-      fragment: pattern.regex,
-      cast: `TRY_CAST(${pattern.iso} AS ${type}) IS NOT NULL`,
-    };
+    return { value: `TRY_CAST(${pattern.iso} AS ${type})`, fragment: pattern.regex };
   }
   if (BOOLEAN.test(t)) {
     const yes = "('true', 't', '1', 'y', 'yes', 's', 'sim')";
     const no = "('false', 'f', '0', 'n', 'no', 'não', 'nao')";
-    return {
-      value: `CASE WHEN lower(${c}) IN ${yes} THEN true WHEN lower(${c}) IN ${no} THEN false END`,
-      fragment: '[^\\x01]*',
-      cast: `(lower(${c}) IN ${yes} OR lower(${c}) IN ${no})`,
-    };
+    return { value: `CASE WHEN lower(${c}) IN ${yes} THEN true WHEN lower(${c}) IN ${no} THEN false END` };
   }
   return undefined;
 }
@@ -345,25 +368,130 @@ function readHeader(path: string, o: CsvOptions, encoding: Encoding): { fields: 
   return header;
 }
 
-/** The number of lines of a file (a last line without its line end counts). */
-function countLines(path: string): number {
+interface FileScan {
+  /** Lines of the file (a last line without its line end counts). */
+  lines: number;
+  /**
+   * Whether an unquoted value may begin or end with a blank JavaScript's `trim` removes (the scanner drops them,
+   * DuckDB keeps them). False only when none does: quoted values are the same on both sides whatever they hold.
+   */
+  blankEnds: boolean;
+}
+
+const IS_BLANK_BYTE = new Uint8Array(256);
+for (const b of [9, 11, 12, 13, 32]) IS_BLANK_BYTE[b] = 1;
+
+/**
+ * One pass over the file's bytes: its lines, and whether any unquoted value has a blank at either end — tracking
+ * quotes as DuckDB's reader does (a quote opens a value only at its start; a doubled quote inside is one quote).
+ * Blanks are those of `trim`: ASCII tab, line feed, vertical tab, form feed, carriage return and space, and
+ * U+00A0, U+1680, U+2000–U+200A, U+2028, U+2029, U+202F, U+205F, U+3000, U+FEFF (in ISO-8859-1 only U+00A0 exists).
+ * A delimiter, quote or escape this pass does not follow (not one ASCII byte, an escape other than the quote) makes
+ * it answer `blankEnds: true`, so the rows are checked one by one.
+ */
+function scanFile(path: string, o: CsvOptions, encoding: Encoding): FileScan {
+  const delim = o.delimiter.charCodeAt(0);
+  const quote = o.quote.charCodeAt(0);
+  const followed = delim < 128 && quote < 128 && (o.escape ?? o.quote) === o.quote;
+  const utf8 = encoding !== 'latin1';
   const fd = openSync(path, 'r');
-  const buf = Buffer.allocUnsafe(1 << 20);
-  let newlines = 0;
-  let base = 0;
+  const size = 1 << 20;
+  // Three bytes of what follows a position are always in the buffer (or the file has ended): the chunk's last
+  // three bytes are kept for the next read.
+  const buf = Buffer.alloc(size + 8);
+  let lines = 0;
+  let blank = !followed;
   let last = 10;
+  // 0: at the start of a value; 1: in an unquoted value (or after a closing quote); 2: in quotes; 3: a quote in quotes.
+  let state = 0;
+  let p1 = 10;
+  let p2 = 10;
+  let p3 = 10;
+  let p4 = 10;
+  let kept = 0;
+  let base = 0;
+  let total = 0;
+  const blankStart = (i: number, b: number): boolean => {
+    if (IS_BLANK_BYTE[b] === 1) return !(b === 13 && buf[i + 1] === 10);
+    if (b < 0x80) return false;
+    if (!utf8) return b === 0xa0;
+    const b1 = buf[i + 1] as number;
+    const b2 = buf[i + 2] as number;
+    if (b === 0xc2) return b1 === 0xa0;
+    if (b === 0xe1) return b1 === 0x9a && b2 === 0x80;
+    if (b === 0xe2)
+      return (b1 === 0x80 && ((b2 >= 0x80 && b2 <= 0x8a) || b2 === 0xa8 || b2 === 0xa9 || b2 === 0xaf)) || (b1 === 0x81 && b2 === 0x9f);
+    if (b === 0xe3) return b1 === 0x80 && b2 === 0x80;
+    if (b === 0xef) return b1 === 0xbb && b2 === 0xbf;
+    return false;
+  };
+  // Whether the value ending with bytes c (last), b, a ends with a blank.
+  const blankEnd = (c: number, b: number, a: number): boolean => {
+    if (IS_BLANK_BYTE[c] === 1) return true;
+    if (c < 0x80) return false;
+    if (!utf8) return c === 0xa0;
+    if (c === 0xa0) return b === 0xc2;
+    if (a === 0xe1) return b === 0x9a && c === 0x80;
+    if (a === 0xe2)
+      return (b === 0x80 && ((c >= 0x80 && c <= 0x8a) || c === 0xa8 || c === 0xa9 || c === 0xaf)) || (b === 0x81 && c === 0x9f);
+    if (a === 0xe3) return b === 0x80 && c === 0x80;
+    if (a === 0xef) return b === 0xbb && c === 0xbf;
+    return false;
+  };
   try {
     for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, base);
-      if (n === 0) break;
-      for (let i = buf.indexOf(10, 0); i !== -1 && i < n; i = buf.indexOf(10, i + 1)) newlines++;
-      last = buf[n - 1] as number;
+      const n = readSync(fd, buf, kept, size, base);
       base += n;
+      total += n;
+      const end = kept + n;
+      const done = n === 0;
+      const limit = done ? end : end - 3;
+      let i = 0;
+      if (blank) {
+        // Only the lines are still wanted.
+        for (let k = buf.indexOf(10, 0); k !== -1 && k < limit; k = buf.indexOf(10, k + 1)) lines++;
+        i = limit;
+      }
+      for (; i < limit; i++) {
+        const b = buf[i] as number;
+        if (b === 10) lines++;
+        if (state === 2) {
+          if (b === quote) state = 3;
+        } else if (state === 3) {
+          // A doubled quote is a quote; anything else follows a closing quote.
+          state = b === quote ? 2 : 1;
+          if (state === 1) {
+            if (b === delim) state = 0;
+            else if (b === 10) state = 0;
+          }
+        } else if (b === delim) {
+          if (state === 1 && blankEnd(p1, p2, p3)) blank = true;
+          state = 0;
+        } else if (b === 10) {
+          if (state === 1 && (p1 === 13 ? blankEnd(p2, p3, p4) : blankEnd(p1, p2, p3))) blank = true;
+          state = 0;
+        } else if (state === 0) {
+          if (b === quote) state = 2;
+          else {
+            if (blankStart(i, b)) blank = true;
+            state = 1;
+          }
+        }
+        p4 = p3;
+        p3 = p2;
+        p2 = p1;
+        p1 = b;
+      }
+      if (done) break;
+      if (end > 0) last = buf[end - 1] as number;
+      buf.copy(buf, 0, limit, end);
+      kept = end - limit;
     }
+    if (state === 1 && blankEnd(p1, p2, p3)) blank = true;
   } finally {
     closeSync(fd);
   }
-  return newlines + (base > 0 && last !== 10 ? 1 : 0);
+  return { lines: lines + (total > 0 && last !== 10 ? 1 : 0), blankEnds: blank };
 }
 
 /** The text of the given lines (1-based, sorted), without their line ends. */
