@@ -201,6 +201,77 @@ describe('partner CSV read by DuckDB (read_csv) gives what the scanner gives', (
     assert.equal(db.rows[4]?.merchant_name, 'Loja');
   });
 
+  it('quoted values keep their blanks, a delimiter and blank inside quotes is text, a quote inside an unquoted value is text: as the scanner reads them', async () => {
+    // No unquoted value has blanks at its ends, so the engine types text without checking it row by row.
+    const lines = [HEADER];
+    for (let i = 0; i < 30; i++)
+      lines.push(
+        `CB-${i};27/11/2026;${['"  Loja Um  "', '"Fraude; não reconhecida"', 'Loja "Dois"', '"\u3000Loja\u00a0"', 'Açaí'][i % 5]};1,00;0;1;27/11/2026 13:05:09;sim;`,
+      );
+    for (const [label, encoding] of [
+      ['UTF-8', 'utf-8'],
+      ['ISO-8859-1', 'latin1'],
+    ] as const) {
+      const file = join(dir, `quoted-${encoding}.csv`);
+      const text = `${lines.join('\r\n')}\r\n`;
+      writeFileSync(
+        file,
+        Buffer.from(encoding === 'latin1' ? text.replaceAll('\u3000', ' ') : text, encoding === 'latin1' ? 'latin1' : 'utf8'),
+      );
+      const js = await throughScanner(engine, dir, file, brazilian, encoding);
+      const db = await throughEngine(engine, dir, file, brazilian, encoding);
+      assert.equal(db.rows.length, 30, label);
+      assert.deepEqual(db.rows, js.rows, label);
+      assert.deepEqual(db.rejects, js.rejects, label);
+      assert.equal(db.rows[0]?.merchant_name, '  Loja Um  ', label);
+      assert.equal(db.rows[2]?.merchant_name, 'Loja "Dois"', label);
+    }
+  });
+
+  it('one unquoted value with a blank at its end far into the file (past the first MiB) is trimmed as the scanner trims it', async () => {
+    for (const [blank, eol] of [
+      ['\u3000', '\n'],
+      [' ', '\r\n'],
+      ['\u00a0', '\n'],
+    ] as const) {
+      const file = join(dir, 'late-blank.csv');
+      const lines = [HEADER];
+      for (let i = 0; i < 40_000; i++)
+        lines.push(`CB-${i};27/11/2026;${i === 31_337 ? `Loja${blank}` : `Loja ${i}`};1,00;0;1;27/11/2026 13:05:09;sim;`);
+      writeFileSync(file, `${lines.join(eol)}${eol}`);
+      const db = await throughEngine(engine, dir, file, brazilian, 'utf-8');
+      assert.equal(db.count, 40_000);
+      const row = db.rows.find((r) => r._line === 31_339);
+      assert.equal(row?.merchant_name, 'Loja', JSON.stringify(blank));
+      assert.deepEqual(db.rejects, []);
+    }
+  });
+
+  it('a file DuckDB reads in several buffers, in parallel: every row once, on its own line', async () => {
+    const file = join(dir, 'large.csv');
+    const n = 1_000_000;
+    const out: string[] = [HEADER];
+    for (let i = 0; i < n; i++) out.push(`CB-${i};27/11/2026;L${i % 10};1,00;0;1;27/11/2026 13:05:09;sim;`);
+    writeFileSync(file, `${out.join('\n')}\n`);
+    const read = await readCsvWithEngine(engine, {
+      path: file,
+      name: 'partner.csv',
+      options: brazilian,
+      encoding: 'utf-8',
+      schema,
+      workDir: dir,
+    });
+    assert.ok(read, 'the engine reads the file');
+    assert.equal(read.count, n);
+    const q = await engine.query(
+      `SELECT count(*) AS n, count(DISTINCT _line) AS lines, count(*) FILTER (WHERE _line <> 2 + CAST(substr(case_id, 4) AS BIGINT)) AS misplaced FROM (${read.select})`,
+    );
+    assert.deepEqual(
+      { n: Number(q.rows[0]?.n), lines: Number(q.rows[0]?.lines), misplaced: Number(q.rows[0]?.misplaced) },
+      { n, lines: n, misplaced: 0 },
+    );
+  });
+
   it('a line longer than DuckDB reads (2 MiB) still gives the scanner’s rows', async () => {
     const file = join(dir, 'long.csv');
     const long = 'x'.repeat(3 * 1024 * 1024);
