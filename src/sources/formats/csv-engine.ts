@@ -412,6 +412,11 @@ function scanFile(path: string, o: CsvOptions, encoding: Encoding): FileScan {
   const quote = o.quote.charCodeAt(0);
   const followed = delim < 128 && quote < 128 && (o.escape ?? o.quote) === o.quote;
   const utf8 = encoding !== 'latin1';
+  // The bytes that change what the pass is in: line feed, delimiter, quote.
+  const special = new Uint8Array(256);
+  special[10] = 1;
+  special[delim & 255] = 1;
+  special[quote & 255] = 1;
   const fd = openSync(path, 'r');
   const size = 1 << 20;
   // The buffer holds, before each chunk, the four bytes that came before it (line ends before the file's start),
@@ -472,7 +477,15 @@ function scanFile(path: string, o: CsvOptions, encoding: Encoding): FileScan {
       }
       for (; i < limit; i++) {
         const b = buf[i] as number;
-        if (b === 10) {
+        if (special[b] === 0) {
+          // Most bytes: inside a value, nothing to do.
+          if (state === 1 || state === 2) continue;
+          if (state === 3) state = 1;
+          else {
+            if (blankStart(i, b)) blank = true;
+            state = 1;
+          }
+        } else if (b === 10) {
           lines++;
           if (state === 2) continue;
           if (state === 1 && blankEnd(buf[i - 1] === 13 ? i - 2 : i - 1)) blank = true;
@@ -486,11 +499,8 @@ function scanFile(path: string, o: CsvOptions, encoding: Encoding): FileScan {
           if (state === 1 && blankEnd(i - 1)) blank = true;
           state = 0;
         } else if (state === 0) {
-          if (b === quote) state = 2;
-          else {
-            if (blankStart(i, b)) blank = true;
-            state = 1;
-          }
+          // The quote opens a quoted value only at its start.
+          state = 2;
         }
       }
       if (done) {
