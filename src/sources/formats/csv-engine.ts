@@ -16,7 +16,8 @@ import { datePattern } from './values.js';
  * DuckDB splits and types the rows; a value is taken from DuckDB only when a strict check shows the scanner would
  * read it the same (digits where a number is expected, the date pattern's exact shape, no blanks to trim…). Every
  * other row — DuckDB's rejects and the rows a check did not pass — is read again by the scanner from its raw line,
- * which gives its value or its reason. Good rows are numbered from their position: this holds only when each
+ * which gives its value or its reason. Good rows are numbered from their position (their row number in the staged
+ * Parquet, which keeps the file's order): this holds only when each
  * physical line is one record, so the lines of the file are counted and must equal header + rows + rejects; when
  * they do not (blank lines, quoted line breaks, a header over two lines), or anything else is outside what this
  * path knows, it answers `undefined` and the caller reads the file with the scanner.
