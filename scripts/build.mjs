@@ -80,22 +80,29 @@ const vendoredApi = join(root, 'dist/vendor/duckdb-node-api.cjs');
 rmSync(codeCacheFile(vendoredApi), { force: true });
 requireWithCodeCache(vendoredApi);
 
-// The CLI as a bundle: Node resolved, read and linked about 80 of dist's modules one by one at every `finmesh query`
-// (a tenth of its start). esbuild bundles the compiled modules from dist/cli/main.js; each lazily imported module
-// (`await import(...)` in a command's action) becomes a chunk of its own, loaded only when that action runs, so
-// `--help` loads no more than before. Packages stay external (node_modules, loaded as they are, SDKs still lazily).
-// A module that finds files next to itself (import.meta.url) is given its own place in dist/, not the chunk's.
+// The CLI as one CommonJS file: Node resolved, read and linked about 80 of dist's modules one by one at every
+// `finmesh query` (a tenth of its start), and Node 20 keeps no compiled code of ES modules between runs. esbuild bundles
+// the compiled modules from dist/cli/main.js into dist/cli/bundle/finmesh.cjs, which bin/finmesh.js runs through a V8
+// code cache per command (src/core/code-cache.ts; dist/cli/bundle/cache/, written by a command's first run): about a
+// fifth of `finmesh query`'s start. Lazily imported modules (`await import(...)` in a command's action) stay lazy:
+// each is evaluated only when that action runs, so `--help` runs no more than before. Packages stay external
+// (node_modules, loaded as they are; SDKs still lazily, through Node's own `import()`). A module that finds files
+// next to itself (import.meta.url) is given its own place in dist/, not the bundle's.
 const bundleDir = join(root, 'dist/cli/bundle');
+const DYNAMIC_IMPORT = 'finmesh-dynamic-import:';
 rmSync(bundleDir, { recursive: true, force: true });
 await build({
   entryPoints: { finmesh: join(root, 'dist/cli/main.js') },
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   packages: 'external',
   outdir: bundleDir,
+  outExtension: { '.js': '.cjs' },
+  banner: {
+    js: "const __finmeshModuleUrl = (own) => require('node:url').pathToFileURL(require('node:path').join(__dirname, own)).href;",
+  },
   logLevel: 'warning',
   plugins: [
     {
@@ -105,12 +112,26 @@ await build({
           const text = await readFile(args.path, 'utf8');
           if (!text.includes('import.meta.url')) return { contents: text, loader: 'js' };
           const own = relative(bundleDir, args.path).split(sep).join('/');
-          return { contents: text.replaceAll('import.meta.url', `new URL(${JSON.stringify(own)}, import.meta.url).href`), loader: 'js' };
+          return { contents: text.replaceAll('import.meta.url', `__finmeshModuleUrl(${JSON.stringify(own)})`), loader: 'js' };
         });
+      },
+    },
+    {
+      // `import()` of a package or a built-in: code compiled from a V8 code cache cannot call `import()` on Node 20,
+      // so the bundle calls the loader's `__import` (src/core/code-cache.ts) instead. Marked here, replaced below.
+      name: 'dynamic-import',
+      setup(b) {
+        b.onResolve({ filter: /^[^./]/ }, (args) =>
+          args.kind === 'dynamic-import' ? { path: `${DYNAMIC_IMPORT}${args.path}`, external: true } : undefined,
+        );
       },
     },
   ],
 });
+const bundleFile = join(bundleDir, 'finmesh.cjs');
+const bundled = readFileSync(bundleFile, 'utf8');
+writeFileSync(bundleFile, bundled.replaceAll(`import("${DYNAMIC_IMPORT}`, '__import("'));
+if (readFileSync(bundleFile, 'utf8').includes(DYNAMIC_IMPORT)) throw new Error(`${bundleFile}: an import() the build did not replace`);
 
 // The web console (console/, Preact): built by Vite into dist/console, served by src/server/console-assets.ts, shipped in
 // the package so `npx finmesh demo` serves it without building anything on the user's machine.

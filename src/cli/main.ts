@@ -89,14 +89,13 @@ program.hook('preAction', (_program, action) => {
 /** How long a failed command's leftovers (open sockets, timers) may keep the process before it exits anyway. */
 const FAILED_EXIT_GRACE_MS = 3000;
 
-try {
-  await program.parseAsync(process.argv);
-} catch (e) {
+// No top-level await: the built CLI is one CommonJS file (scripts/build.mjs), which Node loads with its V8 code cache.
+void program.parseAsync(process.argv).catch((e: unknown) => {
   process.exitCode = exitCodeFor(e);
   // A failed command is over: a socket to a server that stopped answering (whose goodbye was not waited for) must
   // not keep the process alive after its final error.
   setTimeout(() => process.exit(), FAILED_EXIT_GRACE_MS).unref();
-}
+});
 
 function exitCodeFor(e: unknown): number {
   if (e instanceof CommanderError) {

@@ -4,15 +4,16 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { codeCacheFile, requireWithCodeCache } from '../../src/core/code-cache.js';
+import { type CodeCacheOptions, codeCacheFile, requireWithCodeCache } from '../../src/core/code-cache.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'finmesh-code-cache-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Loads `file` through the code cache in a fresh Node process (V8 keeps compiled scripts within one) and prints its exports. */
-function loadInAnotherProcess(file: string): unknown {
+function loadInAnotherProcess(file: string, options: CodeCacheOptions = {}): unknown {
   const script = `import { requireWithCodeCache } from ${JSON.stringify(join(process.cwd(), 'src/core/code-cache.ts'))};
-    process.stdout.write(JSON.stringify(requireWithCodeCache(${JSON.stringify(file)})));`;
+    const exported = requireWithCodeCache(${JSON.stringify(file)}, ${JSON.stringify(options)});
+    process.stdout.write(JSON.stringify(exported instanceof Promise ? await exported : exported));`;
   return JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' }));
 }
 
@@ -45,5 +46,26 @@ describe('a CommonJS file loaded through its V8 code cache', () => {
     writeFileSync(codeCacheFile(file), good.subarray(0, 40));
     assert.deepEqual(loadInAnotherProcess(file), [2, 4, 6]);
     assert.equal(readFileSync(codeCacheFile(file)).length, good.length, 'the cache is written again in full');
+  });
+
+  it('a program keeps one cache per way it runs, taken when the run exits, and loads packages through __import', () => {
+    const file = join(dir, 'program.cjs');
+    // What runs only after the file's own start (a command's action) is in a cache taken at exit, not at load.
+    writeFileSync(
+      file,
+      `module.exports = new Promise((resolve) => setTimeout(async () => {
+        const { basename } = await __import('node:path');
+        resolve({ name: basename(__filename), late: [3, 1, 2].sort().join('') });
+      }, 10));`,
+    );
+    const help = join(dir, 'cache', 'help.v8cache');
+    const query = join(dir, 'cache', 'query.v8cache');
+    assert.deepEqual(loadInAnotherProcess(file, { cacheFile: query, take: 'exit' }), { name: 'program.cjs', late: '123' });
+    assert.ok(existsSync(query) && !existsSync(help) && !existsSync(codeCacheFile(file)), 'only the named cache is written');
+    const taken = readFileSync(query);
+    assert.deepEqual(loadInAnotherProcess(file, { cacheFile: query, take: 'exit' }), { name: 'program.cjs', late: '123' });
+    assert.deepEqual(readFileSync(query), taken, 'a cache V8 accepted is not written again');
+    assert.deepEqual(loadInAnotherProcess(file, { cacheFile: help, take: 'exit' }), { name: 'program.cjs', late: '123' });
+    assert.ok(existsSync(help), 'another way of running it keeps its own cache');
   });
 });
