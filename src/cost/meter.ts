@@ -53,7 +53,7 @@ export class Meter implements RunUsageSink {
   private lastSeriesAt: number;
   private closed = false;
   private costExportedAt = 0;
-  private sampling: boolean;
+  private readonly sampling: boolean;
   readonly everyMs: number;
   private readonly scrapeMs: number;
   private readonly lakeRoot: string;
@@ -120,14 +120,6 @@ export class Meter implements RunUsageSink {
     return { ...rest, input: rel.slice(0, 3).join('/') };
   }
 
-  /**
-   * Stops sampling storage, series and logs (what is recorded from then on is only what is handed to the meter). A
-   * report reads the store after one flush brought it up to now, and leaves it as it read it.
-   */
-  stopSampling(): void {
-    this.sampling = false;
-  }
-
   /** Starts sampling and writing every `cost.meterEvery`, and takes the usage outside runs. */
   start(): void {
     setUnscopedUsage(this.unscoped);
@@ -138,9 +130,12 @@ export class Meter implements RunUsageSink {
     this.timer.unref();
   }
 
-  /** Samples, then writes everything pending. Concurrent calls queue behind each other. */
-  flush(): Promise<void> {
-    this.flushing = this.flushing.then(() => this.flushNow());
+  /**
+   * Samples (while sampling, or once when `sample` says so), then writes everything pending. Concurrent calls queue
+   * behind each other.
+   */
+  flush(options: { sample?: boolean } = {}): Promise<void> {
+    this.flushing = this.flushing.then(() => this.flushNow(options.sample ?? this.sampling));
     return this.flushing;
   }
 
@@ -154,9 +149,9 @@ export class Meter implements RunUsageSink {
     setUnscopedUsage(undefined);
   }
 
-  private async flushNow(): Promise<void> {
+  private async flushNow(sample: boolean): Promise<void> {
     try {
-      if (this.sampling) {
+      if (sample) {
         await this.sampleStorage();
         await this.sampleMetadataStore();
         await this.sampleSeries();

@@ -48,6 +48,11 @@ export interface OpenOptions {
   secrets?: boolean;
   /** Read commands: the store must exist already (the project ran), and lineage is not sent anywhere. */
   readonly?: boolean;
+  /**
+   * A read command on a project that never ran (see `openIfRan`): an empty store in memory stands in for the
+   * project's, so that reading leaves no store behind (a later command would take it for the project's state).
+   */
+  neverRan?: boolean;
   /** The registry a command serves; a private one otherwise. */
   metrics?: Metrics | undefined;
   clock?: Clock | undefined;
@@ -63,7 +68,10 @@ export async function openContext(project: Project, options: OpenOptions = {}): 
   // The metadata store and the engine open at once: DuckDB starts its instance on a worker thread while the store
   // opens on this one (a read command's start is mostly these two). When either fails, the other is closed again.
   const [opened, started] = await Promise.allSettled([
-    createMetadataStore(cfg.metadata, project.root, { mustExist: options.readonly ?? false, clock }),
+    createMetadataStore(options.neverRan ? { kind: 'sqlite', path: ':memory:' } : cfg.metadata, project.root, {
+      mustExist: options.readonly ?? false,
+      clock,
+    }),
     createEngine(cfg.engine),
   ]);
   if (opened.status === 'rejected' || started.status === 'rejected') {
@@ -88,7 +96,9 @@ export async function openContext(project: Project, options: OpenOptions = {}): 
   };
   options.metrics?.applyControls(cfg.cost.monitoring.metrics);
   // Only a registry someone scrapes costs anything: a command's private one is not metered.
-  const meter = new Meter({ project, meta, clock, lakeRoot, metrics: options.metrics, log });
+  // A read command records only what it is handed (a query's scans): the lake's storage time is sampled by the next
+  // process that works on it (or a cost report), as it is after any idle time — a read's start writes nothing.
+  const meter = new Meter({ project, meta, clock, lakeRoot, metrics: options.metrics, log, sample: !options.readonly });
   const loggers = new Map<string, Logger>();
   const runs = new Runs({
     meta,

@@ -24,7 +24,8 @@ export async function createMetadataStore(
   switch (config.kind) {
     case 'sqlite': {
       const { SqliteMetadataStore } = await import('./sqlite/sqlite-metadata-store.js');
-      return SqliteMetadataStore.create({ path: resolve(projectRoot, config.path), mustExist: options.mustExist, clock: options.clock });
+      const path = config.path === ':memory:' ? config.path : resolve(projectRoot, config.path);
+      return SqliteMetadataStore.create({ path, mustExist: options.mustExist, clock: options.clock });
     }
     case 'postgres': {
       const connectionString = resolveSecret(config.connection, projectRoot, 'finmesh.yaml: metadata.connection');

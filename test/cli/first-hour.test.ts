@@ -230,6 +230,30 @@ describe('10. gaps and contract versions gate CI', () => {
   });
 });
 
+describe('read commands on a project that never ran leave no state behind', () => {
+  it('catalog, gaps, policy check and contract history create no metadata store and no lake', () => {
+    const dir = copyExample();
+    for (const args of [
+      ['catalog'],
+      ['catalog', 'payments.transactions'],
+      ['gaps'],
+      ['policy', 'check'],
+      ['contract', 'history', 'payments.transactions'],
+    ]) {
+      const r = cli([...args, '--project', dir]);
+      assert.ok(r.status === 0 || r.status === 1, `${args.join(' ')}: ${r.stderr}`);
+    }
+    const catalog = JSON.parse(cli(['catalog', '--json', '--project', dir]).stdout) as { products: { product: string }[] };
+    assert.ok(
+      catalog.products.some((p) => p.product === 'payments.transactions'),
+      'the catalog lists the products all the same',
+    );
+    // A store left behind would be read as the project's state (gaps would then report checks that never ran).
+    assert.ok(!existsSync(join(dir, '.finmesh/metadata.db')), 'a metadata store was created by a read command');
+    assert.ok(!existsSync(join(dir, '.finmesh/lake')), 'a lake folder was created by a read command');
+  });
+});
+
 describe('11. contract diff reads any valid ODCS contract', () => {
   it('diffs a contract with several schema objects, object by object', () => {
     const dir = scratch();
@@ -455,7 +479,7 @@ describe('16. a CLI that starts fast', () => {
     if (stale) assert.ok(mods.includes('/src/cli/main.ts'), 'src/ changed since the build: the sources run');
     else {
       // The build's bundle of the CLI, not dist/'s modules one by one (nor the sources).
-      assert.ok(mods.includes('/dist/cli/bundle/finmesh.js') && !mods.includes('/src/cli/main.ts'), 'the build runs');
+      assert.ok(mods.includes('/dist/cli/bundle/finmesh.cjs') && !mods.includes('/src/cli/main.ts'), 'the build runs');
       assert.ok(
         !mods.includes('/dist/cli/main.js') && !mods.includes('/dist/cli/commands/'),
         'the bundle runs, not dist/ module by module',

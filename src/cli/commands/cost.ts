@@ -40,8 +40,7 @@ export async function costContext(projectDir: string): Promise<Context> {
       });
     throw e;
   }
-  await ctx.meter.flush();
-  ctx.meter.stopSampling();
+  await ctx.meter.flush({ sample: true });
   return ctx;
 }
 

@@ -94,7 +94,7 @@ export function registerMesh(program: Command): void {
           'NOT_FOUND',
           `no product "${name}" (products: ${project.products.map((p) => `${p.domain}.${p.name}`).join(', ')})`,
         );
-      const ctx = (await openIfRan(project)) ?? (await openContext(project));
+      const ctx = (await openIfRan(project)) ?? (await openContext(project, { readonly: true, neverRan: true }));
       try {
         const entries = await buildCatalog(ctx);
         if (name !== undefined) {

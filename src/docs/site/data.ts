@@ -225,8 +225,7 @@ export interface CostData {
  * then nothing more sampled, so the figures are those of the store as left.
  */
 export async function collectCost(ctx: Context): Promise<CostData | undefined> {
-  await ctx.meter.flush();
-  ctx.meter.stopSampling();
+  await ctx.meter.flush({ sample: true });
   const period = monthPeriod(undefined, new Date(ctx.clock.now()));
   const priced = await pricedUsage(ctx.project, ctx.meta.usage, period);
   if (priced.records.length === 0) return undefined;

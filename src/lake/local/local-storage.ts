@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Dirent, mkdirSync } from 'node:fs';
+import type { Dirent } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { FinmeshError } from '../../core/errors.js';
@@ -11,10 +11,10 @@ export class LocalStorage implements LakeStorage {
   readonly location: string;
   private readonly root: string;
 
+  /** The folder is made by the first write (a staging folder, a commit): a command that only reads leaves no lake behind. */
   constructor(root: string) {
     this.root = resolve(root);
     this.location = this.root;
-    mkdirSync(this.root, { recursive: true });
   }
 
   readPath(key: string): string {
