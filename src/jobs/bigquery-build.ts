@@ -6,6 +6,7 @@ import { googleType, quoteIdent, quoteString } from '../engine/bigquery/googlesq
 import { buildDag, type ModelNode, selectModels } from '../engine/dag.js';
 import type { ColumnInfo, Engine } from '../engine/engine.js';
 import { bronzeColumns } from '../lake/session.js';
+import { contractColumns } from '../mesh/contract-columns.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import { jobName } from '../runs/job-names.js';
 import type { ParentRun } from '../runs/runs.js';
@@ -101,6 +102,7 @@ export async function runModelsInBigQuery(
   const { dag, issues } = buildDag(project);
   if (issues.length > 0) throw new FinmeshError('CONFIG_INVALID', issues.map((i) => `${i.file}: ${i.path}: ${i.found}`).join('\n'));
   const broken = new Set<string>();
+  const built = new Set<string>();
   const results: WarehouseModelResult[] = [];
   for (const node of selectModels(dag, options.selector)) {
     const { product } = node;
@@ -112,6 +114,7 @@ export async function runModelsInBigQuery(
       continue;
     }
     try {
+      await ensureInputs(wh, node, options.projectId, built);
       const m = await bigQueryModelSql(project, node, parser, options);
       if ('issue' in m)
         throw new FinmeshError('CONFIG_INVALID', `${m.issue.file}: ${m.issue.path}: no GoogleSQL translation for ${m.issue.found}`);
@@ -121,12 +124,32 @@ export async function runModelsInBigQuery(
       const described = (product.contract.schema[0]?.properties ?? []).filter((p) => p.description);
       await wh.describeColumns(dataset, table, new Map(described.map((p) => [p.name, String(p.description).trim()])));
       results.push({ ...base, status: 'succeeded', jobs });
+      built.add(product.name);
     } catch (e) {
       broken.add(product.name);
       results.push({ ...base, status: 'failed', error: e instanceof Error ? e.message : String(e) });
     }
   }
   return results;
+}
+
+/**
+ * A product a model reads that was never built reads as empty, with its contract's columns, as on the embedded engine
+ * (lake/session.ts): its table is made empty. Otherwise a model run before its input's first build (the stream runs a
+ * feed's downstream models as soon as that feed commits, and a model may read another feed's product) fails on a
+ * missing dataset. `built`: products known to have a table (built by this call, or found).
+ */
+async function ensureInputs(wh: BigQueryWarehouse, node: ModelNode, projectId: string, built: Set<string>): Promise<void> {
+  for (const up of node.refs) {
+    if (built.has(up.name)) continue;
+    const [dataset, table] = sqlName(up.dataset).split('.') as [string, string];
+    if (!(await wh.tableExists(dataset, table))) {
+      await wh.ensureDataset(dataset, { domain: label(up.domain), zone: up.dataset.zone });
+      const columns = contractColumns(up).map((c) => `${quoteIdent(c.name)} ${googleType(c.type)}`);
+      await wh.run(`CREATE TABLE IF NOT EXISTS ${bigQueryTable(projectId, up.dataset)} (${columns.join(', ')})`);
+    }
+    built.add(up.name);
+  }
 }
 
 async function materialize(project: Project, wh: BigQueryWarehouse, node: ModelNode, sql: string, projectId: string): Promise<JobStats[]> {

@@ -182,4 +182,19 @@ targets:
     );
     assert.deepEqual(await bigQueryCounts(rerun.models), counts);
   });
+
+  it('a model whose input product was never built reads it as empty, as on the embedded engine, rather than failing', async () => {
+    // reconciliation reads payments.transactions, whose table is gone: as before its first build.
+    await wh.run(`DROP TABLE \`${PROJECT_ID}.payments_silver.transactions\``);
+    assert.equal(await wh.tableExists('payments_silver', 'transactions'), false);
+    const r = cli(['run', 'reconciliation', '--project', dir, '--target', 'emulator', '--json', '--no-checks'], { env });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const { models } = JSON.parse(r.stdout) as RunJson;
+    assert.deepEqual(
+      models.map((m) => [m.model, m.status]),
+      [['reconciliation', 'succeeded']],
+    );
+    assert.equal(await wh.rowCount('payments_silver', 'transactions'), 0, 'the input is an empty table with its contract columns');
+    assert.ok((await wh.columns('payments_silver', 'transactions')).includes('amount'));
+  });
 });
