@@ -49,11 +49,14 @@ function fingerprint(root: string): string {
   add(join(root, 'finmesh.yaml'), 'finmesh.yaml');
   const tree = (name: string) => {
     const dir = join(root, name);
-    for (const e of readdirSync(dir, { recursive: true, withFileTypes: true }))
-      if (e.isFile()) add(join(e.parentPath, e.name), join(e.parentPath, e.name).slice(root.length));
+    const folders: string[] = [];
+    for (const e of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+      const path = join(e.parentPath, e.name);
+      if (e.isFile()) add(path, path.slice(root.length));
+      else if (e.isDirectory()) folders.push(path);
+    }
     // Folders count too: a file removed changes its folder's time.
-    for (const e of readdirSync(dir, { recursive: true, withFileTypes: true }))
-      if (e.isDirectory()) parts.push(`${join(e.parentPath, e.name).slice(root.length)}:${statSync(join(e.parentPath, e.name)).mtimeMs}`);
+    for (const path of folders) parts.push(`${path.slice(root.length)}:${statSync(path).mtimeMs}`);
     parts.push(`${name}:${statSync(dir).mtimeMs}`);
   };
   tree('domains');

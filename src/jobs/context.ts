@@ -66,13 +66,14 @@ export async function openContext(project: Project, options: OpenOptions = {}): 
   // Where the engine reads the lake's files from: tells which dataset a file it read belongs to.
   const lakeRoot = cfg.lake.kind === 'local' ? resolve(project.root, cfg.lake.path) : `gs://${cfg.lake.bucket}/${cfg.lake.prefix}`;
   // The metadata store and the engine open at once: DuckDB starts its instance on a worker thread while the store
-  // opens on this one (a read command's start is mostly these two). When either fails, the other is closed again.
-  const [opened, started] = await Promise.allSettled([
+  // opens on this one (a read command's start is mostly these two) — the engine first, so that its instance starts
+  // before the store's open takes this thread. When either fails, the other is closed again.
+  const [started, opened] = await Promise.allSettled([
+    createEngine(cfg.engine),
     createMetadataStore(options.neverRan ? { kind: 'sqlite', path: ':memory:' } : cfg.metadata, project.root, {
       mustExist: options.readonly ?? false,
       clock,
     }),
-    createEngine(cfg.engine),
   ]);
   if (opened.status === 'rejected' || started.status === 'rejected') {
     if (opened.status === 'fulfilled') await opened.value.close();
