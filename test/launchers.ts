@@ -168,7 +168,21 @@ export async function startPostgres(): Promise<Launched & { connectionString: st
     child.stderr?.on('data', (d) => {
       log += d;
     });
+    const readyBefore = log.split('ready to accept connections').length;
     await started(child, port, 'postgres', () => log);
+    // Listening is not accepting: after a restart PostgreSQL answers "the database system is starting up" until its
+    // recovery ends, and says so in its log.
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`postgres exited with ${child.exitCode}: ${log}`);
+        return log.split('ready to accept connections').length > readyBefore ? true : undefined;
+      },
+      30_000,
+      `postgres on ${port} to accept connections`,
+    ).catch((e: unknown) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      throw e;
+    });
     // SIGQUIT is PostgreSQL's immediate shutdown (a crash; the next start recovers from the WAL). The others wait
     // for clients: smart for every session, fast for each walsender to send all WAL to a replication client that
     // may not be reading. SIGKILL of the postmaster alone would leave its children holding the data folder.
