@@ -21,7 +21,8 @@ export interface CodeCacheOptions {
   cacheFile?: string;
   /**
    * When a missing or refused cache is taken: `load` right after the file ran (a library: what its start compiled),
-   * `exit` when the process exits (a program: everything the run compiled, which is what the next run of it needs).
+   * `exit` when the process exits with 0 (a program: everything the run compiled, which is what the next run of it
+   * needs).
    */
   take?: 'load' | 'exit';
 }
@@ -69,7 +70,9 @@ export function requireWithCodeCache(file: string, options: CodeCacheOptions = {
     }
   };
   const stale = cachedData === undefined || script.cachedDataRejected === true;
-  if (stale && options.take === 'exit') process.once('exit', take);
+  // Only a run that succeeded: a first run that stopped at a usage error compiled little of what the command needs,
+  // and a cache V8 accepts is never taken again.
+  if (stale && options.take === 'exit') process.once('exit', (code) => code === 0 && take());
   const wrapper = script.runInThisContext() as (
     exports: unknown,
     require: NodeJS.Require,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,5 +67,14 @@ describe('a CommonJS file loaded through its V8 code cache', () => {
     assert.deepEqual(readFileSync(query), taken, 'a cache V8 accepted is not written again');
     assert.deepEqual(loadInAnotherProcess(file, { cacheFile: help, take: 'exit' }), { name: 'program.cjs', late: '123' });
     assert.ok(existsSync(help), 'another way of running it keeps its own cache');
+    // A run that failed leaves no cache: it compiled little of what the next run needs, and an accepted cache stays.
+    const failing = join(dir, 'failing.cjs');
+    writeFileSync(failing, 'process.exitCode = 2; module.exports = 0;');
+    const failed = join(dir, 'cache', 'failed.v8cache');
+    const script = `import { requireWithCodeCache } from ${JSON.stringify(join(process.cwd(), 'src/core/code-cache.ts'))};
+      requireWithCodeCache(${JSON.stringify(failing)}, ${JSON.stringify({ cacheFile: failed, take: 'exit' })});`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(r.status, 2, r.stderr);
+    assert.ok(!existsSync(failed), 'a run that exited 2 wrote a cache');
   });
 });
