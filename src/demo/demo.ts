@@ -155,7 +155,8 @@ function capturedCardSales(ctx: Context): SettledSale[] {
  * The demo: the simulated app writes each change and its outbox row in one SQLite transaction; the stream tails the
  * outbox through the in-process bus into bronze micro-batches; the models the transactions feed run as soon as new
  * transactions are committed, the others every few seconds (`ModelScheduler`; silver merges incrementally, gold
- * refreshes by partition). At the end the app stops, the stream catches up, and the models run once more.
+ * refreshes by partition). At the end the app stops, the stream catches up and the real-time branch builds the last
+ * changes; then the acquirer's files are ingested and every model runs once more.
  */
 export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoSummary> {
   const demoRun = await ctx.runs.start({
@@ -254,15 +255,17 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
       simulatedTo = now;
       progress();
     }
-    await scheduler.stop();
     await app.apply(sim.advance(Date.now() - simulatedTo));
-    // The acquirer settles what was captured so far: today's file, ingested now over SFTP.
-    partners = await settlePartnerFiles(ctx, { late: false, parent, models });
-    // Drain: let the stream commit everything the app wrote, then stop it.
+    // Drain: let the stream commit everything the app wrote, then stop it. The scheduler keeps building the
+    // real-time branch meanwhile, and once more for the last commits: every streamed change is in gold before the
+    // partner files below are taken (a batch ingestion must not hold up the real-time path).
     const drainBy = Date.now() + 60_000;
     while (!(await stream.caughtUp()) && Date.now() < drainBy) await sleep(50);
     await stream.stop();
     streamSeconds = (Date.now() - streamStarted) / 1000;
+    await scheduler.stop({ flush: true });
+    // The acquirer settles what was captured so far: today's file, ingested now over SFTP.
+    partners = await settlePartnerFiles(ctx, { late: false, parent, models });
     await runAll();
     // And, after the last ingestion, a re-sent copy under a new name, a transfer cut short and a chargeback report
     // signed by a stranger: the next `finmesh ingest` finds the duplicate and quarantines the other two.

@@ -24,8 +24,10 @@ export interface ModelSchedulerOptions {
  * (products' volume checks expect rows); then the models the real-time sources feed, and everything downstream of
  * them, run again as soon as new changes of those sources are committed, and the other models (reference data,
  * partner files) every `intervalMs`. One run at a time: the engine runs one model at a time, and a model must never
- * race its own next run. Event-to-gold latency is then one bronze commit plus at most two runs of the real-time
- * branch, instead of a whole interval plus a rebuild of every product.
+ * race its own next run. New real-time changes go first: the rest and the work between runs wait while real-time
+ * commits are pending, unless they are a whole interval late (so neither starves under a steady feed). Event-to-gold
+ * latency is then one bronze commit plus at most two runs of the real-time branch, instead of a whole interval plus a
+ * rebuild of every product.
  */
 export class ModelScheduler {
   /** The real-time branch and the rest, by product name. */
@@ -33,6 +35,7 @@ export class ModelScheduler {
   readonly rest: string[];
   private commits = 0;
   private stopped = false;
+  private flush = false;
   private loop: Promise<void> | undefined;
   private readonly sources: Set<string>;
 
@@ -56,8 +59,13 @@ export class ModelScheduler {
     this.loop ??= this.runLoop();
   }
 
-  /** Lets the running model run finish, then stops. */
-  async stop(): Promise<void> {
+  /**
+   * Lets the running model run finish, then stops. With `flush`, real-time changes committed since the last real-time
+   * run started are built first (one more run of the real-time branch): a caller that stops the feed, then the
+   * scheduler, has every change it streamed in gold without waiting for whatever it does next.
+   */
+  async stop(options: { flush?: boolean } = {}): Promise<void> {
+    if (options.flush) this.flush = true;
     this.stopped = true;
     await this.loop;
   }
@@ -70,22 +78,28 @@ export class ModelScheduler {
     let nextRest = Date.now() + this.o.intervalMs;
     const between = this.o.between && this.o.between.everyMs > 0 ? this.o.between : undefined;
     let nextBetween = Date.now() + (between?.everyMs ?? 0);
+    const pending = () => this.realTime.length > 0 && this.commits > seen;
+    // Work that is due runs unless real-time changes wait, or once it is a whole period late whatever waits.
+    const due = (next: number, period: number) => Date.now() >= next && (!pending() || Date.now() >= next + period);
     while (!this.stopped) {
-      if (between && Date.now() >= nextBetween) {
+      if (pending()) {
+        seen = this.commits;
+        await this.guard(() => this.o.run(this.realTime.join(' '), true));
+        if (this.stopped) break;
+      }
+      if (between && due(nextBetween, between.everyMs)) {
         await this.guard(between.run);
         nextBetween = Date.now() + between.everyMs;
         if (this.stopped) break;
       }
-      if (Date.now() >= nextRest) {
+      if (due(nextRest, this.o.intervalMs)) {
         const all = this.realTime.length === 0;
         if (all || this.rest.length > 0) await this.guard(() => this.o.run(all ? undefined : this.rest.join(' '), all));
         nextRest = Date.now() + this.o.intervalMs;
       }
-      if (this.realTime.length > 0 && this.commits > seen) {
-        seen = this.commits;
-        await this.guard(() => this.o.run(this.realTime.join(' '), true));
-      } else await sleep(100);
+      if (!pending()) await sleep(50);
     }
+    if (this.flush && pending()) await this.guard(() => this.o.run(this.realTime.join(' '), true));
   }
 
   private async guard(fn: () => Promise<void>): Promise<void> {
