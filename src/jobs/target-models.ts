@@ -5,7 +5,12 @@ import { type ModelRunResult, type RunModelsOptions, runModels } from './transfo
 /** A model run as the stream and the demo see it, whichever engine ran it. */
 export type TargetModelResult = Pick<ModelRunResult, 'model' | 'dataset' | 'runId' | 'status' | 'materialized' | 'error' | 'checks'>;
 
-export type ModelRunner = (options: Pick<RunModelsOptions, 'selector' | 'parent' | 'checks'>) => Promise<TargetModelResult[]>;
+export type ModelRunner = (
+  options: Pick<RunModelsOptions, 'selector' | 'parent' | 'checks'> & {
+    /** Once the selected models are built, before their checks (on BigQuery: once the whole run is done). */
+    onBuilt?: ((results: TargetModelResult[]) => void) | undefined;
+  },
+) => Promise<TargetModelResult[]>;
 
 /**
  * The models as the context's target runs them. On the embedded DuckDB: `runModels` over the local lake. Where the
@@ -15,7 +20,8 @@ export type ModelRunner = (options: Pick<RunModelsOptions, 'selector' | 'parent'
  * which bronze files it loaded and keeps one BigQuery client.
  */
 export function modelRunner(ctx: Context): ModelRunner {
-  if (ctx.project.config.engine.kind !== 'bigquery') return (options) => runModels(ctx, options);
+  if (ctx.project.config.engine.kind !== 'bigquery')
+    return ({ onBuilt, ...options }) => runModels(ctx, { ...options, ...(onBuilt ? { onBuilt } : {}) });
   const loaded = new Set<string>();
   let warehouse: Promise<BigQueryWarehouse> | undefined;
   return async (options) => {
@@ -40,6 +46,7 @@ export function modelRunner(ctx: Context): ModelRunner {
       ...(m.error !== undefined ? { error: m.error } : {}),
       ...(m.checks ? { checks: m.checks } : {}),
     }));
+    options.onBuilt?.(results);
     return results;
   };
 }

@@ -34,6 +34,12 @@ export interface RunModelsOptions {
   onModel?: (r: ModelRunResult) => void;
   /** Run each product's checks after it is built (default true). */
   checks?: boolean;
+  /**
+   * Called once every selected model is built (or failed or skipped), before any product's checks run. Given, the
+   * checks of the built products run after all the builds, not each after its own, so the last product is readable
+   * that much sooner (what `onBuilt` sees has no `checks` yet; the returned results have them).
+   */
+  onBuilt?: (results: ModelRunResult[]) => void;
   /** Once aborted (SIGTERM), the model running finishes and no other starts. */
   signal?: AbortSignal | undefined;
 }
@@ -59,17 +65,34 @@ export async function runModels(ctx: Context, options: RunModelsOptions = {}): P
   }
   const broken = new Set<string>();
   const results: ModelRunResult[] = [];
+  const checks = options.checks ?? true;
+  const checkAfter = checks && options.onBuilt !== undefined;
+  const built: [ModelNode, ModelRunResult][] = [];
   for (const node of selected) {
     if (options.signal?.aborted) break;
     const upstreamBroken = node.refs.find((r) => broken.has(r.name));
-    const result = await runModel(ctx, node, options, upstreamBroken?.name);
+    const result = await runModel(ctx, node, { ...options, checks: checks && !checkAfter }, upstreamBroken?.name);
     if (result.status !== 'succeeded') broken.add(node.product.name);
+    else built.push([node, result]);
     recordModelMetrics(ctx, node, result);
     results.push(result);
-    options.onModel?.(result);
+    if (!checkAfter) options.onModel?.(result);
+  }
+  if (checkAfter) {
+    options.onBuilt?.(results.map((r) => ({ ...r })));
+    for (const [node, result] of built) result.checks = await checkProduct(ctx, node, result.runId);
+    for (const r of results) options.onModel?.(r);
   }
   if (results.some((r) => r.status === 'succeeded')) await updateDatasetGauges(ctx);
   return results;
+}
+
+/** The product's checks after its build, as a child of the model run that built it. */
+async function checkProduct(ctx: Context, node: ModelNode, modelRunId: string): Promise<ModelRunResult['checks']> {
+  const { product } = node;
+  const checks = await runChecks(ctx, product, { parent: { runId: modelRunId, job: jobName.model(product) } });
+  const failed = checks.filter((c) => c.status === 'fail' || c.status === 'error');
+  return { run: checks.length, failed: failed.length, errors: failed.filter((c) => c.severity === 'error').length };
 }
 
 /** `finmesh_dataset_rows` for every dataset, from the manifest (one query). */
@@ -126,11 +149,7 @@ async function runModel(
   }
   await run.succeed(built);
   const result = base(node, run.id, 'succeeded', started, built);
-  if (options.checks ?? true) {
-    const checks = await runChecks(ctx, product, { parent: { runId: run.id, job: jobName.model(product) } });
-    const failed = checks.filter((c) => c.status === 'fail' || c.status === 'error');
-    result.checks = { run: checks.length, failed: failed.length, errors: failed.filter((c) => c.severity === 'error').length };
-  }
+  if (options.checks ?? true) result.checks = await checkProduct(ctx, node, run.id);
   return result;
 }
 

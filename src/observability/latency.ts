@@ -70,6 +70,15 @@ export class LatencyTracker {
     }
   }
 
+  /**
+   * `goldBuilt` for a model run that started at `startedAt`, when every gold model it built succeeded (a run that
+   * built no gold, or failed one, brought no change to gold).
+   */
+  modelsBuilt(startedAt: number, results: { dataset: string; status: string }[]): void {
+    const gold = results.filter((r) => r.dataset.includes('_gold.'));
+    if (gold.length > 0 && gold.every((r) => r.status === 'succeeded')) this.goldBuilt(startedAt);
+  }
+
   summary(): { toBronze: Percentiles; toGold: Percentiles } {
     return { toBronze: summarize(this.toBronze.values), toGold: summarize(this.toGold.values) };
   }

@@ -124,11 +124,13 @@ export function registerStream(program: Command): void {
                     realTimeSources: project.sources.filter(isChangeFeed).map((s) => s.name),
                     intervalMs: interval,
                     firstRunBy: Date.now() + interval,
+                    // Gold counts as built once its files are committed; the products' checks run after the builds.
                     run: async (selector, realTime) => {
                       const at = latency.goldRunStarted();
-                      const rs = await models({ selector });
-                      const gold = rs.filter((r) => r.dataset.includes('_gold.'));
-                      if (realTime && gold.length > 0 && gold.every((r) => r.status === 'succeeded')) latency.goldBuilt(at);
+                      await models({
+                        selector,
+                        onBuilt: (rs) => (realTime ? latency.modelsBuilt(at, rs) : undefined),
+                      });
                     },
                     // Replaced files are deleted between model runs, never during one (`lake.gc`).
                     between: {
