@@ -196,6 +196,52 @@ describe('bronze → silver → gold on the embedded lake', () => {
     }
   });
 
+  it('with onBuilt, every selected product is built before any product is checked, and each is checked once after', async () => {
+    const { ctx, feed } = await setup();
+    try {
+      await feed.step(2000);
+      let built: { model: string; status: string; runId: string }[] = [];
+      let builtAt = 0;
+      const reported: string[] = [];
+      const selector = 'transactions daily_volume_by_method volume_per_minute';
+      const results = await runModels(ctx, {
+        selector,
+        onBuilt: (rs) => {
+          builtAt = Date.now();
+          built = rs.map((r) => ({ model: r.model, status: r.status, runId: r.runId }));
+        },
+        onModel: (r) => reported.push(`${r.model}:${builtAt > 0 ? 'after' : 'before'}`),
+      });
+      assert.deepEqual(
+        built.map((r) => [r.model, r.status]),
+        [
+          ['transactions', 'succeeded'],
+          ['daily_volume_by_method', 'succeeded'],
+          ['volume_per_minute', 'succeeded'],
+        ],
+        'onBuilt sees every build done',
+      );
+      assert.deepEqual(reported, ['transactions:after', 'daily_volume_by_method:after', 'volume_per_minute:after']);
+      for (const r of results) {
+        const model = (await ctx.meta.runs.list({ job: `model:payments.${r.model}`, limit: 1 }))[0];
+        assert.ok(model?.endedAt && model.endedAt.getTime() <= builtAt, `${r.model} was built before onBuilt`);
+        const checks = await ctx.meta.runs.list({ parentRunId: r.runId, limit: 10 });
+        assert.equal(checks.length, 1, `one check run under the model run of ${r.model}`);
+        assert.ok((checks[0]?.startedAt.getTime() ?? 0) >= builtAt, `${r.model} was checked after every build`);
+        assert.ok((r.checks?.run ?? 0) > 0, `${r.model}'s results carry its checks`);
+      }
+      // The same checks as a run that checks each product right after its own build.
+      await feed.step(1000);
+      const inline = await runModels(ctx, { selector });
+      assert.deepEqual(
+        inline.map((r) => [r.model, r.checks?.run]),
+        results.map((r) => [r.model, r.checks?.run]),
+      );
+    } finally {
+      await ctx.close();
+    }
+  });
+
   it('query is read-only: writes and file access outside the lake are refused', async () => {
     const { ctx, feed } = await setup();
     try {

@@ -3,7 +3,9 @@ import { describe, it } from 'node:test';
 import { loadProject } from '../../src/config/load-project.js';
 import { sleep } from '../../src/core/sleep.js';
 import { ModelScheduler } from '../../src/jobs/scheduler.js';
-import { EXAMPLE } from '../helpers.js';
+import { EXAMPLE, waitFor } from '../helpers.js';
+
+const runsReach = (runs: unknown[], n: number) => waitFor(() => (runs.length >= n ? true : undefined), 20_000, `${n} model runs`);
 
 describe('model scheduling while changes stream in', () => {
   it('runs everything once, then the real-time branch on each new commit and the rest on its interval', async () => {
@@ -73,5 +75,61 @@ describe('model scheduling while changes stream in', () => {
     assert.equal(log[0], 'models', 'the models run first');
     assert.ok(log.filter((x) => x === 'gc').length >= 3, log.join(' '));
     assert.ok(log.filter((x) => x === 'models').length > 3, 'models keep running in between');
+  });
+
+  it('stop({ flush }) builds the real-time changes committed since the last run began; a plain stop does not', async () => {
+    for (const flush of [true, false]) {
+      const runs: string[] = [];
+      let release: () => void = () => undefined;
+      const scheduler = new ModelScheduler(loadProject(EXAMPLE), {
+        realTimeSources: ['core-transactions'],
+        intervalMs: 60_000,
+        firstRunBy: Date.now() + 60_000,
+        run: async (selector) => {
+          runs.push(selector === undefined ? 'all' : selector === scheduler.realTime.join(' ') ? 'real-time' : 'rest');
+          // The second run waits until the test lets it finish: a change lands while it runs.
+          if (runs.length === 2) await new Promise<void>((r) => (release = r));
+        },
+      });
+      scheduler.start();
+      scheduler.committed('core-transactions');
+      await runsReach(runs, 1);
+      scheduler.committed('core-transactions');
+      await runsReach(runs, 2);
+      scheduler.committed('core-transactions');
+      const stopped = scheduler.stop(flush ? { flush: true } : {});
+      release();
+      await stopped;
+      assert.deepEqual(runs, flush ? ['all', 'real-time', 'real-time'] : ['all', 'real-time'], `flush: ${flush}`);
+    }
+  });
+
+  it('pending real-time changes go before the rest, which runs once no change waits', async () => {
+    const runs: string[] = [];
+    let busy: Promise<void> | undefined;
+    let release: () => void = () => undefined;
+    const scheduler = new ModelScheduler(loadProject(EXAMPLE), {
+      realTimeSources: ['core-transactions'],
+      intervalMs: 1000,
+      firstRunBy: Date.now() + 60_000,
+      run: async (selector) => {
+        runs.push(selector === undefined ? 'all' : selector === scheduler.realTime.join(' ') ? 'real-time' : 'rest');
+        if (busy) await busy;
+      },
+    });
+    scheduler.start();
+    scheduler.committed('core-transactions');
+    await runsReach(runs, 1);
+    // A real-time run holds the engine until the rest is due; a change lands meanwhile.
+    busy = new Promise<void>((r) => (release = r));
+    scheduler.committed('core-transactions');
+    await runsReach(runs, 2);
+    await sleep(1100); // the rest falls due (less than a whole interval late) while the real-time run holds the engine
+    scheduler.committed('core-transactions');
+    busy = undefined;
+    release();
+    await runsReach(runs, 4);
+    await scheduler.stop();
+    assert.deepEqual(runs.slice(0, 4), ['all', 'real-time', 'real-time', 'rest'], 'the waiting change first, then the rest');
   });
 });
