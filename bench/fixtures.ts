@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadProject } from '../src/config/load-project.js';
 import type { Project } from '../src/config/project.js';
+import { loadProject as loadCachedProject } from '../src/config/project-cache.js';
 import { FintechSimulator } from '../src/demo/simulator/fintech-simulator.js';
 
 /** Bump when a generator changes, so stale fixtures are not reused. */
@@ -112,6 +113,17 @@ export function benchProject(dir: string, o: { sources?: string[] } = {}): Proje
   project.config.lake = { ...project.config.lake, kind: 'local', path: join(dir, 'lake') };
   project.config.metadata = { kind: 'sqlite', path: join(dir, 'metadata.db') };
   if (o.sources) project.sources = project.sources.filter((s) => o.sources?.includes(s.name));
+  return project;
+}
+
+/**
+ * `benchProject` as a command loads it: from the validated project cache (`.finmesh/cache`, as `finmesh run` and
+ * `finmesh test` do; made on first use), not by parsing and validating every YAML file again.
+ */
+export async function benchProjectAsCli(dir: string): Promise<Project> {
+  const project = await loadCachedProject(EXAMPLE);
+  project.config.lake = { ...project.config.lake, kind: 'local', path: join(dir, 'lake') };
+  project.config.metadata = { kind: 'sqlite', path: join(dir, 'metadata.db') };
   return project;
 }
 

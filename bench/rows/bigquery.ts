@@ -24,7 +24,7 @@ import {
   startBigQueryEmulator,
   startFakeGcs,
 } from '../../test/gcp-stand-ins.js';
-import { benchProject, fixture, transactionsNdjson } from '../fixtures.js';
+import { benchProject, benchProjectAsCli, fixture, transactionsNdjson } from '../fixtures.js';
 import { type BenchEnv, type BenchRow, time, units } from '../harness.js';
 import { copyLake, MODELS, timeModels } from './models.js';
 
@@ -236,7 +236,7 @@ export const bigQueryRun: BenchRow = {
           if (!at) throw new Error('no emulator');
           const s = await time(async () => {
             // As `finmesh run` opens it on a BigQuery target: the project (its DuckDB parses the models) and the warehouse.
-            const ctx = await openContext(benchProject(trialDir), { secrets: true });
+            const ctx = await openContext(await benchProjectAsCli(trialDir), { secrets: true });
             try {
               await prepareSession(ctx);
               const wh = await BigQueryWarehouse.create({ projectId: PROJECT_ID, apiEndpoint: at.url });

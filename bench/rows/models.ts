@@ -8,12 +8,12 @@ import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { uuidv7 } from '../../src/core/ids.js';
 import { macroSql } from '../../src/engine/duckdb/duckdb-macros.js';
-import { runChecks } from '../../src/jobs/check.js';
+import { prepareForChecks, runChecks } from '../../src/jobs/check.js';
 import { openContext } from '../../src/jobs/context.js';
 import { runModels } from '../../src/jobs/transform.js';
 import { writeBronzeBatch } from '../../src/lake/bronze-writer.js';
 import { prepareSession } from '../../src/lake/session.js';
-import { benchProject, EXAMPLE, fixture, transactionsNdjson } from '../fixtures.js';
+import { benchProject, benchProjectAsCli, EXAMPLE, fixture, transactionsNdjson } from '../fixtures.js';
 import { type BenchEnv, type BenchRow, ratioBar, time, units } from '../harness.js';
 
 export const MODELS = ['transactions', 'daily_volume_by_method', 'volume_per_minute'];
@@ -75,7 +75,7 @@ process.env.FINMESH_TOKENIZATION_KEY ??= KEY;
 export async function timeModels(dir: string): Promise<number> {
   let failed: string | undefined;
   const s = await time(async () => {
-    const ctx = await openContext(benchProject(dir), { secrets: true });
+    const ctx = await openContext(await benchProjectAsCli(dir), { secrets: true });
     try {
       await prepareSession(ctx);
       const rs = await runModels(ctx, { selector: MODELS.join(','), checks: false });
@@ -176,11 +176,12 @@ export const checks: BenchRow = {
         async sample() {
           let ran = 0;
           const s = await time(async () => {
-            const ctx = await openContext(benchProject(trialDir));
+            const ctx = await openContext(await benchProjectAsCli(trialDir));
             try {
-              await prepareSession(ctx);
               const p = ctx.project.products.find((x) => x.name === 'transactions');
               if (!p) throw new Error('no transactions product');
+              // As `finmesh test transactions` prepares the engine.
+              await prepareForChecks(ctx, [p]);
               ran = (await runChecks(ctx, p)).filter((r) => r.status !== 'skipped').length;
             } finally {
               await ctx.close();

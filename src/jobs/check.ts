@@ -1,11 +1,13 @@
 import { datasetKey, type Product, sqlName } from '../config/project.js';
 import { FinmeshError } from '../core/errors.js';
 import type { ColumnInfo, SqlDialect } from '../engine/engine.js';
+import { prepareSession } from '../lake/session.js';
 import { lakeDatasetId, projectNamespace } from '../lineage/naming.js';
 import { facets, PRODUCER, RUN_EVENT_SCHEMA, type RunEvent } from '../lineage/openlineage.js';
 import {
   type CompiledCheck,
   checkNames,
+  checkRules,
   compileChecks,
   describeExpectation,
   judge,
@@ -170,6 +172,15 @@ export async function qualityGate(ctx: Context, product: Product, candidateFiles
       `quality gate: ${failed.map((f) => `${f.checkId} (${f.expected}, found ${f.value})`).join('; ')} — this batch stays out and the previous version remains`,
     );
   }
+}
+
+/**
+ * Prepares the local engine to check `products`: only their own views (and what a `view` product reads), since the
+ * built-in checks read nothing else — unless a contract's `sql` rule may name any dataset, then every view.
+ */
+export async function prepareForChecks(ctx: Context, products: Product[]): Promise<void> {
+  const anySql = products.some((p) => checkRules(p).some((r) => r.measure.kind === 'sql'));
+  await prepareSession(ctx, anySql ? {} : { only: products.map((p) => sqlName(p.dataset)) });
 }
 
 export interface RunChecksOptions {

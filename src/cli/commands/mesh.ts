@@ -14,14 +14,13 @@ export function registerMesh(program: Command): void {
   projectOption(test)
     .option('--json', 'print the results as JSON')
     .action(async (selector: string | undefined, opts: { project: string; json?: boolean }) => {
-      const [{ loadProject }, { FinmeshError }, { buildDag, selectModels }, { runChecks }, { openContext }, { prepareSession }] =
+      const [{ loadProject }, { FinmeshError }, { buildDag, selectModels }, { runChecks, prepareForChecks }, { openContext }] =
         await Promise.all([
           import('../../config/project-cache.js'),
           import('../../core/errors.js'),
           import('../../engine/dag.js'),
           import('../../jobs/check.js'),
           import('../../jobs/context.js'),
-          import('../../lake/session.js'),
         ]);
       const project = await loadProject(opts.project);
       const engine = project.config.engine;
@@ -39,7 +38,11 @@ export function registerMesh(program: Command): void {
           ]);
           const wh = await BigQueryWarehouse.create(engine);
           source = (p) => bigQueryCheckSource(ctx, p, wh);
-        } else await prepareSession(ctx);
+        } else
+          await prepareForChecks(
+            ctx,
+            nodes.map((n) => n.product),
+          );
         const results = [];
         for (const n of nodes) results.push(...(await runChecks(ctx, n.product, { source: source?.(n.product) })));
         const failed = results.filter((r) => r.status === 'fail' || r.status === 'error');
