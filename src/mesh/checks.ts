@@ -229,7 +229,8 @@ export function panLeakAggregate(
 ): string | undefined {
   const text = columns.filter((c) => /^(VARCHAR|TEXT|STRING)$/i.test(c.type) && !exempt.has(c.name));
   if (text.length === 0) return undefined;
-  const per = text.map((c) => dialect.cardNumbersIn(dialect.quoteIdent(c.name)));
+  // Each column's count is 0 when it is NULL: a NULL beside a leaked number must not make the row's sum NULL.
+  const per = text.map((c) => `coalesce(${dialect.cardNumbersIn(dialect.quoteIdent(c.name))}, 0)`);
   return `coalesce(sum(${per.join(' + ')}), 0)`;
 }
 

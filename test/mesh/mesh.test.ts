@@ -49,6 +49,26 @@ describe('quality checks compiled from contracts', () => {
       await engine.close();
     }
   });
+
+  it('counts a card number in a row whose other text columns are NULL, and one that is the whole value', async () => {
+    // A card payment has no PIX id and no barcode: a NULL beside a leaked number must not hide it.
+    const engine = await DuckDbEngine.create();
+    try {
+      await engine.installMacros({});
+      await engine.exec(`CREATE TABLE t AS SELECT * FROM (VALUES
+        ('4111111111111111', NULL, NULL),
+        (NULL, 'card 5555555555554444 used', NULL),
+        (NULL, NULL, '4222222222222'),
+        (NULL, NULL, NULL),
+        ('pix', '123456789012', 'short')
+      ) v(a, b, c)`);
+      const cols = ['a', 'b', 'c'].map((name) => ({ name, type: 'VARCHAR' }));
+      const sql = (panLeakSql(cols, engine.dialect) as string).replaceAll('{object}', 't');
+      assert.equal(Number((await engine.query(sql)).rows[0]?.v), 3);
+    } finally {
+      await engine.close();
+    }
+  });
 });
 
 describe('data products after a run', () => {

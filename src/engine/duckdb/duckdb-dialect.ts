@@ -37,7 +37,8 @@ export class DuckDbDialect implements SqlDialect {
   }
 
   cardNumbersIn(expr: string): string {
-    return `len(list_filter(regexp_extract_all(${expr}, '\\b[0-9]{13,19}\\b'), x -> pan_like(x) AND luhn_valid(x)))`;
+    // A value shorter than 13 bytes holds no 13-digit run: most text values (codes, statuses) skip the regex.
+    return `CASE WHEN strlen(${expr}) >= 13 THEN len(list_filter(regexp_extract_all(${expr}, '\\b[0-9]{13,19}\\b'), x -> pan_like(x) AND luhn_valid(x))) ELSE 0 END`;
   }
 
   readNdjson(file: string, columns: ColumnInfo[]): string {
