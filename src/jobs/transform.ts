@@ -78,12 +78,13 @@ export async function runModels(ctx: Context, options: RunModelsOptions = {}): P
     results.push(result);
     if (!checkAfter) options.onModel?.(result);
   }
+  // The rows of what was built are exported with it, before any check.
+  if (built.length > 0) await updateDatasetGauges(ctx);
   if (checkAfter) {
     options.onBuilt?.(results.map((r) => ({ ...r })));
     for (const [node, result] of built) result.checks = await checkProduct(ctx, node, result.runId);
     for (const r of results) options.onModel?.(r);
   }
-  if (results.some((r) => r.status === 'succeeded')) await updateDatasetGauges(ctx);
   return results;
 }
 

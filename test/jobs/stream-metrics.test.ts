@@ -32,10 +32,12 @@ describe('finmesh stream --port exports what the demo exports for the same work'
             () => '',
           );
           const gold = sample(text, 'finmesh_event_to_gold_latency_seconds_count', { domain: 'payments' });
-          return gold !== undefined && gold > 0 ? text : undefined;
+          // Gold counts as built once its files are committed; the run's checks follow the builds.
+          const checked = sample(text, 'finmesh_check_results_total', { product: 'transactions', check: 'nullValues' });
+          return gold !== undefined && gold > 0 && checked !== undefined && checked > 0 ? text : undefined;
         },
         90_000,
-        `model runs and event → gold latency on /metrics (stream stderr: ${stderr.slice(-500)})`,
+        `model runs, event → gold latency and check results on /metrics (stream stderr: ${stderr.slice(-500)})`,
       );
       assert.ok((sample(metrics, 'finmesh_model_runs_total', { product: 'transactions', outcome: 'succeeded' }) ?? 0) >= 1);
       assert.ok((sample(metrics, 'finmesh_model_runs_total', { product: 'daily_volume_by_method', outcome: 'succeeded' }) ?? 0) >= 1);
