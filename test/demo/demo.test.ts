@@ -23,10 +23,12 @@ describe('finmesh demo', () => {
     const metrics = await waitFor(
       async () => {
         const text = await (await fetch(`${url}/metrics`)).text();
-        return /finmesh_model_runs_total\{[^}]*outcome="succeeded"[^}]*\} [1-9]/.test(text) ? text : undefined;
+        // A run's checks follow all of its builds: wait for both.
+        const built = /finmesh_model_runs_total\{[^}]*outcome="succeeded"[^}]*\} [1-9]/.test(text);
+        return built && /finmesh_check_results_total\{[^}]*\} [1-9]/.test(text) ? text : undefined;
       },
       60_000,
-      'a successful model run in /metrics',
+      'a successful model run and its check results in /metrics',
     );
     assert.match(metrics, /finmesh_source_records_total\{domain="payments",source="core-transactions"\} [1-9]/);
     assert.match(metrics, /finmesh_event_to_bronze_latency_seconds_count\{domain="payments",source="core-transactions"\} [1-9]/);
