@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
 import { EmbeddedSftpServer } from '../../../src/sources/files/sftp/embedded-sftp-server.js';
+import { generateHostKey } from '../../../src/sources/files/sftp/host-key.js';
 import { findOpenSsh } from '../../../src/sources/files/sftp/openssh-transfer.js';
 import { SftpFileSource, type SftpFileSourceOptions } from '../../../src/sources/files/sftp/sftp-file-source.js';
 import { describeFileSourceContract, type FileSourceFixture, localFolder } from '../../contracts/file-source-contract.js';
@@ -76,7 +76,7 @@ for (const transfer of ['ssh2', 'openssh'] as const)
         port: server.port,
         fingerprint: server.fingerprint,
         credentials: { username: server.user, privateKey: readFileSync(server.clientKey, 'utf8') },
-        refused: { username: server.user, privateKey: ssh2.utils.generateKeyPairSync('ed25519').private },
+        refused: { username: server.user, privateKey: generateHostKey().privateKey },
         transfer,
         close: () => server.stop(),
       });
