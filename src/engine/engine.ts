@@ -12,12 +12,6 @@ export interface WriteParquetOptions {
   partitionBy?: string | undefined;
   ordered?: boolean | undefined;
   rowGroupRows?: number | undefined;
-  /**
-   * Engine threads for this write alone (DuckDB): a write that fits one row group is done by one thread, and the
-   * engine's other threads only poll for work beside it (a stream batch of 50k changes: about a third more CPU at
-   * two threads than at one, for the same time). Engines without the setting ignore it.
-   */
-  threads?: number | undefined;
 }
 
 export interface Engine {

@@ -329,7 +329,7 @@ class Lane {
         runId: '',
         firstOffset: batch.firstOffset,
         lastOffset: batch.lastOffset,
-        input: { lines: batch.lines, identity: batch.identity, records: batch.records },
+        input: { lines: batch.lines, identity: batch.identity },
         checkpoint: { source: this.checkpointKey, value: batch.checkpoint },
       };
       this.flushing = this.flushing.then(() => this.commitBatch(batch, deliveries, bronze, stageBronzeBatch(this.ctx, bronze), started));
@@ -519,7 +519,7 @@ class Lane {
       runId,
       firstOffset: part[0]?.offset ?? 0,
       lastOffset: part[part.length - 1]?.offset ?? 0,
-      input: { lines, identity: createHash('sha256').update(lines.join('\n')).digest('hex').slice(0, 12), records: lines.length },
+      input: { lines, identity: createHash('sha256').update(lines.join('\n')).digest('hex').slice(0, 12) },
     };
   }
 

@@ -20,7 +20,7 @@ export interface BronzeBatch {
    */
   input:
     | { records: BronzeRecord[] }
-    | { lines: (string | Uint8Array)[]; identity: string /** How many records the lines hold, when known. */; records?: number }
+    | { lines: (string | Uint8Array)[]; identity: string }
     | { ndjsonFile: string /** Names the file with the offsets (a hash of the content). */; identity?: string }
     | { select: string; identity?: string };
   /** Source checkpoint committed in the same metadata transaction as the files. */
@@ -125,8 +125,6 @@ export function bronzeLine(r: BronzeRecord): string {
 
 /** Rows per Parquet row group of a partner file's bronze: a quarter of DuckDB's default, for flat memory. */
 const FILE_ROW_GROUP_ROWS = 32_768;
-/** DuckDB's rows per row group: a batch of changes within it is written as one row group, by one thread. */
-const ENGINE_ROW_GROUP_ROWS = 122_880;
 
 /** The ordered part: the engine writes Parquet, files are committed, then the metadata (and checkpoint). */
 export async function commitBronzeBatch(ctx: Context, batch: BronzeBatch, staged: StagedBatch): Promise<BronzeCommit> {
@@ -148,15 +146,10 @@ export async function commitBronzeBatch(ctx: Context, batch: BronzeBatch, staged
       FROM ${staged.relation ? `(${staged.input})` : d.readNdjson(staged.input, columns)}`;
     // A file's rows carry their line (`_line`): written in any order and in smaller row groups, the engine's memory
     // stays flat in the file's size.
-    // A micro-batch of changes that fits one row group is parsed and written by one thread; the engine's other
-    // threads would only poll for work beside it (measured: a third more CPU for the same time on two cores).
-    const { input } = batch;
-    const records = 'lines' in input ? input.records : 'records' in input ? input.records.length : undefined;
-    const single = records !== undefined && records <= ENGINE_ROW_GROUP_ROWS ? { threads: 1 } : {};
     const written = await ctx.engine.writeParquet(
       select,
       join(staged.staging, 'out', partition),
-      withOffset ? single : { ordered: false, rowGroupRows: FILE_ROW_GROUP_ROWS },
+      withOffset ? {} : { ordered: false, rowGroupRows: FILE_ROW_GROUP_ROWS },
     );
     const add: { key: string; partition: string | undefined; rows: number; bytes: number }[] = [];
     for (const f of written) {

@@ -61,10 +61,6 @@ export class DuckDbEngine implements Engine {
   private readonly columnSizes = new Map<string, Map<string, number>>();
   /** File lists handed to `read_parquet`, by their first file, to resolve a profile that shows only the first few. */
   private readonly fileLists = new Map<string, string[]>();
-  /** The session's own thread count, read at the first write that asks for another. */
-  private threads: number | undefined;
-  /** Settings are locked once sandboxed: a write's own thread count is then not applied. */
-  private sandboxed = false;
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -186,20 +182,7 @@ export class DuckDbEngine implements Engine {
       const rowGroup = options.rowGroupRows ? `, ROW_GROUP_SIZE ${Math.trunc(options.rowGroupRows)}` : '';
       const target = options.partitionBy ? dir : join(dir, 'part-0.parquet');
       if (!options.partitionBy) await mkdir(dir, { recursive: true });
-      const copy = `COPY (${select}) TO ${quoteLiteral(target)} (FORMAT parquet, COMPRESSION zstd${partition}${order}${rowGroup})`;
-      const threads = this.sandboxed ? undefined : options.threads;
-      if (threads) {
-        this.threads ??= Number((await this.runAndRead(`SELECT current_setting('threads') AS n`)).getRowObjectsJson()[0]?.n);
-        if (threads === this.threads) await this.run(copy);
-        else {
-          await this.run(`SET threads = ${Math.trunc(threads)}`);
-          try {
-            await this.run(copy);
-          } finally {
-            await this.run(`SET threads = ${this.threads}`);
-          }
-        }
-      } else await this.run(copy);
+      await this.run(`COPY (${select}) TO ${quoteLiteral(target)} (FORMAT parquet, COMPRESSION zstd${partition}${order}${rowGroup})`);
       const files = await listParquet(dir);
       const out: WrittenFile[] = [];
       for (const path of files) {
@@ -223,7 +206,6 @@ export class DuckDbEngine implements Engine {
     const temp = first ? `SET temp_directory = ${quoteLiteral(join(first, '.staging', 'duckdb-tmp'))}; ` : `SET temp_directory = ''; `;
     const profile = this.profilePath;
     this.profilePath = undefined;
-    this.sandboxed = true;
     await this.exec(
       `${profile ? 'PRAGMA disable_profiling; ' : ''}${temp}SET allowed_directories = [${dirs}]; SET enable_external_access = false; SET lock_configuration = true`,
     );
