@@ -79,42 +79,6 @@ describe('duckdb Parquet writes for a partner file (unordered, capped row groups
   });
 });
 
-describe('duckdb Parquet writes with their own thread count (a stream batch)', () => {
-  it('writes every row, and the session keeps its own threads afterwards, after a failed write too', async () => {
-    const engine = await DuckDbEngine.create({ threads: 3 });
-    const threads = async () => Number((await engine.query(`SELECT current_setting('threads') AS n`)).rows[0]?.n);
-    try {
-      const dir = tempDir('engine-threads-');
-      const written = await engine.writeParquet('SELECT range AS id FROM range(50000)', join(dir, 'a'), { threads: 1 });
-      assert.equal(
-        written.reduce((s, f) => s + f.rows, 0),
-        50_000,
-      );
-      assert.equal(await threads(), 3);
-      await assert.rejects(engine.writeParquet('SELECT no_such_column FROM range(10)', join(dir, 'b'), { threads: 1 }), /no_such_column/);
-      assert.equal(await threads(), 3, 'a failed write gives the session its threads back');
-    } finally {
-      await engine.close();
-    }
-  });
-
-  it('leaves a sandboxed session’s locked settings alone and still writes', async () => {
-    const engine = await DuckDbEngine.create({ threads: 2 });
-    try {
-      const dir = tempDir('engine-threads-sandboxed-');
-      await engine.sandbox([dir]);
-      const written = await engine.writeParquet('SELECT range AS id FROM range(1000)', join(dir, 'out'), { threads: 1 });
-      assert.equal(
-        written.reduce((s, f) => s + f.rows, 0),
-        1000,
-      );
-      assert.equal(Number((await engine.query(`SELECT current_setting('threads') AS n`)).rows[0]?.n), 2);
-    } finally {
-      await engine.close();
-    }
-  });
-});
-
 describe('the default mask', () => {
   it('puts a value of the column’s own type in place of each value: empty text, the epoch, false, 0, else NULL', async () => {
     const engine = await DuckDbEngine.create();

@@ -30,7 +30,7 @@ describe('a stream batch written to bronze', () => {
         runId: 'r',
         firstOffset: 1,
         lastOffset: offset,
-        input: { lines: pieces, identity: 'test', records: offset },
+        input: { lines: pieces, identity: 'test' },
       });
       assert.equal(commit.rows, offset);
       const files = commit.files.map((k) => ctx.engine.dialect.quoteLiteral(ctx.storage.readPath(k))).join(', ');
