@@ -7,13 +7,13 @@ import { prepareSession } from '../../src/lake/session.js';
 import { copyExample } from '../helpers.js';
 
 describe('a stream batch written to bronze', () => {
-  it('keeps every line of a batch made of more pieces than one gathered write takes (IOV_MAX), bytes and text alike', async () => {
+  it('keeps every line, offset and value of a batch made of 1,500 chunks, bytes and text alike', async () => {
     const ctx = await openContext(loadProject(copyExample()));
     try {
       await prepareSession(ctx);
       const source = ctx.project.sources.find((s) => s.name === 'core-transactions');
       assert.ok(source, 'the example has the core-transactions source');
-      // 1500 pieces, with a line end between each: more than the 1024 buffers one writev takes. Pieces alternate
+      // 1500 pieces, a line end between each (as a batch's chunks are staged). Pieces alternate
       // between UTF-8 bytes and text, and hold one or two lines, as a batch's chunks do.
       const pieces: (string | Uint8Array)[] = [];
       let offset = 0;
