@@ -40,6 +40,11 @@ export interface BigQueryBuildOptions {
   uri(key: string): string;
   tokenizationKey?: string | undefined;
   selector?: string | undefined;
+  /**
+   * Tables (`dataset.table`) this process has found or made in BigQuery: not asked about again. The stream's runner
+   * keeps one set for its life, so its real-time branch asks about each table once per process, not at every cycle.
+   */
+  tables?: Set<string> | undefined;
 }
 
 /**
@@ -50,7 +55,7 @@ export async function loadBronze(
   project: Project,
   meta: Pick<MetadataStore, 'manifest'>,
   wh: BigQueryWarehouse,
-  options: Pick<BigQueryBuildOptions, 'uri'> & {
+  options: Pick<BigQueryBuildOptions, 'uri' | 'tables'> & {
     /** Bronze's columns (finmesh types) for a source with no batch yet. */
     columnsOf(dataset: DatasetRef): Promise<ColumnInfo[]>;
     /**
@@ -65,13 +70,18 @@ export async function loadBronze(
     const key = datasetKey(source.dataset);
     const files = await meta.manifest.liveFiles(key);
     const [dataset, table] = sqlName(source.dataset).split('.') as [string, string];
-    await wh.ensureDataset(dataset, { domain: label(source.dataset.domain), zone: 'bronze' });
-    // The table is made from bronze's columns before its first load: models that read a source with no batch yet
-    // build (empty) as they do locally, and the partition column read from the path (dt) is a column from the start.
-    if (!(await wh.tableExists(dataset, table))) {
-      const columns = await options.columnsOf(source.dataset);
-      const list = columns.map((c) => `${quoteIdent(c.name)} ${googleType(c.type)}`).join(', ');
-      if (list) await wh.run(`CREATE TABLE IF NOT EXISTS ${bigQueryTable(wh.options.projectId, source.dataset)} (${list})`);
+    if (!options.tables?.has(`${dataset}.${table}`)) {
+      await wh.ensureDataset(dataset, { domain: label(source.dataset.domain), zone: 'bronze' });
+      // The table is made from bronze's columns before its first load: models that read a source with no batch yet
+      // build (empty) as they do locally, and the partition column read from the path (dt) is a column from the start.
+      let exists = await wh.tableExists(dataset, table);
+      if (!exists) {
+        const columns = await options.columnsOf(source.dataset);
+        const list = columns.map((c) => `${quoteIdent(c.name)} ${googleType(c.type)}`).join(', ');
+        if (list) await wh.run(`CREATE TABLE IF NOT EXISTS ${bigQueryTable(wh.options.projectId, source.dataset)} (${list})`);
+        exists = list !== '';
+      }
+      if (exists) options.tables?.add(`${dataset}.${table}`);
     }
     for (const f of [...files].sort((a, b) => a.seq - b.seq)) {
       if (options.loaded?.has(f.key)) continue;
@@ -102,7 +112,7 @@ export async function runModelsInBigQuery(
   const { dag, issues } = buildDag(project);
   if (issues.length > 0) throw new FinmeshError('CONFIG_INVALID', issues.map((i) => `${i.file}: ${i.path}: ${i.found}`).join('\n'));
   const broken = new Set<string>();
-  const built = new Set<string>();
+  const tables = options.tables ?? new Set<string>();
   const results: WarehouseModelResult[] = [];
   for (const node of selectModels(dag, options.selector)) {
     const { product } = node;
@@ -114,17 +124,17 @@ export async function runModelsInBigQuery(
       continue;
     }
     try {
-      await ensureInputs(wh, node, options.projectId, built);
+      await ensureInputs(wh, node, options.projectId, tables);
       const m = await bigQueryModelSql(project, node, parser, options);
       if ('issue' in m)
         throw new FinmeshError('CONFIG_INVALID', `${m.issue.file}: ${m.issue.path}: no GoogleSQL translation for ${m.issue.found}`);
-      const jobs = await materialize(project, wh, node, m.sql, options.projectId);
+      const jobs = await materialize(project, wh, node, m.sql, options.projectId, tables);
       // Power BI and the BigQuery console show what each column means, from the contract.
       const [dataset, table] = base.dataset.split('.') as [string, string];
       const described = (product.contract.schema[0]?.properties ?? []).filter((p) => p.description);
       await wh.describeColumns(dataset, table, new Map(described.map((p) => [p.name, String(p.description).trim()])));
       results.push({ ...base, status: 'succeeded', jobs });
-      built.add(product.name);
+      tables.add(base.dataset);
     } catch (e) {
       broken.add(product.name);
       results.push({ ...base, status: 'failed', error: e instanceof Error ? e.message : String(e) });
@@ -137,25 +147,34 @@ export async function runModelsInBigQuery(
  * A product a model reads that was never built reads as empty, with its contract's columns, as on the embedded engine
  * (lake/session.ts): its table is made empty. Otherwise a model run before its input's first build (the stream runs a
  * feed's downstream models as soon as that feed commits, and a model may read another feed's product) fails on a
- * missing dataset. `built`: products known to have a table (built by this call, or found).
+ * missing dataset. `tables`: the tables known to exist (built or found by this call, or kept by the caller).
  */
-async function ensureInputs(wh: BigQueryWarehouse, node: ModelNode, projectId: string, built: Set<string>): Promise<void> {
+async function ensureInputs(wh: BigQueryWarehouse, node: ModelNode, projectId: string, tables: Set<string>): Promise<void> {
   for (const up of node.refs) {
-    if (built.has(up.name)) continue;
-    const [dataset, table] = sqlName(up.dataset).split('.') as [string, string];
+    const name = sqlName(up.dataset);
+    if (tables.has(name)) continue;
+    const [dataset, table] = name.split('.') as [string, string];
     if (!(await wh.tableExists(dataset, table))) {
       await wh.ensureDataset(dataset, { domain: label(up.domain), zone: up.dataset.zone });
       const columns = contractColumns(up).map((c) => `${quoteIdent(c.name)} ${googleType(c.type)}`);
       await wh.run(`CREATE TABLE IF NOT EXISTS ${bigQueryTable(projectId, up.dataset)} (${columns.join(', ')})`);
     }
-    built.add(up.name);
+    tables.add(name);
   }
 }
 
-async function materialize(project: Project, wh: BigQueryWarehouse, node: ModelNode, sql: string, projectId: string): Promise<JobStats[]> {
+async function materialize(
+  project: Project,
+  wh: BigQueryWarehouse,
+  node: ModelNode,
+  sql: string,
+  projectId: string,
+  tables: Set<string>,
+): Promise<JobStats[]> {
   const { product } = node;
   const [dataset, table] = sqlName(product.dataset).split('.') as [string, string];
-  await wh.ensureDataset(dataset, { domain: label(product.domain), zone: product.dataset.zone });
+  const known = tables.has(`${dataset}.${table}`);
+  if (!known) await wh.ensureDataset(dataset, { domain: label(product.domain), zone: product.dataset.zone });
   const target = bigQueryTable(projectId, product.dataset);
   const options = tableOptions(project, product);
   const { partitionBy, uniqueKey, versionColumn } = product.settings;
@@ -179,7 +198,7 @@ async function materialize(project: Project, wh: BigQueryWarehouse, node: ModelN
         keys.length > 0
           ? `SELECT * FROM (\n${sql}\n) AS model\nWHERE TRUE\nQUALIFY ROW_NUMBER() OVER (PARTITION BY ${keys.map(quoteIdent).join(', ')}${versionColumn ? ` ORDER BY ${quoteIdent(versionColumn)} DESC NULLS LAST` : ''}) = 1`
           : sql;
-      if (!(await wh.tableExists(dataset, table))) {
+      if (!known && !(await wh.tableExists(dataset, table))) {
         await run(`CREATE TABLE ${target}${partition}${cluster}\nOPTIONS(${options.join(', ')})\nAS ${latest}`);
         return jobs;
       }
@@ -258,6 +277,8 @@ export async function runInBigQuery(
     checks?: boolean | undefined;
     /** The bronze files loaded by earlier calls in this process (see `loadBronze`). */
     loaded?: Set<string> | undefined;
+    /** The tables earlier calls in this process found or made (see `BigQueryBuildOptions.tables`). */
+    tables?: Set<string> | undefined;
     /** A warehouse client to reuse; one is made for this call otherwise. */
     warehouse?: BigQueryWarehouse | undefined;
   },
@@ -267,6 +288,7 @@ export async function runInBigQuery(
   const wh = options.warehouse ?? (await openWarehouse(ctx));
   const build = {
     loaded: options.loaded,
+    tables: options.tables,
     projectId: engine.projectId,
     uri: (key: string) => ctx.storage.readPath(key),
     tokenizationKey: ctx.tokenizationKey,

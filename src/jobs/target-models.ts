@@ -17,12 +17,13 @@ export type ModelRunner = (
  * engine is BigQuery: the bronze committed since the last call is loaded by job (each file's job id derived from its
  * key, so a batch is never loaded twice), then the selected models run in BigQuery and each product's checks there,
  * as `finmesh run --target gcp` does; the embedded DuckDB never reads the bucket. One runner per process: it remembers
- * which bronze files it loaded and keeps one BigQuery client.
+ * which bronze files it loaded and which tables exist, and keeps one BigQuery client.
  */
 export function modelRunner(ctx: Context): ModelRunner {
   if (ctx.project.config.engine.kind !== 'bigquery')
     return ({ onBuilt, ...options }) => runModels(ctx, { ...options, ...(onBuilt ? { onBuilt } : {}) });
   const loaded = new Set<string>();
+  const tables = new Set<string>();
   let warehouse: Promise<BigQueryWarehouse> | undefined;
   return async (options) => {
     const { openWarehouse, runInBigQuery } = await import('./bigquery-build.js');
@@ -35,6 +36,7 @@ export function modelRunner(ctx: Context): ModelRunner {
       parent: options.parent,
       checks: options.checks,
       loaded,
+      tables,
       warehouse: await warehouse,
     });
     const results: TargetModelResult[] = models.map((m) => ({

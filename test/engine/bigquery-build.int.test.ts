@@ -136,7 +136,36 @@ describe('the example built in BigQuery (emulated) from bronze in GCS', skip, ()
         [],
         'a replayed load does nothing',
       );
-      const rerun = await runModelsInBigQuery(project, ctx.engine, wh, options);
+      // The stream's runner keeps what it learned of BigQuery's tables: its next cycles ask about none of them again.
+      const tables = new Set<string>();
+      await loadBronze(project, ctx.meta, wh, { ...options, tables });
+      assert.ok(tables.size > 0 && [...tables].every((t) => t.split('.')[0]?.endsWith('_bronze')), `bronze tables: ${[...tables]}`);
+      const asked: string[] = [];
+      const { tableExists, ensureDataset } = wh;
+      wh.tableExists = (dataset, table) => {
+        asked.push(`${dataset}.${table}`);
+        return tableExists.call(wh, dataset, table);
+      };
+      wh.ensureDataset = (dataset, labels) => {
+        asked.push(dataset);
+        return ensureDataset.call(wh, dataset, labels);
+      };
+      let rerun: Awaited<ReturnType<typeof runModelsInBigQuery>>;
+      try {
+        rerun = await runModelsInBigQuery(project, ctx.engine, wh, { ...options, tables });
+        assert.ok(asked.length > 0, 'the first call of a process asks about the tables it has not seen');
+        asked.length = 0;
+        assert.deepEqual(await loadBronze(project, ctx.meta, wh, { ...options, loaded: new Set(loads.map((l) => l.file)), tables }), []);
+        const third = await runModelsInBigQuery(project, ctx.engine, wh, { ...options, tables });
+        assert.deepEqual(
+          third.filter((m) => m.status !== 'succeeded').map((m) => [m.model, m.error]),
+          [],
+        );
+        assert.deepEqual(asked, [], 'a later call asks BigQuery about no table or dataset it already knows');
+      } finally {
+        wh.tableExists = tableExists;
+        wh.ensureDataset = ensureDataset;
+      }
       assert.deepEqual(
         rerun.filter((m) => m.status !== 'succeeded').map((m) => [m.model, m.error]),
         [],
