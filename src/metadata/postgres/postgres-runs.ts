@@ -10,7 +10,7 @@ import {
   type RunStore,
   type WarehouseJobRecord,
 } from '../metadata-store.js';
-import type { PostgresPool } from './postgres-pool.js';
+import type { PostgresPool, Queryable } from './postgres-pool.js';
 
 interface RunRow {
   run_id: string;
@@ -56,37 +56,42 @@ export class PostgresRuns implements RunStore {
       );
       if (r.rowCount !== 1) throw new FinmeshError('NOT_FOUND', `no run ${runId} to finish in ${this.db.location}`);
       const jobs = end.warehouseJobs ?? [];
-      if (jobs.length > 0) {
-        await q.query(`DELETE FROM ${this.s}.run_warehouse_jobs WHERE run_id = $1`, [runId]);
-        await q.query(
-          `INSERT INTO ${this.s}.run_warehouse_jobs (run_id, seq, job_id, bytes_processed, bytes_billed, slot_ms)
-           SELECT $1, seq - 1, job_id, bytes_processed, bytes_billed, slot_ms
-           FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) WITH ORDINALITY AS j(job_id, bytes_processed, bytes_billed, slot_ms, seq)`,
-          [
-            runId,
-            jobs.map((j) => j.jobId),
-            jobs.map((j) => Math.round(j.bytesProcessed)),
-            jobs.map((j) => Math.round(j.bytesBilled)),
-            jobs.map((j) => Math.round(j.slotMs)),
-          ],
-        );
-      }
-      const logs = end.logs ?? [];
-      if (logs.length === 0) return;
-      await q.query(`DELETE FROM ${this.s}.run_logs WHERE run_id = $1`, [runId]);
-      await q.query(
-        `INSERT INTO ${this.s}.run_logs (run_id, seq, at, severity, message, fields)
-         SELECT $1, seq - 1, at, severity, message, fields
-         FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::jsonb[]) WITH ORDINALITY AS l(at, severity, message, fields, seq)`,
-        [
-          runId,
-          logs.map((l) => l.time),
-          logs.map((l) => l.severity),
-          logs.map((l) => l.message),
-          logs.map((l) => JSON.stringify(l.fields)),
-        ],
-      );
+      await this.replaceRows(q, 'run_warehouse_jobs', runId, jobs, {
+        job_id: ['text', (j) => j.jobId],
+        bytes_processed: ['bigint', (j) => Math.round(j.bytesProcessed)],
+        bytes_billed: ['bigint', (j) => Math.round(j.bytesBilled)],
+        slot_ms: ['bigint', (j) => Math.round(j.slotMs)],
+      });
+      await this.replaceRows(q, 'run_logs', runId, end.logs ?? [], {
+        at: ['timestamptz', (l) => l.time],
+        severity: ['text', (l) => l.severity],
+        message: ['text', (l) => l.message],
+        fields: ['jsonb', (l) => JSON.stringify(l.fields)],
+      });
     });
+  }
+
+  /**
+   * A run's rows of a child table (its warehouse jobs, its log lines) replaced by `items` in their order (`seq`), in
+   * one INSERT of arrays; nothing is touched when there are none (a run finishing with no jobs keeps those it had).
+   */
+  private async replaceRows<T>(
+    q: Queryable,
+    table: string,
+    runId: string,
+    items: readonly T[],
+    columns: Record<string, [pgType: string, value: (item: T) => unknown]>,
+  ): Promise<void> {
+    if (items.length === 0) return;
+    const names = Object.keys(columns);
+    const arrays = Object.values(columns).map(([type], i) => `$${i + 2}::${type}[]`);
+    await q.query(`DELETE FROM ${this.s}.${table} WHERE run_id = $1`, [runId]);
+    await q.query(
+      `INSERT INTO ${this.s}.${table} (run_id, seq, ${names.join(', ')})
+       SELECT $1, seq - 1, ${names.join(', ')}
+       FROM unnest(${arrays.join(', ')}) WITH ORDINALITY AS c(${names.join(', ')}, seq)`,
+      [runId, ...Object.values(columns).map(([, value]) => items.map(value))],
+    );
   }
 
   async warehouseJobs(runId: string): Promise<WarehouseJobRecord[]> {
