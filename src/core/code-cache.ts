@@ -33,7 +33,9 @@ export interface CodeCacheOptions {
  * here calls `__import(specifier)` instead — the build writes the CLI's bundle so. Bare specifiers only (packages and
  * `node:` modules): they resolve from here as from any file of this package.
  */
-const importModule = (specifier: string): Promise<unknown> => import(specifier);
+declare const __import: ((specifier: string) => Promise<unknown>) | undefined;
+// Inside the CLI's bundle this module is itself code from a cache: it passes on the `__import` it was given.
+const importModule: (specifier: string) => Promise<unknown> = typeof __import === 'function' ? __import : (specifier) => import(specifier);
 
 /**
  * `require(file)` of a CommonJS file (absolute path) through its code cache. The cache is written when missing or
