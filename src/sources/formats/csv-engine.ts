@@ -412,37 +412,42 @@ for (const b of [9, 11, 12, 13, 32]) IS_BLANK_BYTE[b] = 1;
  * U+00A0, U+1680, U+2000–U+200A, U+2028, U+2029, U+202F, U+205F, U+3000, U+FEFF (in ISO-8859-1 only U+00A0 exists).
  * A delimiter, quote or escape this pass does not follow (not one ASCII byte, an escape other than the quote) makes
  * it answer `blankEnds: true`, so the rows are checked one by one.
+ *
+ * The bytes are not visited one by one in JavaScript: lines are found with `indexOf` (memchr), and a blank can only
+ * end a value where it touches a delimiter or a line's ends, so only the lines where a blank does (found with
+ * `indexOf` of the blank next to the delimiter, of the rarer blanks alone, and at each line's ends) are followed
+ * quote by quote. A line is followed from the start of a value: this holds when each line is one record, which
+ * the caller checks (the lines must add up to the records). A carriage return that does not end a line — which
+ * DuckDB may read as a line end, making that check unsure — answers `blankEnds: true`.
  */
 function scanFile(path: string, o: CsvOptions, encoding: Encoding): FileScan {
   const delim = o.delimiter.charCodeAt(0);
   const quote = o.quote.charCodeAt(0);
   const followed = delim < 128 && quote < 128 && (o.escape ?? o.quote) === o.quote;
   const utf8 = encoding !== 'latin1';
-  // The bytes that change what the pass is in: line feed, delimiter, quote.
-  const special = new Uint8Array(256);
-  special[10] = 1;
-  special[delim & 255] = 1;
-  special[quote & 255] = 1;
+  // Where a blank may touch a delimiter: the space beside it (spaces are common inside values), and the rarer blanks
+  // (and the first bytes of the multi-byte ones) wherever they are.
+  const pairs = [Buffer.from([delim, 32]), Buffer.from([32, delim])];
+  const singles = (
+    utf8
+      ? [[9], [11], [12], [0xc2, 0xa0], [0xe1, 0x9a, 0x80], [0xe2, 0x80], [0xe2, 0x81, 0x9f], [0xe3, 0x80, 0x80], [0xef, 0xbb, 0xbf]]
+      : [[9], [11], [12], [0xa0]]
+  ).map((b) => Buffer.from(b));
   const fd = openSync(path, 'r');
   const size = 1 << 20;
-  // The buffer holds, before each chunk, the four bytes that came before it (line ends before the file's start),
-  // and three bytes of what follows a position are always in it (or the file has ended): a chunk's last three bytes
-  // are kept for the next read.
-  const buf = Buffer.alloc(size + 16, 10);
+  // A read is cut after its last line end; the rest is kept for the next. Three bytes past the end are line ends, so
+  // that a look at what follows a position stays in the line.
+  let buf = Buffer.alloc(2 * size + 4, 10);
   let lines = 0;
   let blank = !followed;
-  let last = 10;
-  // 0: at the start of a value; 1: in an unquoted value (or after a closing quote); 2: in quotes; 3: a quote in quotes.
-  let state = 0;
   let kept = 0;
   let base = 0;
-  let total = 0;
-  const blankStart = (i: number, b: number): boolean => {
-    if (IS_BLANK_BYTE[b] === 1) return !(b === 13 && buf[i + 1] === 10);
+  const blankStart = (v: Buffer, i: number, b: number): boolean => {
+    if (IS_BLANK_BYTE[b] === 1) return !(b === 13 && v[i + 1] === 10);
     if (b < 0x80) return false;
     if (!utf8) return b === 0xa0;
-    const b1 = buf[i + 1] as number;
-    const b2 = buf[i + 2] as number;
+    const b1 = v[i + 1] as number;
+    const b2 = v[i + 2] as number;
     if (b === 0xc2) return b1 === 0xa0;
     if (b === 0xe1) return b1 === 0x9a && b2 === 0x80;
     if (b === 0xe2)
@@ -451,14 +456,15 @@ function scanFile(path: string, o: CsvOptions, encoding: Encoding): FileScan {
     if (b === 0xef) return b1 === 0xbb && b2 === 0xbf;
     return false;
   };
-  // Whether the value whose last byte is at `j` ends with a blank.
-  const blankEnd = (j: number): boolean => {
-    const c = buf[j] as number;
+  // Whether the value whose last byte is at `j` (not before `s`, the line's start) ends with a blank.
+  const blankEnd = (v: Buffer, s: number, j: number): boolean => {
+    if (j < s) return false;
+    const c = v[j] as number;
     if (IS_BLANK_BYTE[c] === 1) return true;
     if (c < 0x80) return false;
     if (!utf8) return c === 0xa0;
-    const b = buf[j - 1] as number;
-    const a = buf[j - 2] as number;
+    const b = j - 1 >= s ? (v[j - 1] as number) : -1;
+    const a = j - 2 >= s ? (v[j - 2] as number) : -1;
     if (c === 0xa0) return b === 0xc2;
     if (a === 0xe1) return b === 0x9a && c === 0x80;
     if (a === 0xe2)
@@ -467,60 +473,104 @@ function scanFile(path: string, o: CsvOptions, encoding: Encoding): FileScan {
     if (a === 0xef) return b === 0xbb && c === 0xbf;
     return false;
   };
+  // The line [s, e) (e: its line feed, or the end of the file) followed quote by quote from the start of a value:
+  // whether an unquoted value in it has a blank at either end.
+  const lineHasBlankEnds = (v: Buffer, s: number, e: number): boolean => {
+    // 0: at the start of a value; 1: in an unquoted value (or after a closing quote); 2: in quotes; 3: a quote in quotes.
+    let state = 0;
+    for (let i = s; i < e; i++) {
+      const b = v[i] as number;
+      if (b !== delim && b !== quote) {
+        if (state === 1 || state === 2) continue;
+        if (state === 3) state = 1;
+        else {
+          if (blankStart(v, i, b)) return true;
+          state = 1;
+        }
+      } else if (state === 2) {
+        if (b === quote) state = 3;
+      } else if (state === 3) {
+        // A doubled quote is a quote; anything else follows a closing quote.
+        state = b === quote ? 2 : b === delim ? 0 : 1;
+      } else if (b === delim) {
+        if (state === 1 && blankEnd(v, s, i - 1)) return true;
+        state = 0;
+      } else if (state === 0) {
+        // The quote opens a quoted value only at its start.
+        state = 2;
+      }
+    }
+    return state === 1 && blankEnd(v, s, v[e - 1] === 13 && e < v.length && v[e] === 10 ? e - 2 : e - 1);
+  };
+  // The line holding position p of `v` (whose lines are whole).
+  const lineAt = (v: Buffer, p: number): boolean => {
+    const s = p === 0 ? 0 : v.lastIndexOf(10, p - 1) + 1;
+    const nl = v.indexOf(10, p);
+    return lineHasBlankEnds(v, s, nl === -1 ? v.length : nl);
+  };
   try {
     for (;;) {
-      const n = readSync(fd, buf, 4 + kept, size, base);
-      base += n;
-      total += n;
-      const end = 4 + kept + n;
-      const done = n === 0;
-      const limit = done ? end : end - 3;
-      let i = 4;
-      if (blank) {
-        // Only the lines are still wanted.
-        for (let k = buf.indexOf(10, 4); k !== -1 && k < limit; k = buf.indexOf(10, k + 1)) lines++;
-        i = limit;
+      if (kept + size + 4 > buf.length) {
+        // A line longer than the buffer: a larger one (DuckDB rejects lines past its limit; the file is read whole).
+        const bigger = Buffer.alloc(2 * buf.length, 10);
+        buf.copy(bigger, 0, 0, kept);
+        buf = bigger;
       }
-      for (; i < limit; i++) {
-        const b = buf[i] as number;
-        if (special[b] === 0) {
-          // Most bytes: inside a value, nothing to do.
-          if (state === 1 || state === 2) continue;
-          if (state === 3) state = 1;
-          else {
-            if (blankStart(i, b)) blank = true;
-            state = 1;
+      const n = readSync(fd, buf, kept, size, base);
+      base += n;
+      const end = kept + n;
+      const done = n === 0;
+      // The whole lines read (all that is left at the end of the file).
+      const cut = done ? end : buf.lastIndexOf(10, end - 1) + 1;
+      if (!done && cut === 0) {
+        kept = end;
+        continue;
+      }
+      if (done) buf.fill(10, end, end + 3);
+      const v = buf.subarray(0, cut);
+      let cr = blank ? -1 : v.indexOf(13);
+      let s = 0;
+      for (let nl = v.indexOf(10); s < cut; nl = v.indexOf(10, s)) {
+        const e = nl === -1 ? cut : nl;
+        lines++;
+        if (!blank) {
+          // A carriage return other than the one before the line feed.
+          if (cr !== -1 && cr < e) {
+            if (cr !== e - 1 || nl === -1) blank = true;
+            else cr = v.indexOf(13, e + 1);
           }
-        } else if (b === 10) {
-          lines++;
-          if (state === 2) continue;
-          if (state === 1 && blankEnd(buf[i - 1] === 13 ? i - 2 : i - 1)) blank = true;
-          state = 0;
-        } else if (state === 2) {
-          if (b === quote) state = 3;
-        } else if (state === 3) {
-          // A doubled quote is a quote; anything else follows a closing quote.
-          state = b === quote ? 2 : b === delim ? 0 : 1;
-        } else if (b === delim) {
-          if (state === 1 && blankEnd(i - 1)) blank = true;
-          state = 0;
-        } else if (state === 0) {
-          // The quote opens a quoted value only at its start.
-          state = 2;
+          // A blank at the line's start or end.
+          const j = e > s && v[e - 1] === 13 && nl !== -1 ? e - 2 : e - 1;
+          if (!blank && e > s && (blankStart(v, s, v[s] as number) || blankEnd(v, s, j)) && lineHasBlankEnds(v, s, e)) blank = true;
+        }
+        if (nl === -1) break;
+        s = nl + 1;
+      }
+      // Blanks beside a delimiter.
+      for (const needle of pairs) {
+        for (let at = blank ? -1 : v.indexOf(needle); at !== -1; at = blank ? -1 : v.indexOf(needle, at + 1)) {
+          if (lineAt(v, at)) blank = true;
         }
       }
-      if (done) {
-        if (state === 1 && blankEnd(end - 1)) blank = true;
-        break;
+      for (const needle of singles) {
+        for (let at = blank ? -1 : v.indexOf(needle); at !== -1; at = blank ? -1 : v.indexOf(needle, at + 1)) {
+          // Only a blank at a value's start or end counts: beside a delimiter, a line end, or the file's ends.
+          const prev = at === 0 ? 10 : (v[at - 1] as number);
+          const touches = prev === delim || prev === 10 || prev === 13;
+          if (!blankStart(v, at, v[at] as number)) continue;
+          const width = utf8 && (v[at] as number) >= 0x80 ? ((v[at] as number) === 0xc2 ? 2 : 3) : 1;
+          const next = at + width < v.length ? (v[at + width] as number) : 10;
+          if ((touches || next === delim || next === 10 || next === 13) && lineAt(v, at)) blank = true;
+        }
       }
-      if (n > 0) last = buf[end - 1] as number;
-      buf.copy(buf, 0, limit - 4, end);
-      kept = end - limit;
+      if (done) break;
+      buf.copy(buf, 0, cut, end);
+      kept = end - cut;
     }
   } finally {
     closeSync(fd);
   }
-  return { lines: lines + (total > 0 && last !== 10 ? 1 : 0), blankEnds: blank };
+  return { lines, blankEnds: blank };
 }
 
 /** The text of the given lines (1-based, sorted), without their line ends. */
