@@ -247,6 +247,30 @@ describe('partner CSV read by DuckDB (read_csv) gives what the scanner gives', (
     }
   });
 
+  it("blanks beside a delimiter inside quotes on every line do not hide one unquoted blank at a value's start or end far into the file", async () => {
+    for (const [blank, at, encoding] of [
+      [' ', 'start', 'latin1'],
+      [' ', 'end', 'utf-8'],
+      ['\u00a0', 'start', 'latin1'],
+      ['\t', 'end', 'latin1'],
+      ['\u3000', 'start', 'utf-8'],
+    ] as const) {
+      const file = join(dir, 'quoted-blanks.csv');
+      const lines = [HEADER];
+      for (let i = 0; i < 40_000; i++) {
+        const name = i === 31_337 ? (at === 'start' ? `${blank}Loja` : `Loja${blank}`) : `"Loja ; ${i}"`;
+        lines.push(`CB-${i};27/11/2026;${name};1,00;0;1;27/11/2026 13:05:09;sim;"x ;y"`);
+      }
+      writeFileSync(file, Buffer.from(`${lines.join('\r\n')}\r\n`, encoding === 'latin1' ? 'latin1' : 'utf8'));
+      const db = await throughEngine(engine, dir, file, brazilian, encoding);
+      const label = JSON.stringify({ blank, at, encoding });
+      assert.equal(db.count, 40_000, label);
+      assert.equal(db.rows.find((r) => r._line === 31_339)?.merchant_name, 'Loja', label);
+      assert.equal(db.rows.find((r) => r._line === 2)?.merchant_name, 'Loja ; 0', label);
+      assert.deepEqual(db.rejects, [], label);
+    }
+  });
+
   it('a file DuckDB reads in several buffers, in parallel: every row once, on its own line', async () => {
     const file = join(dir, 'large.csv');
     const n = 1_000_000;
