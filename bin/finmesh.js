@@ -2,9 +2,10 @@
 // finmesh runs as compiled JavaScript (dist/cli/bundle/finmesh.cjs: dist's modules of the CLI in one file), built by `npm run build` —
 // which `npm ci` runs through `prepare` and `npm pack` through `prepack`. In a clone whose src/ changed since that build, it runs the TypeScript
 // sources through tsx instead (slower to start), so a stale build never runs.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import module from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { buildIsStale } from './build-state.mjs';
 
 // Node 22.1 and later keep V8's compiled code of each module on disk (checked against the source; NODE_DISABLE_COMPILE_CACHE=1
 // turns it off): later starts skip compiling. Node 20 has no such cache.
@@ -12,18 +13,8 @@ module.enableCompileCache?.();
 
 const root = new URL('..', import.meta.url);
 const built = new URL('dist/.built', root);
-const src = new URL('src/', root);
 
-function stale() {
-  if (!existsSync(src)) return false;
-  const at = statSync(built).mtimeMs;
-  // Notes (CONTEXT.md) are not compiled: editing one does not make the build stale.
-  for (const e of readdirSync(src, { recursive: true, withFileTypes: true }))
-    if (e.isFile() && !e.name.endsWith('.md') && statSync(`${e.parentPath}/${e.name}`).mtimeMs > at) return true;
-  return false;
-}
-
-if (existsSync(built) && !stale()) {
+if (existsSync(built) && !buildIsStale(root)) {
   // Stack traces through the source maps (lines of src/*.ts) on request: mapping every module as it loads cost
   // about a fifth of a start. The bundle has no maps: on request, dist/'s own modules run, each with its map.
   if (process.env.FINMESH_SOURCE_MAPS === '1') {

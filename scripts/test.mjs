@@ -1,16 +1,13 @@
 #!/usr/bin/env node
 // Runs every *.test.ts under test/ with node's test runner through tsx (Node 20's --test takes no globs).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { buildIsStale } from '../bin/build-state.mjs';
 
 // The CLI's tests run bin/finmesh.js as a user does, which runs the build unless src/ changed since (then the sources,
 // through tsx: slower, and not what a user runs). A stale build is rebuilt first, as `npm ci` would have built it.
-const built = existsSync('dist/.built') ? statSync('dist/.built').mtimeMs : 0;
-const stale = readdirSync('src', { recursive: true, withFileTypes: true }).some(
-  (e) => e.isFile() && !e.name.endsWith('.md') && statSync(join(e.parentPath, e.name)).mtimeMs > built,
-);
-if (stale) {
+if (buildIsStale(new URL('..', import.meta.url))) {
   console.log('src/ changed since the last build: building first (npm run build)');
   const b = spawnSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
   if (b.status !== 0) process.exit(b.status ?? 1);
