@@ -69,8 +69,9 @@ export async function loadBronze(
   for (const source of project.sources) {
     const key = datasetKey(source.dataset);
     const files = await meta.manifest.liveFiles(key);
-    const [dataset, table] = sqlName(source.dataset).split('.') as [string, string];
-    if (!options.tables?.has(`${dataset}.${table}`)) {
+    const name = sqlName(source.dataset);
+    const [dataset, table] = name.split('.') as [string, string];
+    if (!options.tables?.has(name)) {
       await wh.ensureDataset(dataset, { domain: label(source.dataset.domain), zone: 'bronze' });
       // The table is made from bronze's columns before its first load: models that read a source with no batch yet
       // build (empty) as they do locally, and the partition column read from the path (dt) is a column from the start.
@@ -81,7 +82,7 @@ export async function loadBronze(
         if (list) await wh.run(`CREATE TABLE IF NOT EXISTS ${bigQueryTable(wh.options.projectId, source.dataset)} (${list})`);
         exists = list !== '';
       }
-      if (exists) options.tables?.add(`${dataset}.${table}`);
+      if (exists) options.tables?.add(name);
     }
     for (const f of [...files].sort((a, b) => a.seq - b.seq)) {
       if (options.loaded?.has(f.key)) continue;
@@ -137,6 +138,10 @@ export async function runModelsInBigQuery(
       tables.add(base.dataset);
     } catch (e) {
       broken.add(product.name);
+      // What this process knew of its tables may be what failed (a table dropped outside finmesh): the next call asks
+      // BigQuery again about this model's table and its inputs, and makes them again where they are gone.
+      tables.delete(base.dataset);
+      for (const up of node.refs) tables.delete(sqlName(up.dataset));
       results.push({ ...base, status: 'failed', error: e instanceof Error ? e.message : String(e) });
     }
   }
@@ -172,8 +177,9 @@ async function materialize(
   tables: Set<string>,
 ): Promise<JobStats[]> {
   const { product } = node;
-  const [dataset, table] = sqlName(product.dataset).split('.') as [string, string];
-  const known = tables.has(`${dataset}.${table}`);
+  const name = sqlName(product.dataset);
+  const [dataset, table] = name.split('.') as [string, string];
+  const known = tables.has(name);
   if (!known) await wh.ensureDataset(dataset, { domain: label(product.domain), zone: product.dataset.zone });
   const target = bigQueryTable(projectId, product.dataset);
   const options = tableOptions(project, product);

@@ -11,6 +11,7 @@ import { FintechSimulator } from '../../src/demo/simulator/fintech-simulator.js'
 import { SqliteApp } from '../../src/demo/simulator/sqlite-app.js';
 import { simulatorConfig } from '../../src/demo/simulator-config.js';
 import { BigQueryWarehouse } from '../../src/engine/bigquery/bigquery-warehouse.js';
+import { buildDag } from '../../src/engine/dag.js';
 import { loadBronze, runModelsInBigQuery } from '../../src/jobs/bigquery-build.js';
 import { openContext } from '../../src/jobs/context.js';
 import { StreamJob } from '../../src/jobs/stream.js';
@@ -174,6 +175,29 @@ describe('the example built in BigQuery (emulated) from bronze in GCS', skip, ()
         const [dataset, table] = name.split('.') as [string, string];
         assert.equal(await wh.rowCount(dataset, table), n, `${name} after a replay and a rerun`);
       }
+
+      // A table dropped outside finmesh while the runner still knows it: the model reading it fails once, and the next
+      // cycle asks BigQuery again, makes the input again (empty, with its contract's columns) and builds.
+      const node = buildDag(project).dag.nodes.find((n) => n.refs.length > 0);
+      assert.ok(node, 'a model that reads another product');
+      const [reader, input] = [node.product, node.refs[0] as (typeof node.refs)[number]];
+      const [inDataset, inTable] = sqlName(input.dataset).split('.') as [string, string];
+      await wh.run(`DROP TABLE \`${PROJECT_ID}.${inDataset}.${inTable}\``);
+      assert.ok(tables.has(`${inDataset}.${inTable}`), 'the runner still believes the dropped table is there');
+      const only = { ...options, tables, selector: `${reader.domain}.${reader.name}` };
+      const failed = await runModelsInBigQuery(project, ctx.engine, wh, only);
+      assert.deepEqual(
+        failed.map((m) => [m.model, m.status]),
+        [[reader.name, 'failed']],
+        'the model whose input was dropped fails',
+      );
+      const healed = await runModelsInBigQuery(project, ctx.engine, wh, only);
+      assert.deepEqual(
+        healed.map((m) => [m.model, m.status, m.error]),
+        [[reader.name, 'succeeded', undefined]],
+        'the next cycle makes the dropped input again and builds',
+      );
+      assert.equal(await wh.rowCount(inDataset, inTable), 0, 'the input is back, empty, until its own model runs');
     } finally {
       await ctx.close();
       await bq?.stop();
