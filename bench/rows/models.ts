@@ -158,13 +158,15 @@ export const checks: BenchRow = {
     // The same checks a user would write by hand as one query: the contract's rules, full card numbers in text
     // columns, rows per day for the volume check, and the non-null count of every column (the quality profile).
     // (No CTE: DuckDB would materialise one read twice over; the files are simply read where needed. Each column's
-    // card numbers are coalesced to 0: a NULL beside a leaked number must not hide it, as finmesh's check counts it.)
+    // card numbers are coalesced to 0: a NULL beside a leaked number must not hide it, as finmesh's check counts it.
+    // A value shorter than 13 bytes skips the regex on both sides: finmesh's own query does, and a reference without
+    // that guard measured 5–15% slower, which flattered finmesh.)
     const oneQuery = `SELECT count(*) AS row_count,
         count(*) FILTER (WHERE transaction_id IS NULL) AS id_nulls,
         count(transaction_id) - count(DISTINCT transaction_id) AS id_duplicates,
         count(*) FILTER (WHERE payment_method IS NOT NULL AND payment_method NOT IN ('pix', 'card', 'boleto')) AS bad_method,
         count(*) FILTER (WHERE currency IS NOT NULL AND currency NOT IN ('BRL')) AS bad_currency,
-        coalesce(sum(${text.map((c) => `coalesce(len(list_filter(regexp_extract_all(${c}, '\\b[0-9]{13,19}\\b'), x -> pan_like(x) AND luhn_valid(x))), 0)`).join(' + ')}), 0) AS pan,
+        coalesce(sum(${text.map((c) => `coalesce(CASE WHEN strlen(${c}) >= 13 THEN len(list_filter(regexp_extract_all(${c}, '\\b[0-9]{13,19}\\b'), x -> pan_like(x) AND luhn_valid(x))) ELSE 0 END, 0)`).join(' + ')}), 0) AS pan,
         ${properties.map((p, i) => `count("${p.name}") AS c${i}`).join(', ')},
         (SELECT list(n ORDER BY day) FROM (SELECT dt AS day, count(*) AS n FROM ${silver} WHERE dt >= current_date - INTERVAL 30 DAY GROUP BY 1)) AS per_day
       FROM ${silver}`;
