@@ -45,21 +45,36 @@ export class SqliteRuns implements RunStore {
   async finish(runId: string, end: RunEnd): Promise<void> {
     this.db.transaction(() => {
       this.end(runId, end);
-      const jobs = end.warehouseJobs ?? [];
-      if (jobs.length > 0) {
-        this.db.prepare('DELETE FROM run_warehouse_jobs WHERE run_id = ?').run(runId);
-        const add = this.db.prepare(
-          'INSERT INTO run_warehouse_jobs (run_id, seq, job_id, bytes_processed, bytes_billed, slot_ms) VALUES (?, ?, ?, ?, ?, ?)',
-        );
-        for (const [i, j] of jobs.entries()) add.run(runId, i, j.jobId, j.bytesProcessed, j.bytesBilled, j.slotMs);
-      }
-      const logs = end.logs ?? [];
-      if (logs.length === 0) return;
+      this.replaceRows('run_warehouse_jobs', runId, end.warehouseJobs ?? [], {
+        job_id: (j) => j.jobId,
+        bytes_processed: (j) => j.bytesProcessed,
+        bytes_billed: (j) => j.bytesBilled,
+        slot_ms: (j) => j.slotMs,
+      });
       // A run another process had expired and that ends after all: its lines replace nothing but its own.
-      this.db.prepare('DELETE FROM run_logs WHERE run_id = ?').run(runId);
-      const add = this.db.prepare('INSERT INTO run_logs (run_id, seq, at, severity, message, fields) VALUES (?, ?, ?, ?, ?, ?)');
-      for (const [i, l] of logs.entries()) add.run(runId, i, l.time.getTime(), l.severity, l.message, JSON.stringify(l.fields));
+      this.replaceRows('run_logs', runId, end.logs ?? [], {
+        at: (l) => l.time.getTime(),
+        severity: (l) => l.severity,
+        message: (l) => l.message,
+        fields: (l) => JSON.stringify(l.fields),
+      });
     })();
+  }
+
+  /**
+   * A run's rows of a child table (its warehouse jobs, its log lines) replaced by `items` in their order (`seq`);
+   * nothing is touched when there are none (a run finishing with no jobs keeps those it had). Inside the caller's
+   * transaction.
+   */
+  private replaceRows<T>(table: string, runId: string, items: readonly T[], columns: Record<string, (item: T) => unknown>): void {
+    if (items.length === 0) return;
+    const names = Object.keys(columns);
+    const values = Object.values(columns);
+    this.db.prepare(`DELETE FROM ${table} WHERE run_id = ?`).run(runId);
+    const add = this.db.prepare(
+      `INSERT INTO ${table} (run_id, seq, ${names.join(', ')}) VALUES (?, ?, ${names.map(() => '?').join(', ')})`,
+    );
+    for (const [i, item] of items.entries()) add.run(runId, i, ...values.map((value) => value(item)));
   }
 
   async warehouseJobs(runId: string): Promise<WarehouseJobRecord[]> {
