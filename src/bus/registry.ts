@@ -20,6 +20,7 @@ export async function createBus(config: ProjectConfig['bus'], projectRoot: strin
         sasl: config.sasl
           ? { ...config.sasl, password: resolveSecret(config.sasl.password, projectRoot, 'finmesh.yaml: bus.sasl.password') }
           : undefined,
+        compression: config.compression,
       });
     }
     case 'pubsub': {

@@ -202,6 +202,8 @@ export const busSchema = z.discriminatedUnion('kind', [
         .object({ mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']), username: z.string(), password: secretRef })
         .strict()
         .optional(),
+      /** Record batches on the wire and in the broker's log; default snappy (none on Azure Event Hubs). */
+      compression: z.enum(['none', 'gzip', 'snappy']).optional(),
     })
     .strict(),
   z

@@ -237,6 +237,9 @@ class Lane {
     let cursor = await this.committedCheckpoint();
     const labels = { domain: this.source.domain, source: this.source.name };
     let lastLagCheck = 0;
+    // One page is published while the next is read: the bus's round trip (a remote broker's) overlaps the feed's read.
+    // Pages are published one after the other, in order; a failed publish fails the reader at the next page.
+    let publishing: Promise<void> | undefined;
     while (!this.stopped) {
       if (this.target !== undefined && this.feed.reached(cursor, this.target)) break;
       // Reading further ahead than the batch being committed and the next one buys nothing but memory, and on a
@@ -254,6 +257,9 @@ class Lane {
           : await this.feed.read(cursor, PAGE_SIZE);
       const count = lined && !lined.records ? lined.chunks.reduce((a, c) => a + c.records, 0) : page.records.length;
       if (count === 0) {
+        // Everything read is published before the lane idles or commits a position past it.
+        await publishing;
+        publishing = undefined;
         // With no head to aim at (Cosmos DB), an idle page means caught up.
         if (this.options.untilCaughtUp && this.target === undefined) break;
         if (page.checkpoint !== undefined && page.checkpoint !== cursor) {
@@ -276,23 +282,30 @@ class Lane {
       // Pages travel as few bus messages as the bus's size limits allow (NATS and Kafka take 1 MiB by default):
       // per-event overhead stays off the hot path, and the feed's order is kept.
       const messages = lined && !lined.records ? lined.chunks.map(encodeLines) : packMessages(page.records, MAX_MESSAGE_BYTES);
-      await this.options.bus.publish(
-        this.topic,
-        messages.map((m) => ({ key: this.source.name, value: m.value })),
-      );
-      this.published += count;
-      this.meterBus(
-        'publish',
-        messages.length,
-        messages.reduce((n, m) => n + m.bytes, 0),
-      );
-      this.options.metrics?.sourceRecordsRead.inc(labels, count);
-      this.options.metrics?.busPublished.inc(this.busLabels, messages.length);
-      this.options.metrics?.busBacklog.set(this.busLabels, this.published - this.committed);
+      await publishing;
+      publishing = this.options.bus
+        .publish(
+          this.topic,
+          messages.map((m) => ({ key: this.source.name, value: m.value })),
+        )
+        .then(() => {
+          this.published += count;
+          this.meterBus(
+            'publish',
+            messages.length,
+            messages.reduce((n, m) => n + m.bytes, 0),
+          );
+          this.options.metrics?.sourceRecordsRead.inc(labels, count);
+          this.options.metrics?.busPublished.inc(this.busLabels, messages.length);
+          this.options.metrics?.busBacklog.set(this.busLabels, this.published - this.committed);
+        });
+      // Awaited at the next page or at the end; until then its failure is not an unhandled rejection.
+      publishing.catch(() => undefined);
       cursor = page.checkpoint;
       // Synchronous sources (SQLite) would otherwise hold the event loop: let the writer's I/O run between pages.
       await new Promise((r) => setImmediate(r));
     }
+    await publishing;
     this.readerDone = true;
   }
 

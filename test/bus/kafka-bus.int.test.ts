@@ -3,6 +3,8 @@ import { appendFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import kafkajs from 'kafkajs';
+import { busText } from '../../src/bus/bus.js';
 import { KafkaBus } from '../../src/bus/kafka/kafka-bus.js';
 import { describeBusContract } from '../contracts/bus-contract.js';
 import { cli, cliAsync, copyExample, waitFor } from '../helpers.js';
@@ -23,6 +25,53 @@ after(async () => {
 describeBusContract('kafka (single-node KRaft broker)', async () => KafkaBus.create({ brokers: [server?.url ?? ''] }), {
   ...skip,
   attemptsSurviveResubscribe: false,
+});
+
+describe('Kafka compression', skip, () => {
+  it('reads batches the broker stored with Java snappy (xerial framing), and what it publishes uncompressed', async () => {
+    const { CompressionCodecs, CompressionTypes, Kafka } = kafkajs;
+    const topic = `xerial-${Date.now()}`;
+    // The topic's own codec makes the broker recompress every batch with Java's snappy, whatever the producer sent.
+    const admin = new Kafka({ brokers: [server?.brokers ?? ''], logLevel: kafkajs.logLevel.NOTHING }).admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'compression.type', value: 'snappy' }] }] });
+    await admin.disconnect();
+    const registered = CompressionCodecs[CompressionTypes.Snappy];
+    const framings: string[] = [];
+    CompressionCodecs[CompressionTypes.Snappy] = () => {
+      const codec = registered();
+      return {
+        compress: codec.compress,
+        decompress: (b: Buffer) => {
+          framings.push(b.subarray(1, 7).toString('latin1') === 'SNAPPY' ? 'xerial' : 'raw');
+          return codec.decompress(b);
+        },
+      };
+    };
+    const producer = await KafkaBus.create({ brokers: [server?.brokers ?? ''], compression: 'none' });
+    const consumer = await KafkaBus.create({ brokers: [server?.brokers ?? ''] });
+    try {
+      const values = [`{"n":0,"name":"José 💳"}`, 'x'.repeat(500 * 1024), ...Array.from({ length: 50 }, (_, i) => `{"n":${i + 2}}`)];
+      await producer.publish(
+        topic,
+        values.map((value) => ({ key: 'k', value })),
+      );
+      const sub = consumer.subscribe(topic, 'g', { maxInFlight: 100 });
+      const got: string[] = [];
+      for await (const d of sub) {
+        got.push(busText(d.message.value));
+        await d.ack();
+        if (got.length === values.length) break;
+      }
+      await sub.close();
+      assert.deepEqual(got, values, 'every value arrives whole, in order');
+      assert.ok(framings.includes('xerial'), `the broker's batches were read through the xerial framing (${framings.join(', ')})`);
+    } finally {
+      CompressionCodecs[CompressionTypes.Snappy] = registered;
+      await producer.close();
+      await consumer.close();
+    }
+  });
 });
 
 /** Bronze Parquet files of the example's transactions, as the stream commits them. */

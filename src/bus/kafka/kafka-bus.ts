@@ -1,4 +1,9 @@
-import { type Admin, type Consumer, Kafka, logLevel, type Producer, type SASLOptions } from 'kafkajs';
+import kafkajs, { type Admin, CompressionTypes, type Consumer, Kafka, logLevel, type Producer, type SASLOptions } from 'kafkajs';
+import { snappyCodec } from './snappy-codec.js';
+
+// kafkajs ships no snappy codec: this one (native, see snappy-codec.ts) is registered for the process.
+kafkajs.CompressionCodecs[CompressionTypes.Snappy] = snappyCodec;
+
 import { FinmeshError } from '../../core/errors.js';
 import { AsyncQueue } from '../async-queue.js';
 import {
@@ -24,7 +29,21 @@ export interface KafkaBusOptions {
   requestTimeoutMs?: number;
   /** Failed requests are tried again this many times, waiting longer each time (default `DEFAULT_KAFKA_RETRIES`). */
   retries?: number;
+  /** How record batches are compressed on the wire and in the broker's log (default `defaultKafkaCompression`). */
+  compression?: KafkaCompression | undefined;
 }
+
+export type KafkaCompression = 'none' | 'gzip' | 'snappy';
+
+/**
+ * snappy (fast, native, off the main thread, and less for the producer to checksum and the broker to store), except on
+ * Azure Event Hubs' Kafka endpoint (`*.servicebus.windows.net`), whose support for compressed batches is limited: none.
+ */
+export function defaultKafkaCompression(brokers: string[]): KafkaCompression {
+  return brokers.some((b) => /\.servicebus\.windows\.net(:\d+)?$/i.test(b.trim())) ? 'none' : 'snappy';
+}
+
+const COMPRESSION = { none: CompressionTypes.None, gzip: CompressionTypes.GZIP, snappy: CompressionTypes.Snappy } as const;
 
 /**
  * A broker that stops answering (hung, stopped, a network partition that keeps sockets open) fails a request after
@@ -45,6 +64,8 @@ const CLOSE_TIMEOUT_MS = 5000;
 
 /** Bytes of records per send: under the 1 MiB a broker accepts in one record batch by default, with room to spare. */
 const MAX_SEND_BYTES = 900 * 1024;
+/** Bytes a fetch takes of one partition (compressed, as stored), and of all partitions four times that. */
+const FETCH_PARTITION_BYTES = 8 * 2 ** 20;
 /** A record's framing beyond its key and value (lengths, offsets, timestamp deltas, headers count), at most. */
 const RECORD_OVERHEAD_BYTES = 64;
 
@@ -66,6 +87,7 @@ export class KafkaBus implements Bus {
     private readonly brokers: string,
     private readonly requestTimeoutMs: number,
     private readonly retries: number,
+    private readonly compression: CompressionTypes,
   ) {}
 
   static async create(options: KafkaBusOptions): Promise<KafkaBus> {
@@ -84,7 +106,17 @@ export class KafkaBus implements Bus {
     });
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     const admin = kafka.admin();
-    const bus = new KafkaBus(kafka, producer, admin, options.partitions ?? 3, options.brokers.join(','), requestTimeoutMs, retries);
+    const compression = COMPRESSION[options.compression ?? defaultKafkaCompression(options.brokers)];
+    const bus = new KafkaBus(
+      kafka,
+      producer,
+      admin,
+      options.partitions ?? 3,
+      options.brokers.join(','),
+      requestTimeoutMs,
+      retries,
+      compression,
+    );
     try {
       await producer.connect();
       await admin.connect();
@@ -117,7 +149,7 @@ export class KafkaBus implements Bus {
     const flush = async () => {
       if (batch.length === 0) return;
       try {
-        await this.producer.send({ topic, acks: -1, messages: batch });
+        await this.producer.send({ topic, acks: -1, messages: batch, compression: this.compression });
       } catch (cause) {
         throw this.failure(`publishing to ${topic}`, cause);
       }
@@ -147,6 +179,10 @@ export class KafkaBus implements Bus {
     const consumer: Consumer = this.kafka.consumer({
       groupId: `${group}.${topic}`,
       allowAutoTopicCreation: false,
+      // A fetch takes up to this much of a partition (compressed): the stream's messages are up to 512 KiB each, and
+      // kafkajs' 1 MiB default made a round trip to the broker every message or two.
+      maxBytesPerPartition: FETCH_PARTITION_BYTES,
+      maxBytes: 4 * FETCH_PARTITION_BYTES,
       retry: {
         retries: this.retries,
         initialRetryTime: 300,
@@ -171,6 +207,28 @@ export class KafkaBus implements Bus {
     let space: (() => void) | undefined;
     const acked = new Map<number, Set<number>>();
     const committed = new Map<number, number>();
+    // Offsets are committed in the background, one request at a time for every partition that moved: a caller acking
+    // a batch of messages one after the other waits for none of them, and makes one or two requests, not one each.
+    const toCommit = new Set<number>();
+    let committing: Promise<void> | undefined;
+    const commitAcked = () => {
+      committing ??= (async () => {
+        while (toCommit.size > 0 && !failed) {
+          const offsets = [...toCommit].map((p) => ({ topic, partition: p, offset: String(committed.get(p)) }));
+          toCommit.clear();
+          // The caller's work is done (committed downstream): a broker that cannot take the offset fails the
+          // subscription, and the messages come again to the next one (at least once), rather than the work
+          // being redone against a broker that does not answer.
+          try {
+            await consumer.commitOffsets(offsets);
+          } catch (cause) {
+            fail(`committing offsets of ${topic} as ${group}`, cause);
+          }
+        }
+      })().finally(() => {
+        committing = undefined;
+      });
+    };
     const started = (async () => {
       await this.ensureTopic(topic);
       await consumer.connect();
@@ -192,7 +250,8 @@ export class KafkaBus implements Bus {
           if (!committed.has(partition)) committed.set(partition, offset);
           let attempt = 1;
           const delivery: Delivery = {
-            message: { key: message.key?.toString() ?? '', value: message.value?.toString() ?? '' },
+            // The value as the bytes fetched (no decoding into a string: a consumer reads bytes or text, `busText`).
+            message: { key: message.key?.toString() ?? '', value: message.value ?? '' },
             get attempt() {
               return attempt;
             },
@@ -205,14 +264,8 @@ export class KafkaBus implements Bus {
               while (set.has(next)) set.delete(next++);
               if (next !== committed.get(partition)) {
                 committed.set(partition, next);
-                // The caller's work is done (committed downstream): a broker that cannot take the offset fails the
-                // subscription, and the messages come again to the next one (at least once), rather than the work
-                // being redone against a broker that does not answer.
-                try {
-                  await consumer.commitOffsets([{ topic, partition, offset: String(next) }]);
-                } catch (cause) {
-                  fail(`committing offsets of ${topic} as ${group}`, cause);
-                }
+                toCommit.add(partition);
+                commitAcked();
               }
               space?.();
             },
@@ -245,6 +298,8 @@ export class KafkaBus implements Bus {
         space?.();
         queue.close();
         await started.catch(() => undefined);
+        // What was acked is committed before the consumer leaves: the next subscription starts after it.
+        if (committing) await bounded(committing);
         await bounded(consumer.disconnect());
       },
     };
