@@ -296,6 +296,89 @@ describe('partner CSV read by DuckDB (read_csv) gives what the scanner gives', (
     );
   });
 
+  it('a file of many buffers with bad rows spread through it (ISO-8859-1, CRLF): exact counts, every reject on its own line, the memory limit set back', async () => {
+    // DuckDB writes the staged rows under a lower memory limit (its buffers read ahead wait for the one being written):
+    // rows far into the file keep their lines, the rejects theirs, and the engine's own limit is back afterwards.
+    const limitBefore = await engine.query(`SELECT current_setting('memory_limit') AS m`);
+    const file = join(dir, 'spread.csv');
+    const n = 400_000;
+    const bad = new Map<number, string>([
+      [3, 'CB-3;27/11/2026;Loja Três;1,0x;0;1;27/11/2026 13:05:09;sim;'],
+      [123_457, 'CB-123457;27/11/2026;Açougue;1,00;0;1'],
+      [250_001, 'CB-250001;31/02/2026;Padaria São João;1,00;0;1;27/11/2026 13:05:09;sim;'],
+      [399_998, 'CB-399998;27/11/2026;"Loja "Fim"";1,00;0;1;27/11/2026 13:05:09;sim;'],
+    ]);
+    const out: string[] = [HEADER];
+    for (let i = 0; i < n; i++)
+      out.push(
+        bad.get(i) ??
+          `CB-${i};27/11/2026;Açaí ${i % 97};${i % 1000},${String(i % 100).padStart(2, '0')};0;${i % 12};27/11/2026 13:05:09;sim;`,
+      );
+    writeFileSync(file, Buffer.from(`${out.join('\r\n')}\r\n`, 'latin1'));
+    const read = await readCsvWithEngine(engine, {
+      path: file,
+      name: 'partner.csv',
+      options: brazilian,
+      encoding: 'latin1',
+      schema,
+      workDir: dir,
+    });
+    assert.ok(read, 'the engine reads the file');
+    assert.equal(read.count + read.rows.length + read.rejects.length, n);
+    assert.equal(read.count, n - bad.size);
+    // Row i of the file (0-based after the header) is on line i + 2.
+    assert.deepEqual(
+      read.rejects.map((r) => [r.line, r.reason.replace(/: .*$/, '')]),
+      [...bad.keys()].map((i) => [i + 2, 'partner.csv']),
+    );
+    assert.deepEqual(
+      read.rejects.map((r) => r.raw),
+      [...bad.values()],
+    );
+    assert.match(read.rejects[1]?.reason ?? '', /^partner\.csv: line 123459: 6 fields, the header has 9$/);
+    const q = await engine.query(
+      `SELECT count(*) AS n, count(DISTINCT _line) AS lines,
+         count(*) FILTER (WHERE _line <> 2 + CAST(substr(case_id, 4) AS BIGINT)) AS misplaced,
+         count(*) FILTER (WHERE merchant_name NOT LIKE 'Açaí %') AS undecoded FROM (${read.select})`,
+    );
+    assert.deepEqual(Object.fromEntries(Object.entries(q.rows[0] ?? {}).map(([k, v]) => [k, Number(v)])), {
+      n: n - bad.size,
+      lines: n - bad.size,
+      misplaced: 0,
+      undecoded: 0,
+    });
+    const limitAfter = await engine.query(`SELECT current_setting('memory_limit') AS m`);
+    assert.equal(limitAfter.rows[0]?.m, limitBefore.rows[0]?.m);
+  });
+
+  it('an engine whose settings are locked (a sandboxed session) and one with a lower memory limit of its own still read the file', async () => {
+    const file = join(dir, 'locked.csv');
+    const out: string[] = [HEADER];
+    for (let i = 0; i < 20_000; i++) out.push(`CB-${i};27/11/2026;Loja ${i};1,00;0;1;27/11/2026 13:05:09;sim;`);
+    writeFileSync(file, `${out.join('\n')}\n`);
+    for (const label of ['locked', 'memory limit 40MB'] as const) {
+      const own = label === 'locked' ? await DuckDbEngine.create() : await DuckDbEngine.create({ memoryLimit: '40MB' });
+      try {
+        if (label === 'locked') await own.sandbox([dir]);
+        const before = await own.query(`SELECT current_setting('memory_limit') AS m`);
+        const read = await readCsvWithEngine(own, {
+          path: file,
+          name: 'partner.csv',
+          options: brazilian,
+          encoding: 'utf-8',
+          schema,
+          workDir: dir,
+        });
+        assert.ok(read, `${label}: the engine reads the file`);
+        assert.equal(read.count, 20_000, label);
+        const after = await own.query(`SELECT current_setting('memory_limit') AS m`);
+        assert.equal(after.rows[0]?.m, before.rows[0]?.m, label);
+      } finally {
+        await own.close();
+      }
+    }
+  });
+
   it('a line longer than DuckDB reads (2 MiB) still gives the scanner’s rows', async () => {
     const file = join(dir, 'long.csv');
     const long = 'x'.repeat(3 * 1024 * 1024);

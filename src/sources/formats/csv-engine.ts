@@ -61,6 +61,15 @@ const ENGINE_MAX_LINE_BYTES = 2 * 1024 * 1024;
  * MB) peaked at 310 MB in DuckDB against 80 MB for 100k rows; with 4 MiB, 105 MB against 67 MB, at the same speed.
  */
 const ENGINE_BUFFER_BYTES = 2 * ENGINE_MAX_LINE_BYTES;
+/**
+ * DuckDB's memory limit while it writes the staged Parquet (lowered only, and set back after). Written in the file's
+ * order, the rows a thread reads ahead of the batch being written wait in memory until that batch is written; how
+ * far ahead a thread gets is bounded only by the memory limit (80% of the machine's by default), so on a busy
+ * machine — one thread descheduled, the other reading on — the waiting rows grew with the file: 17 MiB of them for
+ * 100k rows, 96 MiB for 5M (`duckdb_memory()`, COLUMN_DATA). Under this limit DuckDB holds the thread that is ahead
+ * instead (the rows it holds stay near 40 MiB at 5M rows, and the process's peak near that of 100k rows).
+ */
+const ENGINE_COPY_MEMORY_BYTES = 48 * 2 ** 20;
 
 const INTEGER = /^(TINYINT|SMALLINT|INTEGER|INT|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|INT[1248])$/;
 const NUMBER = /^(DECIMAL|NUMERIC|DOUBLE|FLOAT|REAL|FLOAT[48])$/;
@@ -144,8 +153,20 @@ export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): 
   try {
     // The Parquet keeps the file's order (written in parallel, in order), so a row's position is its row number in
     // the Parquet: no numbering inside the query, which would make DuckDB read the file on one thread.
-    const copy = (select: string) =>
-      engine.exec(`COPY (${select}) TO ${lit(staged)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 32768, PRESERVE_ORDER true)`);
+    const limit = await copyMemoryLimit(engine);
+    const copy = async (select: string) => {
+      const sql = `COPY (${select}) TO ${lit(staged)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 32768, PRESERVE_ORDER true)`;
+      if (!limit) return engine.exec(sql);
+      // One statement list, so that nothing else the engine runs meanwhile runs under the lower limit.
+      try {
+        await engine.exec(`SET memory_limit = ${lit(limit.during)}; ${sql}; SET memory_limit = ${lit(limit.before)}`);
+      } catch {
+        await engine.exec(`SET memory_limit = ${lit(limit.before)}`);
+        // What does not fit under the lower limit (very wide rows) is read again under the engine's own.
+        await engine.exec(`DROP TABLE IF EXISTS ${rejectsTable}; DROP TABLE IF EXISTS ${scansTable}`);
+        await engine.exec(sql);
+      }
+    };
     let file: FileScan;
     try {
       const copied = copy(fast);
@@ -242,6 +263,32 @@ export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): 
   } finally {
     await engine.exec(`DROP TABLE IF EXISTS ${rejectsTable}; DROP TABLE IF EXISTS ${scansTable}`).catch(() => undefined);
   }
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  bytes: 1,
+  KiB: 2 ** 10,
+  MiB: 2 ** 20,
+  GiB: 2 ** 30,
+  TiB: 2 ** 40,
+  KB: 1e3,
+  MB: 1e6,
+  GB: 1e9,
+  TB: 1e12,
+};
+
+/**
+ * The memory limit to set while DuckDB writes the staged Parquet, and the one to set back: undefined when the
+ * engine's limit is already as low (a user's `memoryLimit`), or its settings are locked (a sandboxed session).
+ */
+async function copyMemoryLimit(engine: Engine): Promise<{ during: string; before: string } | undefined> {
+  const r = await engine.query(`SELECT current_setting('memory_limit') AS m, current_setting('lock_configuration') AS locked`);
+  const before = String(r.rows[0]?.m ?? '');
+  if (r.rows[0]?.locked === true || String(r.rows[0]?.locked) === 'true') return undefined;
+  const m = /^([0-9.]+) ?([A-Za-z]+)$/.exec(before);
+  const unit = m ? SIZE_UNITS[m[2] as string] : undefined;
+  if (!m || unit === undefined || Number(m[1]) * unit <= ENGINE_COPY_MEMORY_BYTES) return undefined;
+  return { during: `${ENGINE_COPY_MEMORY_BYTES / 2 ** 20}MiB`, before };
 }
 
 /**
