@@ -322,6 +322,8 @@ describe('partner CSV read by DuckDB (read_csv) gives what the scanner gives', (
       encoding: 'latin1',
       schema,
       workDir: dir,
+      // Written under the lower limit whatever its size (by default only files of 128 MiB and more are).
+      boundedFromBytes: 0,
     });
     assert.ok(read, 'the engine reads the file');
     assert.equal(read.count + read.rows.length + read.rejects.length, n);
@@ -368,6 +370,7 @@ describe('partner CSV read by DuckDB (read_csv) gives what the scanner gives', (
           encoding: 'utf-8',
           schema,
           workDir: dir,
+          boundedFromBytes: 0,
         });
         assert.ok(read, `${label}: the engine reads the file`);
         assert.equal(read.count, 20_000, label);
