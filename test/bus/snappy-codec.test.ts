@@ -37,3 +37,12 @@ describe('Kafka snappy codec', () => {
     await assert.rejects(snappyCodec().decompress(whole.subarray(0, whole.length - 10)), /snappy block of \d+ bytes at byte \d+ runs past/);
   });
 });
+
+describe('Kafka compression default', () => {
+  it('is snappy, and none on Azure Event Hubs’ Kafka endpoint', async () => {
+    const { defaultKafkaCompression } = await import('../../src/bus/kafka/kafka-bus.js');
+    assert.equal(defaultKafkaCompression(['127.0.0.1:9092']), 'snappy');
+    assert.equal(defaultKafkaCompression(['kafka-1.internal:9092', 'kafka-2.internal:9092']), 'snappy');
+    assert.equal(defaultKafkaCompression(['fintech-prod.servicebus.windows.net:9093']), 'none');
+  });
+});

@@ -1,9 +1,4 @@
 import kafkajs, { type Admin, CompressionTypes, type Consumer, Kafka, logLevel, type Producer, type SASLOptions } from 'kafkajs';
-import { snappyCodec } from './snappy-codec.js';
-
-// kafkajs ships no snappy codec: this one (native, see snappy-codec.ts) is registered for the process.
-kafkajs.CompressionCodecs[CompressionTypes.Snappy] = snappyCodec;
-
 import { FinmeshError } from '../../core/errors.js';
 import { AsyncQueue } from '../async-queue.js';
 import {
@@ -15,6 +10,10 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from '../bus.js';
+import { snappyCodec } from './snappy-codec.js';
+
+// kafkajs ships no snappy codec: this one (native, see snappy-codec.ts) is registered for the process.
+kafkajs.CompressionCodecs[CompressionTypes.Snappy] = snappyCodec;
 
 export interface KafkaBusOptions {
   brokers: string[];
