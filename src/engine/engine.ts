@@ -55,6 +55,14 @@ export interface Engine {
    * engine's default otherwise): with both, the engine's memory stays flat in the input's size.
    */
   writeParquet(select: string, dir: string, options?: WriteParquetOptions): Promise<WrittenFile[]>;
+  /**
+   * Runs statements that return nothing with the engine's memory limit lowered to `bytes` for them alone, then sets
+   * its own limit back. Runs them as they are when the limit may not be lowered: the engine's settings are
+   * locked (`sandbox`) or its own limit is `bytes` or lower already (never raised). When they fail, the limit is set
+   * back and the error thrown (the caller may run them again under the engine's own limit). Absent from engines
+   * without a memory limit of their own to lower.
+   */
+  execUnderMemoryLimit?(sql: string, bytes: number): Promise<void>;
   /** Restricts this engine to reading the given folders and refuses to change settings from then on. */
   sandbox(readableRoots: string[]): Promise<void>;
   /** Cancels the statement running now, if any: it fails with `QUERY_INVALID` (a statement timeout calls this). */

@@ -101,3 +101,58 @@ describe('the default mask', () => {
     }
   });
 });
+
+describe('a statement run under a lower memory limit', () => {
+  const limit = async (engine: DuckDbEngine) => String((await engine.query(`SELECT current_setting('memory_limit') AS m`)).rows[0]?.m);
+  /** The limit the statement itself ran under, as DuckDB shows it. */
+  const during = async (engine: DuckDbEngine, name: string) => {
+    await engine.execUnderMemoryLimit(`CREATE TABLE ${name} AS SELECT current_setting('memory_limit') AS m`, 48 * 2 ** 20);
+    return String((await engine.query(`SELECT m FROM ${name}`)).rows[0]?.m);
+  };
+
+  it('runs under it, then has the engine’s own limit back: DuckDB’s default, or the one it was created with', async () => {
+    for (const memoryLimit of [undefined, '1GB', '2000MiB']) {
+      const engine = await DuckDbEngine.create({ memoryLimit });
+      try {
+        const own = await limit(engine);
+        assert.equal(await during(engine, 't1'), '48.0 MiB', `${memoryLimit}: lowered for the statement`);
+        assert.equal(await limit(engine), own, `${memoryLimit}: set back`);
+        // Again: the limit set back is the engine's own, not its shown text read back (which would drift).
+        assert.equal(await during(engine, 't2'), '48.0 MiB');
+        assert.equal(await limit(engine), own);
+        // And in effect, not only as shown: a sort of ~100 MB runs (DuckDB's RESET shows the default but keeps 48 MiB).
+        const sorted = await engine.query(
+          `SELECT count(*) AS n FROM (SELECT range, repeat('x', 100) AS s FROM range(1000000) ORDER BY s, range DESC)`,
+        );
+        assert.equal(Number(sorted.rows[0]?.n), 1_000_000, `${memoryLimit}: the limit in effect is the engine's own`);
+      } finally {
+        await engine.close();
+      }
+    }
+  });
+
+  it('is never raised (an engine whose own limit is lower), and a sandboxed engine keeps its settings', async () => {
+    const low = await DuckDbEngine.create({ memoryLimit: '32MiB' });
+    const locked = await DuckDbEngine.create();
+    try {
+      assert.equal(await during(low, 't'), '32.0 MiB');
+      await locked.sandbox([tempDir()]);
+      const own = await limit(locked);
+      assert.equal(await during(locked, 't'), own);
+    } finally {
+      await low.close();
+      await locked.close();
+    }
+  });
+
+  it('a statement that fails there: its error is thrown and the limit set back', async () => {
+    const engine = await DuckDbEngine.create();
+    try {
+      const own = await limit(engine);
+      await assert.rejects(engine.execUnderMemoryLimit('SELECT * FROM no_such_table', 48 * 2 ** 20), /no_such_table/);
+      assert.equal(await limit(engine), own);
+    } finally {
+      await engine.close();
+    }
+  });
+});

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { DuckDbEngine } from '../../src/engine/duckdb/duckdb-engine.js';
 import { NdjsonWriter } from '../../src/lake/quarantine.js';
 import { type CsvColumn, type CsvOptions, csvOptionsSchema } from '../../src/sources/formats/csv.js';
-import { engineCanReadCsv, readCsvWithEngine } from '../../src/sources/formats/csv-engine.js';
+import { type EngineCsvInput, engineCanReadCsv, readCsvWithEngine } from '../../src/sources/formats/csv-engine.js';
 import type { Encoding } from '../../src/sources/formats/decode.js';
 import { readFileRows } from '../../src/sources/formats/read-file.js';
 import { tempDir } from '../helpers.js';
@@ -82,6 +82,19 @@ async function throughScanner(engine: DuckDbEngine, dir: string, file: string, o
     rows: await bronze(engine, rows.count > 0 ? `SELECT * FROM ${engine.dialect.readNdjson(rows.path, schema)}` : undefined),
     rejects,
   };
+}
+
+/** The engine's read of a partner file in the Brazilian layout (UTF-8 unless `more` says otherwise). */
+function readPartner(engine: DuckDbEngine, dir: string, file: string, more: Partial<EngineCsvInput> = {}) {
+  return readCsvWithEngine(engine, {
+    path: file,
+    name: 'partner.csv',
+    options: brazilian,
+    encoding: 'utf-8',
+    schema,
+    workDir: dir,
+    ...more,
+  });
 }
 
 async function throughEngine(engine: DuckDbEngine, dir: string, file: string, o: CsvOptions, encoding: Encoding) {
@@ -277,14 +290,7 @@ describe('partner CSV read by DuckDB (read_csv) gives what the scanner gives', (
     const out: string[] = [HEADER];
     for (let i = 0; i < n; i++) out.push(`CB-${i};27/11/2026;L${i % 10};1,00;0;1;27/11/2026 13:05:09;sim;`);
     writeFileSync(file, `${out.join('\n')}\n`);
-    const read = await readCsvWithEngine(engine, {
-      path: file,
-      name: 'partner.csv',
-      options: brazilian,
-      encoding: 'utf-8',
-      schema,
-      workDir: dir,
-    });
+    const read = await readPartner(engine, dir, file);
     assert.ok(read, 'the engine reads the file');
     assert.equal(read.count, n);
     const q = await engine.query(
@@ -315,16 +321,8 @@ describe('partner CSV read by DuckDB (read_csv) gives what the scanner gives', (
           `CB-${i};27/11/2026;Açaí ${i % 97};${i % 1000},${String(i % 100).padStart(2, '0')};0;${i % 12};27/11/2026 13:05:09;sim;`,
       );
     writeFileSync(file, Buffer.from(`${out.join('\r\n')}\r\n`, 'latin1'));
-    const read = await readCsvWithEngine(engine, {
-      path: file,
-      name: 'partner.csv',
-      options: brazilian,
-      encoding: 'latin1',
-      schema,
-      workDir: dir,
-      // Written under the lower limit whatever its size (by default only files of 128 MiB and more are).
-      boundedFromBytes: 0,
-    });
+    // Written under the lower limit whatever its size (by default only files of 128 MiB and more are).
+    const read = await readPartner(engine, dir, file, { encoding: 'latin1', boundedFromBytes: 0 });
     assert.ok(read, 'the engine reads the file');
     assert.equal(read.count + read.rows.length + read.rejects.length, n);
     assert.equal(read.count, n - bad.size);
@@ -363,15 +361,7 @@ describe('partner CSV read by DuckDB (read_csv) gives what the scanner gives', (
       try {
         if (label === 'locked') await own.sandbox([dir]);
         const before = await own.query(`SELECT current_setting('memory_limit') AS m`);
-        const read = await readCsvWithEngine(own, {
-          path: file,
-          name: 'partner.csv',
-          options: brazilian,
-          encoding: 'utf-8',
-          schema,
-          workDir: dir,
-          boundedFromBytes: 0,
-        });
+        const read = await readPartner(own, dir, file, { boundedFromBytes: 0 });
         assert.ok(read, `${label}: the engine reads the file`);
         assert.equal(read.count, 20_000, label);
         const after = await own.query(`SELECT current_setting('memory_limit') AS m`);
@@ -382,6 +372,43 @@ describe('partner CSV read by DuckDB (read_csv) gives what the scanner gives', (
     }
   });
 
+  it('a file that does not fit under the lower limit is read again under the engine’s own: the same rows and rejects', async () => {
+    const file = join(dir, 'tight.csv');
+    const out: string[] = [HEADER];
+    for (let i = 0; i < 50_000; i++)
+      out.push(i === 777 ? 'CB-777;27/11/2026;Loja;1,0x;0;1' : `CB-${i};27/11/2026;Loja ${i};1,00;0;1;27/11/2026 13:05:09;sim;`);
+    writeFileSync(file, `${out.join('\n')}\n`);
+    const own = await DuckDbEngine.create();
+    try {
+      const failures: string[] = [];
+      const under = own.execUnderMemoryLimit.bind(own);
+      own.execUnderMemoryLimit = (sql, bytes) =>
+        under(sql, bytes).catch((e: Error) => {
+          failures.push(e.message);
+          throw e;
+        });
+      const before = await own.query(`SELECT current_setting('memory_limit') AS m`);
+      // 1 MiB: less than one of DuckDB's read buffers (4 MiB), so the COPY cannot run under it.
+      const read = await readPartner(own, dir, file, { boundedFromBytes: 0, copyMemoryBytes: 2 ** 20 });
+      assert.equal(failures.length, 1, 'the COPY failed under the lower limit');
+      assert.match(failures[0] ?? '', /Out of Memory/);
+      assert.ok(read, 'the engine reads the file');
+      assert.equal(read.count, 49_999);
+      assert.deepEqual(
+        read.rejects.map((r) => [r.line, r.raw]),
+        [[779, 'CB-777;27/11/2026;Loja;1,0x;0;1']],
+      );
+      const q = await own.query(
+        `SELECT count(*) FILTER (WHERE _line <> 2 + CAST(substr(case_id, 4) AS BIGINT)) AS misplaced FROM (${read.select})`,
+      );
+      assert.equal(Number(q.rows[0]?.misplaced), 0);
+      const after = await own.query(`SELECT current_setting('memory_limit') AS m`);
+      assert.equal(after.rows[0]?.m, before.rows[0]?.m);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('a line longer than DuckDB reads (2 MiB) still gives the scanner’s rows', async () => {
     const file = join(dir, 'long.csv');
     const long = 'x'.repeat(3 * 1024 * 1024);
@@ -389,14 +416,7 @@ describe('partner CSV read by DuckDB (read_csv) gives what the scanner gives', (
     for (let i = 0; i < 20; i++) lines.push(`CB-${i};27/11/2026;${i === 7 ? long : `Loja ${i}`};1,00;0;1;27/11/2026 13:05:09;sim;`);
     writeFileSync(file, `${lines.join('\n')}\n`);
     const js = await throughScanner(engine, dir, file, brazilian, 'utf-8');
-    const read = await readCsvWithEngine(engine, {
-      path: file,
-      name: 'partner.csv',
-      options: brazilian,
-      encoding: 'utf-8',
-      schema,
-      workDir: dir,
-    });
+    const read = await readPartner(engine, dir, file);
     const db = read ? await throughEngine(engine, dir, file, brazilian, 'utf-8') : js;
     assert.equal(db.rows.length, 20);
     assert.deepEqual(db.rows, js.rows);

@@ -62,11 +62,18 @@ export class DuckDbEngine implements Engine {
   /** File lists handed to `read_parquet`, by their first file, to resolve a profile that shows only the first few. */
   private readonly fileLists = new Map<string, string[]>();
 
+  /** Set by `sandbox`: settings can no longer change. */
+  private locked = false;
+  /** The engine's own memory limit, to set back (`text`), and about its size (DuckDB shows it to one decimal). */
+  private ownLimit: { text: string; bytes: number } | undefined;
+
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly conn: DuckDBConnection,
     readonly version: string,
     private profilePath: string | undefined,
+    /** As configured (`DuckDbOptions.memoryLimit`); DuckDB's default when undefined. */
+    private readonly memoryLimit: string | undefined,
   ) {}
 
   static async create(options: DuckDbOptions = {}): Promise<DuckDbEngine> {
@@ -86,7 +93,7 @@ export class DuckDbEngine implements Engine {
            SET custom_profiling_settings = '{"EXTRA_INFO": "true", "OPERATOR_NAME": "true", "OPERATOR_TYPE": "true"}'`;
       }
       await conn.run(settings);
-      return new DuckDbEngine(instance, conn, duckdbApi().version(), profilePath);
+      return new DuckDbEngine(instance, conn, duckdbApi().version(), profilePath, options.memoryLimit);
     } catch (cause) {
       throw new FinmeshError('UNAVAILABLE', `cannot start DuckDB: ${(cause as Error).message}`, { cause });
     }
@@ -197,6 +204,30 @@ export class DuckDbEngine implements Engine {
     });
   }
 
+  execUnderMemoryLimit(sql: string, bytes: number): Promise<void> {
+    return this.serial(async () => {
+      if (this.locked) return void (await this.run(sql));
+      if (this.ownLimit === undefined) {
+        // Without a configured limit, DuckDB's default (80% of the memory it sees) is known only as DuckDB shows it,
+        // to one decimal ('18.8 GiB' for 18.83): it is set back as the middle of what that text stands for (18.85 GiB,
+        // shown as the same text), the same every time, so it never drifts. Not RESET: DuckDB 1.4's RESET
+        // memory_limit shows the default again but leaves its buffer pool at the lower limit.
+        const r = await this.runAndRead(`SELECT current_setting('memory_limit') AS m`);
+        const shown = String(r.getRowObjectsJson()[0]?.m ?? '');
+        this.ownLimit = { text: this.memoryLimit ?? middleOf(shown), bytes: sizeBytes(shown) ?? 0 };
+      }
+      if (this.ownLimit.bytes <= bytes) return void (await this.run(sql));
+      // One statement list: nothing else the engine runs meanwhile runs under the lower limit.
+      const restore = `SET memory_limit = ${quoteLiteral(this.ownLimit.text)}`;
+      try {
+        await this.run(`SET memory_limit = '${Math.floor(bytes)}B'; ${sql}; ${restore}`);
+      } catch (cause) {
+        await this.run(restore);
+        throw cause;
+      }
+    });
+  }
+
   /** Profiling stops too: the profile's file is outside the folders a sandboxed engine may touch. */
   async sandbox(readableRoots: string[]): Promise<void> {
     const dirs = readableRoots.map((r) => quoteLiteral(r.endsWith(sep) ? r : r + sep)).join(', ');
@@ -209,6 +240,7 @@ export class DuckDbEngine implements Engine {
     await this.exec(
       `${profile ? 'PRAGMA disable_profiling; ' : ''}${temp}SET allowed_directories = [${dirs}]; SET enable_external_access = false; SET lock_configuration = true`,
     );
+    this.locked = true;
     if (profile) await rm(profile, { force: true });
   }
 
@@ -447,4 +479,33 @@ export function splitStatements(sql: string): string[] {
 
 function stripComments(sql: string): string {
   return sql.replace(/--[^\n]*/g, ' ').replace(/\/\*[\s\S]*?\*\//g, ' ');
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  bytes: 1,
+  KiB: 2 ** 10,
+  MiB: 2 ** 20,
+  GiB: 2 ** 30,
+  TiB: 2 ** 40,
+  KB: 1e3,
+  MB: 1e6,
+  GB: 1e9,
+  TB: 1e12,
+};
+
+const SIZE_SHOWN = /^([0-9.]+) ?([A-Za-z]+)$/;
+
+/** A size as DuckDB shows one (`18.8 GiB`, `953.6 MiB`, `0 bytes`) in bytes; undefined for any other text. */
+function sizeBytes(shown: string): number | undefined {
+  const m = SIZE_SHOWN.exec(shown.trim());
+  const unit = m ? SIZE_UNITS[m[2] as string] : undefined;
+  return m && unit !== undefined ? Number(m[1]) * unit : undefined;
+}
+
+/** The middle of the sizes DuckDB shows as `shown` (it cuts to one decimal): `18.85 GiB` for `18.8 GiB`. */
+function middleOf(shown: string): string {
+  const m = SIZE_SHOWN.exec(shown.trim());
+  if (!m || m[2] === 'bytes') return shown;
+  const decimals = m[1]?.split('.')[1]?.length ?? 0;
+  return `${(Number(m[1]) + 0.5 * 10 ** -decimals).toFixed(decimals + 1)} ${m[2]}`;
 }

@@ -35,6 +35,8 @@ export interface EngineCsvInput {
   workDir: string;
   /** The smallest file whose rows DuckDB writes under a lower memory limit (tests set a small one). */
   boundedFromBytes?: number;
+  /** That lower limit (tests set one too low for the file, to see it read again under the engine's own). */
+  copyMemoryBytes?: number;
 }
 
 export interface EngineCsvResult {
@@ -161,16 +163,13 @@ export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): 
   try {
     // The Parquet keeps the file's order (written in parallel, in order), so a row's position is its row number in
     // the Parquet: no numbering inside the query, which would make DuckDB read the file on one thread.
-    const limit =
-      statSync(input.path).size >= (input.boundedFromBytes ?? ENGINE_BOUNDED_FROM_BYTES) ? await copyMemoryLimit(engine) : undefined;
+    const bounded = statSync(input.path).size >= (input.boundedFromBytes ?? ENGINE_BOUNDED_FROM_BYTES);
     const copy = async (select: string) => {
       const sql = `COPY (${select}) TO ${lit(staged)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 32768, PRESERVE_ORDER true)`;
-      if (!limit) return engine.exec(sql);
-      // One statement list, so that nothing else the engine runs meanwhile runs under the lower limit.
+      if (!bounded || !engine.execUnderMemoryLimit) return engine.exec(sql);
       try {
-        await engine.exec(`SET memory_limit = ${lit(limit.during)}; ${sql}; SET memory_limit = ${lit(limit.before)}`);
+        await engine.execUnderMemoryLimit(sql, input.copyMemoryBytes ?? ENGINE_COPY_MEMORY_BYTES);
       } catch {
-        await engine.exec(`SET memory_limit = ${lit(limit.before)}`);
         // What does not fit under the lower limit (very wide rows) is read again under the engine's own.
         await engine.exec(`DROP TABLE IF EXISTS ${rejectsTable}; DROP TABLE IF EXISTS ${scansTable}`);
         await engine.exec(sql);
@@ -272,36 +271,6 @@ export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): 
   } finally {
     await engine.exec(`DROP TABLE IF EXISTS ${rejectsTable}; DROP TABLE IF EXISTS ${scansTable}`).catch(() => undefined);
   }
-}
-
-const SIZE_UNITS: Record<string, number> = {
-  bytes: 1,
-  KiB: 2 ** 10,
-  MiB: 2 ** 20,
-  GiB: 2 ** 30,
-  TiB: 2 ** 40,
-  KB: 1e3,
-  MB: 1e6,
-  GB: 1e9,
-  TB: 1e12,
-};
-
-/**
- * The memory limit to set while DuckDB writes the staged Parquet, and the one to set back: undefined when the
- * engine's limit is already as low (a user's `memoryLimit`), or its settings are locked (a sandboxed session).
- */
-async function copyMemoryLimit(engine: Engine): Promise<{ during: string; before: string } | undefined> {
-  const r = await engine.query(`SELECT current_setting('memory_limit') AS m, current_setting('lock_configuration') AS locked`);
-  const before = String(r.rows[0]?.m ?? '');
-  if (r.rows[0]?.locked === true || String(r.rows[0]?.locked) === 'true') return undefined;
-  const m = /^([0-9.]+) ?([A-Za-z]+)$/.exec(before);
-  const unit = m ? SIZE_UNITS[m[2] as string] : undefined;
-  if (!m || unit === undefined || Number(m[1]) * unit <= ENGINE_COPY_MEMORY_BYTES) return undefined;
-  // DuckDB shows the limit cut to one decimal ('18.8 GiB' for 18.83): set back as shown it would shrink a little at
-  // every file. The middle of what the text stands for is set back instead, which DuckDB shows as the same text.
-  const decimals = m[1]?.split('.')[1]?.length ?? 0;
-  const restore = unit === 1 ? before : `${(Number(m[1]) + 0.5 * 10 ** -decimals).toFixed(decimals + 1)} ${m[2]}`;
-  return { during: `${ENGINE_COPY_MEMORY_BYTES / 2 ** 20}MiB`, before: restore };
 }
 
 /**
