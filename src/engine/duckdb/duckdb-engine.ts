@@ -189,7 +189,11 @@ export class DuckDbEngine implements Engine {
       const rowGroup = options.rowGroupRows ? `, ROW_GROUP_SIZE ${Math.trunc(options.rowGroupRows)}` : '';
       const target = options.partitionBy ? dir : join(dir, 'part-0.parquet');
       if (!options.partitionBy) await mkdir(dir, { recursive: true });
-      await this.run(`COPY (${select}) TO ${quoteLiteral(target)} (FORMAT parquet, COMPRESSION zstd${partition}${order}${rowGroup})`);
+      // zstd at level 1 rather than DuckDB's 3: on the lake's own data as small or smaller (silver transactions 51.6
+      // vs 53.3 MiB; bronze +2%) and cheaper to write (a stream's 50k-change bronze batch: ~9% less time).
+      await this.run(
+        `COPY (${select}) TO ${quoteLiteral(target)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1${partition}${order}${rowGroup})`,
+      );
       const files = await listParquet(dir);
       const out: WrittenFile[] = [];
       for (const path of files) {
