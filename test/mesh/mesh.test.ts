@@ -137,6 +137,49 @@ describe('data products after a run', () => {
     assert.ok(JSON.parse(silver.stdout)[0].n > JSON.parse(before.stdout)[0].n, 'silver moved on');
   });
 
+  it('duplicates are counted exactly: none found by distinct hashes in the shared scan, a repeated column counted again', () => {
+    const contract = join(dir, 'domains/payments/products/transactions/contract.odcs.yaml');
+    const original = readFileSync(contract, 'utf8');
+    try {
+      // payment_method repeats on nearly every row: its hashed bound is above 0, so the exact count is asked for.
+      edit(
+        contract,
+        'validValues: [pix, card, boleto] }, mustBe: 0, severity: error }',
+        'validValues: [pix, card, boleto] }, mustBe: 0, severity: error }, { metric: duplicateValues, mustBe: 0, severity: warning }',
+      );
+      const r = cli(['test', 'transactions', '--project', dir, '--json']);
+      const { results } = JSON.parse(r.stdout) as { results: { checkId: string; status: string; value?: number }[] };
+      const by = (id: string) => results.find((x) => x.checkId === id);
+      const q = cli([
+        'query',
+        'SELECT count(payment_method) - count(DISTINCT payment_method) AS d, count(transaction_id) - count(DISTINCT transaction_id) AS t FROM payments_silver.transactions',
+        '--project',
+        dir,
+        '--json',
+      ]);
+      assert.equal(q.status, 0, q.stderr);
+      const exact = (JSON.parse(q.stdout) as { d: number; t: number }[])[0];
+      assert.ok((exact?.d ?? 0) > 0);
+      assert.deepEqual(
+        {
+          status: by('transactions.payment_method.duplicateValues')?.status,
+          value: by('transactions.payment_method.duplicateValues')?.value,
+        },
+        { status: 'fail', value: exact?.d },
+      );
+      assert.deepEqual(
+        {
+          status: by('transactions.transaction_id.duplicateValues')?.status,
+          value: by('transactions.transaction_id.duplicateValues')?.value,
+        },
+        { status: 'pass', value: 0 },
+      );
+      assert.equal(exact?.t, 0);
+    } finally {
+      writeFileSync(contract, original);
+    }
+  });
+
   it('a rule that cannot run is an error naming why, and the other rules, the PAN scan and the profile still judge', () => {
     const contract = join(dir, 'domains/payments/products/transactions/contract.odcs.yaml');
     const original = readFileSync(contract, 'utf8');

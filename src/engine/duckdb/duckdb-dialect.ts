@@ -41,6 +41,10 @@ export class DuckDbDialect implements SqlDialect {
     return `CASE WHEN strlen(${expr}) >= 13 THEN len(list_filter(regexp_extract_all(${expr}, '\\b[0-9]{13,19}\\b'), x -> pan_like(x) AND luhn_valid(x))) ELSE 0 END`;
   }
 
+  hash(expr: string): string {
+    return `hash(${expr})`;
+  }
+
   readNdjson(file: string, columns: ColumnInfo[]): string {
     const cols = columns.map((c) => `${this.quoteIdent(c.name)}: ${this.quoteLiteral(c.type)}`).join(', ');
     return `read_json(${this.quoteLiteral(file)}, format = 'newline_delimited', columns = {${cols}})`;
