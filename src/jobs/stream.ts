@@ -366,6 +366,8 @@ class Lane {
       const queued: QueuedBatch = { deliveries, cancelled: false };
       this.queued.push(queued);
       this.flushing = this.flushing.then(() => this.commitBatch(batch, queued, bronze, staged, started));
+      // Awaited by the writer at its next batch or at the end (a failure fails the lane there), not always at once.
+      this.flushing.catch(() => undefined);
     }
     return this.flushing;
   }
