@@ -237,6 +237,9 @@ class Lane {
       clearInterval(ticker);
       await sub.close();
       await writer.catch(() => undefined);
+      // A batch the writer flushed meanwhile (messages handed back by a failed commit) ends before the lane does: the
+      // context closes after the lane.
+      await this.flushing.catch(() => undefined);
     }
   }
 
@@ -384,6 +387,12 @@ class Lane {
     const { deliveries } = queued;
     if (queued.cancelled) {
       // A batch before it failed and was handed back: this one was handed back with it (see below).
+      await stagedP.then((st) => this.ctx.storage.discard(st.staging)).catch(() => undefined);
+      return;
+    }
+    if (this.stopDeadline !== undefined && Date.now() > this.stopDeadline) {
+      // Past the stop timeout nothing more is tried: not acked, the changes are read again on the next start.
+      for (const d of deliveries) await d.nak();
       await stagedP.then((st) => this.ctx.storage.discard(st.staging)).catch(() => undefined);
       return;
     }
