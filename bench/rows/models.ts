@@ -120,18 +120,19 @@ export const models: BenchRow = {
             withDuckDb(async (conn) => {
               const run = (sql: string) => conn.run(sql);
               await run(macroSql(process.env.FINMESH_TOKENIZATION_KEY));
-              // Silver: latest version per transaction, by day; then the two gold models over it.
+              // Silver: latest version per transaction, by day; then the two gold models over it. Written as finmesh
+              // writes Parquet (zstd level 1), so both sides do the same work.
               const tx = modelSql('transactions').replace("source('core-transactions')", read(bronze));
               await run(
-                `COPY (SELECT * FROM (${tx}) QUALIFY row_number() OVER (PARTITION BY transaction_id ORDER BY version DESC) = 1) TO ${q(silver)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (dt))`,
+                `COPY (SELECT * FROM (${tx}) QUALIFY row_number() OVER (PARTITION BY transaction_id ORDER BY version DESC) = 1) TO ${q(silver)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, PARTITION_BY (dt))`,
               );
               const ref = read(join(silver, '**/*.parquet'));
               mkdirSync(join(refDir, 'daily'), { recursive: true });
               await run(
-                `COPY (${modelSql('daily_volume_by_method').replace("ref('transactions')", ref)}) TO ${q(join(refDir, 'daily/part-0.parquet'))} (FORMAT parquet, COMPRESSION zstd)`,
+                `COPY (${modelSql('daily_volume_by_method').replace("ref('transactions')", ref)}) TO ${q(join(refDir, 'daily/part-0.parquet'))} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)`,
               );
               await run(
-                `COPY (${modelSql('volume_per_minute').replace("ref('transactions')", ref)}) TO ${q(join(refDir, 'per-minute'))} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (dt))`,
+                `COPY (${modelSql('volume_per_minute').replace("ref('transactions')", ref)}) TO ${q(join(refDir, 'per-minute'))} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, PARTITION_BY (dt))`,
               );
             }),
           ),
