@@ -7,8 +7,8 @@
 // where the bench may set it; shown as `writer_nice`): the load is offered at its rate, and the stream has what is
 // left of the machine — if that is not enough to keep up, its latency shows it.
 import { spawn } from 'node:child_process';
-import { setPriority } from 'node:os';
 import { mkdirSync, rmSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';

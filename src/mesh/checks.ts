@@ -108,12 +108,8 @@ export function checkRules(product: Product): CheckRule[] {
 /** The contract's rules, each compiled to SQL for `dialect`. */
 export function compileChecks(product: Product, dialect: SqlDialect): CompiledCheck[] {
   return checkRules(product).map((r) => {
-    const m = r.measure;
-    // Counting distinct 64-bit hashes costs less than distinct values (1.27M UUIDs: ~0.10 s against ~0.13 s).
-    if (m.kind === 'duplicateValues' && m.column && dialect.hash) {
-      const col = dialect.quoteIdent(m.column);
-      return { ...r, sql: checkSql(r, dialect), aggregate: `count(${col}) - count(DISTINCT ${dialect.hash(col)})`, aggregateIsBound: true };
-    }
+    const bound = checkBound(r, dialect);
+    if (bound) return { ...r, sql: checkSql(r, dialect), aggregate: bound, aggregateIsBound: true };
     return { ...r, sql: checkSql(r, dialect), aggregate: checkAggregate(r, dialect) };
   });
 }
@@ -205,6 +201,18 @@ export function checkAggregate(r: CheckRule, d: SqlDialect): string | undefined 
     case 'duplicateValues':
       return m.column ? `count(${d.quoteIdent(m.column)}) - count(DISTINCT ${d.quoteIdent(m.column)})` : undefined;
   }
+}
+
+/**
+ * A cheaper aggregate than `checkAggregate` that is never below the rule's number and equals it when it is 0 (see
+ * `CompiledCheck.aggregateIsBound`); undefined where the rule has none in `d`. Duplicates are counted by distinct
+ * 64-bit hashes, which costs less than distinct values (1.27M UUIDs: ~0.10 s against ~0.13 s).
+ */
+export function checkBound(r: CheckRule, d: SqlDialect): string | undefined {
+  const m = r.measure;
+  if (m.kind !== 'duplicateValues' || !m.column || !d.hash) return undefined;
+  const col = d.quoteIdent(m.column);
+  return `count(${col}) - count(DISTINCT ${d.hash(col)})`;
 }
 
 function expectation(rule: Rule): Expectation | undefined {

@@ -15,6 +15,17 @@ const edit = (file: string, from: string | RegExp, to: string) => {
   writeFileSync(file, next);
 };
 
+/** Runs `fn` with `file` edited (`from` → `to`), and puts the file back as it was whatever happens. */
+const withEdit = <T>(file: string, from: string | RegExp, to: string, fn: () => T): T => {
+  const original = readFileSync(file, 'utf8');
+  edit(file, from, to);
+  try {
+    return fn();
+  } finally {
+    writeFileSync(file, original);
+  }
+};
+
 describe('quality checks compiled from contracts', () => {
   it('compiles every ODCS rule of the example to SQL with its operator and severity', () => {
     const project = loadProject(EXAMPLE);
@@ -99,26 +110,23 @@ describe('data products after a run', () => {
 
   it('two rules of one metric on one column are two checks, each judged by its own threshold', () => {
     const contract = join(dir, 'domains/payments/products/transactions/contract.odcs.yaml');
-    const before = readFileSync(contract, 'utf8');
-    edit(
+    withEdit(
       contract,
       '{ metric: rowCount, mustBeGreaterThan: 0, severity: error }',
       '{ metric: rowCount, mustBeGreaterThan: 0, severity: error }\n      - { metric: rowCount, mustBeLessThan: 2, severity: warning }',
+      () => {
+        const r = cli(['test', 'transactions', '--project', dir, '--json']);
+        assert.equal(r.status, 0, r.stderr);
+        const { results } = JSON.parse(r.stdout) as { results: { checkId: string; status: string; value?: number }[] };
+        const floor = results.filter((x) => x.checkId === 'transactions.dataset.rowCount');
+        const ceiling = results.filter((x) => x.checkId === 'transactions.dataset.rowCount.2');
+        assert.equal(floor.length, 1, JSON.stringify(results.map((x) => x.checkId)));
+        assert.equal(ceiling.length, 1, JSON.stringify(results.map((x) => x.checkId)));
+        assert.equal(floor[0]?.status, 'pass');
+        assert.equal(ceiling[0]?.status, 'fail', 'more than 2 rows: the ceiling fails while the floor passes');
+        assert.equal(ceiling[0]?.value, floor[0]?.value);
+      },
     );
-    try {
-      const r = cli(['test', 'transactions', '--project', dir, '--json']);
-      assert.equal(r.status, 0, r.stderr);
-      const { results } = JSON.parse(r.stdout) as { results: { checkId: string; status: string; value?: number }[] };
-      const floor = results.filter((x) => x.checkId === 'transactions.dataset.rowCount');
-      const ceiling = results.filter((x) => x.checkId === 'transactions.dataset.rowCount.2');
-      assert.equal(floor.length, 1, JSON.stringify(results.map((x) => x.checkId)));
-      assert.equal(ceiling.length, 1, JSON.stringify(results.map((x) => x.checkId)));
-      assert.equal(floor[0]?.status, 'pass');
-      assert.equal(ceiling[0]?.status, 'fail', 'more than 2 rows: the ceiling fails while the floor passes');
-      assert.equal(ceiling[0]?.value, floor[0]?.value);
-    } finally {
-      writeFileSync(contract, before);
-    }
   });
 
   it('an error-level rule that fails keeps the batch out of gold, and the previous gold stays', () => {
@@ -139,67 +147,61 @@ describe('data products after a run', () => {
 
   it('duplicates are counted exactly: none found by distinct hashes in the shared scan, a repeated column counted again', () => {
     const contract = join(dir, 'domains/payments/products/transactions/contract.odcs.yaml');
-    const original = readFileSync(contract, 'utf8');
-    try {
-      // payment_method repeats on nearly every row: its hashed bound is above 0, so the exact count is asked for.
-      edit(
-        contract,
-        'validValues: [pix, card, boleto] }, mustBe: 0, severity: error }',
-        'validValues: [pix, card, boleto] }, mustBe: 0, severity: error }, { metric: duplicateValues, mustBe: 0, severity: warning }',
-      );
-      const r = cli(['test', 'transactions', '--project', dir, '--json']);
-      const { results } = JSON.parse(r.stdout) as { results: { checkId: string; status: string; value?: number }[] };
-      const by = (id: string) => results.find((x) => x.checkId === id);
-      const q = cli([
-        'query',
-        'SELECT count(payment_method) - count(DISTINCT payment_method) AS d, count(transaction_id) - count(DISTINCT transaction_id) AS t FROM payments_silver.transactions',
-        '--project',
-        dir,
-        '--json',
-      ]);
-      assert.equal(q.status, 0, q.stderr);
-      const exact = (JSON.parse(q.stdout) as { d: number; t: number }[])[0];
-      assert.ok((exact?.d ?? 0) > 0);
-      assert.deepEqual(
-        {
-          status: by('transactions.payment_method.duplicateValues')?.status,
-          value: by('transactions.payment_method.duplicateValues')?.value,
-        },
-        { status: 'fail', value: exact?.d },
-      );
-      assert.deepEqual(
-        {
-          status: by('transactions.transaction_id.duplicateValues')?.status,
-          value: by('transactions.transaction_id.duplicateValues')?.value,
-        },
-        { status: 'pass', value: 0 },
-      );
-      assert.equal(exact?.t, 0);
-    } finally {
-      writeFileSync(contract, original);
-    }
+    // payment_method repeats on nearly every row: its hashed bound is above 0, so the exact count is asked for.
+    withEdit(
+      contract,
+      'validValues: [pix, card, boleto] }, mustBe: 0, severity: error }',
+      'validValues: [pix, card, boleto] }, mustBe: 0, severity: error }, { metric: duplicateValues, mustBe: 0, severity: warning }',
+      () => {
+        const r = cli(['test', 'transactions', '--project', dir, '--json']);
+        const { results } = JSON.parse(r.stdout) as { results: { checkId: string; status: string; value?: number }[] };
+        const by = (id: string) => results.find((x) => x.checkId === id);
+        const q = cli([
+          'query',
+          'SELECT count(payment_method) - count(DISTINCT payment_method) AS d, count(transaction_id) - count(DISTINCT transaction_id) AS t FROM payments_silver.transactions',
+          '--project',
+          dir,
+          '--json',
+        ]);
+        assert.equal(q.status, 0, q.stderr);
+        const exact = (JSON.parse(q.stdout) as { d: number; t: number }[])[0];
+        assert.ok((exact?.d ?? 0) > 0);
+        assert.deepEqual(
+          {
+            status: by('transactions.payment_method.duplicateValues')?.status,
+            value: by('transactions.payment_method.duplicateValues')?.value,
+          },
+          { status: 'fail', value: exact?.d },
+        );
+        assert.deepEqual(
+          {
+            status: by('transactions.transaction_id.duplicateValues')?.status,
+            value: by('transactions.transaction_id.duplicateValues')?.value,
+          },
+          { status: 'pass', value: 0 },
+        );
+        assert.equal(exact?.t, 0);
+      },
+    );
   });
 
   it('a rule that cannot run is an error naming why, and the other rules, the PAN scan and the profile still judge', () => {
     const contract = join(dir, 'domains/payments/products/transactions/contract.odcs.yaml');
-    const original = readFileSync(contract, 'utf8');
-    try {
-      edit(
-        contract,
-        '      - { name: dt,',
-        '      - { name: ghost, logicalType: string, physicalType: VARCHAR, quality: [ { metric: nullValues, mustBe: 0, severity: warning } ] }\n      - { name: dt,',
-      );
-      const r = cli(['test', 'transactions', '--project', dir, '--json']);
-      const { results } = JSON.parse(r.stdout) as { results: { checkId: string; status: string; value?: number; message: string }[] };
-      const by = (id: string) => results.find((x) => x.checkId === id);
-      assert.equal(by('transactions.ghost.nullValues')?.status, 'error');
-      assert.match(by('transactions.ghost.nullValues')?.message ?? '', /could not run.*ghost/s);
-      for (const id of ['transactions.dataset.rowCount', 'transactions.transaction_id.duplicateValues', 'transactions.dataset.pan_leak'])
-        assert.equal(by(id)?.status, 'pass', id);
-      assert.ok((by('transactions.dataset.rowCount')?.value ?? 0) > 0);
-    } finally {
-      writeFileSync(contract, original);
-    }
+    withEdit(
+      contract,
+      '      - { name: dt,',
+      '      - { name: ghost, logicalType: string, physicalType: VARCHAR, quality: [ { metric: nullValues, mustBe: 0, severity: warning } ] }\n      - { name: dt,',
+      () => {
+        const r = cli(['test', 'transactions', '--project', dir, '--json']);
+        const { results } = JSON.parse(r.stdout) as { results: { checkId: string; status: string; value?: number; message: string }[] };
+        const by = (id: string) => results.find((x) => x.checkId === id);
+        assert.equal(by('transactions.ghost.nullValues')?.status, 'error');
+        assert.match(by('transactions.ghost.nullValues')?.message ?? '', /could not run.*ghost/s);
+        for (const id of ['transactions.dataset.rowCount', 'transactions.transaction_id.duplicateValues', 'transactions.dataset.pan_leak'])
+          assert.equal(by(id)?.status, 'pass', id);
+        assert.ok((by('transactions.dataset.rowCount')?.value ?? 0) > 0);
+      },
+    );
   });
 
   it('finmesh catalog lists every product with owner, classifications and freshness', () => {
