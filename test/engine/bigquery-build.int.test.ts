@@ -2,23 +2,15 @@
 // fake-gcs-server serves) by load jobs, every model runs there translated to GoogleSQL, and each product's rows equal
 // the local DuckDB build of the same input. A replayed load and a rerun leave every row count as it was.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { MemoryBus } from '../../src/bus/memory/memory-bus.js';
-import { loadProject } from '../../src/config/load-project.js';
 import { datasetKey, sqlName } from '../../src/config/project.js';
-import { FintechSimulator } from '../../src/demo/simulator/fintech-simulator.js';
-import { SqliteApp } from '../../src/demo/simulator/sqlite-app.js';
-import { simulatorConfig } from '../../src/demo/simulator-config.js';
 import { BigQueryWarehouse } from '../../src/engine/bigquery/bigquery-warehouse.js';
 import { buildDag } from '../../src/engine/dag.js';
 import { loadBronze, runModelsInBigQuery } from '../../src/jobs/bigquery-build.js';
-import { openContext } from '../../src/jobs/context.js';
-import { StreamJob } from '../../src/jobs/stream.js';
 import { runModels } from '../../src/jobs/transform.js';
-import { prepareSession } from '../../src/lake/session.js';
+import { exampleApp } from '../example-app.js';
 import { BQEMU_BIN, createBucket, FAKE_GCS_BIN, gcsClient, INSTALL_HINT, startBigQueryEmulator, startFakeGcs } from '../gcp-stand-ins.js';
-import { copyExample, TEST_KEY } from '../helpers.js';
+import { TEST_KEY } from '../helpers.js';
 import { skipUnless } from '../launchers.js';
 
 process.env.FINMESH_TOKENIZATION_KEY = TEST_KEY;
@@ -51,29 +43,14 @@ function rowsOf(rows: Record<string, unknown>[], columns: string[]): string[] {
 
 describe('the example built in BigQuery (emulated) from bronze in GCS', skip, () => {
   it('builds every product with the rows of the local DuckDB build; replays and reruns change no row count', async () => {
-    const project = loadProject(copyExample());
-    const ctx = await openContext(project, { secrets: true });
+    const { project, ctx, sim, streamed } = await exampleApp({
+      sim: { customers: 200, merchants: 30, transactionsPerSecond: 100, start: new Date('2026-11-27T23:59:50Z') },
+    });
     const gcs = await startFakeGcs();
     let bq: Awaited<ReturnType<typeof startBigQueryEmulator>> | undefined;
     try {
-      await prepareSession(ctx);
-      const sim = new FintechSimulator({
-        ...simulatorConfig(project),
-        customers: 200,
-        merchants: 30,
-        transactionsPerSecond: 100,
-        start: new Date('2026-11-27T23:59:50Z'),
-      });
-      const app = new SqliteApp(join(project.root, '.finmesh/app.db'));
-      const commit = async (events: ReturnType<FintechSimulator['advance']>) => {
-        app.apply(events, 100);
-        const job = new StreamJob(ctx, { bus: new MemoryBus(), untilCaughtUp: true });
-        await job.start();
-        await job.wait();
-        await job.close();
-      };
-      await commit(sim.referenceData());
-      for (let i = 0; i < 4; i++) await commit(sim.advance(5000));
+      await streamed(sim.referenceData());
+      for (let i = 0; i < 4; i++) await streamed(sim.advance(5000));
       const local = await runModels(ctx, { checks: false });
       assert.deepEqual(
         local.filter((r) => r.status !== 'succeeded'),

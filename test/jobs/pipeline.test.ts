@@ -1,43 +1,18 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { MemoryBus } from '../../src/bus/memory/memory-bus.js';
-import { loadProject } from '../../src/config/load-project.js';
-import { type ChangeEvent, FintechSimulator } from '../../src/demo/simulator/fintech-simulator.js';
-import { SqliteApp } from '../../src/demo/simulator/sqlite-app.js';
-import { simulatorConfig } from '../../src/demo/simulator-config.js';
+import type { FintechSimulator } from '../../src/demo/simulator/fintech-simulator.js';
 import { runReadOnlyQuery } from '../../src/governance/query.js';
-import { openContext } from '../../src/jobs/context.js';
-import { StreamJob } from '../../src/jobs/stream.js';
 import { runModels } from '../../src/jobs/transform.js';
-import { prepareSession } from '../../src/lake/session.js';
-import { copyExample, TEST_KEY } from '../helpers.js';
+import { exampleApp } from '../example-app.js';
+import { TEST_KEY } from '../helpers.js';
 
 process.env.FINMESH_TOKENIZATION_KEY = TEST_KEY;
 
 async function setup(start = new Date('2026-11-27T10:00:00Z')) {
-  const project = loadProject(copyExample());
-  const ctx = await openContext(project, { secrets: true });
-  await prepareSession(ctx);
-  const sim = new FintechSimulator({
-    ...simulatorConfig(project),
-    customers: 300,
-    merchants: 40,
-    transactionsPerSecond: 150,
-    start,
-  });
-  const app = new SqliteApp(join(project.root, '.finmesh/app.db'));
-  /** The app commits `events` (each with its outbox row); then a stream commits all of it to bronze. */
-  const commit = async (events: ChangeEvent[]) => {
-    app.apply(events, 100);
-    const job = new StreamJob(ctx, { bus: new MemoryBus(), untilCaughtUp: true });
-    await job.start();
-    await job.wait();
-    await job.close();
-  };
-  await commit(sim.referenceData());
-  const feed = { step: async (ms: number) => commit(sim.advance(ms)), commitEvents: commit };
+  const { project, ctx, sim, streamed } = await exampleApp({ sim: { customers: 300, merchants: 40, transactionsPerSecond: 150, start } });
+  await streamed(sim.referenceData());
+  const feed = { step: async (ms: number) => streamed(sim.advance(ms)), commitEvents: streamed };
   return { project, ctx, sim, feed };
 }
 

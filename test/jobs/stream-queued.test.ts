@@ -6,32 +6,19 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { MemoryBus } from '../../src/bus/memory/memory-bus.js';
-import { loadProject } from '../../src/config/load-project.js';
-import { FintechSimulator } from '../../src/demo/simulator/fintech-simulator.js';
-import { SqliteApp } from '../../src/demo/simulator/sqlite-app.js';
-import { simulatorConfig } from '../../src/demo/simulator-config.js';
-import { openContext } from '../../src/jobs/context.js';
 import { StreamJob } from '../../src/jobs/stream.js';
-import { prepareSession } from '../../src/lake/session.js';
-import { copyExample, TEST_KEY } from '../helpers.js';
+import { exampleApp } from '../example-app.js';
+import { TEST_KEY } from '../helpers.js';
 
 process.env.FINMESH_TOKENIZATION_KEY = TEST_KEY;
 
 describe('a stream whose commit fails while the next batch is staged', () => {
   it('commits every change once, batches in offset order, the checkpoint never past a change not in bronze', async () => {
-    const project = loadProject(copyExample());
-    project.config.stream = { ...project.config.stream, batchMaxRecords: 200, batchMaxMs: 60_000 };
-    const ctx = await openContext(project, { secrets: true });
+    const { project, ctx, sim, app } = await exampleApp({
+      stream: { batchMaxRecords: 200, batchMaxMs: 60_000 },
+      sim: { customers: 200, merchants: 20, transactionsPerSecond: 1000, start: new Date('2026-11-27T10:00:00Z') },
+    });
     try {
-      await prepareSession(ctx);
-      const sim = new FintechSimulator({
-        ...simulatorConfig(project),
-        customers: 200,
-        merchants: 20,
-        transactionsPerSecond: 1000,
-        start: new Date('2026-11-27T10:00:00Z'),
-      });
-      const app = new SqliteApp(join(project.root, '.finmesh/app.db'));
       app.apply(sim.referenceData(), 100);
       app.apply(sim.advance(5000), 500);
       app.close();
