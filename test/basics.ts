@@ -2,7 +2,11 @@
 // loading the test runner (which prints its report to stdout when a process that loaded it exits).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The project's root folder. */
+export const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
 /** A fresh temporary folder, removed when the process exits. */
 export function tempDir(prefix = 'finmesh-test-'): string {

@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, tempDir, waitFor } from './helpers.js';
+import { ROOT, tempDir, waitFor } from './basics.js';
 import { freePort, portOpen } from './launchers.js';
 
 const GO_BIN = join(ROOT, '.cache/go/bin');

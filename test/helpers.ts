@@ -1,13 +1,11 @@
 import { type ChildProcess, type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import { cpSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { tempDir } from './basics.js';
+import { ROOT, tempDir } from './basics.js';
 
-export { tempDir, waitFor } from './basics.js';
+export { ROOT, tempDir, waitFor } from './basics.js';
 
-export const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export const EXAMPLE = join(ROOT, 'examples/fintech');
 const BIN = join(ROOT, 'bin/finmesh.js');
 
