@@ -284,6 +284,65 @@ describe('partner CSV read by DuckDB (read_csv) gives what the scanner gives', (
     }
   });
 
+  it('random files of blanks, quotes and delimiters in and around values: the engine gives what the scanner gives, file after file', async () => {
+    // A seeded generator (mulberry32): a failure names its seed and file, and happens again.
+    let state = 20261129;
+    const random = () => {
+      state = (state + 0x6d2b79f5) | 0;
+      let t = Math.imul(state ^ (state >>> 15), 1 | state);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
+    const blanks = { 'utf-8': [' ', '\t', '\u00a0', '\u3000', '\u2009', '\ufeff'], latin1: [' ', '\t', '\u00a0'] } as const;
+    let engineRead = 0;
+    for (let f = 0; f < 40; f++) {
+      const encoding = f % 2 === 0 ? 'utf-8' : 'latin1';
+      const eol = f % 3 === 0 ? '\r\n' : '\n';
+      const blank = () => pick(blanks[encoding]);
+      // Text values: most plain, some with blanks at an end (unquoted: trimmed by the scanner), blanks or delimiters
+      // inside quotes (kept), quotes inside unquoted text (text), doubled quotes inside quoted text.
+      const name = (): string => {
+        switch (Math.floor(random() * 12)) {
+          case 0:
+            return `${blank()}Loja`;
+          case 1:
+            return `Loja${blank()}`;
+          case 2:
+            return `"${blank()}Loja ; x${blank()}"`;
+          case 3:
+            return `"Fraude; não${blank()}"`;
+          case 4:
+            return `Lo"ja ${blank()}x`;
+          case 5:
+            return `"Loja ""A"" ;"`;
+          case 6:
+            return `"${blank()};${blank()}"`;
+          default:
+            return `Loja ${Math.floor(random() * 1000)}`;
+        }
+      };
+      const lines = [HEADER];
+      for (let i = 0; i < 25; i++) {
+        // Mostly plain lines, so that a file has one tricky value or a few (one anywhere in it decides its path).
+        const value = random() < 0.12 ? name() : `Loja ${i}`;
+        const extra = random() < 0.1 ? name() : '';
+        lines.push(`CB-${i};27/11/2026;${value};1,00;0;1;27/11/2026 13:05:09;sim;${extra}`);
+      }
+      const file = join(dir, `random-${f}.csv`);
+      writeFileSync(file, Buffer.from(`${lines.join(eol)}${eol}`, encoding === 'latin1' ? 'latin1' : 'utf8'));
+      const label = `file ${f} (${encoding}, ${JSON.stringify(eol)}):\n${lines.join('\n')}`;
+      const read = await readPartner(engine, dir, file, { encoding });
+      if (!read) continue;
+      engineRead++;
+      const js = await throughScanner(engine, dir, file, brazilian, encoding);
+      const db = await throughEngine(engine, dir, file, brazilian, encoding);
+      assert.deepEqual(db.rows, js.rows, label);
+      assert.deepEqual(db.rejects, js.rejects, label);
+    }
+    assert.ok(engineRead >= 30, `the engine read ${engineRead} of 40 files (the rest the scanner reads alone)`);
+  });
+
   it('a file DuckDB reads in several buffers, in parallel: every row once, on its own line', async () => {
     const file = join(dir, 'large.csv');
     const n = 1_000_000;
