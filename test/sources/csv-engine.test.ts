@@ -284,6 +284,77 @@ describe('partner CSV read by DuckDB (read_csv) gives what the scanner gives', (
     }
   });
 
+  it('integers and dates of every shape, without a thousands separator (shapes tested by GLOB): what the scanner gives', async () => {
+    const plain: CsvOptions = { ...brazilian, thousandsSeparator: '' };
+    const ints = [
+      '7',
+      '+2',
+      '-7',
+      '007',
+      '2147483647',
+      '2147483648',
+      '-2147483649',
+      '1.000',
+      '1e3',
+      '0x10',
+      '1_000',
+      '+',
+      '-',
+      '+-1',
+      '5a',
+      '٣',
+      '１',
+      '1 2',
+      '',
+      ' 5',
+      '5 ',
+    ];
+    const dates = [
+      '27/11/2026',
+      '5/11/2026',
+      '27/1/2026',
+      '27/11/26',
+      '27-11-2026',
+      '27/11/2026 ',
+      '2026-11-27',
+      '31/02/2026',
+      '٢٧/١١/٢٠٢٦',
+      '27/11/20266',
+      '',
+    ];
+    const lines = [HEADER];
+    for (const [i, n] of ints.entries()) lines.push(`CB-${i};27/11/2026;Loja;1,00;0;${n};27/11/2026 13:05:09;sim;`);
+    for (const [i, d] of dates.entries()) lines.push(`CB-D${i};${d};Loja;1,00;0;1;27/11/2026 13:05:09;sim;`);
+    // Numbers past their type: an INTEGER, a DECIMAL(18,2) (rounding that carries past it too), a DOUBLE.
+    for (const [i, [amount, rate, n]] of [
+      ['9999999999999999,99', '1e308', '-2147483648'],
+      ['9999999999999999,995', '0', '1'],
+      ['12345678901234567,0', '0', '1'],
+      ['1,00', '1e309', '1'],
+      ['0,005', '0', '1'],
+      ['1,00', '-1e309', '1'],
+    ].entries())
+      lines.push(`CB-N${i};27/11/2026;Loja;${amount};${rate};${n};27/11/2026 13:05:09;sim;`);
+    const file = join(dir, 'shapes.csv');
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const js = await throughScanner(engine, dir, file, plain, 'utf-8');
+    const db = await throughEngine(engine, dir, file, plain, 'utf-8');
+    assert.deepEqual(db.rows, js.rows);
+    assert.deepEqual(db.rejects, js.rejects);
+    // Both read some of each: the shapes decide, not a blanket refusal.
+    assert.ok(js.rows.some((r) => r.installments === 2) && js.rows.some((r) => r.installments === -7), JSON.stringify(js.rows));
+    assert.ok(js.rejects.length > 5, JSON.stringify(js.rejects));
+    const reasons = js.rejects.map((r) => r.reason).join('\n');
+    assert.match(reasons, /line 7: .*expected an integer from -2147483648 to 2147483647 \(INTEGER\), found "2147483648"/);
+    assert.match(reasons, /expected a number of at most 16 digits before the decimal separator \(DECIMAL\(18,2\)\)/);
+    assert.match(reasons, /expected a finite number \(DOUBLE\), found "1e309"/);
+    assert.deepEqual(
+      js.rows.filter((r) => String(r.case_id).startsWith('CB-N')).map((r) => r.case_id),
+      ['CB-N0', 'CB-N4'],
+      'the largest values that fit are read, the ones past them are not',
+    );
+  });
+
   it('random files of blanks, quotes and delimiters in and around values: the engine gives what the scanner gives, file after file', async () => {
     // A seeded generator (mulberry32): a failure names its seed and file, and happens again.
     let state = 20261129;

@@ -146,8 +146,10 @@ export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): 
         if (checkText && v.fragment !== undefined) checks.push(`(${isNull} OR regexp_full_match(${c}, ${lit(v.fragment)}))`);
       } else {
         inner.push(`${isNull} AS "n${p.index}"`, `${v.value} AS ${name}`);
-        const shape = v.fragment === undefined ? 'true' : `regexp_full_match(${c}, ${lit(v.fragment)})`;
-        checks.push(`("n${p.index}" OR (${name} IS NOT NULL AND ${shape}))`);
+        const shape = v.test ?? (v.fragment === undefined ? 'true' : `regexp_full_match(${c}, ${lit(v.fragment)})`);
+        // A number past a binary type's largest value is infinity to DuckDB, and a bad value to the scanner.
+        const finite = v.finite ? ` AND isfinite(${name})` : '';
+        checks.push(`("n${p.index}" OR (${name} IS NOT NULL AND ${shape}${finite}))`);
         outer.push(`CASE WHEN "n${p.index}" THEN NULL ELSE ${name} END AS ${name}`);
         continue;
       }
@@ -279,7 +281,11 @@ export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): 
  * certainly the scanner's. `text` for text columns, whose value is the text itself (their shape only matters when
  * values may carry blanks the scanner trims). Undefined for a type this path does not read.
  */
-function valueSql(c: string, type: string, o: CsvOptions): { value: string; fragment?: string; text?: boolean } | undefined {
+function valueSql(
+  c: string,
+  type: string,
+  o: CsvOptions,
+): { value: string; fragment?: string; test?: string; finite?: boolean; text?: boolean } | undefined {
   const t = baseType(type);
   const q = (s: string) => `'${s.replaceAll("'", "''")}'`;
   if (TEXT.test(t)) {
@@ -293,7 +299,10 @@ function valueSql(c: string, type: string, o: CsvOptions): { value: string; frag
   const lead = sep ? `${sep}[-+]?${sep}` : '[-+]?';
   if (INTEGER.test(t)) {
     const n = o.thousandsSeparator ? `replace(${c}, ${q(o.thousandsSeparator)}, '')` : c;
-    return { value: `TRY_CAST(${n} AS ${type})`, fragment: `${lead}(${digit})+` };
+    // Without grouping, the same shape as GLOBs, which DuckDB tests faster than the expression (1M values: ~16 against
+    // ~21 ms): a digit or a sign and a digit first, and no other character than a digit after the first.
+    const test = o.thousandsSeparator ? undefined : `((${c} GLOB '[0-9]*' OR ${c} GLOB '[-+][0-9]*') AND NOT ${c} GLOB '?*[!0-9]*')`;
+    return { value: `TRY_CAST(${n} AS ${type})`, fragment: `${lead}(${digit})+`, ...(test ? { test } : {}) };
   }
   if (NUMBER.test(t)) {
     let n = o.thousandsSeparator ? `replace(${c}, ${q(o.thousandsSeparator)}, '')` : c;
@@ -302,13 +311,18 @@ function valueSql(c: string, type: string, o: CsvOptions): { value: string; frag
     return {
       value: `TRY_CAST(${n} AS ${type})`,
       fragment: `${lead}((${digit})+(${point}${sep}(${digit})*)?|${point}${sep}(${digit})+)([eE]${sep}[-+]?${sep}(${digit})+)?`,
+      ...(/^(DECIMAL|NUMERIC)$/.test(t) ? {} : { finite: true }),
     };
   }
   if (t === 'DATE' || TIMESTAMP.test(t)) {
     const pattern = patternSql(c, t === 'DATE' ? o.dateFormat : o.timestampFormat);
     if (!pattern) return undefined;
     const parsed = pattern.strptime ? `try_strptime(${c}, ${q(pattern.strptime)})` : pattern.iso;
-    return { value: `TRY_CAST(${parsed} AS ${type})`, fragment: pattern.regex };
+    return {
+      value: `TRY_CAST(${parsed} AS ${type})`,
+      fragment: pattern.regex,
+      ...(pattern.glob ? { test: `${c} GLOB ${q(pattern.glob)}` } : {}),
+    };
   }
   if (BOOLEAN.test(t)) {
     const yes = "('true', 't', '1', 'y', 'yes', 's', 'sim')";
@@ -324,14 +338,15 @@ const reLiteral = (s: string) => s.replace(/[\\^$.|?*+()[\]{}-]/g, (m) => `\\${m
 /** What JavaScript's `String.prototype.trim` removes, inside an RE2 class. */
 const BLANKS = '\\t\\n\\x{0B}\\f\\r \\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}\\x{FEFF}';
 
+/** A date pattern's fields: its letters, the field, its shape in RE2 and as a GLOB (none for the hour). */
 const TOKENS = [
-  ['yyyy', 'y', '[0-9]{4}'],
-  ['SSS', 'S', '[0-9]{3}'],
-  ['MM', 'M', '[0-9]{2}'],
-  ['dd', 'd', '[0-9]{2}'],
-  ['HH', 'H', '([01][0-9]|2[0-3])'],
-  ['mm', 'm', '[0-5][0-9]'],
-  ['ss', 's', '[0-5][0-9]'],
+  ['yyyy', 'y', '[0-9]{4}', '[0-9][0-9][0-9][0-9]'],
+  ['SSS', 'S', '[0-9]{3}', '[0-9][0-9][0-9]'],
+  ['MM', 'M', '[0-9]{2}', '[0-9][0-9]'],
+  ['dd', 'd', '[0-9]{2}', '[0-9][0-9]'],
+  ['HH', 'H', '([01][0-9]|2[0-3])', ''],
+  ['mm', 'm', '[0-5][0-9]', '[0-5][0-9]'],
+  ['ss', 's', '[0-5][0-9]', '[0-5][0-9]'],
 ] as const;
 const STRPTIME: Record<string, string> = { y: '%Y', S: '%g', M: '%m', d: '%d', H: '%H', m: '%M', s: '%S' };
 
@@ -341,10 +356,14 @@ const STRPTIME: Record<string, string> = { y: '%Y', S: '%g', M: '%m', d: '%d', H
  * DuckDB applies faster than it builds and casts the ISO text (on text of the regular expression's exact shape both
  * give the same date or both fail).
  */
-function patternSql(c: string, pattern: string): { regex: string; iso: string; strptime?: string } | undefined {
+function patternSql(c: string, pattern: string): { regex: string; iso: string; strptime?: string; glob?: string } | undefined {
   datePattern(pattern);
   let regex = '';
   let strptime = '';
+  // The same shape as a GLOB (every field a fixed run of digit classes), which DuckDB tests faster than the regular
+  // expression (1M dd/MM/yyyy dates: ~22 against ~36 ms); none when an hour is read (RE2's alternation) or a literal
+  // is one of GLOB's own characters.
+  let glob: string | undefined = '';
   let repeated = false;
   const at = new Map<string, number>();
   let pos = 1;
@@ -355,6 +374,7 @@ function patternSql(c: string, pattern: string): { regex: string; iso: string; s
       at.set(tok[1], pos);
       regex += tok[2];
       strptime += STRPTIME[tok[1]];
+      if (glob !== undefined) glob = tok[1] === 'H' ? undefined : glob + tok[3];
       pos += tok[0].length;
       i += tok[0].length;
     } else {
@@ -362,6 +382,7 @@ function patternSql(c: string, pattern: string): { regex: string; iso: string; s
       if (ch.charCodeAt(0) > 127) return undefined;
       regex += /[A-Za-z0-9 ]/.test(ch) ? ch : `\\${ch}`;
       strptime += ch === '%' ? '%%' : ch;
+      if (glob !== undefined) glob = /[*?[\]\\]/.test(ch) ? undefined : glob + ch;
       pos++;
       i++;
     }
@@ -375,7 +396,7 @@ function patternSql(c: string, pattern: string): { regex: string; iso: string; s
     iso += ` || ' ' || ${part('H', 2, '00')} || ':' || ${part('m', 2, '00')} || ':' || ${part('s', 2, '00')} || '.' || ${part('S', 3, '000')}`;
   // The ISO text drops milliseconds without hours; a field given twice is read from its last place.
   const same = !repeated && (at.has('H') || !at.has('S'));
-  return { regex, iso: `(${iso})`, ...(same ? { strptime } : {}) };
+  return { regex, iso: `(${iso})`, ...(same ? { strptime } : {}), ...(glob ? { glob } : {}) };
 }
 
 /** The header: the first record after `skipLines`, read by the scanner, with its line and raw text. */

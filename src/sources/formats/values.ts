@@ -24,23 +24,45 @@ export function converterFor(type: string, o: LocaleOptions, showValue = true): 
     (f: (s: string) => unknown): Convert =>
     (s) =>
       nulls.has(s) ? null : f(s);
-  if (/^(TINYINT|SMALLINT|INTEGER|INT|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|INT[1248])$/.test(t)) {
+  const range = INTEGER_RANGES[t];
+  if (range) {
+    // A value out of the column type's range is a bad value here, with its reason, not a failed load of the file.
+    const [lo, hi] = range;
+    const small = hi <= BigInt(Number.MAX_SAFE_INTEGER);
+    const bad = (s: string) => new Error(`expected an integer from ${lo} to ${hi} (${t}), ${found(s)}`);
     return wrap((s) => {
       const n = o.thousandsSeparator ? s.replaceAll(o.thousandsSeparator, '') : s;
       if (!/^[-+]?\d+$/.test(n)) return new Error(`expected an integer, ${found(s)}`);
       const v = Number(n);
-      return Number.isSafeInteger(v) ? v : n.replace(/^\+/, '');
+      if (Number.isSafeInteger(v)) {
+        if (small ? v < Number(lo) || v > Number(hi) : lo === 0n && v < 0) return bad(s);
+        return v;
+      }
+      const big = BigInt(n);
+      return big < lo || big > hi ? bad(s) : big.toString();
     });
   }
   if (/^(DECIMAL|NUMERIC|DOUBLE|FLOAT|REAL|FLOAT[48])$/.test(t)) {
     const exact = t === 'DECIMAL' || t === 'NUMERIC';
+    const [precision, scale] = exact ? decimalShape(type) : [0, 0];
+    const single = t === 'FLOAT' || t === 'REAL' || t === 'FLOAT4';
     return wrap((s) => {
       let n = o.thousandsSeparator ? s.replaceAll(o.thousandsSeparator, '') : s;
       if (o.decimalSeparator === ',') n = n.replace(',', '.');
       if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(n))
         return new Error(`expected a number with "${o.decimalSeparator}" for decimals, ${found(s)}`);
-      // Exact types travel as text so DuckDB casts them without a trip through binary floating point.
-      return exact ? n.replace(/^\+/, '') : Number(n);
+      if (exact) {
+        if (!fitsDecimal(n, precision, scale))
+          return new Error(
+            `expected a number of at most ${precision - scale} digits before the decimal separator (${t}(${precision},${scale})), ${found(s)}`,
+          );
+        // Exact types travel as text so DuckDB casts them without a trip through binary floating point.
+        return n.replace(/^\+/, '');
+      }
+      const v = Number(n);
+      // Past the type's largest value DuckDB reads infinity, and JSON has no infinity: a bad value, not a NULL.
+      if (!Number.isFinite(single ? Math.fround(v) : v)) return new Error(`expected a finite number (${t}), ${found(s)}`);
+      return v;
     });
   }
   if (t === 'DATE') {
@@ -60,6 +82,56 @@ export function converterFor(type: string, o: LocaleOptions, showValue = true): 
     });
   }
   return wrap((s) => s);
+}
+
+/** The integer types' ranges, by DuckDB's names. */
+const INTEGER_RANGES: Record<string, [bigint, bigint]> = (() => {
+  const signed = (bits: bigint): [bigint, bigint] => [-(2n ** (bits - 1n)), 2n ** (bits - 1n) - 1n];
+  const unsigned = (bits: bigint): [bigint, bigint] => [0n, 2n ** bits - 1n];
+  return {
+    TINYINT: signed(8n),
+    INT1: signed(8n),
+    SMALLINT: signed(16n),
+    INT2: signed(16n),
+    INTEGER: signed(32n),
+    INT: signed(32n),
+    INT4: signed(32n),
+    BIGINT: signed(64n),
+    INT8: signed(64n),
+    HUGEINT: signed(128n),
+    UTINYINT: unsigned(8n),
+    USMALLINT: unsigned(16n),
+    UINTEGER: unsigned(32n),
+    UBIGINT: unsigned(64n),
+  };
+})();
+
+/** A DECIMAL type's precision and scale (DuckDB's DECIMAL alone is DECIMAL(18,3); DECIMAL(p) has scale 0). */
+function decimalShape(type: string): [number, number] {
+  const m = /\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)/.exec(type);
+  if (!m) return [18, 3];
+  return [Number(m[1]), Number(m[2] ?? 0)];
+}
+
+/**
+ * Whether a number's text (`[-+]digits[.digits][e±exponent]`) fits DECIMAL(precision, scale) as DuckDB casts it:
+ * rounded half away from zero to `scale` decimals, at most `precision` digits in all.
+ */
+export function fitsDecimal(text: string, precision: number, scale: number): boolean {
+  const m = /^[-+]?(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d+))?$/.exec(text);
+  if (!m) return false;
+  const fraction = m[2] ?? '';
+  const all = `${m[1] ?? ''}${fraction}`;
+  const digits = all.replace(/^0+/, '');
+  if (digits === '') return true;
+  // The value is digits × 10^shift; scaled to `scale` decimals, its whole part has `whole` digits (before rounding).
+  const shift = Number(m[3] ?? 0) - fraction.length;
+  const whole = digits.length + shift + scale;
+  if (whole < precision) return true;
+  if (whole > precision) return false;
+  // Exactly `precision` digits: rounding up may carry into one more (9.995 in DECIMAL(3,2)).
+  const dropped = digits.length - whole;
+  return !(dropped > 0 && /^9+$/.test(digits.slice(0, whole)) && (digits[whole] as string) >= '5');
 }
 
 const TOKENS = [
