@@ -8,10 +8,17 @@ import { fileURLToPath } from 'node:url';
 /** The project's root folder. */
 export const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
+/** Temporary folders to remove when the process exits: one exit listener for all of them. */
+const made: string[] = [];
+
 /** A fresh temporary folder, removed when the process exits. */
 export function tempDir(prefix = 'finmesh-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  if (made.length === 0)
+    process.on('exit', () => {
+      for (const d of made) rmSync(d, { recursive: true, force: true });
+    });
+  made.push(dir);
   return dir;
 }
 

@@ -467,8 +467,8 @@ for (const b of [9, 11, 12, 13, 32]) IS_BLANK_BYTE[b] = 1;
  * end a value where it touches a delimiter or a line's ends, so only the lines where a blank does (found with
  * `indexOf` of the spaces, then a look at their neighbours; of the rarer blanks alone; and at each line's ends) are
  * followed quote by quote, each once, as the lines are counted (1M-row file: ~175 ms against ~190 ms searching for
- * the pairs `; ` and ` ;` and finding each hit's line). A line is followed from the start of a value: this holds when each line is one record, which
- * the caller checks (the lines must add up to the records). A carriage return that does not end a line — which
+ * the pairs `; ` and ` ;` and finding each hit's line). A line is followed from the start of a value: this holds
+ * when each line is one record, which the caller checks (the lines must add up to the records). A carriage return that does not end a line — which
  * DuckDB may read as a line end, making that check unsure — answers `blankEnds: true`.
  */
 function scanFile(path: string, o: CsvOptions, encoding: Encoding): FileScan {
