@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { createGzip, gzipSync } from 'node:zlib';
 import { zipFiles } from '../../src/demo/simulator/partner-files.js';
 import { type CsvOptions, csvOptionsSchema, csvParser, normalizeHeader } from '../../src/sources/formats/csv.js';
+import { fixedWidthParser, layoutSchema } from '../../src/sources/formats/fixed-width.js';
 import { collectingSink, parseText } from '../../src/sources/formats/format.js';
 import { type FileFormat, readFileRows } from '../../src/sources/formats/read-file.js';
 import { datePattern } from '../../src/sources/formats/values.js';
@@ -200,6 +201,56 @@ async function read(bytes: Buffer, name: string, fmt: FileFormat = ndjson) {
 }
 
 const zip = zipFiles;
+
+describe('fixed-width values against their bronze columns', () => {
+  const layout = layoutSchema.parse({
+    name: 'edi',
+    records: [
+      {
+        type: 'detail',
+        role: 'detail',
+        match: [{ start: 1, value: '1' }],
+        fields: [
+          { name: 'day', start: 2, length: 8, type: 'date' },
+          { name: 'installment', start: 10, length: 12, type: 'integer' },
+          { name: 'amount', start: 22, length: 20, type: 'decimal', scale: 2 },
+        ],
+      },
+    ],
+  });
+  const schema = [
+    { name: 'day', type: 'DATE' },
+    { name: 'installment', type: 'INTEGER' },
+    { name: 'amount', type: 'DECIMAL(18,2)' },
+  ];
+  const line = (day: string, n: string, cents: string) => `1${day}${n.padStart(12)}${cents.padStart(20)}`;
+
+  it('an amount is exact text, and a value bronze cannot hold (a day the month lacks, an integer or amount past its type) rejects its line', async () => {
+    const text = [
+      line('20261127', '3', '1234567890123456'),
+      line('20260230', '3', '100'),
+      line('20261127', '2147483648', '100'),
+      line('20261127', '3', '1000000000000000000'),
+      line('20240229', '-2147483648', '-5'),
+    ].join('\n');
+    const parsed = await parseText(fixedWidthParser(layout, schema), text, 'EDI.txt');
+    assert.deepEqual(
+      parsed.rows.map((r) => r.values),
+      [
+        { day: '2026-11-27', installment: 3, amount: '12345678901234.56' },
+        { day: '2024-02-29', installment: -2147483648, amount: '-0.05' },
+      ],
+    );
+    assert.deepEqual(
+      parsed.rejects.map((r) => [r.line, r.reason.replace(/^EDI.txt: line \d+: detail record, /, '')]),
+      [
+        [2, 'field day (positions 2-9): not a valid date: "20260230"'],
+        [3, 'field installment (positions 10-21): expected an integer from -2147483648 to 2147483647 (INTEGER), found "2147483648"'],
+        [4, 'field amount (positions 22-41): expected an amount of at most 16 whole digits (DECIMAL(18,2)), found "1000000000000000000"'],
+      ],
+    );
+  });
+});
 
 describe('envelopes: gzip, zip, encodings', () => {
   it('reads every file of a zip as its own member, with lines counted per member', async () => {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ENCODINGS, splitLines } from './decode.js';
 import { type ParsedFile, type ParseText, parseText, type RowSink, TruncatedInput } from './format.js';
+import { decimalShape, fitsDecimal, integerJson, integerRange } from './values.js';
 
 const field = z
   .object({
@@ -49,10 +50,15 @@ export const layoutSchema = z
   .strict();
 export type Layout = z.infer<typeof layoutSchema>;
 
-/** A fixed-width layout as a streaming parser: detail rows out, bad lines rejected with record type, line and field. */
-export function fixedWidthParser(layout: Layout): ParseText {
+/**
+ * A fixed-width layout as a streaming parser: detail rows out, bad lines rejected with record type, line and field.
+ * A field named like a column of `schema` is also checked against that column's type (an integer's range, a
+ * DECIMAL's digits), so that a value bronze cannot hold rejects its line rather than failing the file's load.
+ */
+export function fixedWidthParser(layout: Layout, schema: { name: string; type: string }[] = []): ParseText {
+  const types = new Map(schema.map((c) => [c.name, c.type]));
   return async (chunks, file, sink) => {
-    const state = new FixedWidthState(layout, file, sink);
+    const state = new FixedWidthState(layout, file, sink, types);
     for await (const { first, lines } of splitLines(chunks))
       for (let i = 0; i < lines.length; i++) state.line(lines[i] as string, first + i);
     return state.finish();
@@ -79,6 +85,7 @@ class FixedWidthState {
     private readonly layout: Layout,
     private readonly file: string,
     private readonly sink: RowSink,
+    private readonly types: Map<string, string>,
   ) {
     this.sumOf = layout.trailer?.total?.sumOf;
   }
@@ -100,13 +107,16 @@ class FixedWidthState {
     }
     const values: Record<string, unknown> = {};
     for (const f of rec.fields) {
-      const v = convert(raw.substr(f.start - 1, f.length), f);
+      const v = convert(raw.substr(f.start - 1, f.length), f, this.types.get(f.name));
       if (v instanceof Error) {
         if (rec.role === 'detail') {
           // Amounts of detail lines rejected for another field still count toward the trailer total.
           const sumField = rec.fields.find((x) => x.name === this.sumOf);
-          const amount = sumField && sumField !== f ? convert(raw.substr(sumField.start - 1, sumField.length), sumField) : undefined;
-          if (typeof amount === 'number') this.totalCents += Math.round(amount * 100);
+          const amount =
+            sumField && sumField !== f
+              ? convert(raw.substr(sumField.start - 1, sumField.length), sumField, this.types.get(sumField.name))
+              : undefined;
+          if (typeof amount === 'number' || typeof amount === 'string') this.totalCents += Math.round(Number(amount) * 100);
         }
         this.reject(
           line,
@@ -153,24 +163,40 @@ class FixedWidthState {
   }
 }
 
-function convert(s: string, f: z.infer<typeof field>): unknown {
+/** A field's text as the JSON value bronze reads, or an Error saying why not; `column` is its bronze column's type. */
+function convert(s: string, f: z.infer<typeof field>, column: string | undefined): unknown {
   const t = s.trim();
   switch (f.type) {
     case 'string':
       return t;
-    case 'integer':
+    case 'integer': {
       if (!/^-?\d+$/.test(t)) return new Error(`expected an integer, found "${t}"`);
-      return Number(t);
-    case 'decimal':
+      const range = column ? integerRange(column) : undefined;
+      if (!range) return Number.isSafeInteger(Number(t)) ? Number(t) : t;
+      return integerJson(t, range) ?? new Error(`expected an integer from ${range[0]} to ${range[1]} (${column}), found "${t}"`);
+    }
+    case 'decimal': {
       if (!/^-?\d+$/.test(t)) return new Error(`expected digits of an amount with ${f.scale} implied decimals, found "${t}"`);
-      return Number(t) / 10 ** f.scale;
+      // The amount as exact text (`-123.45`), never through binary floating point.
+      const negative = t.startsWith('-');
+      const digits = (negative ? t.slice(1) : t).padStart(f.scale + 1, '0');
+      const text = `${negative ? '-' : ''}${f.scale > 0 ? `${digits.slice(0, -f.scale)}.${digits.slice(-f.scale)}` : digits}`;
+      if (column && /^\s*(DECIMAL|NUMERIC)\b/i.test(column)) {
+        const [precision, scale] = decimalShape(column);
+        if (!fitsDecimal(text, precision, scale))
+          return new Error(`expected an amount of at most ${precision - scale} whole digits (${column}), found "${t}"`);
+      }
+      return text;
+    }
     case 'date': {
       const m = f.format === 'yyyyMMdd' ? /^(\d{4})(\d{2})(\d{2})$/.exec(t) : /^(\d{2})(\d{2})(\d{4})$/.exec(t);
       if (!m) return new Error(`expected a date ${f.format}, found "${t}"`);
-      const [y, mo, d] = f.format === 'yyyyMMdd' ? [m[1], m[2], m[3]] : [m[3], m[2], m[1]];
-      const iso = `${y}-${mo}-${d}`;
-      if (Number.isNaN(Date.parse(iso))) return new Error(`not a valid date: "${t}"`);
-      return iso;
+      const [y, mo, d] = (f.format === 'yyyyMMdd' ? [m[1], m[2], m[3]] : [m[3], m[2], m[1]]).map(Number) as [number, number, number];
+      // A day the month has (JavaScript's Date.parse takes 2026-02-30 and rolls it into March; bronze's DATE does not).
+      const date = new Date(0);
+      date.setUTCFullYear(y, mo - 1, d);
+      if (mo < 1 || mo > 12 || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d) return new Error(`not a valid date: "${t}"`);
+      return `${m[f.format === 'yyyyMMdd' ? 1 : 3]}-${m[2]}-${m[f.format === 'yyyyMMdd' ? 3 : 1]}`;
     }
   }
 }

@@ -75,7 +75,7 @@ function parserFor(fmt: FileFormat): ParseText {
   switch (fmt.format) {
     case 'fixed-width':
       if (!fmt.layout) throw new FinmeshError('CONFIG_INVALID', 'a fixed-width source needs a layout');
-      return fixedWidthParser(fmt.layout);
+      return fixedWidthParser(fmt.layout, fmt.schema);
     case 'csv':
       return csvParser(fmt.csv ?? csvOptionsSchema.parse({}), fmt.schema);
     case 'ndjson':

@@ -27,19 +27,10 @@ export function converterFor(type: string, o: LocaleOptions, showValue = true): 
   const range = INTEGER_RANGES[t];
   if (range) {
     // A value out of the column type's range is a bad value here, with its reason, not a failed load of the file.
-    const [lo, hi] = range;
-    const small = hi <= BigInt(Number.MAX_SAFE_INTEGER);
-    const bad = (s: string) => new Error(`expected an integer from ${lo} to ${hi} (${t}), ${found(s)}`);
     return wrap((s) => {
       const n = o.thousandsSeparator ? s.replaceAll(o.thousandsSeparator, '') : s;
       if (!/^[-+]?\d+$/.test(n)) return new Error(`expected an integer, ${found(s)}`);
-      const v = Number(n);
-      if (Number.isSafeInteger(v)) {
-        if (small ? v < Number(lo) || v > Number(hi) : lo === 0n && v < 0) return bad(s);
-        return v;
-      }
-      const big = BigInt(n);
-      return big < lo || big > hi ? bad(s) : big.toString();
+      return integerJson(n, range) ?? new Error(`expected an integer from ${range[0]} to ${range[1]} (${t}), ${found(s)}`);
     });
   }
   if (/^(DECIMAL|NUMERIC|DOUBLE|FLOAT|REAL|FLOAT[48])$/.test(t)) {
@@ -106,8 +97,28 @@ const INTEGER_RANGES: Record<string, [bigint, bigint]> = (() => {
   };
 })();
 
+/** The range of an integer column type (`INTEGER`, `UBIGINT`…); undefined for other types. */
+export function integerRange(type: string): [bigint, bigint] | undefined {
+  return INTEGER_RANGES[type.toUpperCase().replace(/\(.*$/, '').trim()];
+}
+
+/**
+ * Integer text (`[-+]digits`) as the JSON value bronze reads — a number when exact in JavaScript, else its digits as
+ * text — or undefined when it is outside `range`.
+ */
+export function integerJson(n: string, range: [bigint, bigint]): number | string | undefined {
+  const [lo, hi] = range;
+  const v = Number(n);
+  if (Number.isSafeInteger(v)) {
+    const inside = hi <= BigInt(Number.MAX_SAFE_INTEGER) ? v >= Number(lo) && v <= Number(hi) : lo !== 0n || v >= 0;
+    return inside ? v : undefined;
+  }
+  const big = BigInt(n);
+  return big < lo || big > hi ? undefined : big.toString();
+}
+
 /** A DECIMAL type's precision and scale (DuckDB's DECIMAL alone is DECIMAL(18,3); DECIMAL(p) has scale 0). */
-function decimalShape(type: string): [number, number] {
+export function decimalShape(type: string): [number, number] {
   const m = /\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)/.exec(type);
   if (!m) return [18, 3];
   return [Number(m[1]), Number(m[2] ?? 0)];
