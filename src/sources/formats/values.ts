@@ -97,6 +97,8 @@ const INTEGER_RANGES: Record<string, [bigint, bigint]> = (() => {
   };
 })();
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** The range of an integer column type (`INTEGER`, `UBIGINT`…); undefined for other types. */
 export function integerRange(type: string): [bigint, bigint] | undefined {
   return INTEGER_RANGES[type.toUpperCase().replace(/\(.*$/, '').trim()];
@@ -110,7 +112,7 @@ export function integerJson(n: string, range: [bigint, bigint]): number | string
   const [lo, hi] = range;
   const v = Number(n);
   if (Number.isSafeInteger(v)) {
-    const inside = hi <= BigInt(Number.MAX_SAFE_INTEGER) ? v >= Number(lo) && v <= Number(hi) : lo !== 0n || v >= 0;
+    const inside = hi <= MAX_SAFE ? v >= Number(lo) && v <= Number(hi) : lo !== 0n || v >= 0;
     return inside ? v : undefined;
   }
   const big = BigInt(n);
