@@ -250,6 +250,24 @@ describe('fixed-width values against their bronze columns', () => {
       ],
     );
   });
+  it("keeps a sensitive column's value out of rejection messages, and its raw line in quarantine", async () => {
+    const sensitive = schema.map((c) => ({ ...c, sensitive: c.name !== 'day' }));
+    const text = [line('20261127', '12x', '100'), line('20261127', '3', '1000000000000000000'), line('2026X127', '3', '100')].join('\n');
+    const parsed = await parseText(fixedWidthParser(layout, sensitive), text, 'EDI.txt');
+    assert.deepEqual(
+      parsed.rejects.map((r) => r.reason.replace(/^EDI.txt: line \d+: detail record, /, '')),
+      [
+        'field installment (positions 10-21): expected an integer, found a value withheld from messages (sensitive column)',
+        'field amount (positions 22-41): expected an amount of at most 16 whole digits (DECIMAL(18,2)), found a value withheld from messages (sensitive column)',
+        'field day (positions 2-9): expected a date yyyyMMdd, found "2026X127"',
+      ],
+    );
+    assert.deepEqual(
+      parsed.rejects.map((r) => r.raw),
+      text.split('\n'),
+      'the quarantine keeps each line as it came',
+    );
+  });
 });
 
 describe('envelopes: gzip, zip, encodings', () => {

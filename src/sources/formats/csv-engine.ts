@@ -7,7 +7,7 @@ import { CsvScanner } from './csv-scanner.js';
 import type { Encoding } from './decode.js';
 import { parseText, type RowSink } from './format.js';
 import type { FileFormat } from './read-file.js';
-import { datePattern } from './values.js';
+import { type DatePart, datePattern, dateTokens } from './values.js';
 
 /**
  * A partner CSV read by the engine's own reader (DuckDB `read_csv`) instead of the JavaScript scanner, with the
@@ -338,17 +338,17 @@ const reLiteral = (s: string) => s.replace(/[\\^$.|?*+()[\]{}-]/g, (m) => `\\${m
 /** What JavaScript's `String.prototype.trim` removes, inside an RE2 class. */
 const BLANKS = '\\t\\n\\x{0B}\\f\\r \\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}\\x{FEFF}';
 
-/** A date pattern's fields: its letters, the field, its shape in RE2 and as a GLOB (none for the hour). */
-const TOKENS = [
-  ['yyyy', 'y', '[0-9]{4}', '[0-9][0-9][0-9][0-9]'],
-  ['SSS', 'S', '[0-9]{3}', '[0-9][0-9][0-9]'],
-  ['MM', 'M', '[0-9]{2}', '[0-9][0-9]'],
-  ['dd', 'd', '[0-9]{2}', '[0-9][0-9]'],
-  ['HH', 'H', '([01][0-9]|2[0-3])', ''],
-  ['mm', 'm', '[0-5][0-9]', '[0-5][0-9]'],
-  ['ss', 's', '[0-5][0-9]', '[0-5][0-9]'],
-] as const;
-const STRPTIME: Record<string, string> = { y: '%Y', S: '%g', M: '%m', d: '%d', H: '%H', m: '%M', s: '%S' };
+/** A date field's shape in RE2 and as a GLOB (none for the hour: RE2's alternation has no GLOB form). */
+const SHAPES: Record<DatePart, [string, string]> = {
+  y: ['[0-9]{4}', '[0-9][0-9][0-9][0-9]'],
+  S: ['[0-9]{3}', '[0-9][0-9][0-9]'],
+  M: ['[0-9]{2}', '[0-9][0-9]'],
+  d: ['[0-9]{2}', '[0-9][0-9]'],
+  H: ['([01][0-9]|2[0-3])', ''],
+  m: ['[0-5][0-9]', '[0-5][0-9]'],
+  s: ['[0-5][0-9]', '[0-5][0-9]'],
+};
+const STRPTIME: Record<DatePart, string> = { y: '%Y', S: '%g', M: '%m', d: '%d', H: '%H', m: '%M', s: '%S' };
 
 /**
  * A date pattern (see `datePattern`) as a regular expression over the text, the ISO text the scanner makes of a
@@ -367,24 +367,22 @@ function patternSql(c: string, pattern: string): { regex: string; iso: string; s
   let repeated = false;
   const at = new Map<string, number>();
   let pos = 1;
-  for (let i = 0; i < pattern.length; ) {
-    const tok = TOKENS.find(([k]) => pattern.startsWith(k, i));
-    if (tok) {
-      repeated ||= at.has(tok[1]);
-      at.set(tok[1], pos);
-      regex += tok[2];
-      strptime += STRPTIME[tok[1]];
-      if (glob !== undefined) glob = tok[1] === 'H' ? undefined : glob + tok[3];
-      pos += tok[0].length;
-      i += tok[0].length;
+  for (const t of dateTokens(pattern)) {
+    if ('part' in t) {
+      repeated ||= at.has(t.part);
+      at.set(t.part, pos);
+      const [re, shape] = SHAPES[t.part];
+      regex += re;
+      strptime += STRPTIME[t.part];
+      if (glob !== undefined) glob = shape ? glob + shape : undefined;
+      pos += t.width;
     } else {
-      const ch = pattern[i] as string;
+      const ch = t.literal;
       if (ch.charCodeAt(0) > 127) return undefined;
       regex += /[A-Za-z0-9 ]/.test(ch) ? ch : `\\${ch}`;
       strptime += ch === '%' ? '%%' : ch;
       if (glob !== undefined) glob = /[*?[\]\\]/.test(ch) ? undefined : glob + ch;
       pos++;
-      i++;
     }
   }
   const part = (p: string, width: number, fallback: string) => {

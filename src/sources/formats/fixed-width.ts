@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ENCODINGS, splitLines } from './decode.js';
 import { type ParsedFile, type ParseText, parseText, type RowSink, TruncatedInput } from './format.js';
-import { decimalShape, fitsDecimal, integerJson, integerRange } from './values.js';
+import { decimalShape, fitsDecimal, foundText, integerJson, integerRange } from './values.js';
 
 const field = z
   .object({
@@ -53,17 +53,46 @@ export type Layout = z.infer<typeof layoutSchema>;
 /**
  * A fixed-width layout as a streaming parser: detail rows out, bad lines rejected with record type, line and field.
  * A field named like a column of `schema` is also checked against that column's type (an integer's range, a
- * DECIMAL's digits), so that a value bronze cannot hold rejects its line rather than failing the file's load.
+ * DECIMAL's digits), so that a value bronze cannot hold rejects its line rather than failing the file's load; a
+ * sensitive column's value is kept out of rejection messages (the raw line still goes to quarantine).
  */
-export function fixedWidthParser(layout: Layout, schema: { name: string; type: string }[] = []): ParseText {
-  const types = new Map(schema.map((c) => [c.name, c.type]));
+export function fixedWidthParser(layout: Layout, schema: { name: string; type: string; sensitive?: boolean }[] = []): ParseText {
+  const columns = new Map(schema.map((c) => [c.name, c]));
+  const records = layout.records.map((r) => ({ ...r, fields: r.fields.map((f) => compileField(f, columns.get(f.name))) }));
   return async (chunks, file, sink) => {
-    const state = new FixedWidthState(layout, file, sink, types);
+    const state = new FixedWidthState(layout, records, file, sink);
     for await (const { first, lines } of splitLines(chunks))
       for (let i = 0; i < lines.length; i++) state.line(lines[i] as string, first + i);
     return state.finish();
   };
 }
+
+type Field = z.infer<typeof field>;
+
+/** A layout field with what its bronze column asks of it, worked out once per layout rather than per value. */
+interface CompiledField extends Field {
+  /** The bronze column's type, when a column has the field's name. */
+  column?: string | undefined;
+  /** An integer column's range. */
+  range?: [bigint, bigint] | undefined;
+  /** A DECIMAL column's precision and scale. */
+  decimal?: [number, number] | undefined;
+  /** The value may appear in rejection messages (not a sensitive column's). */
+  show: boolean;
+}
+
+function compileField(f: Field, column: { type: string; sensitive?: boolean } | undefined): CompiledField {
+  const type = column?.type;
+  return {
+    ...f,
+    column: type,
+    range: type && f.type === 'integer' ? integerRange(type) : undefined,
+    decimal: type && f.type === 'decimal' && /^\s*(DECIMAL|NUMERIC)\b/i.test(type) ? decimalShape(type) : undefined,
+    show: !column?.sensitive,
+  };
+}
+
+type CompiledRecord = Omit<Layout['records'][number], 'fields'> & { fields: CompiledField[] };
 
 /** Parses a whole fixed-width text in memory. */
 export function parseFixedWidth(text: string, layout: Layout, file: string): Promise<ParsedFile> {
@@ -83,16 +112,16 @@ class FixedWidthState {
 
   constructor(
     private readonly layout: Layout,
+    private readonly records: CompiledRecord[],
     private readonly file: string,
     private readonly sink: RowSink,
-    private readonly types: Map<string, string>,
   ) {
     this.sumOf = layout.trailer?.total?.sumOf;
   }
 
   line(raw: string, line: number): void {
     const { layout, file } = this;
-    const rec = layout.records.find((r) => r.match.every((m) => raw.substr(m.start - 1, m.value.length) === m.value));
+    const rec = this.records.find((r) => r.match.every((m) => raw.substr(m.start - 1, m.value.length) === m.value));
     if (!rec) {
       this.reject(line, `${file}: line ${line}: no record type of layout ${layout.name} matches`, raw);
       return;
@@ -107,14 +136,14 @@ class FixedWidthState {
     }
     const values: Record<string, unknown> = {};
     for (const f of rec.fields) {
-      const v = convert(raw.substr(f.start - 1, f.length), f, this.types.get(f.name));
+      const v = convert(raw.substr(f.start - 1, f.length), f);
       if (v instanceof Error) {
         if (rec.role === 'detail') {
           // Amounts of detail lines rejected for another field still count toward the trailer total.
           const sumField = rec.fields.find((x) => x.name === this.sumOf);
           const amount =
             sumField && sumField !== f
-              ? convert(raw.substr(sumField.start - 1, sumField.length), sumField, this.types.get(sumField.name))
+              ? convert(raw.substr(sumField.start - 1, sumField.length), sumField)
               : undefined;
           if (typeof amount === 'number' || typeof amount === 'string') this.totalCents += Math.round(Number(amount) * 100);
         }
@@ -163,39 +192,36 @@ class FixedWidthState {
   }
 }
 
-/** A field's text as the JSON value bronze reads, or an Error saying why not; `column` is its bronze column's type. */
-function convert(s: string, f: z.infer<typeof field>, column: string | undefined): unknown {
+/** A field's text as the JSON value bronze reads, or an Error saying why not (checked against its bronze column). */
+function convert(s: string, f: CompiledField): unknown {
   const t = s.trim();
   switch (f.type) {
     case 'string':
       return t;
     case 'integer': {
-      if (!/^-?\d+$/.test(t)) return new Error(`expected an integer, found "${t}"`);
-      const range = column ? integerRange(column) : undefined;
-      if (!range) return Number.isSafeInteger(Number(t)) ? Number(t) : t;
-      return integerJson(t, range) ?? new Error(`expected an integer from ${range[0]} to ${range[1]} (${column}), found "${t}"`);
+      if (!/^-?\d+$/.test(t)) return new Error(`expected an integer, ${foundText(t, f.show)}`);
+      if (!f.range) return Number.isSafeInteger(Number(t)) ? Number(t) : t;
+      return integerJson(t, f.range) ?? new Error(`expected an integer from ${f.range[0]} to ${f.range[1]} (${f.column}), ${foundText(t, f.show)}`);
     }
     case 'decimal': {
-      if (!/^-?\d+$/.test(t)) return new Error(`expected digits of an amount with ${f.scale} implied decimals, found "${t}"`);
+      if (!/^-?\d+$/.test(t)) return new Error(`expected digits of an amount with ${f.scale} implied decimals, ${foundText(t, f.show)}`);
       // The amount as exact text (`-123.45`), never through binary floating point.
       const negative = t.startsWith('-');
       const digits = (negative ? t.slice(1) : t).padStart(f.scale + 1, '0');
       const text = `${negative ? '-' : ''}${f.scale > 0 ? `${digits.slice(0, -f.scale)}.${digits.slice(-f.scale)}` : digits}`;
-      if (column && /^\s*(DECIMAL|NUMERIC)\b/i.test(column)) {
-        const [precision, scale] = decimalShape(column);
-        if (!fitsDecimal(text, precision, scale))
-          return new Error(`expected an amount of at most ${precision - scale} whole digits (${column}), found "${t}"`);
-      }
+      if (f.decimal && !fitsDecimal(text, f.decimal[0], f.decimal[1]))
+        return new Error(`expected an amount of at most ${f.decimal[0] - f.decimal[1]} whole digits (${f.column}), ${foundText(t, f.show)}`);
       return text;
     }
     case 'date': {
       const m = f.format === 'yyyyMMdd' ? /^(\d{4})(\d{2})(\d{2})$/.exec(t) : /^(\d{2})(\d{2})(\d{4})$/.exec(t);
-      if (!m) return new Error(`expected a date ${f.format}, found "${t}"`);
+      if (!m) return new Error(`expected a date ${f.format}, ${foundText(t, f.show)}`);
       const [y, mo, d] = (f.format === 'yyyyMMdd' ? [m[1], m[2], m[3]] : [m[3], m[2], m[1]]).map(Number) as [number, number, number];
       // A day the month has (JavaScript's Date.parse takes 2026-02-30 and rolls it into March; bronze's DATE does not).
       const date = new Date(0);
       date.setUTCFullYear(y, mo - 1, d);
-      if (mo < 1 || mo > 12 || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d) return new Error(`not a valid date: "${t}"`);
+      if (mo < 1 || mo > 12 || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d)
+        return new Error(`not a valid date: ${f.show ? `"${t}"` : 'a value withheld from messages (sensitive column)'}`);
       return `${m[f.format === 'yyyyMMdd' ? 1 : 3]}-${m[2]}-${m[f.format === 'yyyyMMdd' ? 3 : 1]}`;
     }
   }

@@ -15,9 +15,14 @@ export interface LocaleOptions {
 
 export type Convert = (text: string) => unknown;
 
+/** What a rejection message says of a bad value: the value, or that it is withheld (a sensitive column's). */
+export function foundText(value: string, showValue: boolean): string {
+  return showValue ? `found "${value}"` : 'found a value withheld from messages (sensitive column)';
+}
+
 /** A converter for a DuckDB column type: returns the JSON value the bronze writer reads, or an Error saying why not. */
 export function converterFor(type: string, o: LocaleOptions, showValue = true): Convert {
-  const found = (s: string) => (showValue ? `found "${s}"` : 'found a value withheld from messages (sensitive column)');
+  const found = (s: string) => foundText(s, showValue);
   const t = type.toUpperCase().replace(/\(.*$/, '').trim();
   const nulls = new Set(o.nullValues);
   const wrap =
@@ -147,6 +152,7 @@ export function fitsDecimal(text: string, precision: number, scale: number): boo
   return !(dropped > 0 && /^9+$/.test(digits.slice(0, whole)) && (digits[whole] as string) >= '5');
 }
 
+/** The fields of a date pattern: their letters (longest first where they share one) and the part they stand for. */
 const TOKENS = [
   ['yyyy', 'y'],
   ['SSS', 'S'],
@@ -156,7 +162,22 @@ const TOKENS = [
   ['mm', 'm'],
   ['ss', 's'],
 ] as const;
-type Part = (typeof TOKENS)[number][1];
+export type DatePart = (typeof TOKENS)[number][1];
+/** A date pattern's field (a fixed run of digits) or one literal character. */
+export type DateToken = { part: DatePart; width: number } | { literal: string };
+
+/** A date pattern (yyyy MM dd HH mm ss SSS; anything else literal) as its tokens, in order. */
+export function dateTokens(pattern: string): DateToken[] {
+  const tokens: DateToken[] = [];
+  for (let i = 0; i < pattern.length; ) {
+    const tok = TOKENS.find(([k]) => pattern.startsWith(k, i));
+    if (tok) {
+      tokens.push({ part: tok[1], width: tok[0].length });
+      i += tok[0].length;
+    } else tokens.push({ literal: pattern[i++] as string });
+  }
+  return tokens;
+}
 
 const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
@@ -167,28 +188,22 @@ const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
  * files carry millions of dates.
  */
 export function datePattern(pattern: string): (s: string) => string | undefined {
-  const fields: { part: Part; at: number; width: number }[] = [];
+  const fields: { part: DatePart; at: number; width: number }[] = [];
   const literals: { at: number; code: number }[] = [];
   let at = 0;
-  for (let i = 0; i < pattern.length; ) {
-    const tok = TOKENS.find(([k]) => pattern.startsWith(k, i));
-    if (tok) {
-      fields.push({ part: tok[1], at, width: tok[0].length });
-      at += tok[0].length;
-      i += tok[0].length;
-    } else {
-      literals.push({ at, code: pattern.charCodeAt(i) });
-      at++;
-      i++;
-    }
+  for (const t of dateTokens(pattern)) {
+    if ('part' in t) {
+      fields.push({ part: t.part, at, width: t.width });
+      at += t.width;
+    } else literals.push({ at: at++, code: t.literal.charCodeAt(0) });
   }
-  const has = (p: Part) => fields.some((f) => f.part === p);
+  const has = (p: DatePart) => fields.some((f) => f.part === p);
   if (!has('y') || !has('M') || !has('d'))
     throw new Error(`date pattern "${pattern}" needs yyyy, MM and dd (and for timestamps HH, mm, ss)`);
   const width = at;
   const timed = has('H');
   const digitsAt = fields.flatMap((f) => Array.from({ length: f.width }, (_, k) => f.at + k));
-  const slot = (p: Part) => fields.find((f) => f.part === p);
+  const slot = (p: DatePart) => fields.find((f) => f.part === p);
   const [y, mo, d, h, mi, se, ms] = (['y', 'M', 'd', 'H', 'm', 's', 'S'] as const).map(slot);
   const num = (s: string, f: { at: number; width: number } | undefined) => {
     if (!f) return 0;
