@@ -23,6 +23,17 @@ before(async () => {
 after(async () => {
   await server?.stop();
 });
+
+/** Runs `fn` with a kafkajs admin client of the test broker, as an operator's tools would. */
+async function withAdmin<T>(fn: (admin: kafkajs.Admin) => Promise<T>): Promise<T> {
+  const admin = new kafkajs.Kafka({ brokers: [server?.brokers ?? ''], logLevel: kafkajs.logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
 describeBusContract('kafka (single-node KRaft broker)', async () => KafkaBus.create({ brokers: [server?.url ?? ''] }), {
   ...skip,
   attemptsSurviveResubscribe: false,
@@ -30,13 +41,12 @@ describeBusContract('kafka (single-node KRaft broker)', async () => KafkaBus.cre
 
 describe('Kafka compression', skip, () => {
   it('reads batches the broker stored with Java snappy (xerial framing), and what it publishes uncompressed', async () => {
-    const { CompressionCodecs, CompressionTypes, Kafka } = kafkajs;
+    const { CompressionCodecs, CompressionTypes } = kafkajs;
     const topic = `xerial-${Date.now()}`;
     // The topic's own codec makes the broker recompress every batch with Java's snappy, whatever the producer sent.
-    const admin = new Kafka({ brokers: [server?.brokers ?? ''], logLevel: kafkajs.logLevel.NOTHING }).admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'compression.type', value: 'snappy' }] }] });
-    await admin.disconnect();
+    await withAdmin((admin) =>
+      admin.createTopics({ topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'compression.type', value: 'snappy' }] }] }),
+    );
     const registered = CompressionCodecs[CompressionTypes.Snappy];
     const framings: string[] = [];
     CompressionCodecs[CompressionTypes.Snappy] = () => {
@@ -100,13 +110,12 @@ describe('Kafka sends', skip, () => {
         topic,
         values.map((value) => ({ key: 'k', value })),
       );
-      const admin = new kafkajs.Kafka({ brokers: [server?.brokers ?? ''], logLevel: kafkajs.logLevel.NOTHING }).admin();
-      await admin.connect();
-      const described = await admin.describeConfigs({
-        includeSynonyms: false,
-        resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }],
-      });
-      await admin.disconnect();
+      const described = await withAdmin((admin) =>
+        admin.describeConfigs({
+          includeSynonyms: false,
+          resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }],
+        }),
+      );
       assert.equal(described.resources[0]?.configEntries[0]?.configValue, String(TOPIC_MAX_MESSAGE_BYTES));
       assert.deepEqual(await readBack(bus, topic, values.length), values.map(digest));
     } finally {
@@ -114,16 +123,15 @@ describe('Kafka sends', skip, () => {
     }
   });
 
-  it("sends in halves to a topic whose batches are smaller than its sends, and names a message the topic cannot take", async () => {
+  it('sends in halves to a topic whose batches are smaller than its sends, and names a message the topic cannot take', async () => {
     const topic = `small-${Date.now()}`;
     // A topic created elsewhere with a 300 KiB limit: four 200 KiB messages (one send of the default 900 KiB) are
     // refused as one batch, then as two, and go one by one.
-    const admin = new kafkajs.Kafka({ brokers: [server?.brokers ?? ''], logLevel: kafkajs.logLevel.NOTHING }).admin();
-    await admin.connect();
-    await admin.createTopics({
-      topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: String(300 * 1024) }] }],
-    });
-    await admin.disconnect();
+    await withAdmin((admin) =>
+      admin.createTopics({
+        topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: String(300 * 1024) }] }],
+      }),
+    );
     const bus = await KafkaBus.create({ brokers: [server?.brokers ?? ''] });
     try {
       const values = Array.from({ length: 9 }, () => randomBytes(200 * 1024));
@@ -133,7 +141,10 @@ describe('Kafka sends', skip, () => {
       );
       assert.deepEqual(await readBack(bus, topic, values.length), values.map(digest), 'each message once, in order');
       await assert.rejects(bus.publish(topic, [{ key: 'k', value: randomBytes(400 * 1024) }]), (e: Error) => {
-        assert.match(e.message, new RegExp(`publishing to ${topic}: the topic refuses a message of 409600 bytes as too large; raise its max.message.bytes`));
+        assert.match(
+          e.message,
+          new RegExp(`publishing to ${topic}: the topic refuses a message of 409600 bytes as too large; raise its max.message.bytes`),
+        );
         return true;
       });
     } finally {

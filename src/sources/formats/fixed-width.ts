@@ -141,10 +141,7 @@ class FixedWidthState {
         if (rec.role === 'detail') {
           // Amounts of detail lines rejected for another field still count toward the trailer total.
           const sumField = rec.fields.find((x) => x.name === this.sumOf);
-          const amount =
-            sumField && sumField !== f
-              ? convert(raw.substr(sumField.start - 1, sumField.length), sumField)
-              : undefined;
+          const amount = sumField && sumField !== f ? convert(raw.substr(sumField.start - 1, sumField.length), sumField) : undefined;
           if (typeof amount === 'number' || typeof amount === 'string') this.totalCents += Math.round(Number(amount) * 100);
         }
         this.reject(
@@ -201,7 +198,10 @@ function convert(s: string, f: CompiledField): unknown {
     case 'integer': {
       if (!/^-?\d+$/.test(t)) return new Error(`expected an integer, ${foundText(t, f.show)}`);
       if (!f.range) return Number.isSafeInteger(Number(t)) ? Number(t) : t;
-      return integerJson(t, f.range) ?? new Error(`expected an integer from ${f.range[0]} to ${f.range[1]} (${f.column}), ${foundText(t, f.show)}`);
+      return (
+        integerJson(t, f.range) ??
+        new Error(`expected an integer from ${f.range[0]} to ${f.range[1]} (${f.column}), ${foundText(t, f.show)}`)
+      );
     }
     case 'decimal': {
       if (!/^-?\d+$/.test(t)) return new Error(`expected digits of an amount with ${f.scale} implied decimals, ${foundText(t, f.show)}`);
@@ -210,7 +210,9 @@ function convert(s: string, f: CompiledField): unknown {
       const digits = (negative ? t.slice(1) : t).padStart(f.scale + 1, '0');
       const text = `${negative ? '-' : ''}${f.scale > 0 ? `${digits.slice(0, -f.scale)}.${digits.slice(-f.scale)}` : digits}`;
       if (f.decimal && !fitsDecimal(text, f.decimal[0], f.decimal[1]))
-        return new Error(`expected an amount of at most ${f.decimal[0] - f.decimal[1]} whole digits (${f.column}), ${foundText(t, f.show)}`);
+        return new Error(
+          `expected an amount of at most ${f.decimal[0] - f.decimal[1]} whole digits (${f.column}), ${foundText(t, f.show)}`,
+        );
       return text;
     }
     case 'date': {
