@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { datasetKey, type Source } from '../config/project.js';
@@ -549,52 +550,64 @@ interface FileScan {
   lastLineEndSha256: string | undefined;
 }
 
+/** Bytes a file is read in by `scanFile` and `hashFile`: one buffer, reused. */
+const SCAN_CHUNK_BYTES = 1 << 20;
+
+/**
+ * Each chunk of a file (or of its first `bytes`), read into one buffer that is reused: a stream's fresh 64 KiB buffer
+ * per chunk left 1,500 of them for the garbage collector in a 100 MB file, and the process ~20 MiB larger before its
+ * parse began than for a 10 MB one. `chunk` is a view of the buffer, valid until `each` returns.
+ */
+async function eachChunk(path: string, each: (chunk: Buffer) => void, bytes = Number.POSITIVE_INFINITY): Promise<void> {
+  const file = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(SCAN_CHUNK_BYTES);
+    for (let at = 0; at < bytes; ) {
+      const { bytesRead } = await file.read(buf, 0, Math.min(buf.length, bytes - at), at);
+      if (bytesRead === 0) break;
+      each(buf.subarray(0, bytesRead));
+      at += bytesRead;
+    }
+  } finally {
+    await file.close();
+  }
+}
+
 /** One pass over a file: its hash, its line ends, and the hash of the part up to its last line end. */
-function scanFile(path: string): Promise<FileScan> {
-  return new Promise((resolveScan, reject) => {
-    const h = createHash('sha256');
-    let size = 0;
-    let newlines = 0;
-    let lastLineEnd = 0;
-    let atLineEnd: Hash | undefined;
-    let last = -1;
-    createReadStream(path)
-      .on('data', (chunk) => {
-        const b = chunk as Buffer;
-        const nl = b.lastIndexOf(10);
-        if (nl >= 0) {
-          for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) newlines++;
-          h.update(b.subarray(0, nl + 1));
-          atLineEnd = h.copy();
-          h.update(b.subarray(nl + 1));
-          lastLineEnd = size + nl + 1;
-        } else h.update(b);
-        size += b.length;
-        if (b.length > 0) last = b[b.length - 1] as number;
-      })
-      .on('error', reject)
-      .on('end', () =>
-        resolveScan({
-          size,
-          sha256: h.digest('hex'),
-          newlines,
-          endsWithNewline: last === 10,
-          lastLineEnd,
-          lastLineEndSha256: atLineEnd?.digest('hex'),
-        }),
-      );
+async function scanFile(path: string): Promise<FileScan> {
+  const h = createHash('sha256');
+  let size = 0;
+  let newlines = 0;
+  let lastLineEnd = 0;
+  let atLineEnd: Hash | undefined;
+  let last = -1;
+  await eachChunk(path, (b) => {
+    const nl = b.lastIndexOf(10);
+    if (nl >= 0) {
+      for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) newlines++;
+      h.update(b.subarray(0, nl + 1));
+      atLineEnd = h.copy();
+      h.update(b.subarray(nl + 1));
+      lastLineEnd = size + nl + 1;
+    } else h.update(b);
+    size += b.length;
+    if (b.length > 0) last = b[b.length - 1] as number;
   });
+  return {
+    size,
+    sha256: h.digest('hex'),
+    newlines,
+    endsWithNewline: last === 10,
+    lastLineEnd,
+    lastLineEndSha256: atLineEnd?.digest('hex'),
+  };
 }
 
 /** SHA-256 of a file, or of its first `bytes`. */
-function hashFile(path: string, bytes?: number): Promise<string> {
-  return new Promise((resolveHash, reject) => {
-    const h = createHash('sha256');
-    createReadStream(path, bytes === undefined ? {} : { end: bytes - 1 })
-      .on('data', (b) => h.update(b))
-      .on('error', reject)
-      .on('end', () => resolveHash(h.digest('hex')));
-  });
+async function hashFile(path: string, bytes?: number): Promise<string> {
+  const h = createHash('sha256');
+  await eachChunk(path, (b) => h.update(b), bytes);
+  return h.digest('hex');
 }
 
 /** Partial downloads of files that never came back (renamed, deleted by the partner) are dropped after a week. */
