@@ -86,30 +86,52 @@ describe('Kafka compression', skip, () => {
 });
 
 describe('Kafka sends', skip, () => {
-  /** Every message published to `topic`, read back by a fresh group: values as hex digests, in order. */
+  const digest = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+  /** Every message published to `topic`, read back by a fresh group: values as digests, in order. */
   async function readBack(bus: KafkaBus, topic: string, count: number): Promise<string[]> {
     const sub = bus.subscribe(topic, `g-${topic}`, { maxInFlight: 100 });
     const got: string[] = [];
     for await (const d of sub) {
-      got.push(createHash('sha256').update(d.message.value).digest('hex'));
+      got.push(digest(d.message.value as Uint8Array));
       await d.ack();
       if (got.length === count) break;
     }
     await sub.close();
     return got;
   }
-  const digest = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+  /** Counts the sends (produce requests) a bus makes: each is a round trip to the broker. */
+  function countSends(bus: KafkaBus): { sends: number } {
+    const counter = { sends: 0 };
+    const producer = (bus as unknown as { producer: { send: (...args: unknown[]) => Promise<unknown> } }).producer;
+    const send = producer.send.bind(producer);
+    producer.send = (...args) => {
+      counter.sends++;
+      return send(...args);
+    };
+    return counter;
+  }
 
   it('creates its topics with room for large sends, and several messages of up to 512 KiB arrive whole, in order', async () => {
     const topic = `large-${Date.now()}`;
     const bus = await KafkaBus.create({ brokers: [server?.brokers ?? ''] });
+    const again = await KafkaBus.create({ brokers: [server?.brokers ?? ''] });
     try {
-      // Random bytes do not compress: 12 of 500 KiB are 6 MB, more than one send of the topic's batches.
+      // Random bytes do not compress: 12 of 500 KiB are 6 MB, six times a broker's default limit for a batch.
       const values = Array.from({ length: 12 }, () => randomBytes(500 * 1024));
+      const counted = countSends(bus);
       await bus.publish(
         topic,
         values.map((value) => ({ key: 'k', value })),
       );
+      assert.ok(counted.sends <= 2, `12 messages in ${counted.sends} sends`);
+      // Another process (a restarted stream) finds the topic, reads its limit, and sends as large.
+      const more = Array.from({ length: 12 }, () => randomBytes(500 * 1024));
+      const counted2 = countSends(again);
+      await again.publish(
+        topic,
+        more.map((value) => ({ key: 'k', value })),
+      );
+      assert.ok(counted2.sends <= 2, `12 messages in ${counted2.sends} sends to the existing topic`);
       const described = await withAdmin((admin) =>
         admin.describeConfigs({
           includeSynonyms: false,
@@ -117,9 +139,10 @@ describe('Kafka sends', skip, () => {
         }),
       );
       assert.equal(described.resources[0]?.configEntries[0]?.configValue, String(TOPIC_MAX_MESSAGE_BYTES));
-      assert.deepEqual(await readBack(bus, topic, values.length), values.map(digest));
+      assert.deepEqual(await readBack(bus, topic, values.length + more.length), [...values, ...more].map(digest));
     } finally {
       await bus.close();
+      await again.close();
     }
   });
 
@@ -139,7 +162,15 @@ describe('Kafka sends', skip, () => {
         topic,
         values.map((value) => ({ key: 'k', value })),
       );
-      assert.deepEqual(await readBack(bus, topic, values.length), values.map(digest), 'each message once, in order');
+      // The topic's sends stay small: three more messages go in three sends, none refused.
+      const more = Array.from({ length: 3 }, () => randomBytes(200 * 1024));
+      const counted = countSends(bus);
+      await bus.publish(
+        topic,
+        more.map((value) => ({ key: 'k', value })),
+      );
+      assert.equal(counted.sends, 3);
+      assert.deepEqual(await readBack(bus, topic, 12), [...values, ...more].map(digest), 'each message once, in order');
       await assert.rejects(bus.publish(topic, [{ key: 'k', value: randomBytes(400 * 1024) }]), (e: Error) => {
         assert.match(
           e.message,

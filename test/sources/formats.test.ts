@@ -253,6 +253,21 @@ describe('fixed-width values against their bronze columns', () => {
   it("keeps a sensitive column's value out of rejection messages, and its raw line in quarantine", async () => {
     const sensitive = schema.map((c) => ({ ...c, sensitive: c.name !== 'day' }));
     const text = [line('20261127', '12x', '100'), line('20261127', '3', '1000000000000000000'), line('2026X127', '3', '100')].join('\n');
+    const hidden = await parseText(
+      fixedWidthParser(
+        layout,
+        schema.map((c) => ({ ...c, sensitive: true })),
+      ),
+      [line('20261332', '3', '100'), line('2026X127', '3', '100')].join('\n'),
+      'EDI.txt',
+    );
+    assert.deepEqual(
+      hidden.rejects.map((r) => r.reason.replace(/^EDI.txt: line \d+: detail record, /, '')),
+      [
+        'field day (positions 2-9): not a valid date: a value withheld from messages (sensitive column)',
+        'field day (positions 2-9): expected a date yyyyMMdd, found a value withheld from messages (sensitive column)',
+      ],
+    );
     const parsed = await parseText(fixedWidthParser(layout, sensitive), text, 'EDI.txt');
     assert.deepEqual(
       parsed.rejects.map((r) => r.reason.replace(/^EDI.txt: line \d+: detail record, /, '')),

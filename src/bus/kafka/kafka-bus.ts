@@ -1,15 +1,7 @@
 import kafkajs, { type Admin, CompressionTypes, type Consumer, Kafka, logLevel, type Producer, type SASLOptions } from 'kafkajs';
 import { FinmeshError } from '../../core/errors.js';
 import { AsyncQueue } from '../async-queue.js';
-import {
-  type Bus,
-  type BusMessage,
-  busBytes,
-  DEFAULT_MAX_IN_FLIGHT,
-  type Delivery,
-  type SubscribeOptions,
-  type Subscription,
-} from '../bus.js';
+import { type Bus, type BusMessage, DEFAULT_MAX_IN_FLIGHT, type Delivery, type SubscribeOptions, type Subscription } from '../bus.js';
 import { snappyCodec } from './snappy-codec.js';
 
 // kafkajs ships no snappy codec: this one (native, see snappy-codec.ts) is registered for the process.
@@ -62,11 +54,16 @@ const CONSUMER_RESTART_BUDGET_MS = 60_000;
 const CLOSE_TIMEOUT_MS = 5000;
 
 /**
- * Bytes of records per send where the topic's record batches may be large (below): one send is one round trip, made
- * one at a time (idempotent producer), so each carries several bus messages. Snappy may grow data that does not
+ * Bytes of records a send carries where the topic's record batches may be large (below): one send is one round trip,
+ * made one at a time (idempotent producer), so each carries several bus messages. Snappy may grow data that does not
  * compress by a sixth: under the topic's limit either way.
  */
-const SEND_BYTES = 4 * 2 ** 20;
+const SEND_BYTES = 6 * 2 ** 20;
+/**
+ * What a publish should carry (`publishBytes`): the stream's reader gathers at least this much, and at most a page
+ * of ~2.6 MB more — one send, under `SEND_BYTES`.
+ */
+const PUBLISH_BYTES = 4 * 2 ** 20;
 /** Bytes of records per send otherwise: under the 1 MiB a broker accepts in one record batch by default. */
 const SMALL_SEND_BYTES = 900 * 1024;
 /** `max.message.bytes` of the topics finmesh creates: a compressed record batch of up to this size is accepted. */
@@ -90,8 +87,12 @@ const RECORD_OVERHEAD_BYTES = 64;
  */
 export class KafkaBus implements Bus {
   readonly kind = 'kafka';
-  private readonly known = new Set<string>();
-  /** Bytes per send, by topic: large where the topic takes it, halved for good when the broker refuses a batch. */
+  /** Topics made ready (created or found, partitions led), once each however many callers ask at the same time. */
+  private readonly topics = new Map<string, Promise<void>>();
+  /**
+   * Bytes per send, by topic: large where the topic takes it; lowered for good (to half the refused send) when the
+   * broker refuses a batch as too large, never raised again.
+   */
   private readonly sendBytes = new Map<string, number>();
 
   private constructor(
@@ -155,9 +156,17 @@ export class KafkaBus implements Bus {
     return new FinmeshError(timedOut ? 'TIMEOUT' : 'UNAVAILABLE', `Kafka at ${this.brokers}: ${what}: ${why} (${text})`, { cause });
   }
 
-  /** A publish of this much fills one send (see `SEND_BYTES`). */
+  /** A publish of this much, and a page more, fills one send (see `PUBLISH_BYTES`). */
   get publishBytes(): number {
-    return this.compression === CompressionTypes.None ? SMALL_SEND_BYTES : SEND_BYTES;
+    return this.large ? PUBLISH_BYTES : SMALL_SEND_BYTES;
+  }
+
+  /**
+   * Whether sends may be large: with compression. Uncompressed (the default on Azure Event Hubs, whose limit of 1 MB
+   * a batch is fixed) sends stay under the broker's default limit, and topics are created without settings.
+   */
+  private get large(): boolean {
+    return this.compression !== CompressionTypes.None;
   }
 
   async publish(topic: string, messages: BusMessage[]): Promise<void> {
@@ -172,38 +181,40 @@ export class KafkaBus implements Bus {
       bytes = 0;
     };
     for (const m of messages) {
-      const size = Buffer.byteLength(m.key) + busBytes(m.value) + RECORD_OVERHEAD_BYTES;
-      if (bytes + size > (this.sendBytes.get(topic) ?? SMALL_SEND_BYTES)) await flush();
-      batch.push({
+      const record = {
         key: m.key,
         value: typeof m.value === 'string' ? m.value : Buffer.from(m.value.buffer, m.value.byteOffset, m.value.byteLength),
-      });
+      };
+      const size = recordBytes(record);
+      if (bytes + size > (this.sendBytes.get(topic) ?? SMALL_SEND_BYTES)) await flush();
+      batch.push(record);
       bytes += size;
     }
     await flush();
   }
 
   /**
-   * One send. A topic whose batches are smaller than its send size assumed (created elsewhere with a lower
-   * max.message.bytes, or a service with a fixed limit) refuses it as too large: it is sent again in halves, and the
-   * topic's sends stay at that size. A single message the topic refuses fails the publish, naming its size.
+   * One send. A topic whose batches are smaller than the sends assumed (created elsewhere with a lower
+   * max.message.bytes, or a service with a fixed limit) refuses one as too large: it is sent again in halves, and the
+   * topic's sends stay at most half the refused one. A single message the topic refuses fails the publish, naming its
+   * size. Halves are sent again only when every message has one key: one partition, whose batch the broker refused
+   * whole (kafkajs fails a send on any partition's error, though others of the same request may have been written).
    */
   private async send(topic: string, messages: { key: string; value: string | Buffer }[]): Promise<void> {
     try {
       await this.producer.send({ topic, acks: -1, messages, compression: this.compression });
     } catch (cause) {
       if (!isTooLarge(cause)) throw this.failure(`publishing to ${topic}`, cause);
-      if (messages.length === 1) {
-        const size = Buffer.byteLength(messages[0]?.value ?? '');
+      const refused = messages.reduce((n, m) => n + recordBytes(m), 0);
+      if (messages.length === 1)
         throw new FinmeshError(
-          'UNAVAILABLE',
-          `Kafka at ${this.brokers}: publishing to ${topic}: the topic refuses a message of ${size} bytes as too large; raise its max.message.bytes (finmesh creates topics with ${TOPIC_MAX_MESSAGE_BYTES})`,
+          'CONFIG_INVALID',
+          `Kafka at ${this.brokers}: publishing to ${topic}: the topic refuses a message of ${Buffer.byteLength(messages[0]?.value ?? '')} bytes as too large; raise its max.message.bytes (finmesh creates topics with ${TOPIC_MAX_MESSAGE_BYTES})`,
           { cause },
         );
-      }
+      if (messages.some((m) => m.key !== messages[0]?.key)) throw this.failure(`publishing to ${topic}`, cause);
+      this.sendBytes.set(topic, Math.min(this.sendBytes.get(topic) ?? SMALL_SEND_BYTES, Math.ceil(refused / 2)));
       const half = Math.ceil(messages.length / 2);
-      const sent = messages.reduce((n, m) => n + Buffer.byteLength(m.key) + Buffer.byteLength(m.value) + RECORD_OVERHEAD_BYTES, 0);
-      this.sendBytes.set(topic, Math.min(this.sendBytes.get(topic) ?? SMALL_SEND_BYTES, Math.ceil(sent / 2)));
       await this.send(topic, messages.slice(0, half));
       await this.send(topic, messages.slice(half));
     }
@@ -353,25 +364,37 @@ export class KafkaBus implements Bus {
   }
 
   /**
-   * Creates the topic unless it exists, then waits until each partition has a leader. (kafkajs' own wait for leaders
-   * fails on a newer broker's answer that a just-created topic is not known yet.)
+   * Creates the topic unless it exists, then waits until each partition has a leader (kafkajs' own wait for leaders
+   * fails on a newer broker's answer that a just-created topic is not known yet). Once per topic: the first publish
+   * and a subscription usually ask at the same time. A failure is not kept: the next caller tries again.
    */
-  private async ensureTopic(topic: string): Promise<void> {
-    if (this.known.has(topic)) return;
+  private ensureTopic(topic: string): Promise<void> {
+    let ready = this.topics.get(topic);
+    if (!ready) {
+      ready = this.prepareTopic(topic);
+      this.topics.set(topic, ready);
+      ready.catch(() => this.topics.delete(topic));
+    }
+    return ready;
+  }
+
+  private async prepareTopic(topic: string): Promise<void> {
     try {
-      // Room for large sends (see `SEND_BYTES`); a topic that existed keeps its own limit, and sends start small.
+      // Room for large sends (see `SEND_BYTES`). A topic that existed keeps its own limit: sends are large only where
+      // it is as large.
       const created = await this.admin.createTopics({
         topics: [
           {
             topic,
             numPartitions: this.partitions,
-            configEntries: [{ name: 'max.message.bytes', value: String(TOPIC_MAX_MESSAGE_BYTES) }],
+            ...(this.large ? { configEntries: [{ name: 'max.message.bytes', value: String(TOPIC_MAX_MESSAGE_BYTES) }] } : {}),
           },
         ],
         waitForLeaders: false,
       });
-      const limit = created ? TOPIC_MAX_MESSAGE_BYTES : await this.topicMessageLimit(topic);
-      this.sendBytes.set(topic, limit >= TOPIC_MAX_MESSAGE_BYTES ? this.publishBytes : SMALL_SEND_BYTES);
+      const limit = this.large ? (created ? TOPIC_MAX_MESSAGE_BYTES : await this.topicMessageLimit(topic)) : 0;
+      const size = limit >= TOPIC_MAX_MESSAGE_BYTES ? SEND_BYTES : SMALL_SEND_BYTES;
+      this.sendBytes.set(topic, Math.min(this.sendBytes.get(topic) ?? size, size));
       const deadline = Date.now() + this.requestTimeoutMs * (this.retries + 1);
       for (let wait = 100; ; wait = Math.min(2000, wait * 2)) {
         const led = await this.admin
@@ -389,7 +412,6 @@ export class KafkaBus implements Bus {
     } catch (cause) {
       throw this.failure(`creating topic ${topic}`, cause);
     }
-    this.known.add(topic);
   }
 
   /** An existing topic's max.message.bytes; 0 where the service does not say (Event Hubs' limit is fixed). */
@@ -426,6 +448,11 @@ function reasons(cause: unknown): string {
   for (let e: unknown = cause; e instanceof Error && messages.length < 4; e = (e as { originalError?: unknown }).originalError ?? e.cause)
     if (!messages.includes(e.message)) messages.push(e.message);
   return messages.join(': ');
+}
+
+/** A record's bytes in a send: its key, its value and its framing at most. */
+function recordBytes(r: { key: string; value: string | Buffer }): number {
+  return Buffer.byteLength(r.key) + Buffer.byteLength(r.value) + RECORD_OVERHEAD_BYTES;
 }
 
 /** The broker refused a record batch above the topic's max.message.bytes (kafkajs wraps it in its retrier's error). */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ENCODINGS, splitLines } from './decode.js';
 import { type ParsedFile, type ParseText, parseText, type RowSink, TruncatedInput } from './format.js';
-import { decimalShape, fitsDecimal, foundText, integerJson, integerRange } from './values.js';
+import { decimalShape, fitsDecimal, foundText, integerJson, integerRange, shownValue } from './values.js';
 
 const field = z
   .object({
@@ -223,7 +223,7 @@ function convert(s: string, f: CompiledField): unknown {
       const date = new Date(0);
       date.setUTCFullYear(y, mo - 1, d);
       if (mo < 1 || mo > 12 || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d)
-        return new Error(`not a valid date: ${f.show ? `"${t}"` : 'a value withheld from messages (sensitive column)'}`);
+        return new Error(`not a valid date: ${shownValue(t, f.show)}`);
       return `${m[f.format === 'yyyyMMdd' ? 1 : 3]}-${m[2]}-${m[f.format === 'yyyyMMdd' ? 3 : 1]}`;
     }
   }

@@ -15,9 +15,14 @@ export interface LocaleOptions {
 
 export type Convert = (text: string) => unknown;
 
-/** What a rejection message says of a bad value: the value, or that it is withheld (a sensitive column's). */
+/** A bad value as a rejection message shows it: quoted, or withheld (a sensitive column's). */
+export function shownValue(value: string, showValue: boolean): string {
+  return showValue ? `"${value}"` : 'a value withheld from messages (sensitive column)';
+}
+
+/** What a rejection message says it found. */
 export function foundText(value: string, showValue: boolean): string {
-  return showValue ? `found "${value}"` : 'found a value withheld from messages (sensitive column)';
+  return `found ${shownValue(value, showValue)}`;
 }
 
 /** A converter for a DuckDB column type: returns the JSON value the bronze writer reads, or an Error saying why not. */
