@@ -1,5 +1,6 @@
 // The example project with its app, as the stream, pipeline and BigQuery tests start from it.
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { MemoryBus } from '../src/bus/memory/memory-bus.js';
 import { loadProject } from '../src/config/load-project.js';
 import type { ProjectConfig } from '../src/config/schema.js';
@@ -36,4 +37,18 @@ export async function exampleApp(o: { sim: Partial<SimulatorOptions> & { start: 
     await job.close();
   };
   return { project, ctx, sim, app, streamed };
+}
+
+/** The transaction changes in the app's outbox under `root`: how many, and the first and last outbox ids. */
+export function transactionsOutbox(root: string): { n: number; first: number; last: number } {
+  const db = new Database(join(root, '.finmesh/app.db'), { readonly: true });
+  try {
+    return db.prepare("SELECT count(*) AS n, min(id) AS first, max(id) AS last FROM outbox WHERE aggregate = 'transactions'").get() as {
+      n: number;
+      first: number;
+      last: number;
+    };
+  } finally {
+    db.close();
+  }
 }

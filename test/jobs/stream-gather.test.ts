@@ -2,13 +2,11 @@
 // (`Bus.publishBytes`): the stream's reader gathers full pages first. Every change must still land once, in order,
 // with the checkpoint at the last one — whether the gathering runs to the bus's size or stops at a writer's batch.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import type { BusMessage } from '../../src/bus/bus.js';
 import { MemoryBus } from '../../src/bus/memory/memory-bus.js';
 import { StreamJob } from '../../src/jobs/stream.js';
-import { exampleApp } from '../example-app.js';
+import { exampleApp, transactionsOutbox } from '../example-app.js';
 import { TEST_KEY } from '../helpers.js';
 
 process.env.FINMESH_TOKENIZATION_KEY = TEST_KEY;
@@ -35,12 +33,7 @@ async function streamThrough(bus: GatheringBus, batchMaxRecords: number) {
     app.apply(sim.referenceData(), 100);
     app.apply(sim.advance(12_000), 1000);
     app.close();
-    const db = new Database(join(project.root, '.finmesh/app.db'), { readonly: true });
-    const outbox = db.prepare("SELECT count(*) AS n, max(id) AS last FROM outbox WHERE aggregate = 'transactions'").get() as {
-      n: number;
-      last: number;
-    };
-    db.close();
+    const outbox = transactionsOutbox(project.root);
     const job = new StreamJob(ctx, { bus, untilCaughtUp: true });
     await job.start();
     await job.wait();

@@ -2,12 +2,10 @@
 // commit ahead of it: it would move the checkpoint past changes not in bronze yet, and a crash then (the embedded
 // bus lives in the process) would lose them. Both go back to the bus, and commit again in order.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { MemoryBus } from '../../src/bus/memory/memory-bus.js';
 import { StreamJob } from '../../src/jobs/stream.js';
-import { exampleApp } from '../example-app.js';
+import { exampleApp, transactionsOutbox } from '../example-app.js';
 import { TEST_KEY } from '../helpers.js';
 
 process.env.FINMESH_TOKENIZATION_KEY = TEST_KEY;
@@ -22,12 +20,7 @@ describe('a stream whose commit fails while the next batch is staged', () => {
       app.apply(sim.referenceData(), 100);
       app.apply(sim.advance(5000), 500);
       app.close();
-      const db = new Database(join(project.root, '.finmesh/app.db'), { readonly: true });
-      const outbox = db.prepare("SELECT count(*) AS n, min(id) AS first FROM outbox WHERE aggregate = 'transactions'").get() as {
-        n: number;
-        first: number;
-      };
-      db.close();
+      const outbox = transactionsOutbox(project.root);
 
       // The first bronze write of transactions is slow (the next batch is gathered and staged meanwhile), then fails.
       const writeParquet = ctx.engine.writeParquet.bind(ctx.engine);
