@@ -146,6 +146,39 @@ describe('Kafka sends', skip, () => {
     }
   });
 
+  it('creates its topic with the defaults where topic settings are refused (a creation policy), and sends small', async () => {
+    const topic = `policy-${Date.now()}`;
+    const bus = await KafkaBus.create({ brokers: [server?.brokers ?? ''] });
+    try {
+      // A service with a topic creation policy answers POLICY_VIOLATION to any setting; kafkajs' admin rejects with
+      // this error (what its createTopics response parser throws). Without settings, the broker creates the topic.
+      const admin = (bus as unknown as { admin: kafkajs.Admin }).admin;
+      const createTopics = admin.createTopics.bind(admin);
+      const asked: boolean[] = [];
+      admin.createTopics = async (o) => {
+        const settings = o.topics.some((t) => (t.configEntries ?? []).length > 0);
+        asked.push(settings);
+        if (settings) {
+          const refused = new kafkajs.KafkaJSProtocolError('the topic creation policy allows no settings');
+          Object.assign(refused, { type: 'POLICY_VIOLATION', code: 44 });
+          throw new kafkajs.KafkaJSAggregateError('Topic creation errors', [refused]);
+        }
+        return createTopics(o);
+      };
+      const values = Array.from({ length: 4 }, () => randomBytes(500 * 1024));
+      const counted = countSends(bus);
+      await bus.publish(
+        topic,
+        values.map((value) => ({ key: 'k', value })),
+      );
+      assert.deepEqual(asked, [true, false], 'asked with the setting, then without');
+      assert.equal(counted.sends, 4, 'sends under the default limit: a message each');
+      assert.deepEqual(await readBack(bus, topic, values.length), values.map(digest));
+    } finally {
+      await bus.close();
+    }
+  });
+
   it('sends in halves to a topic whose batches are smaller than its sends, and names a message the topic cannot take', async () => {
     const topic = `small-${Date.now()}`;
     // A topic created elsewhere with a 300 KiB limit: four 200 KiB messages (one send of the default 900 KiB) are

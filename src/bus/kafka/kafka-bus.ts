@@ -381,18 +381,29 @@ export class KafkaBus implements Bus {
   private async prepareTopic(topic: string): Promise<void> {
     try {
       // Room for large sends (see `SEND_BYTES`). A topic that existed keeps its own limit: sends are large only where
-      // it is as large.
-      const created = await this.admin.createTopics({
-        topics: [
-          {
-            topic,
-            numPartitions: this.partitions,
-            ...(this.large ? { configEntries: [{ name: 'max.message.bytes', value: String(TOPIC_MAX_MESSAGE_BYTES) }] } : {}),
-          },
-        ],
-        waitForLeaders: false,
-      });
-      const limit = this.large ? (created ? TOPIC_MAX_MESSAGE_BYTES : await this.topicMessageLimit(topic)) : 0;
+      // it is as large. A service that takes no topic settings (a creation policy, a fixed limit) gets the topic with
+      // its defaults, and small sends.
+      const create = (roomy: boolean) =>
+        this.admin.createTopics({
+          topics: [
+            {
+              topic,
+              numPartitions: this.partitions,
+              ...(roomy ? { configEntries: [{ name: 'max.message.bytes', value: String(TOPIC_MAX_MESSAGE_BYTES) }] } : {}),
+            },
+          ],
+          waitForLeaders: false,
+        });
+      let roomy = this.large;
+      let created: boolean;
+      try {
+        created = await create(roomy);
+      } catch (cause) {
+        if (!roomy || !isSettingRefused(cause)) throw cause;
+        roomy = false;
+        created = await create(false);
+      }
+      const limit = !this.large ? 0 : created ? (roomy ? TOPIC_MAX_MESSAGE_BYTES : 0) : await this.topicMessageLimit(topic);
       const size = limit >= TOPIC_MAX_MESSAGE_BYTES ? SEND_BYTES : SMALL_SEND_BYTES;
       this.sendBytes.set(topic, Math.min(this.sendBytes.get(topic) ?? size, size));
       const deadline = Date.now() + this.requestTimeoutMs * (this.retries + 1);
@@ -453,6 +464,18 @@ function reasons(cause: unknown): string {
 /** A record's bytes in a send: its key, its value and its framing at most. */
 function recordBytes(r: { key: string; value: string | Buffer }): number {
   return Buffer.byteLength(r.key) + Buffer.byteLength(r.value) + RECORD_OVERHEAD_BYTES;
+}
+
+/** The broker refused a topic's settings (a creation policy, or a setting it does not allow), not the topic. */
+function isSettingRefused(cause: unknown): boolean {
+  const refused = (e: unknown) => ['INVALID_CONFIG', 'POLICY_VIOLATION'].includes((e as { type?: string }).type ?? '');
+  for (
+    let e: unknown = cause, depth = 0;
+    e instanceof Error && depth < 4;
+    e = (e as { originalError?: unknown }).originalError ?? e.cause, depth++
+  )
+    if (refused(e) || ((e as { errors?: unknown[] }).errors ?? []).some(refused)) return true;
+  return false;
 }
 
 /** The broker refused a record batch above the topic's max.message.bytes (kafkajs wraps it in its retrier's error). */
