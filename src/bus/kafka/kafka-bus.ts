@@ -453,12 +453,20 @@ async function bounded(p: Promise<void>): Promise<void> {
   clearTimeout(timer);
 }
 
-/** The messages of an error and what it wraps (kafkajs keeps the first error of a retried operation inside). */
+/**
+ * An error and what it wraps, outermost first, at most four deep (kafkajs keeps the first error of a retried
+ * operation inside, as `originalError` or `cause`).
+ */
+function chain(cause: unknown): Error[] {
+  const errors: Error[] = [];
+  for (let e: unknown = cause; e instanceof Error && errors.length < 4; e = (e as { originalError?: unknown }).originalError ?? e.cause)
+    errors.push(e);
+  return errors;
+}
+
+/** The messages of an error and what it wraps. */
 function reasons(cause: unknown): string {
-  const messages: string[] = [];
-  for (let e: unknown = cause; e instanceof Error && messages.length < 4; e = (e as { originalError?: unknown }).originalError ?? e.cause)
-    if (!messages.includes(e.message)) messages.push(e.message);
-  return messages.join(': ');
+  return [...new Set(chain(cause).map((e) => e.message))].join(': ');
 }
 
 /** A record's bytes in a send: its key, its value and its framing at most. */
@@ -466,36 +474,28 @@ function recordBytes(r: { key: string; value: string | Buffer }): number {
   return Buffer.byteLength(r.key) + Buffer.byteLength(r.value) + RECORD_OVERHEAD_BYTES;
 }
 
-/** The broker refused a topic's settings (a creation policy, or a setting it does not allow), not the topic. */
+/** The Kafka error type of a protocol error (kafkajs' `type`, such as `MESSAGE_TOO_LARGE`). */
+const typeOf = (e: unknown): string | undefined => (e as { type?: string }).type;
+
+/**
+ * The broker refused a topic's settings (a creation policy, or a setting it does not allow), not the topic. kafkajs
+ * rejects a creation with the topics' errors gathered (`errors`).
+ */
 function isSettingRefused(cause: unknown): boolean {
-  const refused = (e: unknown) => ['INVALID_CONFIG', 'POLICY_VIOLATION'].includes((e as { type?: string }).type ?? '');
-  for (
-    let e: unknown = cause, depth = 0;
-    e instanceof Error && depth < 4;
-    e = (e as { originalError?: unknown }).originalError ?? e.cause, depth++
-  )
-    if (refused(e) || ((e as { errors?: unknown[] }).errors ?? []).some(refused)) return true;
-  return false;
+  const refused = (e: unknown) => ['INVALID_CONFIG', 'POLICY_VIOLATION'].includes(typeOf(e) ?? '');
+  return chain(cause).some((e) => refused(e) || ((e as { errors?: unknown[] }).errors ?? []).some(refused));
 }
 
 /** The broker refused a record batch above the topic's max.message.bytes (kafkajs wraps it in its retrier's error). */
 function isTooLarge(cause: unknown): boolean {
-  for (
-    let e: unknown = cause, depth = 0;
-    e instanceof Error && depth < 4;
-    e = (e as { originalError?: unknown }).originalError ?? e.cause, depth++
-  )
-    if ((e as { type?: string }).type === 'MESSAGE_TOO_LARGE') return true;
-  return false;
+  return chain(cause).some((e) => typeOf(e) === 'MESSAGE_TOO_LARGE');
 }
 
 /** The broker did not answer a request in time (kafkajs' request or connection timeout), after its retries or not. */
 function isTimeout(cause: unknown): boolean {
-  for (
-    let e: unknown = cause, depth = 0;
-    e instanceof Error && depth < 4;
-    e = (e as { originalError?: unknown }).originalError ?? e.cause, depth++
-  )
-    if (e.name === 'KafkaJSRequestTimeoutError' || (e.name === 'KafkaJSConnectionError' && /timeout/i.test(e.message))) return true;
-  return /request timed out|connection timeout/i.test(reasons(cause));
+  return (
+    chain(cause).some(
+      (e) => e.name === 'KafkaJSRequestTimeoutError' || (e.name === 'KafkaJSConnectionError' && /timeout/i.test(e.message)),
+    ) || /request timed out|connection timeout/i.test(reasons(cause))
+  );
 }
