@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { datasetKey, type Source } from '../config/project.js';
 import type { Context } from '../jobs/context.js';
 import { fileKey } from './layout.js';
@@ -78,28 +77,32 @@ export async function stageBronzeBatch(ctx: Context, batch: BronzeBatch): Promis
   return { staging, input, identity: `-${batchIdentity(batch.input.records)}` };
 }
 
-const writeFileAll = promisify(writeFile);
+const LINE_END = Buffer.from('\n');
 
 /**
- * Writes a batch's pieces of text, a line end between each, in one request. (`fs/promises` writes in 512 KiB pieces,
- * each waiting for a turn of the event loop: beside a busy change-feed reader, staging a batch then took as long as
- * the engine's work on it.) The pieces are encoded into one buffer, never joined into one string first.
+ * Writes a batch's pieces of text, a line end between each, in one gathered write (`writev`): the pieces are never
+ * copied into one buffer first. (A 50k-change batch is ~26 MB: copying it took ~24 ms of the stream's main thread a
+ * batch, and its fresh allocation more garbage collection. `fs/promises` writeFile, before that, wrote in 512 KiB
+ * pieces, each waiting for a turn of the event loop: beside a busy change-feed reader, staging a batch took as long
+ * as the engine's work on it.)
  */
-function writeWhole(path: string, pieces: (string | Uint8Array)[]): Promise<void> {
-  let size = Math.max(0, pieces.length - 1);
-  for (const p of pieces) size += typeof p === 'string' ? Buffer.byteLength(p) : p.byteLength;
-  const buf = Buffer.allocUnsafe(size);
-  let at = 0;
+async function writeWhole(path: string, pieces: (string | Uint8Array)[]): Promise<void> {
+  const buffers: Uint8Array[] = [];
+  let size = 0;
   for (let i = 0; i < pieces.length; i++) {
-    if (i > 0) buf[at++] = 0x0a;
+    if (i > 0) buffers.push(LINE_END);
     const p = pieces[i] as string | Uint8Array;
-    if (typeof p === 'string') at += buf.write(p, at);
-    else {
-      buf.set(p, at);
-      at += p.byteLength;
-    }
+    const b = typeof p === 'string' ? Buffer.from(p) : p;
+    if (b.byteLength > 0) buffers.push(b);
+    size += b.byteLength + (i > 0 ? 1 : 0);
   }
-  return writeFileAll(path, buf);
+  const file = await open(path, 'w');
+  try {
+    const { bytesWritten } = await file.writev(buffers);
+    if (bytesWritten !== size) throw new Error(`staging ${path}: wrote ${bytesWritten} of ${size} bytes`);
+  } finally {
+    await file.close();
+  }
 }
 
 /**
