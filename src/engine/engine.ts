@@ -12,6 +12,11 @@ export interface WriteParquetOptions {
   partitionBy?: string | undefined;
   ordered?: boolean | undefined;
   rowGroupRows?: number | undefined;
+  /**
+   * About how many rows the SELECT gives, when known before it runs (a stream's batch). Unordered and without
+   * `rowGroupRows`, an engine that writes on several threads may size its row groups so that each thread writes its own.
+   */
+  rows?: number | undefined;
 }
 
 export interface Engine {

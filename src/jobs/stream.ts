@@ -392,6 +392,7 @@ class Lane {
         runId: '',
         firstOffset: batch.firstOffset,
         lastOffset: batch.lastOffset,
+        rows: batch.records,
         input: { lines: batch.lines, identity: batch.identity },
         checkpoint: { source: this.checkpointKey, value: batch.checkpoint },
       };
@@ -610,6 +611,7 @@ class Lane {
       runId,
       firstOffset: part[0]?.offset ?? 0,
       lastOffset: part[part.length - 1]?.offset ?? 0,
+      rows: part.length,
       input: { lines, identity: createHash('sha256').update(lines.join('\n')).digest('hex').slice(0, 12) },
     };
   }

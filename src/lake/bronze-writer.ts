@@ -22,6 +22,8 @@ export interface BronzeBatch {
     | { lines: (string | Uint8Array)[]; identity: string }
     | { ndjsonFile: string /** Names the file with the offsets (a hash of the content). */; identity?: string }
     | { select: string; identity?: string };
+  /** How many records the input holds, when known (the engine may share the write out among its threads by it). */
+  rows?: number | undefined;
   /** Source checkpoint committed in the same metadata transaction as the files. */
   checkpoint?: { source: string; value: string } | undefined;
 }
@@ -148,7 +150,9 @@ export async function commitBronzeBatch(ctx: Context, batch: BronzeBatch, staged
     const written = await ctx.engine.writeParquet(
       select,
       join(staged.staging, 'out', partition),
-      withOffset ? { ordered: false } : { ordered: false, rowGroupRows: FILE_ROW_GROUP_ROWS },
+      withOffset
+        ? { ordered: false, rows: batch.rows ?? ('records' in batch.input ? batch.input.records.length : undefined) }
+        : { ordered: false, rowGroupRows: FILE_ROW_GROUP_ROWS },
     );
     const add: { key: string; partition: string | undefined; rows: number; bytes: number }[] = [];
     for (const f of written) {

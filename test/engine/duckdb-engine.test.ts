@@ -79,6 +79,47 @@ describe('duckdb Parquet writes for a partner file (unordered, capped row groups
   });
 });
 
+describe('duckdb Parquet writes for a stream batch (unordered, its size known)', () => {
+  const groupsOf = async (engine: DuckDbEngine, count: number, options: { rows?: number; ordered?: boolean }) => {
+    const written = await engine.writeParquet(
+      `SELECT range AS id, 'customer ' || (range % 997) AS name FROM range(${count})`,
+      join(tempDir('engine-batch-'), 'out'),
+      options,
+    );
+    assert.equal(
+      written.reduce((s, f) => s + f.rows, 0),
+      count,
+    );
+    const files = `[${written.map((f) => engine.dialect.quoteLiteral(f.path)).join(', ')}]`;
+    const check = await engine.query(`SELECT count(DISTINCT id) AS ids, sum(id) AS total FROM read_parquet(${files})`);
+    assert.deepEqual(check.rows[0], { ids: count, total: (count * (count - 1)) / 2 }, 'every row once');
+    const meta = await engine.query(
+      `SELECT count(DISTINCT row_group_id) AS n, max(row_group_num_rows) AS largest FROM parquet_metadata(${files})`,
+    );
+    return { n: Number(meta.rows[0]?.n), largest: Number(meta.rows[0]?.largest) };
+  };
+
+  it('shares a batch out as a row group per thread, and leaves a small batch, or one of unknown size, whole', async () => {
+    for (const threads of [2, 4]) {
+      const engine = await DuckDbEngine.create({ threads, profile: false });
+      try {
+        const shared = await groupsOf(engine, 50_000, { ordered: false, rows: 50_000 });
+        // A row group closes at the first vector (2,048 rows) past its share of the batch.
+        assert.ok(shared.n >= 2, `${threads} threads: ${shared.n} row groups for 50,000 rows`);
+        assert.ok(
+          shared.largest < Math.max(8_192, 50_000 / threads) + 2_048,
+          `${threads} threads: largest row group ${shared.largest} rows`,
+        );
+        assert.equal((await groupsOf(engine, 50_000, { ordered: false })).n, 1, 'size unknown: one row group, as DuckDB writes it');
+        assert.equal((await groupsOf(engine, 50_000, { rows: 50_000 })).n, 1, 'ordered: one row group, as DuckDB writes it');
+        assert.equal((await groupsOf(engine, 5_000, { ordered: false, rows: 5_000 })).n, 1, 'a small batch stays one row group');
+      } finally {
+        await engine.close();
+      }
+    }
+  });
+});
+
 describe('the default mask', () => {
   it('puts a value of the column’s own type in place of each value: empty text, the epoch, false, 0, else NULL', async () => {
     const engine = await DuckDbEngine.create();

@@ -46,6 +46,10 @@ export interface DuckDbOptions {
   profile?: boolean | undefined;
 }
 
+/** DuckDB's default rows per Parquet row group, and the fewest a row group shared out per thread holds. */
+const DEFAULT_ROW_GROUP_ROWS = 122_880;
+const MIN_SHARED_ROW_GROUP_ROWS = 8_192;
+
 /** Files whose column sizes are remembered; beyond this the cache starts over. */
 const COLUMN_SIZE_CACHE = 20_000;
 
@@ -62,6 +66,8 @@ export class DuckDbEngine implements Engine {
   /** File lists handed to `read_parquet`, by their first file, to resolve a profile that shows only the first few. */
   private readonly fileLists = new Map<string, string[]>();
 
+  /** DuckDB's threads (its `threads` setting), read at the first write that sizes its row groups by them. */
+  private threads: number | undefined;
   /** Set by `sandbox`: settings can no longer change. */
   private locked = false;
   /** The engine's own memory limit, to set back (`text`), and about its size (DuckDB shows it to one decimal). */
@@ -186,7 +192,9 @@ export class DuckDbEngine implements Engine {
       // memory then grows with the input (COPY of 1M rows of NDJSON: ~330 MiB; 5M: ~550 MiB). Unordered, it stays
       // near 350 MiB; in row groups of 32k rows rather than 122,880, near 230–270 MiB.
       const order = options.ordered === false ? ', PRESERVE_ORDER false' : '';
-      const rowGroup = options.rowGroupRows ? `, ROW_GROUP_SIZE ${Math.trunc(options.rowGroupRows)}` : '';
+      const rowGroupRows =
+        options.rowGroupRows ?? (options.ordered === false && options.rows ? await this.rowGroupPerThread(options.rows) : undefined);
+      const rowGroup = rowGroupRows ? `, ROW_GROUP_SIZE ${Math.trunc(rowGroupRows)}` : '';
       const target = options.partitionBy ? dir : join(dir, 'part-0.parquet');
       if (!options.partitionBy) await mkdir(dir, { recursive: true });
       // zstd at level 1 rather than DuckDB's 3: on the lake's own data as small or smaller (silver transactions 51.6
@@ -206,6 +214,23 @@ export class DuckDbEngine implements Engine {
       }
       return out;
     });
+  }
+
+  /**
+   * Rows per row group for an unordered write of about `rows` rows: a share per thread, so each thread writes its own
+   * row group. In one row group (DuckDB's default holds 122,880 rows), the threads' parts of a stream's 50k-change
+   * batch are merged at the end and written by one thread: 1M changes embedded, 2 threads, 6 alternating pairs:
+   * 6.8 → 6.5 CPU s of the process (medians), 260k → 266k changes/s; a 50k-change COPY alone ~20% less time. Parquet
+   * files are ~8% larger (more row groups, each with its own dictionaries). At least 8,192 rows a group, so a small
+   * batch stays one row group.
+   */
+  private async rowGroupPerThread(rows: number): Promise<number | undefined> {
+    if (this.threads === undefined) {
+      const r = await this.runAndRead("SELECT current_setting('threads')::INTEGER AS t");
+      this.threads = Math.max(1, Number(r.getRowObjectsJson()[0]?.t ?? 1));
+    }
+    const share = Math.ceil(rows / this.threads);
+    return share >= DEFAULT_ROW_GROUP_ROWS ? undefined : Math.max(MIN_SHARED_ROW_GROUP_ROWS, share);
   }
 
   execUnderMemoryLimit(sql: string, bytes: number): Promise<void> {
