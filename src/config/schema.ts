@@ -256,7 +256,10 @@ export const projectConfigSchema = z
       .object({
         /** A micro-batch closes at this many records… */
         batchMaxRecords: z.number().int().positive().default(50_000),
-        /** …or this long after its first record, whichever comes first. */
+        /**
+         * …or this long after its first records were read, whichever comes first; a batch of half `batchMaxRecords`
+         * or more also closes as soon as the source has nothing more.
+         */
         batchMaxMs: z.number().int().positive().default(1000),
         /** Unacked change pages the lake writer may hold in memory (bytes); bounds the stream's memory. */
         maxBufferedBytes: z

@@ -23,6 +23,12 @@ export interface ChangeChunk {
   identity: string;
   /** The records as bronze NDJSON lines, without a final line end: text, or UTF-8 bytes as a source rendered them. */
   lines: string | Uint8Array;
+  /**
+   * When the stream read the records from their source (epoch ms), as the reader's clock showed it (absent from
+   * messages written before the header had it). A batch closes `stream.batchMaxMs` after its first records were read, however
+   * long they then waited on the bus for the lake writer.
+   */
+  readAt?: number | undefined;
 }
 
 interface Header {
@@ -33,6 +39,7 @@ interface Header {
   checkpoint: string;
   times: number[];
   id: string;
+  at?: number;
 }
 
 /** A chunk of consecutive records: its header facts and lines. */
@@ -79,6 +86,7 @@ function encode(c: ChangeChunk & { lines: string }): string {
     checkpoint: c.checkpoint,
     times: c.eventTimes,
     id: c.identity,
+    at: Date.now(),
   };
   return `${JSON.stringify(header)}\n${c.lines}`;
 }
@@ -90,7 +98,7 @@ function encode(c: ChangeChunk & { lines: string }): string {
 export function encodeLines(c: ChangeLines): { value: Uint8Array; records: number; bytes: number } {
   const identity = createHash('sha256').update(c.offsets).update('\u0000').update(c.keys).digest('hex').slice(0, 16);
   // The event times are numbers the source wrote (`t1,t2,…`): they go into the header as they are.
-  const header = `{"v":2,"n":${c.records},"first":${c.firstOffset},"last":${c.lastOffset},"checkpoint":${JSON.stringify(c.checkpoint)},"times":[${c.eventTimes}],"id":"${identity}"}\n`;
+  const header = `{"v":2,"n":${c.records},"first":${c.firstOffset},"last":${c.lastOffset},"checkpoint":${JSON.stringify(c.checkpoint)},"times":[${c.eventTimes}],"id":"${identity}","at":${Date.now()}}\n`;
   const head = Buffer.byteLength(header);
   const value = Buffer.allocUnsafe(head + c.lines.byteLength);
   value.write(header, 0);
@@ -169,6 +177,7 @@ function parseHeader(text: string): Omit<ChangeChunk, 'lines'> {
     checkpoint: header.checkpoint,
     eventTimes: header.times,
     identity: header.id,
+    readAt: typeof header.at === 'number' && Number.isFinite(header.at) ? header.at : undefined,
   };
 }
 

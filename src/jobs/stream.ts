@@ -144,6 +144,8 @@ class Lane {
   private published = 0;
   private committed = 0;
   private readerDone = false;
+  /** The reader's last page was short: the source had nothing more, and what it gave is published. */
+  private readerCaughtUp = false;
   /** The micro-batch being gathered: chunks as the bus delivered them, and how many records they hold. */
   private buffer: ChangeChunk[] = [];
   private buffered = 0;
@@ -213,9 +215,15 @@ class Lane {
     });
     const ticker = setInterval(
       () => {
-        if (this.buffered > 0 && Date.now() - this.firstBufferedAt >= this.config.batchMaxMs) void this.flush();
+        // A batch closes when full (the writer), once batchMaxMs has passed since its first records were read, or — when
+        // it holds half a full batch already — as soon as the source has nothing more to give: waiting then buys a
+        // file little larger, and the last changes of a burst would wait for nothing.
+        const due =
+          Date.now() - this.firstBufferedAt >= this.config.batchMaxMs ||
+          (this.readerCaughtUp && this.buffered * 2 >= this.config.batchMaxRecords);
+        if (this.buffered > 0 && due) void this.flush();
       },
-      Math.max(10, Math.floor(this.config.batchMaxMs / 4)),
+      Math.max(10, Math.min(100, Math.floor(this.config.batchMaxMs / 4))),
     );
     try {
       await this.read();
@@ -303,11 +311,15 @@ class Lane {
           ? { records: [], checkpoint: lined.checkpoint }
           : await this.feed.read(cursor, PAGE_SIZE);
       const count = lined && !lined.records ? lined.chunks.reduce((a, c) => a + c.records, 0) : page.records.length;
+      // A short page: the source has nothing more for now. Once it is published, the writer has all there is.
+      const caughtUp = count < PAGE_SIZE;
+      if (!caughtUp) this.readerCaughtUp = false;
       if (count === 0) {
         // Everything read is published before the lane idles or commits a position past it.
         await publishGathered();
         await publishing;
         publishing = undefined;
+        this.readerCaughtUp = true;
         // With no head to aim at (Cosmos DB), an idle page means caught up.
         if (this.options.untilCaughtUp && this.target === undefined) break;
         if (page.checkpoint !== undefined && page.checkpoint !== cursor) {
@@ -344,6 +356,10 @@ class Lane {
         !this.stopped &&
         !(this.target !== undefined && this.feed.reached(cursor, this.target));
       if (!more) await publishGathered();
+      if (caughtUp) {
+        await publishing;
+        this.readerCaughtUp = true;
+      }
       // Synchronous sources (SQLite) would otherwise hold the event loop: let the writer's I/O run between pages.
       await new Promise((r) => setImmediate(r));
     }
@@ -354,9 +370,11 @@ class Lane {
 
   private async write(sub: AsyncIterable<Delivery>): Promise<void> {
     for await (const delivery of sub) {
-      if (this.buffered === 0) this.firstBufferedAt = Date.now();
       // A message is never split across batches, so its delivery is acked exactly when all its records are committed.
       const chunk = decodeChunk(delivery.message.value);
+      // A batch's time runs from when its first records were read, not from when the writer got to them: records that
+      // waited on the bus behind a busy engine (the last of a burst) do not wait a whole batchMaxMs more.
+      if (this.buffered === 0) this.firstBufferedAt = Math.min(Date.now(), chunk.readAt ?? Number.POSITIVE_INFINITY);
       this.buffer.push(chunk);
       this.buffered += chunk.records;
       this.options.metrics?.busConsumed.inc(this.busLabels);

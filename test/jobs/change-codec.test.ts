@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { busText } from '../../src/bus/bus.js';
-import { batchLines, decodeChunk, lineDocument, lineOffset, mergeChunks, packMessages } from '../../src/jobs/change-codec.js';
+import { batchLines, decodeChunk, encodeLines, lineDocument, lineOffset, mergeChunks, packMessages } from '../../src/jobs/change-codec.js';
 import { maxInFlightMessages } from '../../src/jobs/stream.js';
 import type { ChangeRecord } from '../../src/sources/changefeed/change-feed-source.js';
 
@@ -39,6 +39,29 @@ describe('change records on the bus', () => {
     ]);
     // The checkpoint is the one after the highest offset, wherever that record sits in the page.
     assert.equal(decodeChunk(packMessages(records.slice(0, 3), 1 << 20)[0]?.value ?? '').checkpoint, '{"r0":"tok\t\n3"}');
+  });
+
+  it('carry the time the stream read them (a batch closes batchMaxMs after that), absent from older messages', () => {
+    const records: ChangeRecord[] = [{ key: 'k', op: 'upsert', offset: 1, eventTime: 1000, json: '{"a":1}', checkpoint: '1' }];
+    const before = Date.now();
+    const text = decodeChunk(packMessages(records, 1 << 20)[0]?.value ?? '');
+    const bytes = decodeChunk(
+      encodeLines({
+        records: 1,
+        firstOffset: 1,
+        lastOffset: 1,
+        checkpoint: '1',
+        eventTimes: '1000',
+        offsets: '1',
+        keys: '["k"]',
+        lines: Buffer.from('{"_offset":1,"_op":"upsert","a":1}'),
+      }).value,
+    );
+    const after = Date.now();
+    for (const chunk of [text, bytes]) assert.ok((chunk.readAt ?? 0) >= before && (chunk.readAt ?? 0) <= after, `read at ${chunk.readAt}`);
+    const older = decodeChunk('{"v":2,"n":1,"first":1,"last":1,"checkpoint":"1","times":[1000],"id":"x"}\n{"_offset":1,"_op":"upsert"}');
+    assert.equal(older.readAt, undefined);
+    assert.equal(older.records, 1);
   });
 
   it('name a batch by its records: other keys at the same offsets give another identity, the same records the same', () => {

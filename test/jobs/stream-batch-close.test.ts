@@ -1,0 +1,130 @@
+// When a stream's micro-batch closes: at `batchMaxRecords`, `batchMaxMs` after its first changes were read, or —
+// holding half a full batch already — as soon as the source has nothing more. The last changes of a burst must not
+// wait a whole `batchMaxMs` for changes that are not coming, nor wait it again after waiting on the bus behind a busy
+// engine; and a trickle must still be gathered into batches rather than a file per poll.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Delivery, SubscribeOptions, Subscription } from '../../src/bus/bus.js';
+import { MemoryBus } from '../../src/bus/memory/memory-bus.js';
+import { StreamJob } from '../../src/jobs/stream.js';
+import { exampleApp, transactionsOutbox } from '../example-app.js';
+import { TEST_KEY } from '../helpers.js';
+
+process.env.FINMESH_TOKENIZATION_KEY = TEST_KEY;
+
+const SOURCE = 'core-transactions';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(done: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done() && Date.now() < deadline) await sleep(20);
+}
+
+/** The embedded bus, holding the first delivery of transactions back (as a writer behind a busy engine would take it). */
+class HoldingBus extends MemoryBus {
+  readonly delivered: number[] = [];
+  constructor(private holdMs: number) {
+    super();
+  }
+  override subscribe(topic: string, group: string, options?: SubscribeOptions): Subscription {
+    const inner = super.subscribe(topic, group, options);
+    if (!topic.endsWith(SOURCE)) return inner;
+    const bus = this;
+    return {
+      close: () => inner.close(),
+      async *[Symbol.asyncIterator](): AsyncGenerator<Delivery> {
+        for await (const d of inner) {
+          if (bus.holdMs > 0) {
+            await sleep(bus.holdMs);
+            bus.holdMs = 0;
+          }
+          bus.delivered.push(Date.now());
+          yield d;
+        }
+      },
+    };
+  }
+}
+
+describe('a stream closing its micro-batches', () => {
+  it('closes a batch of half a full one or more as soon as the source has nothing more; holds a smaller one for batchMaxMs', async () => {
+    const { project, ctx, sim, app } = await exampleApp({
+      stream: { batchMaxMs: 60_000 },
+      sim: { customers: 200, merchants: 20, transactionsPerSecond: 2000, start: new Date('2026-11-27T10:00:00Z') },
+    });
+    try {
+      app.apply(sim.referenceData(), 100);
+      app.apply(sim.advance(1500), 500);
+      const burst = transactionsOutbox(project.root).n;
+      // One batch would hold the burst and 500 more: the burst is more than half of it, and no batch fills.
+      ctx.project.config.stream.batchMaxRecords = burst + 500;
+      let committed = 0;
+      let commits = 0;
+      const job = new StreamJob(ctx, {
+        bus: new MemoryBus(),
+        onCommit: (c) => {
+          if (c.source !== SOURCE) return;
+          committed += c.records;
+          commits++;
+        },
+      });
+      await job.start();
+      try {
+        // Without closing on the source's idleness, nothing would commit for a minute (batchMaxMs).
+        await until(() => committed >= burst, 30_000);
+        assert.equal(committed, burst, `the burst of ${burst} changes committed long before batchMaxMs`);
+        assert.equal(commits, 1, 'in one batch');
+        // A trickle after it: far less than half a batch, so it waits for more (for batchMaxMs) as a trickle should.
+        app.apply(sim.advance(30), 500);
+        const trickle = transactionsOutbox(project.root).n - burst;
+        assert.ok(trickle > 0 && trickle * 2 < burst + 500, `${trickle} changes in the trickle`);
+        await sleep(1500);
+        assert.equal(committed, burst, 'the trickle is still gathering');
+      } finally {
+        await job.stop();
+        await job.close();
+      }
+      // A stop commits what was read.
+      assert.equal(committed, transactionsOutbox(project.root).n);
+    } finally {
+      app.close();
+      await ctx.close();
+    }
+  });
+
+  it('runs a batch’s batchMaxMs from when its changes were read, not from when the writer took them off the bus', async () => {
+    const { project, ctx, sim, app } = await exampleApp({
+      stream: { batchMaxMs: 3000, batchMaxRecords: 1_000_000 },
+      sim: { customers: 200, merchants: 20, transactionsPerSecond: 2000, start: new Date('2026-11-27T10:00:00Z') },
+    });
+    try {
+      app.apply(sim.referenceData(), 100);
+      app.apply(sim.advance(100), 500);
+      const n = transactionsOutbox(project.root).n;
+      // Held on the bus for longer than batchMaxMs: by the time the writer has them, their batch is due.
+      const bus = new HoldingBus(3500);
+      let committedAt = 0;
+      const job = new StreamJob(ctx, {
+        bus,
+        onCommit: (c) => {
+          if (c.source === SOURCE && c.records === n) committedAt = c.committedAt;
+        },
+      });
+      await job.start();
+      try {
+        await until(() => committedAt > 0, 30_000);
+      } finally {
+        await job.stop();
+        await job.close();
+      }
+      const delivered = bus.delivered[0] ?? Number.NaN;
+      assert.ok(committedAt > 0, `the ${n} changes committed in one batch`);
+      // Timed from the delivery, the batch would close no sooner than batchMaxMs after it.
+      const after = committedAt - delivered;
+      assert.ok(after < 3000, `committed ${after} ms after the writer took the changes, not batchMaxMs (3000 ms) after`);
+    } finally {
+      app.close();
+      await ctx.close();
+    }
+  });
+});
