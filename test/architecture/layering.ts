@@ -32,6 +32,8 @@ export const OPTIONAL_PACKAGES: readonly { pattern: string; alsoIn?: readonly st
   { pattern: '@google-cloud/*' },
   { pattern: '@azure/cosmos' },
   { pattern: 'kafkajs' },
+  // The native checksum kafkajs is given (src/bus/kafka/kafkajs.ts).
+  { pattern: '@node-rs/*' },
   { pattern: '@nats-io/*' },
   { pattern: 'openpgp', alsoIn: ['src/sources/formats/pgp.ts'] },
   { pattern: 'pg' },

@@ -4,9 +4,9 @@ import { appendFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import kafkajs from 'kafkajs';
 import { busText } from '../../src/bus/bus.js';
 import { KafkaBus, TOPIC_MAX_MESSAGE_BYTES } from '../../src/bus/kafka/kafka-bus.js';
+import kafkajs, { type Admin } from '../../src/bus/kafka/kafkajs.js';
 import { describeBusContract } from '../contracts/bus-contract.js';
 import { cli, cliAsync, copyExample, waitFor } from '../helpers.js';
 import { KAFKA_AVAILABLE, skipUnless, startKafka } from '../launchers.js';
@@ -25,7 +25,7 @@ after(async () => {
 });
 
 /** Runs `fn` with a kafkajs admin client of the test broker, as an operator's tools would. */
-async function withAdmin<T>(fn: (admin: kafkajs.Admin) => Promise<T>): Promise<T> {
+async function withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T> {
   const admin = new kafkajs.Kafka({ brokers: [server?.brokers ?? ''], logLevel: kafkajs.logLevel.NOTHING }).admin();
   await admin.connect();
   try {
@@ -152,7 +152,7 @@ describe('Kafka sends', skip, () => {
     try {
       // A service with a topic creation policy answers POLICY_VIOLATION to any setting; kafkajs' admin rejects with
       // this error (what its createTopics response parser throws). Without settings, the broker creates the topic.
-      const admin = (bus as unknown as { admin: kafkajs.Admin }).admin;
+      const admin = (bus as unknown as { admin: Admin }).admin;
       const createTopics = admin.createTopics.bind(admin);
       const asked: boolean[] = [];
       admin.createTopics = async (o) => {

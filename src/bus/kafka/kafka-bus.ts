@@ -1,11 +1,8 @@
-import kafkajs, { type Admin, CompressionTypes, type Consumer, Kafka, logLevel, type Producer, type SASLOptions } from 'kafkajs';
 import { FinmeshError } from '../../core/errors.js';
 import { AsyncQueue } from '../async-queue.js';
 import { type Bus, type BusMessage, DEFAULT_MAX_IN_FLIGHT, type Delivery, type SubscribeOptions, type Subscription } from '../bus.js';
-import { snappyCodec } from './snappy-codec.js';
-
-// kafkajs ships no snappy codec: this one (native, see snappy-codec.ts) is registered for the process.
-kafkajs.CompressionCodecs[CompressionTypes.Snappy] = snappyCodec;
+// kafkajs with native codecs (snappy, and the checksum of each record batch): see kafkajs.ts.
+import kafkajs, { type Admin, CompressionTypes, type Consumer, Kafka, logLevel, type Producer, type SASLOptions } from './kafkajs.js';
 
 export interface KafkaBusOptions {
   brokers: string[];
