@@ -535,33 +535,49 @@ function scanFile(path: string, o: CsvOptions, encoding: Encoding): FileScan {
     return false;
   };
   // The line [s, e) (e: its line feed, or the end of the file) followed quote by quote from the start of a value:
-  // whether an unquoted value in it has a blank at either end.
+  // whether an unquoted value in it has a blank at either end. From a value's start it jumps (`indexOf`) to what
+  // ends the value — its closing quote (a doubled quote is a quote), or the next delimiter (a quote inside an unquoted
+  // value, or after the closing quote, is a character like any other) — rather than looking at every byte between
+  // (the lines followed are those where a blank touches a delimiter, often inside quotes: 1M-row file, 1 line in 7,
+  // ~55 ms byte by byte).
   const lineHasBlankEnds = (v: Buffer, s: number, e: number): boolean => {
-    // 0: at the start of a value; 1: in an unquoted value (or after a closing quote); 2: in quotes; 3: a quote in quotes.
-    let state = 0;
-    for (let i = s; i < e; i++) {
+    const last = v[e - 1] === 13 && e < v.length && v[e] === 10 ? e - 2 : e - 1;
+    let i = s;
+    for (;;) {
+      // At the start of a value.
+      if (i >= e) return false;
       const b = v[i] as number;
-      if (b !== delim && b !== quote) {
-        if (state === 1 || state === 2) continue;
-        if (state === 3) state = 1;
-        else {
-          if (blankStart(v, i, b)) return true;
-          state = 1;
-        }
-      } else if (state === 2) {
-        if (b === quote) state = 3;
-      } else if (state === 3) {
-        // A doubled quote is a quote; anything else follows a closing quote.
-        state = b === quote ? 2 : b === delim ? 0 : 1;
-      } else if (b === delim) {
-        if (state === 1 && blankEnd(v, s, i - 1)) return true;
-        state = 0;
-      } else if (state === 0) {
-        // The quote opens a quoted value only at its start.
-        state = 2;
+      if (b === delim) {
+        i++;
+        continue;
       }
+      // Where the rest of the value, unquoted, goes on (to the next delimiter).
+      let rest: number;
+      if (b === quote) {
+        let q = i + 1;
+        for (;;) {
+          q = v.indexOf(quote, q);
+          // Still in quotes at the line's end: no blank at an unquoted value's end.
+          if (q === -1 || q >= e) return false;
+          if (q + 1 < e && v[q + 1] === quote) q += 2;
+          else break;
+        }
+        // The closing quote ends the line, or its value: nothing unquoted at the value's end.
+        if (q + 1 >= e) return false;
+        if (v[q + 1] === delim) {
+          i = q + 2;
+          continue;
+        }
+        rest = q + 2;
+      } else {
+        if (blankStart(v, i, b)) return true;
+        rest = i + 1;
+      }
+      const d = v.indexOf(delim, rest);
+      if (d === -1 || d >= e) return blankEnd(v, s, last);
+      if (blankEnd(v, s, d - 1)) return true;
+      i = d + 1;
     }
-    return state === 1 && blankEnd(v, s, v[e - 1] === 13 && e < v.length && v[e] === 10 ? e - 2 : e - 1);
   };
   try {
     for (;;) {
