@@ -1,7 +1,19 @@
 import { FinmeshError } from '../core/errors.js';
 
 const INFRASTRUCTURE_CODES = new Set(['UNAVAILABLE', 'TIMEOUT', 'CONFLICT', 'PERMISSION']);
-const INFRASTRUCTURE_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EMFILE', 'ENFILE', 'EACCES', 'EPERM', 'EROFS', 'EBUSY', 'ENOMEM']);
+const INFRASTRUCTURE_ERRNOS = new Set([
+  'ENOSPC',
+  'EDQUOT',
+  'EFBIG',
+  'EIO',
+  'EMFILE',
+  'ENFILE',
+  'EACCES',
+  'EPERM',
+  'EROFS',
+  'EBUSY',
+  'ENOMEM',
+]);
 /** What engines and drivers say when the machine, not the data, is at fault. */
 const INFRASTRUCTURE_TEXT =
   /\b(IO Error|Out of Memory|No space left on device|disk full|database is locked|SQLITE_BUSY|SQLITE_FULL|Interrupt(ed)? Error|ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|Connection terminated|could not write|Extension Autoloading Error|Missing Extension Error|HTTP Error)\b/i;

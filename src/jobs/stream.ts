@@ -28,6 +28,7 @@ import { failureKind, failureText, isInfrastructureFailure } from './failures.js
 /** A flushed batch's deliveries, until its commit takes them up; `cancelled` when handed back before that. */
 interface QueuedBatch {
   deliveries: Delivery[];
+  records: number;
   cancelled: boolean;
 }
 
@@ -144,8 +145,14 @@ class Lane {
   private published = 0;
   private committed = 0;
   private readerDone = false;
-  /** The reader's last page was short: the source had nothing more, and what it gave is published. */
+  /**
+   * The reader's last page was short (the source had nothing more for now) and it is published; `readerPage` counts
+   * the reader's pages, so that a publish that resolves after a later page was read does not set it.
+   */
   private readerCaughtUp = false;
+  private readerPage = 0;
+  /** Records of the batch `commitBatch` has taken up (0 when none). */
+  private committing = 0;
   /** The micro-batch being gathered: chunks as the bus delivered them, and how many records they hold. */
   private buffer: ChangeChunk[] = [];
   private buffered = 0;
@@ -216,12 +223,15 @@ class Lane {
     const ticker = setInterval(
       () => {
         // A batch closes when full (the writer), once batchMaxMs has passed since its first records were read, or — when
-        // it holds half a full batch already — as soon as the source has nothing more to give: waiting then buys a
-        // file little larger, and the last changes of a burst would wait for nothing.
+        // it holds half a full batch already — as soon as the source has nothing more to give and the writer holds
+        // all the reader published: waiting then buys a file little larger, and the last changes of a burst would
+        // wait for nothing. Not while a closed batch already waits behind the engine: it could not commit sooner,
+        // and records that waited on the bus (a backlog, a redelivery) would otherwise close a small batch a tick.
+        if (this.buffered === 0 || this.queued.length > 0) return;
         const due =
           Date.now() - this.firstBufferedAt >= this.config.batchMaxMs ||
-          (this.readerCaughtUp && this.buffered * 2 >= this.config.batchMaxRecords);
-        if (this.buffered > 0 && due) void this.flush();
+          (this.readerCaughtUp && this.buffered * 2 >= this.config.batchMaxRecords && this.held() >= this.published);
+        if (due) void this.flush();
       },
       Math.max(10, Math.min(100, Math.floor(this.config.batchMaxMs / 4))),
     );
@@ -311,9 +321,9 @@ class Lane {
           ? { records: [], checkpoint: lined.checkpoint }
           : await this.feed.read(cursor, PAGE_SIZE);
       const count = lined && !lined.records ? lined.chunks.reduce((a, c) => a + c.records, 0) : page.records.length;
-      // A short page: the source has nothing more for now. Once it is published, the writer has all there is.
-      const caughtUp = count < PAGE_SIZE;
-      if (!caughtUp) this.readerCaughtUp = false;
+      // A short page: the source has nothing more for now (set once the page is published; see the ticker).
+      const thisPage = ++this.readerPage;
+      this.readerCaughtUp = false;
       if (count === 0) {
         // Everything read is published before the lane idles or commits a position past it.
         await publishGathered();
@@ -356,10 +366,13 @@ class Lane {
         !this.stopped &&
         !(this.target !== undefined && this.feed.reached(cursor, this.target));
       if (!more) await publishGathered();
-      if (caughtUp) {
-        await publishing;
-        this.readerCaughtUp = true;
-      }
+      if (count < PAGE_SIZE)
+        (publishing ?? Promise.resolve()).then(
+          () => {
+            if (thisPage === this.readerPage) this.readerCaughtUp = true;
+          },
+          () => undefined,
+        );
       // Synchronous sources (SQLite) would otherwise hold the event loop: let the writer's I/O run between pages.
       await new Promise((r) => setImmediate(r));
     }
@@ -417,7 +430,7 @@ class Lane {
       const staged = stageBronzeBatch(this.ctx, bronze);
       // Awaited by commitBatch, maybe later: a staging that fails before then is not an unhandled rejection.
       staged.catch(() => undefined);
-      const queued: QueuedBatch = { deliveries, cancelled: false };
+      const queued: QueuedBatch = { deliveries, records: batch.records, cancelled: false };
       this.queued.push(queued);
       this.flushing = this.flushing.then(() => this.commitBatch(batch, queued, bronze, staged, started));
       // Awaited by the writer at its next batch or at the end (a failure fails the lane there), not always at once.
@@ -435,6 +448,27 @@ class Lane {
   ): Promise<void> {
     const at = this.queued.indexOf(queued);
     if (at >= 0) this.queued.splice(at, 1);
+    this.committing = batch.records;
+    try {
+      await this.commitTaken(batch, queued, bronze, stagedP, started);
+    } finally {
+      this.committing = 0;
+    }
+  }
+
+  /** Records the lake writer holds: committed, being committed, closed and waiting, and gathering. */
+  private held(): number {
+    return this.committed + this.committing + this.queued.reduce((n, q) => n + q.records, 0) + this.buffered;
+  }
+
+  /** A batch `commitBatch` took up: committed with its checkpoint, or handed back, or dead-lettered. */
+  private async commitTaken(
+    batch: ChangeBatch,
+    queued: QueuedBatch,
+    bronze: BronzeBatch,
+    stagedP: Promise<StagedBatch>,
+    started: number,
+  ): Promise<void> {
     const { deliveries } = queued;
     if (queued.cancelled) {
       // A batch before it failed and was handed back: this one was handed back with it (see below).

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { datasetKey, type Source } from '../config/project.js';
+import { FinmeshError } from '../core/errors.js';
 import type { Context } from '../jobs/context.js';
 import { fileKey } from './layout.js';
 import { refreshDataset } from './session.js';
@@ -100,11 +101,29 @@ async function writeWhole(path: string, pieces: (string | Uint8Array)[]): Promis
   }
   const file = await open(path, 'w');
   try {
-    const { bytesWritten } = await file.writev(buffers);
-    if (bytesWritten !== size) throw new Error(`staging ${path}: wrote ${bytesWritten} of ${size} bytes`);
+    // A write that stops short (a disk filling up) is taken up again from where it stopped: the next one fails with
+    // the system's own error (ENOSPC), which a stream retries as a failure of the machinery, not of the batch.
+    let left = buffers;
+    let remaining = size;
+    while (remaining > 0) {
+      const { bytesWritten } = await file.writev(left);
+      if (bytesWritten <= 0) throw new FinmeshError('UNAVAILABLE', `staging ${path}: the disk took no more bytes`);
+      remaining -= bytesWritten;
+      left = afterBytes(left, bytesWritten);
+    }
   } finally {
     await file.close();
   }
+}
+
+/** The buffers left after the first `n` bytes of `buffers`. */
+function afterBytes(buffers: Uint8Array[], n: number): Uint8Array[] {
+  let i = 0;
+  let skip = n;
+  while (i < buffers.length && skip >= (buffers[i] as Uint8Array).byteLength) skip -= (buffers[i++] as Uint8Array).byteLength;
+  const rest = buffers.slice(i);
+  if (skip > 0 && rest.length > 0) rest[0] = (rest[0] as Uint8Array).subarray(skip);
+  return rest;
 }
 
 /**

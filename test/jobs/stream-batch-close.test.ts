@@ -20,10 +20,16 @@ async function until(done: () => boolean, ms: number): Promise<void> {
   while (!done() && Date.now() < deadline) await sleep(20);
 }
 
-/** The embedded bus, holding the first delivery of transactions back (as a writer behind a busy engine would take it). */
+/**
+ * The embedded bus, holding the first delivery of transactions back (as a writer behind a busy engine would take it),
+ * and each later one `eachMs` (as a remote broker's fetches come in).
+ */
 class HoldingBus extends MemoryBus {
   readonly delivered: number[] = [];
-  constructor(private holdMs: number) {
+  constructor(
+    private holdMs: number,
+    private readonly eachMs = 0,
+  ) {
     super();
   }
   override subscribe(topic: string, group: string, options?: SubscribeOptions): Subscription {
@@ -37,7 +43,7 @@ class HoldingBus extends MemoryBus {
           if (bus.holdMs > 0) {
             await sleep(bus.holdMs);
             bus.holdMs = 0;
-          }
+          } else if (bus.eachMs > 0) await sleep(bus.eachMs);
           bus.delivered.push(Date.now());
           yield d;
         }
@@ -92,9 +98,47 @@ describe('a stream closing its micro-batches', () => {
     }
   });
 
+  it('closes on the source’s idleness only once the writer holds all the reader published', async () => {
+    const { project, ctx, sim, app } = await exampleApp({
+      stream: { batchMaxMs: 60_000 },
+      sim: { customers: 200, merchants: 20, transactionsPerSecond: 2000, start: new Date('2026-11-27T10:00:00Z') },
+    });
+    try {
+      app.apply(sim.referenceData(), 100);
+      app.apply(sim.advance(1500), 500);
+      const burst = transactionsOutbox(project.root).n;
+      ctx.project.config.stream.batchMaxRecords = burst + 500;
+      // The burst's messages come in 400 ms apart: half a batch is there before the rest, which must not be left to
+      // wait a minute (batchMaxMs) in a batch of its own.
+      const bus = new HoldingBus(0, 400);
+      let committed = 0;
+      let commits = 0;
+      const job = new StreamJob(ctx, {
+        bus,
+        onCommit: (c) => {
+          if (c.source !== SOURCE) return;
+          committed += c.records;
+          commits++;
+        },
+      });
+      await job.start();
+      try {
+        await until(() => committed >= burst, 30_000);
+      } finally {
+        await job.stop();
+        await job.close();
+      }
+      assert.ok(bus.delivered.length >= 3, `${bus.delivered.length} messages: half a batch arrives before the rest`);
+      assert.deepEqual({ committed, commits }, { committed: burst, commits: 1 }, 'the burst in one batch, long before batchMaxMs');
+    } finally {
+      app.close();
+      await ctx.close();
+    }
+  });
+
   it('runs a batch’s batchMaxMs from when its changes were read, not from when the writer took them off the bus', async () => {
     const { project, ctx, sim, app } = await exampleApp({
-      stream: { batchMaxMs: 3000, batchMaxRecords: 1_000_000 },
+      stream: { batchMaxMs: 5000, batchMaxRecords: 1_000_000 },
       sim: { customers: 200, merchants: 20, transactionsPerSecond: 2000, start: new Date('2026-11-27T10:00:00Z') },
     });
     try {
@@ -102,7 +146,7 @@ describe('a stream closing its micro-batches', () => {
       app.apply(sim.advance(100), 500);
       const n = transactionsOutbox(project.root).n;
       // Held on the bus for longer than batchMaxMs: by the time the writer has them, their batch is due.
-      const bus = new HoldingBus(3500);
+      const bus = new HoldingBus(5500);
       let committedAt = 0;
       const job = new StreamJob(ctx, {
         bus,
@@ -121,7 +165,7 @@ describe('a stream closing its micro-batches', () => {
       assert.ok(committedAt > 0, `the ${n} changes committed in one batch`);
       // Timed from the delivery, the batch would close no sooner than batchMaxMs after it.
       const after = committedAt - delivered;
-      assert.ok(after < 3000, `committed ${after} ms after the writer took the changes, not batchMaxMs (3000 ms) after`);
+      assert.ok(after < 5000, `committed ${after} ms after the writer took the changes, not batchMaxMs (5000 ms) after`);
     } finally {
       app.close();
       await ctx.close();

@@ -2,22 +2,32 @@
 //
 // - CRC-32C: kafkajs checksums each record batch it sends (brokers check it) in JavaScript, a byte at a time (~430
 //   MB/s here): ~0.5 s of the main thread a 1M-change stream (130 MB of snappy batches), in a path bound by CPU.
-//   Its module is put in Node's module cache, before kafkajs loads it, as the SIMD checksum of `@node-rs/crc32`
-//   (~20 GB/s; the same function: tested against kafkajs' own, and a broker refuses a batch whose checksum is wrong,
-//   so every Kafka test sends through it). When kafkajs is already loaded, or laid out otherwise (another version),
-//   its own stays: `nativeCrc32c` says which.
+//   Its module is put in Node's module cache, before kafkajs first asks for it (at its first send), as the SIMD
+//   checksum of `@node-rs/crc32` (~20 GB/s; the same function: tested against kafkajs' own, and a broker refuses a
+//   batch whose checksum is wrong, so every Kafka test sends through it). Without that package's binary for the
+//   platform, or with kafkajs laid out otherwise (another version), or its module loaded already, kafkajs keeps its
+//   own: `nativeCrc32c` says which.
 // - snappy: kafkajs ships none; `snappyCodec` (native, on libuv's threads) is registered for the process.
 import { createRequire } from 'node:module';
-import { crc32c } from '@node-rs/crc32';
 import type * as Kafkajs from 'kafkajs';
 import { snappyCodec } from './snappy-codec.js';
 
 const require = createRequire(import.meta.url);
 
-/** kafkajs' CRC-32C of a record batch's bytes (an unsigned 32-bit integer), natively. */
-export const batchChecksum = (buffer: Buffer): number => crc32c(buffer);
+function nativeChecksum(): ((buffer: Buffer) => number) | undefined {
+  try {
+    const { crc32c } = require('@node-rs/crc32') as { crc32c: (input: Buffer, initial?: number) => number };
+    return (buffer) => crc32c(buffer);
+  } catch {
+    return undefined;
+  }
+}
+
+/** kafkajs' CRC-32C of a record batch's bytes (an unsigned 32-bit integer), natively when the platform has it. */
+export const batchChecksum = nativeChecksum();
 
 function installChecksum(): boolean {
+  if (!batchChecksum) return false;
   let path: string;
   try {
     path = require.resolve('kafkajs/src/protocol/recordBatch/crc32C/index.js');
