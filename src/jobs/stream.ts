@@ -432,28 +432,22 @@ class Lane {
       staged.catch(() => undefined);
       const queued: QueuedBatch = { deliveries, records: batch.records, cancelled: false };
       this.queued.push(queued);
-      this.flushing = this.flushing.then(() => this.commitBatch(batch, queued, bronze, staged, started));
+      this.flushing = this.flushing.then(async () => {
+        // Taken up: no longer waiting, and counted as being committed until this ends, whichever way.
+        const at = this.queued.indexOf(queued);
+        // (A batch handed back with one before it was taken off the queue already.)
+        if (at >= 0) this.queued.splice(at, 1);
+        this.committing = batch.records;
+        try {
+          await this.commitBatch(batch, queued, bronze, staged, started);
+        } finally {
+          this.committing = 0;
+        }
+      });
       // Awaited by the writer at its next batch or at the end (a failure fails the lane there), not always at once.
       this.flushing.catch(() => undefined);
     }
     return this.flushing;
-  }
-
-  private async commitBatch(
-    batch: ChangeBatch,
-    queued: QueuedBatch,
-    bronze: BronzeBatch,
-    stagedP: Promise<StagedBatch>,
-    started: number,
-  ): Promise<void> {
-    const at = this.queued.indexOf(queued);
-    if (at >= 0) this.queued.splice(at, 1);
-    this.committing = batch.records;
-    try {
-      await this.commitTaken(batch, queued, bronze, stagedP, started);
-    } finally {
-      this.committing = 0;
-    }
   }
 
   /** Records the lake writer holds: committed, being committed, closed and waiting, and gathering. */
@@ -461,8 +455,8 @@ class Lane {
     return this.committed + this.committing + this.queued.reduce((n, q) => n + q.records, 0) + this.buffered;
   }
 
-  /** A batch `commitBatch` took up: committed with its checkpoint, or handed back, or dead-lettered. */
-  private async commitTaken(
+  /** A batch taken up from the queue: committed with its checkpoint, or handed back, or dead-lettered. */
+  private async commitBatch(
     batch: ChangeBatch,
     queued: QueuedBatch,
     bronze: BronzeBatch,
