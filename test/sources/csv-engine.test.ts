@@ -168,6 +168,36 @@ describe('partner CSV read by DuckDB (read_csv) gives what the scanner gives', (
     });
   }
 
+  it('null values — the default (the empty text), the empty text and NA, NA alone — as the scanner reads them, quoted or not', async () => {
+    const file = join(dir, 'nulls.csv');
+    const lines = [
+      ...withBadRows,
+      'CB-20;NA;NA;NA;NA;NA;NA;NA;',
+      'CB-21;"";"";"";"";"";"";"";',
+      'CB-22;"NA";"NA";"NA";"NA";"NA";"NA";"NA";',
+      'CB-23;;;;;;;;',
+    ];
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const seen: Record<string, { rows: number[]; rejects: number[] }> = {};
+    for (const nullValues of [[''], ['', 'NA'], ['NA']]) {
+      const o = csvOptionsSchema.parse({ ...brazilian, nullValues });
+      const js = await throughScanner(engine, dir, file, o, 'utf-8');
+      const db = await throughEngine(engine, dir, file, o, 'utf-8');
+      assert.deepEqual(db.rows, js.rows, JSON.stringify(nullValues));
+      assert.deepEqual(db.rejects, js.rejects, JSON.stringify(nullValues));
+      seen[nullValues.join('|')] = { rows: db.rows.map((r) => Number(r._line)), rejects: db.rejects.map((r) => r.line) };
+      if (nullValues.includes('NA')) {
+        const na = db.rows.find((r) => r.case_id === 'CB-20');
+        assert.deepEqual([na?.opened_on, na?.merchant_name, na?.amount, na?.installments, na?.disputed], [null, null, null, null, null]);
+      }
+    }
+    // NA is a bad date unless it is a null value; the empty text is a bad date when only NA is.
+    assert.deepEqual(seen[''], { rows: [2, 3, 7, 9, 14, 15, 17, 19], rejects: [4, 5, 6, 8, 10, 11, 12, 13, 16, 18] });
+    assert.deepEqual(seen['|NA'], { rows: [2, 3, 7, 9, 14, 15, 16, 17, 18, 19], rejects: [4, 5, 6, 8, 10, 11, 12, 13] });
+    assert.deepEqual(seen.NA?.rows.includes(19), false);
+    assert.deepEqual(seen.NA?.rows.includes(16), true);
+  });
+
   it('a clean file of many rows: every row once, on its own line, typed as the scanner types it', async () => {
     const file = join(dir, 'many.csv');
     const lines = [HEADER];

@@ -127,16 +127,23 @@ export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): 
     const inner: string[] = [];
     const outer: string[] = [];
     const checks: string[] = [];
+    // DuckDB reads an unquoted empty field as NULL, the scanner as the empty text. With the empty text the only null
+    // value (the default), that makes no difference to a typed column: its value is NULL from either, as the scanner's
+    // is, so neither is replaced and no other value needs replacing by NULL after typing.
+    const emptyOnly = o.nullValues.length === 1 && o.nullValues[0] === '';
     for (const p of plan) {
-      // DuckDB reads an unquoted empty field as NULL, the scanner as the empty text.
-      const c = `coalesce(c${p.index}, '')`;
+      const raw = `c${p.index}`;
+      const c = emptyOnly ? raw : `coalesce(${raw}, '')`;
       const v = valueSql(c, p.column.type, o);
       if (!v) return undefined;
-      const isNull = o.nullValues.length > 0 ? `${c} IN (${o.nullValues.map(lit).join(', ')})` : 'false';
+      const isNull = emptyOnly
+        ? `(${raw} IS NULL OR ${raw} = '')`
+        : o.nullValues.length > 0
+          ? `${c} IN (${o.nullValues.map(lit).join(', ')})`
+          : 'false';
       const name = d.quoteIdent(p.column.name);
       if (v.text) {
         // With the empty text a null value, DuckDB's NULL needs no replacing first.
-        const raw = `c${p.index}`;
         const value = !o.nullValues.includes('')
           ? `CASE WHEN ${isNull} THEN NULL ELSE ${c} END`
           : o.nullValues.length === 1
@@ -145,10 +152,16 @@ export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): 
         inner.push(`${value} AS ${name}`);
         if (checkText && v.fragment !== undefined) checks.push(`(${isNull} OR regexp_full_match(${c}, ${lit(v.fragment)}))`);
       } else {
-        inner.push(`${isNull} AS "n${p.index}"`, `${v.value} AS ${name}`);
         const shape = v.test ?? (v.fragment === undefined ? 'true' : `regexp_full_match(${c}, ${lit(v.fragment)})`);
         // A number past a binary type's largest value is infinity to DuckDB, and a bad value to the scanner.
         const finite = v.finite ? ` AND isfinite(${name})` : '';
+        if (emptyOnly) {
+          inner.push(`${v.value} AS ${name}`);
+          checks.push(`(${isNull} OR (${name} IS NOT NULL AND ${shape}${finite}))`);
+          outer.push(name);
+          continue;
+        }
+        inner.push(`${isNull} AS "n${p.index}"`, `${v.value} AS ${name}`);
         checks.push(`("n${p.index}" OR (${name} IS NOT NULL AND ${shape}${finite}))`);
         outer.push(`CASE WHEN "n${p.index}" THEN NULL ELSE ${name} END AS ${name}`);
         continue;
