@@ -609,6 +609,7 @@ function scanFile(path: string, o: CsvOptions, encoding: Encoding): FileScan {
         const pairs = nHits;
         for (const needle of singles) {
           for (let at = v.indexOf(needle); at !== -1; at = v.indexOf(needle, at + 1)) {
+            // Only a blank at a value's start or end counts: beside a delimiter, a line end, or the file's ends.
             const prev = at === 0 ? 10 : (v[at - 1] as number);
             const touches = prev === delim || prev === 10 || prev === 13;
             if (!blankStart(v, at, v[at] as number)) continue;
