@@ -8,6 +8,10 @@ type OutboxRow = [number, string, string, number, string];
 type OutboxPageRow = [number, number | null, string, string, string, string, Buffer];
 
 const OP_DELETE = 0x64; // 'd'
+/** The start of a bronze line, and its op, as bytes. */
+const OPEN = Buffer.from('{"_offset":', 'latin1');
+const UPSERT = Buffer.from(',"_op":"upsert"', 'latin1');
+const DELETE = Buffer.from(',"_op":"delete"', 'latin1');
 
 /**
  * The embedded change feed: a transactional outbox in the app's SQLite database. The app writes each change and its
@@ -122,51 +126,60 @@ const PREFIX_MAX = 45;
  */
 function renderPage(row: OutboxPageRow, maxBytes: number): ChangeLines[] | undefined {
   const [n, , timesText, idsText, keysText, ops, blob] = row;
-  const times = timesText.split(',');
-  const ids = idsText.split(',');
   const keys = JSON.parse(keysText) as unknown[];
-  if (times.length !== n || ids.length !== n || keys.length !== n || ops.length !== n) return undefined;
+  if (keys.length !== n || ops.length !== n) return undefined;
   // Line breaks in a JSON text can only be whitespace between tokens: folding them keeps each one NDJSON line.
   const fold = blob.indexOf(0x0a) >= 0 || blob.indexOf(0x0d) >= 0;
   const out = Buffer.allocUnsafe(blob.length + n * PREFIX_MAX);
   const chunks: ChangeLines[] = [];
   let at = 0;
   let pos = 0;
+  // The record's id and event time are found in the page's lists as they are read (no list is split into strings).
+  let idAt = 0;
+  let timeAt = 0;
   let chunkStart = 0; // record index
   let chunkAt = 0; // byte in `out`
+  let chunkIdAt = 0;
+  let chunkTimeAt = 0;
   let headerBytes = 0;
-  const cut = (to: number, end: number) => {
-    const first = Number(ids[chunkStart]);
-    const last = Number(ids[to - 1]);
+  const cut = (to: number, end: number, idEnd: number, timeEnd: number) => {
+    const offsets = idsText.slice(chunkIdAt, idEnd);
+    const last = offsets.lastIndexOf(',');
     chunks.push({
       records: to - chunkStart,
-      firstOffset: first,
-      lastOffset: last,
-      checkpoint: String(last),
-      eventTimes: times.slice(chunkStart, to).join(','),
-      offsets: ids.slice(chunkStart, to).join(','),
+      firstOffset: Number(last === -1 ? offsets : offsets.slice(0, offsets.indexOf(','))),
+      lastOffset: Number(offsets.slice(last + 1)),
+      checkpoint: String(Number(offsets.slice(last + 1))),
+      eventTimes: timesText.slice(chunkTimeAt, timeEnd),
+      offsets,
       keys: JSON.stringify(keys.slice(chunkStart, to)),
       lines: out.subarray(chunkAt, end),
     });
   };
   for (let i = 0; i < n; i++) {
-    const end = i < n - 1 ? blob.indexOf(0, pos) : blob.length;
-    if (end < 0 || (i === n - 1 && blob.indexOf(0, pos) >= 0)) return undefined;
+    const last = i === n - 1;
+    const end = last ? blob.length : blob.indexOf(0, pos);
+    if (end < 0 || (last && blob.indexOf(0, pos) >= 0)) return undefined;
+    const idEnd = last ? idsText.length : idsText.indexOf(',', idAt);
+    const timeEnd = last ? timesText.length : timesText.indexOf(',', timeAt);
+    if (idEnd < 0 || timeEnd < 0 || (last && (idsText.indexOf(',', idAt) >= 0 || timesText.indexOf(',', timeAt) >= 0))) return undefined;
     // The header carries each record's event time; its fixed part and the checkpoint fit in 256 bytes.
-    const recordBytes = end - pos + PREFIX_MAX + (times[i] as string).length + 1;
+    const recordBytes = end - pos + PREFIX_MAX + (timeEnd - timeAt) + 1;
     if (i > chunkStart && at - chunkAt + headerBytes + recordBytes + 256 > maxBytes) {
-      cut(i, at - 1); // without the line end
+      cut(i, at - 1, idAt - 1, timeAt - 1); // without the line end, nor the lists' separators
       chunkStart = i;
       chunkAt = at;
+      chunkIdAt = idAt;
+      chunkTimeAt = timeAt;
       headerBytes = 0;
     }
-    headerBytes += (times[i] as string).length + 1;
+    headerBytes += timeEnd - timeAt + 1;
     const lineStart = at;
-    at += out.write(
-      ops.charCodeAt(i) === OP_DELETE ? `{"_offset":${ids[i]},"_op":"delete"` : `{"_offset":${ids[i]},"_op":"upsert"`,
-      at,
-      'latin1',
-    );
+    // `{"_offset":<id>,"_op":"upsert"` (or "delete"), byte by byte: ~100 ns a record less than writing a string.
+    for (let k = 0; k < OPEN.length; k++) out[at++] = OPEN[k] as number;
+    for (let k = idAt; k < idEnd; k++) out[at++] = idsText.charCodeAt(k);
+    const op = ops.charCodeAt(i) === OP_DELETE ? DELETE : UPSERT;
+    for (let k = 0; k < op.length; k++) out[at++] = op[k] as number;
     let j = pos + 1;
     while (j < end && (blob[j] as number) <= 0x20) j++;
     if (blob[j] === 0x7d) out[at++] = 0x7d;
@@ -177,7 +190,9 @@ function renderPage(row: OutboxPageRow, maxBytes: number): ChangeLines[] | undef
     }
     out[at++] = 0x0a;
     pos = end + 1;
+    idAt = idEnd + 1;
+    timeAt = timeEnd + 1;
   }
-  cut(n, at - 1);
+  cut(n, at - 1, idsText.length, timesText.length);
   return chunks;
 }
