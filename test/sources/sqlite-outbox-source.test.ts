@@ -97,6 +97,18 @@ describe('SQLite outbox: pages rendered by SQLite as bronze lines', () => {
         rows.slice(10).map((r) => r.time),
       );
       assert.equal(lined.checkpoint, '300');
+      // Each message says what a message packed from the same records says: offsets, checkpoint, times, identity.
+      const page = await src.read('10', 1000);
+      let from = 0;
+      for (const c of decoded) {
+        const { readAt: _a, ...fromLines } = c;
+        const { readAt: _b, ...fromRecords } = decodeChunk(
+          packMessages(page.records.slice(from, from + c.records), 2 ** 20)[0]?.value ?? '',
+        );
+        assert.deepEqual({ ...fromLines, lines: busText(fromLines.lines) }, fromRecords);
+        from += c.records;
+      }
+      assert.equal(from, 290);
     } finally {
       await src.close();
     }
