@@ -31,7 +31,7 @@ export interface BusMessage {
   key: string;
   /**
    * Text, or UTF-8 bytes (a payload that never needs to become a JS string, such as a page of change lines: the
-   * embedded bus hands the same value over; NATS and Kafka deliver the bytes they received, Pub/Sub its text).
+   * embedded bus hands the same value over; the durable buses (NATS, Kafka, Pub/Sub) the bytes they received).
    */
   value: string | Uint8Array;
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { busText } from '../../src/bus/bus.js';
 import { deadLetterNames, PubSubBus } from '../../src/bus/pubsub/pubsub-bus.js';
 import { INSTALL_HINT, PSTEST_BIN, type StandIn, startPstest } from '../gcp-stand-ins.js';
 import { skipUnless } from '../launchers.js';
@@ -29,7 +30,7 @@ describe('pubsub bus: dead letters', skip, () => {
     for (;;) {
       const d = await Promise.race([it.next(), new Promise<'quiet'>((r) => setTimeout(() => r('quiet'), 5000))]);
       if (d === 'quiet' || d.done) break;
-      if (d.value.message.value !== 'poison') throw new Error(`unexpected ${d.value.message.value}`);
+      if (busText(d.value.message.value) !== 'poison') throw new Error(`unexpected ${busText(d.value.message.value)}`);
       attempts.push(d.value.attempt);
       await d.value.nak();
     }

@@ -78,7 +78,8 @@ export class PubSubBus implements Bus {
       });
       sub.on('message', (m: Message) => {
         queue.push({
-          message: { key: m.attributes.key ?? m.orderingKey ?? '', value: m.data.toString() },
+          // The payload's bytes, as the other durable buses hand them over: a page of change lines stays bytes.
+          message: { key: m.attributes.key ?? m.orderingKey ?? '', value: m.data },
           attempt: m.deliveryAttempt || 1,
           ack: async () => {
             await m.ackWithResponse();
