@@ -198,6 +198,73 @@ describe('partner CSV read by DuckDB (read_csv) gives what the scanner gives', (
     assert.deepEqual(seen.NA?.rows.includes(16), true);
   });
 
+  it('a tab or a space as the delimiter: empty fields are not blanks at a value’s ends (one COPY, no text checks); a value’s trailing space is', async () => {
+    const copies: string[] = [];
+    const counting = new Proxy(engine, {
+      get(target, prop, receiver) {
+        if (prop === 'exec')
+          return (sql: string) => {
+            if (sql.startsWith('COPY')) copies.push(sql);
+            return target.exec(sql);
+          };
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const cases: [string, string, string[], number][] = [
+      [
+        'tab',
+        '\t',
+        [
+          'CB-1\t27/11/2026\tPadaria\t1,00\t0\t1\t27/11/2026 13:05:09\tsim\t',
+          '\t26/11/2026\tLoja\t2,00\t\t\t\t\t',
+          'CB-3\t\t"Loja ""X"" "\t3,00\t0\t2\t24/11/2026 12:00:00\tN\tx',
+        ],
+        1,
+      ],
+      [
+        'space',
+        ' ',
+        [
+          'CB-1 27/11/2026 Padaria 1,00 0 1 "27/11/2026 13:05:09" sim ',
+          ' 26/11/2026 "Loja Dois" 2,00     ',
+          'CB-3  "Loja ""X"" " 3,00 0 2 "24/11/2026 12:00:00" N x',
+        ],
+        1,
+      ],
+      ['tab, a trailing space', '\t', ['CB-1\t27/11/2026\tPadaria \t1,00\t0\t1\t27/11/2026 13:05:09\tsim\t'], 2],
+    ];
+    for (const [label, delimiter, rows, expected] of cases) {
+      const file = join(dir, `blank-delimiter-${copies.length}.csv`);
+      // The header's names hold spaces: quoted, as a space-separated file needs them.
+      const header = HEADER.split(';')
+        .map((h) => `"${h}"`)
+        .join(delimiter);
+      writeFileSync(file, `${[header, ...rows].join('\n')}\n`);
+      const o = csvOptionsSchema.parse({ ...brazilian, delimiter });
+      assert.ok(engineCanReadCsv(engine, o, 'utf-8', schema), label);
+      const js = await throughScanner(engine, dir, file, o, 'utf-8');
+      const before = copies.length;
+      const db = await throughEngine(counting as DuckDbEngine, dir, file, o, 'utf-8');
+      assert.equal(copies.length - before, expected, `${label}: COPYs`);
+      assert.deepEqual(db.rows, js.rows, label);
+      assert.deepEqual(db.rejects, js.rejects, label);
+      assert.equal(db.rows.length, rows.length, label);
+      // An empty value between two delimiters is an empty value, not padding around the quoted one after it.
+      if (label !== 'tab, a trailing space')
+        assert.deepEqual(
+          db.rows.map((r) => [r._line, r.case_id, r.merchant_name, r.amount]),
+          [
+            [2, 'CB-1', 'Padaria', 1],
+            [3, null, delimiter === ' ' ? 'Loja Dois' : 'Loja', 2],
+            [4, 'CB-3', 'Loja "X" ', 3],
+          ],
+          label,
+        );
+    }
+    assert.equal(copies.length, 4);
+  });
+
   it('a clean file of many rows: every row once, on its own line, typed as the scanner types it', async () => {
     const file = join(dir, 'many.csv');
     const lines = [HEADER];

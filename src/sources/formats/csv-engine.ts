@@ -129,7 +129,8 @@ export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): 
     const checks: string[] = [];
     // DuckDB reads an unquoted empty field as NULL, the scanner as the empty text. With the empty text the only null
     // value (the default), that makes no difference to a typed column: its value is NULL from either, as the scanner's
-    // is, so neither is replaced and no other value needs replacing by NULL after typing.
+    // is, so neither is replaced and no other value needs replacing by NULL after typing. (This holds for every type
+    // `valueSql` reads — TRY_CAST, strptime and the boolean CASE of '' or NULL are NULL — and must for any it adds.)
     const emptyOnly = o.nullValues.length === 1 && o.nullValues[0] === '';
     for (const p of plan) {
       const raw = `c${p.index}`;
@@ -488,14 +489,18 @@ function scanFile(path: string, o: CsvOptions, encoding: Encoding): FileScan {
   const quote = o.quote.charCodeAt(0);
   const followed = delim < 128 && quote < 128 && (o.escape ?? o.quote) === o.quote;
   const utf8 = encoding !== 'latin1';
-  // Where a blank may touch a delimiter: a space beside one (found from the spaces, which are fewer than the
-  // delimiters: `indexOf` of the pair `; ` would stop at every delimiter), and the rarer blanks (and the first bytes
-  // of the multi-byte ones) wherever they are.
+  // Where a blank may touch a delimiter or a line's ends: a space beside one (found from the spaces, which are fewer
+  // than the delimiters: `indexOf` of the pair `; ` would stop at every delimiter), and the rarer blanks (and the
+  // first bytes of the multi-byte ones) wherever they are. A blank that is the delimiter (a tab or a space) ends a
+  // value rather than being part of one: it is not looked for.
+  const spaces = delim !== 32;
   const singles = (
     utf8
       ? [[9], [11], [12], [0xc2, 0xa0], [0xe1, 0x9a, 0x80], [0xe2, 0x80], [0xe2, 0x81, 0x9f], [0xe3, 0x80, 0x80], [0xef, 0xbb, 0xbf]]
       : [[9], [11], [12], [0xa0]]
-  ).map((b) => Buffer.from(b));
+  )
+    .filter((b) => b.length > 1 || b[0] !== delim)
+    .map((b) => Buffer.from(b));
   const fd = openSync(path, 'r');
   const size = 1 << 20;
   // A read is cut after its last line end; the rest is kept for the next. Three bytes past the end are line ends, so
@@ -506,7 +511,7 @@ function scanFile(path: string, o: CsvOptions, encoding: Encoding): FileScan {
   let kept = 0;
   let base = 0;
   // Positions in the current read where a blank touches a delimiter or a line's end, ascending: each one's line is
-  // followed quote by quote, once, as the lines are counted.
+  // walked once, for all of them.
   let hits = new Int32Array(1 << 16);
   let nHits = 0;
   const hit = (at: number) => {
@@ -601,7 +606,7 @@ function scanFile(path: string, o: CsvOptions, encoding: Encoding): FileScan {
       nHits = 0;
       if (!blank) {
         // Where a blank touches a delimiter or a line's ends (the read starts and ends with whole lines).
-        for (let at = v.indexOf(32); at !== -1; at = v.indexOf(32, at + 1)) {
+        for (let at = spaces ? v.indexOf(32) : -1; at !== -1; at = v.indexOf(32, at + 1)) {
           const prev = at === 0 ? 10 : (v[at - 1] as number);
           const next = at + 1 < cut ? (v[at + 1] as number) : 10;
           if (prev === delim || prev === 10 || prev === 13 || next === delim || next === 10 || next === 13) hit(at);

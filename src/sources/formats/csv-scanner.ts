@@ -116,6 +116,15 @@ export class CsvScanner {
     return this.quotedRecord(text, p, final);
   }
 
+  /**
+   * Whether the character at `i` is a space or tab around a quoted value, which trimming drops — not when it is the
+   * delimiter itself (a tab- or space-separated file: there it ends an empty value).
+   */
+  private padding(text: string, i: number): boolean {
+    const c = text[i];
+    return (c === ' ' || c === '\t') && !text.startsWith(this.d.delimiter, i);
+  }
+
   private quotedRecord(text: string, start: number, final: boolean): Step {
     const { delimiter, quote, escape: esc } = this.d;
     const fields: string[] = [];
@@ -125,7 +134,7 @@ export class CsvScanner {
     for (;;) {
       // At the start of a field.
       let lead = p;
-      while (this.d.trim && (text[lead] === ' ' || text[lead] === '\t')) lead++;
+      while (this.d.trim && this.padding(text, lead)) lead++;
       if (text.startsWith(quote, lead)) {
         let value = '';
         let from = lead + quote.length;
@@ -152,7 +161,7 @@ export class CsvScanner {
           break;
         }
         lines += countNewlines(value, 0, value.length);
-        while (this.d.trim && (text[p] === ' ' || text[p] === '\t')) p++;
+        while (this.d.trim && this.padding(text, p)) p++;
         fields.push(value);
         if (!final && p + delimiter.length > n) return { kind: 'more' };
         if (text.startsWith(delimiter, p)) {
