@@ -125,8 +125,9 @@ export class NatsBus implements Bus {
       }
       for await (const m of messages) {
         yield {
-          // The payload's bytes as they arrived (a fresh buffer a message, never reused by the client): a page of change
-          // lines need not become a JS string here (decoded, then encoded again to be staged: ~1.5 s of a 1M-change run).
+          // The payload's bytes as they arrived — a view of the socket read that held it (or of the client's own copy,
+          // for a payload over several reads), which the client never writes again: a page of change lines need not
+          // become a JS string here (decoded, then encoded again to be staged: ~1.5 s of a 1M-change run).
           message: { key: m.headers?.get(KEY_HEADER) ?? '', value: m.data },
           attempt: m.info.deliveryCount,
           ack: async () => {
