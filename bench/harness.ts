@@ -1,6 +1,7 @@
 // The bench's method (DESIGN §9): finmesh and its reference alternate (A-B, B-A) for at least five pairs in one
 // process tree, each side timing the same scope, and a row reports min, median and max of each side, the median of
 // the pairwise ratios, its bar and whether the bar is met. A row is one module under bench/rows/.
+import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 
 /** What a row's figures are: how to print one (without the unit's name), and which way is better. */
@@ -140,6 +141,22 @@ function collect(samples: Sample[]): { stats: Stats; extra: Record<string, Stats
   return { stats: stats(samples.map((s) => s.value)), extra };
 }
 
+/**
+ * What the bench wrote is flushed to disk (`sync`) before what is timed next: a row that wrote gigabytes (the Kafka
+ * broker's log) otherwise has them written back, and its folder's removal journaled, during the next row's first
+ * samples; so are a row's fixtures, written as it opens. (Right after `stream-kafka` the latency row's first p99 read
+ * 3.1 and 4.5 s in two runs, against 1.3 s run alone; with the flush, 0.95 s in one run and 3.3 s in the next — the
+ * write-back is not all of what the row before leaves behind.)
+ */
+export function settle(log: (m: string) => void): void {
+  try {
+    execFileSync('sync', { stdio: 'ignore', timeout: 120_000 });
+  } catch (e) {
+    // No `sync` (not a Unix): nothing to flush. Anything else is said, and the bench goes on.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') log(`  sync before the next samples failed: ${(e as Error).message}`);
+  }
+}
+
 /** Opens a row, samples it in alternating pairs, closes it and judges it against its bar. */
 export async function runRow(row: BenchRow, env: BenchEnv): Promise<RowResult> {
   const result: RowResult = { id: row.id, title: row.title, unit: row.unit.name, bar: row.bar?.text };
@@ -151,6 +168,7 @@ export async function runRow(row: BenchRow, env: BenchEnv): Promise<RowResult> {
       return result;
     }
     const t = trial;
+    settle(env.log);
     const fin: Sample[] = [];
     const ref: Sample[] = [];
     const one = async (side: Side, into: Sample[], i: number) => {

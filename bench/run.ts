@@ -1,12 +1,11 @@
 // npm run bench [-- --only ROW[,ROW] --pairs N --rows N --json --set key=value --list]
 // Every row runs finmesh and its reference in alternating pairs (A-B, B-A) and prints each side's median [min–max],
 // the median of pairwise ratios, its bar and BELOW BAR where missed (exit code 1 then). See bench/README.md.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type BenchEnv, formatReport, report, runRow } from './harness.js';
+import { type BenchEnv, formatReport, report, runRow, settle } from './harness.js';
 import { ROWS } from './rows/index.js';
 
 const { values } = parseArgs({
@@ -45,19 +44,6 @@ const work = resolve('bench/.work');
 const fixtures = join(work, 'fixtures');
 if (values['fresh-fixtures']) rmSync(fixtures, { recursive: true, force: true });
 const loadBefore = loadavg()[0] ?? 0;
-/**
- * Between rows, what a row wrote is flushed to disk (`sync`) before the next begins: a row that wrote gigabytes (the
- * Kafka broker's log) otherwise has them written back, and its folder's removal journaled, during the next row's first
- * samples (the latency row's first p99s read 3.1–4.5 s right after `stream-kafka`, 1.3 s alone, 0.95 s after both it
- * and this flush).
- */
-function settle(): void {
-  try {
-    execFileSync('sync', { stdio: 'ignore', timeout: 120_000 });
-  } catch {
-    // No `sync` here (not a Unix): nothing to wait for.
-  }
-}
 const results = [];
 for (const row of ROWS.filter((r) => !only || only.includes(r.id))) {
   const dir = join(work, 'rows', row.id);
@@ -70,7 +56,7 @@ for (const row of ROWS.filter((r) => !only || only.includes(r.id))) {
   if (r.error) log(`  failed: ${r.error}`);
   results.push(r);
   rmSync(dir, { recursive: true, force: true });
-  settle();
+  settle(log);
 }
 const out = report(results, { pairs, rows, loadBefore });
 if (values.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
