@@ -148,7 +148,7 @@ function collect(samples: Sample[]): { stats: Stats; extra: Record<string, Stats
  * 3.1 and 4.5 s in two runs, against 1.3 s run alone; with the flush, 0.95 s in one run and 3.3 s in the next — the
  * write-back is not all of what the row before leaves behind.)
  */
-export function settle(log: (m: string) => void): void {
+function settle(log: (m: string) => void): void {
   try {
     execFileSync('sync', { stdio: 'ignore', timeout: 120_000 });
   } catch (e) {

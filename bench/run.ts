@@ -5,7 +5,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type BenchEnv, formatReport, report, runRow, settle } from './harness.js';
+import { type BenchEnv, formatReport, report, runRow } from './harness.js';
 import { ROWS } from './rows/index.js';
 
 const { values } = parseArgs({
@@ -56,7 +56,6 @@ for (const row of ROWS.filter((r) => !only || only.includes(r.id))) {
   if (r.error) log(`  failed: ${r.error}`);
   results.push(r);
   rmSync(dir, { recursive: true, force: true });
-  settle(log);
 }
 const out = report(results, { pairs, rows, loadBefore });
 if (values.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);

@@ -156,15 +156,12 @@ export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): 
         const shape = v.test ?? (v.fragment === undefined ? 'true' : `regexp_full_match(${c}, ${lit(v.fragment)})`);
         // A number past a binary type's largest value is infinity to DuckDB, and a bad value to the scanner.
         const finite = v.finite ? ` AND isfinite(${name})` : '';
-        if (emptyOnly) {
-          inner.push(`${v.value} AS ${name}`);
-          checks.push(`(${isNull} OR (${name} IS NOT NULL AND ${shape}${finite}))`);
-          outer.push(name);
-          continue;
-        }
-        inner.push(`${isNull} AS "n${p.index}"`, `${v.value} AS ${name}`);
-        checks.push(`("n${p.index}" OR (${name} IS NOT NULL AND ${shape}${finite}))`);
-        outer.push(`CASE WHEN "n${p.index}" THEN NULL ELSE ${name} END AS ${name}`);
+        // Other null values are found once (a column of the inner SELECT), for the check and to replace the value.
+        const nulled = emptyOnly ? isNull : `"n${p.index}"`;
+        if (!emptyOnly) inner.push(`${isNull} AS ${nulled}`);
+        inner.push(`${v.value} AS ${name}`);
+        checks.push(`(${nulled} OR (${name} IS NOT NULL AND ${shape}${finite}))`);
+        outer.push(emptyOnly ? name : `CASE WHEN ${nulled} THEN NULL ELSE ${name} END AS ${name}`);
         continue;
       }
       outer.push(name);

@@ -144,12 +144,13 @@ function renderPage(row: OutboxPageRow, maxBytes: number): ChangeLines[] | undef
   let headerBytes = 0;
   const cut = (to: number, end: number, idEnd: number, timeEnd: number) => {
     const offsets = idsText.slice(chunkIdAt, idEnd);
-    const last = offsets.lastIndexOf(',');
+    const first = offsets.indexOf(',');
+    const lastOffset = Number(offsets.slice(offsets.lastIndexOf(',') + 1));
     chunks.push({
       records: to - chunkStart,
-      firstOffset: Number(last === -1 ? offsets : offsets.slice(0, offsets.indexOf(','))),
-      lastOffset: Number(offsets.slice(last + 1)),
-      checkpoint: String(Number(offsets.slice(last + 1))),
+      firstOffset: Number(first === -1 ? offsets : offsets.slice(0, first)),
+      lastOffset,
+      checkpoint: String(lastOffset),
       eventTimes: timesText.slice(chunkTimeAt, timeEnd),
       offsets,
       keys: JSON.stringify(keys.slice(chunkStart, to)),
