@@ -114,6 +114,35 @@ describe('SQLite outbox: pages rendered by SQLite as bronze lines', () => {
     }
   });
 
+  it('keeps each page right as pages grow and shrink: small ones, large ones, one larger than the buffer it keeps', async () => {
+    // Pages of 1, 40, 3 and 2 changes: 100-byte documents, 40 of ~1 MiB (a 40 MiB page, rendered apart from the
+    // buffer kept for the next page), then small ones again — each encoded before the next is read, as a stream does.
+    const doc = (i: number, bytes: number) => JSON.stringify({ id: `t${i}`, pad: String.fromCharCode(97 + (i % 26)).repeat(bytes) });
+    const sizes = [100, ...Array<number>(40).fill(2 ** 20), 100, 5_000, 100, 100, 100];
+    const rows = sizes.map((bytes, i) => ({ key: `t${i}`, op: 'upsert', time: 1_000 + i, payload: doc(i, bytes) }));
+    const src = new SqliteOutboxSource(outbox(rows), 'transactions');
+    await src.open();
+    try {
+      const messages: Uint8Array[] = [];
+      let checkpoint: string | undefined;
+      for (const max of [1, 40, 3, 2]) {
+        const lined = await src.readLines?.(checkpoint, max, 64 * 2 ** 20);
+        assert.ok(lined && lined.chunks.length > 0 && !lined.records);
+        for (const c of lined.chunks) messages.push(encodeLines(c).value);
+        checkpoint = lined.checkpoint;
+      }
+      assert.equal(checkpoint, String(rows.length));
+      const all = await src.read(undefined, 1000);
+      assert.equal(
+        messages.map((m) => busText(decodeChunk(m).lines)).join('\n'),
+        all.records.map(bronzeLine).join('\n'),
+        'every page as its records give it, none overwritten by the pages read after it',
+      );
+    } finally {
+      await src.close();
+    }
+  });
+
   it('hands over records, read the ordinary way, for a page whose payload holds a NUL', async () => {
     const src = new SqliteOutboxSource(
       outbox([...ROWS.slice(0, 2), { key: 'nul', op: 'upsert', time: 9, payload: '{"id":"a\u0000b"}' }]),

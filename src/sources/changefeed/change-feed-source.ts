@@ -25,7 +25,8 @@ export interface ChangeFeedSource {
    * Optional, the fast path of a feed that can render its changes itself: like `read`, but the page comes as chunks
    * of bronze NDJSON lines in UTF-8 (each `{"_offset":N,"_op":"upsert"|"delete",` then the document's members, the
    * document folded onto one line — what `bronzeLine` makes of `read`'s records), each chunk's lines at most
-   * `maxBytes` (a single larger change stands alone). No record becomes a JS object or string.
+   * `maxBytes` (a single larger change stands alone). No record becomes a JS object or string. The chunks' bytes
+   * are the source's own buffer, good until the next call: a caller copies (encodes) them before it reads again.
    */
   readLines?(checkpoint: string | undefined, max: number, maxBytes: number): Promise<LinesPage>;
   /** How far behind the head a checkpoint is, in records or bytes when the source knows. */
