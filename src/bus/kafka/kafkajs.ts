@@ -8,6 +8,15 @@
 //   platform, or with kafkajs laid out otherwise (another version), or its module loaded already, kafkajs keeps its
 //   own: `nativeCrc32c` says which.
 // - snappy: kafkajs ships none; `snappyCodec` (native, on libuv's threads) is registered for the process.
+// - its Encoder's buffers: every request, record batch and record is written into an Encoder that starts at 512 bytes
+//   and, when a write does not fit, moves to a zero-filled buffer of the next power of two. A send of 6 MiB of pages
+//   thus allocated and zeroed ~30 MiB, much of it copied on the way (each record into a buffer up to twice its size,
+//   the records into one that doubled up to 8 MiB); and V8 collects garbage to account for memory allocated outside
+//   its heap, so the collector ran more with it. `installEncoderGrowth` makes a large write grow the buffer to what it
+//   needs (and an eighth more) without zero-filling it, and an array of encoders reserve their total at once. The
+//   bytes written are the same (tested against kafkajs' own Encoder). A 1M-change stream over Kafka, 4 alternating
+//   pairs of processes: 132k against 130k changes/s, 11.5 against 11.7 CPU s of node (medians) — a gain within the
+//   machine's noise, in GC runs: 238 scavenges and 46 full collections a run against 278 and 57.
 import { createRequire } from 'node:module';
 import type * as Kafkajs from 'kafkajs';
 import { snappyCodec } from './snappy-codec.js';
@@ -48,6 +57,52 @@ function installChecksum(): boolean {
 
 /** Whether kafkajs checksums its record batches with the native CRC-32C. */
 export const nativeCrc32c = installChecksum();
+
+/** kafkajs' Encoder, as far as its growth goes. */
+interface KafkajsEncoder {
+  buf: Buffer;
+  offset: number;
+  ensureAvailable(length: number): void;
+  writeEncoderArray(value: unknown): KafkajsEncoder;
+}
+
+/** Writes up to this size grow an encoder by powers of two, as kafkajs does; larger ones to what they need. */
+const SMALL_GROWTH_BYTES = 64 * 1024;
+
+/** Patches kafkajs' Encoder as the header says; false when its module is not where this kafkajs version has it. */
+function installEncoderGrowth(): boolean {
+  let Encoder: { prototype: KafkajsEncoder; nextPowerOfTwo(n: number): number };
+  try {
+    Encoder = require('kafkajs/src/protocol/encoder.js');
+  } catch {
+    return false;
+  }
+  const proto = Encoder.prototype;
+  if (typeof proto.ensureAvailable !== 'function' || typeof proto.writeEncoderArray !== 'function') return false;
+  if ((proto as { finmeshGrowth?: boolean }).finmeshGrowth) return true;
+  const writeEncoderArray = proto.writeEncoderArray;
+  proto.ensureAvailable = function (this: KafkajsEncoder, length: number): void {
+    const need = this.offset + length;
+    if (need <= this.buf.length) return;
+    // Never handed out beyond `offset` (kafkajs reads `buf.slice(0, offset)`), so it need not be zeroed.
+    const grown = Buffer.allocUnsafe(need <= SMALL_GROWTH_BYTES ? Encoder.nextPowerOfTwo(need) : need + (need >>> 3));
+    this.buf.copy(grown, 0, 0, this.offset);
+    this.buf = grown;
+  };
+  proto.writeEncoderArray = function (this: KafkajsEncoder, value: unknown): KafkajsEncoder {
+    if (Array.isArray(value)) {
+      let total = 0;
+      for (const v of value) total += typeof (v as KafkajsEncoder | null)?.offset === 'number' ? (v as KafkajsEncoder).offset : 0;
+      this.ensureAvailable(total);
+    }
+    return writeEncoderArray.call(this, value);
+  };
+  (proto as { finmeshGrowth?: boolean }).finmeshGrowth = true;
+  return true;
+}
+
+/** Whether kafkajs' Encoder grows as `installEncoderGrowth` says. */
+export const encoderGrowth = installEncoderGrowth();
 
 const kafkajs = require('kafkajs') as typeof Kafkajs;
 kafkajs.CompressionCodecs[kafkajs.CompressionTypes.Snappy] = snappyCodec;
