@@ -16,7 +16,7 @@
 //   needs (and an eighth more) without zero-filling it, and an array of encoders reserve their total at once. The
 //   bytes written are the same (tested against kafkajs' own Encoder). A 1M-change stream over Kafka, 4 alternating
 //   pairs of processes: 132k against 130k changes/s, 11.5 against 11.7 CPU s of node (medians) — a gain within the
-//   machine's noise, in GC runs: 238 scavenges and 46 full collections a run against 278 and 57.
+//   machine's noise; the young generation is collected less often (193 against 244 scavenges, a run each).
 import { createRequire } from 'node:module';
 import type * as Kafkajs from 'kafkajs';
 import { snappyCodec } from './snappy-codec.js';
