@@ -68,6 +68,12 @@ export interface Engine {
    * without a memory limit of their own to lower.
    */
   execUnderMemoryLimit?(sql: string, bytes: number): Promise<void>;
+  /**
+   * Until the returned function is called, the engine runs on one thread fewer than its own (at least one), leaving
+   * a CPU to work of this process that needs one beside it: a stream's reader. Calls nest; the last release sets the
+   * engine's threads back. Absent from engines that do not run in this process.
+   */
+  leaveCore?(): Promise<() => Promise<void>>;
   /** Restricts this engine to reading the given folders and refuses to change settings from then on. */
   sandbox(readableRoots: string[]): Promise<void>;
   /** Cancels the statement running now, if any: it fails with `QUERY_INVALID` (a statement timeout calls this). */

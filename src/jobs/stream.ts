@@ -81,6 +81,8 @@ export class StreamJob {
   private readonly lanes: Lane[] = [];
   private stopping = false;
   private done: Promise<void> | undefined;
+  /** Gives the engine its threads back (see `start`). */
+  private releaseCore: (() => Promise<void>) | undefined;
 
   constructor(
     private readonly ctx: Context,
@@ -90,6 +92,8 @@ export class StreamJob {
   /** Starts every change-feed source of the project; resolves once they are open. */
   async start(): Promise<void> {
     const sources = this.ctx.project.sources.filter(isChangeFeed);
+    // The readers (this process's main thread) need a CPU of their own beside the engine's bronze writes.
+    if (sources.length > 0 && !this.releaseCore) this.releaseCore = await this.ctx.engine.leaveCore?.();
     for (const source of sources) {
       const feed = await createChangeFeedSource(source, this.ctx.project, { leases: this.ctx.meta.leases });
       await feed.open((await this.ctx.meta.checkpoints.get(`source:${source.name}`))?.value);
@@ -131,6 +135,9 @@ export class StreamJob {
   async close(): Promise<void> {
     await this.stop();
     for (const l of this.lanes) await l.feed.close();
+    const release = this.releaseCore;
+    this.releaseCore = undefined;
+    await release?.();
   }
 }
 

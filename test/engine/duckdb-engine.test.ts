@@ -197,3 +197,48 @@ describe('a statement run under a lower memory limit', () => {
     }
   });
 });
+
+describe('an engine that leaves a core to a stream’s reader', () => {
+  const threads = async (engine: DuckDbEngine) => Number((await engine.query(`SELECT current_setting('threads') AS t`)).rows[0]?.t);
+
+  it('runs on one thread fewer until the last caller releases it, then has its own back', async () => {
+    const engine = await DuckDbEngine.create({ threads: 3 });
+    try {
+      const first = await engine.leaveCore();
+      assert.equal(await threads(engine), 2);
+      const second = await engine.leaveCore();
+      assert.equal(await threads(engine), 2, 'one core left, however many callers');
+      await first();
+      await first();
+      assert.equal(await threads(engine), 2, 'a release counts once; the second caller still holds it');
+      // Its bronze writes share their row groups among the threads it has meanwhile: 50k rows, 2 threads.
+      const dir = tempDir();
+      const written = await engine.writeParquet('SELECT range AS a FROM range(50000)', dir, { ordered: false, rows: 50_000 });
+      const groups = await engine.query(
+        `SELECT count(DISTINCT row_group_id) AS n FROM parquet_metadata(${engine.dialect.quoteLiteral(written[0]?.path ?? '')})`,
+      );
+      assert.equal(Number(groups.rows[0]?.n), 2);
+      await second();
+      assert.equal(await threads(engine), 3);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('keeps one thread on a one-thread engine, and a sandboxed engine’s settings', async () => {
+    const one = await DuckDbEngine.create({ threads: 1 });
+    const locked = await DuckDbEngine.create({ threads: 2 });
+    try {
+      await (await one.leaveCore())();
+      assert.equal(await threads(one), 1);
+      await locked.sandbox([tempDir()]);
+      const release = await locked.leaveCore();
+      assert.equal(await threads(locked), 2);
+      await release();
+      assert.equal(await threads(locked), 2);
+    } finally {
+      await one.close();
+      await locked.close();
+    }
+  });
+});

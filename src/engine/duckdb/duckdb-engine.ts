@@ -68,6 +68,8 @@ export class DuckDbEngine implements Engine {
 
   /** DuckDB's threads (its `threads` setting), read at the first write that sizes its row groups by them. */
   private threads: number | undefined;
+  /** Callers of `leaveCore` not yet released: while any is, DuckDB runs on one thread fewer. */
+  private leaving = 0;
   /** Set by `sandbox`: settings can no longer change. */
   private locked = false;
   /** The engine's own memory limit, to set back (`text`), and about its size (DuckDB shows it to one decimal). */
@@ -225,12 +227,47 @@ export class DuckDbEngine implements Engine {
    * batch stays one row group.
    */
   private async rowGroupPerThread(rows: number): Promise<number | undefined> {
+    const all = await this.threadCount();
+    const share = Math.ceil(rows / (this.leaving > 0 ? Math.max(1, all - 1) : all));
+    return share >= DEFAULT_ROW_GROUP_ROWS ? undefined : Math.max(MIN_SHARED_ROW_GROUP_ROWS, share);
+  }
+
+  /** DuckDB's own threads (its `threads` setting as the engine was made), read once. */
+  private async threadCount(): Promise<number> {
     if (this.threads === undefined) {
       const r = await this.runAndRead("SELECT current_setting('threads')::INTEGER AS t");
       this.threads = Math.max(1, Number(r.getRowObjectsJson()[0]?.t ?? 1));
     }
-    const share = Math.ceil(rows / this.threads);
-    return share >= DEFAULT_ROW_GROUP_ROWS ? undefined : Math.max(MIN_SHARED_ROW_GROUP_ROWS, share);
+    return this.threads;
+  }
+
+  /**
+   * DuckDB on one thread fewer while a stream runs. On 2 CPUs under the app's load of 200k changes/s (the app, the
+   * stream's reader and DuckDB sharing them), the stream on both of DuckDB's threads fell behind the load more often:
+   * event → bronze p99 2.07, 2.32, 4.26, 1.82 s against 1.44, 1.05, 2.88, 1.90 s on one (4 alternating pairs; with
+   * the engine made with one thread, 5 pairs: 1.06–2.90 against 0.71–1.46 s). DuckDB's threads wait on each other
+   * when one is descheduled, and a 50k-change COPY gains little from the second: a 1M-change backlog alone took 6.54
+   * against 6.35 CPU s (medians of 6 alternating pairs) for 267k against 243k changes/s — a backlog catches up ~9%
+   * slower, a stream under load keeps up. Over Kafka (its client on the main thread too) no change: 129k against 127k.
+   * The setting is DuckDB's own (`SET threads`), changed once a stream, not around each COPY: set and set back per
+   * batch, it cost more than it saved (the pool's thread stopped and started each time: 177k changes/s).
+   */
+  leaveCore(): Promise<() => Promise<void>> {
+    return this.serial(async () => {
+      const all = await this.threadCount();
+      const noop = async () => {};
+      if (all <= 1 || this.locked) return noop;
+      if (this.leaving++ === 0) await this.run(`SET threads = ${all - 1}`);
+      let released = false;
+      return () =>
+        released
+          ? Promise.resolve()
+          : this.serial(async () => {
+              released = true;
+              // A sandboxed engine keeps its settings (and is not written with again).
+              if (--this.leaving === 0 && !this.locked) await this.run(`SET threads = ${all}`);
+            });
+    });
   }
 
   execUnderMemoryLimit(sql: string, bytes: number): Promise<void> {
