@@ -92,15 +92,33 @@ export class StreamJob {
   /** Starts every change-feed source of the project; resolves once they are open. */
   async start(): Promise<void> {
     const sources = this.ctx.project.sources.filter(isChangeFeed);
-    // The readers (this process's main thread) need a CPU of their own beside the engine's bronze writes.
+    // The readers (this process's main thread) need a CPU of their own beside the engine's bronze writes, for as
+    // long as they read: given back when every lane has stopped (models run after a stream get the whole engine).
     if (sources.length > 0 && !this.releaseCore) this.releaseCore = await this.ctx.engine.leaveCore?.();
-    for (const source of sources) {
-      const feed = await createChangeFeedSource(source, this.ctx.project, { leases: this.ctx.meta.leases });
-      await feed.open((await this.ctx.meta.checkpoints.get(`source:${source.name}`))?.value);
-      const target = this.options.untilCaughtUp ? await feed.head() : undefined;
-      this.lanes.push(new Lane(this.ctx, source, feed, this.options, this.stats, target));
+    try {
+      for (const source of sources) {
+        const feed = await createChangeFeedSource(source, this.ctx.project, { leases: this.ctx.meta.leases });
+        await feed.open((await this.ctx.meta.checkpoints.get(`source:${source.name}`))?.value);
+        const target = this.options.untilCaughtUp ? await feed.head() : undefined;
+        this.lanes.push(new Lane(this.ctx, source, feed, this.options, this.stats, target));
+      }
+    } catch (e) {
+      await this.giveCoreBack();
+      throw e;
     }
-    this.done = Promise.all(this.lanes.map((l) => l.run())).then(() => undefined);
+    this.done = Promise.all(this.lanes.map((l) => l.run())).then(
+      () => this.giveCoreBack(),
+      async (e: unknown) => {
+        await this.giveCoreBack();
+        throw e;
+      },
+    );
+  }
+
+  private async giveCoreBack(): Promise<void> {
+    const release = this.releaseCore;
+    this.releaseCore = undefined;
+    await release?.();
   }
 
   /**
@@ -135,9 +153,7 @@ export class StreamJob {
   async close(): Promise<void> {
     await this.stop();
     for (const l of this.lanes) await l.feed.close();
-    const release = this.releaseCore;
-    this.releaseCore = undefined;
-    await release?.();
+    await this.giveCoreBack();
   }
 }
 

@@ -1,5 +1,5 @@
 // While a stream runs, its readers (this process's main thread: reading and rendering the outbox) have a CPU of their
-// own: the engine runs on one thread fewer, and has its threads back once the stream closes.
+// own: the engine runs on one thread fewer, and has its threads back once the stream stops.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryBus } from '../../src/bus/memory/memory-bus.js';
@@ -13,7 +13,7 @@ process.env.FINMESH_TOKENIZATION_KEY = TEST_KEY;
 const threads = async (ctx: Context) => Number((await ctx.engine.query(`SELECT current_setting('threads') AS t`)).rows[0]?.t);
 
 describe('a stream and the engine’s threads', () => {
-  it('leaves a core to the readers while it runs, commits everything on the threads left, and gives them back', async () => {
+  it('leaves a core to the readers while it runs, commits everything on the threads left, and gives it back when it stops', async () => {
     const { ctx, sim, app, project } = await exampleApp({
       sim: { customers: 100, merchants: 10, transactionsPerSecond: 2000, start: new Date('2026-11-27T10:00:00Z') },
     });
@@ -31,8 +31,8 @@ describe('a stream and the engine’s threads', () => {
       assert.equal(await threads(ctx), Math.max(1, own - 1), `${own} threads of its own`);
       await job.wait();
       assert.equal(committed, transactionsOutbox(project.root).n);
+      assert.equal(await threads(ctx), own, 'given back once every lane stopped: models after a stream get them all');
       await job.close();
-      assert.equal(await threads(ctx), own);
       await job.close();
       assert.equal(await threads(ctx), own, 'closed twice, given back once');
     } finally {
