@@ -151,9 +151,12 @@ export class StreamJob {
   }
 
   async close(): Promise<void> {
-    await this.stop();
-    for (const l of this.lanes) await l.feed.close();
-    await this.giveCoreBack();
+    try {
+      await this.stop();
+      for (const l of this.lanes) await l.feed.close();
+    } finally {
+      await this.giveCoreBack();
+    }
   }
 }
 

@@ -85,7 +85,7 @@ describe('the buffers kafkajs encodes the Kafka bus’s sends into', () => {
     }
   });
 
-  it('grows by what a large write needs (and an eighth), not to the next power of two', () => {
+  it('grows by what a large write needs (and an eighth), not to the next power of two, and geometrically when writes follow', () => {
     const Patched = require('kafkajs/src/protocol/encoder.js') as EncoderClass;
     const e = new Patched() as Encoder & { buf: Buffer; writeBuffer(b: Buffer): Encoder };
     e.writeBuffer(Buffer.alloc(600_000, 1));
@@ -93,5 +93,9 @@ describe('the buffers kafkajs encodes the Kafka bus’s sends into', () => {
     e.writeBuffer(Buffer.alloc(10, 2));
     assert.equal(e.buf.length, 675_000, 'a small write after it fits in the eighth');
     assert.equal(e.buffer.length, 600_010);
+    // Large writes in a row, not reserved: half as much again each time, not an eighth (no copy per write).
+    e.writeBuffer(Buffer.alloc(100_000, 3));
+    assert.equal(e.buf.length, 1_012_500);
+    assert.equal(e.buffer.length, 700_010);
   });
 });

@@ -257,16 +257,18 @@ export class DuckDbEngine implements Engine {
       const all = await this.threadCount();
       const noop = async () => {};
       if (all <= 1 || this.locked) return noop;
-      if (this.leaving++ === 0) await this.run(`SET threads = ${all - 1}`);
+      if (this.leaving === 0) await this.run(`SET threads = ${all - 1}`);
+      this.leaving++;
       let released = false;
-      return () =>
-        released
-          ? Promise.resolve()
-          : this.serial(async () => {
-              released = true;
-              // A sandboxed engine keeps its settings (and is not written with again).
-              if (--this.leaving === 0 && !this.locked) await this.run(`SET threads = ${all}`);
-            });
+      return () => {
+        // Counted when called, not when its turn comes: two calls at once release once.
+        if (released) return Promise.resolve();
+        released = true;
+        return this.serial(async () => {
+          // A sandboxed engine keeps its settings (and is not written with again).
+          if (--this.leaving === 0 && !this.locked) await this.run(`SET threads = ${all}`);
+        });
+      };
     });
   }
 

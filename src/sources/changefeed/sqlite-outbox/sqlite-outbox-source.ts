@@ -126,6 +126,7 @@ export class SqliteOutboxSource implements ChangeFeedSource {
   async close(): Promise<void> {
     this.db?.close();
     this.db = undefined;
+    this.pageBuffer = undefined;
   }
 }
 
