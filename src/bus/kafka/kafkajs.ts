@@ -67,7 +67,7 @@ interface KafkajsEncoder {
   writeEncoderArray(value: unknown): KafkajsEncoder;
 }
 
-/** Writes up to this size grow an encoder by powers of two, as kafkajs does; larger ones to what they need. */
+/** Writes up to this size grow an encoder by powers of two, as kafkajs does; larger ones as `ensureAvailable` says. */
 const SMALL_GROWTH_BYTES = 64 * 1024;
 
 /** Patches kafkajs' Encoder as the header says; false when its module is not where this kafkajs version has it. */

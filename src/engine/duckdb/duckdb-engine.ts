@@ -66,7 +66,7 @@ export class DuckDbEngine implements Engine {
   /** File lists handed to `read_parquet`, by their first file, to resolve a profile that shows only the first few. */
   private readonly fileLists = new Map<string, string[]>();
 
-  /** DuckDB's threads (its `threads` setting), read at the first write that sizes its row groups by them. */
+  /** DuckDB's own threads (its `threads` setting as the engine was made): read once, by `threadCount`. */
   private threads: number | undefined;
   /** Callers of `leaveCore` not yet released: while any is, DuckDB runs on one thread fewer. */
   private leaving = 0;
