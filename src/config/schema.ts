@@ -85,12 +85,39 @@ const lakeGc = z
   .strict()
   .default({ grace: '0s', every: '5m' });
 
+export const LAKE_COMPACTION_DEFAULTS = { every: '10m', minAge: '10m', minFiles: 16, targetBytes: 128 * 1024 * 1024 };
+
+/**
+ * Bronze compaction (`lake/compaction.ts`): a change feed's bronze gets a file per micro-batch, up to one a second,
+ * and every reader lists and opens every file. A local lake read by the embedded engine only.
+ */
+const lakeCompaction = z
+  .object({
+    /** How often `finmesh stream` compacts its change feeds' bronze (0s: never; `finmesh lake compact` any time). */
+    every: duration.default(LAKE_COMPACTION_DEFAULTS.every),
+    /**
+     * Files committed less than this long ago stay as they are: a batch a durable bus delivers again after a restart
+     * then overwrites its own file, rather than adding its rows beside the merged file that holds them.
+     */
+    minAge: duration.default(LAKE_COMPACTION_DEFAULTS.minAge),
+    /** A partition is compacted once it holds at least this many small files. */
+    minFiles: z.number().int().min(2).default(LAKE_COMPACTION_DEFAULTS.minFiles),
+    /** About the most a merged file holds (bytes, as the files it merges were committed); a file of half this or more is not small. */
+    targetBytes: z
+      .number()
+      .int()
+      .min(1 << 20)
+      .default(LAKE_COMPACTION_DEFAULTS.targetBytes),
+  })
+  .strict()
+  .default(LAKE_COMPACTION_DEFAULTS);
+
 /** A Google Cloud project id (6–30 characters: lower case, digits, hyphens). */
 const gcpProjectId = z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'a Google Cloud project id');
 
 /** Where the lake's files live (DESIGN §6): a local folder, or a Cloud Storage bucket (one per environment). */
 export const lakeSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('local'), path: z.string().default('.finmesh/lake'), gc: lakeGc }).strict(),
+  z.object({ kind: z.literal('local'), path: z.string().default('.finmesh/lake'), gc: lakeGc, compaction: lakeCompaction }).strict(),
   z
     .object({
       kind: z.literal('gcs'),
@@ -105,6 +132,7 @@ export const lakeSchema = z.discriminatedUnion('kind', [
       /** Where the bucket is created by `finmesh iac terraform`. */
       location: z.string().default('US'),
       gc: lakeGc,
+      compaction: lakeCompaction,
     })
     .strict(),
 ]);
@@ -244,7 +272,12 @@ export const projectConfigSchema = z
       .default('local'),
     /** Named targets (`local`, `gcp`, `emulator`…): `--target NAME` runs the same project there. */
     targets: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/, 'a target name'), targetSchema).default({}),
-    lake: lakeSchema.default({ kind: 'local', path: '.finmesh/lake', gc: { grace: '0s', every: '5m' } }),
+    lake: lakeSchema.default({
+      kind: 'local',
+      path: '.finmesh/lake',
+      gc: { grace: '0s', every: '5m' },
+      compaction: LAKE_COMPACTION_DEFAULTS,
+    }),
     engine: engineSchema.default({ kind: 'duckdb' }),
     metadata: metadataSchema.default({ kind: 'sqlite', path: '.finmesh/metadata.db' }),
     tokenization: z

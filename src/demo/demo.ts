@@ -12,6 +12,7 @@ import { type IngestReport, ingestFileSource } from '../jobs/ingest.js';
 import { ModelScheduler } from '../jobs/scheduler.js';
 import { StreamJob } from '../jobs/stream.js';
 import { type ModelRunner, modelRunner, type TargetModelResult } from '../jobs/target-models.js';
+import { type CompactionTimer, startCompaction } from '../lake/compaction.js';
 import { collectGarbage } from '../lake/gc.js';
 import { prepareSession } from '../lake/session.js';
 import { parentRunEvent } from '../lineage/events.js';
@@ -241,12 +242,19 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
   let error: unknown;
   let streamSeconds = 0;
   let partners: IngestReport[] = [];
+  let compaction: CompactionTimer | undefined;
   try {
     if (!(await app.hasReferenceData())) await app.apply(sim.referenceData(), 500);
     await stream.start();
     const streamStarted = Date.now();
     let simulatedTo = started;
     scheduler.start();
+    // A long demo (--seconds 3600) merges bronze's micro-batch files as `finmesh stream` does.
+    compaction = startCompaction(ctx, {
+      sources: transactionsSource ? project.sources.filter((s) => s.name === transactionsSource).map((s) => s.dataset) : [],
+      parent,
+      onError: (e) => ctx.log.error({ err: e }, 'lake compaction failed'),
+    });
     while (Date.now() < deadline && !options.signal?.aborted) {
       await sleep(Math.min(appEvery, Math.max(0, deadline - Date.now())), options.signal);
       const now = Date.now();
@@ -261,6 +269,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
     const drainBy = Date.now() + 60_000;
     while (!(await stream.caughtUp()) && Date.now() < drainBy) await sleep(50);
     await stream.stop();
+    await compaction.stop();
     streamSeconds = (Date.now() - streamStarted) / 1000;
     await scheduler.stop({ flush: true });
     // The acquirer settles what was captured so far: today's file, ingested now over SFTP.
@@ -274,6 +283,7 @@ export async function runDemo(ctx: Context, options: DemoOptions): Promise<DemoS
     error = e;
   } finally {
     await scheduler.stop().catch(() => undefined);
+    await compaction?.stop();
     await stream.close().catch(() => undefined);
     await bus.close();
     await app.close();

@@ -107,8 +107,11 @@ export interface SqlDialect {
   hash?(expr: string): string;
   /** A relation reading newline-delimited JSON, typed by `columns` (other fields ignored, missing ones NULL). */
   readNdjson(file: string, columns: ColumnInfo[]): string;
-  /** A relation reading Parquet files (hive partitions from the paths, columns united by name). */
-  readParquet(files: string[]): string;
+  /**
+   * A relation reading Parquet files, columns united by name; with the hive partitions of their paths (`dt=…`) as
+   * columns too, unless `partitionColumns` is false (the files' own columns alone, as a compaction rewrites them).
+   */
+  readParquet(files: string[], options?: { partitionColumns?: boolean }): string;
   /** `a` and `b` stacked, columns matched by name. */
   unionAllByName(a: string, b: string): string;
   /** The rows of relation `from` that are the latest per `keys` by `orderBy` (descending); one per key. */

@@ -8,6 +8,7 @@ import { defineViewModel, refreshDataset } from '../lake/session.js';
 import { builtCatalog, type ModelRunFacts, modelColumnLineage, modelEndEvent, modelStartEvent } from '../lineage/events.js';
 import { contractIssues } from '../mesh/model-binding.js';
 import { modelPolicyViolations } from '../mesh/policies.js';
+import type { LakeFile } from '../metadata/metadata-store.js';
 import { jobName } from '../runs/job-names.js';
 import type { ParentRun } from '../runs/runs.js';
 import { qualityGate, runChecks } from './check.js';
@@ -298,10 +299,11 @@ async function materializeIncremental(ctx: Context, node: ModelNode, runId: stri
     const skey = datasetKey(src.dataset);
     const after = consumed[skey] ?? 0;
     const all = await ctx.meta.manifest.liveFiles(skey);
-    const fresh = all.filter((f) => f.seq > after);
+    // A compaction's file holds rows this model read already when their files' seqs were: it is not new to it.
+    const fresh = all.filter((f) => f.dataSeq > after);
     newFiles += fresh.length;
     rowsIn += fresh.reduce((s, f) => s + f.rows, 0);
-    inputs[skey] = Math.max(after, ...all.map((f) => f.seq));
+    inputs[skey] = consumedUpTo(after, all);
     const delta = `__delta_${src.dataset.domain}_${src.dataset.name}`;
     if (fresh.length > 0)
       await ctx.engine.defineDataset(
@@ -348,6 +350,17 @@ async function materializeIncremental(ctx: Context, node: ModelNode, runId: stri
     await ctx.engine.dropTempTable('__new');
     await ctx.storage.discard(staging);
   }
+}
+
+/**
+ * The input position an incremental model has consumed once it read `files` (every live file of the input): the
+ * highest seq among them, never less than `after`. A loop, not `Math.max(...seqs)`: a stream's bronze may hold more
+ * files than a call takes arguments.
+ */
+function consumedUpTo(after: number, files: LakeFile[]): number {
+  let n = after;
+  for (const f of files) if (f.seq > n) n = f.seq;
+  return n;
 }
 
 /** An incremental model's first version: `select` written and committed whole. */
@@ -399,8 +412,8 @@ async function materializePartitions(
     const ukey = datasetKey(up);
     const after = consumed[ukey] ?? 0;
     const files = await ctx.meta.manifest.liveFiles(ukey);
-    inputs[ukey] = Math.max(after, ...files.map((f) => f.seq));
-    for (const f of files.filter((x) => x.seq > after)) {
+    inputs[ukey] = consumedUpTo(after, files);
+    for (const f of files.filter((x) => x.dataSeq > after)) {
       rowsIn += f.rows;
       if (f.partition?.startsWith(`${partitionBy}=`)) touched.add(f.partition.slice(partitionBy.length + 1));
       else unpartitionedChange = true;

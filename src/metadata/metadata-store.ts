@@ -11,6 +11,9 @@
  * and records it here second, in one transaction with the files it replaces and the source checkpoint that moves
  * with it; readers list files here, never by globbing storage, so a half-written or replaced file is never read.
  */
+
+import { FinmeshError } from '../core/errors.js';
+
 export interface MetadataStore {
   /** `sqlite` or `postgres`. */
   readonly kind: string;
@@ -161,6 +164,12 @@ export interface ManifestStore {
 
 export interface LakeFile {
   seq: number;
+  /**
+   * The newest data the file holds, as a seq: its own `seq`, or, for a file that merges others (compaction), the
+   * highest seq among them. An incremental reader that consumed up to seq N has read every row of a file whose
+   * `dataSeq` is N or less, whatever its `seq`.
+   */
+  dataSeq: number;
   dataset: string;
   /** Storage key, relative to the lake root. */
   key: string;
@@ -178,15 +187,32 @@ export interface RetiredFile extends LakeFile {
 export interface FileCommit {
   dataset: string;
   runId: string;
-  add: { key: string; partition?: string | undefined; rows: number; bytes: number }[];
+  add: {
+    key: string;
+    partition?: string | undefined;
+    rows: number;
+    bytes: number;
+    /** For a file that merges others (compaction): the highest seq among them (`LakeFile.dataSeq`). */
+    dataSeq?: number | undefined;
+  }[];
   /** Storage keys of live files this commit replaces. */
   replace: string[];
+  /**
+   * Every key in `replace` must be live when the commit runs: otherwise nothing is committed and it throws
+   * `CONFLICT` (two compactions of the same files: the second would add their rows again).
+   */
+  replaceMustBeLive?: boolean | undefined;
   /** Column names and types of the dataset, as the engine reports them. */
   schema?: { name: string; type: string }[] | undefined;
   /** For incremental models: the last commit seq consumed from each input dataset. */
   inputs?: Record<string, number> | undefined;
   /** A source checkpoint that moves in the same transaction: the files and the position commit together. */
   checkpoint?: { source: string; value: string } | undefined;
+}
+
+/** A `replaceMustBeLive` commit whose file was replaced meanwhile (by another compaction). */
+export function notLive(dataset: string, key: string): FinmeshError {
+  return new FinmeshError('CONFLICT', `${dataset}: ${key} is no longer live (replaced by another commit meanwhile); nothing was committed`);
 }
 
 export interface DatasetSummary {

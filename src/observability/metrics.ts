@@ -127,6 +127,12 @@ export class Metrics {
     help: 'Bytes garbage collection freed in the lake (replaced files, abandoned staging folders, old orphans).',
     registers: [this.registry],
   });
+  readonly lakeCompactionFiles = new (prom().Counter)({
+    name: 'finmesh_lake_compaction_files_total',
+    help: 'Files bronze compaction merged (outcome merged), and the files it wrote in their place (outcome written).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   readonly commitLatency = new (prom().Histogram)({
     name: 'finmesh_lake_commit_duration_seconds',
     help: 'Time to write and commit one bronze micro-batch.',

@@ -17,7 +17,7 @@ import {
 import type { Metrics } from '../observability/metrics.js';
 import { RunLogTail, teeLogger } from './run-log.js';
 
-export const RUN_KINDS = ['model', 'ingest', 'stream', 'check', 'demo', 'run', 'gc'] as const;
+export const RUN_KINDS = ['model', 'ingest', 'stream', 'check', 'demo', 'run', 'gc', 'compact'] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
 
 /** The part of finmesh a kind of run belongs to: its log lines' `component`, and what its metered usage is charged to. */
@@ -27,6 +27,7 @@ export const RUN_COMPONENTS: Record<RunKind, string> = {
   ingest: 'ingest',
   stream: 'stream',
   gc: 'lake',
+  compact: 'lake',
   demo: 'demo',
   run: 'run',
 };

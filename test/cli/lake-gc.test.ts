@@ -99,5 +99,37 @@ describe('finmesh lake gc', () => {
     t.diagnostic(`deleted ${report.deleted.length} files; ${figures.join('; ')}`);
     const again = cli(['lake', 'gc', '--project', dir]);
     assert.match(again.stdout, /deleted 0 replaced files/);
+
+    // The demo's stream left a bronze file a micro-batch: `finmesh lake compact` merges them, the same rows stay.
+    const bronze = 'payments_bronze.transactions';
+    const rowsOf = () => query(dir, `SELECT count(*) AS n, sum(_offset) AS s, count(DISTINCT _offset) AS d FROM ${bronze}`)[0];
+    const bronzeRows = rowsOf();
+    const filesOf = () => readdirSync(datasets.get(bronze) as string, { recursive: true }).filter((f) => String(f).endsWith('.parquet'));
+    const filesBefore = filesOf().length;
+    assert.ok(filesBefore >= 4, `the demo's stream made a file a batch (${filesBefore})`);
+    const young = cli(['lake', 'compact', '--project', dir]);
+    assert.equal(young.status, 0, young.stderr);
+    assert.match(young.stdout, /^lake compact: merged 0 files \(0 rows, 0\.0 MiB\) into 0\n/, 'files younger than minAge stay');
+    assert.match(young.stdout, /\n {2}payments\/bronze\/transactions: ([\d,]+) live files → \1\n/);
+    assert.match(young.stdout, /\n {2}payments\/bronze\/merchants: 1 live file → 1\n/);
+    const unknown = cli(['lake', 'compact', 'no-such-source', '--project', dir]);
+    assert.notEqual(unknown.status, 0);
+    assert.match(unknown.stderr, /no source named no-such-source \(sources: .*core-transactions/);
+    const dryCompact = cli(['lake', 'compact', 'core-transactions', '--min-age', '0s', '--dry-run', '--project', dir]);
+    assert.equal(dryCompact.status, 0, dryCompact.stderr);
+    assert.match(dryCompact.stdout, new RegExp(`would merge ${filesBefore} files`));
+    assert.equal(filesOf().length, filesBefore, 'a dry run writes nothing');
+    const compact = cli(['lake', 'compact', 'core-transactions', '--min-age', '0s', '--project', dir]);
+    assert.equal(compact.status, 0, compact.stderr);
+    assert.match(
+      compact.stdout,
+      new RegExp(`merged ${filesBefore} files .* into 1\\n {2}payments/bronze/transactions: ${filesBefore} live files → 1`),
+    );
+    assert.deepEqual(rowsOf(), bronzeRows, 'the same rows, through one file');
+    const collected = cli(['lake', 'gc', '--project', dir]);
+    assert.match(collected.stdout, new RegExp(`deleted ${filesBefore} replaced files`));
+    assert.equal(filesOf().length, 1);
+    assert.deepEqual(rowsOf(), bronzeRows);
+    t.diagnostic(`bronze: ${filesBefore} files → 1, ${bronzeRows?.n} rows`);
   });
 });

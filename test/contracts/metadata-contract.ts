@@ -201,6 +201,48 @@ export function describeMetadataContract(
         assert.equal(await meta.manifest.knows(`${ds}/never`), false);
       });
 
+      it('records what a merged file holds (its dataSeq), and refuses a merge whose files another commit replaced first', async () => {
+        const ds = unique('payments/bronze/merged');
+        await meta.manifest.commit({ dataset: ds, runId: 'r1', add: [file(`${ds}/a`)], replace: [] });
+        const b = await meta.manifest.commit({ dataset: ds, runId: 'r2', add: [file(`${ds}/b`)], replace: [] });
+        const c = await meta.manifest.commit({ dataset: ds, runId: 'r3', add: [file(`${ds}/c`)], replace: [] });
+        assert.deepEqual(
+          (await meta.manifest.liveFiles(ds)).map((f) => f.dataSeq - f.seq),
+          [0, 0, 0],
+          'a file holds its own data',
+        );
+        const merge = (key: string) => ({
+          dataset: ds,
+          runId: 'compact',
+          add: [{ ...file(key, 20), dataSeq: b }],
+          replace: [`${ds}/a`, `${ds}/b`],
+          replaceMustBeLive: true,
+        });
+        const m = await meta.manifest.commit(merge(`${ds}/ab`));
+        assert.deepEqual(
+          (await meta.manifest.liveFiles(ds)).map((f) => [f.key, f.seq, f.dataSeq]),
+          [
+            [`${ds}/c`, c, c],
+            [`${ds}/ab`, m, b],
+          ],
+        );
+        // A second merge of the same files: nothing of it is committed, not even a checkpoint that came with it.
+        const source = unique('src');
+        await assert.rejects(
+          meta.manifest.commit({ ...merge(`${ds}/ab2`), checkpoint: { source, value: '9' } }),
+          (e: unknown) => e instanceof FinmeshError && e.code === 'CONFLICT' && e.message.includes(`${ds}/a is no longer live`),
+        );
+        assert.deepEqual(
+          (await meta.manifest.liveFiles(ds)).map((f) => f.key),
+          [`${ds}/c`, `${ds}/ab`],
+        );
+        assert.equal(await meta.manifest.knows(`${ds}/ab2`), false);
+        assert.equal(await meta.checkpoints.get(source), undefined);
+        // Without the flag, replacing a file no longer live is what a rebuild does: no error.
+        await meta.manifest.commit({ dataset: ds, runId: 'r4', add: [file(`${ds}/d`)], replace: [`${ds}/a`] });
+        assert.equal((await meta.manifest.liveFiles(ds)).length, 3);
+      });
+
       it('keeps the schema and merges consumed input positions; the checkpoint moves with the files', async () => {
         const ds = unique('payments/silver/y');
         const source = unique('source:tx');

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { formatDuration } from '../../core/duration.js';
+import type { CompactionReport } from '../../lake/compaction.js';
 import type { GcReport } from '../../lake/gc.js';
 import { examples, projectOption } from '../options.js';
-import { formatCount, print, printJson } from '../output.js';
+import { formatCount, Progress, plural, print, printJson } from '../output.js';
 
 interface GcCliOptions {
   project: string;
@@ -39,6 +40,82 @@ export function registerLake(program: Command): void {
       }
     });
   examples(gc, ['finmesh lake gc --dry-run', 'finmesh lake gc --json']);
+
+  const compact = lake
+    .command('compact')
+    .description(
+      "merge bronze's small files (a change feed's micro-batches) into files of about lake.compaction.targetBytes, in one commit per merged file: readers see the same rows in fewer files; garbage collection deletes the merged ones",
+    )
+    .argument('[sources...]', "sources whose bronze to compact (default: every source's)")
+    .option('--min-age <duration>', 'leave files committed less than this long ago (default lake.compaction.minAge; 0s: any file)')
+    .option('--dry-run', 'report what would be merged; write nothing');
+  projectOption(compact)
+    .option('--json', 'print the report as JSON')
+    .action(async (sources: string[], opts: CompactCliOptions) => {
+      const [{ loadProject }, { durationMs }, { openContext }, { compactLake }, { isDuration }, { FinmeshError }] = await Promise.all([
+        import('../../config/project-cache.js'),
+        import('../../config/schema.js'),
+        import('../../jobs/context.js'),
+        import('../../lake/compaction.js'),
+        import('../../core/duration.js'),
+        import('../../core/errors.js'),
+      ]);
+      const project = await loadProject(opts.project);
+      const unknown = sources.filter((n) => !project.sources.some((s) => s.name === n));
+      if (unknown.length > 0)
+        throw new FinmeshError(
+          'NOT_FOUND',
+          `no source named ${unknown.join(', ')} (sources: ${project.sources.map((s) => s.name).join(', ') || 'none'})`,
+        );
+      if (opts.minAge !== undefined && !isDuration(opts.minAge))
+        throw new FinmeshError('CONFIG_INVALID', `--min-age ${opts.minAge}: expected a duration such as 0s, 30s, 10m or 1h`);
+      const c = project.config.lake.compaction;
+      const ctx = await openContext(project);
+      const progress = new Progress();
+      try {
+        const picked = sources.length > 0 ? project.sources.filter((s) => sources.includes(s.name)) : project.sources;
+        const report = await compactLake(ctx, {
+          minAgeMs: durationMs(opts.minAge ?? c.minAge),
+          minFiles: c.minFiles,
+          targetBytes: c.targetBytes,
+          datasets: picked.map((s) => s.dataset),
+          dryRun: opts.dryRun,
+          onProgress: (done, total) => progress.update(`lake compact: ${done} of ${total} merged files written`),
+        });
+        progress.done();
+        if (opts.json) printJson(report);
+        else print(summarizeCompaction(report));
+      } finally {
+        progress.done();
+        await ctx.close();
+      }
+    });
+  examples(compact, [
+    'finmesh lake compact --dry-run',
+    'finmesh lake compact core-transactions --min-age 0s',
+    'finmesh lake compact --json',
+  ]);
+}
+
+interface CompactCliOptions {
+  project: string;
+  minAge?: string;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+/** A line for the whole, then one per dataset: files before and after, the groups refused. */
+function summarizeCompaction(r: CompactionReport): string {
+  if (r.skipped) return `lake compact: nothing to do — ${r.skipped}`;
+  const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  const done = r.groups.filter((g) => r.dryRun || g.key);
+  const files = done.reduce((n, g) => n + g.files, 0);
+  const lines = [
+    `lake compact${r.dryRun ? ' (dry run)' : ''}: ${r.dryRun ? 'would merge' : 'merged'} ${plural(files, 'file')} (${formatCount(done.reduce((n, g) => n + g.rows, 0))} rows, ${mib(done.reduce((n, g) => n + g.bytesBefore, 0))}) into ${formatCount(done.length)}`,
+  ];
+  for (const d of r.datasets) lines.push(`  ${d.dataset}: ${plural(d.filesBefore, 'live file')} → ${formatCount(d.filesAfter)}`);
+  for (const g of r.groups.filter((x) => x.refused)) lines.push(`  refused (${g.files} files of ${g.dataset}): ${g.refused}`);
+  return lines.join('\n');
 }
 
 /** A few lines: what was deleted, what was kept and why, staging folders and orphans. */

@@ -3,6 +3,7 @@ import type { Bus } from '../../bus/bus.js';
 import type { ModelScheduler } from '../../jobs/scheduler.js';
 import type { StreamJob } from '../../jobs/stream.js';
 import type { ModelRunner } from '../../jobs/target-models.js';
+import type { CompactionTimer } from '../../lake/compaction.js';
 import type { StartedServer } from '../../server/server.js';
 import { failuresFound } from '../exit-codes.js';
 import { examples, integer, projectOption } from '../options.js';
@@ -37,6 +38,7 @@ export function registerStream(program: Command): void {
         { ModelScheduler },
         { StreamJob },
         { modelRunner },
+        { startCompaction },
         { collectGarbage },
         { prepareSession },
         { parentRunEvent },
@@ -54,6 +56,7 @@ export function registerStream(program: Command): void {
         import('../../jobs/scheduler.js'),
         import('../../jobs/stream.js'),
         import('../../jobs/target-models.js'),
+        import('../../lake/compaction.js'),
         import('../../lake/gc.js'),
         import('../../lake/session.js'),
         import('../../lineage/events.js'),
@@ -84,6 +87,7 @@ export function registerStream(program: Command): void {
       let bus: Bus | undefined;
       let job: StreamJob | undefined;
       let scheduler: ModelScheduler | undefined;
+      let compaction: CompactionTimer | undefined;
       let server: StartedServer | undefined;
       const progress = new Progress();
       let stopped = false;
@@ -165,6 +169,13 @@ export function registerStream(program: Command): void {
               );
             else log.info({ sources: names, url: server?.url }, 'streaming');
             scheduler?.start();
+            // Bronze's micro-batch files merged every lake.compaction.every, on an engine of its own (a long stream only).
+            if (!opts.untilCaughtUp)
+              compaction = startCompaction(ctx, {
+                sources: project.sources.filter(isChangeFeed).map((s) => s.dataset),
+                parent,
+                onError: (e) => log.error({ err: e }, 'lake compaction failed'),
+              });
             const running = job;
             const progressTicker = setInterval(() => {
               const n = Object.values(running.stats.committed).reduce((a, b) => a + b, 0);
@@ -179,6 +190,7 @@ export function registerStream(program: Command): void {
               progress.done();
             }
             await scheduler?.stop();
+            await compaction?.stop();
             // Stopped by a signal: what was read is committed; the models catch up on the next start.
             const ran = opts.models && !stopped ? await models() : [];
             const failed = ran.filter((m) => m.status === 'failed');
@@ -210,6 +222,7 @@ export function registerStream(program: Command): void {
         );
       } finally {
         await scheduler?.stop();
+        await compaction?.stop();
         release();
         await job?.close();
         await bus?.close();

@@ -50,8 +50,9 @@ export class DuckDbDialect implements SqlDialect {
     return `read_json(${this.quoteLiteral(file)}, format = 'newline_delimited', columns = {${cols}})`;
   }
 
-  readParquet(files: string[]): string {
-    return `read_parquet([${files.map((f) => this.quoteLiteral(f)).join(', ')}], hive_partitioning = true, union_by_name = true)`;
+  readParquet(files: string[], options: { partitionColumns?: boolean } = {}): string {
+    const hive = options.partitionColumns ?? true;
+    return `read_parquet([${files.map((f) => this.quoteLiteral(f)).join(', ')}], hive_partitioning = ${hive}, union_by_name = true)`;
   }
 
   unionAllByName(a: string, b: string): string {

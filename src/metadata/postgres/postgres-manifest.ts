@@ -1,5 +1,13 @@
 import type { Clock } from '../../core/clock.js';
-import type { DatasetState, DatasetSummary, FileCommit, LakeFile, ManifestStore, RetiredFile } from '../metadata-store.js';
+import {
+  type DatasetState,
+  type DatasetSummary,
+  type FileCommit,
+  type LakeFile,
+  type ManifestStore,
+  notLive,
+  type RetiredFile,
+} from '../metadata-store.js';
 import type { PostgresCheckpoints } from './postgres-ledger.js';
 import { advisoryLockKey, type PostgresPool } from './postgres-pool.js';
 
@@ -13,6 +21,7 @@ interface FileRow {
   run_id: string;
   committed_at: Date;
   retired_at: Date | null;
+  data_seq: string | null;
 }
 
 /**
@@ -41,6 +50,16 @@ export class PostgresManifest implements ManifestStore {
     const adds = [...new Map(commit.add.map((f) => [f.key, f])).values()];
     return this.db.transaction(async (q) => {
       await q.query('SELECT pg_advisory_xact_lock($1::bigint)', [this.lockKey]);
+      if (commit.replaceMustBeLive && commit.replace.length > 0) {
+        const replace = [...new Set(commit.replace)];
+        const { rows } = await q.query<{ key: string }>(
+          `UPDATE ${this.s}.files SET retired_at = $1 WHERE dataset = $2 AND key = ANY($3::text[]) AND retired_at IS NULL RETURNING key`,
+          [now, commit.dataset, replace],
+        );
+        const retired = new Set(rows.map((r) => r.key));
+        const gone = replace.find((k) => !retired.has(k));
+        if (gone !== undefined) throw notLive(commit.dataset, gone);
+      }
       // A replayed batch rewrites the same key: the older row is retired so the key is live once.
       const retire = [...commit.replace, ...adds.map((f) => f.key)];
       if (retire.length > 0) {
@@ -53,9 +72,9 @@ export class PostgresManifest implements ManifestStore {
       let lastSeq = 0;
       if (adds.length > 0) {
         const inserted = await q.query<{ seq: string }>(
-          `INSERT INTO ${this.s}.files (dataset, key, partition, rows, bytes, run_id, committed_at)
-           SELECT $1, f.key, f.partition, f.rows, f.bytes, $2, $3
-           FROM unnest($4::text[], $5::text[], $6::bigint[], $7::bigint[]) WITH ORDINALITY AS f(key, partition, rows, bytes, n)
+          `INSERT INTO ${this.s}.files (dataset, key, partition, rows, bytes, run_id, committed_at, data_seq)
+           SELECT $1, f.key, f.partition, f.rows, f.bytes, $2, $3, f.data_seq
+           FROM unnest($4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[]) WITH ORDINALITY AS f(key, partition, rows, bytes, data_seq, n)
            ORDER BY f.n
            RETURNING seq`,
           [
@@ -66,9 +85,10 @@ export class PostgresManifest implements ManifestStore {
             adds.map((f) => f.partition ?? null),
             adds.map((f) => f.rows),
             adds.map((f) => f.bytes),
+            adds.map((f) => f.dataSeq ?? null),
           ],
         );
-        lastSeq = Math.max(...inserted.rows.map((r) => Number(r.seq)));
+        for (const r of inserted.rows) lastSeq = Math.max(lastSeq, Number(r.seq));
       }
       await q.query(
         `INSERT INTO ${this.s}.datasets AS d (dataset, schema, inputs, updated_at) VALUES ($1, $2::jsonb, $3::jsonb, $4)
@@ -146,6 +166,7 @@ export class PostgresManifest implements ManifestStore {
 function toLakeFile(r: FileRow): LakeFile {
   return {
     seq: Number(r.seq),
+    dataSeq: Number(r.data_seq ?? r.seq),
     dataset: r.dataset,
     key: r.key,
     partition: r.partition ?? undefined,

@@ -68,6 +68,8 @@ export const MIGRATIONS: string[] = [
   `CREATE TABLE run_warehouse_jobs (
      run_id text NOT NULL, seq integer NOT NULL, job_id text NOT NULL, bytes_processed bigint NOT NULL,
      bytes_billed bigint NOT NULL, slot_ms bigint NOT NULL, PRIMARY KEY (run_id, seq));`,
+  // A compaction's file holds rows of files committed before it: the highest seq among them (NULL: its own).
+  'ALTER TABLE files ADD COLUMN data_seq bigint;',
 ];
 
 /** How long one migration may run (an index on a large table takes longer than any ordinary statement). */

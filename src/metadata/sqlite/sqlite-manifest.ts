@@ -1,6 +1,14 @@
 import type Database from 'better-sqlite3';
 import type { Clock } from '../../core/clock.js';
-import type { DatasetState, DatasetSummary, FileCommit, LakeFile, ManifestStore, RetiredFile } from '../metadata-store.js';
+import {
+  type DatasetState,
+  type DatasetSummary,
+  type FileCommit,
+  type LakeFile,
+  type ManifestStore,
+  notLive,
+  type RetiredFile,
+} from '../metadata-store.js';
 import type { SqliteCheckpoints } from './sqlite-ledger.js';
 
 interface FileRow {
@@ -13,6 +21,7 @@ interface FileRow {
   run_id: string;
   committed_at: number;
   retired_at: number | null;
+  data_seq: number | null;
 }
 
 export class SqliteManifest implements ManifestStore {
@@ -29,13 +38,18 @@ export class SqliteManifest implements ManifestStore {
       .transaction(() => {
         // A replayed batch rewrites the same key: the older row is retired so the key is live once.
         const retire = this.db.prepare('UPDATE files SET retired_at = ? WHERE dataset = ? AND key = ? AND retired_at IS NULL');
-        for (const key of commit.replace) retire.run(now, commit.dataset, key);
+        for (const key of commit.replace) {
+          const { changes } = retire.run(now, commit.dataset, key);
+          if (changes === 0 && commit.replaceMustBeLive) throw notLive(commit.dataset, key);
+        }
         const insert = this.db.prepare(
-          'INSERT INTO files (dataset, key, partition, rows, bytes, run_id, committed_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          'INSERT INTO files (dataset, key, partition, rows, bytes, run_id, committed_at, data_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
         );
         for (const f of commit.add) {
           retire.run(now, commit.dataset, f.key);
-          lastSeq = Number(insert.run(commit.dataset, f.key, f.partition ?? null, f.rows, f.bytes, commit.runId, now).lastInsertRowid);
+          lastSeq = Number(
+            insert.run(commit.dataset, f.key, f.partition ?? null, f.rows, f.bytes, commit.runId, now, f.dataSeq ?? null).lastInsertRowid,
+          );
         }
         const prev = this.readState(commit.dataset);
         this.db
@@ -119,6 +133,7 @@ export class SqliteManifest implements ManifestStore {
 function toLakeFile(r: FileRow): LakeFile {
   return {
     seq: r.seq,
+    dataSeq: r.data_seq ?? r.seq,
     dataset: r.dataset,
     key: r.key,
     partition: r.partition ?? undefined,

@@ -96,6 +96,8 @@ const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
   `CREATE TABLE run_warehouse_jobs (
      run_id TEXT NOT NULL, seq INTEGER NOT NULL, job_id TEXT NOT NULL, bytes_processed INTEGER NOT NULL,
      bytes_billed INTEGER NOT NULL, slot_ms INTEGER NOT NULL, PRIMARY KEY (run_id, seq));`,
+  // A compaction's file holds rows of files committed before it: the highest seq among them (NULL: its own).
+  'ALTER TABLE files ADD COLUMN data_seq INTEGER;',
 ];
 
 export interface SqliteMetadataOptions {
