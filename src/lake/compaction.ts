@@ -20,10 +20,11 @@ import { engineReadsLake, refreshDataset } from './session.js';
  *
  * What it leaves alone, so that it never changes what anyone reads:
  * - files committed less than `minAgeMs` ago: a batch a durable bus delivers again (a lake writer that died between
- *   its commit and its ack) overwrites its own file by name; merged away, its rows would land twice in bronze (silver
- *   would still hold them once: it deduplicates by key);
+ *   its commit and its ack) overwrites its own file by name; merged away, its rows would land twice in bronze (a
+ *   model that deduplicates by key still holds them once; one that counts bronze's rows would not);
  * - rows an incremental model has yet to read: only files up to the lowest position its consumers consumed are
  *   merged, and the merged file carries the highest seq of what it holds (`dataSeq`), so to them it is nothing new;
+ *   until each has run once, nothing (a first run reads every live file by name, outside any registered view);
  * - a partition with fewer than `minFiles` small files, and files of half `targetBytes` or more.
  * Two compactions of the same files (a `finmesh lake compact` beside a stream's): the second commit is refused
  * (`replaceMustBeLive`), its merged file deleted, and nothing is added twice.
@@ -66,6 +67,8 @@ export interface CompactedGroup {
   bytesAfter?: number | undefined;
   /** Why nothing was committed: another commit replaced one of the files first. */
   refused?: string | undefined;
+  /** Why the merge failed (the other groups go on; the run fails after them). */
+  error?: string | undefined;
 }
 
 export interface CompactionReport {
@@ -73,8 +76,11 @@ export interface CompactionReport {
   dryRun: boolean;
   at: Date;
   groups: CompactedGroup[];
-  /** Per dataset looked at: live files before, and after (as many in a dry run). */
-  datasets: { dataset: string; filesBefore: number; filesAfter: number }[];
+  /**
+   * Per dataset looked at: live files before, and after (as many in a dry run); `heldBy`, the incremental models that
+   * never ran, while nothing of the dataset is merged (their first run reads every file by name).
+   */
+  datasets: { dataset: string; filesBefore: number; filesAfter: number; heldBy?: string[] | undefined }[];
   /** Why nothing was looked at, when so (the lake or engine compaction does not apply to). */
   skipped?: string | undefined;
 }
@@ -112,45 +118,60 @@ async function compact(ctx: Context, runId: string, o: CompactionOptions): Promi
     return report;
   }
   const refs = o.datasets ?? ctx.project.sources.map((s) => s.dataset);
-  const plans: { ref: DatasetRef; groups: LakeFile[][]; live: number }[] = [];
+  const plans: { ref: DatasetRef; groups: LakeFile[][]; live: number; heldBy: string[] }[] = [];
   for (const ref of refs) {
     const key = datasetKey(ref);
     const live = await ctx.meta.manifest.liveFiles(key);
-    const consumed = await consumedByAll(ctx, ref);
-    const groups = planGroups(live, { ...o, now, consumed });
-    plans.push({ ref, groups, live: live.length });
+    const consumers = await consumedByAll(ctx, ref);
+    const groups = consumers.neverRan.length > 0 ? [] : planGroups(live, { ...o, now, consumed: consumers.consumed });
+    plans.push({ ref, groups, live: live.length, heldBy: consumers.neverRan });
     for (const g of groups) report.groups.push(describe(key, g));
   }
+  const entry = (p: (typeof plans)[number], filesAfter: number) => ({
+    dataset: datasetKey(p.ref),
+    filesBefore: p.live,
+    filesAfter,
+    ...(p.heldBy.length > 0 ? { heldBy: p.heldBy } : {}),
+  });
   if (dryRun) {
-    for (const p of plans)
-      report.datasets.push({
-        dataset: datasetKey(p.ref),
-        filesBefore: p.live,
-        filesAfter: p.live - p.groups.reduce((n, g) => n + g.length - 1, 0),
-      });
+    for (const p of plans) report.datasets.push(entry(p, p.live - p.groups.reduce((n, g) => n + g.length - 1, 0)));
     return report;
   }
   const total = report.groups.length;
   if (total === 0) {
-    for (const p of plans) report.datasets.push({ dataset: datasetKey(p.ref), filesBefore: p.live, filesAfter: p.live });
+    for (const p of plans) report.datasets.push(entry(p, p.live));
     return report;
   }
-  const engine = o.engine ?? (await ownEngine());
+  const engine = o.engine ?? (await ownEngine(ctx));
+  // A stop interrupts the merge under way (nothing of it is committed) rather than waiting for it.
+  const interrupt = () => engine.interrupt();
+  o.signal?.addEventListener('abort', interrupt);
   try {
     let done = 0;
     for (const p of plans) {
-      const key = datasetKey(p.ref);
-      for (const files of p.groups) {
-        if (o.signal?.aborted) break;
-        const entry = report.groups[done] as CompactedGroup;
-        await mergeGroup(ctx, engine, runId, p.ref, files, entry);
-        done++;
-        o.onProgress?.(done, total);
+      let merged = 0;
+      try {
+        for (const files of p.groups) {
+          if (o.signal?.aborted) break;
+          const group = report.groups[done] as CompactedGroup;
+          try {
+            await mergeGroup(ctx, engine, runId, p.ref, files, group);
+            if (group.key) merged++;
+          } catch (e) {
+            if (o.signal?.aborted) break;
+            // One group that cannot be merged (a file gone, a count that does not add up) holds up no other.
+            group.error = e instanceof Error ? e.message : String(e);
+          }
+          done++;
+          o.onProgress?.(done, total);
+        }
+      } finally {
+        if (merged > 0) await refreshDataset(ctx, p.ref);
       }
-      if (p.groups.length > 0) await refreshDataset(ctx, p.ref);
-      report.datasets.push({ dataset: key, filesBefore: p.live, filesAfter: (await ctx.meta.manifest.liveFiles(key)).length });
+      report.datasets.push(entry(p, (await ctx.meta.manifest.liveFiles(datasetKey(p.ref))).length));
     }
   } finally {
+    o.signal?.removeEventListener('abort', interrupt);
     if (!o.engine) await engine.close();
   }
   const merged = report.groups.filter((g) => g.key);
@@ -159,30 +180,45 @@ async function compact(ctx: Context, runId: string, o: CompactionOptions): Promi
     merged.reduce((n, g) => n + g.files, 0),
   );
   ctx.metrics.lakeCompactionFiles.inc({ outcome: 'written' }, merged.length);
+  const failed = report.groups.filter((g) => g.error);
+  if (failed.length > 0)
+    throw new FinmeshError(
+      'DATA_INVALID',
+      `lake compact: ${failed.length} of ${report.groups.length} groups could not be merged (the others were): ${failed
+        .slice(0, 3)
+        .map((g) => `${g.dataset}${g.partition ? `/${g.partition}` : ''} (${g.files} files): ${g.error}`)
+        .join('; ')}`,
+    );
   return report;
 }
 
-/** A DuckDB of compaction's own: one thread, and no profile of what it reads (its reads are not a user's). */
-async function ownEngine(): Promise<Engine> {
+/**
+ * A DuckDB of compaction's own: one thread, the project's memory limit, and no profile of what it reads (its reads
+ * are not a user's).
+ */
+async function ownEngine(ctx: Context): Promise<Engine> {
   const { DuckDbEngine } = await import('../engine/duckdb/duckdb-engine.js');
-  return DuckDbEngine.create({ threads: 1, profile: false });
+  const engine = ctx.project.config.engine;
+  return DuckDbEngine.create({ threads: 1, profile: false, memoryLimit: engine.kind === 'duckdb' ? engine.memoryLimit : undefined });
 }
 
 /**
- * The lowest input position the incremental models that read `ref` consumed (`Infinity` when none has run): what
- * they have not read yet is never merged. A model that never ran reads every file on its first run anyway.
+ * The lowest input position the incremental models that read `ref` consumed (`Infinity` when there are none): what
+ * they have not read yet is never merged. And the ones that never ran: a model's first run reads every live file by
+ * its name, outside any view garbage collection knows of, so until each has run once nothing is merged.
  */
-async function consumedByAll(ctx: Context, ref: DatasetRef): Promise<number> {
+async function consumedByAll(ctx: Context, ref: DatasetRef): Promise<{ consumed: number; neverRan: string[] }> {
   const key = datasetKey(ref);
-  let lowest = Number.POSITIVE_INFINITY;
+  let consumed = Number.POSITIVE_INFINITY;
+  const neverRan: string[] = [];
   for (const node of buildDag(ctx.project).dag.nodes) {
     if (node.product.materialized !== 'incremental') continue;
     if (!node.sources.some((s) => datasetKey(s.dataset) === key) && !node.refs.some((r) => datasetKey(r.dataset) === key)) continue;
     const state = await ctx.meta.manifest.state(datasetKey(node.product.dataset));
-    if (!state?.schema) continue;
-    lowest = Math.min(lowest, state.inputs[key] ?? 0);
+    if (!state?.schema) neverRan.push(node.product.name);
+    else consumed = Math.min(consumed, state.inputs[key] ?? 0);
   }
-  return lowest;
+  return { consumed, neverRan };
 }
 
 /**
@@ -279,13 +315,13 @@ async function mergeGroup(
         replaceMustBeLive: true,
       });
     } catch (e) {
-      // Another commit replaced one of the files first (another compaction): the merged file is nobody's.
+      // Another commit replaced one of the files first (another compaction): the merged file is nobody's. Any other
+      // failure may have committed after all (a connection lost after COMMIT was sent): the object stays, and garbage
+      // collection deletes it only if the manifest never learned of it (an orphan).
+      if (!(e instanceof FinmeshError && e.code === 'CONFLICT')) throw e;
       await ctx.storage.delete(key);
-      if (e instanceof FinmeshError && e.code === 'CONFLICT') {
-        entry.refused = e.message;
-        return;
-      }
-      throw e;
+      entry.refused = e.message;
+      return;
     }
     entry.key = key;
     entry.bytesAfter = bytes;

@@ -31,6 +31,8 @@ export class LakeReaderSession {
   readonly id: string;
   readonly process: string;
   private readonly views = new Map<string, number>();
+  /** The definition of each dataset under way (`define` runs them one at a time). */
+  private readonly defining = new Map<string, Promise<void>>();
   private readonly clock: Clock;
   private readonly heartbeatMs: number;
   private registered = false;
@@ -50,7 +52,26 @@ export class LakeReaderSession {
    * hands them to the engine; resolves with what `define` returns. Garbage collection keeps every file retired at or
    * after the time taken here until this reader defines the view again, stops heartbeating, or closes.
    */
-  async define<T>(dataset: string, define: () => Promise<T>): Promise<T> {
+  define<T>(dataset: string, define: () => Promise<T>): Promise<T> {
+    // One definition of a dataset at a time, in call order: two that interleave (a stream's commit and a compaction's,
+    // each listing the files and then defining the view) could leave the older list as the view.
+    const previous = this.defining.get(dataset) ?? Promise.resolve();
+    const next = previous.then(
+      () => this.defineNow(dataset, define),
+      () => this.defineNow(dataset, define),
+    );
+    const settled = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.defining.set(dataset, settled);
+    void settled.then(() => {
+      if (this.defining.get(dataset) === settled) this.defining.delete(dataset);
+    });
+    return next;
+  }
+
+  private async defineNow<T>(dataset: string, define: () => Promise<T>): Promise<T> {
     const at = this.clock.now();
     if (!this.views.has(dataset) && !this.closed) {
       this.views.set(dataset, at);

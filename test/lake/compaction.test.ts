@@ -28,9 +28,15 @@ async function lake(batches: number) {
   for (let i = 0; i < batches; i++) await step();
   const { ctx } = app;
   const live = () => ctx.meta.manifest.liveFiles(BRONZE);
+  /** Silver transactions, the incremental model that reads this bronze: until it first ran, nothing is merged. */
+  const silver = async () => {
+    const [r] = await runModels(ctx, { selector: 'transactions', checks: false });
+    assert.equal(r?.status, 'succeeded', r?.error);
+    return r;
+  };
   // Every row as bronze's view shows it, the partition from the path included, in the feed's order.
   const rows = async () => (await ctx.engine.query('SELECT * FROM payments_bronze.transactions ORDER BY _offset')).rows;
-  return { ...app, step, live, rows };
+  return { ...app, step, live, rows, silver };
 }
 
 /** Live files after merging every partition of two or more. */
@@ -42,8 +48,9 @@ function expectedAfter(files: LakeFile[]): number {
 
 describe('bronze compaction', () => {
   it('merges a change feed’s micro-batch files into one a partition, in one commit: the same rows; GC deletes the merged files', async () => {
-    const { ctx, live, rows } = await lake(12);
+    const { ctx, live, rows, silver } = await lake(12);
     try {
+      await silver();
       const before = await live();
       assert.ok(before.length >= 12, `a file a stream run (${before.length})`);
       const rowsBefore = await rows();
@@ -99,10 +106,14 @@ describe('bronze compaction', () => {
     }
   });
 
-  it('leaves young files, partitions with fewer than minFiles, files of half the target or more; packs groups to the target', async () => {
-    const { ctx, live } = await lake(9);
+  it('leaves everything until each incremental model ran once, then young files, partitions with fewer than minFiles, files of half the target or more; packs groups to the target', async () => {
+    const { ctx, live, silver } = await lake(9);
     try {
       const before = await live();
+      const held = await compactLake(ctx, ANY);
+      assert.deepEqual(held.groups, [], 'nothing merged before silver transactions first ran');
+      assert.deepEqual(held.datasets[0]?.heldBy, ['transactions']);
+      await silver();
       const none = async (o: Partial<typeof ANY>, why: string) => {
         const r = await compactLake(ctx, { ...ANY, ...o });
         assert.deepEqual(r.groups, [], why);
@@ -135,11 +146,10 @@ describe('bronze compaction', () => {
   });
 
   it('never merges what an incremental model has yet to read; to a model that read it, the merged file is nothing new', async () => {
-    const { ctx, sim, step, live } = await lake(6);
+    const { ctx, sim, step, live, silver: run } = await lake(6);
     try {
       const silver = async () => {
-        const [r] = await runModels(ctx, { selector: 'transactions', checks: false });
-        assert.equal(r?.status, 'succeeded', r?.error);
+        const r = await run();
         const s = (await ctx.engine.query('SELECT count(*) AS n, count(DISTINCT transaction_id) AS d FROM payments_silver.transactions'))
           .rows[0];
         assert.deepEqual(s, { n: sim.transactionsCreated, d: sim.transactionsCreated }, 'silver holds every transaction once');
@@ -177,9 +187,10 @@ describe('bronze compaction', () => {
   });
 
   it('refuses a second compaction of the same files: its merged file is deleted, and no row is added twice', async () => {
-    const { ctx, live, rows } = await lake(6);
+    const { ctx, live, rows, silver } = await lake(6);
     const engine = await DuckDbEngine.create({ threads: 1, profile: false });
     try {
+      await silver();
       const rowsBefore = await rows();
       let entered: () => void = () => undefined;
       const writing = new Promise<void>((resolve) => {
@@ -220,6 +231,42 @@ describe('bronze compaction', () => {
       const objects: string[] = [];
       for await (const o of ctx.storage.list(`${BRONZE}/`)) objects.push(o.key);
       assert.deepEqual(objects.sort(), (await live()).map((f) => f.key).sort());
+    } finally {
+      await engine.close();
+      await ctx.close();
+    }
+  });
+
+  it('a group that cannot be merged holds up no other: the rest are merged, the run fails naming it', async () => {
+    const { ctx, live, rows, silver } = await lake(9);
+    const engine = await DuckDbEngine.create({ threads: 1, profile: false });
+    try {
+      await silver();
+      const before = await live();
+      const rowsBefore = await rows();
+      let calls = 0;
+      // The first group's write fails, as a file gone missing would make it.
+      const failing = {
+        dialect: engine.dialect,
+        writeParquet: async (...a: Parameters<Engine['writeParquet']>) => {
+          if (calls++ === 0) throw new Error('IO Error: No files found that match the pattern');
+          return engine.writeParquet(...a);
+        },
+        interrupt: () => undefined,
+        close: async () => undefined,
+      } as unknown as Engine;
+      const target = Math.max(...before.map((f) => f.bytes)) * 3;
+      await assert.rejects(
+        compactLake(ctx, { ...ANY, targetBytes: target, engine: failing }),
+        /lake compact: 1 of \d+ groups could not be merged \(the others were\): payments\/bronze\/transactions\/dt=[\d-]+ \([23] files\): IO Error/,
+      );
+      assert.ok(calls >= 3, `the other groups were tried (${calls} writes)`);
+      const after = await live();
+      assert.ok(after.length < before.length, `the other groups merged (${before.length} → ${after.length} files)`);
+      assert.ok(after.filter((f) => !f.key.includes('compacted-')).length >= 2, 'the failed group’s files stay');
+      assert.deepEqual(await rows(), rowsBefore, 'the view, defined again after the merges, reads the same rows');
+      const [run] = await ctx.meta.runs.list({ job: 'lake:compact' });
+      assert.equal(run?.status, 'failed');
     } finally {
       await engine.close();
       await ctx.close();

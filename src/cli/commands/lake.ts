@@ -46,20 +46,22 @@ export function registerLake(program: Command): void {
     .description(
       "merge bronze's small files (a change feed's micro-batches) into files of about lake.compaction.targetBytes, in one commit per merged file: readers see the same rows in fewer files; garbage collection deletes the merged ones",
     )
-    .argument('[sources...]', "sources whose bronze to compact (default: every source's)")
+    .argument('[sources...]', "sources whose bronze to compact (default: every change feed's; a partner-file source only when named)")
     .option('--min-age <duration>', 'leave files committed less than this long ago (default lake.compaction.minAge; 0s: any file)')
     .option('--dry-run', 'report what would be merged; write nothing');
   projectOption(compact)
     .option('--json', 'print the report as JSON')
     .action(async (sources: string[], opts: CompactCliOptions) => {
-      const [{ loadProject }, { durationMs }, { openContext }, { compactLake }, { isDuration }, { FinmeshError }] = await Promise.all([
-        import('../../config/project-cache.js'),
-        import('../../config/schema.js'),
-        import('../../jobs/context.js'),
-        import('../../lake/compaction.js'),
-        import('../../core/duration.js'),
-        import('../../core/errors.js'),
-      ]);
+      const [{ loadProject }, { durationMs }, { openContext }, { compactLake }, { isDuration }, { FinmeshError }, { isChangeFeed }] =
+        await Promise.all([
+          import('../../config/project-cache.js'),
+          import('../../config/schema.js'),
+          import('../../jobs/context.js'),
+          import('../../lake/compaction.js'),
+          import('../../core/duration.js'),
+          import('../../core/errors.js'),
+          import('../../sources/changefeed/registry.js'),
+        ]);
       const project = await loadProject(opts.project);
       const unknown = sources.filter((n) => !project.sources.some((s) => s.name === n));
       if (unknown.length > 0)
@@ -73,7 +75,9 @@ export function registerLake(program: Command): void {
       const ctx = await openContext(project);
       const progress = new Progress();
       try {
-        const picked = sources.length > 0 ? project.sources.filter((s) => sources.includes(s.name)) : project.sources;
+        // A partner file's bronze is a file or a few a day, and a file ingested again after a crash would land beside
+        // its merged rows: only when named.
+        const picked = sources.length > 0 ? project.sources.filter((s) => sources.includes(s.name)) : project.sources.filter(isChangeFeed);
         const report = await compactLake(ctx, {
           minAgeMs: durationMs(opts.minAge ?? c.minAge),
           minFiles: c.minFiles,
@@ -113,7 +117,10 @@ function summarizeCompaction(r: CompactionReport): string {
   const lines = [
     `lake compact${r.dryRun ? ' (dry run)' : ''}: ${r.dryRun ? 'would merge' : 'merged'} ${plural(files, 'file')} (${formatCount(done.reduce((n, g) => n + g.rows, 0))} rows, ${mib(done.reduce((n, g) => n + g.bytesBefore, 0))}) into ${formatCount(done.length)}`,
   ];
-  for (const d of r.datasets) lines.push(`  ${d.dataset}: ${plural(d.filesBefore, 'live file')} → ${formatCount(d.filesAfter)}`);
+  for (const d of r.datasets)
+    lines.push(
+      `  ${d.dataset}: ${plural(d.filesBefore, 'live file')} → ${formatCount(d.filesAfter)}${d.heldBy ? ` (held until ${d.heldBy.join(', ')} first ran: a first run reads every file by name)` : ''}`,
+    );
   for (const g of r.groups.filter((x) => x.refused)) lines.push(`  refused (${g.files} files of ${g.dataset}): ${g.refused}`);
   return lines.join('\n');
 }
