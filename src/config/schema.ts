@@ -85,7 +85,7 @@ const lakeGc = z
   .strict()
   .default({ grace: '0s', every: '5m' });
 
-export const LAKE_COMPACTION_DEFAULTS = { every: '10m', minAge: '10m', minFiles: 16, targetBytes: 128 * 1024 * 1024 };
+export const LAKE_COMPACTION_DEFAULTS = { every: '10m', minAge: '15m', minFiles: 16, targetBytes: 128 * 1024 * 1024 };
 
 /**
  * Bronze compaction (`lake/compaction.ts`): a change feed's bronze gets a file per micro-batch, up to one a second,
@@ -96,8 +96,9 @@ const lakeCompaction = z
     /** How often `finmesh stream` compacts its change feeds' bronze (0s: never; `finmesh lake compact` any time). */
     every: duration.default(LAKE_COMPACTION_DEFAULTS.every),
     /**
-     * Files committed less than this long ago stay as they are: a batch a durable bus delivers again after a restart
-     * then overwrites its own file, rather than adding its rows beside the merged file that holds them.
+     * Files committed less than this long ago stay as they are: a batch a durable bus delivers again (after a restart,
+     * or 10 minutes after its commit when its ack was lost: the lake writer's ack wait) then overwrites its own file,
+     * rather than adding its rows beside the merged file that holds them. Keep it longer than 10 minutes.
      */
     minAge: duration.default(LAKE_COMPACTION_DEFAULTS.minAge),
     /** A partition is compacted once it holds at least this many small files. */

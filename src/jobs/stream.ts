@@ -229,7 +229,7 @@ class Lane {
     // The bound is in messages: each holds at most MAX_MESSAGE_BYTES, so unacked pages never exceed maxBufferedBytes.
     const sub = this.options.bus.subscribe(this.topic, 'lake-writer', {
       maxInFlight: maxInFlightMessages(this.config.maxBufferedBytes),
-      ackWaitMs: 10 * 60_000,
+      ackWaitMs: LAKE_WRITER_ACK_WAIT_MS,
     });
     // A subscription that fails (its bus stopped answering, past the adapter's retries) ends the lane with the reason:
     // nothing more can be committed, and waiting for it would hang. What was read and not committed is read again.
@@ -736,6 +736,13 @@ interface Line {
   line: string;
   offset: number;
 }
+
+/**
+ * How long the bus waits for the lake writer's ack before it delivers a message again. A batch whose ack was lost
+ * comes back this long after its commit: compaction leaves files younger than its `minAge` (default longer than this)
+ * so that the batch overwrites its own file.
+ */
+export const LAKE_WRITER_ACK_WAIT_MS = 10 * 60_000;
 
 /** Unacked messages the lake writer may hold: `maxBufferedBytes` of full-size messages (at least two). */
 export function maxInFlightMessages(maxBufferedBytes: number): number {
