@@ -110,8 +110,9 @@ export interface SqlDialect {
   /**
    * A relation reading Parquet files, columns united by name; with the hive partitions of their paths (`dt=…`) as
    * columns too, unless `partitionColumns` is false (the files' own columns alone, as a compaction rewrites them).
+   * `unionByName: false` when every file is known to have the same columns, in the same order, of the same types.
    */
-  readParquet(files: string[], options?: { partitionColumns?: boolean }): string;
+  readParquet(files: string[], options?: { partitionColumns?: boolean; unionByName?: boolean }): string;
   /** `a` and `b` stacked, columns matched by name. */
   unionAllByName(a: string, b: string): string;
   /** The rows of relation `from` that are the latest per `keys` by `orderBy` (descending); one per key. */

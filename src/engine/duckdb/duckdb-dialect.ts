@@ -50,9 +50,11 @@ export class DuckDbDialect implements SqlDialect {
     return `read_json(${this.quoteLiteral(file)}, format = 'newline_delimited', columns = {${cols}})`;
   }
 
-  readParquet(files: string[], options: { partitionColumns?: boolean } = {}): string {
+  readParquet(files: string[], options: { partitionColumns?: boolean; unionByName?: boolean } = {}): string {
     const hive = options.partitionColumns ?? true;
-    return `read_parquet([${files.map((f) => this.quoteLiteral(f)).join(', ')}], hive_partitioning = ${hive}, union_by_name = true)`;
+    // By name unless the caller knows every file has the same columns (binding by name opens every file).
+    const union = (options.unionByName ?? true) ? ', union_by_name = true' : '';
+    return `read_parquet([${files.map((f) => this.quoteLiteral(f)).join(', ')}], hive_partitioning = ${hive}${union})`;
   }
 
   unionAllByName(a: string, b: string): string {

@@ -50,6 +50,24 @@ export interface DuckDbOptions {
 const DEFAULT_ROW_GROUP_ROWS = 122_880;
 const MIN_SHARED_ROW_GROUP_ROWS = 8_192;
 
+/** A view over this many files or more binds from the first when all have one schema (`sameColumns`). */
+const SAME_COLUMNS_FROM_FILES = 32;
+/** What of each schema element (`parquet_schema`) must match for two files to be read alike. */
+const SCHEMA_FIELDS = [
+  'name',
+  'type',
+  'type_length',
+  'repetition_type',
+  'num_children',
+  'converted_type',
+  'scale',
+  'precision',
+  'logical_type',
+  'duckdb_type',
+];
+/** Files whose schemas one query reads. */
+const SCHEMAS_PER_QUERY = 1000;
+
 /** Files whose column sizes are remembered; beyond this the cache starts over. */
 const COLUMN_SIZE_CACHE = 20_000;
 
@@ -65,6 +83,9 @@ export class DuckDbEngine implements Engine {
   private readonly columnSizes = new Map<string, Map<string, number>>();
   /** File lists handed to `read_parquet`, by their first file, to resolve a profile that shows only the first few. */
   private readonly fileLists = new Map<string, string[]>();
+  /** Each Parquet file's schema (as `parquet_schema` gives it), by path, as a number (`schemaIds`): see `sameColumns`. */
+  private readonly parquetSchemas = new Map<string, number>();
+  private readonly schemaIds = new Map<string, number>();
 
   /** DuckDB's own threads (its `threads` setting as the engine was made): read once, by `threadCount`. */
   private threads: number | undefined;
@@ -156,17 +177,56 @@ export class DuckDbEngine implements Engine {
     return undefined;
   }
 
-  defineDataset(schema: string, table: string, files: string[], columns?: ColumnInfo[]): Promise<void> {
+  async defineDataset(schema: string, table: string, files: string[], columns?: ColumnInfo[]): Promise<void> {
     let body: string;
     if (files.length > 0) {
       this.rememberFiles(files);
-      body = `SELECT * FROM ${duckDbDialect.readParquet(files)}`;
+      body = `SELECT * FROM ${duckDbDialect.readParquet(files, { unionByName: !(await this.sameColumns(files)) })}`;
     } else if (columns && columns.length > 0) {
       body = `SELECT ${columns.map((c) => `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`).join(', ')} WHERE false`;
     } else {
-      return Promise.resolve();
+      return;
     }
     return this.defineView(schema, table, body);
+  }
+
+  /**
+   * Whether every file of a view has the same Parquet schema (the one a stream's bronze files share until its source's
+   * schema changes): DuckDB then binds the view from the first file alone, where by name it opens every file — 65 µs a
+   * bronze file, 130 ms a commit once bronze holds 2,000 files (15 µs a file without). Each file's schema is read once
+   * per process (a path is never rewritten with other columns), so the first view over a large lake costs what binding
+   * it by name did, and later ones a quarter. Short lists bind by name.
+   */
+  private async sameColumns(files: string[]): Promise<boolean> {
+    if (files.length < SAME_COLUMNS_FROM_FILES) return false;
+    const unknown = files.filter((f) => !this.parquetSchemas.has(f));
+    if (this.parquetSchemas.size + unknown.length > COLUMN_SIZE_CACHE) {
+      this.parquetSchemas.clear();
+      this.schemaIds.clear();
+    }
+    try {
+      for (let i = 0; i < unknown.length; i += SCHEMAS_PER_QUERY) {
+        const r = await this.query(
+          `SELECT file_name AS f, string_agg(concat_ws(':', ${SCHEMA_FIELDS.map((c) => `coalesce(${c}::VARCHAR, '')`).join(', ')}), ';' ORDER BY column_id) AS s
+           FROM parquet_schema([${unknown
+             .slice(i, i + SCHEMAS_PER_QUERY)
+             .map(quoteLiteral)
+             .join(', ')}]) GROUP BY file_name`,
+        );
+        for (const row of r.rows) {
+          // Files with the same schema share its number: the text is kept once.
+          const text = String(row.s);
+          const id = this.schemaIds.get(text) ?? this.schemaIds.size;
+          this.schemaIds.set(text, id);
+          this.parquetSchemas.set(String(row.f), id);
+        }
+      }
+    } catch {
+      // A file that cannot be read: the view binds by name, and fails there as it always did.
+      return false;
+    }
+    const first = this.parquetSchemas.get(files[0] as string);
+    return first !== undefined && files.every((f) => this.parquetSchemas.get(f) === first);
   }
 
   defineView(schema: string, table: string, select: string): Promise<void> {
