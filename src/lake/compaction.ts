@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { type DatasetRef, datasetKey } from '../config/project.js';
 import { durationMs } from '../config/schema.js';
 import { FinmeshError } from '../core/errors.js';
-import { buildDag } from '../engine/dag.js';
+import { buildDag, type ModelNode } from '../engine/dag.js';
 import type { Engine } from '../engine/engine.js';
 import type { Context } from '../jobs/context.js';
 import type { LakeFile } from '../metadata/metadata-store.js';
@@ -119,10 +119,11 @@ async function compact(ctx: Context, runId: string, o: CompactionOptions): Promi
   }
   const refs = o.datasets ?? ctx.project.sources.map((s) => s.dataset);
   const plans: { ref: DatasetRef; groups: LakeFile[][]; live: number; heldBy: string[] }[] = [];
+  const nodes = buildDag(ctx.project).dag.nodes;
   for (const ref of refs) {
     const key = datasetKey(ref);
     const live = await ctx.meta.manifest.liveFiles(key);
-    const consumers = await consumedByAll(ctx, ref);
+    const consumers = await consumedByAll(ctx, nodes, ref);
     const groups = consumers.neverRan.length > 0 ? [] : planGroups(live, { ...o, now, consumed: consumers.consumed });
     plans.push({ ref, groups, live: live.length, heldBy: consumers.neverRan });
     for (const g of groups) report.groups.push(describe(key, g));
@@ -207,11 +208,11 @@ async function ownEngine(ctx: Context): Promise<Engine> {
  * they have not read yet is never merged. And the ones that never ran: a model's first run reads every live file by
  * its name, outside any view garbage collection knows of, so until each has run once nothing is merged.
  */
-async function consumedByAll(ctx: Context, ref: DatasetRef): Promise<{ consumed: number; neverRan: string[] }> {
+async function consumedByAll(ctx: Context, nodes: ModelNode[], ref: DatasetRef): Promise<{ consumed: number; neverRan: string[] }> {
   const key = datasetKey(ref);
   let consumed = Number.POSITIVE_INFINITY;
   const neverRan: string[] = [];
-  for (const node of buildDag(ctx.project).dag.nodes) {
+  for (const node of nodes) {
     if (node.product.materialized !== 'incremental') continue;
     if (!node.sources.some((s) => datasetKey(s.dataset) === key) && !node.refs.some((r) => datasetKey(r.dataset) === key)) continue;
     const state = await ctx.meta.manifest.state(datasetKey(node.product.dataset));

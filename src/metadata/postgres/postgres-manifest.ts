@@ -60,8 +60,9 @@ export class PostgresManifest implements ManifestStore {
         const gone = replace.find((k) => !retired.has(k));
         if (gone !== undefined) throw notLive(commit.dataset, gone);
       }
-      // A replayed batch rewrites the same key: the older row is retired so the key is live once.
-      const retire = [...commit.replace, ...adds.map((f) => f.key)];
+      // A replayed batch rewrites the same key: the older row is retired so the key is live once. (Keys checked live
+      // above are retired already.)
+      const retire = [...(commit.replaceMustBeLive ? [] : commit.replace), ...adds.map((f) => f.key)];
       if (retire.length > 0) {
         await q.query(`UPDATE ${this.s}.files SET retired_at = $1 WHERE dataset = $2 AND key = ANY($3::text[]) AND retired_at IS NULL`, [
           now,
