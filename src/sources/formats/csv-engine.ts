@@ -113,11 +113,17 @@ export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): 
   const rejectsTable = `finmesh_csv_rejects_${tag}`;
   const scansTable = `finmesh_csv_scans_${tag}`;
   const staged = join(input.workDir, `csv-${tag}.parquet`);
-  const columns = Array.from({ length: width }, (_, i) => `'c${i}': 'VARCHAR'`).join(', ');
+  // One column more than the header has, and no text DuckDB reads as NULL but a field that is not there (padded): a
+  // line feed cannot be an unquoted value, and quoted values are never NULL. DuckDB drops empty fields past the
+  // columns it was given (`x;1;2;` read as three columns is not one too many), and rejects a line with fewer; so
+  // that both are the scanner's to judge, a row has the header's fields when its last is there and the one after
+  // is not (the scanner then reads any other from its line).
+  const columns = Array.from({ length: width + 1 }, (_, i) => `'c${i}': 'VARCHAR'`).join(', ');
   const lit = (s: string) => d.quoteLiteral(s);
+  const shaped = `c${width - 1} IS NOT NULL AND c${width} IS NULL`;
   const read = `read_csv(${lit(input.path)}, delim = ${lit(o.delimiter)}, quote = ${lit(o.quote)}, escape = ${lit(o.escape ?? o.quote)},
       header = true, skip = ${o.skipLines}, columns = {${columns}}, auto_detect = false, encoding = ${lit(input.encoding === 'latin1' ? 'latin-1' : 'utf-8')},
-      allow_quoted_nulls = false, null_padding = false, strict_mode = true, max_line_size = ${ENGINE_MAX_LINE_BYTES}, buffer_size = ${ENGINE_BUFFER_BYTES},
+      allow_quoted_nulls = false, null_padding = true, nullstr = ${lit('\n')}, strict_mode = true, max_line_size = ${ENGINE_MAX_LINE_BYTES}, buffer_size = ${ENGINE_BUFFER_BYTES},
       store_rejects = true, rejects_table = ${lit(rejectsTable)}, rejects_scan = ${lit(scansTable)})`;
   // Each value is typed once (the inner SELECT); a row is `_ok` when every value the engine typed is the scanner's:
   // a cast that succeeded on text of the shape the scanner reads (one short regular expression a column). Text is
@@ -127,10 +133,14 @@ export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): 
     const inner: string[] = [];
     const outer: string[] = [];
     const checks: string[] = [];
-    // DuckDB reads an unquoted empty field as NULL, the scanner as the empty text. With the empty text the only null
-    // value (the default), that makes no difference to a typed column: its value is NULL from either, as the scanner's
-    // is, so neither is replaced and no other value needs replacing by NULL after typing. (This holds for every type
-    // `valueSql` reads — TRY_CAST, strptime and the boolean CASE of '' or NULL are NULL — and must for any it adds.)
+    // What most rows pass: each typed value present and of its shape (a column's null values, and the shapes a
+    // shorter test leaves out, are looked at only for the rows that do not pass it). Each implies its check.
+    const usual: string[] = [];
+    // DuckDB reads an empty field as the empty text, as the scanner does, and a field that is not there as NULL (such a
+    // row is not `shaped`: the scanner reads it); both are taken as the empty text here. With the empty text the only
+    // null value (the default), a typed column's value is NULL from either, as the scanner's is, so neither is
+    // replaced and no other value needs replacing by NULL after typing. (This holds for every type `valueSql` reads —
+    // TRY_CAST, strptime and the boolean CASE of '' or NULL are NULL — and must for any it adds.)
     const emptyOnly = o.nullValues.length === 1 && o.nullValues[0] === '';
     for (const p of plan) {
       const raw = `c${p.index}`;
@@ -144,14 +154,17 @@ export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): 
           : 'false';
       const name = d.quoteIdent(p.column.name);
       if (v.text) {
-        // With the empty text a null value, DuckDB's NULL needs no replacing first.
+        // With the empty text a null value, a NULL (a field not there) needs no replacing first.
         const value = !o.nullValues.includes('')
           ? `CASE WHEN ${isNull} THEN NULL ELSE ${c} END`
           : o.nullValues.length === 1
             ? `nullif(${raw}, '')`
             : `CASE WHEN ${raw} IN (${o.nullValues.map(lit).join(', ')}) THEN NULL ELSE ${raw} END`;
         inner.push(`${value} AS ${name}`);
-        if (checkText && v.fragment !== undefined) checks.push(`(${isNull} OR regexp_full_match(${c}, ${lit(v.fragment)}))`);
+        if (checkText && v.fragment !== undefined) {
+          checks.push(`(${isNull} OR regexp_full_match(${c}, ${lit(v.fragment)}))`);
+          usual.push(checks[checks.length - 1] as string);
+        }
       } else {
         const shape = v.test ?? (v.fragment === undefined ? 'true' : `regexp_full_match(${c}, ${lit(v.fragment)})`);
         // A number past a binary type's largest value is infinity to DuckDB, and a bad value to the scanner.
@@ -161,13 +174,15 @@ export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): 
         if (!emptyOnly) inner.push(`${isNull} AS ${nulled}`);
         inner.push(`${v.value} AS ${name}`);
         checks.push(`(${nulled} OR (${name} IS NOT NULL AND ${shape}${finite}))`);
+        usual.push(`(${name} IS NOT NULL AND ${v.usual ?? shape}${finite})`);
         outer.push(emptyOnly ? name : `CASE WHEN ${nulled} THEN NULL ELSE ${name} END AS ${name}`);
         continue;
       }
       outer.push(name);
     }
-    const raws = plan.map((p) => `c${p.index}`).join(', ');
-    const ok = checks.length > 0 ? `coalesce(${checks.join(' AND ')}, false)` : 'true';
+    const raws = [...new Set([...plan.map((p) => p.index), width - 1, width])].map((i) => `c${i}`).join(', ');
+    // DuckDB evaluates the full checks only for the rows the usual shapes leave (a CASE's ELSE), not for every row.
+    const ok = `CASE WHEN ${[shaped, ...usual].join(' AND ')} THEN true ELSE ${shaped} AND coalesce(${['true', ...checks].join(' AND ')}, false) END`;
     // The checks read the raw text: it is carried from the inner SELECT alongside the typed values.
     return `SELECT ${ok} AS _ok, ${outer.join(', ')} FROM (SELECT ${raws}, ${inner.join(', ')} FROM ${read})`;
   };
@@ -177,20 +192,26 @@ export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): 
     // The Parquet keeps the file's order (written in parallel, in order), so a row's position is its row number in
     // the Parquet: no numbering inside the query, which would make DuckDB read the file on one thread.
     const bounded = statSync(input.path).size >= (input.boundedFromBytes ?? ENGINE_BOUNDED_FROM_BYTES);
-    const copy = async (select: string) => {
-      const sql = `COPY (${select}) TO ${lit(staged)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 32768, PRESERVE_ORDER true)`;
-      if (!bounded || !engine.execUnderMemoryLimit) return engine.exec(sql);
+    // What the COPY wrote, from its own statistics when the engine returns them (`RETURN_STATS`: the rows, and
+    // whether the least `_ok` is true), so the staged file need not be read again to know it.
+    const copy = async (select: string): Promise<CopyStats | undefined> => {
+      const sql = `COPY (${select}) TO ${lit(staged)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 32768, PRESERVE_ORDER true`;
+      if (!bounded || !engine.execUnderMemoryLimit) return copyStats((await engine.query(`${sql}, RETURN_STATS)`)).rows[0]);
       try {
-        await engine.execUnderMemoryLimit(sql, input.copyMemoryBytes ?? ENGINE_COPY_MEMORY_BYTES);
+        await engine.execUnderMemoryLimit(`${sql})`, input.copyMemoryBytes ?? ENGINE_COPY_MEMORY_BYTES);
       } catch {
         // What does not fit under the lower limit (very wide rows) is read again under the engine's own.
         await engine.exec(`DROP TABLE IF EXISTS ${rejectsTable}; DROP TABLE IF EXISTS ${scansTable}`);
-        await engine.exec(sql);
+        await engine.exec(`${sql})`);
       }
+      return undefined;
     };
     let file: FileScan;
+    let stats: CopyStats | undefined;
     try {
-      const copied = copy(fast);
+      const copied = copy(fast).then((s) => {
+        stats = s;
+      });
       // The pass over the bytes (line count, blanks at the ends of values) runs while DuckDB reads the file.
       await new Promise((resolve) => setImmediate(resolve));
       try {
@@ -198,18 +219,22 @@ export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): 
       } finally {
         await copied;
       }
+      if (file.crAtLineStart) return undefined;
       if (file.blankEnds && o.trim) {
         await engine.exec(`DROP TABLE IF EXISTS ${rejectsTable}; DROP TABLE IF EXISTS ${scansTable}`);
-        await copy(staging(true) as string);
+        stats = await copy(staging(true) as string);
       }
     } catch {
       // Whatever DuckDB cannot read (a line past its limit, an encoding error it refuses), the scanner reports.
       return undefined;
     }
     const rows0 = `read_parquet(${lit(staged)}, file_row_number = true)`;
-    const summary = await engine.query(`SELECT count(*) AS n, count(*) FILTER (WHERE NOT _ok) AS bad FROM read_parquet(${lit(staged)})`);
-    const count = Number(summary.rows[0]?.n ?? 0);
-    const bad = Number(summary.rows[0]?.bad ?? 0);
+    const summary =
+      stats?.allOk === true
+        ? { n: stats.count, bad: 0 }
+        : (await engine.query(`SELECT count(*) AS n, count(*) FILTER (WHERE NOT _ok) AS bad FROM read_parquet(${lit(staged)})`)).rows[0];
+    const count = Number(summary?.n ?? 0);
+    const bad = Number(summary?.bad ?? 0);
     // DuckDB numbers a reject by records, and blank lines, from the top of the file: the physical line when, as the
     // line count checks below, each line is one record. Its text is compared with that line's, to be sure.
     const rejected = await engine.query(`SELECT DISTINCT line, csv_line FROM ${rejectsTable} ORDER BY line`);
@@ -286,6 +311,28 @@ export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): 
   }
 }
 
+interface CopyStats {
+  count: number;
+  /** True when every row written has `_ok` true; false or unknown otherwise. */
+  allOk: boolean;
+}
+
+/**
+ * A COPY's `RETURN_STATS` row: its row count, and whether `_ok`'s least value is true (an empty file has none: all
+ * of its rows are). Undefined when the row is not of that shape (the staged file is then read to count).
+ */
+function copyStats(row: Record<string, unknown> | undefined): CopyStats | undefined {
+  const count = Number(row?.count);
+  if (!Number.isSafeInteger(count)) return undefined;
+  if (count === 0) return { count, allOk: true };
+  const columns = row?.column_statistics;
+  if (!Array.isArray(columns)) return undefined;
+  const ok = columns.find((c) => (c as { key?: unknown })?.key === '"_ok"') as { value?: unknown } | undefined;
+  if (!Array.isArray(ok?.value)) return undefined;
+  const min = (ok.value as { key?: unknown; value?: unknown }[]).find((e) => e?.key === 'min')?.value;
+  return { count, allOk: min === '1' || min === 'true' };
+}
+
 /**
  * The value of column `c` (text) as the scanner's converter gives it for `type` — NULL when the engine cannot type
  * it — and the shape (a regular expression, RE2, over the whole text) under which a value the engine typed is
@@ -296,7 +343,7 @@ function valueSql(
   c: string,
   type: string,
   o: CsvOptions,
-): { value: string; fragment?: string; test?: string; finite?: boolean; text?: boolean } | undefined {
+): { value: string; fragment?: string; test?: string; usual?: string; finite?: boolean; text?: boolean } | undefined {
   const t = baseType(type);
   const q = (s: string) => `'${s.replaceAll("'", "''")}'`;
   if (TEXT.test(t)) {
@@ -313,7 +360,9 @@ function valueSql(
     // Without grouping, the same shape as GLOBs, which DuckDB tests faster than the expression (1M values: ~16 against
     // ~21 ms): a digit or a sign and a digit first, and no other character than a digit after the first.
     const test = o.thousandsSeparator ? undefined : `((${c} GLOB '[0-9]*' OR ${c} GLOB '[-+][0-9]*') AND NOT ${c} GLOB '?*[!0-9]*')`;
-    return { value: `TRY_CAST(${n} AS ${type})`, fragment: `${lead}(${digit})+`, ...(test ? { test } : {}) };
+    // Digits alone, one GLOB (a value typed is not empty): what most integers are, and of the shape above.
+    const usual = o.thousandsSeparator ? undefined : `NOT ${c} GLOB '*[!0-9]*'`;
+    return { value: `TRY_CAST(${n} AS ${type})`, fragment: `${lead}(${digit})+`, ...(test ? { test } : {}), ...(usual ? { usual } : {}) };
   }
   if (NUMBER.test(t)) {
     let n = o.thousandsSeparator ? `replace(${c}, ${q(o.thousandsSeparator)}, '')` : c;
@@ -459,6 +508,12 @@ interface FileScan {
    * DuckDB keeps them). False only when none does: quoted values are the same on both sides whatever they hold.
    */
   blankEnds: boolean;
+  /**
+   * Whether a line begins with a carriage return that is not a line end of its own: DuckDB reads past it (as an
+   * empty line) where the scanner reads it as a blank before the first value — which makes a quote after it text.
+   * DuckDB's strict reader refuses a carriage return anywhere else outside quotes, or rejects its line.
+   */
+  crAtLineStart: boolean;
 }
 
 const IS_BLANK_BYTE = new Uint8Array(256);
@@ -478,8 +533,9 @@ for (const b of [9, 11, 12, 13, 32]) IS_BLANK_BYTE[b] = 1;
  * walked, from one quoted value to the next, to see whether one is outside quotes (1M-row file: ~127 ms, against
  * ~155 ms following such a line value by value and looking at every line's ends, ~190 ms searching for the pairs
  * `; ` and ` ;`). A line is walked from the start of a value: this holds when each line is one record, which the
- * caller checks (the lines must add up to the records). A carriage return that does not end a line — which DuckDB
- * may read as a line end, making that check unsure — answers `blankEnds: true`.
+ * caller checks (the lines must add up to the records). Carriage returns are looked at only where a line begins
+ * (`crAtLineStart`); elsewhere DuckDB's strict reader stops at one outside quotes (the scanner then reads the file)
+ * or rejects its line (the scanner reads that line), and inside quotes both read it as text.
  */
 function scanFile(path: string, o: CsvOptions, encoding: Encoding): FileScan {
   const delim = o.delimiter.charCodeAt(0);
@@ -504,6 +560,7 @@ function scanFile(path: string, o: CsvOptions, encoding: Encoding): FileScan {
   // that a look at what follows a position stays in the line.
   let buf = Buffer.alloc(2 * size + 4, 10);
   let lines = 0;
+  let crAtLineStart = false;
   let blank = !followed;
   let kept = 0;
   let base = 0;
@@ -584,22 +641,17 @@ function scanFile(path: string, o: CsvOptions, encoding: Encoding): FileScan {
       }
       if (done) buf.fill(10, end, end + 3);
       const v = buf.subarray(0, cut);
-      // The lines: a line feed ends each but perhaps the file's last.
+      // The lines: a line feed ends each but perhaps the file's last. What begins a line is looked at after its line
+      // feed (the bytes read so far reach past it but for the read's last byte, whose next line is looked at when the
+      // read that begins with it comes: `kept` is 0 then).
+      if (kept === 0 && buf[0] === 13 && end > 0) crAtLineStart = true;
       let lastEnd = -1;
       for (let nl = v.indexOf(10); nl !== -1; nl = v.indexOf(10, nl + 1)) {
         lines++;
         lastEnd = nl;
+        if (buf[nl + 1] === 13 && nl + 1 < end) crAtLineStart = true;
       }
       if (lastEnd + 1 < cut) lines++;
-      // A carriage return other than one just before a line feed.
-      if (!blank) {
-        for (let cr = v.indexOf(13); cr !== -1; cr = v.indexOf(13, cr + 1)) {
-          if (cr + 1 >= cut || v[cr + 1] !== 10) {
-            blank = true;
-            break;
-          }
-        }
-      }
       nHits = 0;
       if (!blank) {
         // Where a blank touches a delimiter or a line's ends (the read starts and ends with whole lines).
@@ -640,7 +692,7 @@ function scanFile(path: string, o: CsvOptions, encoding: Encoding): FileScan {
   } finally {
     closeSync(fd);
   }
-  return { lines, blankEnds: blank };
+  return { lines, blankEnds: blank, crAtLineStart };
 }
 
 /** The text of the given lines (1-based, sorted), without their line ends. */
