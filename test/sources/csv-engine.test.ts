@@ -111,6 +111,48 @@ async function throughEngine(engine: DuckDbEngine, dir: string, file: string, o:
   return { rows: await bronze(engine, all), rejects: read.rejects.sort((a, b) => a.line - b.line), count: read.count + read.rows.length };
 }
 
+/** Three columns (text, integer, text) under the header `a;n;b`, for small files of odd lines. */
+const small: CsvColumn[] = [
+  { name: 'a', type: 'VARCHAR' },
+  { name: 'n', type: 'INTEGER' },
+  { name: 'b', type: 'VARCHAR' },
+  { name: '_source_file', type: 'VARCHAR' },
+  { name: '_line', type: 'BIGINT' },
+];
+
+/**
+ * A file read by the engine (undefined when it declines) and by the scanner, as rows `{ line, a, n, b }` ordered by
+ * line and rejects `{ line, reason, raw }`; `small`'s columns.
+ */
+async function engineAndScanner(engine: DuckDbEngine, dir: string, file: string, o: CsvOptions, encoding: Encoding = 'utf-8') {
+  const read = await readCsvWithEngine(engine, { path: file, name: 'p.csv', options: o, encoding, schema: small, workDir: dir });
+  const rows: Record<string, unknown>[] = [];
+  const rejects: { line: number; reason: string; raw: string }[] = [];
+  const scanned = await readFileRows(
+    file,
+    'p.csv',
+    { format: 'csv', csv: o, encoding, schema: small, limits: { maxBytes: 2 ** 30, maxRatio: 100, maxEntries: 1 } },
+    dir,
+    () => ({
+      row: (line, values) => rows.push({ line, ...values }),
+      reject: (line, reason, raw) => rejects.push({ line, reason, raw }),
+    }),
+  );
+  const scanner = { rows, rejects, integrityError: scanned.integrityError };
+  if (!read) return { engine: undefined, scanner };
+  const typed = (await engine.query(`SELECT _line AS line, a, n, b FROM (${read.select})`)).rows.map((r) => ({
+    ...r,
+    line: Number(r.line),
+  }));
+  return {
+    engine: {
+      rows: [...typed, ...read.rows.map((r) => ({ line: r.line, ...r.values }))].sort((x, y) => x.line - y.line),
+      rejects: read.rejects.sort((x, y) => x.line - y.line),
+    },
+    scanner,
+  };
+}
+
 async function bronze(engine: DuckDbEngine, select: string | undefined) {
   if (!select) return [];
   const cols = schema.map((c) => engine.dialect.quoteIdent(c.name)).join(', ');
@@ -711,13 +753,6 @@ describe('partner CSV read by DuckDB (read_csv) gives what the scanner gives', (
       return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
     };
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
-    const small: CsvColumn[] = [
-      { name: 'a', type: 'VARCHAR' },
-      { name: 'n', type: 'INTEGER' },
-      { name: 'b', type: 'VARCHAR' },
-      { name: '_source_file', type: 'VARCHAR' },
-      { name: '_line', type: 'BIGINT' },
-    ];
     const o = csvOptionsSchema.parse({ delimiter: ';', columns: { a: 'a', n: 'n', b: 'b' } });
     const atoms = ['q', 'q', '1', '"', '\r', ' ', ';', '""'];
     const value = () => {
@@ -734,42 +769,49 @@ describe('partner CSV read by DuckDB (read_csv) gives what the scanner gives', (
       const text = `${lines.join(eol)}${eol}`;
       const file = join(dir, `random-cr-${f}.csv`);
       writeFileSync(file, text);
-      const read = await readCsvWithEngine(engine, {
-        path: file,
-        name: 'p.csv',
-        options: o,
-        encoding: 'utf-8',
-        schema: small,
-        workDir: dir,
-      });
-      if (!read) continue;
+      const read = await engineAndScanner(engine, dir, file, o);
+      if (!read.engine) continue;
       engineRead++;
-      const rows: Record<string, unknown>[] = [];
-      const rejects: { line: number; reason: string; raw: string }[] = [];
-      await readFileRows(
-        file,
-        'p.csv',
-        { format: 'csv', csv: o, encoding: 'utf-8', schema: small, limits: { maxBytes: 2 ** 30, maxRatio: 100, maxEntries: 1 } },
-        dir,
-        () => ({
-          row: (line, values) => rows.push({ line, ...values }),
-          reject: (line, reason, raw) => rejects.push({ line, reason, raw }),
-        }),
-      );
-      const typed = (await engine.query(`SELECT _line AS line, a, n, b FROM (${read.select})`)).rows.map((r) => ({
-        ...r,
-        line: Number(r.line),
-      }));
-      const db = [...typed, ...read.rows.map((r) => ({ line: r.line, ...r.values }))].sort((x, y) => x.line - y.line);
       const label = `file ${f}: ${JSON.stringify(text)}`;
-      assert.deepEqual(db, rows, label);
-      assert.deepEqual(
-        read.rejects.sort((x, y) => x.line - y.line),
-        rejects,
-        label,
-      );
+      assert.deepEqual(read.engine.rows, read.scanner.rows, label);
+      assert.deepEqual(read.engine.rejects, read.scanner.rejects, label);
     }
     assert.ok(engineRead >= 90, `the engine read ${engineRead} of 150 files (the rest the scanner reads alone)`);
+  });
+
+  it('blanks beside quotes, carriage returns and skipped lines that DuckDB reads otherwise are left to the scanner; what both read alike stays with the engine', async () => {
+    const header = 'a;n;b';
+    // [what, file text, options, whether the engine reads it]
+    const cases: [string, string, Record<string, unknown>, boolean][] = [
+      ['one space before a quoted value, trimmed (DuckDB skips it too)', 'x;1; "c;d"\nr;2;s\n', {}, true],
+      ['one space before a quoted value, not trimmed (text to the scanner)', 'x;1; "c"\nr;2;s\n', { trim: false }, false],
+      ['a tab before a quoted value holding the delimiter (DuckDB splits it)', 'x;1;\t"p;q"\nr;2;s\n', {}, false],
+      ['two spaces before a quoted value', 'x;1;  "p"\nr;2;s\n', {}, false],
+      ['"x" "y" (one value to DuckDB, a reject to the scanner)', 'x;1;"p" "q"\nr;2;s\n', {}, false],
+      ['a space after a closing quote, not trimmed (a reject to the scanner)', 'x;1;"p" \nr;2;s\n', { trim: false }, false],
+      ['a space after a closing quote, trimmed', 'x;1;"p" \nr;2;s\n', {}, true],
+      ['doubled quotes and a space inside a quoted value, not trimmed', 'x;1;"Loja ""X"" "\nr;2;s\n', { trim: false }, true],
+      ['a closing quote, then a carriage return ending the file', 'x;1;"p"\nr;2;"s"\r', {}, false],
+      [
+        'a carriage return after a blank at a line start, and an empty line (DuckDB reads one line as two and skips the empty one)',
+        'x;1;p\n \rq;2;s\nr;3;t\n\nu;4;v\n',
+        { trim: false },
+        false,
+      ],
+      ['a quoted line break in the lines skipped before the header', '"\n"\n' + header + '\nx;1;p\nr;2;s\n', { skipLines: 2 }, false],
+      ['an escape other than the quote', 'x;1;"p~q"\nr;2;s\n', { escape: '~' }, false],
+    ];
+    for (const [what, body, more, engineReads] of cases) {
+      const file = join(dir, `quotes-${cases.findIndex((c) => c[0] === what)}.csv`);
+      writeFileSync(file, more.skipLines ? body : `${header}\n${body}`);
+      const o = csvOptionsSchema.parse({ delimiter: ';', columns: { a: 'a', n: 'n', b: 'b' }, ...more });
+      const read = await engineAndScanner(engine, dir, file, o);
+      assert.equal(read.engine !== undefined, engineReads, `${what}: ${engineReads ? 'read by the engine' : 'left to the scanner'}`);
+      if (read.engine) {
+        assert.deepEqual(read.engine.rows, read.scanner.rows, what);
+        assert.deepEqual(read.engine.rejects, read.scanner.rejects, what);
+      }
+    }
   });
 
   it('declines what only the scanner reads right: a quoted line break, a blank line (the scanner then reads the file)', async () => {

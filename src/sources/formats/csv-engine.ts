@@ -93,6 +93,9 @@ export function engineCanReadCsv(engine: Engine, o: CsvOptions, encoding: Encodi
   if (engine.kind !== 'duckdb') return false;
   if (encoding !== 'utf-8' && encoding !== 'latin1') return false;
   if (!o.header || o.comment !== undefined || o.delimiter.length !== 1) return false;
+  // DuckDB drops an escape other than the quote before any character (the scanner keeps it but before a quote or
+  // itself); the byte pass follows one-byte delimiters and quotes.
+  if ((o.escape ?? o.quote) !== o.quote || o.delimiter.charCodeAt(0) > 127 || o.quote.charCodeAt(0) > 127) return false;
   if ([o.delimiter, o.quote, o.escape ?? o.quote].some((c) => c === '\n' || c === '\r' || c === "'" || c === '\\')) return false;
   const types = schema.filter((c) => !c.name.startsWith('_')).map((c) => baseType(c.type));
   return types.every((t) => INTEGER.test(t) || NUMBER.test(t) || TEXT.test(t) || TIMESTAMP.test(t) || BOOLEAN.test(t) || t === 'DATE');
@@ -100,6 +103,7 @@ export function engineCanReadCsv(engine: Engine, o: CsvOptions, encoding: Encodi
 
 export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): Promise<EngineCsvResult | undefined> {
   const { options: o, name } = input;
+  if (!engineCanReadCsv(engine, o, input.encoding, input.schema)) return undefined;
   const d = engine.dialect;
   const wanted = input.schema.filter((c) => !c.name.startsWith('_'));
   const head = readHeader(input.path, o, input.encoding);
@@ -219,7 +223,7 @@ export async function readCsvWithEngine(engine: Engine, input: EngineCsvInput): 
       } finally {
         await copied;
       }
-      if (file.crAtLineStart) return undefined;
+      if (file.strayCr || file.emptyLine || file.quotesDiffer) return undefined;
       if (file.blankEnds && o.trim) {
         await engine.exec(`DROP TABLE IF EXISTS ${rejectsTable}; DROP TABLE IF EXISTS ${scansTable}`);
         stats = await copy(staging(true) as string);
@@ -471,6 +475,8 @@ function readHeader(path: string, o: CsvOptions, encoding: Encoding): { fields: 
   if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return undefined;
   let end = 0;
   for (let skipped = 0; skipped <= o.skipLines; skipped++) {
+    // A quote in the lines skipped: DuckDB skips records, which a quoted line break makes fewer than the lines.
+    if (skipped === o.skipLines && bytes.subarray(0, end).includes(o.quote.charCodeAt(0))) return undefined;
     const nl = bytes.indexOf(10, end);
     if (nl === -1) return undefined;
     end = nl + 1;
@@ -509,11 +515,29 @@ interface FileScan {
    */
   blankEnds: boolean;
   /**
-   * Whether a line begins with a carriage return that is not a line end of its own: DuckDB reads past it (as an
-   * empty line) where the scanner reads it as a blank before the first value — which makes a quote after it text.
-   * DuckDB's strict reader refuses a carriage return anywhere else outside quotes, or rejects its line.
+   * Whether a carriage return that is not part of a line end is one DuckDB reads as a line end where the scanner does
+   * not: at a line's start (DuckDB reads past it after the header; to the scanner it is a blank before the first
+   * value, which makes a quote after it text), or the file's last byte (a closing quote before it is a reject to the
+   * scanner). DuckDB's strict reader refuses one anywhere else outside quotes, or rejects its line.
    */
-  crAtLineStart: boolean;
+  strayCr: boolean;
+  /**
+   * Whether a line is empty (or a carriage return alone): DuckDB reads past it. The lines then add up to the records
+   * only if DuckDB also read a line as two — at a carriage return inside a value after a blank, which it may take for
+   * a line end — so such a file is the scanner's. (With no empty line, a line read as two makes the lines and the
+   * records differ; DuckDB never reads two lines as one here: it refuses a line break inside quotes when it pads
+   * missing fields.)
+   */
+  emptyLine: boolean;
+  /**
+   * Whether blanks beside a quote may be read otherwise by DuckDB than by the scanner. Before a quote at a value's
+   * start, DuckDB skips one space and reads a quoted value — as the scanner does only when it trims — and after
+   * other blanks (two or more, a tab…) reads the quote as text where the trimming scanner reads a quoted value (a
+   * delimiter inside it then splits the value for DuckDB alone). After a closing quote, DuckDB drops spaces before a
+   * delimiter or a line end (a reject to the scanner when it does not trim) and reads `"x" "y"` as `x y` (a reject).
+   * Spaces after any quote count (an opening one too: such a file is only read by the scanner, never misread).
+   */
+  quotesDiffer: boolean;
 }
 
 const IS_BLANK_BYTE = new Uint8Array(256);
@@ -560,22 +584,17 @@ function scanFile(path: string, o: CsvOptions, encoding: Encoding): FileScan {
   // that a look at what follows a position stays in the line.
   let buf = Buffer.alloc(2 * size + 4, 10);
   let lines = 0;
-  let crAtLineStart = false;
+  let strayCr = false;
+  let emptyLine = false;
+  let quotesDiffer = false;
   let blank = !followed;
   let kept = 0;
   let base = 0;
-  // Positions in the current read where a blank touches a delimiter or a line's end, ascending: each one's line is
-  // walked once, for all of them.
-  let hits = new Int32Array(1 << 16);
-  let nHits = 0;
-  const hit = (at: number) => {
-    if (nHits === hits.length) {
-      const more = new Int32Array(2 * hits.length);
-      more.set(hits);
-      hits = more;
-    }
-    hits[nHits++] = at;
-  };
+  // Positions in the current read where a blank touches a delimiter or a line's end (`hits`), and where blanks
+  // beside a quote may be read otherwise (`quoteHits`), ascending: each one's line is walked once, for all of them,
+  // to see whether one is outside quoted values.
+  const hits = new Positions();
+  const quoteHits = new Positions();
   const blankStart = (v: Buffer, i: number, b: number): boolean => {
     if (IS_BLANK_BYTE[b] === 1) return !(b === 13 && v[i + 1] === 10);
     if (b < 0x80) return false;
@@ -590,13 +609,49 @@ function scanFile(path: string, o: CsvOptions, encoding: Encoding): FileScan {
     if (b === 0xef) return b1 === 0xbb && b2 === 0xbf;
     return false;
   };
-  // Whether one of the hits [k, m), all on the line [s, e) (e: its line feed, or the end of the file), is outside
+  // The blanks from `i` (a value's start, if outside quotes) on: whether a quote after them may be read otherwise.
+  const blanksBeforeQuote = (v: Buffer, i: number, cut: number) => {
+    let j = i;
+    let spaces = 0;
+    let others = 0;
+    while (j < cut) {
+      const b = v[j] as number;
+      if (!blankStart(v, j, b)) break;
+      if (b === 32) spaces++;
+      else others++;
+      j += utf8 && b >= 0x80 ? (b === 0xc2 ? 2 : 3) : 1;
+    }
+    if (j < cut && v[j] === quote && !(o.trim && spaces === 1 && others === 0)) quoteHits.add(i);
+  };
+  // The spaces from `i`, just after a quote (a closing one, if outside quotes): whether what follows them may be
+  // read otherwise.
+  const spacesAfterQuote = (v: Buffer, i: number, cut: number) => {
+    let j = i;
+    while (j < cut && v[j] === 32) j++;
+    const b = j < cut ? (v[j] as number) : 10;
+    if (b === quote || (!o.trim && (b === delim || b === 10 || b === 13))) quoteHits.add(i);
+  };
+  // Whether one of `list`'s positions is outside the quoted values of its line, each line walked once.
+  const outsideQuotes = (v: Buffer, cut: number, list: Positions): boolean => {
+    for (let k = 0; k < list.n; ) {
+      const at = list.at[k] as number;
+      const s = at === 0 ? 0 : v.lastIndexOf(10, at - 1) + 1;
+      const nl = v.indexOf(10, at);
+      const e = nl === -1 ? cut : nl;
+      let m = k + 1;
+      while (m < list.n && (list.at[m] as number) < e) m++;
+      if (hitOutsideQuotes(v, s, e, list.at, k, m)) return true;
+      k = m;
+    }
+    return false;
+  };
+  // Whether one of the positions at[k..m), all on the line [s, e) (e: its line feed, or the end of the file), is outside
   // the line's quoted values — a blank touching a delimiter or a line end there begins or ends an unquoted value (or
   // what follows a closing quote). A quote opens a quoted value only at a value's start (the line's, or just after a
   // delimiter outside quoted values); a doubled quote inside is a quote; a quoted value still open at the line's end
   // runs to it. So the line is walked from one quoted value to the next (`indexOf`), not value by value: the hits
   // are mostly delimiters and blanks inside quoted text (1M-row file: 1 line in 7).
-  const hitOutsideQuotes = (v: Buffer, s: number, e: number, k: number, m: number): boolean => {
+  const hitOutsideQuotes = (v: Buffer, s: number, e: number, at: Int32Array, k: number, m: number): boolean => {
     let h = k;
     let from = s;
     for (;;) {
@@ -607,7 +662,7 @@ function scanFile(path: string, o: CsvOptions, encoding: Encoding): FileScan {
         from = q + 1;
         continue;
       }
-      if ((hits[h] as number) < q) return true;
+      if ((at[h] as number) < q) return true;
       if (q === e) return false;
       let c = q + 1;
       for (;;) {
@@ -616,7 +671,7 @@ function scanFile(path: string, o: CsvOptions, encoding: Encoding): FileScan {
         if (c + 1 < e && v[c + 1] === quote) c += 2;
         else break;
       }
-      while (h < m && (hits[h] as number) < c) h++;
+      while (h < m && (at[h] as number) < c) h++;
       if (h === m) return false;
       from = c + 1;
     }
@@ -644,46 +699,49 @@ function scanFile(path: string, o: CsvOptions, encoding: Encoding): FileScan {
       // The lines: a line feed ends each but perhaps the file's last. What begins a line is looked at after its line
       // feed (the bytes read so far reach past it but for the read's last byte, whose next line is looked at when the
       // read that begins with it comes: `kept` is 0 then).
-      if (kept === 0 && buf[0] === 13 && end > 0) crAtLineStart = true;
+      if (kept === 0 && buf[0] === 13 && end > 0) strayCr = true;
+      if (done && end > 0 && buf[end - 1] === 13) strayCr = true;
+      // The read begins just after a line feed (what was kept from the last read is the start of a line).
       let lastEnd = -1;
       for (let nl = v.indexOf(10); nl !== -1; nl = v.indexOf(10, nl + 1)) {
         lines++;
+        if (nl === lastEnd + 1 || (nl === lastEnd + 2 && buf[nl - 1] === 13)) emptyLine = true;
         lastEnd = nl;
-        if (buf[nl + 1] === 13 && nl + 1 < end) crAtLineStart = true;
+        if (buf[nl + 1] === 13 && nl + 1 < end) strayCr = true;
       }
       if (lastEnd + 1 < cut) lines++;
-      nHits = 0;
-      if (!blank) {
-        // Where a blank touches a delimiter or a line's ends (the read starts and ends with whole lines).
-        for (let at = spaces ? v.indexOf(32) : -1; at !== -1; at = v.indexOf(32, at + 1)) {
+      hits.n = 0;
+      quoteHits.n = 0;
+      // Where a blank touches a delimiter or a line's ends (the read starts and ends with whole lines); at a value's
+      // start, whether a quote follows the blanks (looked for in every read, even once a blank end is known).
+      for (let at = spaces ? v.indexOf(32) : -1; at !== -1; at = v.indexOf(32, at + 1)) {
+        const prev = at === 0 ? 10 : (v[at - 1] as number);
+        const next = at + 1 < cut ? (v[at + 1] as number) : 10;
+        const starts = prev === delim || prev === 10 || prev === 13;
+        if (starts) blanksBeforeQuote(v, at, cut);
+        else if (prev === quote) spacesAfterQuote(v, at, cut);
+        if (starts || next === delim || next === 10 || next === 13) hits.add(at);
+      }
+      const pairs = hits.n;
+      for (const needle of singles) {
+        for (let at = v.indexOf(needle); at !== -1; at = v.indexOf(needle, at + 1)) {
+          // Only a blank at a value's start or end counts: beside a delimiter, a line end, or the file's ends.
           const prev = at === 0 ? 10 : (v[at - 1] as number);
-          const next = at + 1 < cut ? (v[at + 1] as number) : 10;
-          if (prev === delim || prev === 10 || prev === 13 || next === delim || next === 10 || next === 13) hit(at);
+          const touches = prev === delim || prev === 10 || prev === 13;
+          if (!blankStart(v, at, v[at] as number)) continue;
+          if (touches) blanksBeforeQuote(v, at, cut);
+          const width = utf8 && (v[at] as number) >= 0x80 ? ((v[at] as number) === 0xc2 ? 2 : 3) : 1;
+          const next = at + width < v.length ? (v[at + width] as number) : 10;
+          if (touches || next === delim || next === 10 || next === 13) hits.add(at);
         }
-        const pairs = nHits;
-        for (const needle of singles) {
-          for (let at = v.indexOf(needle); at !== -1; at = v.indexOf(needle, at + 1)) {
-            // Only a blank at a value's start or end counts: beside a delimiter, a line end, or the file's ends.
-            const prev = at === 0 ? 10 : (v[at - 1] as number);
-            const touches = prev === delim || prev === 10 || prev === 13;
-            if (!blankStart(v, at, v[at] as number)) continue;
-            const width = utf8 && (v[at] as number) >= 0x80 ? ((v[at] as number) === 0xc2 ? 2 : 3) : 1;
-            const next = at + width < v.length ? (v[at + width] as number) : 10;
-            if (touches || next === delim || next === 10 || next === 13) hit(at);
-          }
-        }
-        if (nHits > pairs) hits.subarray(0, nHits).sort();
-        // Each line where one does, walked once for all its hits.
-        for (let k = 0; k < nHits && !blank; ) {
-          const at = hits[k] as number;
-          const s = at === 0 ? 0 : v.lastIndexOf(10, at - 1) + 1;
-          const nl = v.indexOf(10, at);
-          const e = nl === -1 ? cut : nl;
-          let m = k + 1;
-          while (m < nHits && (hits[m] as number) < e) m++;
-          if (hitOutsideQuotes(v, s, e, k, m)) blank = true;
-          k = m;
-        }
+      }
+      if (!blank) {
+        if (hits.n > pairs) hits.at.subarray(0, hits.n).sort();
+        if (outsideQuotes(v, cut, hits)) blank = true;
+      }
+      if (!quotesDiffer && quoteHits.n > 0) {
+        quoteHits.at.subarray(0, quoteHits.n).sort();
+        if (outsideQuotes(v, cut, quoteHits)) quotesDiffer = true;
       }
       if (done) break;
       buf.copy(buf, 0, cut, end);
@@ -692,7 +750,21 @@ function scanFile(path: string, o: CsvOptions, encoding: Encoding): FileScan {
   } finally {
     closeSync(fd);
   }
-  return { lines, blankEnds: blank, crAtLineStart };
+  return { lines, blankEnds: blank, strayCr, emptyLine, quotesDiffer };
+}
+
+/** Positions in a buffer, appended (and sorted when needed) by the pass over a file's bytes. */
+class Positions {
+  at = new Int32Array(1 << 12);
+  n = 0;
+  add(p: number): void {
+    if (this.n === this.at.length) {
+      const more = new Int32Array(2 * this.at.length);
+      more.set(this.at);
+      this.at = more;
+    }
+    this.at[this.n++] = p;
+  }
 }
 
 /** The text of the given lines (1-based, sorted), without their line ends. */
