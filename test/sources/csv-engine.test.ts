@@ -111,6 +111,19 @@ async function throughEngine(engine: DuckDbEngine, dir: string, file: string, o:
   return { rows: await bronze(engine, all), rejects: read.rejects.sort((a, b) => a.line - b.line), count: read.count + read.rows.length };
 }
 
+/** A seeded generator (mulberry32): a failure names its seed and file, and happens again. */
+function seeded(seed: number) {
+  let state = seed;
+  const random = () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
+  return { random, pick };
+}
+
 /** Three columns (text, integer, text) under the header `a;n;b`, for small files of odd lines. */
 const small: CsvColumn[] = [
   { name: 'a', type: 'VARCHAR' },
@@ -496,15 +509,7 @@ describe('partner CSV read by DuckDB (read_csv) gives what the scanner gives', (
   });
 
   it('random files of blanks, quotes and delimiters in and around values: the engine gives what the scanner gives, file after file', async () => {
-    // A seeded generator (mulberry32): a failure names its seed and file, and happens again.
-    let state = 20261129;
-    const random = () => {
-      state = (state + 0x6d2b79f5) | 0;
-      let t = Math.imul(state ^ (state >>> 15), 1 | state);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
+    const { random, pick } = seeded(20261129);
     const blanks = { 'utf-8': [' ', '\t', '\u00a0', '\u3000', '\u2009', '\ufeff'], latin1: [' ', '\t', '\u00a0'] } as const;
     let engineRead = 0;
     for (let f = 0; f < 40; f++) {
@@ -745,14 +750,7 @@ describe('partner CSV read by DuckDB (read_csv) gives what the scanner gives', (
   });
 
   it('random lines of quotes, delimiters, carriage returns and blanks (fields too many, too few, quoted, empty): the engine gives what the scanner gives, file after file', async () => {
-    let state = 20261130;
-    const random = () => {
-      state = (state + 0x6d2b79f5) | 0;
-      let t = Math.imul(state ^ (state >>> 15), 1 | state);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
+    const { random, pick } = seeded(20261130);
     const o = csvOptionsSchema.parse({ delimiter: ';', columns: { a: 'a', n: 'n', b: 'b' } });
     const atoms = ['q', 'q', '1', '"', '\r', ' ', ';', '""'];
     const value = () => {

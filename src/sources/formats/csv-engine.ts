@@ -535,7 +535,7 @@ interface FileScan {
    * other blanks (two or more, a tab…) reads the quote as text where the trimming scanner reads a quoted value (a
    * delimiter inside it then splits the value for DuckDB alone). After a closing quote, DuckDB drops spaces before a
    * delimiter or a line end (a reject to the scanner when it does not trim) and reads `"x" "y"` as `x y` (a reject).
-   * Spaces after any quote count (an opening one too: such a file is only read by the scanner, never misread).
+   * Each such place counts only outside quoted values (a space after a doubled quote inside one does not).
    */
   quotesDiffer: boolean;
 }
@@ -557,9 +557,11 @@ for (const b of [9, 11, 12, 13, 32]) IS_BLANK_BYTE[b] = 1;
  * walked, from one quoted value to the next, to see whether one is outside quotes (1M-row file: ~127 ms, against
  * ~155 ms following such a line value by value and looking at every line's ends, ~190 ms searching for the pairs
  * `; ` and ` ;`). A line is walked from the start of a value: this holds when each line is one record, which the
- * caller checks (the lines must add up to the records). Carriage returns are looked at only where a line begins
- * (`crAtLineStart`); elsewhere DuckDB's strict reader stops at one outside quotes (the scanner then reads the file)
- * or rejects its line (the scanner reads that line), and inside quotes both read it as text.
+ * caller checks (the lines must add up to the records). Carriage returns are looked at only where a line begins and
+ * at the file's end (`strayCr`), and empty lines found (`emptyLine`); elsewhere DuckDB's strict reader stops at one
+ * outside quotes (the scanner then reads the file), rejects its line (the scanner reads that line), or reads the
+ * line as two (then the lines do not add up to the records), and inside quotes both read it as text. Blanks beside
+ * quotes are found from the same spaces and rarer blanks (`quotesDiffer`).
  */
 function scanFile(path: string, o: CsvOptions, encoding: Encoding): FileScan {
   const delim = o.delimiter.charCodeAt(0);
@@ -645,8 +647,8 @@ function scanFile(path: string, o: CsvOptions, encoding: Encoding): FileScan {
     }
     return false;
   };
-  // Whether one of the positions at[k..m), all on the line [s, e) (e: its line feed, or the end of the file), is outside
-  // the line's quoted values — a blank touching a delimiter or a line end there begins or ends an unquoted value (or
+  // Whether one of the positions at[k..m), all on the line [s, e) (e: its line feed, or the end of the file), is
+  // outside the line's quoted values — a blank touching a delimiter or a line end there begins or ends an unquoted value (or
   // what follows a closing quote). A quote opens a quoted value only at a value's start (the line's, or just after a
   // delimiter outside quoted values); a doubled quote inside is a quote; a quoted value still open at the line's end
   // runs to it. So the line is walked from one quoted value to the next (`indexOf`), not value by value: the hits
