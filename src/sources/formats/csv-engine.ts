@@ -548,8 +548,8 @@ for (const b of [9, 11, 12, 13, 32]) IS_BLANK_BYTE[b] = 1;
  * quotes as DuckDB's reader does (a quote opens a value only at its start; a doubled quote inside is one quote).
  * Blanks are those of `trim`: ASCII tab, line feed, vertical tab, form feed, carriage return and space, and
  * U+00A0, U+1680, U+2000–U+200A, U+2028, U+2029, U+202F, U+205F, U+3000, U+FEFF (in ISO-8859-1 only U+00A0 exists).
- * A delimiter, quote or escape this pass does not follow (not one ASCII byte, an escape other than the quote) makes
- * it answer `blankEnds: true`, so the rows are checked one by one.
+ * The delimiter and the quote are one ASCII byte each and the quote is its own escape (`engineCanReadCsv`, which
+ * `readCsvWithEngine` checks first).
  *
  * The bytes are not visited one by one in JavaScript. Lines are counted with `indexOf` (memchr). A blank can only
  * begin or end a value where it touches a delimiter or a line's ends: those places are found from the spaces (with
@@ -566,7 +566,6 @@ for (const b of [9, 11, 12, 13, 32]) IS_BLANK_BYTE[b] = 1;
 function scanFile(path: string, o: CsvOptions, encoding: Encoding): FileScan {
   const delim = o.delimiter.charCodeAt(0);
   const quote = o.quote.charCodeAt(0);
-  const followed = delim < 128 && quote < 128 && (o.escape ?? o.quote) === o.quote;
   const utf8 = encoding !== 'latin1';
   // Where a blank may touch a delimiter or a line's ends: a space beside one (found from the spaces, which are fewer
   // than the delimiters: `indexOf` of the pair `; ` would stop at every delimiter), and the rarer blanks (and the
@@ -589,7 +588,7 @@ function scanFile(path: string, o: CsvOptions, encoding: Encoding): FileScan {
   let strayCr = false;
   let emptyLine = false;
   let quotesDiffer = false;
-  let blank = !followed;
+  let blank = false;
   let kept = 0;
   let base = 0;
   // Positions in the current read where a blank touches a delimiter or a line's end (`hits`), and where blanks
@@ -829,7 +828,7 @@ export async function readFileWithEngine(
   if (fmt.format !== 'csv' || fmt.pgp) return undefined;
   // A source without a `csv:` block reads with the defaults, as the scanner does (read-file.ts).
   const options = fmt.csv ?? csvOptionsSchema.parse({});
-  if (!engineCanReadCsv(engine, options, encoding, fmt.schema)) return undefined;
+  // readCsvWithEngine declines what engineCanReadCsv refuses.
   const read = await readCsvWithEngine(engine, { path, name, options, encoding, schema: fmt.schema, workDir });
   if (!read) return undefined;
   for (const r of read.rows) sink.row(r.line, r.values);
