@@ -9,17 +9,18 @@ import { duckDbDialect as d } from './duckdb-dialect.js';
  * - `pan_like(s)`, `luhn_valid(s)`: a card network's prefix and length, and the Luhn checksum of a digit string.
  */
 export function macroSql(key: string | undefined): string {
+  return [tokenizeMacroSql(key), FIXED_MACROS].join('; ');
+}
+
+/** `tokenize(v)` alone: under `key`, or raising an error that names the setting when there is none. */
+export function tokenizeMacroSql(key: string | undefined): string {
   const tokenize = key
     ? (() => {
         const { ipad, opad } = hmacPads(key);
         return `CASE WHEN v IS NULL THEN NULL ELSE sha256(unhex(${d.quoteLiteral(opad)}) || unhex(sha256(unhex(${d.quoteLiteral(ipad)}) || encode(CAST(v AS VARCHAR))))) END`;
       })()
     : `error('tokenize() needs the tokenisation key: set tokenization.key in finmesh.yaml')`;
-  return [
-    `CREATE OR REPLACE MACRO tokenize(v) AS ${tokenize}`,
-    `CREATE OR REPLACE MACRO mask_pan(v) AS CASE WHEN v IS NULL THEN NULL WHEN length(regexp_replace(CAST(v AS VARCHAR), '[\\s-]', '', 'g')) < 10 THEN '******' ELSE left(regexp_replace(CAST(v AS VARCHAR), '[\\s-]', '', 'g'), 6) || '******' || right(regexp_replace(CAST(v AS VARCHAR), '[\\s-]', '', 'g'), 4) END`,
-    LUHN_MACROS,
-  ].join('; ');
+  return `CREATE OR REPLACE MACRO tokenize(v) AS ${tokenize}`;
 }
 
 const LUHN_MACROS = `CREATE OR REPLACE MACRO pan_like(s) AS (
@@ -33,3 +34,9 @@ CREATE OR REPLACE MACRO luhn_valid(s) AS (
     CASE WHEN i % 2 = 1
       THEN (CAST(substr(s, length(s) - i, 1) AS INTEGER) * 2) - CASE WHEN CAST(substr(s, length(s) - i, 1) AS INTEGER) * 2 > 9 THEN 9 ELSE 0 END
       ELSE CAST(substr(s, length(s) - i, 1) AS INTEGER) END)) % 10 = 0)`;
+
+/** Every macro but `tokenize`: they need no key, so an engine installs them as it starts (`DuckDbEngine.create`). */
+export const FIXED_MACROS = [
+  `CREATE OR REPLACE MACRO mask_pan(v) AS CASE WHEN v IS NULL THEN NULL WHEN length(regexp_replace(CAST(v AS VARCHAR), '[\\s-]', '', 'g')) < 10 THEN '******' ELSE left(regexp_replace(CAST(v AS VARCHAR), '[\\s-]', '', 'g'), 6) || '******' || right(regexp_replace(CAST(v AS VARCHAR), '[\\s-]', '', 'g'), 4) END`,
+  LUHN_MACROS,
+].join('; ');
