@@ -9,6 +9,11 @@ import { FintechSimulator } from '../src/demo/simulator/fintech-simulator.js';
 
 /** Bump when a generator changes, so stale fixtures are not reused. */
 const VERSION = 1;
+/**
+ * Bump when finmesh writes a lake (its files or its manifest) otherwise: the lake fixtures are made by finmesh itself,
+ * and one made by an older version would measure that version's lake. 2: the manifest keeps each file's column sizes.
+ */
+export const LAKE_FORMAT = 2;
 export const EXAMPLE = fileURLToPath(new URL('../examples/fintech', import.meta.url));
 
 /** Makes `name` in `dir` with `make` unless a complete copy is there already; returns its path. */

@@ -24,7 +24,7 @@ import {
   startBigQueryEmulator,
   startFakeGcs,
 } from '../../test/gcp-stand-ins.js';
-import { benchProject, benchProjectAsCli, fixture, transactionsNdjson } from '../fixtures.js';
+import { benchProject, benchProjectAsCli, fixture, LAKE_FORMAT, transactionsNdjson } from '../fixtures.js';
 import { type BenchEnv, type BenchRow, time, units } from '../harness.js';
 import { copyLake, MODELS, timeModels } from './models.js';
 
@@ -50,7 +50,7 @@ function knob(env: BenchEnv, name: string, fallback: number, least: number): num
  * day), in a lake and metadata store; generated once.
  */
 function batchedLake(env: BenchEnv, n: number, batches: number): Promise<string> {
-  return fixture(env.fixtures, `lake-${n}-in-${batches}`, async (dir) => {
+  return fixture(env.fixtures, `lake${LAKE_FORMAT}-${n}-in-${batches}`, async (dir) => {
     const ndjson = await transactionsNdjson(env.fixtures, n, env.log);
     env.log(`loading ${n.toLocaleString('en-US')} changes into bronze as ${batches} batches…`);
     const lines = readFileSync(ndjson, 'utf8')

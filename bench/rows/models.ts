@@ -13,7 +13,7 @@ import { openContext } from '../../src/jobs/context.js';
 import { runModels } from '../../src/jobs/transform.js';
 import { writeBronzeBatch } from '../../src/lake/bronze-writer.js';
 import { prepareSession } from '../../src/lake/session.js';
-import { benchProject, benchProjectAsCli, EXAMPLE, fixture, transactionsNdjson } from '../fixtures.js';
+import { benchProject, benchProjectAsCli, EXAMPLE, fixture, LAKE_FORMAT, transactionsNdjson } from '../fixtures.js';
 import { type BenchEnv, type BenchRow, ratioBar, time, units } from '../harness.js';
 
 export const MODELS = ['transactions', 'daily_volume_by_method', 'volume_per_minute'];
@@ -22,7 +22,7 @@ const q = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
 /** Bronze transactions (`n` changes) in a lake and metadata store, generated once; with silver built, for checks. */
 export function lakeFixture(env: BenchEnv, n: number, withSilver: boolean): Promise<string> {
-  return fixture(env.fixtures, `lake-${n}${withSilver ? '-silver' : ''}`, async (dir) => {
+  return fixture(env.fixtures, `lake${LAKE_FORMAT}-${n}${withSilver ? '-silver' : ''}`, async (dir) => {
     const ndjson = await transactionsNdjson(env.fixtures, n, env.log);
     env.log(`loading ${n.toLocaleString('en-US')} changes into bronze${withSilver ? ' and building silver' : ''}…`);
     const ctx = await openContext(benchProject(dir), { secrets: true });

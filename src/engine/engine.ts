@@ -42,6 +42,12 @@ export interface Engine {
    * (nothing at all when there are no columns either). Hive partition columns (`dt=...`) are read from the paths.
    */
   defineDataset(schema: string, table: string, files: string[], columns?: ColumnInfo[]): Promise<void>;
+  /**
+   * What the lake's manifest holds of files' compressed column sizes (`WrittenFile.columnBytes`, as their writer
+   * measured them), so that measuring what a statement scans reads none of their footers. Optional: an engine that
+   * measures nothing has no use for it.
+   */
+  knowColumnBytes?(files: { path: string; columnBytes: string | undefined }[]): void;
   /** Creates or replaces the view `schema.table` as `select`. */
   defineView(schema: string, table: string, select: string): Promise<void>;
   /** Materialises `select` as a session-scoped table `name` (replacing one of that name). */
@@ -182,6 +188,11 @@ export interface WrittenFile {
   /** `dt=2026-11-27` for hive-partitioned output, undefined otherwise. */
   partition: string | undefined;
   rows: number;
+  /**
+   * Each top-level column's compressed bytes in the file, as JSON (`{"amount": 1234, …}`), when the engine knows them
+   * from writing it: opaque to the manifest, which keeps it with the file for the engine that reads it later.
+   */
+  columnBytes?: string | undefined;
 }
 
 /**

@@ -8,7 +8,7 @@ import { defineViewModel, refreshDataset } from '../lake/session.js';
 import { builtCatalog, type ModelRunFacts, modelColumnLineage, modelEndEvent, modelStartEvent } from '../lineage/events.js';
 import { contractIssues } from '../mesh/model-binding.js';
 import { modelPolicyViolations } from '../mesh/policies.js';
-import type { LakeFile } from '../metadata/metadata-store.js';
+import type { FileCommit, LakeFile } from '../metadata/metadata-store.js';
 import { jobName } from '../runs/job-names.js';
 import type { ParentRun } from '../runs/runs.js';
 import { qualityGate, runChecks } from './check.js';
@@ -447,11 +447,11 @@ async function materializePartitions(
 }
 
 async function commitWritten(ctx: Context, node: ModelNode, runId: string, written: WrittenFile[]) {
-  const add: { key: string; partition: string | undefined; rows: number; bytes: number }[] = [];
+  const add: FileCommit['add'] = [];
   for (const f of written) {
     const key = fileKey(node.product.dataset, f.partition, runId);
     const bytes = await ctx.storage.commit(f.path, key);
-    add.push({ key, partition: f.partition, rows: f.rows, bytes });
+    add.push({ key, partition: f.partition, rows: f.rows, bytes, columnBytes: f.columnBytes });
   }
   return add;
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { datasetKey, type Source } from '../config/project.js';
 import { FinmeshError } from '../core/errors.js';
 import type { Context } from '../jobs/context.js';
+import type { FileCommit } from '../metadata/metadata-store.js';
 import { fileKey } from './layout.js';
 import { refreshDataset } from './session.js';
 
@@ -173,12 +174,12 @@ export async function commitBronzeBatch(ctx: Context, batch: BronzeBatch, staged
         ? { ordered: false, rows: batch.rows ?? ('records' in batch.input ? batch.input.records.length : undefined) }
         : { ordered: false, rowGroupRows: FILE_ROW_GROUP_ROWS },
     );
-    const add: { key: string; partition: string | undefined; rows: number; bytes: number }[] = [];
+    const add: FileCommit['add'] = [];
     for (const f of written) {
       if (f.rows === 0) continue;
       const key = fileKey(source.dataset, partition, `${source.name}-${batch.firstOffset}-${batch.lastOffset}${staged.identity}`);
       const bytes = await ctx.storage.commit(f.path, key);
-      add.push({ key, partition, rows: f.rows, bytes });
+      add.push({ key, partition, rows: f.rows, bytes, columnBytes: f.columnBytes });
     }
     if (add.length > 0 || batch.checkpoint) {
       await ctx.meta.manifest.commit({

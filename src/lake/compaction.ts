@@ -311,7 +311,7 @@ async function mergeGroup(
       await ctx.meta.manifest.commit({
         dataset: entry.dataset,
         runId,
-        add: [{ key, partition: first.partition, rows, bytes, dataSeq }],
+        add: [{ key, partition: first.partition, rows, bytes, dataSeq, columnBytes: written[0]?.columnBytes }],
         replace: files.map((f) => f.key),
         replaceMustBeLive: true,
       });

@@ -96,7 +96,7 @@ export async function writeQuarantine(
     const add = [];
     for (const w of written) {
       const key = fileKey(dataset, w.partition, options.name ?? `${runId}-${identity}`);
-      add.push({ key, partition: w.partition, rows: w.rows, bytes: await ctx.storage.commit(w.path, key) });
+      add.push({ key, partition: w.partition, rows: w.rows, bytes: await ctx.storage.commit(w.path, key), columnBytes: w.columnBytes });
     }
     await ctx.meta.manifest.commit({ dataset: datasetKey(dataset), runId, add, replace: [], checkpoint: options.checkpoint });
     await refreshDataset(ctx, dataset);

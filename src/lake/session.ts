@@ -68,7 +68,9 @@ export async function refreshDataset(ctx: Context, ref: DatasetRef, fallback?: C
   if (!engineReadsLake(ctx)) return;
   const key = datasetKey(ref);
   await ctx.lakeReader.define(key, async () => {
-    const files = (await ctx.meta.manifest.liveFiles(key)).map((f) => ctx.storage.readPath(f.key));
+    const live = await ctx.meta.manifest.liveFiles(key);
+    const files = live.map((f) => ctx.storage.readPath(f.key));
+    ctx.engine.knowColumnBytes?.(live.map((f, i) => ({ path: files[i] as string, columnBytes: f.columnBytes })));
     const columns = (await ctx.meta.manifest.state(key))?.schema ?? fallback;
     await ctx.engine.defineDataset(`${ref.domain}_${ref.zone}`, ref.name, files, columns);
   });

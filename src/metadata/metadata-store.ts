@@ -178,6 +178,8 @@ export interface LakeFile {
   bytes: number;
   runId: string;
   committedAt: Date;
+  /** Compressed bytes per column, as the engine that wrote the file gave them (JSON, opaque here); undefined before. */
+  columnBytes: string | undefined;
 }
 
 export interface RetiredFile extends LakeFile {
@@ -194,6 +196,8 @@ export interface FileCommit {
     bytes: number;
     /** For a file that merges others (compaction): the highest seq among them (`LakeFile.dataSeq`). */
     dataSeq?: number | undefined;
+    /** The file's compressed bytes per column, as its writer's engine gave them (`WrittenFile.columnBytes`). */
+    columnBytes?: string | undefined;
   }[];
   /** Storage keys of live files this commit replaces. */
   replace: string[];

@@ -201,6 +201,24 @@ export function describeMetadataContract(
         assert.equal(await meta.manifest.knows(`${ds}/never`), false);
       });
 
+      it('keeps each file’s column sizes as its writer gave them, opaque, and nothing for a file written without them', async () => {
+        const ds = unique('payments/silver/sized');
+        const sizes = JSON.stringify({ amount: 1234, 'we"ird.name': 5, payer: 2 ** 40 });
+        await meta.manifest.commit({
+          dataset: ds,
+          runId: 'r1',
+          add: [{ ...file(`${ds}/a`), columnBytes: sizes }, file(`${ds}/b`)],
+          replace: [],
+        });
+        assert.deepEqual(
+          (await meta.manifest.liveFiles(ds)).map((f) => [f.key, f.columnBytes]),
+          [
+            [`${ds}/a`, sizes],
+            [`${ds}/b`, undefined],
+          ],
+        );
+      });
+
       it('records what a merged file holds (its dataSeq), and refuses a merge whose files another commit replaced first', async () => {
         const ds = unique('payments/bronze/merged');
         await meta.manifest.commit({ dataset: ds, runId: 'r1', add: [file(`${ds}/a`)], replace: [] });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { withUsage } from '../../src/core/usage.js';
 import { DuckDbEngine } from '../../src/engine/duckdb/duckdb-engine.js';
+import type { WrittenFile } from '../../src/engine/engine.js';
 import { describeEngineContract } from '../contracts/engine-contract.js';
 import { tempDir } from '../helpers.js';
 
@@ -50,6 +51,70 @@ describe('DuckDB measures what a statement read', () => {
       assert.equal(count['engine.bytes_scanned'] ?? 0, 0, 'a count reads only footers');
     } finally {
       await engine.close();
+    }
+  });
+});
+
+describe('DuckDB measures a scan from the column sizes the files’ writer gave', () => {
+  it('gives each written file’s compressed bytes per top-level column, as its footer holds them (structs and lists summed)', async () => {
+    const engine = await DuckDbEngine.create();
+    try {
+      const written = await engine.writeParquet(
+        `SELECT range AS a, {'cpf': 'x' || range, 'n': range} AS payer, [range, 1] AS l, 'q' AS "we""ird.name", (DATE '2026-11-01' + (range % 3)::INT) AS dt FROM range(30000)`,
+        join(tempDir('engine-sizes-'), 'out'),
+        { partitionBy: 'dt' },
+      );
+      assert.equal(written.length, 3);
+      const files = `[${written.map((f) => engine.dialect.quoteLiteral(f.path)).join(', ')}]`;
+      const footers = await engine.query(
+        `SELECT file_name AS f, split_part(path_in_schema, ', ', 1) AS c, sum(total_compressed_size)::BIGINT AS b FROM parquet_metadata(${files}) GROUP BY ALL`,
+      );
+      for (const w of written) {
+        const expected = Object.fromEntries(footers.rows.filter((r) => r.f === w.path).map((r) => [String(r.c), Number(r.b)]));
+        assert.deepEqual(JSON.parse(w.columnBytes ?? '{}'), expected, w.path);
+        assert.deepEqual(Object.keys(expected).sort(), ['a', 'l', 'payer', 'we"ird.name']);
+      }
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('takes the sizes it is told (from the manifest) over reading the files’ footers, and reads footers for the others', async () => {
+    const dir = tempDir('engine-known-');
+    const writer = await DuckDbEngine.create();
+    const files: WrittenFile[] = [];
+    try {
+      for (let i = 0; i < 2; i++)
+        files.push(...(await writer.writeParquet(`SELECT range AS a, 'text ' || range AS s FROM range(1000)`, join(dir, `p${i}`))));
+    } finally {
+      await writer.close();
+    }
+    const scanned = async (engine: DuckDbEngine) => {
+      await engine.defineDataset(
+        'main',
+        't',
+        files.map((f) => f.path),
+      );
+      const usage: Record<string, number> = {};
+      await withUsage({ add: (m, q) => (usage[m] = (usage[m] ?? 0) + q) }, () => engine.query('SELECT sum(a), max(s) FROM main.t'));
+      return usage['engine.bytes_scanned'];
+    };
+    const fromFooters = await DuckDbEngine.create();
+    const told = await DuckDbEngine.create();
+    try {
+      const real = await scanned(fromFooters);
+      const sizes = files.map((f) => JSON.parse(f.columnBytes ?? '{}') as Record<string, number>);
+      assert.equal(
+        real,
+        sizes.reduce((n, s) => n + (s.a ?? 0) + (s.s ?? 0), 0),
+        'the writer’s sizes are what the footers say',
+      );
+      // Told other sizes for the first file only: a scan counts those, so it read no footer of that file.
+      told.knowColumnBytes([{ path: files[0]?.path as string, columnBytes: JSON.stringify({ a: 1_000_000, s: 7 }) }]);
+      assert.equal(await scanned(told), 1_000_007 + (sizes[1]?.a ?? 0) + (sizes[1]?.s ?? 0));
+    } finally {
+      await fromFooters.close();
+      await told.close();
     }
   });
 });

@@ -3,7 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join, relative, sep } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as DuckDBApi from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBInstance, DuckDBResultReader } from '@duckdb/node-api';
@@ -83,6 +83,8 @@ export class DuckDbEngine implements Engine {
   private queue: Promise<unknown> = Promise.resolve();
   /** Compressed bytes per top-level column of each Parquet file read, from its footer. */
   private readonly columnSizes = new Map<string, Map<string, number>>();
+  /** Column sizes the manifest holds for files not measured yet (`knowColumnBytes`), as JSON until a scan needs them. */
+  private readonly knownColumnBytes = new Map<string, string>();
   /** File lists handed to `read_parquet`, by their first file, to resolve a profile that shows only the first few. */
   private readonly fileLists = new Map<string, string[]>();
   /**
@@ -297,18 +299,30 @@ export class DuckDbEngine implements Engine {
       if (!options.partitionBy) await mkdir(dir, { recursive: true });
       // zstd at level 1 rather than DuckDB's 3: on the lake's own data as small or smaller (silver transactions 51.6
       // vs 53.3 MiB; bronze +2%) and cheaper to write (a stream's 50k-change bronze batch: ~9% less time).
-      await this.run(
-        `COPY (${select}) TO ${quoteLiteral(target)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1${partition}${order}${rowGroup})`,
+      // RETURN_STATS: each file's rows and its columns' compressed sizes, as DuckDB wrote them — no footer read again to
+      // count the rows (a query a file, ~2 ms), and the sizes go to the manifest for whoever measures a scan later.
+      const stats = await this.runAndRead(
+        `COPY (${select}) TO ${quoteLiteral(target)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1${partition}${order}${rowGroup}, RETURN_STATS)`,
       );
-      const files = await listParquet(dir);
+      const written = new Map<string, { rows: number; columnBytes: string }>();
+      for (const row of stats.getRowObjectsJson()) {
+        written.set(resolve(String(row.filename)), {
+          rows: Number(row.count),
+          columnBytes: JSON.stringify(Object.fromEntries(topColumnBytes(row.column_statistics))),
+        });
+      }
       const out: WrittenFile[] = [];
-      for (const path of files) {
-        const meta = await this.runAndRead(
-          `SELECT coalesce(sum(num_rows), 0)::BIGINT AS n FROM parquet_file_metadata(${quoteLiteral(path)})`,
-        );
-        const n = Number(meta.getRowObjectsJson()[0]?.n ?? 0);
+      for (const path of await listParquet(dir)) {
+        const known = written.get(resolve(path));
+        const rows = known
+          ? known.rows
+          : Number(
+              (
+                await this.runAndRead(`SELECT coalesce(sum(num_rows), 0)::BIGINT AS n FROM parquet_file_metadata(${quoteLiteral(path)})`)
+              ).getRowObjectsJson()[0]?.n ?? 0,
+            );
         const rel = relative(dir, path).split(sep);
-        out.push({ path, partition: rel.length > 1 ? rel.slice(0, -1).join('/') : undefined, rows: n });
+        out.push({ path, partition: rel.length > 1 ? rel.slice(0, -1).join('/') : undefined, rows, columnBytes: known?.columnBytes });
       }
       return out;
     });
@@ -497,10 +511,30 @@ export class DuckDbEngine implements Engine {
     return { paths: list, share: Math.min(1, scan.total / list.length) };
   }
 
+  knowColumnBytes(files: { path: string; columnBytes: string | undefined }[]): void {
+    if (!this.profilePath) return;
+    if (this.knownColumnBytes.size + files.length > COLUMN_SIZE_CACHE) this.knownColumnBytes.clear();
+    for (const f of files)
+      if (f.columnBytes !== undefined && !this.columnSizes.has(f.path)) this.knownColumnBytes.set(f.path, f.columnBytes);
+  }
+
   private async loadColumnSizes(paths: string[]): Promise<void> {
-    const missing = paths.filter((p) => !this.columnSizes.has(p));
+    let missing = paths.filter((p) => !this.columnSizes.has(p));
     if (missing.length === 0) return;
     if (this.columnSizes.size + missing.length > COLUMN_SIZE_CACHE) this.columnSizes.clear();
+    // What the manifest knew (`knowColumnBytes`), parsed only now that a scan read the file; the others' footers.
+    missing = missing.filter((p) => {
+      const json = this.knownColumnBytes.get(p);
+      if (json === undefined) return true;
+      this.knownColumnBytes.delete(p);
+      try {
+        this.columnSizes.set(p, new Map(Object.entries(JSON.parse(json) as Record<string, number>)));
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    if (missing.length === 0) return;
     const r = await this.conn.runAndReadAll(
       `SELECT file_name, path_in_schema, sum(total_compressed_size)::BIGINT AS b FROM parquet_metadata([${missing.map(quoteLiteral).join(', ')}]) GROUP BY ALL`,
     );
@@ -556,6 +590,24 @@ function parquetLists(sql: string): string[][] {
     lists.push([...(m[1] ?? '').matchAll(/'((?:[^']|'')*)'/g)].map((x) => (x[1] ?? '').replaceAll("''", "'")));
   }
   return lists;
+}
+
+/**
+ * Compressed bytes per top-level column from a `COPY … RETURN_STATS` row's `column_statistics` (keys are quoted
+ * column paths, `"payer"."cpf"`): a struct's or list's leaves add up to their column, as `parquet_metadata` sums them.
+ */
+function topColumnBytes(statistics: unknown): Map<string, number> {
+  const out = new Map<string, number>();
+  if (!Array.isArray(statistics)) return out;
+  for (const entry of statistics as { key: unknown; value: unknown }[]) {
+    const top = /^"((?:[^"]|"")*)"/.exec(String(entry.key))?.[1]?.replaceAll('""', '"');
+    const size = Array.isArray(entry.value)
+      ? (entry.value as { key: unknown; value: unknown }[]).find((v) => v.key === 'column_size_bytes')
+      : undefined;
+    if (top === undefined || size === undefined) continue;
+    out.set(top, (out.get(top) ?? 0) + Number(size.value));
+  }
+  return out;
 }
 
 async function listParquet(dir: string): Promise<string[]> {

@@ -22,6 +22,7 @@ interface FileRow {
   committed_at: Date;
   retired_at: Date | null;
   data_seq: string | null;
+  column_bytes: string | null;
 }
 
 /**
@@ -73,9 +74,10 @@ export class PostgresManifest implements ManifestStore {
       let lastSeq = 0;
       if (adds.length > 0) {
         const inserted = await q.query<{ seq: string }>(
-          `INSERT INTO ${this.s}.files (dataset, key, partition, rows, bytes, run_id, committed_at, data_seq)
-           SELECT $1, f.key, f.partition, f.rows, f.bytes, $2, $3, f.data_seq
-           FROM unnest($4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[]) WITH ORDINALITY AS f(key, partition, rows, bytes, data_seq, n)
+          `INSERT INTO ${this.s}.files (dataset, key, partition, rows, bytes, run_id, committed_at, data_seq, column_bytes)
+           SELECT $1, f.key, f.partition, f.rows, f.bytes, $2, $3, f.data_seq, f.column_bytes
+           FROM unnest($4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::text[])
+             WITH ORDINALITY AS f(key, partition, rows, bytes, data_seq, column_bytes, n)
            ORDER BY f.n
            RETURNING seq`,
           [
@@ -87,6 +89,7 @@ export class PostgresManifest implements ManifestStore {
             adds.map((f) => f.rows),
             adds.map((f) => f.bytes),
             adds.map((f) => f.dataSeq ?? null),
+            adds.map((f) => f.columnBytes ?? null),
           ],
         );
         for (const r of inserted.rows) lastSeq = Math.max(lastSeq, Number(r.seq));
@@ -168,6 +171,7 @@ function toLakeFile(r: FileRow): LakeFile {
   return {
     seq: Number(r.seq),
     dataSeq: Number(r.data_seq ?? r.seq),
+    columnBytes: r.column_bytes ?? undefined,
     dataset: r.dataset,
     key: r.key,
     partition: r.partition ?? undefined,

@@ -70,6 +70,9 @@ export const MIGRATIONS: string[] = [
      bytes_billed bigint NOT NULL, slot_ms bigint NOT NULL, PRIMARY KEY (run_id, seq));`,
   // A compaction's file holds rows of files committed before it: the highest seq among them (NULL: its own).
   'ALTER TABLE files ADD COLUMN data_seq bigint;',
+  // Each file's compressed bytes per column, as its writer measured them (JSON kept as text, parsed by the engine when
+  // a scan reads the file): metering a scan reads no footer.
+  'ALTER TABLE files ADD COLUMN column_bytes text;',
 ];
 
 /** How long one migration may run (an index on a large table takes longer than any ordinary statement). */

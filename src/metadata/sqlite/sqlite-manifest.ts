@@ -22,6 +22,7 @@ interface FileRow {
   committed_at: number;
   retired_at: number | null;
   data_seq: number | null;
+  column_bytes: string | null;
 }
 
 export class SqliteManifest implements ManifestStore {
@@ -43,12 +44,22 @@ export class SqliteManifest implements ManifestStore {
           if (changes === 0 && commit.replaceMustBeLive) throw notLive(commit.dataset, key);
         }
         const insert = this.db.prepare(
-          'INSERT INTO files (dataset, key, partition, rows, bytes, run_id, committed_at, data_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+          'INSERT INTO files (dataset, key, partition, rows, bytes, run_id, committed_at, data_seq, column_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
         );
         for (const f of commit.add) {
           retire.run(now, commit.dataset, f.key);
           lastSeq = Number(
-            insert.run(commit.dataset, f.key, f.partition ?? null, f.rows, f.bytes, commit.runId, now, f.dataSeq ?? null).lastInsertRowid,
+            insert.run(
+              commit.dataset,
+              f.key,
+              f.partition ?? null,
+              f.rows,
+              f.bytes,
+              commit.runId,
+              now,
+              f.dataSeq ?? null,
+              f.columnBytes ?? null,
+            ).lastInsertRowid,
           );
         }
         const prev = this.readState(commit.dataset);
@@ -134,6 +145,7 @@ function toLakeFile(r: FileRow): LakeFile {
   return {
     seq: r.seq,
     dataSeq: r.data_seq ?? r.seq,
+    columnBytes: r.column_bytes ?? undefined,
     dataset: r.dataset,
     key: r.key,
     partition: r.partition ?? undefined,

@@ -98,6 +98,8 @@ const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
      bytes_billed INTEGER NOT NULL, slot_ms INTEGER NOT NULL, PRIMARY KEY (run_id, seq));`,
   // A compaction's file holds rows of files committed before it: the highest seq among them (NULL: its own).
   'ALTER TABLE files ADD COLUMN data_seq INTEGER;',
+  // Each file's compressed bytes per column, as its writer measured them (JSON): metering a scan reads no footer.
+  'ALTER TABLE files ADD COLUMN column_bytes TEXT;',
 ];
 
 export interface SqliteMetadataOptions {
