@@ -65,9 +65,10 @@ export function engineCheckSource(ctx: Context, product: Product, relation = sql
     updatedAt: async () => (await ctx.meta.manifest.liveFiles(key)).at(-1)?.committedAt ?? (await ctx.meta.manifest.state(key))?.updatedAt,
     sameType: (contract, actual) => normaliseType(contract) === normaliseType(actual),
     dataset: lakeDatasetId(ctx.storage.location, product.dataset),
-    // The product's own view lists its live files: their manifest rows, by `dt` partition, are its rows per day.
+    // The product's own view lists its live files: their manifest rows, by `dt` partition, are its rows per day. (Not
+    // for a `view` product: its relation is the model's SQL, whatever files a former table left in the manifest.)
     rowsPerDay:
-      relation === sqlName(product.dataset)
+      relation === sqlName(product.dataset) && product.materialized !== 'view'
         ? async (since) => rowsPerDayPartition(await ctx.meta.manifest.liveFiles(key), since)
         : undefined,
   };

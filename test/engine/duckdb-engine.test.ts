@@ -79,6 +79,32 @@ describe('DuckDB measures a scan from the column sizes the files’ writer gave'
     }
   });
 
+  it('gives no sizes for a file with a column DuckDB reports no size of (INTERVAL, TIME WITH TIME ZONE): its footer is read', async () => {
+    const engine = await DuckDbEngine.create();
+    try {
+      const dir = tempDir('engine-interval-');
+      const [plain] = await engine.writeParquet(`SELECT range AS id FROM range(1000)`, join(dir, 'plain'));
+      const [interval] = await engine.writeParquet(
+        `SELECT range AS id, TIMESTAMP '2026-11-27 10:00:00' - TIMESTAMP '2026-11-26 09:00:00' + to_seconds(range) AS settle_delay FROM range(1000)`,
+        join(dir, 'interval'),
+      );
+      const [timetz] = await engine.writeParquet(`SELECT range AS id, '10:00:00+02'::TIMETZ AS t FROM range(1000)`, join(dir, 'timetz'));
+      assert.ok(plain?.columnBytes, 'a file of plain columns has its sizes');
+      assert.equal(interval?.columnBytes, undefined);
+      assert.equal(timetz?.columnBytes, undefined);
+      await engine.defineDataset('main', 'i', [interval?.path as string]);
+      const usage: Record<string, number> = {};
+      await withUsage({ add: (m, q) => (usage[m] = (usage[m] ?? 0) + q) }, () => engine.query('SELECT max(settle_delay) FROM main.i'));
+      const footer = await engine.query(
+        `SELECT sum(total_compressed_size)::BIGINT AS b FROM parquet_metadata(${engine.dialect.quoteLiteral(interval?.path as string)}) WHERE path_in_schema = 'settle_delay'`,
+      );
+      assert.ok(Number(footer.rows[0]?.b) > 0);
+      assert.equal(usage['engine.bytes_scanned'], Number(footer.rows[0]?.b), 'the interval column is metered as its footer holds it');
+    } finally {
+      await engine.close();
+    }
+  });
+
   it('takes the sizes it is told (from the manifest) over reading the files’ footers, and reads footers for the others', async () => {
     const dir = tempDir('engine-known-');
     const writer = await DuckDbEngine.create();

@@ -54,9 +54,10 @@ describe('rows per day from the manifest', () => {
 describe('volume anomaly check', () => {
   /**
    * Silver transactions built from a stream of today's changes, and a file of history for each of the four same
-   * weekdays before (`history[i]` rows, at most today's, `i + 1` weeks ago), committed to the lake as a model's output is.
+   * weekdays before (`history[i]` rows, at most today's, `i + 1` weeks ago, or `weeks[i]` weeks ago), committed to the
+   * lake as a model's output is.
    */
-  async function lakeWithHistory(history: (today: number) => number[]) {
+  async function lakeWithHistory(history: (today: number) => number[], weeks?: number[]) {
     const today = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate());
     const app = await exampleApp({ sim: { customers: 20, merchants: 5, transactionsPerSecond: 40, start: new Date(today + 3_600_000) } });
     const { ctx, project } = app;
@@ -69,7 +70,7 @@ describe('volume anomaly check', () => {
     const rowsToday = Number((await ctx.engine.query('SELECT count(*) AS n FROM payments_silver.transactions')).rows[0]?.n);
     assert.ok(rowsToday > 20, `the stream built silver (${rowsToday} rows)`);
     for (const [i, rows] of history(rowsToday).entries()) {
-      const day = isoDay(today - (i + 1) * 7 * DAY);
+      const day = isoDay(today - (weeks?.[i] ?? i + 1) * 7 * DAY);
       const key = `${SILVER}/dt=${day}/part-history-${i}.parquet`;
       const path = ctx.storage.readPath(key);
       mkdirSync(dirname(path), { recursive: true });
@@ -119,6 +120,18 @@ describe('volume anomaly check', () => {
       const queried = await byQuery();
       assert.equal(queried.perDayQueries, 1);
       assert.deepEqual(fromManifest.result, queried.result, 'the manifest and a query count the same days');
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('counts the day trainingDays (56) ago and not the week before it, from the manifest as by query', async () => {
+    // Weeks 1–4 as today, week 8 (56 days ago) 40 rows fewer, week 9 (63 days) 80 fewer: only week 9 is left out.
+    const { ctx, rowsToday, volume, byQuery } = await lakeWithHistory((n) => [n, n, n, n, n - 40, n - 80], [1, 2, 3, 4, 8, 9]);
+    try {
+      const fromManifest = await volume();
+      assert.match(fromManifest.result.message, new RegExp(`^${rowsToday} rows today vs ${rowsToday - 8} ± 16 \\(day-of-week\\)$`));
+      assert.deepEqual(fromManifest.result, (await byQuery()).result);
     } finally {
       await ctx.close();
     }

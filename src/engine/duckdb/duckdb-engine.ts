@@ -83,7 +83,7 @@ export class DuckDbEngine implements Engine {
   private queue: Promise<unknown> = Promise.resolve();
   /** Compressed bytes per top-level column of each Parquet file read, from its footer. */
   private readonly columnSizes = new Map<string, Map<string, number>>();
-  /** Column sizes the manifest holds for files not measured yet (`knowColumnBytes`), as JSON until a scan needs them. */
+  /** Column sizes the manifest holds for files (`knowColumnBytes`), as JSON until a scan needs them (`columnSizes`). */
   private readonly knownColumnBytes = new Map<string, string>();
   /** File lists handed to `read_parquet`, by their first file, to resolve a profile that shows only the first few. */
   private readonly fileLists = new Map<string, string[]>();
@@ -286,46 +286,51 @@ export class DuckDbEngine implements Engine {
   }
 
   writeParquet(select: string, dir: string, options: WriteParquetOptions = {}): Promise<WrittenFile[]> {
-    return this.serial(async () => {
-      const partition = options.partitionBy ? `, PARTITION_BY (${quoteIdent(options.partitionBy)}), OVERWRITE_OR_IGNORE true` : '';
-      // Keeping the input's order makes DuckDB hold back every batch that finishes ahead of an earlier one: its
-      // memory then grows with the input (COPY of 1M rows of NDJSON: ~330 MiB; 5M: ~550 MiB). Unordered, it stays
-      // near 350 MiB; in row groups of 32k rows rather than 122,880, near 230–270 MiB.
-      const order = options.ordered === false ? ', PRESERVE_ORDER false' : '';
-      const rowGroupRows =
-        options.rowGroupRows ?? (options.ordered === false && options.rows ? await this.rowGroupPerThread(options.rows) : undefined);
-      const rowGroup = rowGroupRows ? `, ROW_GROUP_SIZE ${Math.trunc(rowGroupRows)}` : '';
-      const target = options.partitionBy ? dir : join(dir, 'part-0.parquet');
-      if (!options.partitionBy) await mkdir(dir, { recursive: true });
-      // zstd at level 1 rather than DuckDB's 3: on the lake's own data as small or smaller (silver transactions 51.6
-      // vs 53.3 MiB; bronze +2%) and cheaper to write (a stream's 50k-change bronze batch: ~9% less time).
-      // RETURN_STATS: each file's rows and its columns' compressed sizes, as DuckDB wrote them — no footer read again to
-      // count the rows (a query a file, ~2 ms), and the sizes go to the manifest for whoever measures a scan later.
-      const stats = await this.runAndRead(
-        `COPY (${select}) TO ${quoteLiteral(target)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1${partition}${order}${rowGroup}, RETURN_STATS)`,
-      );
-      const written = new Map<string, { rows: number; columnBytes: string }>();
-      for (const row of stats.getRowObjectsJson()) {
-        written.set(resolve(String(row.filename)), {
-          rows: Number(row.count),
-          columnBytes: JSON.stringify(Object.fromEntries(topColumnBytes(row.column_statistics))),
-        });
-      }
-      const out: WrittenFile[] = [];
-      for (const path of await listParquet(dir)) {
-        const known = written.get(resolve(path));
-        const rows = known
-          ? known.rows
-          : Number(
-              (
-                await this.runAndRead(`SELECT coalesce(sum(num_rows), 0)::BIGINT AS n FROM parquet_file_metadata(${quoteLiteral(path)})`)
-              ).getRowObjectsJson()[0]?.n ?? 0,
-            );
-        const rel = relative(dir, path).split(sep);
-        out.push({ path, partition: rel.length > 1 ? rel.slice(0, -1).join('/') : undefined, rows, columnBytes: known?.columnBytes });
-      }
+    return this.serial(() => this.write(select, dir, options)).then((out) => {
+      // A scan of these files before their commit (a model's quality gate) needs their sizes as well.
+      this.knowColumnBytes(out.map((f) => ({ path: f.path, columnBytes: f.columnBytes })));
       return out;
     });
+  }
+
+  private async write(select: string, dir: string, options: WriteParquetOptions): Promise<WrittenFile[]> {
+    const partition = options.partitionBy ? `, PARTITION_BY (${quoteIdent(options.partitionBy)}), OVERWRITE_OR_IGNORE true` : '';
+    // Keeping the input's order makes DuckDB hold back every batch that finishes ahead of an earlier one: its
+    // memory then grows with the input (COPY of 1M rows of NDJSON: ~330 MiB; 5M: ~550 MiB). Unordered, it stays
+    // near 350 MiB; in row groups of 32k rows rather than 122,880, near 230–270 MiB.
+    const order = options.ordered === false ? ', PRESERVE_ORDER false' : '';
+    const rowGroupRows =
+      options.rowGroupRows ?? (options.ordered === false && options.rows ? await this.rowGroupPerThread(options.rows) : undefined);
+    const rowGroup = rowGroupRows ? `, ROW_GROUP_SIZE ${Math.trunc(rowGroupRows)}` : '';
+    const target = options.partitionBy ? dir : join(dir, 'part-0.parquet');
+    if (!options.partitionBy) await mkdir(dir, { recursive: true });
+    // zstd at level 1 rather than DuckDB's 3: on the lake's own data as small or smaller (silver transactions 51.6
+    // vs 53.3 MiB; bronze +2%) and cheaper to write (a stream's 50k-change bronze batch: ~9% less time).
+    // RETURN_STATS: each file's rows and its columns' compressed sizes, as DuckDB wrote them — no footer read again to
+    // count the rows (a query a file, ~2 ms), and the sizes go to the manifest for whoever measures a scan later.
+    const stats = await this.runAndRead(
+      `COPY (${select}) TO ${quoteLiteral(target)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1${partition}${order}${rowGroup}, RETURN_STATS)`,
+    );
+    const written = new Map<string, { rows: number; columnBytes: string | undefined }>();
+    for (const row of stats.getRowObjectsJson()) {
+      const rows = Number(row.count);
+      const sizes = topColumnBytes(row.column_statistics, rows);
+      written.set(resolve(String(row.filename)), { rows, columnBytes: sizes && JSON.stringify(Object.fromEntries(sizes)) });
+    }
+    const out: WrittenFile[] = [];
+    for (const path of await listParquet(dir)) {
+      const known = written.get(resolve(path));
+      const rows = known
+        ? known.rows
+        : Number(
+            (
+              await this.runAndRead(`SELECT coalesce(sum(num_rows), 0)::BIGINT AS n FROM parquet_file_metadata(${quoteLiteral(path)})`)
+            ).getRowObjectsJson()[0]?.n ?? 0,
+          );
+      const rel = relative(dir, path).split(sep);
+      out.push({ path, partition: rel.length > 1 ? rel.slice(0, -1).join('/') : undefined, rows, columnBytes: known?.columnBytes });
+    }
+    return out;
   }
 
   /**
@@ -513,9 +518,13 @@ export class DuckDbEngine implements Engine {
 
   knowColumnBytes(files: { path: string; columnBytes: string | undefined }[]): void {
     if (!this.profilePath) return;
-    if (this.knownColumnBytes.size + files.length > COLUMN_SIZE_CACHE) this.knownColumnBytes.clear();
-    for (const f of files)
-      if (f.columnBytes !== undefined && !this.columnSizes.has(f.path)) this.knownColumnBytes.set(f.path, f.columnBytes);
+    for (const f of files) {
+      if (f.columnBytes === undefined || this.knownColumnBytes.get(f.path) === f.columnBytes) continue;
+      // Sizes other than those told before: the path was written again (a replayed batch), so its measure goes too.
+      this.knownColumnBytes.set(f.path, f.columnBytes);
+      this.columnSizes.delete(f.path);
+    }
+    if (this.knownColumnBytes.size > COLUMN_SIZE_CACHE) this.knownColumnBytes.clear();
   }
 
   private async loadColumnSizes(paths: string[]): Promise<void> {
@@ -526,7 +535,6 @@ export class DuckDbEngine implements Engine {
     missing = missing.filter((p) => {
       const json = this.knownColumnBytes.get(p);
       if (json === undefined) return true;
-      this.knownColumnBytes.delete(p);
       try {
         this.columnSizes.set(p, new Map(Object.entries(JSON.parse(json) as Record<string, number>)));
         return false;
@@ -595,17 +603,20 @@ function parquetLists(sql: string): string[][] {
 /**
  * Compressed bytes per top-level column from a `COPY … RETURN_STATS` row's `column_statistics` (keys are quoted
  * column paths, `"payer"."cpf"`): a struct's or list's leaves add up to their column, as `parquet_metadata` sums them.
+ * Undefined when a leaf of a file with rows reports no size, or none can be read: DuckDB 1.5 gives 0 for INTERVAL and
+ * TIME WITH TIME ZONE leaves, whose footer sizes are not 0 — the footer is then read when a scan is measured.
  */
-function topColumnBytes(statistics: unknown): Map<string, number> {
+function topColumnBytes(statistics: unknown, rows: number): Map<string, number> | undefined {
+  if (!Array.isArray(statistics)) return undefined;
   const out = new Map<string, number>();
-  if (!Array.isArray(statistics)) return out;
   for (const entry of statistics as { key: unknown; value: unknown }[]) {
     const top = /^"((?:[^"]|"")*)"/.exec(String(entry.key))?.[1]?.replaceAll('""', '"');
     const size = Array.isArray(entry.value)
       ? (entry.value as { key: unknown; value: unknown }[]).find((v) => v.key === 'column_size_bytes')
       : undefined;
-    if (top === undefined || size === undefined) continue;
-    out.set(top, (out.get(top) ?? 0) + Number(size.value));
+    const bytes = Number(size?.value);
+    if (top === undefined || !Number.isFinite(bytes) || (bytes <= 0 && rows > 0)) return undefined;
+    out.set(top, (out.get(top) ?? 0) + bytes);
   }
   return out;
 }
