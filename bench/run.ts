@@ -1,4 +1,4 @@
-// npm run bench [-- --only ROW[,ROW] --pairs N --rows N --json --set key=value --list]
+// npm run bench [-- --only ROW[,ROW] --pairs N --rows N --json --set key=value --list --help]
 // Every row runs finmesh and its reference in alternating pairs (A-B, B-A) and prints each side's median [min–max],
 // the median of pairwise ratios, its bar and BELOW BAR where missed (exit code 1 then). See bench/README.md.
 import { mkdirSync, rmSync } from 'node:fs';
@@ -8,18 +8,43 @@ import { parseArgs } from 'node:util';
 import { type BenchEnv, formatReport, report, runRow } from './harness.js';
 import { ROWS } from './rows/index.js';
 
-const { values } = parseArgs({
-  options: {
-    only: { type: 'string', multiple: true },
-    pairs: { type: 'string', default: '5' },
-    rows: { type: 'string', default: '1000000' },
-    json: { type: 'boolean', default: false },
-    set: { type: 'string', multiple: true },
-    list: { type: 'boolean', default: false },
-    'fresh-fixtures': { type: 'boolean', default: false },
-  },
-});
+const USAGE = `usage: npm run bench [-- options]
+  --only ROW[,ROW]   run these rows only (--list names them)
+  --pairs N          alternating finmesh/reference pairs per row (default 5)
+  --rows N           rows of the generated inputs (default 1000000)
+  --set key=value    a row's setting (bench/README.md)
+  --json             the report as JSON on standard output
+  --fresh-fixtures   make the shared inputs again
+  --list             the rows and their bars
+  --help             this text`;
 
+let values: ReturnType<typeof parse>['values'];
+try {
+  ({ values } = parse());
+} catch (e) {
+  console.error(`${(e as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
+
+function parse() {
+  return parseArgs({
+    options: {
+      only: { type: 'string', multiple: true },
+      pairs: { type: 'string', default: '5' },
+      rows: { type: 'string', default: '1000000' },
+      json: { type: 'boolean', default: false },
+      set: { type: 'string', multiple: true },
+      list: { type: 'boolean', default: false },
+      'fresh-fixtures': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+}
+
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 if (values.list) {
   for (const r of ROWS) console.log(`${r.id.padEnd(16)} ${r.title}${r.bar ? ` (bar ${r.bar.text})` : ''}`);
   process.exit(0);
