@@ -81,7 +81,7 @@ export class DuckDbEngine implements Engine {
   readonly kind = 'duckdb';
   readonly dialect = duckDbDialect;
   private queue: Promise<unknown> = Promise.resolve();
-  /** Compressed bytes per top-level column of each Parquet file read, from its footer. */
+  /** Compressed bytes per top-level column of each Parquet file read: what the manifest knew, else its footer. */
   private readonly columnSizes = new Map<string, Map<string, number>>();
   /** Column sizes the manifest holds for files (`knowColumnBytes`), as JSON until a scan needs them (`columnSizes`). */
   private readonly knownColumnBytes = new Map<string, string>();
