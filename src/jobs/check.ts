@@ -16,7 +16,7 @@ import {
   panScanExempt,
 } from '../mesh/checks.js';
 import { freshnessSlo } from '../mesh/sla.js';
-import type { CheckResultRecord } from '../metadata/metadata-store.js';
+import type { CheckResultRecord, LakeFile } from '../metadata/metadata-store.js';
 import { jobName } from '../runs/job-names.js';
 import type { ParentRun } from '../runs/runs.js';
 import type { Context } from './context.js';
@@ -52,6 +52,12 @@ export interface CheckSource {
 /** The local engine as a check source: the product's live files in the lake, read by DuckDB. */
 export function engineCheckSource(ctx: Context, product: Product, relation = sqlName(product.dataset)): CheckSource {
   const key = datasetKey(product.dataset);
+  // One check run reads the product's live files once (its columns, when it changed, its rows per day).
+  let files: Promise<LakeFile[]> | undefined;
+  const liveFiles = () => {
+    files ??= ctx.meta.manifest.liveFiles(key);
+    return files;
+  };
   return {
     dialect: ctx.engine.dialect,
     relation,
@@ -59,17 +65,17 @@ export function engineCheckSource(ctx: Context, product: Product, relation = sql
     columns: async () => {
       const state = await ctx.meta.manifest.state(key);
       if (state?.schema) return state.schema;
-      if ((await ctx.meta.manifest.liveFiles(key)).length === 0) return undefined;
+      if ((await liveFiles()).length === 0) return undefined;
       return ctx.engine.describe(`SELECT * FROM ${relation}`);
     },
-    updatedAt: async () => (await ctx.meta.manifest.liveFiles(key)).at(-1)?.committedAt ?? (await ctx.meta.manifest.state(key))?.updatedAt,
+    updatedAt: async () => (await liveFiles()).at(-1)?.committedAt ?? (await ctx.meta.manifest.state(key))?.updatedAt,
     sameType: (contract, actual) => normaliseType(contract) === normaliseType(actual),
     dataset: lakeDatasetId(ctx.storage.location, product.dataset),
     // The product's own view lists its live files: their manifest rows, by `dt` partition, are its rows per day. (Not
     // for a `view` product: its relation is the model's SQL, whatever files a former table left in the manifest.)
     rowsPerDay:
       relation === sqlName(product.dataset) && product.materialized !== 'view'
-        ? async (since) => rowsPerDayPartition(await ctx.meta.manifest.liveFiles(key), since)
+        ? async (since) => rowsPerDayPartition(await liveFiles(), since)
         : undefined,
   };
 }
